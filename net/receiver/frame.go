@@ -1,0 +1,96 @@
+package receiver
+
+import (
+	"image"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Frame is one picture rebuilt by the receiver. Tiles that did not arrive in time
+// hold the pixels of the frame shown before it (concealment), and TilesMissing says
+// how many those were.
+//
+// Frames come from a pool and are reference counted: a sink that keeps a frame after
+// Show returns calls Retain, and Release when done. Pixels must not be touched after
+// the last Release.
+type Frame struct {
+	Image        *image.YCbCr
+	Stream       uint32    // sender's stream id
+	Seq          uint32    // sender's frame number
+	Captured     time.Time // capture instant mapped onto the receiver's clock
+	Ready        time.Time // when the receiver finished (or gave up on) the frame
+	Tiles        int       // tiles in the frame
+	TilesMissing int       // tiles concealed with the previous frame's pixels
+	Quality      int       // JPEG quality the sender used
+	Bytes        int       // payload bytes received for this frame
+
+	refs atomic.Int32
+	pool *framePool
+}
+
+// Complete reports whether every tile of the frame arrived.
+func (f *Frame) Complete() bool { return f.TilesMissing == 0 }
+
+// Latency is capture to frame-ready, with the capture time mapped to this clock.
+func (f *Frame) Latency() time.Duration { return f.Ready.Sub(f.Captured) }
+
+// Retain adds a reference; every Retain needs one Release.
+func (f *Frame) Retain() { f.refs.Add(1) }
+
+// Release drops a reference and returns the frame to its pool on the last one.
+func (f *Frame) Release() {
+	n := f.refs.Add(-1)
+	if n == 0 && f.pool != nil {
+		f.pool.put(f)
+	}
+	if n < 0 {
+		panic("receiver: Frame released more times than retained")
+	}
+}
+
+// framePool recycles frame buffers of one size and subsampling so the steady state
+// allocates no pixel memory.
+type framePool struct {
+	mu   sync.Mutex
+	free []*Frame
+	w, h int
+	sub  image.YCbCrSubsampleRatio
+	max  int // free frames kept; more are left to the GC
+}
+
+func newFramePool(w, h int, sub image.YCbCrSubsampleRatio) *framePool {
+	return &framePool{w: w, h: h, sub: sub, max: 8}
+}
+
+// get returns a frame with one reference. Its pixels are stale; the caller overwrites them.
+func (p *framePool) get() *Frame {
+	p.mu.Lock()
+	var f *Frame
+	if n := len(p.free); n > 0 {
+		f = p.free[n-1]
+		p.free = p.free[:n-1]
+	}
+	p.mu.Unlock()
+	if f == nil {
+		f = &Frame{Image: image.NewYCbCr(image.Rect(0, 0, p.w, p.h), p.sub), pool: p}
+	}
+	f.refs.Store(1)
+	return f
+}
+
+func (p *framePool) put(f *Frame) {
+	p.mu.Lock()
+	if len(p.free) < p.max {
+		p.free = append(p.free, f)
+	}
+	p.mu.Unlock()
+}
+
+// NewFrame wraps img in an unpooled frame holding one reference, for sinks' tests and
+// for tools that feed sinks without a receiver.
+func NewFrame(img *image.YCbCr, seq uint32) *Frame {
+	f := &Frame{Image: img, Seq: seq, Tiles: 1}
+	f.refs.Store(1)
+	return f
+}
