@@ -17,6 +17,7 @@ import (
 type Frame struct {
 	Image        *image.YCbCr
 	Stream       uint32    // sender's stream id
+	Sender       string    // sender's address as host:port, for titles and logs
 	Seq          uint32    // sender's frame number
 	Captured     time.Time // capture instant mapped onto the receiver's clock
 	Ready        time.Time // when the receiver finished (or gave up on) the frame
