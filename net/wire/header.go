@@ -1,0 +1,229 @@
+// Package wire defines the bytes HRVS puts on the network: the tile datagram header
+// (UDP) and the control messages (TCP). docs/PROTOCOL.md is the prose version of
+// this file; every type has explicit MarshalTo/Unmarshal and never reflects.
+package wire
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+)
+
+// Version is the protocol version carried by every datagram and control hello.
+const Version = 1
+
+// Magic opens every datagram: "HV".
+const Magic uint16 = 0x4856
+
+// HeaderSize is the fixed size of a datagram header; the fragment payload follows.
+const HeaderSize = 48
+
+// MaxDatagram is the largest UDP payload IPv4 can carry; --mtu may not exceed it.
+const MaxDatagram = 65507
+
+// MaxTilePayload caps one tile's encoded size so a hostile header cannot make the
+// receiver reserve more than this for reassembly.
+const MaxTilePayload = 16 << 20
+
+// Flags (byte 3).
+const (
+	FlagRefresh uint8 = 1 << 0 // tile sent by the periodic refresh, not because it changed
+	FlagRepair  uint8 = 1 << 1 // tile resent because the receiver reported it missing
+)
+
+// Format byte (byte 47): low nibble is the chroma subsampling, high nibble the codec.
+const (
+	Sub420 uint8 = 0 // Y sampled 2x2 per MCU, MCU 16x16
+	Sub422 uint8 = 1 // Y sampled 2x1 per MCU, MCU 16x8
+
+	CodecJPEGScan uint8 = 0 // baseline JPEG entropy-coded scan, image/jpeg's tables (docs/PROTOCOL.md §4)
+)
+
+// Errors returned by Unmarshal; every rejected datagram maps to one of them.
+var (
+	ErrShort    = errors.New("wire: datagram shorter than its header")
+	ErrMagic    = errors.New("wire: bad magic")
+	ErrVersion  = errors.New("wire: unsupported version")
+	ErrFrame    = errors.New("wire: frame size out of range")
+	ErrTile     = errors.New("wire: tile index or rectangle out of range")
+	ErrFragment = errors.New("wire: fragment index, count or length inconsistent")
+	ErrFormat   = errors.New("wire: unknown format or quality")
+)
+
+// Header is the fixed part of every tile datagram.
+//
+//	 0                   1                   2                   3
+//	 0 1 2 3 4 5 6 7 8 9 0 1 2 3 4 5 6 7 8 9 0 1 2 3 4 5 6 7 8 9 0 1
+//	+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+//	|         magic "HV"            |    version    |     flags     |  0
+//	+-------------------------------+---------------+---------------+
+//	|                          stream id                            |  4
+//	+---------------------------------------------------------------+
+//	|                         frame number                          |  8
+//	+---------------------------------------------------------------+
+//	|                 capture time, µs since Unix epoch             | 12
+//	|                       (sender's clock)                        |
+//	+-------------------------------+-------------------------------+
+//	|          frame width          |         frame height          | 20
+//	+-------------------------------+-------------------------------+
+//	|          tile index           |          grid tiles           | 24
+//	+-------------------------------+-------------------------------+
+//	|          frame tiles          |            tile x             | 28
+//	+-------------------------------+-------------------------------+
+//	|            tile y             |            tile w             | 32
+//	+-------------------------------+-------------------------------+
+//	|            tile h             |        fragment index         | 36
+//	+-------------------------------+-------------------------------+
+//	|        fragment count         |   tile payload size (bytes)   | 40
+//	+-------------------------------+---------------+---------------+
+//	|  payload size (cont.)         |    quality    |    format     | 44
+//	+-------------------------------+---------------+---------------+
+//	|                 fragment payload (up to --mtu - 48)           | 48
+//
+// All integers are big-endian.
+type Header struct {
+	Flags       uint8
+	Stream      uint32
+	Frame       uint32
+	CaptureUS   int64 // capture time, µs since the Unix epoch on the sender's clock
+	Width       uint16
+	Height      uint16
+	Tile        uint16 // index in the grid, row-major
+	GridTiles   uint16 // tiles in the whole grid
+	FrameTiles  uint16 // tiles this frame carries (conditional replenishment sends fewer)
+	X, Y, W, H  uint16 // tile rectangle in the frame
+	Fragment    uint16 // index of this fragment in the tile payload
+	Fragments   uint16 // fragments in the tile payload
+	PayloadSize uint32 // bytes of the whole tile payload
+	Quality     uint8  // JPEG quality 1..100 selecting the quantisation tables
+	Format      uint8  // subsampling (low nibble) and codec (high nibble)
+}
+
+const (
+	offMagic, offVersion, offFlags     = 0, 2, 3
+	offStream, offFrame, offCapture    = 4, 8, 12
+	offWidth, offHeight                = 20, 22
+	offTile, offGrid, offFrameTiles    = 24, 26, 28
+	offX, offY, offW, offH             = 30, 32, 34, 36
+	offFragment, offFragments, offSize = 38, 40, 42
+	offQuality, offFormat              = 46, 47
+)
+
+// Limits bounds what Unmarshal accepts beyond the format's own ranges.
+type Limits struct {
+	MaxWidth, MaxHeight int
+}
+
+// DefaultLimits accepts frames up to 8K UHD.
+var DefaultLimits = Limits{MaxWidth: 7680, MaxHeight: 4320}
+
+// MarshalTo writes the header into buf and returns HeaderSize.
+func (h *Header) MarshalTo(buf []byte) (int, error) {
+	if len(buf) < HeaderSize {
+		return 0, fmt.Errorf("wire: marshal header into %d bytes: %w", len(buf), ErrShort)
+	}
+	be := binary.BigEndian
+	be.PutUint16(buf[offMagic:], Magic)
+	buf[offVersion] = Version
+	buf[offFlags] = h.Flags
+	be.PutUint32(buf[offStream:], h.Stream)
+	be.PutUint32(buf[offFrame:], h.Frame)
+	be.PutUint64(buf[offCapture:], uint64(h.CaptureUS))
+	be.PutUint16(buf[offWidth:], h.Width)
+	be.PutUint16(buf[offHeight:], h.Height)
+	be.PutUint16(buf[offTile:], h.Tile)
+	be.PutUint16(buf[offGrid:], h.GridTiles)
+	be.PutUint16(buf[offFrameTiles:], h.FrameTiles)
+	be.PutUint16(buf[offX:], h.X)
+	be.PutUint16(buf[offY:], h.Y)
+	be.PutUint16(buf[offW:], h.W)
+	be.PutUint16(buf[offH:], h.H)
+	be.PutUint16(buf[offFragment:], h.Fragment)
+	be.PutUint16(buf[offFragments:], h.Fragments)
+	be.PutUint32(buf[offSize:], h.PayloadSize)
+	buf[offQuality] = h.Quality
+	buf[offFormat] = h.Format
+	return HeaderSize, nil
+}
+
+// Unmarshal parses and validates the header of datagram b and returns the fragment
+// payload (a sub-slice of b). Every inconsistency is an error wrapping one of the
+// Err* values; it never panics, whatever b holds.
+func (h *Header) Unmarshal(b []byte, lim Limits) ([]byte, error) {
+	if len(b) < HeaderSize {
+		return nil, ErrShort
+	}
+	be := binary.BigEndian
+	if be.Uint16(b[offMagic:]) != Magic {
+		return nil, ErrMagic
+	}
+	if b[offVersion] != Version {
+		return nil, fmt.Errorf("%w %d", ErrVersion, b[offVersion])
+	}
+	h.Flags = b[offFlags]
+	h.Stream = be.Uint32(b[offStream:])
+	h.Frame = be.Uint32(b[offFrame:])
+	h.CaptureUS = int64(be.Uint64(b[offCapture:]))
+	h.Width = be.Uint16(b[offWidth:])
+	h.Height = be.Uint16(b[offHeight:])
+	h.Tile = be.Uint16(b[offTile:])
+	h.GridTiles = be.Uint16(b[offGrid:])
+	h.FrameTiles = be.Uint16(b[offFrameTiles:])
+	h.X = be.Uint16(b[offX:])
+	h.Y = be.Uint16(b[offY:])
+	h.W = be.Uint16(b[offW:])
+	h.H = be.Uint16(b[offH:])
+	h.Fragment = be.Uint16(b[offFragment:])
+	h.Fragments = be.Uint16(b[offFragments:])
+	h.PayloadSize = be.Uint32(b[offSize:])
+	h.Quality = b[offQuality]
+	h.Format = b[offFormat]
+
+	if h.Width == 0 || h.Height == 0 || int(h.Width) > lim.MaxWidth || int(h.Height) > lim.MaxHeight {
+		return nil, fmt.Errorf("%w: %dx%d", ErrFrame, h.Width, h.Height)
+	}
+	if h.Quality < 1 || h.Quality > 100 || h.Format>>4 != CodecJPEGScan || h.Format&0xf > Sub422 {
+		return nil, ErrFormat
+	}
+	if h.GridTiles == 0 || h.Tile >= h.GridTiles || h.FrameTiles == 0 || h.FrameTiles > h.GridTiles {
+		return nil, ErrTile
+	}
+	mw, mh := MCUSize(h.Format & 0xf)
+	if h.W == 0 || h.H == 0 || h.X%uint16(mw) != 0 || h.Y%uint16(mh) != 0 ||
+		uint32(h.X)+uint32(h.W) > uint32(h.Width) || uint32(h.Y)+uint32(h.H) > uint32(h.Height) {
+		return nil, ErrTile
+	}
+	if h.Fragments == 0 || h.Fragment >= h.Fragments || h.PayloadSize == 0 ||
+		h.PayloadSize > MaxTilePayload || uint32(h.Fragments) > h.PayloadSize {
+		return nil, ErrFragment
+	}
+	off, n := FragmentSpan(h.PayloadSize, h.Fragments, h.Fragment)
+	if n <= 0 || off+n > int(h.PayloadSize) || len(b)-HeaderSize != n {
+		return nil, ErrFragment
+	}
+	return b[HeaderSize:], nil
+}
+
+// FragmentSpan says where fragment i of a payload of size bytes cut into count
+// fragments starts and how long it is: every fragment but the last carries
+// ceil(size/count) bytes, the last carries the rest.
+func FragmentSpan(size uint32, count, i uint16) (off, n int) {
+	each := (int(size) + int(count) - 1) / int(count)
+	off = each * int(i)
+	n = min(each, int(size)-off)
+	return off, n
+}
+
+// Fragments says how many fragments a payload of size bytes needs when each datagram
+// carries at most room payload bytes.
+func Fragments(size, room int) int {
+	return (size + room - 1) / room
+}
+
+// MCUSize is the JPEG minimum coded unit for a subsampling: tiles start on its grid.
+func MCUSize(sub uint8) (w, h int) {
+	if sub == Sub422 {
+		return 16, 8
+	}
+	return 16, 16
+}

@@ -1,0 +1,245 @@
+package wire
+
+import (
+	"bytes"
+	"errors"
+	"testing"
+)
+
+func sample() Header {
+	return Header{Flags: FlagRefresh, Stream: 0xdeadbeef, Frame: 7, CaptureUS: 1_700_000_000_123_456,
+		Width: 1920, Height: 1080, Tile: 3, GridTiles: 120, FrameTiles: 120,
+		X: 384, Y: 0, W: 128, H: 128, Fragment: 1, Fragments: 3, PayloadSize: 2500, Quality: 75, Format: Sub420}
+}
+
+func datagram(h Header, payload []byte) []byte {
+	b := make([]byte, HeaderSize+len(payload))
+	if _, err := h.MarshalTo(b); err != nil {
+		panic(err)
+	}
+	copy(b[HeaderSize:], payload)
+	return b
+}
+
+func TestHeaderRoundTrip(t *testing.T) {
+	h := sample()
+	_, n := FragmentSpan(h.PayloadSize, h.Fragments, h.Fragment)
+	payload := bytes.Repeat([]byte{0xab}, n)
+	var got Header
+	p, err := got.Unmarshal(datagram(h, payload), DefaultLimits)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got != h {
+		t.Fatalf("round trip: got %+v, want %+v", got, h)
+	}
+	if !bytes.Equal(p, payload) {
+		t.Fatal("payload differs")
+	}
+}
+
+func TestHeaderRejects(t *testing.T) {
+	good := sample()
+	_, n := FragmentSpan(good.PayloadSize, good.Fragments, good.Fragment)
+	cases := []struct {
+		name string
+		mod  func(h *Header)
+		raw  func(b []byte) []byte
+		want error
+	}{
+		{name: "an empty datagram", raw: func([]byte) []byte { return nil }, want: ErrShort},
+		{name: "a datagram cut inside the header", raw: func(b []byte) []byte { return b[:HeaderSize-1] }, want: ErrShort},
+		{name: "wrong magic", raw: func(b []byte) []byte { b[0] = 'X'; return b }, want: ErrMagic},
+		{name: "a future version", raw: func(b []byte) []byte { b[offVersion] = 9; return b }, want: ErrVersion},
+		{name: "zero width", mod: func(h *Header) { h.Width = 0 }, want: ErrFrame},
+		{name: "a frame wider than the limit", mod: func(h *Header) { h.Width = 7681 }, want: ErrFrame},
+		{name: "a frame taller than the limit", mod: func(h *Header) { h.Height = 4321 }, want: ErrFrame},
+		{name: "quality zero", mod: func(h *Header) { h.Quality = 0 }, want: ErrFormat},
+		{name: "quality above 100", mod: func(h *Header) { h.Quality = 101 }, want: ErrFormat},
+		{name: "an unknown codec", mod: func(h *Header) { h.Format = 0x10 }, want: ErrFormat},
+		{name: "an unknown subsampling", mod: func(h *Header) { h.Format = 5 }, want: ErrFormat},
+		{name: "tile index past the grid", mod: func(h *Header) { h.Tile = 120 }, want: ErrTile},
+		{name: "an empty grid", mod: func(h *Header) { h.GridTiles = 0; h.Tile = 0 }, want: ErrTile},
+		{name: "more frame tiles than grid tiles", mod: func(h *Header) { h.FrameTiles = 121 }, want: ErrTile},
+		{name: "no frame tiles", mod: func(h *Header) { h.FrameTiles = 0 }, want: ErrTile},
+		{name: "a tile reaching past the right edge", mod: func(h *Header) { h.X = 1808 }, want: ErrTile},
+		{name: "a tile reaching past the bottom", mod: func(h *Header) { h.Y = 960; h.H = 128 }, want: ErrTile},
+		{name: "a tile not on the MCU grid", mod: func(h *Header) { h.X = 385 }, want: ErrTile},
+		{name: "an empty tile", mod: func(h *Header) { h.W = 0 }, want: ErrTile},
+		{name: "fragment index past the count", mod: func(h *Header) { h.Fragment = 3 }, want: ErrFragment},
+		{name: "zero fragments", mod: func(h *Header) { h.Fragments = 0; h.Fragment = 0 }, want: ErrFragment},
+		{name: "an empty payload", mod: func(h *Header) { h.PayloadSize = 0 }, want: ErrFragment},
+		{name: "a payload above the cap", mod: func(h *Header) { h.PayloadSize = MaxTilePayload + 1 }, want: ErrFragment},
+		{name: "more fragments than bytes", mod: func(h *Header) { h.PayloadSize = 2; h.Fragment = 0 }, want: ErrFragment},
+		{name: "a fragment shorter than its span", raw: func(b []byte) []byte { return b[:len(b)-1] }, want: ErrFragment},
+		{name: "a fragment longer than its span", raw: func(b []byte) []byte { return append(b, 0) }, want: ErrFragment},
+	}
+	for _, c := range cases {
+		t.Run("rejects "+c.name, func(t *testing.T) {
+			h := good
+			if c.mod != nil {
+				c.mod(&h)
+			}
+			b := datagram(h, make([]byte, n))
+			if c.raw != nil {
+				b = c.raw(b)
+			}
+			var got Header
+			if _, err := got.Unmarshal(b, DefaultLimits); !errors.Is(err, c.want) {
+				t.Fatalf("got %v, want %v", err, c.want)
+			}
+		})
+	}
+}
+
+func TestFragmentSpansCoverThePayload(t *testing.T) {
+	for _, size := range []int{1, 2, 1351, 1352, 1353, 5000, 65459 * 3} {
+		for _, room := range []int{300, 1352, 65459} {
+			count := Fragments(size, room)
+			next := 0
+			for i := 0; i < count; i++ {
+				off, n := FragmentSpan(uint32(size), uint16(count), uint16(i))
+				if off != next || n <= 0 || n > room {
+					t.Fatalf("size %d room %d fragment %d: off %d n %d, want off %d and 0 < n <= room", size, room, i, off, n, next)
+				}
+				next = off + n
+			}
+			if next != size {
+				t.Fatalf("size %d room %d: fragments cover %d bytes", size, room, next)
+			}
+		}
+	}
+}
+
+func TestAckRoundTrip(t *testing.T) {
+	a := Ack{Stream: 1, Frame: 2, FirstUS: 3, ReadyUS: 4, Bytes: 5, Received: 8, FrameTiles: 10, GridTiles: 12,
+		Missing: []byte{0b0100_0000, 0b0001_0000}}
+	buf := make([]byte, a.MarshalSize())
+	if _, err := a.MarshalTo(buf); err != nil {
+		t.Fatal(err)
+	}
+	var got Ack
+	if err := got.Unmarshal(buf); err != nil {
+		t.Fatal(err)
+	}
+	if got.Frame != 2 || got.Received != 8 || !got.IsMissing(1) || !got.IsMissing(11) || got.IsMissing(0) || got.IsMissing(99) {
+		t.Fatalf("bad ack %+v", got)
+	}
+	t.Run("rejects an ack whose bitmap is cut short", func(t *testing.T) {
+		if err := got.Unmarshal(buf[:len(buf)-1]); !errors.Is(err, ErrControl) {
+			t.Fatalf("got %v", err)
+		}
+	})
+	t.Run("rejects more received tiles than the frame carried", func(t *testing.T) {
+		b := append([]byte(nil), buf...)
+		b[28], b[29] = 0, 11
+		if err := got.Unmarshal(b); !errors.Is(err, ErrControl) {
+			t.Fatalf("got %v", err)
+		}
+	})
+}
+
+func TestControlFraming(t *testing.T) {
+	var w bytes.Buffer
+	if err := WriteMsg(&w, nil, MsgPing, AppendPing(nil, Ping{T1: 42})); err != nil {
+		t.Fatal(err)
+	}
+	if err := WriteMsg(&w, nil, MsgPong, AppendPong(nil, Pong{T1: 42, T2: 99})); err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, MaxControlBody)
+	typ, body, err := ReadMsg(&w, buf)
+	if err != nil || typ != MsgPing {
+		t.Fatal(typ, err)
+	}
+	if p, err := ParsePing(body); err != nil || p.T1 != 42 {
+		t.Fatal(p, err)
+	}
+	typ, body, err = ReadMsg(&w, buf)
+	if err != nil || typ != MsgPong {
+		t.Fatal(typ, err)
+	}
+	if p, err := ParsePong(body); err != nil || p != (Pong{42, 99}) {
+		t.Fatal(p, err)
+	}
+	t.Run("rejects a body longer than the limit", func(t *testing.T) {
+		r := bytes.NewReader([]byte{MsgAck, 0xff, 0xff})
+		if _, _, err := ReadMsg(r, buf); !errors.Is(err, ErrControl) {
+			t.Fatalf("got %v", err)
+		}
+	})
+	t.Run("reports a body cut short", func(t *testing.T) {
+		r := bytes.NewReader([]byte{MsgAck, 0, 10, 1, 2})
+		if _, _, err := ReadMsg(r, buf); err == nil {
+			t.Fatal("no error")
+		}
+	})
+	t.Run("hello carries the version", func(t *testing.T) {
+		var b [HelloSize]byte
+		h := Hello{Stream: 77}
+		h.MarshalTo(b[:])
+		var got Hello
+		if err := got.Unmarshal(b[:]); err != nil || got.Stream != 77 {
+			t.Fatal(got, err)
+		}
+		b[2] = 2
+		if err := got.Unmarshal(b[:]); !errors.Is(err, ErrVersion) {
+			t.Fatalf("got %v", err)
+		}
+	})
+}
+
+func FuzzHeader(f *testing.F) {
+	h := sample()
+	_, n := FragmentSpan(h.PayloadSize, h.Fragments, h.Fragment)
+	f.Add(datagram(h, make([]byte, n)))
+	f.Add([]byte("HV\x01"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		var h Header
+		p, err := h.Unmarshal(b, DefaultLimits)
+		if err != nil {
+			return
+		}
+		// Whatever was accepted must be self-consistent and re-marshal to the same bytes.
+		off, n := FragmentSpan(h.PayloadSize, h.Fragments, h.Fragment)
+		if len(p) != n || off+n > int(h.PayloadSize) || int(h.X)+int(h.W) > int(h.Width) {
+			t.Fatalf("accepted an inconsistent header %+v", h)
+		}
+		out := make([]byte, HeaderSize)
+		h.MarshalTo(out)
+		if !bytes.Equal(out, b[:HeaderSize]) {
+			t.Fatalf("re-marshal differs")
+		}
+	})
+}
+
+func FuzzControl(f *testing.F) {
+	a := Ack{GridTiles: 9, FrameTiles: 9, Received: 9, Missing: []byte{0, 0}}
+	b := make([]byte, a.MarshalSize())
+	a.MarshalTo(b)
+	f.Add(append([]byte{MsgAck, 0, byte(len(b))}, b...))
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		buf := make([]byte, MaxControlBody)
+		r := bytes.NewReader(raw)
+		for {
+			typ, body, err := ReadMsg(r, buf)
+			if err != nil {
+				return
+			}
+			switch typ {
+			case MsgAck:
+				var a Ack
+				if a.Unmarshal(body) == nil && len(a.Missing) != (int(a.GridTiles)+7)/8 {
+					t.Fatal("bitmap length")
+				}
+			case MsgHello:
+				var h Hello
+				_ = h.Unmarshal(body)
+			case MsgPing:
+				_, _ = ParsePing(body)
+			case MsgPong:
+				_, _ = ParsePong(body)
+			}
+		}
+	})
+}
