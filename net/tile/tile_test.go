@@ -21,7 +21,6 @@ func patternFrame(t testing.TB, w, h int, seq uint64) *image.YCbCr {
 	return img
 }
 
-
 func TestGridCoversTheFrameOnce(t *testing.T) {
 	cases := []struct{ w, h, tw, th int }{{1920, 1080, 128, 64}, {1280, 720, 256, 128}, {100, 50, 64, 64}, {7680, 4320, 64, 64}}
 	for _, c := range cases {
