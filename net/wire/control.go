@@ -85,14 +85,14 @@ func (m *Hello) Unmarshal(b []byte) error {
 //	+-------------------------------+-------------------------------+
 //	|        tiles received         |          frame tiles          | 28
 //	+-------------------------------+-------------------------------+
-//	|          grid tiles           |  missing bitmap, one bit per  | 32
+//	|          grid tiles           | received bitmap, one bit per  | 32
 //	+-------------------------------+  grid tile, MSB first,        |
 //	|  ceil(grid tiles / 8) bytes                                   |
 //	+---------------------------------------------------------------+
 //
-// A set bit marks a tile the frame carried that did not arrive whole before the
-// frame was released; tiles the frame did not carry are clear. The bitmap lets the
-// sender resend exactly the lost tiles.
+// A set bit marks a tile of this frame that arrived whole and decoded before the
+// frame was released. The sender knows which tiles it sent, so the ones it sent whose
+// bits are clear were lost: it resends exactly those with the next frame.
 type Ack struct {
 	Stream     uint32
 	Frame      uint32
@@ -102,7 +102,7 @@ type Ack struct {
 	Received   uint16
 	FrameTiles uint16
 	GridTiles  uint16
-	Missing    []byte // bitmap of grid tiles the frame carried but which did not arrive
+	Got        []byte // bitmap of grid tiles received whole, MSB first
 }
 
 const ackFixed = 34
@@ -113,7 +113,7 @@ func (m *Ack) MarshalSize() int { return ackFixed + (int(m.GridTiles)+7)/8 }
 // MarshalTo writes the body.
 func (m *Ack) MarshalTo(b []byte) (int, error) {
 	n := m.MarshalSize()
-	if len(b) < n || len(m.Missing) < n-ackFixed {
+	if len(b) < n || len(m.Got) < n-ackFixed {
 		return 0, io.ErrShortBuffer
 	}
 	be := binary.BigEndian
@@ -125,11 +125,11 @@ func (m *Ack) MarshalTo(b []byte) (int, error) {
 	be.PutUint16(b[28:], m.Received)
 	be.PutUint16(b[30:], m.FrameTiles)
 	be.PutUint16(b[32:], m.GridTiles)
-	copy(b[ackFixed:n], m.Missing)
+	copy(b[ackFixed:n], m.Got)
 	return n, nil
 }
 
-// Unmarshal parses the body. Missing aliases b.
+// Unmarshal parses the body. Got aliases b.
 func (m *Ack) Unmarshal(b []byte) error {
 	if len(b) < ackFixed {
 		return fmt.Errorf("%w: ack of %d bytes", ErrControl, len(b))
@@ -146,14 +146,17 @@ func (m *Ack) Unmarshal(b []byte) error {
 	if m.FrameTiles > m.GridTiles || m.Received > m.FrameTiles || len(b) != m.MarshalSize() {
 		return fmt.Errorf("%w: ack tile counts", ErrControl)
 	}
-	m.Missing = b[ackFixed:]
+	m.Got = b[ackFixed:]
 	return nil
 }
 
-// IsMissing reports whether grid tile i is marked lost.
-func (m *Ack) IsMissing(i int) bool {
-	return i >= 0 && i/8 < len(m.Missing) && m.Missing[i/8]&(0x80>>(i%8)) != 0
+// Has reports whether grid tile i arrived.
+func (m *Ack) Has(i int) bool {
+	return i >= 0 && i/8 < len(m.Got) && m.Got[i/8]&(0x80>>(i%8)) != 0
 }
+
+// SetBit sets bit i in a bitmap laid out like Ack.Got.
+func SetBit(bitmap []byte, i int) { bitmap[i/8] |= 0x80 >> (i % 8) }
 
 // Ping carries the sender's clock; Pong echoes it with the answerer's clock, so the
 // pinger learns the round trip time and the clock offset (docs/PROTOCOL.md §6).

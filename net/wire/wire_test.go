@@ -113,7 +113,7 @@ func TestFragmentSpansCoverThePayload(t *testing.T) {
 
 func TestAckRoundTrip(t *testing.T) {
 	a := Ack{Stream: 1, Frame: 2, FirstUS: 3, ReadyUS: 4, Bytes: 5, Received: 8, FrameTiles: 10, GridTiles: 12,
-		Missing: []byte{0b0100_0000, 0b0001_0000}}
+		Got: []byte{0b0100_0000, 0b0001_0000}}
 	buf := make([]byte, a.MarshalSize())
 	if _, err := a.MarshalTo(buf); err != nil {
 		t.Fatal(err)
@@ -122,7 +122,7 @@ func TestAckRoundTrip(t *testing.T) {
 	if err := got.Unmarshal(buf); err != nil {
 		t.Fatal(err)
 	}
-	if got.Frame != 2 || got.Received != 8 || !got.IsMissing(1) || !got.IsMissing(11) || got.IsMissing(0) || got.IsMissing(99) {
+	if got.Frame != 2 || got.Received != 8 || !got.Has(1) || !got.Has(11) || got.Has(0) || got.Has(99) {
 		t.Fatalf("bad ack %+v", got)
 	}
 	t.Run("rejects an ack whose bitmap is cut short", func(t *testing.T) {
@@ -214,7 +214,7 @@ func FuzzHeader(f *testing.F) {
 }
 
 func FuzzControl(f *testing.F) {
-	a := Ack{GridTiles: 9, FrameTiles: 9, Received: 9, Missing: []byte{0, 0}}
+	a := Ack{GridTiles: 9, FrameTiles: 9, Received: 9, Got: []byte{0, 0}}
 	b := make([]byte, a.MarshalSize())
 	a.MarshalTo(b)
 	f.Add(append([]byte{MsgAck, 0, byte(len(b))}, b...))
@@ -229,7 +229,7 @@ func FuzzControl(f *testing.F) {
 			switch typ {
 			case MsgAck:
 				var a Ack
-				if a.Unmarshal(body) == nil && len(a.Missing) != (int(a.GridTiles)+7)/8 {
+				if a.Unmarshal(body) == nil && len(a.Got) != (int(a.GridTiles)+7)/8 {
 					t.Fatal("bitmap length")
 				}
 			case MsgHello:
