@@ -1,0 +1,123 @@
+// Package control is the TCP link that carries feedback from the receiver back to
+// the sender: a hello, one acknowledgement per frame, and pings that measure the round
+// trip time and the offset between the two machines' clocks.
+package control
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/hrvs/hrvs/net/wire"
+)
+
+// PingInterval is how often each end probes the clock and the round trip.
+const PingInterval = time.Second
+
+// nowUS is the local clock in µs since the Unix epoch, the unit of every timestamp on the wire.
+func nowUS() int64 { return time.Now().UnixMicro() }
+
+// clock keeps the best estimate of a peer's clock offset: the sample with the
+// shortest round trip among the recent ones, since queueing only adds error.
+type clock struct {
+	mu      sync.Mutex
+	samples [8]struct{ rtt, offset int64 }
+	n       int
+	rtt     atomic.Int64 // latest round trip, µs
+	offset  atomic.Int64 // peer clock minus ours, µs
+	valid   atomic.Bool
+}
+
+// add records a ping answered at peer time t2, sent at t1 and answered back at t3 (our clock).
+func (c *clock) add(t1, t2, t3 int64) {
+	rtt := t3 - t1
+	if rtt < 0 {
+		return
+	}
+	off := t2 - (t1+t3)/2
+	c.mu.Lock()
+	c.samples[c.n%len(c.samples)] = struct{ rtt, offset int64 }{rtt, off}
+	c.n++
+	best := c.samples[0]
+	for i := 1; i < min(c.n, len(c.samples)); i++ {
+		if c.samples[i].rtt < best.rtt {
+			best = c.samples[i]
+		}
+	}
+	c.mu.Unlock()
+	c.rtt.Store(rtt)
+	c.offset.Store(best.offset)
+	c.valid.Store(true)
+}
+
+// conn wraps one control connection with a mutex so acks and pongs can be written
+// from different goroutines.
+type conn struct {
+	c   net.Conn
+	mu  sync.Mutex
+	buf []byte
+}
+
+func (c *conn) send(typ uint8, body []byte) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if err := c.c.SetWriteDeadline(time.Now().Add(2 * time.Second)); err != nil {
+		return err
+	}
+	err := wire.WriteMsg(c.c, c.buf, typ, body)
+	return err
+}
+
+// ErrClosed is returned by Run after Close.
+var ErrClosed = errors.New("control: closed")
+
+func isClosed(err error) bool { return errors.Is(err, net.ErrClosed) }
+
+// pinger sends a ping every interval until stop closes.
+func pinger(c *conn, stop <-chan struct{}) {
+	t := time.NewTicker(PingInterval)
+	defer t.Stop()
+	for {
+		if c.send(wire.MsgPing, wire.AppendPing(nil, wire.Ping{T1: nowUS()})) != nil {
+			return
+		}
+		select {
+		case <-stop:
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// answerPings handles the messages both ends share; it reports whether typ was one.
+func answerPings(c *conn, clk *clock, typ uint8, body []byte) (bool, error) {
+	switch typ {
+	case wire.MsgPing:
+		p, err := wire.ParsePing(body)
+		if err != nil {
+			return true, err
+		}
+		return true, c.send(wire.MsgPong, wire.AppendPong(nil, wire.Pong{T1: p.T1, T2: nowUS()}))
+	case wire.MsgPong:
+		p, err := wire.ParsePong(body)
+		if err != nil {
+			return true, err
+		}
+		clk.add(p.T1, p.T2, nowUS())
+		return true, nil
+	}
+	return false, nil
+}
+
+func logf(l *slog.Logger) *slog.Logger {
+	if l == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return l
+}
+
+func errorf(format string, a ...any) error { return fmt.Errorf(format, a...) }
