@@ -1,0 +1,91 @@
+package receiver_test
+
+import (
+	"context"
+	"image"
+	"runtime"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/hrvs/hrvs/capture"
+	"github.com/hrvs/hrvs/net/receiver"
+	"github.com/hrvs/hrvs/net/sender"
+	"github.com/hrvs/hrvs/net/tile"
+)
+
+// stream sends frames of the test pattern to a fresh receiver over loopback and
+// returns the receiver's stats, the sender's stats and the worst PSNR of a shown frame.
+func stream(t *testing.T, w, h int, fps float64, frames int, scfg sender.Config) (receiver.Stats, sender.Stats, float64) {
+	t.Helper()
+	rx, err := receiver.New(receiver.Config{Listen: "127.0.0.1:0", Sockets: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() { defer wg.Done(); rx.Run(ctx) }()
+	pat, err := capture.NewPattern(w, h, fps)
+	if err != nil {
+		t.Fatal(err)
+	}
+	scfg.To = rx.Addr()
+	tx, err := sender.New(scfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	worst := 1000.0
+	shown := 0
+	wg.Add(1)
+	go func() { // the display: compare every shown frame with the pattern it came from
+		defer wg.Done()
+		ref := image.NewYCbCr(image.Rect(0, 0, w, h), image.YCbCrSubsampleRatio420)
+		for {
+			f, err := rx.Next(ctx)
+			if err != nil {
+				return
+			}
+			if f.Complete() {
+				// Sender frame numbers start at 1; pattern frames at the capture seq.
+				// The pattern's number is drawn in the picture, so compare against
+				// the frame whose seq the sender stamped: its capture order.
+				pat.Draw(ref, uint64(f.Seq-1))
+				if p := tile.PSNR(ref, f.Image); p < worst && fps > 0 {
+					worst = p
+				}
+				shown++
+			}
+			f.Release()
+		}
+	}()
+	if err := tx.Run(ctx, pat, frames); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(200 * time.Millisecond)
+	cancel()
+	wg.Wait()
+	return rx.Stats(), tx.Stats(), worst
+}
+
+func TestLoopback720p(t *testing.T) {
+	before := runtime.NumGoroutine()
+	rs, ss, worst := stream(t, 1280, 720, 30, 30, sender.Config{Quality: 85})
+	t.Logf("receiver %+v", rs)
+	t.Logf("sender %+v", ss)
+	if rs.FramesReceived < 29 || rs.FramesComplete < 29 {
+		t.Fatalf("received %d frames, %d complete, want >= 29 of 30", rs.FramesReceived, rs.FramesComplete)
+	}
+	if rs.DatagramsInvalid != 0 {
+		t.Fatalf("%d invalid datagrams on a clean link", rs.DatagramsInvalid)
+	}
+	if worst < 35 {
+		t.Fatalf("worst PSNR %.1f dB, want >= 35", worst)
+	}
+	time.Sleep(100 * time.Millisecond)
+	if n := runtime.NumGoroutine(); n > before {
+		buf := make([]byte, 1<<16)
+		t.Fatalf("%d goroutines left running (was %d):\n%s", n, before, buf[:runtime.Stack(buf, true)])
+	}
+}

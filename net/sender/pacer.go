@@ -1,0 +1,46 @@
+package sender
+
+import (
+	"sync"
+	"time"
+)
+
+// pacer is a token bucket shared by the workers. It lets a short burst through
+// (burst bytes) and then spaces datagrams at the configured rate, so a frame's
+// hundreds of datagrams do not hit the receiver's socket buffer all at once.
+type pacer struct {
+	mu     sync.Mutex
+	rate   float64 // bytes per second
+	burst  float64
+	tokens float64
+	last   time.Time
+}
+
+// minSleep is below the timer's useful resolution; shorter debts are carried forward
+// and paid with the next sleep.
+const minSleep = 200 * time.Microsecond
+
+func (p *pacer) setRate(bits int64) {
+	p.mu.Lock()
+	p.rate = float64(bits) / 8
+	p.burst = max(64<<10, p.rate/500) // 2 ms at the line rate, at least 64 KB
+	p.tokens = p.burst
+	p.mu.Unlock()
+}
+
+func (p *pacer) wait(n int) {
+	p.mu.Lock()
+	now := time.Now()
+	if !p.last.IsZero() {
+		p.tokens = min(p.burst, p.tokens+now.Sub(p.last).Seconds()*p.rate)
+	}
+	p.last = now
+	p.tokens -= float64(n)
+	debt, rate := p.tokens, p.rate
+	p.mu.Unlock()
+	if debt < 0 {
+		if d := time.Duration(-debt / rate * float64(time.Second)); d >= minSleep {
+			time.Sleep(d)
+		}
+	}
+}
