@@ -297,14 +297,14 @@ func (a *assembler) finishDecode(res decodeResult) {
 // after another, so once a newer frame's datagrams have been arriving for longer
 // than reordering explains, an older frame's missing datagrams are lost. A frame
 // that hears nothing for Deadline is closed too (the last frame before a pause),
-// and none waits longer than maxAssembly in all.
+// and none waits longer than maxAssembly deadlines in all.
 func (a *assembler) expire(now time.Time) {
 	for _, pf := range a.pending {
 		if pf.closing {
 			continue
 		}
 		if (!pf.newerAt.IsZero() && now.Sub(pf.newerAt) > reorderGrace) ||
-			now.Sub(pf.lastAt) > a.r.cfg.Deadline || now.Sub(pf.first) > maxAssembly {
+			now.Sub(pf.lastAt) > a.r.cfg.Deadline || now.Sub(pf.first) > maxAssembly*a.r.cfg.Deadline {
 			pf.closing = true
 		}
 	}
@@ -354,6 +354,7 @@ func (a *assembler) finish(pf *pendingFrame) {
 	f.Bytes = pf.bytes
 	off, _ := a.r.ctl.Offset()
 	f.Captured = time.UnixMicro(pf.captureUS).Add(-off)
+	f.CaptureUS = pf.captureUS
 	f.Ready = now
 
 	c := &a.r.c

@@ -20,6 +20,7 @@ type Frame struct {
 	Sender       string    // sender's address as host:port, for titles and logs
 	Seq          uint32    // sender's frame number
 	Captured     time.Time // capture instant mapped onto the receiver's clock
+	CaptureUS    int64     // capture instant as stamped by the sender, µs on its clock
 	Ready        time.Time // when the receiver finished (or gave up on) the frame
 	Tiles        int       // tiles in the frame
 	TilesMissing int       // tiles concealed with the previous frame's pixels

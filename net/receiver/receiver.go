@@ -39,8 +39,8 @@ const DefaultDeadline = 66 * time.Millisecond
 // goroutines) by the next frame's first ones.
 const reorderGrace = 5 * time.Millisecond
 
-// maxAssembly bounds how long any frame may be assembled.
-const maxAssembly = time.Second
+// maxAssembly bounds how long any frame may be assembled, in Deadlines.
+const maxAssembly = 15
 
 // Budgets that keep hostile or broken input from growing memory without bound.
 const (
