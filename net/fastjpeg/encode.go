@@ -1,0 +1,291 @@
+package fastjpeg
+
+import (
+	"encoding/binary"
+	"fmt"
+	"image"
+	"math"
+	"math/bits"
+)
+
+// huffCode packs a Huffman code in its low 24 bits and its length in the top 8.
+type huffCode uint32
+
+// encTables are the Annex K.3 codes for one component class, indexed by symbol.
+type encTables struct {
+	dc [16]huffCode
+	ac [256]huffCode
+}
+
+// encLum and encChrom are computed once from huffSpecs and only read afterwards.
+var encLum, encChrom = newEncTables(hLumDC, hLumAC), newEncTables(hChromDC, hChromAC)
+
+func newEncTables(dc, ac int) *encTables {
+	var t encTables
+	code, size := canonicalCodes(huffSpecs[dc])
+	for i := range t.dc {
+		t.dc[i] = huffCode(uint32(size[i])<<24 | uint32(code[i]))
+	}
+	code, size = canonicalCodes(huffSpecs[ac])
+	for i := range t.ac {
+		t.ac[i] = huffCode(uint32(size[i])<<24 | uint32(code[i]))
+	}
+	return &t
+}
+
+// reciprocalBits is the fixed-point precision of the quantiser's reciprocals: a
+// multiply and a shift replace image/jpeg's division.
+const reciprocalBits = 32
+
+// encQuant is one quantisation table as the encoder applies it: for each zig-zag
+// index, 2^32 / (step * the DCT's output scale).
+type encQuant [blockSize]uint64
+
+func newEncQuant(t *[blockSize]uint8) (q encQuant) {
+	for k := range q {
+		n := unzig[k]
+		scale := float64(t[k]) * aanScale[n>>3] * aanScale[n&7] * (8 << fdctShift)
+		q[k] = uint64(math.Round(math.Exp2(reciprocalBits) / scale))
+	}
+	return q
+}
+
+// maxMCUBytes bounds the bytes one MCU can add to a scan: six blocks of at most 64
+// codes of at most 26 bits, every byte stuffed. The writer makes room for it once
+// per MCU so the inner loops never grow the buffer.
+const maxMCUBytes = 6 * 64 * 26 / 8 * 2
+
+// Encoder writes baseline JPEG scans and files. It keeps its tables and scratch
+// buffers between calls, so the steady state allocates nothing beyond growing dst;
+// it is not safe for concurrent use (use one per goroutine).
+type Encoder struct {
+	quality int // quality the tables below hold; 0 before the first call
+	quant   [2]encQuant
+
+	blk  [blockSize]int32
+	edge [blockSize]byte // an edge block with its last row and column replicated
+
+	// Scratch planes for inputs that are not 4:2:0 or 4:2:2 Y'CbCr.
+	planes *image.YCbCr
+	full   *image.YCbCr
+}
+
+func (e *Encoder) setQuality(q int) {
+	q = clampQuality(q)
+	if q == e.quality {
+		return
+	}
+	t := quantTables(q)
+	e.quant[0], e.quant[1] = newEncQuant(&t[0]), newEncQuant(&t[1])
+	e.quality = q
+}
+
+// AppendScan appends the entropy-coded scan of rectangle r of img at the given
+// quality (clamped to 1..100) to dst: a tile payload. img's ratio picks the layout
+// (4:2:0 or 4:2:2). r must lie within img.Rect with even r.Min coordinates so its
+// chroma starts on a sample pair; the protocol puts tiles on the MCU grid, which is
+// stricter. Blocks past r's right and bottom edges repeat its last column and row.
+func (e *Encoder) AppendScan(dst []byte, img *image.YCbCr, r image.Rectangle, quality int) ([]byte, error) {
+	s, ok := SubsamplingOf(img.SubsampleRatio)
+	if !ok {
+		return dst, fmt.Errorf("%w: subsampling %v is not 4:2:0 or 4:2:2", ErrArgs, img.SubsampleRatio)
+	}
+	if r.Empty() || !r.In(img.Rect) || r.Dx() > 0xffff || r.Dy() > 0xffff {
+		return dst, fmt.Errorf("%w: rectangle %v not a non-empty part of %v", ErrArgs, r, img.Rect)
+	}
+	if r.Min.X&1 != 0 || (s == S420 && r.Min.Y&1 != 0) {
+		return dst, fmt.Errorf("%w: rectangle %v does not start on a chroma sample", ErrArgs, r)
+	}
+	e.setQuality(quality)
+	return e.appendScan(dst, img, r, s), nil
+}
+
+// plane is a rectangle of one component's samples with the tile's extent in it.
+type plane struct {
+	pix    []byte
+	stride int
+	w, h   int // samples that belong to the tile; blocks beyond repeat the last ones
+}
+
+func (e *Encoder) appendScan(dst []byte, img *image.YCbCr, r image.Rectangle, s Subsampling) []byte {
+	w, h := r.Dx(), r.Dy()
+	cw := (r.Max.X+1)/2 - r.Min.X/2
+	ch := h
+	if s == S420 {
+		ch = (r.Max.Y+1)/2 - r.Min.Y/2
+	}
+	yo, co := img.YOffset(r.Min.X, r.Min.Y), img.COffset(r.Min.X, r.Min.Y)
+	py := plane{img.Y[yo:], img.YStride, w, h}
+	pcb := plane{img.Cb[co:], img.CStride, cw, ch}
+	pcr := plane{img.Cr[co:], img.CStride, cw, ch}
+	mw, mh := s.MCUSize()
+
+	bw := bitWriter{buf: dst[:cap(dst)], pos: len(dst)}
+	var dcY, dcCb, dcCr int32
+	for my := 0; my < h; my += mh {
+		for mx := 0; mx < w; mx += mw {
+			bw.reserve(maxMCUBytes)
+			dcY = e.block(&bw, &py, mx, my, 0, encLum, dcY)
+			dcY = e.block(&bw, &py, mx+8, my, 0, encLum, dcY)
+			cy := my
+			if s == S420 {
+				dcY = e.block(&bw, &py, mx, my+8, 0, encLum, dcY)
+				dcY = e.block(&bw, &py, mx+8, my+8, 0, encLum, dcY)
+				cy = my / 2
+			}
+			dcCb = e.block(&bw, &pcb, mx/2, cy, 1, encChrom, dcCb)
+			dcCr = e.block(&bw, &pcr, mx/2, cy, 1, encChrom, dcCr)
+		}
+	}
+	bw.reserve(16)
+	bw.pad()
+	return bw.buf[:bw.pos]
+}
+
+// block transforms, quantises and entropy-codes the 8x8 block at (x, y) of p and
+// returns its quantised DC for the next block's prediction (ITU T.81 §F.1.2).
+func (e *Encoder) block(bw *bitWriter, p *plane, x, y int, qi int, ht *encTables, prevDC int32) int32 {
+	if x+8 <= p.w && y+8 <= p.h {
+		fdct(&e.blk, p.pix[y*p.stride+x:], p.stride)
+	} else {
+		e.loadEdge(p, x, y)
+		fdct(&e.blk, e.edge[:], 8)
+	}
+	q := &e.quant[qi]
+
+	// Quantise in zig-zag order, noting which AC coefficients are non-zero so the
+	// coder can jump from one to the next.
+	var zz [blockSize]int32
+	var nz uint64
+	for k := 1; k < blockSize; k++ {
+		c := e.blk[unzig[k]]
+		sign := c >> 31
+		a := int32((uint64((c^sign)-sign)*q[k] + 1<<(reciprocalBits-1)) >> reciprocalBits)
+		nz |= uint64(uint32(-a)>>31) << k
+		zz[k] = (a ^ sign) - sign
+	}
+	c := e.blk[0]
+	sign := c >> 31
+	dc := int32((uint64((c^sign)-sign)*q[0] + 1<<(reciprocalBits-1)) >> reciprocalBits)
+	dc = (dc ^ sign) - sign
+
+	acc, n, pos, buf := bw.acc, bw.n, bw.pos, bw.buf
+	// emit appends the low l bits of v; at most 32 bits wait in acc between calls.
+	emit := func(v uint64, l uint) {
+		acc = acc<<l | v
+		n += l
+		if n >= 32 {
+			n -= 32
+			w := uint32(acc >> n)
+			if hasFF(w) {
+				pos = putStuffed(buf, pos, w)
+			} else {
+				binary.BigEndian.PutUint32(buf[pos:], w)
+				pos += 4
+			}
+		}
+	}
+
+	// DC difference: its size category's code, then the bits of the value
+	// (negative values as value-1, §F.1.2.1).
+	diff := dc - prevDC
+	m := diff >> 31
+	size := uint(bits.Len32(uint32((diff ^ m) - m)))
+	hc := ht.dc[size]
+	emit(uint64(hc&0xffffff)<<size|uint64(uint32(diff+m))&(1<<size-1), uint(hc>>24)+size)
+
+	last := 0
+	for nz != 0 {
+		k := bits.TrailingZeros64(nz)
+		nz &= nz - 1
+		run := k - last - 1
+		for run >= 16 {
+			hc := ht.ac[0xf0] // ZRL: sixteen zeros
+			emit(uint64(hc&0xffffff), uint(hc>>24))
+			run -= 16
+		}
+		v := zz[k]
+		m := v >> 31
+		size := uint(bits.Len32(uint32((v ^ m) - m)))
+		hc := ht.ac[run<<4|int(size)]
+		emit(uint64(hc&0xffffff)<<size|uint64(uint32(v+m))&(1<<size-1), uint(hc>>24)+size)
+		last = k
+	}
+	if last != blockSize-1 {
+		hc := ht.ac[0x00] // EOB
+		emit(uint64(hc&0xffffff), uint(hc>>24))
+	}
+	bw.acc, bw.n, bw.pos = acc, n, pos
+	return dc
+}
+
+// loadEdge copies the block at (x, y) of p into e.edge, repeating p's last column
+// and row where the block runs past them (what image/jpeg does).
+func (e *Encoder) loadEdge(p *plane, x, y int) {
+	for j := 0; j < 8; j++ {
+		row := p.pix[min(y+j, p.h-1)*p.stride:]
+		for i := 0; i < 8; i++ {
+			e.edge[j*8+i] = row[min(x+i, p.w-1)]
+		}
+	}
+}
+
+// bitWriter accumulates Huffman codes and writes them 32 bits at a time, stuffing a
+// zero byte after every 0xFF (ITU T.81 §B.1.1.5).
+type bitWriter struct {
+	buf []byte // the whole capacity; bytes before pos are written
+	pos int
+	acc uint64 // pending bits are the low n bits
+	n   uint
+}
+
+// reserve makes room for at least k more bytes.
+func (w *bitWriter) reserve(k int) {
+	if w.pos+k <= len(w.buf) {
+		return
+	}
+	nb := make([]byte, max(2*len(w.buf), w.pos+k, 4096))
+	copy(nb, w.buf[:w.pos])
+	w.buf = nb
+}
+
+// pad flushes the pending bits, filling the last byte with 1-bits (§F.1.2.3).
+func (w *bitWriter) pad() {
+	for w.n >= 8 {
+		w.n -= 8
+		w.byte(byte(w.acc >> w.n))
+	}
+	if w.n > 0 {
+		w.byte(byte(w.acc<<(8-w.n)) | byte(0xff>>w.n))
+		w.n = 0
+	}
+}
+
+func (w *bitWriter) byte(b byte) {
+	w.buf[w.pos] = b
+	w.pos++
+	if b == 0xff {
+		w.buf[w.pos] = 0
+		w.pos++
+	}
+}
+
+// hasFF reports whether any byte of w is 0xFF: the classic zero-byte test on ^w.
+func hasFF(w uint32) bool {
+	x := ^w
+	return (x-0x01010101)&^x&0x80808080 != 0
+}
+
+// putStuffed writes w's four bytes at buf[pos:] with a 0x00 after each 0xFF.
+func putStuffed(buf []byte, pos int, w uint32) int {
+	for sh := 24; sh >= 0; sh -= 8 {
+		b := byte(w >> sh)
+		buf[pos] = b
+		pos++
+		if b == 0xff {
+			buf[pos] = 0
+			pos++
+		}
+	}
+	return pos
+}
