@@ -37,15 +37,14 @@ func newEncTables(dc, ac int) *encTables {
 // multiply and a shift replace image/jpeg's division.
 const reciprocalBits = 32
 
-// encQuant is one quantisation table as the encoder applies it: for each zig-zag
+// encQuant is one quantisation table as the encoder applies it: for each natural
 // index, 2^32 / (step * the DCT's output scale).
-type encQuant [blockSize]uint64
+type encQuant [blockSize]int64
 
 func newEncQuant(t *[blockSize]uint8) (q encQuant) {
-	for k := range q {
-		n := unzig[k]
+	for k, n := range unzig {
 		scale := float64(t[k]) * aanScale[n>>3] * aanScale[n&7] * (8 << fdctShift)
-		q[k] = uint64(math.Round(math.Exp2(reciprocalBits) / scale))
+		q[n] = int64(math.Round(math.Exp2(reciprocalBits) / scale))
 	}
 	return q
 }
@@ -62,8 +61,9 @@ type Encoder struct {
 	quality int // quality the tables below hold; 0 before the first call
 	quant   [2]encQuant
 
-	blk  [blockSize]int32
-	edge [blockSize]byte // an edge block with its last row and column replicated
+	blk  [blockSize]int32 // the DCT's row pass
+	zz   [blockSize]int32 // quantised coefficients in zig-zag order
+	edge [blockSize]byte  // an edge block with its last row and column replicated
 
 	// Scratch planes for inputs that are not 4:2:0 or 4:2:2 Y'CbCr.
 	planes *image.YCbCr
@@ -145,78 +145,92 @@ func (e *Encoder) appendScan(dst []byte, img *image.YCbCr, r image.Rectangle, s 
 // block transforms, quantises and entropy-codes the 8x8 block at (x, y) of p and
 // returns its quantised DC for the next block's prediction (ITU T.81 §F.1.2).
 func (e *Encoder) block(bw *bitWriter, p *plane, x, y int, qi int, ht *encTables, prevDC int32) int32 {
+	// The mask of non-zero AC coefficients lets the coder jump from one to the next.
+	var nz uint64
+	zz := &e.zz
 	if x+8 <= p.w && y+8 <= p.h {
-		fdct(&e.blk, p.pix[y*p.stride+x:], p.stride)
+		nz = fdctQuant(zz, &e.blk, p.pix[y*p.stride+x:], p.stride, &e.quant[qi])
 	} else {
 		e.loadEdge(p, x, y)
-		fdct(&e.blk, e.edge[:], 8)
+		nz = fdctQuant(zz, &e.blk, e.edge[:], 8, &e.quant[qi])
 	}
-	q := &e.quant[qi]
+	dc := zz[0]
 
-	// Quantise in zig-zag order, noting which AC coefficients are non-zero so the
-	// coder can jump from one to the next.
-	var zz [blockSize]int32
-	var nz uint64
-	for k := 1; k < blockSize; k++ {
-		c := e.blk[unzig[k]]
-		sign := c >> 31
-		a := int32((uint64((c^sign)-sign)*q[k] + 1<<(reciprocalBits-1)) >> reciprocalBits)
-		nz |= uint64(uint32(-a)>>31) << k
-		zz[k] = (a ^ sign) - sign
-	}
-	c := e.blk[0]
-	sign := c >> 31
-	dc := int32((uint64((c^sign)-sign)*q[0] + 1<<(reciprocalBits-1)) >> reciprocalBits)
-	dc = (dc ^ sign) - sign
+	bw.code(zz, nz, dc-prevDC, ht)
+	return dc
+}
 
-	acc, n, pos, buf := bw.acc, bw.n, bw.pos, bw.buf
-	// emit appends the low l bits of v; at most 32 bits wait in acc between calls.
-	emit := func(v uint64, l uint) {
-		acc = acc<<l | v
-		n += l
-		if n >= 32 {
-			n -= 32
-			w := uint32(acc >> n)
-			if hasFF(w) {
-				pos = putStuffed(buf, pos, w)
-			} else {
-				binary.BigEndian.PutUint32(buf[pos:], w)
-				pos += 4
-			}
-		}
-	}
+// code appends the Huffman codes of one quantised block (ITU T.81 §F.1.2): the DC
+// difference, then each run of zeros and non-zero AC coefficient found through the
+// mask nz, then EOB unless the last coefficient is non-zero. Each code and the bits
+// of its value go out in one step: size category codes plus value bits are at most
+// 16+11 bits. Shift counts are masked so the compiler drops its >= 64 checks.
+func (w *bitWriter) code(zz *[blockSize]int32, nz uint64, diff int32, ht *encTables) {
+	acc, n, pos, buf := w.acc, w.n, w.pos, w.buf
 
-	// DC difference: its size category's code, then the bits of the value
+	// DC difference: its size category's code, then the value's low bits
 	// (negative values as value-1, §F.1.2.1).
-	diff := dc - prevDC
 	m := diff >> 31
-	size := uint(bits.Len32(uint32((diff ^ m) - m)))
-	hc := ht.dc[size]
-	emit(uint64(hc&0xffffff)<<size|uint64(uint32(diff+m))&(1<<size-1), uint(hc>>24)+size)
+	size := uint(bits.Len32(uint32((diff^m)-m))) & 63
+	hc := ht.dc[size&15]
+	l := uint(hc>>24) & 63
+	acc = acc<<((l+size)&63) | uint64(hc&0xffff)<<size | uint64(uint32(diff+m))&(1<<size-1)
+	n += l + size
+	if n >= 32 {
+		n -= 32
+		pos = put32(buf, pos, uint32(acc>>(n&63)))
+	}
 
 	last := 0
 	for nz != 0 {
 		k := bits.TrailingZeros64(nz)
 		nz &= nz - 1
 		run := k - last - 1
+		last = k
 		for run >= 16 {
 			hc := ht.ac[0xf0] // ZRL: sixteen zeros
-			emit(uint64(hc&0xffffff), uint(hc>>24))
+			l := uint(hc>>24) & 63
+			acc = acc<<l | uint64(hc&0xffff)
+			n += l
+			if n >= 32 {
+				n -= 32
+				pos = put32(buf, pos, uint32(acc>>(n&63)))
+			}
 			run -= 16
 		}
-		v := zz[k]
+		v := zz[k&63]
 		m := v >> 31
-		size := uint(bits.Len32(uint32((v ^ m) - m)))
-		hc := ht.ac[run<<4|int(size)]
-		emit(uint64(hc&0xffffff)<<size|uint64(uint32(v+m))&(1<<size-1), uint(hc>>24)+size)
-		last = k
+		size := uint(bits.Len32(uint32((v^m)-m))) & 63
+		hc := ht.ac[(run<<4|int(size))&255]
+		l := uint(hc>>24) & 63
+		acc = acc<<((l+size)&63) | uint64(hc&0xffff)<<size | uint64(uint32(v+m))&(1<<size-1)
+		n += l + size
+		if n >= 32 {
+			n -= 32
+			pos = put32(buf, pos, uint32(acc>>(n&63)))
+		}
 	}
 	if last != blockSize-1 {
 		hc := ht.ac[0x00] // EOB
-		emit(uint64(hc&0xffffff), uint(hc>>24))
+		l := uint(hc>>24) & 63
+		acc = acc<<l | uint64(hc&0xffff)
+		n += l
+		if n >= 32 {
+			n -= 32
+			pos = put32(buf, pos, uint32(acc>>(n&63)))
+		}
 	}
-	bw.acc, bw.n, bw.pos = acc, n, pos
-	return dc
+	w.acc, w.n, w.pos = acc, n, pos
+}
+
+// put32 writes w big-endian at buf[pos:] and returns the new position, stuffing
+// a zero after each 0xFF byte (rare: the fast path is one 4-byte store).
+func put32(buf []byte, pos int, w uint32) int {
+	if hasFF(w) {
+		return putStuffed(buf, pos, w)
+	}
+	binary.BigEndian.PutUint32(buf[pos:], w)
+	return pos + 4
 }
 
 // loadEdge copies the block at (x, y) of p into e.edge, repeating p's last column
@@ -277,6 +291,7 @@ func hasFF(w uint32) bool {
 }
 
 // putStuffed writes w's four bytes at buf[pos:] with a 0x00 after each 0xFF.
+//go:noinline
 func putStuffed(buf []byte, pos int, w uint32) int {
 	for sh := 24; sh >= 0; sh -= 8 {
 		b := byte(w >> sh)

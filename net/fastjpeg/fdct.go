@@ -15,22 +15,31 @@ const (
 	fix0_707106781 = 741455  // cos(4pi/16)
 	fix1_306562965 = 1370031 // sqrt(2)*cos(2pi/16)
 
-	// fdctDCBias removes the level shift of ITU T.81 §A.3.1 from the DC output in
-	// one subtraction instead of 64: the transform runs on unshifted samples.
-	fdctDCBias = 128 * 64 << fdctShift
+	// fdctRowBias is the level shift of a row of 8 samples by 128 as it shows in
+	// the row's DC output.
+	fdctRowBias = 128 * 8 << fdctShift
 )
 
 // fmul multiplies by a fdctBits constant, rounding.
 func fmul(a, c int64) int64 { return (a*c + 1<<(fdctBits-1)) >> fdctBits }
 
-// fdct transforms the 8x8 samples at src (rows stride bytes apart) into blk, in
-// natural order, each output scaled by 8 << fdctShift and the AAN factors of its row
-// and column. Only src[:7*stride+8] is read.
-func fdct(blk *[blockSize]int32, src []byte, stride int) {
+// zigOf maps a natural index to its zig-zag index, the inverse of unzig.
+var zigOf = func() (z [blockSize]uint8) {
+	for k, n := range unzig {
+		z[n] = uint8(k)
+	}
+	return z
+}()
+
+// fdctQuant transforms the 8x8 samples at src (rows stride bytes apart), quantises
+// them with rq (reciprocals in natural order, see encQuant) and stores the result in
+// zig-zag order in zz. It returns a bit mask of the non-zero AC coefficients by
+// zig-zag index (bit 0, DC, is always clear). Only src[:7*stride+8] is read.
+func fdctQuant(zz *[blockSize]int32, tmp *[blockSize]int32, src []byte, stride int, rq *encQuant) uint64 {
 	for y := 0; y < 8; y++ {
 		s := src[y*stride:]
 		s = s[:8]
-		d := blk[y*8 : y*8+8 : y*8+8]
+		d := tmp[y*8 : y*8+8 : y*8+8]
 		t0 := int64(s[0]) + int64(s[7])
 		t7 := int64(s[0]) - int64(s[7])
 		t1 := int64(s[1]) + int64(s[6])
@@ -40,12 +49,13 @@ func fdct(blk *[blockSize]int32, src []byte, stride int) {
 		t3 := int64(s[3]) + int64(s[4])
 		t4 := int64(s[3]) - int64(s[4])
 
-		// Even part.
+		// Even part. The level shift of ITU T.81 §A.3.1 (subtract 128 from every
+		// sample) only moves each row's DC, so it is one subtraction here.
 		t10 := (t0 + t3) << fdctShift
 		t13 := (t0 - t3) << fdctShift
 		t11 := (t1 + t2) << fdctShift
 		t12 := (t1 - t2) << fdctShift
-		d[0] = int32(t10 + t11)
+		d[0] = int32(t10 + t11 - fdctRowBias)
 		d[4] = int32(t10 - t11)
 		z1 := fmul(t12+t13, fix0_707106781)
 		d[2] = int32(t13 + z1)
@@ -70,9 +80,17 @@ func fdct(blk *[blockSize]int32, src []byte, stride int) {
 		d[1] = int32(z11 + z4)
 		d[7] = int32(z11 - z4)
 	}
+	var nz uint64
+	// put quantises output n: c/step rounded half up, by a multiply and a shift.
+	put := func(n int, c int64) {
+		q := int32((c*rq[n] + 1<<(reciprocalBits-1)) >> reciprocalBits)
+		z := zigOf[n] & 63
+		zz[z] = q
+		nz |= uint64(uint32(q|-q)>>31) << z
+	}
 	for x := 0; x < 8; x++ {
-		b0, b1, b2, b3 := int64(blk[x]), int64(blk[8+x]), int64(blk[16+x]), int64(blk[24+x])
-		b4, b5, b6, b7 := int64(blk[32+x]), int64(blk[40+x]), int64(blk[48+x]), int64(blk[56+x])
+		b0, b1, b2, b3 := int64(tmp[x]), int64(tmp[8+x]), int64(tmp[16+x]), int64(tmp[24+x])
+		b4, b5, b6, b7 := int64(tmp[32+x]), int64(tmp[40+x]), int64(tmp[48+x]), int64(tmp[56+x])
 		t0 := b0 + b7
 		t7 := b0 - b7
 		t1 := b1 + b6
@@ -86,11 +104,11 @@ func fdct(blk *[blockSize]int32, src []byte, stride int) {
 		t13 := t0 - t3
 		t11 := t1 + t2
 		t12 := t1 - t2
-		blk[x] = int32(t10 + t11)
-		blk[32+x] = int32(t10 - t11)
+		put(x, t10+t11)
+		put(32+x, t10-t11)
 		z1 := fmul(t12+t13, fix0_707106781)
-		blk[16+x] = int32(t13 + z1)
-		blk[48+x] = int32(t13 - z1)
+		put(16+x, t13+z1)
+		put(48+x, t13-z1)
 
 		t10 = t4 + t5
 		t11 = t5 + t6
@@ -101,10 +119,10 @@ func fdct(blk *[blockSize]int32, src []byte, stride int) {
 		z3 := fmul(t11, fix0_707106781)
 		z11 := t7 + z3
 		z13 := t7 - z3
-		blk[40+x] = int32(z13 + z2)
-		blk[24+x] = int32(z13 - z2)
-		blk[8+x] = int32(z11 + z4)
-		blk[56+x] = int32(z11 - z4)
+		put(40+x, z13+z2)
+		put(24+x, z13-z2)
+		put(8+x, z11+z4)
+		put(56+x, z11-z4)
 	}
-	blk[0] -= fdctDCBias
+	return nz &^ 1
 }

@@ -8,8 +8,8 @@ import (
 
 func TestAppendHeaderMatchesImageJPEG(t *testing.T) {
 	for _, tc := range []struct {
-		name       string
-		w, h, q    int
+		name    string
+		w, h, q int
 	}{
 		{"a 16x16 image at quality 75", 16, 16, 75},
 		{"a 1920x1080 frame at quality 90", 1920, 1080, 90},

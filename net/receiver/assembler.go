@@ -42,7 +42,8 @@ type pendingFrame struct {
 	w, h, gridTiles, frameTiles int
 	quality                     int
 	sub                         uint8
-	captureUS                   int64
+	captureLow                  uint32 // as stamped: low 32 bits of the sender's µs clock
+	tileW, tileH                uint16
 	first, lastAt, newerAt      time.Time
 	tiles                       map[uint16]*pendingTile
 	got                         []byte // bitmap of tiles decoded into f
@@ -206,7 +207,8 @@ func (a *assembler) handle(p packet) {
 		t.done = true
 		pf.decoding++
 		a.outstanding++
-		a.jobs <- decodeJob{pf: pf, tile: h.Tile, rect: image.Rect(int(h.X), int(h.Y), int(h.X)+int(h.W), int(h.Y)+int(h.H)), buf: t.buf}
+		x, y, w, hh := h.Rect()
+		a.jobs <- decodeJob{pf: pf, tile: h.Tile, rect: image.Rect(x, y, x+w, y+hh), buf: t.buf}
 	}
 }
 
@@ -243,7 +245,7 @@ func (a *assembler) frame(h *wire.Header, at time.Time) *pendingFrame {
 		pf := a.pending[i]
 		if pf.w != int(h.Width) || pf.h != int(h.Height) || pf.gridTiles != int(h.GridTiles) ||
 			pf.frameTiles != int(h.FrameTiles) || pf.quality != int(h.Quality) || pf.sub != h.Format&0xf ||
-			pf.captureUS != h.CaptureUS {
+			pf.tileW != h.TileW || pf.tileH != h.TileH || pf.captureLow != h.CaptureUS {
 			a.r.c.invalid.Add(1)
 			return nil
 		}
@@ -265,7 +267,8 @@ func (a *assembler) frame(h *wire.Header, at time.Time) *pendingFrame {
 	f.Tiles, f.TilesMissing, f.Quality, f.Bytes = int(h.FrameTiles), 0, int(h.Quality), 0
 	pf := &pendingFrame{
 		no: h.Frame, f: f, w: int(h.Width), h: int(h.Height), gridTiles: int(h.GridTiles), frameTiles: int(h.FrameTiles),
-		quality: int(h.Quality), sub: h.Format & 0xf, captureUS: h.CaptureUS, first: at, lastAt: at,
+		quality: int(h.Quality), sub: h.Format & 0xf, captureLow: h.CaptureUS, tileW: h.TileW, tileH: h.TileH,
+		first: at, lastAt: at,
 		tiles: make(map[uint16]*pendingTile), got: make([]byte, (int(h.GridTiles)+7)/8),
 		covered: make([]bool, ((int(h.Width)+blockW-1)/blockW)*((int(h.Height)+blockH-1)/blockH)),
 	}
@@ -352,9 +355,10 @@ func (a *assembler) finish(pf *pendingFrame) {
 	now := time.Now()
 	f.TilesMissing = pf.frameTiles - pf.decoded
 	f.Bytes = pf.bytes
+	// The sender's clock reads our clock plus the measured offset.
 	off, _ := a.r.ctl.Offset()
-	f.Captured = time.UnixMicro(pf.captureUS).Add(-off)
-	f.CaptureUS = pf.captureUS
+	f.CaptureUS = wire.UnwrapTime(pf.captureLow, now.Add(off).UnixMicro())
+	f.Captured = time.UnixMicro(f.CaptureUS).Add(-off)
 	f.Ready = now
 
 	c := &a.r.c
@@ -370,6 +374,7 @@ func (a *assembler) finish(pf *pendingFrame) {
 		c.partial.Add(1)
 	}
 	a.r.latency.Add(f.Latency())
+	a.r.recent.Add(f.Latency())
 	a.r.mu.Lock()
 	if a.r.first.IsZero() {
 		a.r.first = now

@@ -98,6 +98,7 @@ type Receiver struct {
 	packets chan packet
 	c       counters
 	latency stats.Latency
+	recent  stats.Latency // since the last LiveLatency call
 	latest  latest
 
 	mu        sync.Mutex
@@ -252,6 +253,14 @@ func (p *packet) free() {
 		smallBufs.Put(p.buf)
 	}
 	p.buf = nil
+}
+
+// LiveLatency returns the median latency in ms of the frames released since the
+// previous call, for the live status line.
+func (r *Receiver) LiveLatency() float64 {
+	p := r.recent.Percentile(50)
+	r.recent.Reset()
+	return p
 }
 
 // Stats returns a snapshot of the counters.

@@ -42,8 +42,8 @@ type Config struct {
 
 // Defaults; docs/PROTOCOL.md explains the tile size.
 const (
-	DefaultTileW    = 128
-	DefaultTileH    = 64
+	DefaultTileW    = tile.DefaultW
+	DefaultTileH    = tile.DefaultH
 	DefaultMTU      = 1400
 	DefaultQuality  = 75
 	DefaultWindow   = 3
@@ -87,8 +87,8 @@ func (c *Config) fill() error {
 		return fmt.Errorf("quality %d: must be 1..100", c.Quality)
 	case c.MTU < MinMTU || c.MTU > wire.MaxDatagram:
 		return fmt.Errorf("mtu %d: must be %d..%d", c.MTU, MinMTU, wire.MaxDatagram)
-	case c.TileW <= 0 || c.TileH <= 0 || c.TileW%16 != 0 || c.TileH%16 != 0:
-		return fmt.Errorf("tile %dx%d: both sides must be positive multiples of 16", c.TileW, c.TileH)
+	case c.TileW <= 0 || c.TileH <= 0 || c.TileW%16 != 0 || c.TileH%16 != 0 || c.TileW > wire.MaxTileW || c.TileH > wire.MaxTileH:
+		return fmt.Errorf("tile %dx%d: both sides must be multiples of 16, up to %dx%d", c.TileW, c.TileH, wire.MaxTileW, wire.MaxTileH)
 	}
 	return nil
 }
@@ -357,12 +357,11 @@ func (s *Sender) sendTile(c *net.UDPConn, dgram []byte, fj *frameJob, idx int, s
 		s.encErrs.Add(1)
 		return
 	}
-	rect := fj.grid.Rect(idx)
 	h := wire.Header{
-		Stream: s.cfg.Stream, Frame: fj.no, CaptureUS: fj.captureUS,
+		Stream: s.cfg.Stream, Frame: fj.no, CaptureUS: uint32(fj.captureUS),
 		Width: uint16(fj.grid.W), Height: uint16(fj.grid.H),
 		Tile: uint16(idx), GridTiles: uint16(fj.grid.Len()), FrameTiles: fj.tiles,
-		X: uint16(rect.Min.X), Y: uint16(rect.Min.Y), W: uint16(rect.Dx()), H: uint16(rect.Dy()),
+		TileW: uint16(fj.grid.TW), TileH: uint16(fj.grid.TH),
 		Fragments: uint16(count), PayloadSize: uint32(len(payload)),
 		Quality: uint8(s.cfg.Quality), Format: wire.CodecJPEGScan<<4 | sub,
 	}

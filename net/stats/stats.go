@@ -4,8 +4,10 @@
 package stats
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"sync"
 	"time"
@@ -99,4 +101,19 @@ func WriteJSON(path string, v any) error {
 		return fmt.Errorf("write stats: %w", err)
 	}
 	return nil
+}
+
+// Live calls line once every interval and writes what it returns to w, until ctx
+// ends. It is the once-a-second status line both ends print to stderr.
+func Live(ctx context.Context, w io.Writer, every time.Duration, line func(now time.Time) string) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case now := <-t.C:
+			fmt.Fprintln(w, line(now))
+		}
+	}
 }

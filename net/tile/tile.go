@@ -17,6 +17,13 @@ type Grid struct {
 	W, H, TW, TH, Cols, Rows int
 }
 
+// The default tile size, chosen by measurement (docs/PROTOCOL.md, "Tile size"):
+// the smallest tiles whose datagram headers stay within the 5% byte budget.
+const (
+	DefaultW = 256
+	DefaultH = 128
+)
+
 // MaxTiles is the most tiles a grid may have: the tile index is 16 bits on the wire.
 const MaxTiles = 65535
 
@@ -26,8 +33,9 @@ func NewGrid(w, h, tw, th int, sub uint8) (Grid, error) {
 	if w <= 0 || h <= 0 || w > 65535 || h > 65535 {
 		return Grid{}, fmt.Errorf("frame size %dx%d out of range", w, h)
 	}
-	if tw <= 0 || th <= 0 || tw%mw != 0 || th%mh != 0 || tw > 65535 || th > 65535 {
-		return Grid{}, fmt.Errorf("tile size %dx%d: width must be a multiple of %d and height of %d", tw, th, mw, mh)
+	if tw <= 0 || th <= 0 || tw%mw != 0 || th%mh != 0 || tw > wire.MaxTileW || th > wire.MaxTileH {
+		return Grid{}, fmt.Errorf("tile size %dx%d: width must be a multiple of %d up to %d, height of %d up to %d",
+			tw, th, mw, wire.MaxTileW, mh, wire.MaxTileH)
 	}
 	g := Grid{W: w, H: h, TW: min(tw, roundUp(w, mw)), TH: min(th, roundUp(h, mh))}
 	g.Cols, g.Rows = (w+g.TW-1)/g.TW, (h+g.TH-1)/g.TH

@@ -16,14 +16,23 @@ const Version = 1
 const Magic uint16 = 0x4856
 
 // HeaderSize is the fixed size of a datagram header; the fragment payload follows.
-const HeaderSize = 48
+const HeaderSize = 37
 
 // MaxDatagram is the largest UDP payload IPv4 can carry; --mtu may not exceed it.
 const MaxDatagram = 65507
 
-// MaxTilePayload caps one tile's encoded size so a hostile header cannot make the
-// receiver reserve more than this for reassembly.
-const MaxTilePayload = 16 << 20
+// MaxTilePayload caps one tile's encoded size (24 bits on the wire) so a hostile
+// header cannot make the receiver reserve more than this for reassembly.
+const MaxTilePayload = 1<<24 - 1
+
+// Grid tile sizes are carried in units of the largest MCU side, 16 across and 8
+// down, in one byte each.
+const (
+	TileUnitW = 16
+	TileUnitH = 8
+	MaxTileW  = 255 * TileUnitW
+	MaxTileH  = 255 * TileUnitH
+)
 
 // Flags (byte 3).
 const (
@@ -61,52 +70,50 @@ var (
 //	+---------------------------------------------------------------+
 //	|                         frame number                          |  8
 //	+---------------------------------------------------------------+
-//	|                 capture time, µs since Unix epoch             | 12
-//	|                       (sender's clock)                        |
+//	|     capture time, µs on the sender's clock, low 32 bits       | 12
 //	+-------------------------------+-------------------------------+
-//	|          frame width          |         frame height          | 20
+//	|          frame width          |         frame height          | 16
 //	+-------------------------------+-------------------------------+
-//	|          tile index           |          grid tiles           | 24
-//	+-------------------------------+-------------------------------+
-//	|          frame tiles          |            tile x             | 28
-//	+-------------------------------+-------------------------------+
-//	|            tile y             |            tile w             | 32
-//	+-------------------------------+-------------------------------+
-//	|            tile h             |        fragment index         | 36
-//	+-------------------------------+-------------------------------+
-//	|        fragment count         |   tile payload size (bytes)   | 40
+//	|          tile index           |          grid tiles           | 20
 //	+-------------------------------+---------------+---------------+
-//	|  payload size (cont.)         |    quality    |    format     | 44
+//	|          frame tiles          | tile width/16 | tile height/8 | 24
 //	+-------------------------------+---------------+---------------+
-//	|                 fragment payload (up to --mtu - 48)           | 48
+//	|        fragment index         |        fragment count         | 28
+//	+-------------------------------+---------------+---------------+
+//	|       tile payload size (bytes, 24 bits)      |    quality    | 32
+//	+---------------+---------------+---------------+---------------+
+//	|    format     |  fragment payload (up to --mtu - 37 bytes) ...  36
+//	+---------------+------------------------------------------------
 //
-// All integers are big-endian.
+// All integers are big-endian. The tile's rectangle follows from the frame size,
+// the grid's tile size and the tile index (Rect); edge tiles are clipped.
 type Header struct {
 	Flags       uint8
 	Stream      uint32
 	Frame       uint32
-	CaptureUS   int64 // capture time, µs since the Unix epoch on the sender's clock
+	CaptureUS   uint32 // capture time, µs on the sender's clock, modulo 2^32 (see UnwrapTime)
 	Width       uint16
 	Height      uint16
 	Tile        uint16 // index in the grid, row-major
 	GridTiles   uint16 // tiles in the whole grid
 	FrameTiles  uint16 // tiles this frame carries (conditional replenishment sends fewer)
-	X, Y, W, H  uint16 // tile rectangle in the frame
+	TileW       uint16 // grid tile width in pixels, a multiple of TileUnitW
+	TileH       uint16 // grid tile height in pixels, a multiple of TileUnitH
 	Fragment    uint16 // index of this fragment in the tile payload
 	Fragments   uint16 // fragments in the tile payload
-	PayloadSize uint32 // bytes of the whole tile payload
+	PayloadSize uint32 // bytes of the whole tile payload, < 2^24
 	Quality     uint8  // JPEG quality 1..100 selecting the quantisation tables
 	Format      uint8  // subsampling (low nibble) and codec (high nibble)
 }
 
 const (
-	offMagic, offVersion, offFlags     = 0, 2, 3
-	offStream, offFrame, offCapture    = 4, 8, 12
-	offWidth, offHeight                = 20, 22
-	offTile, offGrid, offFrameTiles    = 24, 26, 28
-	offX, offY, offW, offH             = 30, 32, 34, 36
-	offFragment, offFragments, offSize = 38, 40, 42
-	offQuality, offFormat              = 46, 47
+	offMagic, offVersion, offFlags  = 0, 2, 3
+	offStream, offFrame, offCapture = 4, 8, 12
+	offWidth, offHeight             = 16, 18
+	offTile, offGrid, offFrameTiles = 20, 22, 24
+	offTileW, offTileH              = 26, 27
+	offFragment, offFragments       = 28, 30
+	offSize, offQuality, offFormat  = 32, 35, 36
 )
 
 // Limits bounds what Unmarshal accepts beyond the format's own ranges.
@@ -117,7 +124,8 @@ type Limits struct {
 // DefaultLimits accepts frames up to 8K UHD.
 var DefaultLimits = Limits{MaxWidth: 7680, MaxHeight: 4320}
 
-// MarshalTo writes the header into buf and returns HeaderSize.
+// MarshalTo writes the header into buf and returns HeaderSize. TileW and TileH must
+// be multiples of the tile units; other values are the caller's bug, not the peer's.
 func (h *Header) MarshalTo(buf []byte) (int, error) {
 	if len(buf) < HeaderSize {
 		return 0, fmt.Errorf("wire: marshal header into %d bytes: %w", len(buf), ErrShort)
@@ -128,19 +136,17 @@ func (h *Header) MarshalTo(buf []byte) (int, error) {
 	buf[offFlags] = h.Flags
 	be.PutUint32(buf[offStream:], h.Stream)
 	be.PutUint32(buf[offFrame:], h.Frame)
-	be.PutUint64(buf[offCapture:], uint64(h.CaptureUS))
+	be.PutUint32(buf[offCapture:], h.CaptureUS)
 	be.PutUint16(buf[offWidth:], h.Width)
 	be.PutUint16(buf[offHeight:], h.Height)
 	be.PutUint16(buf[offTile:], h.Tile)
 	be.PutUint16(buf[offGrid:], h.GridTiles)
 	be.PutUint16(buf[offFrameTiles:], h.FrameTiles)
-	be.PutUint16(buf[offX:], h.X)
-	be.PutUint16(buf[offY:], h.Y)
-	be.PutUint16(buf[offW:], h.W)
-	be.PutUint16(buf[offH:], h.H)
+	buf[offTileW] = uint8(h.TileW / TileUnitW)
+	buf[offTileH] = uint8(h.TileH / TileUnitH)
 	be.PutUint16(buf[offFragment:], h.Fragment)
 	be.PutUint16(buf[offFragments:], h.Fragments)
-	be.PutUint32(buf[offSize:], h.PayloadSize)
+	buf[offSize], buf[offSize+1], buf[offSize+2] = byte(h.PayloadSize>>16), byte(h.PayloadSize>>8), byte(h.PayloadSize)
 	buf[offQuality] = h.Quality
 	buf[offFormat] = h.Format
 	return HeaderSize, nil
@@ -163,19 +169,17 @@ func (h *Header) Unmarshal(b []byte, lim Limits) ([]byte, error) {
 	h.Flags = b[offFlags]
 	h.Stream = be.Uint32(b[offStream:])
 	h.Frame = be.Uint32(b[offFrame:])
-	h.CaptureUS = int64(be.Uint64(b[offCapture:]))
+	h.CaptureUS = be.Uint32(b[offCapture:])
 	h.Width = be.Uint16(b[offWidth:])
 	h.Height = be.Uint16(b[offHeight:])
 	h.Tile = be.Uint16(b[offTile:])
 	h.GridTiles = be.Uint16(b[offGrid:])
 	h.FrameTiles = be.Uint16(b[offFrameTiles:])
-	h.X = be.Uint16(b[offX:])
-	h.Y = be.Uint16(b[offY:])
-	h.W = be.Uint16(b[offW:])
-	h.H = be.Uint16(b[offH:])
+	h.TileW = uint16(b[offTileW]) * TileUnitW
+	h.TileH = uint16(b[offTileH]) * TileUnitH
 	h.Fragment = be.Uint16(b[offFragment:])
 	h.Fragments = be.Uint16(b[offFragments:])
-	h.PayloadSize = be.Uint32(b[offSize:])
+	h.PayloadSize = uint32(b[offSize])<<16 | uint32(b[offSize+1])<<8 | uint32(b[offSize+2])
 	h.Quality = b[offQuality]
 	h.Format = b[offFormat]
 
@@ -185,16 +189,17 @@ func (h *Header) Unmarshal(b []byte, lim Limits) ([]byte, error) {
 	if h.Quality < 1 || h.Quality > 100 || h.Format>>4 != CodecJPEGScan || h.Format&0xf > Sub422 {
 		return nil, ErrFormat
 	}
-	if h.GridTiles == 0 || h.Tile >= h.GridTiles || h.FrameTiles == 0 || h.FrameTiles > h.GridTiles {
+	mw, mh := MCUSize(h.Format & 0xf)
+	if h.TileW == 0 || h.TileH == 0 || int(h.TileW)%mw != 0 || int(h.TileH)%mh != 0 {
 		return nil, ErrTile
 	}
-	mw, mh := MCUSize(h.Format & 0xf)
-	if h.W == 0 || h.H == 0 || h.X%uint16(mw) != 0 || h.Y%uint16(mh) != 0 ||
-		uint32(h.X)+uint32(h.W) > uint32(h.Width) || uint32(h.Y)+uint32(h.H) > uint32(h.Height) {
+	cols := (int(h.Width) + int(h.TileW) - 1) / int(h.TileW)
+	rows := (int(h.Height) + int(h.TileH) - 1) / int(h.TileH)
+	if int(h.GridTiles) != cols*rows || h.Tile >= h.GridTiles || h.FrameTiles == 0 || h.FrameTiles > h.GridTiles {
 		return nil, ErrTile
 	}
 	if h.Fragments == 0 || h.Fragment >= h.Fragments || h.PayloadSize == 0 ||
-		h.PayloadSize > MaxTilePayload || uint32(h.Fragments) > h.PayloadSize {
+		uint32(h.Fragments) > h.PayloadSize {
 		return nil, ErrFragment
 	}
 	off, n := FragmentSpan(h.PayloadSize, h.Fragments, h.Fragment)
@@ -202,6 +207,28 @@ func (h *Header) Unmarshal(b []byte, lim Limits) ([]byte, error) {
 		return nil, ErrFragment
 	}
 	return b[HeaderSize:], nil
+}
+
+// Rect is the tile's rectangle in the frame: row-major in a grid of TileW x TileH
+// tiles, clipped at the right and bottom edges. It is valid after Unmarshal succeeded.
+func (h *Header) Rect() (x, y, w, hgt int) {
+	cols := (int(h.Width) + int(h.TileW) - 1) / int(h.TileW)
+	x, y = int(h.Tile)%cols*int(h.TileW), int(h.Tile)/cols*int(h.TileH)
+	return x, y, min(int(h.TileW), int(h.Width)-x), min(int(h.TileH), int(h.Height)-y)
+}
+
+// UnwrapTime rebuilds a full capture time from its low 32 bits: of all the instants
+// with those low bits, the one nearest to near (the sender's clock now, as best the
+// receiver knows it). Exact while latency and clock error stay under 35 minutes.
+func UnwrapTime(low uint32, near int64) int64 {
+	t := near&^0xffffffff | int64(low)
+	switch d := t - near; {
+	case d > 1<<31:
+		t -= 1 << 32
+	case d < -(1 << 31):
+		t += 1 << 32
+	}
+	return t
 }
 
 // FragmentSpan says where fragment i of a payload of size bytes cut into count

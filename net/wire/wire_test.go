@@ -7,9 +7,9 @@ import (
 )
 
 func sample() Header {
-	return Header{Flags: FlagRefresh, Stream: 0xdeadbeef, Frame: 7, CaptureUS: 1_700_000_000_123_456,
-		Width: 1920, Height: 1080, Tile: 3, GridTiles: 120, FrameTiles: 120,
-		X: 384, Y: 0, W: 128, H: 128, Fragment: 1, Fragments: 3, PayloadSize: 2500, Quality: 75, Format: Sub420}
+	return Header{Flags: FlagRefresh, Stream: 0xdeadbeef, Frame: 7, CaptureUS: 0xfedcba98,
+		Width: 1920, Height: 1080, Tile: 3, GridTiles: 135, FrameTiles: 135,
+		TileW: 128, TileH: 128, Fragment: 1, Fragments: 3, PayloadSize: 2500, Quality: 75, Format: Sub420}
 }
 
 func datagram(h Header, payload []byte) []byte {
@@ -58,18 +58,16 @@ func TestHeaderRejects(t *testing.T) {
 		{name: "quality above 100", mod: func(h *Header) { h.Quality = 101 }, want: ErrFormat},
 		{name: "an unknown codec", mod: func(h *Header) { h.Format = 0x10 }, want: ErrFormat},
 		{name: "an unknown subsampling", mod: func(h *Header) { h.Format = 5 }, want: ErrFormat},
-		{name: "tile index past the grid", mod: func(h *Header) { h.Tile = 120 }, want: ErrTile},
+		{name: "tile index past the grid", mod: func(h *Header) { h.Tile = 135 }, want: ErrTile},
+		{name: "a grid count that does not match the tile size", mod: func(h *Header) { h.GridTiles = 120 }, want: ErrTile},
 		{name: "an empty grid", mod: func(h *Header) { h.GridTiles = 0; h.Tile = 0 }, want: ErrTile},
-		{name: "more frame tiles than grid tiles", mod: func(h *Header) { h.FrameTiles = 121 }, want: ErrTile},
+		{name: "more frame tiles than grid tiles", mod: func(h *Header) { h.FrameTiles = 136 }, want: ErrTile},
 		{name: "no frame tiles", mod: func(h *Header) { h.FrameTiles = 0 }, want: ErrTile},
-		{name: "a tile reaching past the right edge", mod: func(h *Header) { h.X = 1808 }, want: ErrTile},
-		{name: "a tile reaching past the bottom", mod: func(h *Header) { h.Y = 960; h.H = 128 }, want: ErrTile},
-		{name: "a tile not on the MCU grid", mod: func(h *Header) { h.X = 385 }, want: ErrTile},
-		{name: "an empty tile", mod: func(h *Header) { h.W = 0 }, want: ErrTile},
+		{name: "a tile height off the 4:2:0 MCU grid", mod: func(h *Header) { h.TileH = 120 }, want: ErrTile},
+		{name: "a zero tile width", mod: func(h *Header) { h.TileW = 0 }, want: ErrTile},
 		{name: "fragment index past the count", mod: func(h *Header) { h.Fragment = 3 }, want: ErrFragment},
 		{name: "zero fragments", mod: func(h *Header) { h.Fragments = 0; h.Fragment = 0 }, want: ErrFragment},
 		{name: "an empty payload", mod: func(h *Header) { h.PayloadSize = 0 }, want: ErrFragment},
-		{name: "a payload above the cap", mod: func(h *Header) { h.PayloadSize = MaxTilePayload + 1 }, want: ErrFragment},
 		{name: "more fragments than bytes", mod: func(h *Header) { h.PayloadSize = 2; h.Fragment = 0 }, want: ErrFragment},
 		{name: "a fragment shorter than its span", raw: func(b []byte) []byte { return b[:len(b)-1] }, want: ErrFragment},
 		{name: "a fragment longer than its span", raw: func(b []byte) []byte { return append(b, 0) }, want: ErrFragment},
@@ -89,6 +87,29 @@ func TestHeaderRejects(t *testing.T) {
 				t.Fatalf("got %v, want %v", err, c.want)
 			}
 		})
+	}
+}
+
+func TestTileRectangles(t *testing.T) {
+	h := sample()
+	cases := []struct {
+		tile        uint16
+		x, y, w, hh int
+	}{{0, 0, 0, 128, 128}, {3, 384, 0, 128, 128}, {14, 1792, 0, 128, 128}, {15, 0, 128, 128, 128}, {134, 1792, 1024, 128, 56}}
+	for _, c := range cases {
+		h.Tile = c.tile
+		if x, y, w, hh := h.Rect(); x != c.x || y != c.y || w != c.w || hh != c.hh {
+			t.Fatalf("tile %d: got %d,%d %dx%d, want %d,%d %dx%d", c.tile, x, y, w, hh, c.x, c.y, c.w, c.hh)
+		}
+	}
+}
+
+func TestUnwrapTime(t *testing.T) {
+	full := int64(1_700_000_000_123_456)
+	for _, skew := range []int64{0, 5_000_000, -5_000_000, 1 << 30, -(1 << 30)} {
+		if got := UnwrapTime(uint32(full), full+skew); got != full {
+			t.Fatalf("skew %d: got %d, want %d", skew, got, full)
+		}
 	}
 }
 
@@ -202,7 +223,8 @@ func FuzzHeader(f *testing.F) {
 		}
 		// Whatever was accepted must be self-consistent and re-marshal to the same bytes.
 		off, n := FragmentSpan(h.PayloadSize, h.Fragments, h.Fragment)
-		if len(p) != n || off+n > int(h.PayloadSize) || int(h.X)+int(h.W) > int(h.Width) {
+		x, y, w, hh := h.Rect()
+		if len(p) != n || off+n > int(h.PayloadSize) || x+w > int(h.Width) || y+hh > int(h.Height) || w <= 0 || hh <= 0 {
 			t.Fatalf("accepted an inconsistent header %+v", h)
 		}
 		out := make([]byte, HeaderSize)

@@ -1,0 +1,86 @@
+#!/usr/bin/env bash
+# build.sh: build, cross-build and test HRVS.
+#   ./build.sh          build ./bin/hrvs for this machine (with the window when cgo and X11 are there)
+#   ./build.sh cross    static headless binaries for linux amd64, arm64 and armv7 into dist/
+#   ./build.sh test     install what the tests need (Debian packages) and run the whole suite
+#   ./build.sh demo     build, then stream the test pattern to a local receiver for 10 s
+set -euo pipefail
+cd "$(dirname "$0")"
+
+export PATH="$PATH:/usr/local/go/bin:$HOME/go/bin"
+VERSION=$(git describe --always --dirty 2>/dev/null || echo dev)
+LDFLAGS="-s -w -X main.version=$VERSION"
+
+need_go() {
+	command -v go >/dev/null || { echo "build.sh: Go 1.26 is needed: https://go.dev/doc/install (or /usr/local/go/bin on PATH)" >&2; exit 1; }
+}
+
+# Debian packages the test suite uses: ffmpeg makes and checks clips, xvfb and Mesa run
+# the window for real, the X11 -dev packages build it, chromium checks the browser view,
+# iproute2/nftables build the impairment testbed, libjpeg-turbo-progs cross-checks JPEG.
+TEST_PACKAGES=(
+	gcc libc6-dev pkg-config file ffmpeg
+	xvfb xauth x11-apps imagemagick libgl1-mesa-dri libgl1-mesa-dev
+	libx11-dev libxrandr-dev libxcursor-dev libxinerama-dev libxi-dev libxxf86vm-dev
+	chromium iproute2 nftables libjpeg-turbo-progs
+	gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad
+)
+
+install_packages() {
+	local missing=()
+	for p in "$@"; do
+		dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+	done
+	[ ${#missing[@]} -eq 0 ] && return 0
+	local sudo=""
+	[ "$(id -u)" -ne 0 ] && sudo="sudo"
+	echo "build.sh: installing ${missing[*]}"
+	$sudo apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+build() {
+	need_go
+	mkdir -p bin
+	go build -trimpath -ldflags "$LDFLAGS" -o bin/hrvs .
+	echo "built bin/hrvs ($VERSION)"
+}
+
+cross() {
+	need_go
+	mkdir -p dist
+	local targets=("amd64::hrvs-linux-amd64" "arm64::hrvs-linux-arm64" "arm:7:hrvs-linux-armv7")
+	for t in "${targets[@]}"; do
+		IFS=: read -r arch arm out <<<"$t"
+		CGO_ENABLED=0 GOOS=linux GOARCH=$arch GOARM=$arm go build -trimpath -ldflags "$LDFLAGS" -o "dist/$out" .
+		file "dist/$out"
+	done
+}
+
+test_all() {
+	install_packages "${TEST_PACKAGES[@]}"
+	need_go
+	go mod download
+	echo "== gofmt, go vet"
+	local unformatted
+	unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))
+	[ -z "$unformatted" ] || { echo "gofmt needed: $unformatted" >&2; exit 1; }
+	go vet ./...
+	CGO_ENABLED=0 go vet ./...
+	echo "== headless cross builds"
+	cross >/dev/null
+	echo "== short fuzz runs"
+	go test -run '^$' -fuzz '^FuzzHeader$' -fuzztime 10s ./net/wire
+	go test -run '^$' -fuzz '^FuzzControl$' -fuzztime 5s ./net/wire
+	go test -run '^$' -fuzz '^FuzzDecodeTile$' -fuzztime 10s ./net/tile
+	echo "== tests (race detector, under Xvfb for the window tests)"
+	HRVS_DISPLAY_TESTS=1 xvfb-run -a -s "-screen 0 1920x1080x24" go test -race -count=1 -timeout 20m ./...
+}
+
+case "${1:-build}" in
+	build) build ;;
+	cross) cross ;;
+	test) test_all ;;
+	demo) build; ./bin/hrvs demo --duration "${2:-10s}" ;;
+	*) echo "usage: ./build.sh [build|cross|test|demo]" >&2; exit 2 ;;
+esac

@@ -1,0 +1,434 @@
+// Command hrvs sends live high-resolution video from one Linux machine to another on
+// a LAN over UDP: `hrvs send` next to a camera or a file, `hrvs recv` next to a screen.
+// This file only wires a capture.Source to a sender, and a receiver to a render.Sink,
+// from command-line flags.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/hrvs/hrvs/capture"
+	"github.com/hrvs/hrvs/net/receiver"
+	"github.com/hrvs/hrvs/net/sender"
+	"github.com/hrvs/hrvs/net/stats"
+	"github.com/hrvs/hrvs/net/wire"
+	"github.com/hrvs/hrvs/render"
+)
+
+// version is set at build time by build.sh (-ldflags -X main.version=...).
+var version = "dev"
+
+const usage = `hrvs: live high-resolution video over UDP on a LAN
+
+usage:
+  hrvs send --to HOST:PORT [flags]     stream a source to a receiver
+  hrvs recv --listen HOST:PORT [flags] receive, assemble and show a stream
+  hrvs demo [flags]                    sender and receiver in one process over loopback
+  hrvs version                         print the version
+
+Run 'hrvs COMMAND --help' for a command's flags.
+`
+
+// errUsage marks a command-line mistake: exit status 2, one line of reason.
+type errUsage struct{ msg string }
+
+func (e errUsage) Error() string { return e.msg }
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// run is main without the exit, so tests can drive the command line.
+func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return 2
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	var err error
+	switch cmd := args[0]; cmd {
+	case "send":
+		err = cmdSend(ctx, args[1:], stdout, stderr, log)
+	case "recv":
+		err = cmdRecv(ctx, args[1:], stdout, stderr, log)
+	case "demo":
+		err = cmdDemo(ctx, args[1:], stdout, stderr, log)
+	case "version", "--version":
+		fmt.Fprintf(stdout, "hrvs %s (%s, %s/%s)\n", version, runtime.Version(), runtime.GOOS, runtime.GOARCH)
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+	default:
+		err = errUsage{fmt.Sprintf("unknown command %q (want send, recv, demo or version)", cmd)}
+	}
+	var ue errUsage
+	switch {
+	case err == nil || errors.Is(err, flag.ErrHelp):
+		return 0
+	case errors.As(err, &ue):
+		fmt.Fprintf(stderr, "hrvs %s: %s\n", args[0], ue.msg)
+		return 2
+	default:
+		fmt.Fprintf(stderr, "hrvs %s: %v\n", args[0], err)
+		return 1
+	}
+}
+
+// parse parses flags; mistakes come back as errUsage with the flag package's reason.
+func parse(fs *flag.FlagSet, args []string, stdout io.Writer) error {
+	fs.SetOutput(io.Discard)
+	err := fs.Parse(args)
+	if errors.Is(err, flag.ErrHelp) {
+		fs.SetOutput(stdout)
+		fs.Usage()
+		return err
+	}
+	if err != nil {
+		return errUsage{err.Error()}
+	}
+	if fs.NArg() > 0 {
+		return errUsage{fmt.Sprintf("unexpected argument %q", fs.Arg(0))}
+	}
+	return nil
+}
+
+func newFlagSet(name, synopsis string) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "%s\n\nflags:\n", synopsis)
+		fs.PrintDefaults()
+	}
+	return fs
+}
+
+// size is a WxH flag value.
+type size struct{ w, h int }
+
+func (s *size) String() string { return fmt.Sprintf("%dx%d", s.w, s.h) }
+func (s *size) Set(v string) error {
+	a, b, ok := strings.Cut(strings.ToLower(v), "x")
+	w, err1 := strconv.Atoi(a)
+	h, err2 := strconv.Atoi(b)
+	if !ok || err1 != nil || err2 != nil || w <= 0 || h <= 0 {
+		return fmt.Errorf("want WIDTHxHEIGHT, like 1280x720")
+	}
+	s.w, s.h = w, h
+	return nil
+}
+
+// sendFlags are the flags send and demo share.
+type sendFlags struct {
+	source                  string
+	size, tile              size
+	fps                     float64
+	quality, mtu, workers   int
+	sockets, window, frames int
+	rate                    float64
+	duration                time.Duration
+	statsJSON               string
+}
+
+func (f *sendFlags) register(fs *flag.FlagSet) {
+	f.size, f.tile = size{1280, 720}, size{sender.DefaultTileW, sender.DefaultTileH}
+	fs.StringVar(&f.source, "source", "pattern", "what to send: pattern (the built-in test pattern)")
+	fs.Var(&f.size, "size", "frame size WxH for the pattern")
+	fs.Float64Var(&f.fps, "fps", 30, "frames per second (0: as fast as possible)")
+	fs.IntVar(&f.quality, "quality", sender.DefaultQuality, "JPEG quality 1..100")
+	fs.Var(&f.tile, "tile", "tile size WxH, multiples of 16")
+	fs.IntVar(&f.mtu, "mtu", sender.DefaultMTU, "largest datagram payload in bytes (up to 65507; above ~1472 IP fragments)")
+	fs.IntVar(&f.workers, "workers", runtime.NumCPU(), "tile encoder goroutines")
+	fs.IntVar(&f.sockets, "send-sockets", 4, "UDP source ports to spread datagrams over the receiver's sockets")
+	fs.IntVar(&f.window, "window", sender.DefaultWindow, "frames in flight without acknowledgement before frames are skipped")
+	fs.Float64Var(&f.rate, "rate", sender.DefaultRateBits/1e6, "pacing rate in Mbit/s")
+	fs.DurationVar(&f.duration, "duration", 0, "stop after this long (0: run until interrupted)")
+	fs.IntVar(&f.frames, "frames", 0, "stop after sending this many frames (0: no limit)")
+	fs.StringVar(&f.statsJSON, "stats-json", "", "write a JSON summary to this file on exit")
+}
+
+func (f *sendFlags) config(to string, log *slog.Logger) (sender.Config, error) {
+	switch {
+	case f.fps < 0 || f.fps > 1000:
+		return sender.Config{}, errUsage{fmt.Sprintf("--fps %v: want 0..1000", f.fps)}
+	case f.frames < 0 || f.duration < 0:
+		return sender.Config{}, errUsage{"--frames and --duration must not be negative"}
+	case f.rate <= 0:
+		return sender.Config{}, errUsage{fmt.Sprintf("--rate %v: want a positive Mbit/s", f.rate)}
+	case f.workers < 1 || f.workers > 256 || f.sockets < 1 || f.sockets > 64 || f.window < 1:
+		return sender.Config{}, errUsage{"--workers 1..256, --send-sockets 1..64 and --window >= 1"}
+	}
+	cfg := sender.Config{To: to, Quality: f.quality, TileW: f.tile.w, TileH: f.tile.h, MTU: f.mtu,
+		Workers: f.workers, Sockets: f.sockets, Window: f.window, RateBits: int64(f.rate * 1e6), Log: log}
+	return cfg, nil
+}
+
+func (f *sendFlags) open(ctx context.Context) (capture.Source, error) {
+	switch f.source {
+	case "pattern":
+		p, err := capture.NewPattern(f.size.w, f.size.h, f.fps)
+		if err != nil {
+			return nil, errUsage{err.Error()}
+		}
+		return p, nil
+	}
+	return nil, errUsage{fmt.Sprintf("--source %q: this build knows only \"pattern\"", f.source)}
+}
+
+func cmdSend(ctx context.Context, args []string, stdout, stderr io.Writer, log *slog.Logger) error {
+	fs := newFlagSet("send", "hrvs send --to HOST:PORT [flags]: stream a source to a receiver over UDP,\nwith acknowledgements over TCP on the same port")
+	to := fs.String("to", "", "receiver address HOST:PORT (required)")
+	var f sendFlags
+	f.register(fs)
+	if err := parse(fs, args, stdout); err != nil {
+		return err
+	}
+	if *to == "" {
+		return errUsage{"--to HOST:PORT is required"}
+	}
+	cfg, err := f.config(*to, log)
+	if err != nil {
+		return err
+	}
+	src, err := f.open(ctx)
+	if err != nil {
+		return err
+	}
+	defer src.Close()
+	tx, err := sender.New(cfg)
+	if err != nil {
+		return errUsage{err.Error()}
+	}
+	info := src.Info()
+	log.Info("sending", "to", *to, "source", info.Name, "size", fmt.Sprintf("%dx%d", info.Width, info.Height), "fps", info.FPS, "stream", tx.Stream())
+	ctx, cancel := withDuration(ctx, f.duration)
+	defer cancel()
+	var wg sync.WaitGroup
+	liveCtx, stopLive := context.WithCancel(ctx)
+	wg.Add(1)
+	go func() { defer wg.Done(); stats.Live(liveCtx, stderr, time.Second, sendLine(tx)) }()
+	err = tx.Run(ctx, src, f.frames)
+	stopLive()
+	wg.Wait()
+	if f.statsJSON != "" {
+		if jerr := stats.WriteJSON(f.statsJSON, tx.Stats()); jerr != nil && err == nil {
+			err = jerr
+		}
+	}
+	return err
+}
+
+func withDuration(ctx context.Context, d time.Duration) (context.Context, context.CancelFunc) {
+	if d > 0 {
+		return context.WithTimeout(ctx, d)
+	}
+	return context.WithCancel(ctx)
+}
+
+func sendLine(tx *sender.Sender) func(time.Time) string {
+	var frames, bytes stats.Rate
+	frames.Per(0, time.Now())
+	bytes.Per(0, time.Now())
+	return func(now time.Time) string {
+		s := tx.Stats()
+		link := "no control link"
+		if s.ControlConnected {
+			link = fmt.Sprintf("rtt %.1f ms", s.RTTMs)
+		}
+		return fmt.Sprintf("send: %5.1f fps %7.1f Mbit/s  q%d  %dx%d  sent %d  dropped %d busy %d window  encode %.1f ms  %s",
+			frames.Per(s.FramesSent, now), bytes.Per(s.BytesSent, now)*8/1e6, s.Quality, s.Width, s.Height,
+			s.FramesSent, s.FramesDroppedBusy, s.FramesDroppedAck, s.EncodeMsP50, link)
+	}
+}
+
+// recvFlags are the flags recv and demo share.
+type recvFlags struct {
+	sockets, frames int
+	sink            string
+	maxSize         size
+	deadline        time.Duration
+	duration        time.Duration
+	statsJSON       string
+}
+
+// register adds the receiver's flags; demo leaves out those the sender's flags already name.
+func (f *recvFlags) register(fs *flag.FlagSet, demo bool) {
+	f.maxSize = size{wire.DefaultLimits.MaxWidth, wire.DefaultLimits.MaxHeight}
+	fs.Var(&f.maxSize, "max-size", "largest frame accepted; datagrams for larger frames are dropped")
+	fs.DurationVar(&f.deadline, "deadline", receiver.DefaultDeadline, "how long a stalled frame waits for missing tiles")
+	if demo {
+		return
+	}
+	fs.IntVar(&f.sockets, "sockets", runtime.NumCPU(), "UDP sockets sharing the port (SO_REUSEPORT), one reader each")
+	fs.StringVar(&f.sink, "sink", "null", "where frames go: null")
+	fs.DurationVar(&f.duration, "duration", 0, "stop after this long (0: run until interrupted)")
+	fs.IntVar(&f.frames, "frames", 0, "stop after this many frames (0: no limit)")
+	fs.StringVar(&f.statsJSON, "stats-json", "", "write a JSON summary to this file on exit")
+}
+
+func (f *recvFlags) config(listen string, log *slog.Logger) (receiver.Config, error) {
+	if f.frames < 0 || f.duration < 0 || f.deadline <= 0 || f.sockets < 0 || f.sockets > 64 {
+		return receiver.Config{}, errUsage{"--frames and --duration must not be negative, --deadline must be positive, --sockets 1..64"}
+	}
+	if f.maxSize.w > 65535 || f.maxSize.h > 65535 {
+		return receiver.Config{}, errUsage{"--max-size: sides up to 65535"}
+	}
+	return receiver.Config{Listen: listen, Sockets: f.sockets, Deadline: f.deadline,
+		Limits: wire.Limits{MaxWidth: f.maxSize.w, MaxHeight: f.maxSize.h}, Log: log}, nil
+}
+
+func openSink(name string) (render.Sink, error) {
+	if name == "null" || name == "" {
+		return render.Null{}, nil
+	}
+	return nil, errUsage{fmt.Sprintf("--sink %q: this build knows only \"null\"", name)}
+}
+
+func cmdRecv(ctx context.Context, args []string, stdout, stderr io.Writer, log *slog.Logger) error {
+	fs := newFlagSet("recv", "hrvs recv --listen HOST:PORT [flags]: receive a stream on a UDP port (and TCP on the\nsame port for acknowledgements), rebuild frames and show the newest")
+	listen := fs.String("listen", "", "address to listen on, HOST:PORT, e.g. 0.0.0.0:5000 (required)")
+	var f recvFlags
+	f.register(fs, false)
+	if err := parse(fs, args, stdout); err != nil {
+		return err
+	}
+	if *listen == "" {
+		return errUsage{"--listen HOST:PORT is required"}
+	}
+	cfg, err := f.config(*listen, log)
+	if err != nil {
+		return err
+	}
+	sink, err := openSink(f.sink)
+	if err != nil {
+		return err
+	}
+	rx, err := receiver.New(cfg)
+	if err != nil {
+		return err
+	}
+	log.Info("receiving", "listen", rx.Addr(), "sockets", cfg.Sockets)
+	ctx, cancel := withDuration(ctx, f.duration)
+	defer cancel()
+	err = receive(ctx, cancel, rx, sink, f.frames, stderr)
+	if f.statsJSON != "" {
+		if jerr := stats.WriteJSON(f.statsJSON, rx.Stats()); jerr != nil && err == nil {
+			err = jerr
+		}
+	}
+	return err
+}
+
+// receive runs rx, feeds sink with the newest frames and prints the live line until
+// ctx ends or frames frames have been released; it stops everything it started.
+func receive(ctx context.Context, cancel context.CancelFunc, rx *receiver.Receiver, sink render.Sink, frames int, stderr io.Writer) error {
+	var wg sync.WaitGroup
+	runErr := make(chan error, 1)
+	wg.Add(2)
+	go func() { defer wg.Done(); runErr <- rx.Run(ctx) }()
+	go func() { defer wg.Done(); stats.Live(ctx, stderr, time.Second, recvLine(rx)) }()
+	var sinkErr error
+	for {
+		f, err := rx.Next(ctx)
+		if err != nil {
+			break
+		}
+		if sinkErr == nil {
+			sinkErr = sink.Show(f)
+			if sinkErr != nil {
+				cancel()
+			}
+		}
+		f.Release()
+		if frames > 0 && rx.Stats().FramesReceived >= uint64(frames) {
+			cancel()
+		}
+	}
+	cancel()
+	wg.Wait()
+	err := <-runErr
+	if cerr := sink.Close(); sinkErr == nil {
+		sinkErr = cerr
+	}
+	return errors.Join(err, sinkErr)
+}
+
+func recvLine(rx *receiver.Receiver) func(time.Time) string {
+	var frames, bytes, lost stats.Rate
+	for _, r := range []*stats.Rate{&frames, &bytes, &lost} {
+		r.Per(0, time.Now())
+	}
+	return func(now time.Time) string {
+		s := rx.Stats()
+		return fmt.Sprintf("recv: %5.1f fps %7.1f Mbit/s  %dx%d q%d  frames %d complete %d partial  datagrams lost %.0f/s invalid %d  latency p50 %.1f ms",
+			frames.Per(s.FramesReceived, now), bytes.Per(s.BytesReceived, now)*8/1e6, s.Width, s.Height, s.Quality,
+			s.FramesComplete, s.FramesPartial, lost.Per(s.DatagramsLost, now), s.DatagramsInvalid, rx.LiveLatency())
+	}
+}
+
+func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer, log *slog.Logger) error {
+	fs := newFlagSet("demo", "hrvs demo [flags]: the test pattern through a sender and a receiver in one process over loopback")
+	var sf sendFlags
+	sf.register(fs)
+	var rf recvFlags
+	rf.register(fs, true)
+	sf.duration = 10 * time.Second
+	fs.Lookup("duration").DefValue = "10s"
+	if err := parse(fs, args, stdout); err != nil {
+		return err
+	}
+	rf.duration, rf.frames, rf.statsJSON = sf.duration, sf.frames, sf.statsJSON
+	rcfg, err := rf.config("127.0.0.1:0", log)
+	if err != nil {
+		return err
+	}
+	rx, err := receiver.New(rcfg)
+	if err != nil {
+		return err
+	}
+	scfg, err := sf.config(rx.Addr(), log)
+	if err != nil {
+		return err
+	}
+	src, err := sf.open(ctx)
+	if err != nil {
+		return err
+	}
+	defer src.Close()
+	tx, err := sender.New(scfg)
+	if err != nil {
+		return errUsage{err.Error()}
+	}
+	ctx, cancel := withDuration(ctx, rf.duration)
+	defer cancel()
+	var wg sync.WaitGroup
+	sendErr := make(chan error, 1)
+	wg.Add(2)
+	go func() { defer wg.Done(); sendErr <- tx.Run(ctx, src, sf.frames) }()
+	go func() { defer wg.Done(); stats.Live(ctx, stderr, time.Second, sendLine(tx)) }()
+	err = receive(ctx, cancel, rx, render.Null{}, rf.frames, stderr)
+	cancel()
+	wg.Wait()
+	err = errors.Join(err, <-sendErr)
+	s := rx.Stats()
+	fmt.Fprintf(stdout, "demo: %d frames (%d complete, %d partial) at %.1f fps, %.1f Mbit/s, latency p50 %.1f ms p99 %.1f ms\n",
+		s.FramesReceived, s.FramesComplete, s.FramesPartial, s.FPS, s.Mbps, s.LatencyP50, s.LatencyP99)
+	if rf.statsJSON != "" {
+		if jerr := stats.WriteJSON(rf.statsJSON, s); jerr != nil {
+			err = errors.Join(err, jerr)
+		}
+	}
+	return err
+}
