@@ -291,6 +291,7 @@ func hasFF(w uint32) bool {
 }
 
 // putStuffed writes w's four bytes at buf[pos:] with a 0x00 after each 0xFF.
+//
 //go:noinline
 func putStuffed(buf []byte, pos int, w uint32) int {
 	for sh := 24; sh >= 0; sh -= 8 {
