@@ -127,3 +127,65 @@ func BenchmarkEncode(b *testing.B) {
 		})
 	}
 }
+
+func BenchmarkDecode(b *testing.B) {
+	for _, sz := range benchSizes {
+		rgba := photoRGBA(b, sz.w, sz.h)
+		for _, ratio := range []image.YCbCrSubsampleRatio{image.YCbCrSubsampleRatio420, image.YCbCrSubsampleRatio422} {
+			img := toYCbCr(rgba, ratio)
+			s, _ := SubsamplingOf(ratio)
+			_, mh := s.MCUSize()
+			name := fmt.Sprintf("%s/%v", sz.name, s)
+			var e Encoder
+			scan, _ := e.AppendScan(nil, img, img.Rect, benchQuality)
+			file := AppendEOI(append(AppendHeader(nil, sz.w, sz.h, benchQuality, s), scan...))
+			// The parallel runs decode bands, each coded as its own scan (as tiles are).
+			parts := bands(img.Rect, runtime.GOMAXPROCS(0), mh)
+			scans := make([][]byte, len(parts))
+			files := make([][]byte, len(parts))
+			for i, r := range parts {
+				scans[i], _ = e.AppendScan(nil, img, r, benchQuality)
+				files[i] = AppendEOI(append(AppendHeader(nil, r.Dx(), r.Dy(), benchQuality, s), scans[i]...))
+			}
+			dst := image.NewYCbCr(img.Rect, ratio)
+			b.Run(name+"/fast/1thread", func(b *testing.B) {
+				var d Decoder
+				b.SetBytes(int64(sz.w * sz.h * 3 / 2))
+				b.ReportAllocs()
+				for b.Loop() {
+					if err := d.DecodeScan(dst, dst.Rect, benchQuality, s, scan); err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
+			b.Run(name+"/fast/allcores", func(b *testing.B) {
+				decs := make([]Decoder, len(parts))
+				b.SetBytes(int64(sz.w * sz.h * 3 / 2))
+				b.ReportAllocs()
+				for b.Loop() {
+					parallel(len(parts), func(i int) {
+						_ = decs[i].DecodeScan(dst, parts[i], benchQuality, s, scans[i])
+					})
+				}
+			})
+			b.Run(name+"/stdlib/1thread", func(b *testing.B) {
+				b.SetBytes(int64(sz.w * sz.h * 3 / 2))
+				b.ReportAllocs()
+				for b.Loop() {
+					if _, err := jpeg.Decode(bytes.NewReader(file)); err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
+			b.Run(name+"/stdlib/allcores", func(b *testing.B) {
+				b.SetBytes(int64(sz.w * sz.h * 3 / 2))
+				b.ReportAllocs()
+				for b.Loop() {
+					parallel(len(parts), func(i int) {
+						_, _ = jpeg.Decode(bytes.NewReader(files[i]))
+					})
+				}
+			})
+		}
+	}
+}

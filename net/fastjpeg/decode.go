@@ -1,0 +1,300 @@
+package fastjpeg
+
+import (
+	"encoding/binary"
+	"fmt"
+	"image"
+	"math"
+)
+
+// lookupBits is how many bits the first-level Huffman lookup takes: every code of
+// the Annex K.3 tables up to this length resolves with one load.
+const lookupBits = 9
+
+// decTable decodes one Huffman table (ITU T.81 §F.2.2.3 and Annex C).
+type decTable struct {
+	lookup  [1 << lookupBits]uint16 // len<<8 | symbol for codes up to lookupBits long; 0 otherwise
+	maxCode [17]int32               // largest code of each length, -1 if none
+	valPtr  [17]int32               // index in vals of each length's first code, minus that code
+	vals    [256]uint8
+}
+
+func newDecTable(s huffSpec) *decTable {
+	var t decTable
+	copy(t.vals[:], s.value)
+	code, k := int32(0), int32(0)
+	for l := 1; l <= 16; l++ {
+		n := int32(s.count[l-1])
+		t.valPtr[l] = k - code
+		t.maxCode[l] = -1
+		if n > 0 {
+			t.maxCode[l] = code + n - 1
+		}
+		for i := int32(0); i < n; i++ {
+			if l <= lookupBits {
+				// Every lookupBits-bit index that starts with this code.
+				first := (code + i) << (lookupBits - l)
+				for j := int32(0); j < 1<<(lookupBits-l); j++ {
+					t.lookup[first+j] = uint16(l)<<8 | uint16(s.value[k+i])
+				}
+			}
+		}
+		code = (code + n) << 1
+		k += n
+	}
+	return &t
+}
+
+// The decoding tables are computed once from huffSpecs and only read afterwards.
+var (
+	decLumDC, decLumAC     = newDecTable(huffSpecs[hLumDC]), newDecTable(huffSpecs[hLumAC])
+	decChromDC, decChromAC = newDecTable(huffSpecs[hChromDC]), newDecTable(huffSpecs[hChromAC])
+)
+
+// decQuant holds, for each zig-zag index, the step of the quality's table times the
+// IDCT's AAN input scale, in dqBits fixed point.
+type decQuant [blockSize]int32
+
+func newDecQuant(t *[blockSize]uint8) (q decQuant) {
+	for k, n := range unzig {
+		q[k] = int32(math.Round(float64(t[k]) * aanScale[n>>3] * aanScale[n&7] * (1 << dqBits)))
+	}
+	return q
+}
+
+// Decoder decodes tile payloads (see the package comment) straight into a frame's
+// planes. It keeps its tables between calls and allocates nothing; it is not safe
+// for concurrent use (use one per goroutine).
+type Decoder struct {
+	quality int // quality the tables below hold; 0 before the first call
+	quant   [2]decQuant
+	blk     [blockSize]int32
+	edge    [blockSize]byte // a block that the tile's edge cuts
+	br      bitReader
+}
+
+// DecodeScan decodes scan, the payload of a tile r.Dx() x r.Dy() pixels coded at the
+// given quality and subsampling, into dst's planes at r. dst must have the same
+// subsampling, and r must lie within dst.Rect with even r.Min coordinates. Corrupt
+// or truncated data is an error wrapping ErrCorrupt or ErrShort (never a panic);
+// the pixels of r are then partly written.
+func (d *Decoder) DecodeScan(dst *image.YCbCr, r image.Rectangle, quality int, s Subsampling, scan []byte) error {
+	if s != S420 && s != S422 {
+		return fmt.Errorf("%w: subsampling code %d", ErrArgs, s)
+	}
+	if dst.SubsampleRatio != s.Ratio() {
+		return fmt.Errorf("%w: %v scan into a %v frame", ErrArgs, s, dst.SubsampleRatio)
+	}
+	if r.Empty() || !r.In(dst.Rect) || r.Dx() > 0xffff || r.Dy() > 0xffff {
+		return fmt.Errorf("%w: rectangle %v not a non-empty part of %v", ErrArgs, r, dst.Rect)
+	}
+	if r.Min.X&1 != 0 || (s == S420 && r.Min.Y&1 != 0) {
+		return fmt.Errorf("%w: rectangle %v does not start on a chroma sample", ErrArgs, r)
+	}
+	if q := clampQuality(quality); q != d.quality {
+		t := quantTables(q)
+		d.quant[0], d.quant[1] = newDecQuant(&t[0]), newDecQuant(&t[1])
+		d.quality = q
+	}
+
+	w, h := r.Dx(), r.Dy()
+	cw := (r.Max.X+1)/2 - r.Min.X/2
+	ch := h
+	if s == S420 {
+		ch = (r.Max.Y+1)/2 - r.Min.Y/2
+	}
+	yo, co := dst.YOffset(r.Min.X, r.Min.Y), dst.COffset(r.Min.X, r.Min.Y)
+	py := plane{dst.Y[yo:], dst.YStride, w, h}
+	pcb := plane{dst.Cb[co:], dst.CStride, cw, ch}
+	pcr := plane{dst.Cr[co:], dst.CStride, cw, ch}
+	mw, mh := s.MCUSize()
+
+	br := &d.br
+	*br = bitReader{data: scan}
+	var dcY, dcCb, dcCr int32
+	var err error
+	for my := 0; my < h; my += mh {
+		for mx := 0; mx < w; mx += mw {
+			if dcY, err = d.block(&py, mx, my, 0, decLumDC, decLumAC, dcY); err != nil {
+				return err
+			}
+			if dcY, err = d.block(&py, mx+8, my, 0, decLumDC, decLumAC, dcY); err != nil {
+				return err
+			}
+			cy := my
+			if s == S420 {
+				if dcY, err = d.block(&py, mx, my+8, 0, decLumDC, decLumAC, dcY); err != nil {
+					return err
+				}
+				if dcY, err = d.block(&py, mx+8, my+8, 0, decLumDC, decLumAC, dcY); err != nil {
+					return err
+				}
+				cy = my / 2
+			}
+			if dcCb, err = d.block(&pcb, mx/2, cy, 1, decChromDC, decChromAC, dcCb); err != nil {
+				return err
+			}
+			if dcCr, err = d.block(&pcr, mx/2, cy, 1, decChromDC, decChromAC, dcCr); err != nil {
+				return err
+			}
+			// Past the end the reader feeds zeros; a scan that needed them is short.
+			if br.over > br.n {
+				return fmt.Errorf("%w: %d bytes end inside MCU (%d, %d)", ErrShort, len(scan), mx, my)
+			}
+		}
+	}
+	return nil
+}
+
+// block decodes one block's coefficients, dequantises them and writes its pixels
+// at (x, y) of p, returning the DC for the next block's prediction.
+func (d *Decoder) block(p *plane, x, y int, qi int, dcT, acT *decTable, prevDC int32) (int32, error) {
+	br := &d.br
+	q := &d.quant[qi]
+	blk := &d.blk
+	*blk = [blockSize]int32{}
+
+	br.fill()
+	s, err := br.decode(dcT)
+	if err != nil {
+		return 0, err
+	}
+	if s > 11 {
+		return 0, fmt.Errorf("%w: DC size %d", ErrCorrupt, s)
+	}
+	dc := prevDC + br.receive(s)
+	blk[0] = dc * q[0]
+
+	ac := false
+	for k := 1; k < blockSize; k++ {
+		if br.n < 32 {
+			br.fill()
+		}
+		rs, err := br.decode(acT)
+		if err != nil {
+			return 0, err
+		}
+		run, size := int(rs>>4), rs&15
+		if size == 0 {
+			if run != 15 {
+				break // EOB
+			}
+			k += 15 // ZRL
+			continue
+		}
+		k += run
+		if k >= blockSize {
+			return 0, fmt.Errorf("%w: coefficient %d past the block", ErrCorrupt, k)
+		}
+		blk[unzig[k]] = br.receive(size) * q[k]
+		ac = true
+	}
+
+	if x >= p.w || y >= p.h {
+		return dc, nil // a block wholly in the MCU's padding
+	}
+	full := x+8 <= p.w && y+8 <= p.h
+	out, stride := p.pix[y*p.stride+x:], p.stride
+	if !full {
+		out, stride = d.edge[:], 8
+	}
+	if ac {
+		idct(blk, out, stride)
+	} else {
+		// DC only: a flat block, the commonest kind in smooth pictures.
+		v := pixel(int64(blk[0]))
+		for j := 0; j < 8; j++ {
+			row := out[j*stride : j*stride+8]
+			for i := range row {
+				row[i] = v
+			}
+		}
+	}
+	if !full {
+		for j := 0; j < min(8, p.h-y); j++ {
+			copy(p.pix[(y+j)*p.stride+x:][:min(8, p.w-x)], d.edge[j*8:])
+		}
+	}
+	return dc, nil
+}
+
+// bitReader reads the entropy-coded bits of a scan, removing stuffed zero bytes
+// (ITU T.81 §F.1.2.3). A marker or the end of the data ends the real bits; zeros
+// follow, counted in over, so a truncated scan is noticed rather than overrun.
+type bitReader struct {
+	data []byte
+	pos  int
+	acc  uint64 // the next n bits, most significant first
+	n    uint
+	over uint // zero bits fed past the end of the data
+	end  bool // a marker or the end was reached
+}
+
+// fill tops acc up to more than 56 bits.
+func (r *bitReader) fill() {
+	for r.n <= 56 {
+		if !r.end && r.pos+8 <= len(r.data) {
+			v := binary.BigEndian.Uint64(r.data[r.pos:])
+			if x := ^v; (x-0x0101010101010101)&^x&0x8080808080808080 == 0 {
+				// No 0xFF among the next 8 bytes: take as many whole bytes as fit.
+				k := (64 - r.n) >> 3
+				r.acc |= v >> (64 - 8*k) << (64 - 8*k - r.n)
+				r.pos += int(k)
+				r.n += 8 * k
+				return
+			}
+		}
+		var b byte
+		switch {
+		case r.end || r.pos >= len(r.data):
+			r.end = true
+			r.over += 8
+		case r.data[r.pos] != 0xff:
+			b = r.data[r.pos]
+			r.pos++
+		case r.pos+1 < len(r.data) && r.data[r.pos+1] == 0:
+			b = 0xff
+			r.pos += 2
+		default:
+			r.end = true // a marker: no more scan data
+			r.over += 8
+		}
+		r.acc |= uint64(b) << (56 - r.n)
+		r.n += 8
+	}
+}
+
+// decode reads one Huffman-coded symbol. At least 16 bits must be in acc.
+func (r *bitReader) decode(t *decTable) (uint8, error) {
+	if e := t.lookup[r.acc>>(64-lookupBits)]; e != 0 {
+		l := uint(e>>8) & 63
+		r.acc <<= l
+		r.n -= l
+		return uint8(e), nil
+	}
+	for l := uint(lookupBits + 1); l <= 16; l++ {
+		code := int32(r.acc >> (64 - l))
+		if code <= t.maxCode[l] {
+			r.acc <<= l
+			r.n -= l
+			return t.vals[uint8(t.valPtr[l]+code)], nil
+		}
+	}
+	return 0, fmt.Errorf("%w: invalid Huffman code", ErrCorrupt)
+}
+
+// receive reads an s-bit value and extends its sign (§F.2.2.1, EXTEND): values
+// whose top bit is 0 are negative. At least s bits must be in acc; s <= 15.
+func (r *bitReader) receive(s uint8) int32 {
+	if s == 0 {
+		return 0
+	}
+	n := uint(s) & 15
+	v := int32(r.acc >> (64 - n))
+	r.acc <<= n
+	r.n -= n
+	if v < 1<<(n-1) {
+		v += -1<<n + 1
+	}
+	return v
+}
