@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"os"
 	"os/signal"
 	"runtime"
@@ -195,8 +196,8 @@ func cmdSend(ctx context.Context, args []string, stdout, stderr io.Writer, log *
 	if err := parse(fs, args, stdout); err != nil {
 		return err
 	}
-	if *to == "" {
-		return errUsage{"--to HOST:PORT is required"}
+	if err := checkAddr("--to", *to); err != nil {
+		return err
 	}
 	cfg, err := f.config(*to, log)
 	if err != nil {
@@ -228,6 +229,21 @@ func cmdSend(ctx context.Context, args []string, stdout, stderr io.Writer, log *
 		}
 	}
 	return err
+}
+
+// checkAddr rejects an address that is not HOST:PORT before anything is opened.
+func checkAddr(flagName, addr string) error {
+	if addr == "" {
+		return errUsage{flagName + " HOST:PORT is required"}
+	}
+	_, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return errUsage{fmt.Sprintf("%s %q: want HOST:PORT, like 192.168.1.20:5000", flagName, addr)}
+	}
+	if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
+		return errUsage{fmt.Sprintf("%s %q: port must be a number 0..65535", flagName, addr)}
+	}
+	return nil
 }
 
 func withDuration(ctx context.Context, d time.Duration) (context.Context, context.CancelFunc) {
@@ -304,8 +320,8 @@ func cmdRecv(ctx context.Context, args []string, stdout, stderr io.Writer, log *
 	if err := parse(fs, args, stdout); err != nil {
 		return err
 	}
-	if *listen == "" {
-		return errUsage{"--listen HOST:PORT is required"}
+	if err := checkAddr("--listen", *listen); err != nil {
+		return err
 	}
 	cfg, err := f.config(*listen, log)
 	if err != nil {

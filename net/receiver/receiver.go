@@ -31,9 +31,10 @@ type Config struct {
 }
 
 // DefaultDeadline is how long a frame that stopped receiving datagrams waits for
-// the rest: two frame times at 30 fps. A frame followed by a newer one closes much
-// sooner, reorderGrace after the newer one's first datagram.
-const DefaultDeadline = 66 * time.Millisecond
+// the rest. It only matters for the last frame before a pause or a stalled sender:
+// a frame followed by a newer one closes reorderGrace after the newer one's first
+// datagram, so in a running stream a loss costs one frame time, not this.
+const DefaultDeadline = 150 * time.Millisecond
 
 // reorderGrace covers datagrams overtaken on the way (and across our reader
 // goroutines) by the next frame's first ones.
