@@ -17,7 +17,14 @@ type decTable struct {
 	maxCode [17]int32               // largest code of each length, -1 if none
 	valPtr  [17]int32               // index in vals of each length's first code, minus that code
 	vals    [256]uint8
+
+	// fast resolves an AC code and its value together when both fit in fastBits:
+	// value<<16 | run<<8 | bits consumed, or 0.
+	fast [1 << fastBits]int32
 }
+
+// fastBits is the width of the combined AC code-and-value lookup.
+const fastBits = 10
 
 func newDecTable(s huffSpec) *decTable {
 	var t decTable
@@ -41,6 +48,19 @@ func newDecTable(s huffSpec) *decTable {
 		}
 		code = (code + n) << 1
 		k += n
+	}
+	for i := range t.fast {
+		e := t.lookup[i>>(fastBits-lookupBits)]
+		if e == 0 {
+			continue
+		}
+		l, rs := uint(e>>8), uint8(e)
+		size := uint(rs & 15)
+		if size == 0 || l+size > fastBits {
+			continue // EOB, ZRL or DC symbols, or the value does not fit
+		}
+		v := int32(i>>(fastBits-l-size)) & (1<<size - 1)
+		t.fast[i] = extend(v, size)<<16 | int32(rs>>4)<<8 | int32(l+size)
 	}
 	return &t
 }
@@ -154,27 +174,74 @@ func (d *Decoder) block(p *plane, x, y int, qi int, dcT, acT *decTable, prevDC i
 	blk := &d.blk
 	*blk = [blockSize]int32{}
 
-	br.fill()
-	s, err := br.decode(dcT)
-	if err != nil {
-		return 0, err
+	// The bit state lives in locals for the block; fill is the only call.
+	if br.n < 32 {
+		br.fill()
 	}
-	if s > 11 {
-		return 0, fmt.Errorf("%w: DC size %d", ErrCorrupt, s)
+	acc, n := br.acc, br.n
+
+	// DC: a size category, then that many bits of difference (§F.2.2.1).
+	var sym uint8
+	if e := dcT.lookup[acc>>(64-lookupBits)]; e != 0 {
+		l := uint(e>>8) & 63
+		acc <<= l
+		n -= l
+		sym = uint8(e)
+	} else {
+		var l uint
+		if sym, l = dcT.slow(acc); l == 0 {
+			return 0, fmt.Errorf("%w: invalid DC code", ErrCorrupt)
+		}
+		acc <<= l
+		n -= l
 	}
-	dc := prevDC + br.receive(s)
+	if sym > 11 {
+		return 0, fmt.Errorf("%w: DC size %d", ErrCorrupt, sym)
+	}
+	dc := prevDC
+	if sym != 0 {
+		s := uint(sym) & 15
+		dc += extend(int32(acc>>(64-s)), s)
+		acc <<= s
+		n -= s
+	}
 	blk[0] = dc * q[0]
 
 	ac := false
 	for k := 1; k < blockSize; k++ {
-		if br.n < 32 {
+		if n < 32 {
+			br.acc, br.n = acc, n
 			br.fill()
+			acc, n = br.acc, br.n
 		}
-		rs, err := br.decode(acT)
-		if err != nil {
-			return 0, err
+		// Most coefficients are small: code and value resolve in one lookup.
+		if f := acT.fast[acc>>(64-fastBits)]; f != 0 {
+			k += int(f>>8) & 15
+			l := uint(f) & 31
+			acc <<= l
+			n -= l
+			if k >= blockSize {
+				return 0, fmt.Errorf("%w: coefficient %d past the block", ErrCorrupt, k)
+			}
+			blk[unzig[k&63]] = int32(f>>16) * q[k&63]
+			ac = true
+			continue
 		}
-		run, size := int(rs>>4), rs&15
+		var rs uint8
+		if e := acT.lookup[acc>>(64-lookupBits)]; e != 0 {
+			l := uint(e>>8) & 63
+			acc <<= l
+			n -= l
+			rs = uint8(e)
+		} else {
+			var l uint
+			if rs, l = acT.slow(acc); l == 0 {
+				return 0, fmt.Errorf("%w: invalid AC code", ErrCorrupt)
+			}
+			acc <<= l
+			n -= l
+		}
+		run, size := int(rs>>4), uint(rs&15)
 		if size == 0 {
 			if run != 15 {
 				break // EOB
@@ -186,9 +253,12 @@ func (d *Decoder) block(p *plane, x, y int, qi int, dcT, acT *decTable, prevDC i
 		if k >= blockSize {
 			return 0, fmt.Errorf("%w: coefficient %d past the block", ErrCorrupt, k)
 		}
-		blk[unzig[k]] = br.receive(size) * q[k]
+		blk[unzig[k&63]] = extend(int32(acc>>(64-size)), size) * q[k&63]
+		acc <<= size
+		n -= size
 		ac = true
 	}
+	br.acc, br.n = acc, n
 
 	if x >= p.w || y >= p.h {
 		return dc, nil // a block wholly in the MCU's padding
@@ -264,37 +334,23 @@ func (r *bitReader) fill() {
 	}
 }
 
-// decode reads one Huffman-coded symbol. At least 16 bits must be in acc.
-func (r *bitReader) decode(t *decTable) (uint8, error) {
-	if e := t.lookup[r.acc>>(64-lookupBits)]; e != 0 {
-		l := uint(e>>8) & 63
-		r.acc <<= l
-		r.n -= l
-		return uint8(e), nil
-	}
+// slow decodes a code longer than lookupBits from the top of acc, returning its
+// symbol and length, or length 0 if no code matches (corrupt data).
+func (t *decTable) slow(acc uint64) (uint8, uint) {
 	for l := uint(lookupBits + 1); l <= 16; l++ {
-		code := int32(r.acc >> (64 - l))
+		code := int32(acc >> (64 - l))
 		if code <= t.maxCode[l] {
-			r.acc <<= l
-			r.n -= l
-			return t.vals[uint8(t.valPtr[l]+code)], nil
+			return t.vals[uint8(t.valPtr[l]+code)], l
 		}
 	}
-	return 0, fmt.Errorf("%w: invalid Huffman code", ErrCorrupt)
+	return 0, 0
 }
 
-// receive reads an s-bit value and extends its sign (§F.2.2.1, EXTEND): values
-// whose top bit is 0 are negative. At least s bits must be in acc; s <= 15.
-func (r *bitReader) receive(s uint8) int32 {
-	if s == 0 {
-		return 0
-	}
-	n := uint(s) & 15
-	v := int32(r.acc >> (64 - n))
-	r.acc <<= n
-	r.n -= n
-	if v < 1<<(n-1) {
-		v += -1<<n + 1
+// extend turns the s-bit value v into a coefficient (§F.2.2.1, EXTEND): values
+// whose top bit is 0 are negative. 1 <= s <= 15.
+func extend(v int32, s uint) int32 {
+	if v < 1<<((s-1)&31) {
+		v += -1<<(s&31) + 1
 	}
 	return v
 }
