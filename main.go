@@ -25,6 +25,7 @@ import (
 	"github.com/hrvs/hrvs/net/receiver"
 	"github.com/hrvs/hrvs/net/sender"
 	"github.com/hrvs/hrvs/net/stats"
+	"github.com/hrvs/hrvs/net/tile"
 	"github.com/hrvs/hrvs/net/wire"
 	"github.com/hrvs/hrvs/render"
 )
@@ -141,6 +142,7 @@ type sendFlags struct {
 	rate                    float64
 	duration                time.Duration
 	statsJSON               string
+	encoder                 string
 }
 
 func (f *sendFlags) register(fs *flag.FlagSet) {
@@ -158,6 +160,7 @@ func (f *sendFlags) register(fs *flag.FlagSet) {
 	fs.DurationVar(&f.duration, "duration", 0, "stop after this long (0: run until interrupted)")
 	fs.IntVar(&f.frames, "frames", 0, "stop after sending this many frames (0: no limit)")
 	fs.StringVar(&f.statsJSON, "stats-json", "", "write a JSON summary to this file on exit")
+	fs.StringVar(&f.encoder, "encoder", "fast", "tile JPEG encoder: fast (the project's own) or stdlib (Go's image/jpeg, the reference)")
 }
 
 func (f *sendFlags) config(to string, log *slog.Logger) (sender.Config, error) {
@@ -173,6 +176,14 @@ func (f *sendFlags) config(to string, log *slog.Logger) (sender.Config, error) {
 	}
 	cfg := sender.Config{To: to, Quality: f.quality, TileW: f.tile.w, TileH: f.tile.h, MTU: f.mtu,
 		Workers: f.workers, Sockets: f.sockets, Window: f.window, RateBits: int64(f.rate * 1e6), Log: log}
+	switch f.encoder {
+	case "fast":
+		cfg.NewEncoder = func() tile.Encoder { return &tile.FastEncoder{} }
+	case "stdlib":
+		cfg.NewEncoder = func() tile.Encoder { return &tile.StdEncoder{} }
+	default:
+		return sender.Config{}, errUsage{fmt.Sprintf("--encoder %q: want fast or stdlib", f.encoder)}
+	}
 	return cfg, nil
 }
 
@@ -277,6 +288,7 @@ type recvFlags struct {
 	deadline        time.Duration
 	duration        time.Duration
 	statsJSON       string
+	decoder         string
 }
 
 // register adds the receiver's flags; demo leaves out those the sender's flags already name.
@@ -284,6 +296,7 @@ func (f *recvFlags) register(fs *flag.FlagSet, demo bool) {
 	f.maxSize = size{wire.DefaultLimits.MaxWidth, wire.DefaultLimits.MaxHeight}
 	fs.Var(&f.maxSize, "max-size", "largest frame accepted; datagrams for larger frames are dropped")
 	fs.DurationVar(&f.deadline, "deadline", receiver.DefaultDeadline, "how long a stalled frame waits for missing tiles")
+	fs.StringVar(&f.decoder, "decoder", "fast", "tile JPEG decoder: fast (the project's own, image/jpeg for what it does not take) or stdlib")
 	if demo {
 		return
 	}
@@ -301,8 +314,17 @@ func (f *recvFlags) config(listen string, log *slog.Logger) (receiver.Config, er
 	if f.maxSize.w > 65535 || f.maxSize.h > 65535 {
 		return receiver.Config{}, errUsage{"--max-size: sides up to 65535"}
 	}
-	return receiver.Config{Listen: listen, Sockets: f.sockets, Deadline: f.deadline,
-		Limits: wire.Limits{MaxWidth: f.maxSize.w, MaxHeight: f.maxSize.h}, Log: log}, nil
+	cfg := receiver.Config{Listen: listen, Sockets: f.sockets, Deadline: f.deadline,
+		Limits: wire.Limits{MaxWidth: f.maxSize.w, MaxHeight: f.maxSize.h}, Log: log}
+	switch f.decoder {
+	case "fast":
+		cfg.NewDecoder = func(h *tile.Headers) tile.Decoder { return tile.NewFastDecoder(h) }
+	case "stdlib":
+		cfg.NewDecoder = func(h *tile.Headers) tile.Decoder { return &tile.StdDecoder{Headers: h} }
+	default:
+		return receiver.Config{}, errUsage{fmt.Sprintf("--decoder %q: want fast or stdlib", f.decoder)}
+	}
+	return cfg, nil
 }
 
 func openSink(name string) (render.Sink, error) {

@@ -36,6 +36,8 @@ func TestCommandLineMistakesExitTwoWithOneLine(t *testing.T) {
 		{"recv without --listen", []string{"recv"}, "--listen HOST:PORT is required"},
 		{"recv with a port out of range", []string{"recv", "--listen", ":70000"}, "port must be"},
 		{"an unknown sink", []string{"recv", "--listen", "127.0.0.1:0", "--sink", "printer"}, "--sink"},
+		{"an unknown encoder", []string{"send", "--to", "127.0.0.1:9", "--encoder", "gpu"}, "--encoder"},
+		{"an unknown decoder", []string{"recv", "--listen", "127.0.0.1:0", "--decoder", "gpu"}, "--decoder"},
 		{"a stray argument", []string{"demo", "extra"}, `unexpected argument "extra"`},
 	}
 	for _, c := range cases {

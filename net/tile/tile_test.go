@@ -161,7 +161,7 @@ func FuzzDecodeTile(f *testing.F) {
 
 func BenchmarkStdEncodeTile(b *testing.B) {
 	src := patternFrame(b, 1920, 1080, 5)
-	g, _ := NewGrid(1920, 1080, 128, 64, wire.Sub420)
+	g, _ := NewGrid(1920, 1080, DefaultW, DefaultH, wire.Sub420)
 	var enc StdEncoder
 	var out []byte
 	b.ReportAllocs()
