@@ -70,9 +70,9 @@ test_all() {
 	echo "== headless cross builds"
 	cross >/dev/null
 	echo "== short fuzz runs"
-	go test -run '^$' -fuzz '^FuzzHeader$' -fuzztime 10s ./net/wire
-	go test -run '^$' -fuzz '^FuzzControl$' -fuzztime 5s ./net/wire
-	go test -run '^$' -fuzz '^FuzzDecodeTile$' -fuzztime 10s ./net/tile
+	go test -run '^$' -fuzz '^FuzzHeader$' -fuzztime 10s -fuzzminimizetime 100x ./net/wire
+	go test -run '^$' -fuzz '^FuzzControl$' -fuzztime 5s -fuzzminimizetime 100x ./net/wire
+	go test -run '^$' -fuzz '^FuzzDecodeTile$' -fuzztime 10s -fuzzminimizetime 100x ./net/tile
 	echo "== tests (race detector, under Xvfb for the window tests)"
 	HRVS_DISPLAY_TESTS=1 xvfb-run -a -s "-screen 0 1920x1080x24" go test -race -count=1 -timeout 20m ./...
 }
