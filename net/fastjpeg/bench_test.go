@@ -58,6 +58,7 @@ func BenchmarkEncode(b *testing.B) {
 				buf, _ := e.AppendScan(nil, img, img.Rect, benchQuality)
 				b.SetBytes(int64(sz.w * sz.h * 3 / 2))
 				b.ReportAllocs()
+				defer threadCPU(b)()
 				b.ResetTimer()
 				for b.Loop() {
 					buf, _ = e.AppendScan(buf[:0], img, img.Rect, benchQuality)
@@ -84,6 +85,7 @@ func BenchmarkEncode(b *testing.B) {
 				var buf bytes.Buffer
 				b.SetBytes(int64(sz.w * sz.h * 3 / 2))
 				b.ReportAllocs()
+				defer threadCPU(b)()
 				for b.Loop() {
 					buf.Reset()
 					if err := jpeg.Encode(&buf, img, &jpeg.Options{Quality: benchQuality}); err != nil {
@@ -111,6 +113,7 @@ func BenchmarkEncode(b *testing.B) {
 			buf, _ := e.AppendJPEG(nil, rgba, benchQuality)
 			b.SetBytes(int64(sz.w * sz.h * 4))
 			b.ReportAllocs()
+			defer threadCPU(b)()
 			b.ResetTimer()
 			for b.Loop() {
 				buf, _ = e.AppendJPEG(buf[:0], rgba, benchQuality)
@@ -120,6 +123,7 @@ func BenchmarkEncode(b *testing.B) {
 			var buf bytes.Buffer
 			b.SetBytes(int64(sz.w * sz.h * 4))
 			b.ReportAllocs()
+			defer threadCPU(b)()
 			for b.Loop() {
 				buf.Reset()
 				_ = jpeg.Encode(&buf, rgba, &jpeg.Options{Quality: benchQuality})
@@ -152,6 +156,7 @@ func BenchmarkDecode(b *testing.B) {
 				var d Decoder
 				b.SetBytes(int64(sz.w * sz.h * 3 / 2))
 				b.ReportAllocs()
+				defer threadCPU(b)()
 				for b.Loop() {
 					if err := d.DecodeScan(dst, dst.Rect, benchQuality, s, scan); err != nil {
 						b.Fatal(err)
@@ -171,6 +176,7 @@ func BenchmarkDecode(b *testing.B) {
 			b.Run(name+"/stdlib/1thread", func(b *testing.B) {
 				b.SetBytes(int64(sz.w * sz.h * 3 / 2))
 				b.ReportAllocs()
+				defer threadCPU(b)()
 				for b.Loop() {
 					if _, err := jpeg.Decode(bytes.NewReader(file)); err != nil {
 						b.Fatal(err)

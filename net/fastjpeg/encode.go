@@ -8,8 +8,13 @@ import (
 	"math/bits"
 )
 
-// huffCode packs a Huffman code in its low 24 bits and its length in the top 8.
+// huffCode is the code of a symbol whose low 4 bits are a size category, shifted
+// left by that size so the value's bits can be ORed in below it, in the low 26
+// bits; the top 6 bits hold the code's length plus the size: everything the coder
+// needs in one load.
 type huffCode uint32
+
+const huffCodeBits = 26
 
 // encTables are the Annex K.3 codes for one component class, indexed by symbol.
 type encTables struct {
@@ -22,29 +27,44 @@ var encLum, encChrom = newEncTables(hLumDC, hLumAC), newEncTables(hChromDC, hChr
 
 func newEncTables(dc, ac int) *encTables {
 	var t encTables
+	pack := func(code uint16, length uint8, sym int) huffCode {
+		size := uint32(sym & 15)
+		return huffCode((uint32(length)+size)<<huffCodeBits | uint32(code)<<size)
+	}
 	code, size := canonicalCodes(huffSpecs[dc])
 	for i := range t.dc {
-		t.dc[i] = huffCode(uint32(size[i])<<24 | uint32(code[i]))
+		t.dc[i] = pack(code[i], size[i], i)
 	}
 	code, size = canonicalCodes(huffSpecs[ac])
 	for i := range t.ac {
-		t.ac[i] = huffCode(uint32(size[i])<<24 | uint32(code[i]))
+		t.ac[i] = pack(code[i], size[i], i)
 	}
 	return &t
 }
 
-// reciprocalBits is the fixed-point precision of the quantiser's reciprocals: a
-// multiply and a shift replace image/jpeg's division.
-const reciprocalBits = 32
+// magnitude[a] is the size category of a magnitude a < 2048 (ITU T.81 Table F.1)
+// in its low 4 bits and the mask of that many bits above them.
+var magnitude = func() (t [2048]uint16) {
+	for a := range t {
+		size := bits.Len(uint(a))
+		t[a] = uint16((1<<size-1)<<4 | size)
+	}
+	return t
+}()
 
-// encQuant is one quantisation table as the encoder applies it: for each natural
-// index, 2^32 / (step * the DCT's output scale).
+// reciprocalBits is the fixed-point precision of the quantiser's reciprocals: a
+// multiply and a shift replace image/jpeg's division. 31 keeps the rounding
+// constant an immediate operand on amd64.
+const reciprocalBits = 31
+
+// encQuant is one quantisation table as the encoder applies it: for each position
+// in coefs, 2^31 / (step * the DCT's output scale).
 type encQuant [blockSize]int64
 
 func newEncQuant(t *[blockSize]uint8) (q encQuant) {
 	for k, n := range unzig {
 		scale := float64(t[k]) * aanScale[n>>3] * aanScale[n&7] * (8 << fdctShift)
-		q[n] = int64(math.Round(math.Exp2(reciprocalBits) / scale))
+		q[transpose(n)] = int64(math.Round(math.Exp2(reciprocalBits) / scale))
 	}
 	return q
 }
@@ -62,7 +82,7 @@ type Encoder struct {
 	quant   [2]encQuant
 
 	blk  [blockSize]int32 // the DCT's row pass
-	zz   [blockSize]int32 // quantised coefficients in zig-zag order
+	zz   coefs            // quantised coefficients
 	edge [blockSize]byte  // an edge block with its last row and column replicated
 
 	// Scratch planes for inputs that are not 4:2:0 or 4:2:2 Y'CbCr.
@@ -154,9 +174,9 @@ func (e *Encoder) block(bw *bitWriter, p *plane, x, y int, qi int, ht *encTables
 		e.loadEdge(p, x, y)
 		nz = fdctQuant(zz, &e.blk, e.edge[:], 8, &e.quant[qi])
 	}
-	dc := zz[0]
+	dc := zz.at(0)
 
-	bw.code(zz, nz, dc-prevDC, ht)
+	bw.code(zz, nz&^1, dc-prevDC, ht)
 	return dc
 }
 
@@ -165,20 +185,24 @@ func (e *Encoder) block(bw *bitWriter, p *plane, x, y int, qi int, ht *encTables
 // mask nz, then EOB unless the last coefficient is non-zero. Each code and the bits
 // of its value go out in one step: size category codes plus value bits are at most
 // 16+11 bits. Shift counts are masked so the compiler drops its >= 64 checks.
-func (w *bitWriter) code(zz *[blockSize]int32, nz uint64, diff int32, ht *encTables) {
+func (w *bitWriter) code(zz *coefs, nz uint64, diff int32, ht *encTables) {
 	acc, n, pos, buf := w.acc, w.n, w.pos, w.buf
 
 	// DC difference: its size category's code, then the value's low bits
 	// (negative values as value-1, §F.1.2.1).
 	m := diff >> 31
-	size := uint(bits.Len32(uint32((diff^m)-m))) & 63
-	hc := ht.dc[size&15]
-	l := uint(hc>>24) & 63
-	acc = acc<<((l+size)&63) | uint64(hc&0xffff)<<size | uint64(uint32(diff+m))&(1<<size-1)
-	n += l + size
+	mag := magnitude[uint32((diff^m)-m)&2047]
+	hc := ht.dc[mag&15]
+	acc = acc<<((hc>>huffCodeBits)&63) | uint64(uint32(hc&(1<<huffCodeBits-1))|uint32(diff+m)&uint32(mag>>4))
+	n += uint(hc >> huffCodeBits)
 	if n >= 32 {
 		n -= 32
-		pos = put32(buf, pos, uint32(acc>>(n&63)))
+		if v := uint32(acc >> (n & 63)); !hasFF(v) {
+			binary.BigEndian.PutUint32(buf[pos:], v)
+			pos += 4
+		} else {
+			pos = putStuffed(buf, pos, v)
+		}
 	}
 
 	last := 0
@@ -189,48 +213,40 @@ func (w *bitWriter) code(zz *[blockSize]int32, nz uint64, diff int32, ht *encTab
 		last = k
 		for run >= 16 {
 			hc := ht.ac[0xf0] // ZRL: sixteen zeros
-			l := uint(hc>>24) & 63
-			acc = acc<<l | uint64(hc&0xffff)
-			n += l
+			acc = acc<<((hc>>huffCodeBits)&63) | uint64(hc&(1<<huffCodeBits-1))
+			n += uint(hc >> huffCodeBits)
 			if n >= 32 {
 				n -= 32
-				pos = put32(buf, pos, uint32(acc>>(n&63)))
+				pos = putStuffed(buf, pos, uint32(acc>>(n&63)))
 			}
 			run -= 16
 		}
-		v := zz[k&63]
+		v := zz.at(coefOf[k&63])
 		m := v >> 31
-		size := uint(bits.Len32(uint32((v^m)-m))) & 63
-		hc := ht.ac[(run<<4|int(size))&255]
-		l := uint(hc>>24) & 63
-		acc = acc<<((l+size)&63) | uint64(hc&0xffff)<<size | uint64(uint32(v+m))&(1<<size-1)
-		n += l + size
+		mag := magnitude[uint32((v^m)-m)&2047]
+		hc := ht.ac[(run<<4|int(mag&15))&255]
+		acc = acc<<((hc>>huffCodeBits)&63) | uint64(uint32(hc&(1<<huffCodeBits-1))|uint32(v+m)&uint32(mag>>4))
+		n += uint(hc >> huffCodeBits)
 		if n >= 32 {
 			n -= 32
-			pos = put32(buf, pos, uint32(acc>>(n&63)))
+			if v := uint32(acc >> (n & 63)); !hasFF(v) {
+				binary.BigEndian.PutUint32(buf[pos:], v)
+				pos += 4
+			} else {
+				pos = putStuffed(buf, pos, v)
+			}
 		}
 	}
 	if last != blockSize-1 {
 		hc := ht.ac[0x00] // EOB
-		l := uint(hc>>24) & 63
-		acc = acc<<l | uint64(hc&0xffff)
-		n += l
+		acc = acc<<((hc>>huffCodeBits)&63) | uint64(hc&(1<<huffCodeBits-1))
+		n += uint(hc >> huffCodeBits)
 		if n >= 32 {
 			n -= 32
-			pos = put32(buf, pos, uint32(acc>>(n&63)))
+			pos = putStuffed(buf, pos, uint32(acc>>(n&63)))
 		}
 	}
 	w.acc, w.n, w.pos = acc, n, pos
-}
-
-// put32 writes w big-endian at buf[pos:] and returns the new position, stuffing
-// a zero after each 0xFF byte (rare: the fast path is one 4-byte store).
-func put32(buf []byte, pos int, w uint32) int {
-	if hasFF(w) {
-		return putStuffed(buf, pos, w)
-	}
-	binary.BigEndian.PutUint32(buf[pos:], w)
-	return pos + 4
 }
 
 // loadEdge copies the block at (x, y) of p into e.edge, repeating p's last column
@@ -290,7 +306,8 @@ func hasFF(w uint32) bool {
 	return (x-0x01010101)&^x&0x80808080 != 0
 }
 
-// putStuffed writes w's four bytes at buf[pos:] with a 0x00 after each 0xFF.
+// putStuffed writes w's four bytes at buf[pos:] with a 0x00 after each 0xFF. It
+// is the rare path, kept out of line so the coder's loop stays small.
 //
 //go:noinline
 func putStuffed(buf []byte, pos int, w uint32) int {

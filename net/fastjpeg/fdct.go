@@ -31,15 +31,60 @@ var zigOf = func() (z [blockSize]uint8) {
 	return z
 }()
 
+// transpose maps a natural index (row-major, v*8+u for vertical frequency v and
+// horizontal u) to the column-major position u*8+v the DCT writes coefficients in.
+func transpose(n uint8) uint8 { return n&7<<3 | n>>3 }
+
+// coefs holds a block's quantised coefficients column by column (see transpose),
+// four int16 to a word (position p in bits 16*(p%4) of word p/4), so that the
+// DCT's last pass can pack and test a whole column for zeros at once.
+type coefs [blockSize / 4]uint64
+
+// at returns the coefficient at position p.
+func (c *coefs) at(p uint8) int32 { return int32(int16(c[(p>>2)&15] >> ((p & 3) * 16))) }
+
+// coefOf maps a zig-zag index to its position in coefs.
+var coefOf = func() (t [blockSize]uint8) {
+	for k, n := range unzig {
+		t[k] = transpose(n)
+	}
+	return t
+}()
+
+// zigMask[i][b] is the zig-zag-order mask of the coefficients whose bits are set
+// in byte b of column i's position mask, so a position mask becomes a zig-zag one
+// in eight lookups.
+var zigMask = func() (t [8][256]uint64) {
+	for i := range t {
+		for b := range t[i] {
+			for j := 0; j < 8; j++ {
+				if b&(1<<j) != 0 {
+					t[i][b] |= 1 << zigOf[transpose(uint8(i*8+j))]
+				}
+			}
+		}
+	}
+	return t
+}()
+
+// nonZero4 returns a 4-bit mask of the non-zero int16 lanes of w.
+func nonZero4(w uint64) uint64 {
+	const low15, high = 0x7fff7fff7fff7fff, 0x8000800080008000
+	t := ((w&low15 + low15) | w) & high
+	// The lanes' top bits sit at 15, 31, 47, 63; the multiply gathers them at 45..48.
+	return (t >> 15) * (1 | 1<<15 | 1<<30 | 1<<45) >> 45 & 15
+}
+
 // fdctQuant transforms the 8x8 samples at src (rows stride bytes apart), quantises
-// them with rq (reciprocals in natural order, see encQuant) and stores the result in
-// zig-zag order in zz. It returns a bit mask of the non-zero AC coefficients by
-// zig-zag index (bit 0, DC, is always clear). Only src[:7*stride+8] is read.
-func fdctQuant(zz *[blockSize]int32, tmp *[blockSize]int32, src []byte, stride int, rq *encQuant) uint64 {
+// them with rq (reciprocals by position, see encQuant) into out, and returns the
+// zig-zag-order mask of the non-zero coefficients. Only src[:7*stride+8] is read.
+// Rows are transformed first, each row's eight loads coming from one slice, and
+// written transposed, so that the column pass produces whole columns of
+// coefficients, which it packs and tests for zeros a word at a time.
+func fdctQuant(out *coefs, tmp *[blockSize]int32, src []byte, stride int, rq *encQuant) uint64 {
 	for y := 0; y < 8; y++ {
 		s := src[y*stride:]
 		s = s[:8]
-		d := tmp[y*8 : y*8+8 : y*8+8]
 		t0 := int64(s[0]) + int64(s[7])
 		t7 := int64(s[0]) - int64(s[7])
 		t1 := int64(s[1]) + int64(s[6])
@@ -55,11 +100,12 @@ func fdctQuant(zz *[blockSize]int32, tmp *[blockSize]int32, src []byte, stride i
 		t13 := (t0 - t3) << fdctShift
 		t11 := (t1 + t2) << fdctShift
 		t12 := (t1 - t2) << fdctShift
+		d := tmp[y : 57+y : 57+y] // d[8*u] is this row's output u
 		d[0] = int32(t10 + t11 - fdctRowBias)
-		d[4] = int32(t10 - t11)
+		d[32] = int32(t10 - t11)
 		z1 := fmul(t12+t13, fix0_707106781)
-		d[2] = int32(t13 + z1)
-		d[6] = int32(t13 - z1)
+		d[16] = int32(t13 + z1)
+		d[48] = int32(t13 - z1)
 
 		// Odd part.
 		t4 <<= fdctShift
@@ -75,22 +121,17 @@ func fdctQuant(zz *[blockSize]int32, tmp *[blockSize]int32, src []byte, stride i
 		z3 := fmul(t11, fix0_707106781)
 		z11 := t7 + z3
 		z13 := t7 - z3
-		d[5] = int32(z13 + z2)
-		d[3] = int32(z13 - z2)
-		d[1] = int32(z11 + z4)
-		d[7] = int32(z11 - z4)
+		d[40] = int32(z13 + z2)
+		d[24] = int32(z13 - z2)
+		d[8] = int32(z11 + z4)
+		d[56] = int32(z11 - z4)
 	}
-	var nz uint64
-	// put quantises output n: c/step rounded half up, by a multiply and a shift.
-	put := func(n int, c int64) {
-		q := int32((c*rq[n] + 1<<(reciprocalBits-1)) >> reciprocalBits)
-		z := zigOf[n] & 63
-		zz[z] = q
-		nz |= uint64(uint32(q|-q)>>31) << z
-	}
-	for x := 0; x < 8; x++ {
-		b0, b1, b2, b3 := int64(tmp[x]), int64(tmp[8+x]), int64(tmp[16+x]), int64(tmp[24+x])
-		b4, b5, b6, b7 := int64(tmp[32+x]), int64(tmp[40+x]), int64(tmp[48+x]), int64(tmp[56+x])
+	var pos uint64 // non-zero mask by position
+	for u := 0; u < 8; u++ {
+		b := tmp[u*8 : u*8+8 : u*8+8]
+		r := rq[u*8 : u*8+8 : u*8+8]
+		b0, b1, b2, b3 := int64(b[0]), int64(b[1]), int64(b[2]), int64(b[3])
+		b4, b5, b6, b7 := int64(b[4]), int64(b[5]), int64(b[6]), int64(b[7])
 		t0 := b0 + b7
 		t7 := b0 - b7
 		t1 := b1 + b6
@@ -104,11 +145,11 @@ func fdctQuant(zz *[blockSize]int32, tmp *[blockSize]int32, src []byte, stride i
 		t13 := t0 - t3
 		t11 := t1 + t2
 		t12 := t1 - t2
-		put(x, t10+t11)
-		put(32+x, t10-t11)
+		o0 := t10 + t11
+		o4 := t10 - t11
 		z1 := fmul(t12+t13, fix0_707106781)
-		put(16+x, t13+z1)
-		put(48+x, t13-z1)
+		o2 := t13 + z1
+		o6 := t13 - z1
 
 		t10 = t4 + t5
 		t11 = t5 + t6
@@ -119,10 +160,26 @@ func fdctQuant(zz *[blockSize]int32, tmp *[blockSize]int32, src []byte, stride i
 		z3 := fmul(t11, fix0_707106781)
 		z11 := t7 + z3
 		z13 := t7 - z3
-		put(40+x, z13+z2)
-		put(24+x, z13-z2)
-		put(8+x, z11+z4)
-		put(56+x, z11-z4)
+		o5 := z13 + z2
+		o3 := z13 - z2
+		o1 := z11 + z4
+		o7 := z11 - z4
+
+		w0 := quant(o0, r[0]) | quant(o1, r[1])<<16 | quant(o2, r[2])<<32 | quant(o3, r[3])<<48
+		w1 := quant(o4, r[4]) | quant(o5, r[5])<<16 | quant(o6, r[6])<<32 | quant(o7, r[7])<<48
+		out[2*u] = w0
+		out[2*u+1] = w1
+		pos |= (nonZero4(w0) | nonZero4(w1)<<4) << (8 * u)
 	}
-	return nz &^ 1
+	var zz uint64
+	for i := 0; i < 8; i++ {
+		zz |= zigMask[i][uint8(pos>>(8*i))]
+	}
+	return zz
+}
+
+// quant divides c by its quantiser step, rounding half up, by a multiply with the
+// reciprocal and a shift, and returns the result as an int16 lane.
+func quant(c, r int64) uint64 {
+	return uint64(uint16((c*r + 1<<(reciprocalBits-1)) >> reciprocalBits))
 }
