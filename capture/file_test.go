@@ -1,0 +1,538 @@
+package capture
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"image"
+	"io"
+	"log/slog"
+	"math"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// Test clips are made once per run with ffmpeg: 2 s each, small enough to keep
+// the suite quick, big enough (720p, 1080p) to be the content users stream.
+var (
+	clipsOnce sync.Once
+	clipsDir  string
+	clipsErr  error
+)
+
+type clipSpec struct {
+	name string
+	args []string // ffmpeg arguments after -y
+}
+
+var clipSpecs = []clipSpec{
+	{"h264-720p.mkv", []string{"-f", "lavfi", "-i", "testsrc2=size=1280x720:rate=25:duration=2",
+		"-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p"}},
+	{"h264-1080p.mkv", []string{"-f", "lavfi", "-i", "testsrc2=size=1920x1080:rate=30:duration=2",
+		"-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p"}},
+	{"h264-422.mkv", []string{"-f", "lavfi", "-i", "mandelbrot=size=320x240:rate=25",
+		"-t", "1", "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv422p"}},
+	{"c420.y4m", []string{"-f", "lavfi", "-i", "mandelbrot=size=640x360:rate=25", "-t", "2", "-pix_fmt", "yuv420p"}},
+	{"c422.y4m", []string{"-f", "lavfi", "-i", "testsrc2=size=642x362:rate=30:duration=2", "-pix_fmt", "yuv422p"}},
+	{"c444.y4m", []string{"-f", "lavfi", "-i", "testsrc2=size=320x240:rate=25:duration=1", "-pix_fmt", "yuv444p"}},
+	{"c420p10.y4m", []string{"-f", "lavfi", "-i", "testsrc2=size=320x240:rate=25:duration=1", "-pix_fmt", "yuv420p10le", "-strict", "-1"}},
+	{"m420.mjpeg", []string{"-f", "lavfi", "-i", "testsrc2=size=1280x720:rate=25:duration=2",
+		"-c:v", "mjpeg", "-q:v", "3", "-pix_fmt", "yuvj420p", "-f", "mjpeg"}},
+	{"m422.mjpeg", []string{"-f", "lavfi", "-i", "mandelbrot=size=640x360:rate=25", "-t", "2",
+		"-c:v", "mjpeg", "-q:v", "3", "-pix_fmt", "yuvj422p", "-f", "mjpeg"}},
+	{"short.mjpeg", []string{"-f", "lavfi", "-i", "testsrc2=size=320x240:rate=25", "-frames:v", "10",
+		"-c:v", "mjpeg", "-q:v", "5", "-pix_fmt", "yuvj422p", "-f", "mjpeg"}},
+	{"mjpeg.avi", []string{"-f", "lavfi", "-i", "testsrc2=size=640x360:rate=25:duration=1",
+		"-c:v", "mjpeg", "-q:v", "3", "-pix_fmt", "yuvj422p"}},
+}
+
+// needFFmpeg skips a test on a machine without ffmpeg, except in CI, which must
+// have it (./build.sh test installs it).
+func needFFmpeg(t testing.TB) {
+	t.Helper()
+	if _, err := exec.LookPath("ffmpeg"); err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatal("ffmpeg is not installed; ./build.sh test installs it")
+		}
+		t.Skip("ffmpeg not installed")
+	}
+}
+
+// testClip returns the path of a test clip, making all of them on first use, plus
+// the broken variants.
+func testClip(t testing.TB, name string) string {
+	t.Helper()
+	needFFmpeg(t)
+	clipsOnce.Do(func() {
+		clipsDir, clipsErr = os.MkdirTemp("", "hrvs-clips-")
+		if clipsErr != nil {
+			return
+		}
+		for _, c := range clipSpecs {
+			args := append([]string{"-nostdin", "-v", "error", "-y"}, c.args...)
+			out, err := exec.Command("ffmpeg", append(args, filepath.Join(clipsDir, c.name))...).CombinedOutput()
+			if err != nil {
+				clipsErr = fmt.Errorf("making %s: %v: %s", c.name, err, out)
+				return
+			}
+		}
+		clipsErr = makeBrokenClips(clipsDir)
+	})
+	if clipsErr != nil {
+		t.Fatal(clipsErr)
+	}
+	return filepath.Join(clipsDir, name)
+}
+
+func makeBrokenClips(dir string) error {
+	read := func(n string) []byte {
+		b, _ := os.ReadFile(filepath.Join(dir, n))
+		return b
+	}
+	mkv, y4m, mj := read("h264-1080p.mkv"), read("c420.y4m"), read("m422.mjpeg")
+	hdr := bytes.IndexByte(y4m, '\n') + 1
+	frame := len("FRAME\n") + 640*360*3/2
+	// frames 0..2 of the MJPEG file whole, frame 3 cut in half, the rest whole
+	s := newJPEGSplitter(bytes.NewReader(mj))
+	var corrupt []byte
+	for i := 0; ; i++ {
+		f, err := s.next()
+		if err != nil {
+			break
+		}
+		if i == 3 {
+			f = f[:len(f)/2]
+		}
+		corrupt = append(corrupt, f...)
+	}
+	files := map[string][]byte{
+		"trunc.mkv":     mkv[:len(mkv)*2/5],
+		"badhdr.mkv":    append([]byte("this is not a matroska header"), mkv[200:]...),
+		"trunc.y4m":     y4m[:hdr+10*frame+frame/2],
+		"badhdr.y4m":    append([]byte("YUV4MPEG2 W0 H360 F25:1\n"), y4m[hdr:]...),
+		"trunc.mjpeg":   mj[:len(mj)-5000],
+		"corrupt.mjpeg": corrupt,
+		"badhdr.mjpeg":  append([]byte{0xff, 0xd8, 0xff, 0xc0, 0x00, 0x04, 0x01, 0x02, 0x12, 0x34}, mj[500:]...),
+		"empty.mkv":     nil,
+		"noise.bin":     bytes.Repeat([]byte("0123456789abcdef"), 4096),
+	}
+	for n, b := range files {
+		if err := os.WriteFile(filepath.Join(dir, n), b, 0o644); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if clipsDir != "" {
+		os.RemoveAll(clipsDir)
+	}
+	os.Exit(code)
+}
+
+// refDecoder reads the frames ffmpeg itself decodes from a file, as raw planes.
+type refDecoder struct {
+	cmd  *exec.Cmd
+	out  *bufio.Reader
+	w, h int
+	sub  image.YCbCrSubsampleRatio
+}
+
+func newRefDecoder(t *testing.T, path, pixFmt string, w, h int) *refDecoder {
+	t.Helper()
+	sub := image.YCbCrSubsampleRatio420
+	if strings.Contains(pixFmt, "422") {
+		sub = image.YCbCrSubsampleRatio422
+	}
+	cmd := exec.Command("ffmpeg", "-nostdin", "-v", "error", "-i", path, "-f", "rawvideo", "-pix_fmt", pixFmt, "pipe:1")
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	r := &refDecoder{cmd: cmd, out: bufio.NewReaderSize(out, 1<<20), w: w, h: h, sub: sub}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	return r
+}
+
+// next returns ffmpeg's next frame, or nil at the end.
+func (r *refDecoder) next(t *testing.T) *image.YCbCr {
+	img := image.NewYCbCr(image.Rect(0, 0, r.w, r.h), r.sub)
+	for _, p := range [][]byte{img.Y, img.Cb, img.Cr} {
+		if _, err := io.ReadFull(r.out, p); err != nil {
+			if err == io.EOF {
+				return nil
+			}
+			t.Fatalf("reference decoder: %v", err)
+		}
+	}
+	return img
+}
+
+func TestFileSourcesMatchFFmpeg(t *testing.T) {
+	for _, tc := range []struct {
+		file    string
+		refFmt  string // what ffmpeg decodes the reference as
+		w, h    int
+		sub     image.YCbCrSubsampleRatio
+		fps     float64
+		frames  int
+		minPSNR float64 // +Inf: must be identical
+	}{
+		{"c420.y4m", "yuv420p", 640, 360, image.YCbCrSubsampleRatio420, 25, 50, math.Inf(1)},
+		{"c422.y4m", "yuv422p", 642, 362, image.YCbCrSubsampleRatio422, 30, 60, math.Inf(1)},
+		{"c444.y4m", "yuv420p", 320, 240, image.YCbCrSubsampleRatio420, 25, 25, 40},
+		{"c420p10.y4m", "yuv420p", 320, 240, image.YCbCrSubsampleRatio420, 25, 25, math.Inf(1)},
+		{"h264-720p.mkv", "yuv420p", 1280, 720, image.YCbCrSubsampleRatio420, 25, 50, math.Inf(1)},
+		{"h264-1080p.mkv", "yuv420p", 1920, 1080, image.YCbCrSubsampleRatio420, 30, 60, math.Inf(1)},
+		{"h264-422.mkv", "yuv422p", 320, 240, image.YCbCrSubsampleRatio422, 25, 25, math.Inf(1)},
+		{"m420.mjpeg", "yuvj420p", 1280, 720, image.YCbCrSubsampleRatio420, 25, 50, 40},
+		{"m422.mjpeg", "yuvj422p", 640, 360, image.YCbCrSubsampleRatio422, 25, 50, 40},
+		{"mjpeg.avi", "yuvj422p", 640, 360, image.YCbCrSubsampleRatio422, 25, 25, math.Inf(1)},
+	} {
+		t.Run(tc.file+" streams the frames ffmpeg decodes", func(t *testing.T) {
+			path := testClip(t, tc.file)
+			ctx := context.Background()
+			src, err := Open(ctx, path, Options{FPS: -1})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer src.Close()
+			info := src.Info()
+			if info.Width != tc.w || info.Height != tc.h || info.Subsample != tc.sub || info.FPS != 0 {
+				t.Fatalf("info %+v", info)
+			}
+			ref := newRefDecoder(t, path, tc.refFmt, tc.w, tc.h)
+			worst := math.Inf(1)
+			n := 0
+			for ; ; n++ {
+				f, err := src.Next(ctx)
+				want := ref.next(t)
+				if err == ErrEnd {
+					if want != nil {
+						t.Fatalf("source ended after %d frames, ffmpeg has more", n)
+					}
+					break
+				}
+				if err != nil {
+					t.Fatalf("frame %d: %v", n, err)
+				}
+				if want == nil {
+					t.Fatalf("source has more than ffmpeg's %d frames", n)
+				}
+				if f.Seq != uint64(n) || f.Image.Rect.Dx() != tc.w || f.Image.SubsampleRatio != tc.sub {
+					t.Fatalf("frame %d: seq %d, %v %v", n, f.Seq, f.Image.Rect, f.Image.SubsampleRatio)
+				}
+				if !planesEqual(f.Image, want) {
+					worst = math.Min(worst, psnr(f.Image, want))
+				}
+				f.Release()
+			}
+			if n != tc.frames {
+				t.Fatalf("%d frames, want %d", n, tc.frames)
+			}
+			if worst < tc.minPSNR {
+				t.Fatalf("worst frame PSNR %.2f dB, want at least %.2f", worst, tc.minPSNR)
+			}
+			t.Logf("%s: %d frames, worst PSNR %.2f dB (%s)", tc.file, n, worst, info.Detail)
+		})
+	}
+}
+
+func TestBrokenFiles(t *testing.T) {
+	ctx := context.Background()
+	for _, tc := range []struct {
+		file    string
+		openErr string // Open fails with this, or
+		frames  int    // this many frames stream before
+		endErr  string // Next fails with this
+		skipped uint64
+	}{
+		{file: "trunc.mkv", frames: -1, endErr: "File ended prematurely"},
+		{file: "badhdr.mkv", openErr: "ffmpeg cannot read it: Invalid data found when processing input"},
+		{file: "empty.mkv", openErr: "the file is empty"},
+		{file: "noise.bin", openErr: "ffmpeg cannot read it"},
+		{file: "trunc.y4m", frames: 10, endErr: "file is truncated: it ends inside frame 10"},
+		{file: "badhdr.y4m", openErr: "y4m header: size 0x360"},
+		{file: "trunc.mjpeg", frames: 49, endErr: "file is truncated: it ends inside frame 49"},
+		{file: "badhdr.mjpeg", openErr: "first JPEG frame: corrupt JPEG frame"},
+		{file: "corrupt.mjpeg", frames: 49, skipped: 1},
+		{file: "no-such-file.mkv", openErr: "file not found"},
+	} {
+		name := tc.file + " ends with a clear error"
+		if tc.openErr != "" {
+			name = tc.file + " fails to open with a clear error"
+		}
+		if tc.endErr == "" && tc.openErr == "" {
+			name = tc.file + " streams with its bad frame skipped"
+		}
+		t.Run(name, func(t *testing.T) {
+			path := filepath.Join(filepath.Dir(testClip(t, "c420.y4m")), tc.file)
+			src, err := Open(ctx, path, Options{FPS: -1})
+			if tc.openErr != "" {
+				if err == nil {
+					src.Close()
+					t.Fatalf("opened; want error %q", tc.openErr)
+				}
+				if !strings.Contains(err.Error(), tc.openErr) || !strings.HasPrefix(err.Error(), path+": ") || strings.Contains(err.Error(), "\n") {
+					t.Fatalf("got %q, want one line starting with the path and containing %q", err, tc.openErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer src.Close()
+			n := 0
+			for ; ; n++ {
+				f, err := src.Next(ctx)
+				if err == ErrEnd {
+					if tc.endErr != "" {
+						t.Fatalf("clean end after %d frames, want error %q", n, tc.endErr)
+					}
+					break
+				}
+				if err != nil {
+					if tc.endErr == "" || !strings.Contains(err.Error(), tc.endErr) {
+						t.Fatalf("after %d frames: %v", n, err)
+					}
+					t.Logf("after %d frames: %v", n, err)
+					break
+				}
+				f.Release()
+			}
+			if tc.frames >= 0 && n != tc.frames {
+				t.Fatalf("%d frames, want %d", n, tc.frames)
+			}
+			if got := src.(*FileSource).Skipped(); got != tc.skipped {
+				t.Fatalf("skipped %d, want %d", got, tc.skipped)
+			}
+		})
+	}
+}
+
+func TestFFmpegMissing(t *testing.T) {
+	path := testClip(t, "h264-720p.mkv")
+	t.Setenv("PATH", t.TempDir())
+	_, err := Open(context.Background(), path, Options{})
+	want := path + ": " + path + " is not Y4M or MJPEG, so it is decoded with ffmpeg, but ffmpeg is not on PATH: install it with apt-get install ffmpeg"
+	if err == nil || err.Error() != want {
+		t.Fatalf("got %v\nwant %s", err, want)
+	}
+	// Y4M and MJPEG need no ffmpeg.
+	for _, f := range []string{"c420.y4m", "m420.mjpeg"} {
+		src, err := Open(context.Background(), filepath.Join(filepath.Dir(path), f), Options{})
+		if err != nil {
+			t.Fatalf("%s without ffmpeg: %v", f, err)
+		}
+		src.Close()
+	}
+}
+
+func TestFilePacing(t *testing.T) {
+	ctx := context.Background()
+	t.Run("a file plays at its own rate in real time", func(t *testing.T) {
+		src, err := Open(ctx, testClip(t, "c420.y4m"), Options{}) // 25 fps
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer src.Close()
+		start := time.Now()
+		for i := 0; i < 11; i++ {
+			f, err := src.Next(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			f.Release()
+		}
+		// 10 intervals of 40 ms
+		if el := time.Since(start); el < 390*time.Millisecond || el > 700*time.Millisecond {
+			t.Fatalf("11 frames took %v, want about 400ms", el)
+		}
+	})
+	t.Run("--fps overrides the file's rate", func(t *testing.T) {
+		src, err := Open(ctx, testClip(t, "h264-720p.mkv"), Options{FPS: 100})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer src.Close()
+		if src.Info().FPS != 100 {
+			t.Fatalf("FPS %v", src.Info().FPS)
+		}
+		start := time.Now()
+		for i := 0; i < 11; i++ {
+			f, err := src.Next(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			f.Release()
+		}
+		if el := time.Since(start); el < 95*time.Millisecond || el > 400*time.Millisecond {
+			t.Fatalf("11 frames took %v, want about 100ms", el)
+		}
+	})
+	t.Run("a late caller gets the current frame and the late ones are dropped", func(t *testing.T) {
+		src, err := Open(ctx, testClip(t, "c420.y4m"), Options{FPS: 50})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer src.Close()
+		f, _ := src.Next(ctx)
+		time.Sleep(205 * time.Millisecond) // ten frame slots
+		f, err = src.Next(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if f.Seq < 9 || f.Seq > 13 {
+			t.Fatalf("seq %d after 200 ms at 50 fps", f.Seq)
+		}
+		if d := src.(*FileSource).Dropped(); d != f.Seq-1 {
+			t.Fatalf("dropped %d, want %d", d, f.Seq-1)
+		}
+	})
+	t.Run("Next returns when ctx ends while waiting for a frame", func(t *testing.T) {
+		src, err := Open(ctx, testClip(t, "c420.y4m"), Options{FPS: 0.5})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer src.Close()
+		src.Next(ctx)
+		short, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
+		defer cancel()
+		if _, err := src.Next(short); !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("got %v", err)
+		}
+	})
+}
+
+func TestFileLoop(t *testing.T) {
+	ctx := context.Background()
+	for _, tc := range []struct {
+		file   string
+		frames int
+	}{{"c420.y4m", 50}, {"short.mjpeg", 10}, {"h264-422.mkv", 25}} {
+		t.Run(tc.file+" restarts at its end with --loop", func(t *testing.T) {
+			src, err := Open(ctx, testClip(t, tc.file), Options{FPS: -1, Loop: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer src.Close()
+			var first *image.YCbCr
+			for i := 0; i <= 2*tc.frames; i++ {
+				f, err := src.Next(ctx)
+				if err != nil {
+					t.Fatalf("frame %d: %v", i, err)
+				}
+				if f.Seq != uint64(i) {
+					t.Fatalf("seq %d, want %d", f.Seq, i)
+				}
+				switch i {
+				case 0:
+					first = f.Image // kept: never released
+				case tc.frames, 2 * tc.frames:
+					if !planesEqual(f.Image, first) {
+						t.Fatalf("frame %d differs from frame 0", i)
+					}
+				}
+				if i != 0 {
+					f.Release()
+				}
+			}
+			if l := src.(*FileSource).Loops(); l != 2 {
+				t.Fatalf("%d loops, want 2", l)
+			}
+		})
+	}
+	t.Run("a truncated file still ends with an error under --loop", func(t *testing.T) {
+		src, err := Open(ctx, filepath.Join(filepath.Dir(testClip(t, "c420.y4m")), "trunc.y4m"), Options{FPS: -1, Loop: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer src.Close()
+		for i := 0; ; i++ {
+			if _, err := src.Next(ctx); err != nil {
+				if !strings.Contains(err.Error(), "truncated") || i != 10 {
+					t.Fatalf("after %d frames: %v", i, err)
+				}
+				break
+			}
+		}
+	})
+}
+
+func TestFFmpegChildIsReaped(t *testing.T) {
+	ctx := context.Background()
+	path := testClip(t, "h264-1080p.mkv")
+	t.Run("at the end of the file", func(t *testing.T) {
+		src, err := Open(ctx, path, Options{FPS: -1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer src.Close()
+		for {
+			f, err := src.Next(ctx)
+			if err != nil {
+				if err != ErrEnd {
+					t.Fatal(err)
+				}
+				break
+			}
+			f.Release()
+		}
+		if p := src.(*FileSource).r.(*ffmpegReader).p; p.cmd.ProcessState == nil {
+			t.Fatal("ffmpeg not reaped at the end of the file")
+		}
+	})
+	t.Run("on Close in the middle, even while Next is blocked", func(t *testing.T) {
+		src, err := Open(ctx, path, Options{FPS: 1}) // Next sleeps between frames
+		if err != nil {
+			t.Fatal(err)
+		}
+		src.Next(ctx)
+		done := make(chan error, 1)
+		go func() { _, err := src.Next(ctx); done <- err }()
+		time.Sleep(50 * time.Millisecond)
+		src.Close()
+		p := src.(*FileSource).r.(*ffmpegReader).p
+		if p.cmd.ProcessState == nil {
+			t.Fatal("ffmpeg not reaped after Close")
+		}
+		select {
+		case <-done:
+		case <-time.After(3 * time.Second):
+			t.Fatal("Next still blocked 3 s after Close")
+		}
+		if err := src.Close(); err != nil {
+			t.Fatalf("second Close: %v", err)
+		}
+	})
+}
+
+func TestOpenPattern(t *testing.T) {
+	src, err := Open(context.Background(), "pattern", Options{Log: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
+	if i := src.Info(); i.Width != 1280 || i.Height != 720 || i.FPS != 30 {
+		t.Fatalf("info %+v", i)
+	}
+	src2, err := Open(context.Background(), "pattern", Options{Width: 320, Height: 240, FPS: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if i := src2.Info(); i.Width != 320 || i.FPS != 0 {
+		t.Fatalf("info %+v", i)
+	}
+}
