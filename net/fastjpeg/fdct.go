@@ -82,9 +82,9 @@ func nonZero4(w uint64) uint64 {
 // written transposed, so that the column pass produces whole columns of
 // coefficients, which it packs and tests for zeros a word at a time.
 func fdctQuant(out *coefs, tmp *[blockSize]int32, src []byte, stride int, rq *encQuant) uint64 {
-	for y := 0; y < 8; y++ {
-		s := src[y*stride:]
-		s = s[:8]
+	_ = src[7*stride+7] // one check for the whole block
+	for y, o := 0, 0; y < 8; y, o = y+1, o+stride {
+		s := (*[8]byte)(src[o : o+8])
 		t0 := int64(s[0]) + int64(s[7])
 		t7 := int64(s[0]) - int64(s[7])
 		t1 := int64(s[1]) + int64(s[6])
@@ -128,8 +128,8 @@ func fdctQuant(out *coefs, tmp *[blockSize]int32, src []byte, stride int, rq *en
 	}
 	var pos uint64 // non-zero mask by position
 	for u := 0; u < 8; u++ {
-		b := tmp[u*8 : u*8+8 : u*8+8]
-		r := rq[u*8 : u*8+8 : u*8+8]
+		b := (*[8]int32)(tmp[u*8:])
+		r := (*[8]int64)(rq[u*8:])
 		b0, b1, b2, b3 := int64(b[0]), int64(b[1]), int64(b[2]), int64(b[3])
 		b4, b5, b6, b7 := int64(b[4]), int64(b[5]), int64(b[6]), int64(b[7])
 		t0 := b0 + b7
