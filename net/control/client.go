@@ -68,10 +68,19 @@ func (c *Client) Run(ctx context.Context) error {
 		}
 		first, warned = false, false
 		log.Info("control: connected to receiver", "addr", c.Addr)
+		at := time.Now()
 		err = c.serve(ctx, &conn{c: nc})
 		c.connected.Store(false)
 		if ctx.Err() == nil {
 			log.Warn("control: link to receiver lost, reconnecting", "err", err)
+		}
+		// A peer that accepts and hangs up at once (a relay or proxy whose far side
+		// is gone) must not turn the redial loop into a busy loop.
+		if d := retry - time.Since(at); d > 0 {
+			select {
+			case <-ctx.Done():
+			case <-time.After(d):
+			}
 		}
 	}
 	return nil

@@ -20,11 +20,18 @@ type pacer struct {
 // and paid with the next sleep.
 const minSleep = 200 * time.Microsecond
 
+// setRate changes the rate; the bucket keeps its fill (clipped to the new burst), so
+// frequent changes by rate control neither grant extra bursts nor stall the sender.
 func (p *pacer) setRate(bits int64) {
 	p.mu.Lock()
 	p.rate = float64(bits) / 8
-	p.burst = max(64<<10, p.rate/500) // 2 ms at the line rate, at least 64 KB
-	p.tokens = p.burst
+	// 2 ms at the rate, at least 8 KB: a longer burst than the pacing rate's own
+	// spacing would fill a slow bottleneck's queue by itself.
+	p.burst = max(8<<10, p.rate/500)
+	if p.last.IsZero() {
+		p.tokens = p.burst
+	}
+	p.tokens = min(p.tokens, p.burst)
 	p.mu.Unlock()
 }
 

@@ -1,15 +1,18 @@
 // Package sender turns frames from a capture.Source into tile datagrams: it cuts
-// each frame into tiles, encodes them on a pool of workers, and sends every tile as
-// soon as it is encoded, paced so a frame never leaves as one burst. Acknowledgements
-// from the receiver bound the frames in flight; when the sender cannot keep up it
-// drops whole capture frames rather than queueing stale ones.
+// each frame into tiles, sends only the tiles that changed since the version the
+// receiver holds (plus the ones the receiver reported missing and a slow rolling
+// refresh), encodes them on a pool of workers and sends each as soon as it is
+// encoded, paced. Acknowledgements drive repair and a rate controller that trades
+// JPEG quality, refresh pace and, last, frame rate against the path's bandwidth.
 package sender
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"image"
 	"log/slog"
+	"math"
 	"math/rand/v2"
 	"net"
 	"runtime"
@@ -28,32 +31,56 @@ import (
 // Config holds the sender's settings; zero values take the defaults noted.
 type Config struct {
 	To           string // receiver host:port; UDP datagrams and the TCP control link share it
-	Quality      int    // JPEG quality 1..100 (75)
+	Quality      int    // highest JPEG quality 1..100, where rate control starts (75)
+	MinQuality   int    // lowest quality rate control may choose before it skips frames (DefaultMinQuality)
 	TileW, TileH int    // tile size, multiples of 16 (DefaultTileW x DefaultTileH)
 	MTU          int    // largest datagram payload in bytes, header included (1400)
 	Workers      int    // tile encoders (runtime.NumCPU)
 	Sockets      int    // source sockets, i.e. source ports, to spread over the receiver's pool (4)
 	Window       int    // frames sent but not acknowledged before capture frames are skipped (3)
-	RateBits     int64  // pacing rate in bit/s (1 Gbit/s)
-	NewEncoder   func() tile.Encoder
-	Stream       uint32 // stream id; 0 picks a random one
-	Log          *slog.Logger
+	RateBits     int64  // peak pacing rate in bit/s, the link's line rate (1 Gbit/s)
+	// MaxBitrate caps the average rate in bit/s (0: only the path's measured capacity limits it).
+	MaxBitrate int64
+	// ChangeThreshold is the mean absolute difference, in 8-bit levels over a 16x16
+	// block, above which a tile counts as changed (DefaultChangeThreshold); negative
+	// sends every tile of every frame (no conditional replenishment).
+	ChangeThreshold int
+	// Refresh is the period within which every tile is sent again even if unchanged,
+	// so a receiver that joins late or missed a repair heals (DefaultRefresh).
+	Refresh    time.Duration
+	NewEncoder func() tile.Encoder
+	Stream     uint32 // stream id; 0 picks a random one
+	Log        *slog.Logger
 }
 
-// Defaults; docs/PROTOCOL.md explains the tile size.
+// Defaults; docs/PROTOCOL.md explains the tile size, docs/CONTROL.md the rest.
 const (
-	DefaultTileW    = tile.DefaultW
-	DefaultTileH    = tile.DefaultH
-	DefaultMTU      = 1400
-	DefaultQuality  = 75
-	DefaultWindow   = 3
-	DefaultRateBits = 1_000_000_000
-	MinMTU          = 256
+	DefaultTileW           = tile.DefaultW
+	DefaultTileH           = tile.DefaultH
+	DefaultMTU             = 1400
+	DefaultQuality         = 75
+	DefaultMinQuality      = 20
+	DefaultWindow          = 3
+	DefaultRateBits        = 1_000_000_000
+	DefaultChangeThreshold = 4
+	DefaultRefresh         = 2 * time.Second
+	MinMTU                 = 256
 )
+
+// stallAfter is how long the control link may stay silent while frames are in
+// flight before the sender stops trusting it and runs open loop.
+const stallAfter = time.Second
+
+// keepFlights is how long a frame's record is kept for a late acknowledgement, so
+// frames lost in a blackout are recognised and repaired when acks resume.
+const keepFlights = 10 * time.Second
 
 func (c *Config) fill() error {
 	if c.Quality == 0 {
 		c.Quality = DefaultQuality
+	}
+	if c.MinQuality == 0 {
+		c.MinQuality = min(DefaultMinQuality, c.Quality)
 	}
 	if c.TileW == 0 && c.TileH == 0 {
 		c.TileW, c.TileH = DefaultTileW, DefaultTileH
@@ -73,6 +100,12 @@ func (c *Config) fill() error {
 	if c.RateBits <= 0 {
 		c.RateBits = DefaultRateBits
 	}
+	if c.ChangeThreshold == 0 {
+		c.ChangeThreshold = DefaultChangeThreshold
+	}
+	if c.Refresh == 0 {
+		c.Refresh = DefaultRefresh
+	}
 	if c.NewEncoder == nil {
 		c.NewEncoder = func() tile.Encoder { return &tile.StdEncoder{} }
 	}
@@ -85,10 +118,18 @@ func (c *Config) fill() error {
 	switch {
 	case c.Quality < 1 || c.Quality > 100:
 		return fmt.Errorf("quality %d: must be 1..100", c.Quality)
+	case c.MinQuality < 1 || c.MinQuality > c.Quality:
+		return fmt.Errorf("minimum quality %d: must be 1..%d (the quality)", c.MinQuality, c.Quality)
 	case c.MTU < MinMTU || c.MTU > wire.MaxDatagram:
 		return fmt.Errorf("mtu %d: must be %d..%d", c.MTU, MinMTU, wire.MaxDatagram)
 	case c.TileW <= 0 || c.TileH <= 0 || c.TileW%16 != 0 || c.TileH%16 != 0 || c.TileW > wire.MaxTileW || c.TileH > wire.MaxTileH:
 		return fmt.Errorf("tile %dx%d: both sides must be multiples of 16, up to %dx%d", c.TileW, c.TileH, wire.MaxTileW, wire.MaxTileH)
+	case c.MaxBitrate < 0 || (c.MaxBitrate > 0 && c.MaxBitrate < 100_000):
+		return fmt.Errorf("max bitrate %d bit/s: must be 0 (none) or at least 100 kbit/s", c.MaxBitrate)
+	case c.ChangeThreshold > 255:
+		return fmt.Errorf("change threshold %d: must be at most 255 levels", c.ChangeThreshold)
+	case c.Refresh < 100*time.Millisecond:
+		return fmt.Errorf("refresh period %v: must be at least 100ms", c.Refresh)
 	}
 	return nil
 }
@@ -99,9 +140,15 @@ type Stats struct {
 	FramesSent        uint64  `json:"frames_sent"`
 	FramesDroppedBusy uint64  `json:"frames_dropped_busy"`
 	FramesDroppedAck  uint64  `json:"frames_dropped_window"`
+	FramesDroppedRate uint64  `json:"frames_dropped_rate"`
 	FramesAcked       uint64  `json:"frames_acked"`
 	FramesAckedWhole  uint64  `json:"frames_acked_complete"`
 	TilesSent         uint64  `json:"tiles_sent"`
+	TilesChanged      uint64  `json:"tiles_changed"`   // sent because the picture changed (or never sent before)
+	TilesRepaired     uint64  `json:"tiles_repaired"`  // sent again because the receiver missed them
+	TilesRefreshed    uint64  `json:"tiles_refreshed"` // sent by the rolling refresh
+	TilesLost         uint64  `json:"tiles_lost"`      // reported missing or never acknowledged
+	TileShare         float64 `json:"tile_share"`      // tiles sent / (frames sent x grid tiles): 1 is full frames
 	DatagramsSent     uint64  `json:"datagrams_sent"`
 	BytesSent         uint64  `json:"bytes_sent"`
 	SendErrors        uint64  `json:"send_errors"`
@@ -110,11 +157,35 @@ type Stats struct {
 	RTTMs             float64 `json:"rtt_ms"`
 	ControlConnected  bool    `json:"control_connected"`
 	ControlReconnects uint64  `json:"control_reconnects"`
-	Quality           int     `json:"quality"`
+	OpenLoop          bool    `json:"open_loop"` // no usable acknowledgements: safe rate, no repair
+	Quality           int     `json:"quality"`   // current quality chosen by rate control
+	TargetMbps        float64 `json:"target_mbit_per_s"`
+	ReceiveMbps       float64 `json:"receive_mbit_per_s"` // what the receiver reported getting
+	QueueDelayMs      float64 `json:"queue_delay_ms"`     // one-way delay above the path's empty-queue minimum
+	LossPct           float64 `json:"loss_pct"`           // smoothed datagram loss, estimated from the tiles missing at the receiver
+	RefreshFactor     int     `json:"refresh_factor"`     // refresh period stretched this many times by rate control
 	Stream            uint32  `json:"stream"`
 	Width             int     `json:"width"`
 	Height            int     `json:"height"`
-	Tiles             int     `json:"tiles_per_frame"`
+	Tiles             int     `json:"tiles_per_frame"` // grid tiles
+}
+
+// tileState is what the sender knows of one grid tile at the receiver.
+type tileState struct {
+	sent      uint32 // frame that carried the newest version sent
+	everSent  bool
+	confirmed bool // the receiver acknowledged that version
+	lost      bool // that version did not arrive: send the tile again with the next frame
+}
+
+// flight is a frame sent and not yet acknowledged.
+type flight struct {
+	fj      *frameJob
+	at      time.Time // submitted
+	done    time.Time // last datagram sent; zero while encoding
+	tiles   []uint16
+	gen     int // grid generation, so a resize invalidates old records
+	expired bool
 }
 
 // Sender streams frames to one receiver.
@@ -127,14 +198,28 @@ type Sender struct {
 	jobs chan tileJob
 	busy atomic.Bool // a frame's tiles are still being encoded
 
-	mu       sync.Mutex
-	inflight map[uint32]time.Time // frames sent and not yet acknowledged, by send time
-	grid     tile.Grid
-	frameNo  uint32
+	mu         sync.Mutex
+	inflight   map[uint32]*flight
+	grid       tile.Grid
+	gen        int
+	frameNo    uint32
+	tiles      []tileState
+	ref        *image.YCbCr // the newest version sent of every tile: what change is measured against
+	rc         *rateControl
+	refreshPos int
+	refreshDue float64 // tiles owed to the rolling refresh
+	lastSubmit time.Time
+	lastAck    time.Time
+	linkUp     bool
+	linkUpAt   time.Time
+	openLoop   bool
+	reconnects uint64 // control reconnections already acted on
+	skipped    int    // frames skipped for rate since the last one sent
 
-	captured, sent, dropBusy, dropWindow, acked, ackedWhole atomic.Uint64
-	tiles, datagrams, bytes, sendErrs, encErrs              atomic.Uint64
-	encodeTime                                              stats.Latency
+	captured, sent, dropBusy, dropWindow, dropRate, acked, ackedWhole atomic.Uint64
+	tilesSent, changedN, repairedN, refreshedN, lostN                 atomic.Uint64
+	datagrams, bytes, sendErrs, encErrs                               atomic.Uint64
+	encodeTime                                                        stats.Latency
 }
 
 // New checks cfg and opens the sockets; nothing is sent until Run.
@@ -146,7 +231,7 @@ func New(cfg Config) (*Sender, error) {
 	if err != nil {
 		return nil, fmt.Errorf("receiver address %q: %w", cfg.To, err)
 	}
-	s := &Sender{cfg: cfg, inflight: make(map[uint32]time.Time)}
+	s := &Sender{cfg: cfg, inflight: make(map[uint32]*flight), rc: newRateControl(cfg.MaxBitrate, cfg.Quality, cfg.MinQuality)}
 	for i := 0; i < cfg.Sockets; i++ {
 		c, err := net.DialUDP("udp", nil, raddr)
 		if err != nil {
@@ -158,9 +243,16 @@ func New(cfg Config) (*Sender, error) {
 		}
 		s.conns = append(s.conns, c)
 	}
-	s.pace.setRate(cfg.RateBits)
+	s.pace.setRate(s.paceBits())
 	s.ctl = &control.Client{Addr: cfg.To, Stream: cfg.Stream, Log: cfg.Log, OnAck: s.onAck}
 	return s, nil
+}
+
+// paceBits is the pacing rate: twice the target, so a frame leaves in about half a
+// frame time and a bottleneck at the target queues at most half a frame, but never
+// above the line rate. Called with mu held (or before Run).
+func (s *Sender) paceBits() int64 {
+	return min(s.cfg.RateBits, max(int64(2*s.rc.target), 1_000_000))
 }
 
 func (s *Sender) closeConns() {
@@ -218,7 +310,12 @@ func (s *Sender) drainAcks(max time.Duration) {
 	deadline := time.Now().Add(max)
 	for time.Now().Before(deadline) && s.ctl.Connected() {
 		s.mu.Lock()
-		n := len(s.inflight)
+		n := 0
+		for _, fl := range s.inflight {
+			if !fl.expired {
+				n++
+			}
+		}
 		s.mu.Unlock()
 		if n == 0 {
 			return
@@ -233,64 +330,154 @@ func (s *Sender) ackTimeout() time.Duration {
 	return max(250*time.Millisecond, 4*s.ctl.RTT())
 }
 
-// windowFull reports whether Window frames are in flight, forgetting the lost ones.
-func (s *Sender) windowFull(now time.Time) bool {
-	if !s.ctl.Connected() {
-		return false // open loop: the pacer alone bounds the rate
+// checkLoop decides whether acknowledgements can be trusted: the control link is up
+// and has answered recently, or nothing has been waiting for an answer. It handles
+// the transitions: a new connection may lead to a new receiver, so every tile is
+// sent again; losing the loop drops to the open-loop rate. Called with mu held.
+func (s *Sender) checkLoop(now time.Time) bool {
+	up := s.ctl.Connected()
+	if up && !s.linkUp {
+		s.linkUpAt = now
+		// A reconnection may reach a restarted receiver that holds nothing: send
+		// every tile again. (On the first connection, frames sent before it are
+		// settled by the first ack like any others.)
+		if n := s.ctl.Reconnects(); n != s.reconnects {
+			s.reconnects = n
+			for i := range s.tiles {
+				if s.tiles[i].everSent {
+					s.tiles[i].lost = true
+				}
+			}
+		}
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	s.linkUp = up
+	waiting := false
+	for _, fl := range s.inflight {
+		if !fl.done.IsZero() && now.Sub(fl.done) > stallAfter && fl.done.After(s.lastAck) {
+			waiting = true
+			break
+		}
+	}
+	closed := up && !(waiting && now.Sub(s.lastAck) > stallAfter && now.Sub(s.linkUpAt) > stallAfter)
+	if !closed && !s.openLoop && !s.lastAck.IsZero() {
+		s.rc.openLoop()
+		s.cfg.Log.Info("sender: no acknowledgements, running open loop", "target_mbit_per_s", s.rc.target/1e6)
+	}
+	s.openLoop = !closed
+	return closed
+}
+
+// expire gives up on frames unacknowledged for longer than the ack timeout. In
+// closed loop their tiles are lost and go again; open loop, nothing can be known,
+// so the records are kept until acks resume and show which frames arrived.
+func (s *Sender) expire(now time.Time, closed bool) {
 	timeout := s.ackTimeout()
-	for n, t := range s.inflight {
-		if now.Sub(t) > timeout {
+	for n, fl := range s.inflight {
+		age := now.Sub(fl.at)
+		// The ack timeout runs from the last datagram: a slow encoder is not a lost frame.
+		if !fl.expired && !fl.done.IsZero() && now.Sub(fl.done) > timeout {
+			fl.expired = true
+			if closed {
+				s.markLost(n, fl)
+			}
+		}
+		if age > keepFlights {
 			delete(s.inflight, n)
 		}
 	}
-	return len(s.inflight) >= s.cfg.Window
 }
 
-func (s *Sender) onAck(a *wire.Ack, _ time.Time) {
+// markLost marks the tiles of frame n whose newest version it carried for repair.
+func (s *Sender) markLost(n uint32, fl *flight) int {
+	if fl.gen != s.gen {
+		return 0
+	}
+	lost := 0
+	for _, t := range fl.tiles {
+		if ts := &s.tiles[t]; ts.sent == n && !ts.confirmed && !ts.lost {
+			ts.lost = true
+			lost++
+		}
+	}
+	s.lostN.Add(uint64(lost))
+	return lost
+}
+
+// onAck learns what the receiver got of one frame. Frames older than the one
+// acknowledged that were never acknowledged did not reach the receiver at all (it
+// releases frames in order and the ack link is ordered), so they count as lost too.
+func (s *Sender) onAck(a *wire.Ack, now time.Time) {
 	if a.Stream != s.cfg.Stream {
 		return
 	}
 	s.mu.Lock()
-	_, ok := s.inflight[a.Frame]
+	defer s.mu.Unlock()
+	s.lastAck = now
+	fl := s.inflight[a.Frame]
+	if fl == nil {
+		return
+	}
 	delete(s.inflight, a.Frame)
-	s.mu.Unlock()
-	if ok {
-		s.acked.Add(1)
-		if a.Received == a.FrameTiles {
-			s.ackedWhole.Add(1)
+	for n, g := range s.inflight {
+		if int32(n-a.Frame) < 0 {
+			s.markLost(n, g)
+			delete(s.inflight, n)
 		}
+	}
+	s.acked.Add(1)
+	if a.Received == a.FrameTiles {
+		s.ackedWhole.Add(1)
+	}
+	lost := 0
+	if fl.gen == s.gen && int(a.GridTiles) == len(s.tiles) {
+		for _, t := range fl.tiles {
+			ts := &s.tiles[t]
+			if !a.Has(int(t)) {
+				lost++
+				if ts.sent == a.Frame {
+					ts.lost = true
+					s.lostN.Add(1)
+				}
+			} else if ts.sent == a.Frame {
+				ts.confirmed, ts.lost = true, false
+			}
+		}
+	}
+	if first := fl.fj.firstSendUS.Load(); first != 0 {
+		owd := float64(a.FirstUS-first) / 1000
+		s.rc.onAck(now, owd, a.FirstUS, a.Bytes, len(fl.tiles), lost, int(fl.fj.datagrams.Load()))
+		s.pace.setRate(s.paceBits())
 	}
 }
 
 type frameJob struct {
-	f         *capture.Frame
-	no        uint32
-	captureUS int64
-	grid      tile.Grid
-	tiles     uint16
-	left      atomic.Int32
-	start     time.Time
+	f           *capture.Frame
+	ref         *image.YCbCr // the sender's reference picture, updated as tiles leave
+	no          uint32
+	captureUS   int64
+	grid        tile.Grid
+	quality     int
+	tiles       uint16
+	left        atomic.Int32
+	bytes       atomic.Int64
+	datagrams   atomic.Int64
+	firstSendUS atomic.Int64
+	start       time.Time
 }
 
 type tileJob struct {
 	fj   *frameJob
 	tile int
+	flag uint8
 }
 
-// submit hands frame f to the workers, or drops it when they are still busy with the
-// previous frame or the receiver is Window frames behind.
+// submit picks the tiles of frame f that must go, and hands them to the workers; or
+// drops f when the workers are still busy with the previous frame, the receiver is
+// Window frames behind, or the rate budget is spent.
 func (s *Sender) submit(f *capture.Frame) error {
 	now := time.Now()
 	if s.busy.Load() {
 		s.dropBusy.Add(1)
-		f.Release()
-		return nil
-	}
-	if s.windowFull(now) {
-		s.dropWindow.Add(1)
 		f.Release()
 		return nil
 	}
@@ -301,27 +488,111 @@ func (s *Sender) submit(f *capture.Frame) error {
 		return fmt.Errorf("frame subsampling %v: only 4:2:0 and 4:2:2 can be sent", img.SubsampleRatio)
 	}
 	s.mu.Lock()
-	if s.grid.W != img.Rect.Dx() || s.grid.H != img.Rect.Dy() {
+	closed := s.checkLoop(now)
+	s.expire(now, closed)
+	if closed && s.windowFull() {
+		s.mu.Unlock()
+		s.dropWindow.Add(1)
+		f.Release()
+		return nil
+	}
+	if !s.rc.frameBudget(now) {
+		s.skipped++
+		s.mu.Unlock()
+		s.dropRate.Add(1)
+		f.Release()
+		return nil
+	}
+	if s.grid.W != img.Rect.Dx() || s.grid.H != img.Rect.Dy() || s.ref == nil || s.ref.SubsampleRatio != img.SubsampleRatio {
 		g, err := tile.NewGrid(img.Rect.Dx(), img.Rect.Dy(), s.cfg.TileW, s.cfg.TileH, sub)
 		if err != nil {
 			s.mu.Unlock()
 			f.Release()
 			return err
 		}
-		s.grid = g
+		s.grid, s.gen = g, s.gen+1
+		s.tiles = make([]tileState, g.Len())
+		s.ref = image.NewYCbCr(image.Rect(0, 0, g.W, g.H), img.SubsampleRatio)
+		s.refreshPos, s.refreshDue = 0, 0
 	}
+	jobs := s.pick(now, img)
 	s.frameNo++
-	fj := &frameJob{f: f, no: s.frameNo, captureUS: f.Time.UnixMicro(), grid: s.grid, start: now}
-	s.inflight[fj.no] = now
+	fj := &frameJob{f: f, no: s.frameNo, captureUS: f.Time.UnixMicro(), grid: s.grid, quality: s.rc.quality, start: now, ref: s.ref}
+	fl := &flight{fj: fj, at: now, gen: s.gen, tiles: make([]uint16, len(jobs))}
+	for i, j := range jobs {
+		ts := &s.tiles[j.tile]
+		*ts = tileState{sent: fj.no, everSent: true}
+		fl.tiles[i] = uint16(j.tile)
+	}
+	s.inflight[fj.no] = fl
 	s.mu.Unlock()
-	n := fj.grid.Len()
-	fj.tiles = uint16(n)
-	fj.left.Store(int32(n))
+	fj.tiles = uint16(len(jobs))
+	fj.left.Store(int32(len(jobs)))
 	s.busy.Store(true)
-	for i := 0; i < n; i++ {
-		s.jobs <- tileJob{fj: fj, tile: i}
+	for _, j := range jobs {
+		j.fj = fj
+		s.jobs <- j
 	}
 	return nil
+}
+
+// windowFull reports whether Window frames are awaiting acknowledgement. Called with mu held.
+func (s *Sender) windowFull() bool {
+	n := 0
+	for _, fl := range s.inflight {
+		if !fl.expired {
+			n++
+		}
+	}
+	return n >= s.cfg.Window
+}
+
+// pick chooses the tiles frame img carries: every tile never sent or lost, every
+// tile that changed, and the next few of the rolling refresh; at least one, so the
+// receiver sees every frame. Called with mu held.
+func (s *Sender) pick(now time.Time, img *image.YCbCr) []tileJob {
+	n := s.grid.Len()
+	jobs := make([]tileJob, 0, n)
+	chosen := make([]bool, n)
+	for i := range n {
+		ts := &s.tiles[i]
+		switch {
+		case !ts.everSent || s.cfg.ChangeThreshold < 0:
+			jobs = append(jobs, tileJob{tile: i})
+			s.changedN.Add(1)
+		case ts.lost:
+			jobs = append(jobs, tileJob{tile: i, flag: wire.FlagRepair})
+			s.repairedN.Add(1)
+		case changed(img, s.ref, s.grid.Rect(i), s.cfg.ChangeThreshold):
+			jobs = append(jobs, tileJob{tile: i})
+			s.changedN.Add(1)
+		default:
+			continue
+		}
+		chosen[i] = true
+	}
+	if !s.lastSubmit.IsZero() {
+		period := s.cfg.Refresh * time.Duration(s.rc.refreshX)
+		s.refreshDue += float64(n) * now.Sub(s.lastSubmit).Seconds() / period.Seconds()
+		s.refreshDue = min(s.refreshDue, float64(n))
+	}
+	s.lastSubmit = now
+	due := int(math.Floor(s.refreshDue))
+	if len(jobs) == 0 && due == 0 {
+		due = 1 // a keepalive: one tile, taken from the refresh's turn
+	}
+	for k := 0; k < n && due > 0; k++ {
+		i := s.refreshPos
+		s.refreshPos = (s.refreshPos + 1) % n
+		s.refreshDue = max(0, s.refreshDue-1)
+		due--
+		if chosen[i] {
+			continue // already going: it counts as refreshed
+		}
+		jobs = append(jobs, tileJob{tile: i, flag: wire.FlagRefresh})
+		s.refreshedN.Add(1)
+	}
+	return jobs
 }
 
 func (s *Sender) worker() {
@@ -334,23 +605,42 @@ func (s *Sender) worker() {
 		r := fj.grid.Rect(j.tile)
 		var sub uint8
 		var err error
-		payload, sub, err = enc.AppendTile(payload[:0], fj.f.Image, r, s.cfg.Quality)
+		payload, sub, err = enc.AppendTile(payload[:0], fj.f.Image, r, fj.quality)
 		if err != nil {
 			s.encErrs.Add(1)
 		} else {
 			k++
-			s.sendTile(s.conns[(j.tile+k)%len(s.conns)], dgram, fj, j.tile, sub, payload)
+			s.sendTile(s.conns[(j.tile+k)%len(s.conns)], dgram, fj, j, sub, payload)
+		}
+		// The reference holds what was sent, so the next change test compares with it.
+		// No other worker touches this tile's rectangle, and submit reads the
+		// reference only once the whole frame is done (busy).
+		if ref := fj.ref; ref != nil && ref.Rect == fj.f.Image.Rect && ref.SubsampleRatio == fj.f.Image.SubsampleRatio {
+			tile.CopyRect(ref, fj.f.Image, r)
 		}
 		if fj.left.Add(-1) == 0 {
-			s.encodeTime.Add(time.Since(fj.start))
-			fj.f.Release()
-			s.sent.Add(1)
-			s.busy.Store(false)
+			s.frameDone(fj)
 		}
 	}
 }
 
-func (s *Sender) sendTile(c *net.UDPConn, dgram []byte, fj *frameJob, idx int, sub uint8, payload []byte) {
+func (s *Sender) frameDone(fj *frameJob) {
+	now := time.Now()
+	s.encodeTime.Add(now.Sub(fj.start))
+	fj.f.Release()
+	s.mu.Lock()
+	if fl := s.inflight[fj.no]; fl != nil {
+		fl.done = now
+	}
+	s.rc.frameSent(now, int(fj.bytes.Load()), s.skipped)
+	s.skipped = 0
+	s.pace.setRate(s.paceBits())
+	s.mu.Unlock()
+	s.sent.Add(1)
+	s.busy.Store(false)
+}
+
+func (s *Sender) sendTile(c *net.UDPConn, dgram []byte, fj *frameJob, j tileJob, sub uint8, payload []byte) {
 	room := len(dgram) - wire.HeaderSize
 	count := wire.Fragments(len(payload), room)
 	if count > 65535 || len(payload) > wire.MaxTilePayload {
@@ -358,12 +648,13 @@ func (s *Sender) sendTile(c *net.UDPConn, dgram []byte, fj *frameJob, idx int, s
 		return
 	}
 	h := wire.Header{
+		Flags:  j.flag,
 		Stream: s.cfg.Stream, Frame: fj.no, CaptureUS: uint32(fj.captureUS),
 		Width: uint16(fj.grid.W), Height: uint16(fj.grid.H),
-		Tile: uint16(idx), GridTiles: uint16(fj.grid.Len()), FrameTiles: fj.tiles,
+		Tile: uint16(j.tile), GridTiles: uint16(fj.grid.Len()), FrameTiles: fj.tiles,
 		TileW: uint16(fj.grid.TW), TileH: uint16(fj.grid.TH),
 		Fragments: uint16(count), PayloadSize: uint32(len(payload)),
-		Quality: uint8(s.cfg.Quality), Format: wire.CodecJPEGScan<<4 | sub,
+		Quality: uint8(fj.quality), Format: wire.CodecJPEGScan<<4 | sub,
 	}
 	for i := 0; i < count; i++ {
 		h.Fragment = uint16(i)
@@ -372,30 +663,43 @@ func (s *Sender) sendTile(c *net.UDPConn, dgram []byte, fj *frameJob, idx int, s
 		copy(dgram[wire.HeaderSize:], payload[off:off+n])
 		size := wire.HeaderSize + n
 		s.pace.wait(size)
+		fj.firstSendUS.CompareAndSwap(0, time.Now().UnixMicro())
 		if _, err := c.Write(dgram[:size]); err != nil {
 			s.sendErrs.Add(1) // e.g. ECONNREFUSED while no receiver listens: keep going
 			continue
 		}
 		s.datagrams.Add(1)
 		s.bytes.Add(uint64(size))
+		fj.bytes.Add(int64(size))
+		fj.datagrams.Add(1)
 	}
-	s.tiles.Add(1)
+	s.tilesSent.Add(1)
 }
 
 // Stats returns a snapshot of the counters.
 func (s *Sender) Stats() Stats {
 	s.mu.Lock()
 	g := s.grid
+	rc := *s.rc
+	open := s.openLoop
 	s.mu.Unlock()
-	return Stats{
+	st := Stats{
 		FramesCaptured: s.captured.Load(), FramesSent: s.sent.Load(),
-		FramesDroppedBusy: s.dropBusy.Load(), FramesDroppedAck: s.dropWindow.Load(),
+		FramesDroppedBusy: s.dropBusy.Load(), FramesDroppedAck: s.dropWindow.Load(), FramesDroppedRate: s.dropRate.Load(),
 		FramesAcked: s.acked.Load(), FramesAckedWhole: s.ackedWhole.Load(),
-		TilesSent: s.tiles.Load(), DatagramsSent: s.datagrams.Load(), BytesSent: s.bytes.Load(),
+		TilesSent: s.tilesSent.Load(), TilesChanged: s.changedN.Load(), TilesRepaired: s.repairedN.Load(),
+		TilesRefreshed: s.refreshedN.Load(), TilesLost: s.lostN.Load(),
+		DatagramsSent: s.datagrams.Load(), BytesSent: s.bytes.Load(),
 		SendErrors: s.sendErrs.Load(), EncodeErrors: s.encErrs.Load(),
 		EncodeMsP50:      s.encodeTime.Percentile(50),
 		RTTMs:            float64(s.ctl.RTT()) / float64(time.Millisecond),
-		ControlConnected: s.ctl.Connected(), ControlReconnects: s.ctl.Reconnects(),
-		Quality: s.cfg.Quality, Stream: s.cfg.Stream, Width: g.W, Height: g.H, Tiles: g.Len(),
+		ControlConnected: s.ctl.Connected(), ControlReconnects: s.ctl.Reconnects(), OpenLoop: open,
+		Quality: rc.quality, TargetMbps: rc.target / 1e6, ReceiveMbps: rc.recvRate / 1e6,
+		QueueDelayMs: rc.queueMs, LossPct: 100 * rc.loss, RefreshFactor: rc.refreshX,
+		Stream: s.cfg.Stream, Width: g.W, Height: g.H, Tiles: g.Len(),
 	}
+	if st.FramesSent > 0 && g.Len() > 0 {
+		st.TileShare = float64(st.TilesSent) / float64(st.FramesSent) / float64(g.Len())
+	}
+	return st
 }

@@ -1,0 +1,387 @@
+// Package impair is the impairment benchmark behind `hrvs bench-impair`: it streams a
+// clip through net/relay under each impairment of a fixed matrix (random loss,
+// bandwidth caps, jitter with reordering, a total blackout) and reports what a viewer
+// gets: frames shown, complete against concealed, PSNR against the source, latency,
+// and how long the picture takes to heal after the blackout.
+package impair
+
+import (
+	"context"
+	"fmt"
+	"image"
+	"io"
+	"log/slog"
+	"math"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/hrvs/hrvs/capture"
+	"github.com/hrvs/hrvs/net/receiver"
+	"github.com/hrvs/hrvs/net/relay"
+	"github.com/hrvs/hrvs/net/sender"
+	"github.com/hrvs/hrvs/net/tile"
+)
+
+// Config says what to stream and for how long; zero values take the defaults noted.
+type Config struct {
+	Width, Height int           // frame size (1920x1080)
+	FPS           float64       // source rate (30)
+	Duration      time.Duration // measured time per run, after Warmup (10s)
+	Warmup        time.Duration // time for rate control to settle before measuring (2s)
+	Clips         []string      // "pattern", "natural" (a pan over a photograph), "static" (a still camera) (pattern and natural)
+	Scenarios     []string      // names from Matrix; empty runs them all
+	Photo         string        // photograph for the natural clips (DefaultPhoto)
+	Seed          int64         // relay seed (1)
+	GStreamer     bool          // also run GStreamer RTP/JPEG under the same random loss
+	// Sender settings passed through (sender.Config has the defaults).
+	Quality         int
+	MaxBitrate      int64
+	ChangeThreshold int
+	Refresh         time.Duration
+	NewEncoder      func() tile.Encoder
+	NewDecoder      func(h *tile.Headers) tile.Decoder
+	Log             *slog.Logger
+}
+
+// Scenario is one impairment of the path from sender to receiver.
+type Scenario struct {
+	Key      string // short name for --scenarios
+	Name     string
+	Relay    relay.Config  // impairment fields only; addresses are filled in per run
+	Blackout time.Duration // a total blackout this long, 2 s into the measured time
+}
+
+// Matrix is the set of impairments the issue asks for, lossless first (the PSNR reference).
+func Matrix() []Scenario {
+	return []Scenario{
+		{Key: "lossless", Name: "lossless"},
+		{Key: "loss1", Name: "loss 1%", Relay: relay.Config{Loss: 0.01}},
+		{Key: "loss5", Name: "loss 5%", Relay: relay.Config{Loss: 0.05}},
+		{Key: "loss10", Name: "loss 10%", Relay: relay.Config{Loss: 0.10}},
+		{Key: "loss20", Name: "loss 20%", Relay: relay.Config{Loss: 0.20}},
+		{Key: "cap100", Name: "cap 100 Mbit/s", Relay: relay.Config{RateBits: 100e6}},
+		{Key: "cap20", Name: "cap 20 Mbit/s", Relay: relay.Config{RateBits: 20e6}},
+		{Key: "cap5", Name: "cap 5 Mbit/s", Relay: relay.Config{RateBits: 5e6}},
+		{Key: "jitter", Name: "jitter 20±10 ms + 1% reorder", Relay: relay.Config{Delay: 20 * time.Millisecond, Jitter: 10 * time.Millisecond, Reorder: 0.01}},
+		{Key: "blackout", Name: "blackout 2 s", Blackout: 2 * time.Second},
+	}
+}
+
+// Result is one row of the table.
+type Result struct {
+	Clip, Scenario string
+	ShownFPS       float64 // frames released by the receiver per second
+	ShownPct       float64 // of the frames the source produced
+	CompletePct    float64 // of the frames shown, every tile the frame carried arrived
+	ConcealedPct   float64 // of the frames shown, some tile came from an older frame because it was lost
+	PSNR           float64 // mean over sampled shown frames, dB, against the exact source frame
+	LatencyP50     float64 // ms, capture to frame ready
+	LatencyP99     float64
+	HealMs         float64 // blackout runs: from the end of the blackout to the first whole picture; -1 never
+	Mbps           float64 // sent
+	Quality        int     // quality at the end
+	TileShare      float64 // tiles sent / full frames
+	Note           string
+}
+
+func (c *Config) fill() {
+	if c.Width == 0 || c.Height == 0 {
+		c.Width, c.Height = 1920, 1080
+	}
+	if c.FPS == 0 {
+		c.FPS = 30
+	}
+	if c.Duration == 0 {
+		c.Duration = 10 * time.Second
+	}
+	if c.Warmup == 0 {
+		c.Warmup = 2 * time.Second
+	}
+	if len(c.Clips) == 0 {
+		c.Clips = []string{"pattern", "natural"}
+	}
+	if c.Photo == "" {
+		c.Photo = DefaultPhoto
+	}
+	if c.Seed == 0 {
+		c.Seed = 1
+	}
+	if c.Log == nil {
+		c.Log = slog.New(slog.DiscardHandler)
+	}
+}
+
+// Run streams every clip under every chosen scenario, writes a Markdown table to out
+// as rows complete, and returns the rows.
+func Run(ctx context.Context, cfg Config, out io.Writer) ([]Result, error) {
+	cfg.fill()
+	var scens []Scenario
+	for _, s := range Matrix() {
+		if len(cfg.Scenarios) == 0 || slices.Contains(cfg.Scenarios, s.Key) {
+			scens = append(scens, s)
+		}
+	}
+	if len(scens) == 0 {
+		return nil, fmt.Errorf("impair: no scenario matches %q", cfg.Scenarios)
+	}
+	fmt.Fprintf(out, "%dx%d at %g fps, %v measured after %v warm-up per run\n\n", cfg.Width, cfg.Height, cfg.FPS, cfg.Duration, cfg.Warmup)
+	fmt.Fprintln(out, "| clip | impairment | shown fps | shown | complete | concealed | PSNR dB | latency p50 / p99 ms | heal ms | Mbit/s | q | tiles sent |")
+	fmt.Fprintln(out, "|---|---|---|---|---|---|---|---|---|---|---|---|")
+	var all []Result
+	for _, clip := range cfg.Clips {
+		for _, sc := range scens {
+			if ctx.Err() != nil {
+				return all, ctx.Err()
+			}
+			r, err := RunOne(ctx, cfg, clip, sc)
+			if err != nil {
+				return all, err
+			}
+			all = append(all, r)
+			heal := "-"
+			if sc.Blackout > 0 {
+				heal = fmt.Sprintf("%.0f", r.HealMs)
+			}
+			fmt.Fprintf(out, "| %s | %s | %.1f | %.1f%% | %.1f%% | %.1f%% | %.2f | %.0f / %.0f | %s | %.1f | %d | %.0f%% |\n",
+				r.Clip, r.Scenario, r.ShownFPS, r.ShownPct, r.CompletePct, r.ConcealedPct, r.PSNR,
+				r.LatencyP50, r.LatencyP99, heal, r.Mbps, r.Quality, 100*r.TileShare)
+		}
+	}
+	if cfg.GStreamer {
+		if err := gstTable(ctx, cfg, scens, out); err != nil {
+			return all, err
+		}
+	}
+	return all, nil
+}
+
+func openClip(cfg Config, clip string) (drawer, error) {
+	switch clip {
+	case "pattern":
+		return capture.NewPattern(cfg.Width, cfg.Height, cfg.FPS)
+	case "natural":
+		return newPhotoClip(clip, cfg.Photo, cfg.Width, cfg.Height, cfg.FPS, true)
+	case "static":
+		return newPhotoClip(clip, cfg.Photo, cfg.Width, cfg.Height, cfg.FPS, false)
+	}
+	return nil, fmt.Errorf("impair: unknown clip %q (pattern, natural or static)", clip)
+}
+
+// recorder remembers which source frame each capture timestamp belongs to.
+type recorder struct {
+	drawer
+	mu   sync.Mutex
+	seqs map[int64]uint64
+}
+
+func (r *recorder) Next(ctx context.Context) (*capture.Frame, error) {
+	f, err := r.drawer.Next(ctx)
+	if err == nil {
+		r.mu.Lock()
+		r.seqs[f.Time.UnixMicro()] = f.Seq
+		if len(r.seqs) > 4096 { // bounded: only recent frames can still be shown
+			for k, s := range r.seqs {
+				if s+1024 < f.Seq {
+					delete(r.seqs, k)
+				}
+			}
+		}
+		r.mu.Unlock()
+	}
+	return f, err
+}
+
+func (r *recorder) seq(us int64) (uint64, bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	s, ok := r.seqs[us]
+	return s, ok
+}
+
+// sample is what the display saw of one frame.
+type sample struct {
+	ready    time.Time
+	latency  time.Duration
+	complete bool
+	psnr     float64 // NaN when not measured
+}
+
+// psnrEvery is how often the display measures PSNR outside the heal window: every
+// frame would cost a core at 1080p and starve the stream being measured.
+const psnrEvery = 4
+
+// RunOne streams one clip under one scenario.
+func RunOne(ctx context.Context, cfg Config, clip string, sc Scenario) (Result, error) {
+	cfg.fill()
+	res := Result{Clip: clip, Scenario: sc.Name, HealMs: -1}
+	src, err := openClip(cfg, clip)
+	if err != nil {
+		return res, err
+	}
+	defer src.Close()
+	rx, err := receiver.New(receiver.Config{Listen: "127.0.0.1:0", Sockets: 2, NewDecoder: cfg.NewDecoder, Log: cfg.Log})
+	if err != nil {
+		return res, err
+	}
+	rcfg := sc.Relay
+	rcfg.Listen, rcfg.Forward, rcfg.Seed = "127.0.0.1:0", rx.Addr(), cfg.Seed
+	rl, err := relay.Start(rcfg, cfg.Log)
+	if err != nil {
+		return res, err
+	}
+	defer rl.Close()
+	tx, err := sender.New(sender.Config{To: rl.Addr().String(), Quality: cfg.Quality, MaxBitrate: cfg.MaxBitrate,
+		ChangeThreshold: cfg.ChangeThreshold, Refresh: cfg.Refresh, NewEncoder: cfg.NewEncoder, Log: cfg.Log})
+	if err != nil {
+		return res, err
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	rec := &recorder{drawer: src, seqs: make(map[int64]uint64)}
+
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() { defer wg.Done(); rx.Run(ctx) }()
+	var (
+		mu        sync.Mutex
+		samples   []sample
+		measuring bool
+		healFrom  time.Time // blackout end: measure every frame until healed
+		healed    bool
+		baseline  []float64 // PSNR before the blackout
+	)
+	go func() { // the display: takes the newest frame, compares some with their source
+		defer wg.Done()
+		ref := image.NewYCbCr(image.Rect(0, 0, cfg.Width, cfg.Height), image.YCbCrSubsampleRatio420)
+		n := 0
+		for {
+			f, err := rx.Next(ctx)
+			if err != nil {
+				return
+			}
+			n++
+			mu.Lock()
+			on, from, done := measuring, healFrom, healed
+			mu.Unlock()
+			s := sample{ready: f.Ready, latency: f.Latency(), complete: f.Complete(), psnr: math.NaN()}
+			inHeal := !from.IsZero() && !done && f.Ready.After(from)
+			if on && (n%psnrEvery == 0 || inHeal) {
+				if seq, ok := rec.seq(f.CaptureUS); ok && f.Image.Rect.Dx() == cfg.Width && f.Image.Rect.Dy() == cfg.Height {
+					src.Draw(ref, seq)
+					s.psnr = tile.PSNR(ref, f.Image)
+				}
+			}
+			f.Release()
+			mu.Lock()
+			if on {
+				samples = append(samples, s)
+				if !math.IsNaN(s.psnr) && from.IsZero() && sc.Blackout > 0 {
+					baseline = append(baseline, s.psnr)
+				}
+				if inHeal && !math.IsNaN(s.psnr) && len(baseline) > 0 && s.psnr >= median(baseline)-1 {
+					healed = true
+					res.HealMs = float64(s.ready.Sub(from)) / float64(time.Millisecond)
+				}
+			}
+			mu.Unlock()
+		}
+	}()
+	sendDone := make(chan error, 1)
+	wg.Add(1)
+	go func() { defer wg.Done(); sendDone <- tx.Run(ctx, rec, 0) }()
+
+	wait := func(d time.Duration) bool {
+		select {
+		case <-ctx.Done():
+			return false
+		case <-time.After(d):
+			return true
+		}
+	}
+	stop := func() {
+		cancel()
+		wg.Wait()
+	}
+	if !wait(cfg.Warmup) {
+		stop()
+		return res, ctx.Err()
+	}
+	rs0, ss0 := rx.Stats(), tx.Stats()
+	t0 := time.Now()
+	mu.Lock()
+	measuring = true
+	mu.Unlock()
+	if sc.Blackout > 0 {
+		lead := min(2*time.Second, cfg.Duration/3)
+		wait(lead)
+		rl.BlackoutFor(sc.Blackout)
+		mu.Lock()
+		healFrom = time.Now().Add(sc.Blackout)
+		mu.Unlock()
+		wait(cfg.Duration - lead)
+	} else {
+		wait(cfg.Duration)
+	}
+	rs1, ss1 := rx.Stats(), tx.Stats()
+	secs := time.Since(t0).Seconds()
+	mu.Lock()
+	measuring = false
+	mu.Unlock()
+	stop()
+	select {
+	case err := <-sendDone:
+		if err != nil {
+			return res, err
+		}
+	default:
+	}
+
+	got := float64(rs1.FramesReceived - rs0.FramesReceived)
+	res.ShownFPS = got / secs
+	res.ShownPct = 100 * got / (secs * cfg.FPS)
+	if got > 0 {
+		res.CompletePct = 100 * float64(rs1.FramesComplete-rs0.FramesComplete) / got
+		res.ConcealedPct = 100 * float64(rs1.FramesPartial-rs0.FramesPartial) / got
+	}
+	res.Mbps = float64(ss1.BytesSent-ss0.BytesSent) * 8 / secs / 1e6
+	res.Quality = ss1.Quality
+	if fr := ss1.FramesSent - ss0.FramesSent; fr > 0 && ss1.Tiles > 0 {
+		res.TileShare = float64(ss1.TilesSent-ss0.TilesSent) / float64(fr) / float64(ss1.Tiles)
+	}
+	var lat []float64
+	var psnr []float64
+	for _, s := range samples {
+		lat = append(lat, float64(s.latency)/float64(time.Millisecond))
+		if !math.IsNaN(s.psnr) && !math.IsInf(s.psnr, 0) {
+			psnr = append(psnr, s.psnr)
+		}
+	}
+	res.LatencyP50, res.LatencyP99 = percentile(lat, 50), percentile(lat, 99)
+	res.PSNR = mean(psnr)
+	cfg.Log.Info("impair run", "clip", clip, "scenario", sc.Name, "sender", ss1, "receiver", rs1, "relay", rl.Stats())
+	return res, nil
+}
+
+func percentile(v []float64, p float64) float64 {
+	if len(v) == 0 {
+		return 0
+	}
+	s := slices.Clone(v)
+	slices.Sort(s)
+	i := int(math.Ceil(p/100*float64(len(s)))) - 1
+	return s[max(0, min(len(s)-1, i))]
+}
+
+func median(v []float64) float64 { return percentile(v, 50) }
+
+func mean(v []float64) float64 {
+	if len(v) == 0 {
+		return 0
+	}
+	var s float64
+	for _, x := range v {
+		s += x
+	}
+	return s / float64(len(v))
+}

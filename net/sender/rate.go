@@ -1,0 +1,268 @@
+package sender
+
+import (
+	"math"
+	"time"
+)
+
+// rateControl turns acknowledgements into a target bit rate and the target into a
+// JPEG quality, a refresh pace and, as a last resort, skipped frames. It is a plain
+// state machine fed by the sender under the sender's lock; docs/CONTROL.md explains
+// the algorithm and its constants.
+type rateControl struct {
+	maxBits   float64 // --max-bitrate; +Inf when not set
+	minBits   float64
+	target    float64 // bits per second the sender may send
+	qMax      int     // the configured quality: never exceeded
+	qMin      int
+	quality   int
+	refreshX  int // the refresh period is stretched by this factor under pressure (1..8)
+	credit    float64
+	lastTick  time.Time
+	lastDown  time.Time // target last lowered
+	lastUp    time.Time // target last raised
+	qDown     time.Time // quality last lowered
+	qUp       time.Time // quality last raised
+	holdUntil time.Time // no increase before this: the last decrease has not shown yet
+	capEst    float64   // receive rate when the queue last built: the path's capacity as last seen
+	capAt     time.Time
+
+	// Measurements from acknowledgements.
+	owdMin   [30]owdBucket // one-way delay minimum per 2 s over the last minute: the empty-queue baseline
+	recent   [3]float64    // last one-way delays, ms; their minimum ignores a late first datagram
+	nRecent  int
+	queueMs  float64 // smoothed queueing delay above the baseline
+	prevQ    float64
+	trend    float64 // smoothed change of queueMs per ack
+	overN    int     // consecutive acks that looked like overuse
+	loss     float64 // smoothed share of sent tiles reported missing
+	recv     [32]recvSample
+	nRecv    int
+	recvRate float64 // bits per second the receiver got over the last ~500 ms
+
+	// What the encoder produced: bytes the frames wanted at the current quality.
+	demand float64 // smoothed bits per second of encoded frames, skipped ones estimated
+	fps    float64 // smoothed capture rate
+	lastFr time.Time
+}
+
+type owdBucket struct {
+	sec int64
+	min float64
+}
+
+type recvSample struct {
+	atUS  int64
+	bytes uint32
+}
+
+// Constants of the controller (docs/CONTROL.md, "Rate control").
+const (
+	overuseQueueMs      = 40.0 // queueing delay that always means too fast
+	risingQueueMs       = 15.0 // queueing delay that means too fast while it is growing
+	calmQueueMs         = 8.0  // below this the path is idle enough to probe upwards
+	lossCeiling         = 0.25 // tile loss beyond what repair-by-ack can hide
+	backoff             = 0.85 // on overuse, the target drops to this share of what arrived
+	growthPer100ms      = 0.10 // multiplicative probing while the path is calm
+	nearCapGrowthPerSec = 0.05 // probing near the last measured capacity
+	recvWindowUS        = 500_000
+	startBits           = 100e6 // first target: a Fast Ethernet port; a slower path shows within a few frames
+	defaultMinBits      = 300e3
+	qualityStepDown     = 100 * time.Millisecond
+	qualityStepUp       = 300 * time.Millisecond
+)
+
+func newRateControl(maxBits int64, qMax, qMin int) *rateControl {
+	rc := &rateControl{maxBits: math.Inf(1), minBits: defaultMinBits, qMax: qMax, qMin: min(qMin, qMax), quality: qMax, refreshX: 1}
+	if maxBits > 0 {
+		rc.maxBits = float64(maxBits)
+		rc.minBits = min(rc.minBits, rc.maxBits)
+	}
+	rc.target = min(startBits, rc.maxBits)
+	return rc
+}
+
+// onAck feeds one acknowledgement: owdMs is the frame's first datagram arrival on the
+// receiver's clock minus its send time on ours (the clock offset is constant, so only
+// changes matter), lost and sent count the frame's tiles, datagrams the datagrams
+// it was sent in.
+func (rc *rateControl) onAck(now time.Time, owdMs float64, firstUS int64, bytes uint32, sent, lost, datagrams int) {
+	sec := now.Unix() / 2
+	b := &rc.owdMin[sec%int64(len(rc.owdMin))]
+	if b.sec != sec {
+		*b = owdBucket{sec: sec, min: owdMs}
+	} else {
+		b.min = min(b.min, owdMs)
+	}
+	base := math.Inf(1)
+	for _, o := range rc.owdMin {
+		if o.sec > sec-int64(len(rc.owdMin)) {
+			base = min(base, o.min)
+		}
+	}
+	rc.recent[rc.nRecent%len(rc.recent)] = owdMs
+	rc.nRecent++
+	cur := math.Inf(1)
+	for i := 0; i < min(rc.nRecent, len(rc.recent)); i++ {
+		cur = min(cur, rc.recent[i])
+	}
+	q := max(0, cur-base)
+	rc.queueMs = 0.7*rc.queueMs + 0.3*q
+	rc.trend = 0.8*rc.trend + 0.2*(rc.queueMs-rc.prevQ)
+	rc.prevQ = rc.queueMs
+	if sent > 0 && datagrams > 0 {
+		// A tile of k datagrams is lost when any one is: turn the tile loss back into
+		// the datagram loss rate p, from 1 - (1-p)^k, so the figure means the same
+		// whatever the tile size and quality.
+		k := max(1, float64(datagrams)/float64(sent))
+		p := 1 - math.Pow(1-float64(lost)/float64(sent), 1/k)
+		rc.loss = 0.9*rc.loss + 0.1*p
+	}
+	rc.recv[rc.nRecv%len(rc.recv)] = recvSample{atUS: firstUS, bytes: bytes}
+	rc.nRecv++
+	// Bytes that arrived after the window's first frame, over the time since it:
+	// the first frame's own bytes arrived before the span began.
+	var sum float64
+	first, firstBytes := firstUS, float64(bytes)
+	for i := 0; i < min(rc.nRecv, len(rc.recv)); i++ {
+		s := rc.recv[i]
+		if s.atUS > firstUS-recvWindowUS && s.atUS <= firstUS {
+			sum += float64(s.bytes)
+			if s.atUS < first {
+				first, firstBytes = s.atUS, float64(s.bytes)
+			}
+		}
+	}
+	sum -= firstBytes
+	if span := float64(firstUS - first); span > 100_000 {
+		rc.recvRate = sum * 8 / (span / 1e6)
+	}
+	rc.adapt(now)
+}
+
+// adapt moves the target after a new measurement.
+func (rc *rateControl) adapt(now time.Time) {
+	if rc.queueMs > overuseQueueMs || (rc.queueMs > risingQueueMs && rc.trend > 0) {
+		rc.overN++
+	} else {
+		rc.overN = 0
+	}
+	// Three frames in a row: one late frame is as likely a busy CPU as a queue.
+	overuse := rc.overN >= 3
+	switch {
+	case overuse:
+		// Down to what actually arrived, less a margin to drain the queue, then wait
+		// for the queue to drain before judging again: a queue a second deep takes
+		// that long to show any effect.
+		wait := min(time.Second, max(200*time.Millisecond, time.Duration(2*rc.queueMs)*time.Millisecond))
+		if now.Sub(rc.lastDown) > wait {
+			got := rc.recvRate
+			if got <= 0 {
+				got = rc.target
+			}
+			rc.capEst, rc.capAt = got, now
+			if rc.trend >= 0 || rc.target > got {
+				// Still growing (or sending more than arrives): below what arrives.
+				rc.target = max(rc.minBits, min(rc.target, got)*backoff)
+			}
+			rc.lastDown = now
+		}
+		rc.holdUntil = now.Add(300 * time.Millisecond)
+	case rc.loss > lossCeiling && now.Sub(rc.lastDown) > 200*time.Millisecond:
+		rc.target = max(rc.minBits, rc.target*0.9)
+		rc.lastDown = now
+		rc.holdUntil = now.Add(500 * time.Millisecond)
+	case !overuse && rc.queueMs < calmQueueMs && now.After(rc.holdUntil):
+		dt := now.Sub(rc.lastUp)
+		if rc.lastUp.IsZero() || dt > time.Second {
+			dt = 100 * time.Millisecond
+		}
+		growth := growthPer100ms * dt.Seconds() * 10
+		if rc.capEst > 0 && now.Sub(rc.capAt) < 10*time.Second && rc.target > 0.7*rc.capEst {
+			// Near the rate where the queue last built: creep, do not leap.
+			growth = nearCapGrowthPerSec * dt.Seconds()
+		}
+		grown := rc.target * (1 + growth)
+		// Probing beyond what is being used proves nothing: a static scene would
+		// walk the target to the cap and the next busy scene would flood the path.
+		ceiling := max(1.5*rc.recvRate, 1.5*rc.demand, startBits)
+		rc.target = min(rc.maxBits, max(rc.target, min(grown, ceiling)))
+		rc.lastUp = now
+	}
+}
+
+// openLoop is the rate while no acknowledgements arrive: three quarters of the last
+// target, since nothing tells the sender whether the path is still there.
+func (rc *rateControl) openLoop() {
+	rc.target = max(rc.minBits, min(rc.target, 0.75*rc.target))
+}
+
+// frameBudget decides for a captured frame whether it may be sent: the credit is a
+// token bucket filled at the target rate and holding at most two frames' worth.
+// Skipping is the last resort, reached when even the lowest quality does not fit.
+func (rc *rateControl) frameBudget(now time.Time) bool {
+	if !rc.lastFr.IsZero() {
+		dt := now.Sub(rc.lastFr).Seconds()
+		if dt > 0 && dt < 1 {
+			rc.fps = 0.9*rc.fps + 0.1/dt
+		}
+	}
+	rc.lastFr = now
+	if !rc.lastTick.IsZero() {
+		fill := now.Sub(rc.lastTick).Seconds() * rc.target / 8
+		capacity := 2 * rc.target / 8 / max(rc.fps, 1)
+		rc.credit = min(capacity, rc.credit+fill)
+	}
+	rc.lastTick = now
+	return rc.credit >= 0
+}
+
+// frameSent charges a frame's bytes and adapts the quality to how the frames fit:
+// demand is the rate the frames would need at this quality (at least 1.2 times the
+// target when frames had to be skipped for lack of credit).
+func (rc *rateControl) frameSent(now time.Time, bytes int, skippedBefore int) {
+	rc.credit -= float64(bytes)
+	want := float64(bytes) * 8 * max(rc.fps, 1)
+	if skippedBefore > 0 {
+		want = max(want, 1.2*rc.target)
+	}
+	rc.demand = 0.8*rc.demand + 0.2*want
+	if rc.demand > rc.target && rc.target < rc.maxBits && rc.queueMs < calmQueueMs &&
+		now.Sub(rc.lastDown) > 5*time.Second && !(rc.capEst > 0 && now.Sub(rc.capAt) < 10*time.Second) {
+		// The frames want more and the path has shown no limit: ask the path before
+		// giving up picture quality. Overuse detection corrects a wrong guess within
+		// a few frames.
+		rc.target = min(rc.maxBits, rc.demand, 2*rc.target)
+	}
+	ratio := rc.demand / rc.target
+	step := 0
+	switch {
+	case ratio > 1.5:
+		step = -8
+	case ratio > 1.1:
+		step = -4
+	case ratio > 0.95:
+		step = -2
+	case ratio < 0.3:
+		step = 5
+	case ratio < 0.5:
+		step = 2
+	case ratio < 0.7:
+		step = 1
+	}
+	switch {
+	case step < 0 && now.Sub(rc.qDown) >= qualityStepDown:
+		if rc.quality == rc.qMin {
+			rc.refreshX = min(8, rc.refreshX*2)
+		}
+		rc.quality = max(rc.qMin, rc.quality+step)
+		rc.qDown = now
+	case step > 0 && now.Sub(rc.qUp) >= qualityStepUp && now.Sub(rc.qDown) >= qualityStepUp:
+		if rc.refreshX > 1 {
+			rc.refreshX /= 2
+		} else {
+			rc.quality = min(rc.qMax, rc.quality+step)
+		}
+		rc.qUp = now
+	}
+}
