@@ -9,6 +9,7 @@ import (
 	"image"
 	"io"
 	"log/slog"
+	"math"
 	"os/exec"
 	"regexp"
 	"strconv"
@@ -53,6 +54,7 @@ func (p videoProbe) outPixFmt() (string, image.YCbCrSubsampleRatio) {
 func parseProbe(out []byte) (videoProbe, error) {
 	var p videoProbe
 	var avg, base float64
+	var rotation int
 	for _, line := range strings.Split(string(out), "\n") {
 		k, v, ok := strings.Cut(strings.TrimSpace(line), "=")
 		if !ok {
@@ -71,10 +73,19 @@ func parseProbe(out []byte) (videoProbe, error) {
 			avg = parseRate(v)
 		case "r_frame_rate":
 			base = parseRate(v)
+		case "rotation", "TAG:rotate": // display matrix (newer ffmpeg) or the old tag
+			if r, err := strconv.ParseFloat(v, 64); err == nil {
+				rotation = int(math.Round(r))
+			}
 		}
 	}
 	if p.Width <= 0 || p.Height <= 0 {
 		return p, fmt.Errorf("no video stream")
+	}
+	// ffmpeg turns a file shot on its side (a phone's portrait video) upright, so
+	// the frames it delivers have width and height swapped.
+	if r := ((rotation % 360) + 360) % 360; r == 90 || r == 270 {
+		p.Width, p.Height = p.Height, p.Width
 	}
 	// The average rate is the truer one for variable-rate files; the base rate
 	// covers containers that do not record an average.
@@ -123,7 +134,7 @@ func probe(ffprobe, path string) (videoProbe, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), probeTimeout)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, ffprobe, "-v", "error", "-select_streams", "v:0",
-		"-show_entries", "stream=codec_name,width,height,pix_fmt,avg_frame_rate,r_frame_rate",
+		"-show_entries", "stream=codec_name,width,height,pix_fmt,avg_frame_rate,r_frame_rate:stream_tags=rotate:stream_side_data=rotation",
 		"-of", "default=noprint_wrappers=1", "--", path)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr

@@ -39,6 +39,10 @@ var clipSpecs = []clipSpec{
 		"-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p"}},
 	{"h264-422.mkv", []string{"-f", "lavfi", "-i", "mandelbrot=size=320x240:rate=25",
 		"-t", "1", "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv422p"}},
+	{"upright.mp4", []string{"-f", "lavfi", "-i", "testsrc2=size=320x240:rate=25:duration=1",
+		"-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p"}},
+	// shot on its side, as phones record portrait video: ffmpeg turns it upright
+	{"rotated.mp4", []string{"-i", "$DIR/upright.mp4", "-c", "copy", "-metadata:s:v", "rotate=90"}},
 	{"c420.y4m", []string{"-f", "lavfi", "-i", "mandelbrot=size=640x360:rate=25", "-t", "2", "-pix_fmt", "yuv420p"}},
 	{"c422.y4m", []string{"-f", "lavfi", "-i", "testsrc2=size=642x362:rate=30:duration=2", "-pix_fmt", "yuv422p"}},
 	{"c444.y4m", []string{"-f", "lavfi", "-i", "testsrc2=size=320x240:rate=25:duration=1", "-pix_fmt", "yuv444p"}},
@@ -76,7 +80,10 @@ func testClip(t testing.TB, name string) string {
 			return
 		}
 		for _, c := range clipSpecs {
-			args := append([]string{"-nostdin", "-v", "error", "-y"}, c.args...)
+			args := []string{"-nostdin", "-v", "error", "-y"}
+			for _, a := range c.args {
+				args = append(args, strings.ReplaceAll(a, "$DIR", clipsDir))
+			}
 			out, err := exec.Command("ffmpeg", append(args, filepath.Join(clipsDir, c.name))...).CombinedOutput()
 			if err != nil {
 				clipsErr = fmt.Errorf("making %s: %v: %s", c.name, err, out)
@@ -197,6 +204,7 @@ func TestFileSourcesMatchFFmpeg(t *testing.T) {
 		{"h264-720p.mkv", "yuv420p", 1280, 720, image.YCbCrSubsampleRatio420, 25, 50, math.Inf(1)},
 		{"h264-1080p.mkv", "yuv420p", 1920, 1080, image.YCbCrSubsampleRatio420, 30, 60, math.Inf(1)},
 		{"h264-422.mkv", "yuv422p", 320, 240, image.YCbCrSubsampleRatio422, 25, 25, math.Inf(1)},
+		{"rotated.mp4", "yuv420p", 240, 320, image.YCbCrSubsampleRatio420, 25, 25, math.Inf(1)},
 		{"m420.mjpeg", "yuvj420p", 1280, 720, image.YCbCrSubsampleRatio420, 25, 50, 40},
 		{"m422.mjpeg", "yuvj422p", 640, 360, image.YCbCrSubsampleRatio422, 25, 50, 40},
 		{"mjpeg.avi", "yuvj422p", 640, 360, image.YCbCrSubsampleRatio422, 25, 25, math.Inf(1)},
