@@ -39,6 +39,7 @@ usage:
   hrvs send --to HOST:PORT [flags]     stream a source to a receiver
   hrvs recv --listen HOST:PORT [flags] receive, assemble and show a stream
   hrvs demo [flags]                    sender and receiver in one process over loopback
+  hrvs devices                         list V4L2 cameras with their formats, sizes and rates
   hrvs version                         print the version
 
 Run 'hrvs COMMAND --help' for a command's flags.
@@ -70,12 +71,14 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = cmdRecv(ctx, args[1:], stdout, stderr, log)
 	case "demo":
 		err = cmdDemo(ctx, args[1:], stdout, stderr, log)
+	case "devices":
+		err = cmdDevices(args[1:], stdout)
 	case "version", "--version":
 		fmt.Fprintf(stdout, "hrvs %s (%s, %s/%s)\n", version, runtime.Version(), runtime.GOOS, runtime.GOARCH)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 	default:
-		err = errUsage{fmt.Sprintf("unknown command %q (want send, recv, demo or version)", cmd)}
+		err = errUsage{fmt.Sprintf("unknown command %q (want send, recv, demo, devices or version)", cmd)}
 	}
 	var ue errUsage
 	switch {
@@ -132,11 +135,55 @@ func (s *size) Set(v string) error {
 	return nil
 }
 
+// rate is the --fps value: unset means the source's own rate (30 for the pattern),
+// 0 or "max" as fast as frames can be made, otherwise frames per second.
+type rate struct {
+	fps float64
+	set bool
+}
+
+func (r *rate) String() string {
+	if !r.set {
+		return "source's own"
+	}
+	if r.fps == 0 {
+		return "max"
+	}
+	return strconv.FormatFloat(r.fps, 'g', -1, 64)
+}
+
+func (r *rate) Set(v string) error {
+	if v == "max" {
+		r.fps, r.set = 0, true
+		return nil
+	}
+	f, err := strconv.ParseFloat(v, 64)
+	if err != nil || f < 0 || f > 1000 {
+		return fmt.Errorf("want 0..1000 frames per second, or max")
+	}
+	r.fps, r.set = f, true
+	return nil
+}
+
+// captureFPS maps the flag onto capture.Options.FPS.
+func (r *rate) captureFPS() float64 {
+	switch {
+	case !r.set:
+		return 0
+	case r.fps == 0:
+		return -1
+	}
+	return r.fps
+}
+
 // sendFlags are the flags send and demo share.
 type sendFlags struct {
 	source                  string
 	size, tile              size
-	fps                     float64
+	sizeSet                 bool
+	fps                     rate
+	format                  string
+	loop                    bool
 	quality, mtu, workers   int
 	sockets, window, frames int
 	rate                    float64
@@ -147,9 +194,11 @@ type sendFlags struct {
 
 func (f *sendFlags) register(fs *flag.FlagSet) {
 	f.size, f.tile = size{1280, 720}, size{sender.DefaultTileW, sender.DefaultTileH}
-	fs.StringVar(&f.source, "source", "pattern", "what to send: pattern (the built-in test pattern)")
-	fs.Var(&f.size, "size", "frame size WxH for the pattern")
-	fs.Float64Var(&f.fps, "fps", 30, "frames per second (0: as fast as possible)")
+	fs.StringVar(&f.source, "source", "pattern", "what to send: pattern (the built-in test pattern), a V4L2 camera\n(/dev/video0) or a video file (Y4M and MJPEG read directly, anything else through ffmpeg)")
+	fs.Var(&f.size, "size", "frame size WxH for the pattern, or the size to ask a camera for (files keep theirs)")
+	fs.Var(&f.fps, "fps", "frames per second; default: the source's own (30 for the pattern); 0 or max: as fast as possible")
+	fs.StringVar(&f.format, "format", "auto", "camera pixel format: mjpeg, yuyv or auto (MJPEG at high resolutions)")
+	fs.BoolVar(&f.loop, "loop", false, "restart a file at its end")
 	fs.IntVar(&f.quality, "quality", sender.DefaultQuality, "JPEG quality 1..100")
 	fs.Var(&f.tile, "tile", "tile size WxH, multiples of 16")
 	fs.IntVar(&f.mtu, "mtu", sender.DefaultMTU, "largest datagram payload in bytes (up to 65507; above ~1472 IP fragments)")
@@ -165,8 +214,6 @@ func (f *sendFlags) register(fs *flag.FlagSet) {
 
 func (f *sendFlags) config(to string, log *slog.Logger) (sender.Config, error) {
 	switch {
-	case f.fps < 0 || f.fps > 1000:
-		return sender.Config{}, errUsage{fmt.Sprintf("--fps %v: want 0..1000", f.fps)}
 	case f.frames < 0 || f.duration < 0:
 		return sender.Config{}, errUsage{"--frames and --duration must not be negative"}
 	case f.rate <= 0:
@@ -187,16 +234,33 @@ func (f *sendFlags) config(to string, log *slog.Logger) (sender.Config, error) {
 	return cfg, nil
 }
 
-func (f *sendFlags) open(ctx context.Context) (capture.Source, error) {
-	switch f.source {
-	case "pattern":
-		p, err := capture.NewPattern(f.size.w, f.size.h, f.fps)
-		if err != nil {
-			return nil, errUsage{err.Error()}
-		}
-		return p, nil
+func (f *sendFlags) open(ctx context.Context, log *slog.Logger) (capture.Source, error) {
+	o := capture.Options{FPS: f.fps.captureFPS(), Format: f.format, Loop: f.loop, Log: log}
+	if f.sizeSet || f.source == "pattern" {
+		o.Width, o.Height = f.size.w, f.size.h
 	}
-	return nil, errUsage{fmt.Sprintf("--source %q: this build knows only \"pattern\"", f.source)}
+	src, err := capture.Open(ctx, f.source, o)
+	if err != nil {
+		return nil, errUsage{fmt.Sprintf("--source %s: %v", f.source, err)}
+	}
+	return src, nil
+}
+
+// parsed records which flags the user gave, for defaults that depend on it.
+func (f *sendFlags) parsed(fs *flag.FlagSet) {
+	fs.Visit(func(fl *flag.Flag) {
+		if fl.Name == "size" {
+			f.sizeSet = true
+		}
+	})
+}
+
+func cmdDevices(args []string, stdout io.Writer) error {
+	fs := newFlagSet("devices", "hrvs devices: list V4L2 cameras with their pixel formats, frame sizes and frame rates")
+	if err := parse(fs, args, stdout); err != nil {
+		return err
+	}
+	return capture.ListDevices(stdout)
 }
 
 func cmdSend(ctx context.Context, args []string, stdout, stderr io.Writer, log *slog.Logger) error {
@@ -210,11 +274,12 @@ func cmdSend(ctx context.Context, args []string, stdout, stderr io.Writer, log *
 	if err := checkAddr("--to", *to); err != nil {
 		return err
 	}
+	f.parsed(fs)
 	cfg, err := f.config(*to, log)
 	if err != nil {
 		return err
 	}
-	src, err := f.open(ctx)
+	src, err := f.open(ctx, log)
 	if err != nil {
 		return err
 	}
@@ -428,6 +493,7 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer, log *
 		return err
 	}
 	rf.duration, rf.frames, rf.statsJSON = sf.duration, sf.frames, sf.statsJSON
+	sf.parsed(fs)
 	rcfg, err := rf.config("127.0.0.1:0", log)
 	if err != nil {
 		return err
@@ -440,7 +506,7 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer, log *
 	if err != nil {
 		return err
 	}
-	src, err := sf.open(ctx)
+	src, err := sf.open(ctx, log)
 	if err != nil {
 		return err
 	}
