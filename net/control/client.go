@@ -22,6 +22,9 @@ type Client struct {
 	OnAck func(a *wire.Ack, at time.Time)
 	// Retry is the pause between connection attempts (default 500 ms).
 	Retry time.Duration
+	// Dial, when set, opens the connection instead of net.Dialer: a sender running
+	// inside a network namespace needs its connections dialled there too.
+	Dial func(ctx context.Context, addr string) (net.Conn, error)
 
 	clk        clock
 	connected  atomic.Bool
@@ -50,7 +53,13 @@ func (c *Client) Run(ctx context.Context) error {
 	var d net.Dialer
 	for ctx.Err() == nil {
 		dctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-		nc, err := d.DialContext(dctx, "tcp", c.Addr)
+		var nc net.Conn
+		var err error
+		if c.Dial != nil {
+			nc, err = c.Dial(dctx, c.Addr)
+		} else {
+			nc, err = d.DialContext(dctx, "tcp", c.Addr)
+		}
 		cancel()
 		if err != nil {
 			if !warned && ctx.Err() == nil {

@@ -144,7 +144,9 @@ func (r *rig) start() {
 func (r *rig) stop() {
 	r.cancel()
 	r.wg.Wait()
-	r.relay.Close()
+	if r.relay != nil {
+		r.relay.Close()
+	}
 }
 
 // frames returns what was shown so far.

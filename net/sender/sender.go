@@ -49,8 +49,11 @@ type Config struct {
 	// so a receiver that joins late or missed a repair heals (DefaultRefresh).
 	Refresh    time.Duration
 	NewEncoder func() tile.Encoder
-	Stream     uint32 // stream id; 0 picks a random one
-	Log        *slog.Logger
+	// DialControl, when set, dials the TCP control link (tests run senders inside
+	// network namespaces with it); nil uses net.Dialer.
+	DialControl func(ctx context.Context, addr string) (net.Conn, error)
+	Stream      uint32 // stream id; 0 picks a random one
+	Log         *slog.Logger
 }
 
 // Defaults; docs/PROTOCOL.md explains the tile size, docs/CONTROL.md the rest.
@@ -147,7 +150,7 @@ type Stats struct {
 	TilesChanged      uint64  `json:"tiles_changed"`   // sent because the picture changed (or never sent before)
 	TilesRepaired     uint64  `json:"tiles_repaired"`  // sent again because the receiver missed them
 	TilesRefreshed    uint64  `json:"tiles_refreshed"` // sent by the rolling refresh
-	TilesLost         uint64  `json:"tiles_lost"`      // reported missing or never acknowledged
+	TilesLost         uint64  `json:"tiles_lost"`      // reported missing, or in frames never acknowledged
 	TileShare         float64 `json:"tile_share"`      // tiles sent / (frames sent x grid tiles): 1 is full frames
 	DatagramsSent     uint64  `json:"datagrams_sent"`
 	BytesSent         uint64  `json:"bytes_sent"`
@@ -244,7 +247,7 @@ func New(cfg Config) (*Sender, error) {
 		s.conns = append(s.conns, c)
 	}
 	s.pace.setRate(s.paceBits())
-	s.ctl = &control.Client{Addr: cfg.To, Stream: cfg.Stream, Log: cfg.Log, OnAck: s.onAck}
+	s.ctl = &control.Client{Addr: cfg.To, Stream: cfg.Stream, Log: cfg.Log, OnAck: s.onAck, Dial: cfg.DialControl}
 	return s, nil
 }
 
@@ -434,9 +437,9 @@ func (s *Sender) onAck(a *wire.Ack, now time.Time) {
 			ts := &s.tiles[t]
 			if !a.Has(int(t)) {
 				lost++
-				if ts.sent == a.Frame {
+				s.lostN.Add(1)
+				if ts.sent == a.Frame { // else a newer version is already on its way
 					ts.lost = true
-					s.lostN.Add(1)
 				}
 			} else if ts.sent == a.Frame {
 				ts.confirmed, ts.lost = true, false
