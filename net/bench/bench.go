@@ -64,6 +64,9 @@ type Options struct {
 	Rounds  int
 	Systems []string
 	HRVS    string // path of the hrvs binary
+	// HRVSB is a second hrvs binary measured as system "hrvs-b" in the same run,
+	// for before/after comparisons of a change.
+	HRVSB string
 	Photo   string
 	Work    string
 	Out     string
@@ -95,6 +98,7 @@ func parseFlags(args []string, stdout io.Writer) (Options, error) {
 	rounds := fs.Int("rounds", 1, "rounds over all systems; figures are the median of rounds")
 	systems := fs.String("systems", "hrvs,gstreamer,ffmpeg", "systems to run")
 	bin := fs.String("hrvs", "", "hrvs binary (default: this program if it is hrvs, else bin/hrvs, else built with go build)")
+	binB := fs.String("hrvs-b", "", "a second hrvs binary, measured as system hrvs-b alongside (before/after a change)")
 	photo := fs.String("photo", "", "photograph for the photo clip (default: one from plasma-workspace-wallpapers)")
 	work := fs.String("work", filepath.Join(os.TempDir(), "hrvs-bench"), "directory for clips (kept and reused) and run files")
 	out := fs.String("out", "bench.md", "file the markdown table is written to")
@@ -114,7 +118,7 @@ func parseFlags(args []string, stdout io.Writer) (Options, error) {
 	}
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
-	o := Options{Frames: *frames, Quality: *quality, Rounds: *rounds, HRVS: *bin, Photo: *photo, Work: *work, Out: *out,
+	o := Options{Frames: *frames, Quality: *quality, Rounds: *rounds, HRVS: *bin, HRVSB: *binB, Photo: *photo, Work: *work, Out: *out,
 		Command: strings.TrimSpace("hrvs bench " + strings.Join(args, " "))}
 	if *quick {
 		if !set["sizes"] {
@@ -153,9 +157,12 @@ func parseFlags(args []string, stdout io.Writer) (Options, error) {
 	}
 	for _, s := range splitList(*systems) {
 		if s != "hrvs" && s != "gstreamer" && s != "ffmpeg" {
-			return Options{}, fmt.Errorf("--systems: unknown system %q (want hrvs, gstreamer, ffmpeg)", s)
+			return Options{}, fmt.Errorf("--systems: unknown system %q (want hrvs, gstreamer, ffmpeg; --hrvs-b adds hrvs-b)", s)
 		}
 		o.Systems = append(o.Systems, s)
+	}
+	if o.HRVSB != "" && !contains(o.Systems, "hrvs-b") {
+		o.Systems = append(o.Systems, "hrvs-b")
 	}
 	switch {
 	case len(o.Clips) == 0 || len(o.Rates) == 0 || len(o.Systems) == 0:
@@ -256,16 +263,25 @@ func measure(ctx context.Context, o Options, stderr io.Writer) ([]Result, *hrvsB
 	}
 	logf := func(format string, a ...any) { fmt.Fprintf(stderr, "bench: "+format+"\n", a...) }
 	var hb *hrvsBinary
+	bins := map[string]*hrvsBinary{}
 	absent := map[string]string{}
 	for _, s := range o.Systems {
 		switch s {
-		case "hrvs":
-			path, err := locateHRVS(ctx, o.HRVS, o.Work, logf)
+		case "hrvs", "hrvs-b":
+			path := o.HRVSB
+			if s == "hrvs" {
+				var err error
+				if path, err = locateHRVS(ctx, o.HRVS, o.Work, logf); err != nil {
+					return nil, nil, err
+				}
+			}
+			b, err := probeHRVS(ctx, path)
 			if err != nil {
 				return nil, nil, err
 			}
-			if hb, err = probeHRVS(ctx, path); err != nil {
-				return nil, nil, err
+			bins[s] = b
+			if s == "hrvs" {
+				hb = b
 			}
 		default:
 			if m := missing(ctx, s); len(m) > 0 {
@@ -322,7 +338,7 @@ func measure(ctx context.Context, o Options, stderr io.Writer) ([]Result, *hrvsB
 						if err := ctx.Err(); err != nil {
 							return nil, nil, err
 						}
-						res, err := measureOne(ctx, sys, clip, rate, o, ffQ, hb, counter, absent)
+						res, err := measureOne(ctx, sys, clip, rate, o, ffQ, bins[sys], counter, absent)
 						if err != nil {
 							return nil, nil, err
 						}
@@ -355,8 +371,8 @@ func measureOne(ctx context.Context, sys string, clip *loadedClip, rate float64,
 		return res, nil
 	}
 	switch sys {
-	case "hrvs":
-		res := measureHRVS(ctx, hb, r, counter)
+	case "hrvs", "hrvs-b":
+		res := measureHRVS(ctx, sys, hb, r, counter)
 		if res.Skipped == "" && res.Err == nil && rate > 0 && hb.dirSink {
 			p, n, err := psnrHRVS(ctx, hb, r, min(20, clip.spec.Frames))
 			if err != nil {

@@ -168,3 +168,29 @@ func TestQuickBenchmarkMeasuresEverySystem(t *testing.T) {
 		t.Error("run directories were left behind")
 	}
 }
+
+func TestFlagDocReadsOneFlagsDescription(t *testing.T) {
+	help := `flags:
+  -fps value
+    	frames per second; 0 or max: as fast as possible
+  -source string
+    	what to send: pattern, a V4L2 camera
+    	(/dev/video0) or a video file (Y4M) (default "pattern")
+  -stats-json string
+    	write a JSON summary to this file on exit
+`
+	tests := []struct {
+		name, flag, want string
+	}{
+		{"a two-line description is joined", "source", `what to send: pattern, a V4L2 camera (/dev/video0) or a video file (Y4M) (default "pattern")`},
+		{"the next flag's text is not included", "fps", "frames per second; 0 or max: as fast as possible"},
+		{"an absent flag has no description", "sink", ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := flagDoc(help, tc.flag); got != tc.want {
+				t.Fatalf("got %q, want %q", got, tc.want)
+			}
+		})
+	}
+}

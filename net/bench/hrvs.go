@@ -38,9 +38,27 @@ func probeHRVS(ctx context.Context, path string) (*hrvsBinary, error) {
 	sendHelp, _ := exec.CommandContext(ctx, path, "send", "--help").CombinedOutput()
 	recvHelp, _ := exec.CommandContext(ctx, path, "recv", "--help").CombinedOutput()
 	// The --source flag's own description says whether files are accepted.
-	b.fileInput = regexp.MustCompile(`-source[^\n]*\n[^\n]*(?i:y4m|file|path)`).Match(sendHelp)
+	b.fileInput = regexp.MustCompile(`(?i)y4m|file|path`).MatchString(flagDoc(string(sendHelp), "source"))
 	b.dirSink = strings.Contains(string(recvHelp), "dir:")
 	return b, nil
+}
+
+// flagDoc returns the description the flag package printed for flag name: the
+// lines after "  -name" up to the next flag.
+func flagDoc(help, name string) string {
+	var doc []string
+	in := false
+	for _, line := range strings.Split(help, "\n") {
+		if t := strings.TrimSpace(line); strings.HasPrefix(t, "-") {
+			f, _, _ := strings.Cut(t[1:], " ")
+			in = f == name
+			continue
+		}
+		if in {
+			doc = append(doc, strings.TrimSpace(line))
+		}
+	}
+	return strings.Join(doc, " ")
 }
 
 // sendStats and recvStats are the parts of hrvs's --stats-json the table uses.
@@ -95,8 +113,8 @@ func (b *hrvsBinary) argv(r *run, frames int, sinkDir string) (recv, send []stri
 // measureHRVS runs hrvs recv and hrvs send as child processes. fps and latency are
 // the receiver's own figures (first to last frame released; capture instant stamped
 // by the sender to frame decoded, clocks related by pings); CPU is the kernel's.
-func measureHRVS(ctx context.Context, b *hrvsBinary, r *run, counter *udpCounter) Result {
-	res := newResult("hrvs", r)
+func measureHRVS(ctx context.Context, name string, b *hrvsBinary, r *run, counter *udpCounter) Result {
+	res := newResult(name, r)
 	recvArgv, sendArgv, err := b.argv(r, r.clip.spec.Frames, "")
 	if err != nil {
 		res.Skipped = err.Error()

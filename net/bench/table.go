@@ -20,7 +20,10 @@ func renderTable(ctx context.Context, o Options, hb *hrvsBinary, results []Resul
 	fmt.Fprintf(&b, "Command: `%s`, %s.\n\n", o.Command, time.Now().UTC().Format("2006-01-02 15:04 UTC"))
 	fmt.Fprintf(&b, "Machine: %s, %d cores, Linux %s; %s.\n", cpuModel(), runtime.NumCPU(), kernel(), runtime.Version())
 	if hb != nil {
-		fmt.Fprintf(&b, "%s.\n", hb.version)
+		fmt.Fprintf(&b, "%s (%s).\n", hb.version, hb.path)
+	}
+	if o.HRVSB != "" {
+		fmt.Fprintf(&b, "hrvs-b: %s, a second build measured alongside.\n", o.HRVSB)
 	}
 	fmt.Fprintf(&b, "%s; %s.\n\n", toolVersion(ctx, "gst-launch-1.0", "--version", 2), toolVersion(ctx, "ffmpeg", "-version", 1))
 	fmt.Fprintf(&b, "JPEG quality %d everywhere (ffmpeg's -q:v matched to it by PSNR on each clip's first frame). %d frames a run at 720p and 1080p, half at 4K; %d round(s), systems in rotating order, median of rounds.\n\n", o.Quality, o.Frames, o.Rounds)
