@@ -66,7 +66,7 @@ type Options struct {
 	HRVS    string // path of the hrvs binary
 	// HRVSB is a second hrvs binary measured as system "hrvs-b" in the same run,
 	// for before/after comparisons of a change.
-	HRVSB string
+	HRVSB   string
 	Photo   string
 	Work    string
 	Out     string
