@@ -225,6 +225,10 @@ func (p *Pattern) drawNumber(img *image.YCbCr, seq uint64) {
 	for y := y0 - cell/2; y < min(p.h, y0+boxH-cell); y++ {
 		for x := x0 - cell/2; x < min(p.w, x0+boxW); x++ {
 			img.Y[y*img.YStride+x] = 16
+			if x&1 == 0 && y&1 == 0 { // grey box: the digits read the same on any bar
+				c := (y/2)*img.CStride + x/2
+				img.Cb[c], img.Cr[c] = 128, 128
+			}
 		}
 	}
 	for i, ch := range s {
