@@ -46,37 +46,34 @@ func (e *Encoder) scratch(b image.Rectangle) *image.YCbCr {
 }
 
 // rgbaTo420 converts src to dst's Y'CbCr 4:2:0 planes with color.RGBToYCbCr's
-// arithmetic, each chroma sample the rounded mean of its 2x2 pixels (an odd last
-// column or row counts twice), which is what image/jpeg does.
+// arithmetic. Each chroma sample comes from the sums of its 2x2 pixels (an odd last
+// column or row counts twice), one conversion instead of four: image/jpeg converts
+// each pixel and averages, which can differ from this by one level.
 func rgbaTo420(dst *image.YCbCr, src *image.RGBA) {
 	w, h := src.Rect.Dx(), src.Rect.Dy()
 	for y := 0; y < h; y += 2 {
+		y1 := min(y+1, h-1)
 		r0 := src.Pix[y*src.Stride : y*src.Stride+4*w]
-		r1 := r0
-		if y+1 < h {
-			r1 = src.Pix[(y+1)*src.Stride : (y+1)*src.Stride+4*w]
-		}
-		y0 := dst.Y[y*dst.YStride : y*dst.YStride+w]
-		y1 := y0
-		if y+1 < h {
-			y1 = dst.Y[(y+1)*dst.YStride : (y+1)*dst.YStride+w]
-		}
-		cb := dst.Cb[y/2*dst.CStride:]
-		cr := dst.Cr[y/2*dst.CStride:]
+		r1 := src.Pix[y1*src.Stride : y1*src.Stride+4*w]
+		l0 := dst.Y[y*dst.YStride : y*dst.YStride+w]
+		l1 := dst.Y[y1*dst.YStride : y1*dst.YStride+w]
+		cb := dst.Cb[y/2*dst.CStride : y/2*dst.CStride+(w+1)/2]
+		cr := dst.Cr[y/2*dst.CStride : y/2*dst.CStride+(w+1)/2]
 		for x := 0; x < w; x += 2 {
 			x1 := min(x+1, w-1)
-			var sb, sr int32
-			for _, p := range [4][]byte{r0[4*x:], r0[4*x1:], r1[4*x:], r1[4*x1:]} {
-				b, r := ycc(p[0], p[1], p[2])
-				sb += b
-				sr += r
-			}
-			y0[x] = luma(r0[4*x], r0[4*x+1], r0[4*x+2])
-			y0[x1] = luma(r0[4*x1], r0[4*x1+1], r0[4*x1+2])
-			y1[x] = luma(r1[4*x], r1[4*x+1], r1[4*x+2])
-			y1[x1] = luma(r1[4*x1], r1[4*x1+1], r1[4*x1+2])
-			cb[x/2] = uint8((sb + 2) >> 2)
-			cr[x/2] = uint8((sr + 2) >> 2)
+			a, b := r0[4*x:4*x+3:4*x+3], r0[4*x1:4*x1+3:4*x1+3]
+			c, d := r1[4*x:4*x+3:4*x+3], r1[4*x1:4*x1+3:4*x1+3]
+			l0[x], l0[x1] = luma(a[0], a[1], a[2]), luma(b[0], b[1], b[2])
+			l1[x], l1[x1] = luma(c[0], c[1], c[2]), luma(d[0], d[1], d[2])
+			rs := int32(a[0]) + int32(b[0]) + int32(c[0]) + int32(d[0])
+			gs := int32(a[1]) + int32(b[1]) + int32(c[1]) + int32(d[1])
+			bs := int32(a[2]) + int32(b[2]) + int32(c[2]) + int32(d[2])
+			// The sums are 4x the mean: the same constants and 2 more bits of shift;
+			// 257<<15 in color.RGBToYCbCr is the +128 offset plus its rounding.
+			vb := (-11056*rs - 21712*gs + 32768*bs + 257<<17) >> 18
+			vr := (32768*rs - 27440*gs - 5328*bs + 257<<17) >> 18
+			cb[x/2] = uint8(min(max(vb, 0), 255))
+			cr[x/2] = uint8(min(max(vr, 0), 255))
 		}
 	}
 }
@@ -84,14 +81,6 @@ func rgbaTo420(dst *image.YCbCr, src *image.RGBA) {
 // luma is color.RGBToYCbCr's Y'.
 func luma(r, g, b uint8) uint8 {
 	return uint8((19595*int32(r) + 38470*int32(g) + 7471*int32(b) + 1<<15) >> 16)
-}
-
-// ycc is color.RGBToYCbCr's Cb and Cr, clamped to 0..255.
-func ycc(r8, g8, b8 uint8) (cb, cr int32) {
-	r, g, b := int32(r8), int32(g8), int32(b8)
-	cb = (-11056*r - 21712*g + 32768*b + 257<<15) >> 16
-	cr = (32768*r - 27440*g - 5328*b + 257<<15) >> 16
-	return min(max(cb, 0), 255), min(max(cr, 0), 255)
 }
 
 // generic converts any image to 4:2:0 planes: Y'CbCr per pixel, then chroma
