@@ -349,6 +349,7 @@ func sendLine(tx *sender.Sender) func(time.Time) string {
 type recvFlags struct {
 	sockets, frames int
 	sink            string
+	http, record    string
 	maxSize         size
 	deadline        time.Duration
 	duration        time.Duration
@@ -362,11 +363,13 @@ func (f *recvFlags) register(fs *flag.FlagSet, demo bool) {
 	fs.Var(&f.maxSize, "max-size", "largest frame accepted; datagrams for larger frames are dropped")
 	fs.DurationVar(&f.deadline, "deadline", receiver.DefaultDeadline, "how long a stalled frame waits for missing tiles")
 	fs.StringVar(&f.decoder, "decoder", "fast", "tile JPEG decoder: fast (the project's own, image/jpeg for what it does not take) or stdlib")
+	fs.StringVar(&f.sink, "sink", "", "where frames go: window, null or dir:PATH (a PNG per frame); default: the window\nwhen a display is available, else null")
+	fs.StringVar(&f.http, "http", "", "also serve a browser view (MJPEG, /snapshot.jpg, /stats.json) on this address, e.g. :8080")
+	fs.StringVar(&f.record, "record", "", "also record what is received into this AVI (MJPEG) file")
 	if demo {
 		return
 	}
 	fs.IntVar(&f.sockets, "sockets", runtime.NumCPU(), "UDP sockets sharing the port (SO_REUSEPORT), one reader each")
-	fs.StringVar(&f.sink, "sink", "null", "where frames go: null")
 	fs.DurationVar(&f.duration, "duration", 0, "stop after this long (0: run until interrupted)")
 	fs.IntVar(&f.frames, "frames", 0, "stop after this many frames (0: no limit)")
 	fs.StringVar(&f.statsJSON, "stats-json", "", "write a JSON summary to this file on exit")
@@ -392,13 +395,6 @@ func (f *recvFlags) config(listen string, log *slog.Logger) (receiver.Config, er
 	return cfg, nil
 }
 
-func openSink(name string) (render.Sink, error) {
-	if name == "null" || name == "" {
-		return render.Null{}, nil
-	}
-	return nil, errUsage{fmt.Sprintf("--sink %q: this build knows only \"null\"", name)}
-}
-
 func cmdRecv(ctx context.Context, args []string, stdout, stderr io.Writer, log *slog.Logger) error {
 	fs := newFlagSet("recv", "hrvs recv --listen HOST:PORT [flags]: receive a stream on a UDP port (and TCP on the\nsame port for acknowledgements), rebuild frames and show the newest")
 	listen := fs.String("listen", "", "address to listen on, HOST:PORT, e.g. 0.0.0.0:5000 (required)")
@@ -414,18 +410,19 @@ func cmdRecv(ctx context.Context, args []string, stdout, stderr io.Writer, log *
 	if err != nil {
 		return err
 	}
-	sink, err := openSink(f.sink)
+	rx, err := receiver.New(cfg)
 	if err != nil {
 		return err
 	}
-	rx, err := receiver.New(cfg)
+	sinks, err := f.outputs(rx, log)
 	if err != nil {
+		rx.Close()
 		return err
 	}
 	log.Info("receiving", "listen", rx.Addr(), "sockets", cfg.Sockets)
 	ctx, cancel := withDuration(ctx, f.duration)
 	defer cancel()
-	err = receive(ctx, cancel, rx, sink, f.frames, stderr)
+	err = receive(ctx, cancel, rx, sinks, f.frames, stderr)
 	if f.statsJSON != "" {
 		if jerr := stats.WriteJSON(f.statsJSON, rx.Stats()); jerr != nil && err == nil {
 			err = jerr
@@ -434,9 +431,53 @@ func cmdRecv(ctx context.Context, args []string, stdout, stderr io.Writer, log *
 	return err
 }
 
-// receive runs rx, feeds sink with the newest frames and prints the live line until
-// ctx ends or frames frames have been released; it stops everything it started.
-func receive(ctx context.Context, cancel context.CancelFunc, rx *receiver.Receiver, sink render.Sink, frames int, stderr io.Writer) error {
+// outputs opens the sinks the flags name, fed with the receiver's live stats.
+func (f *recvFlags) outputs(rx *receiver.Receiver, log *slog.Logger) (*render.Set, error) {
+	set, err := render.Open(render.Config{Sink: f.sink, HTTP: f.http, Record: f.record, Frames: f.frames,
+		Title: "hrvs recv on " + rx.Addr(), Log: log,
+		Stats:     func() any { return rx.Stats() },
+		StatsText: func() string { return overlay(rx.Stats()) },
+	})
+	if errors.Is(err, render.ErrBadSink) {
+		return nil, errUsage{err.Error()}
+	}
+	return set, err
+}
+
+// overlay is the window's stats text.
+func overlay(s receiver.Stats) string {
+	return fmt.Sprintf("%dx%d q%d  %.1f fps  %.1f Mbit/s\nlost %d datagrams  concealed %d frames  invalid %d\nlatency p50 %.1f ms  p99 %.1f ms",
+		s.Width, s.Height, s.Quality, s.FPS, s.Mbps, s.DatagramsLost, s.FramesPartial, s.DatagramsInvalid, s.LatencyP50, s.LatencyP99)
+}
+
+// receive runs rx and feeds sinks until ctx ends, frames frames have been released,
+// the sinks have what they asked for, or the user closes the window. The window,
+// when there is one, runs on this goroutine: the caller must be the main one.
+func receive(ctx context.Context, cancel context.CancelFunc, rx *receiver.Receiver, sinks *render.Set, frames int, stderr io.Writer) error {
+	if !sinks.HasWindow() {
+		return feed(ctx, cancel, rx, sinks, frames, stderr)
+	}
+	fed := make(chan error, 1)
+	go func() { fed <- feed(ctx, cancel, rx, sinks, frames, stderr) }()
+	werr := sinks.RunWindow(ctx)
+	if errors.Is(werr, render.ErrQuit) {
+		werr = nil // the user closed the window: a normal end
+	}
+	cancel()
+	return errors.Join(<-fed, werr)
+}
+
+// feed is receive without the window.
+func feed(ctx context.Context, cancel context.CancelFunc, rx *receiver.Receiver, sink *render.Set, frames int, stderr io.Writer) error {
+	if done := sink.Done(); done != nil {
+		go func() { // ends with ctx at the latest
+			select {
+			case <-done:
+				cancel()
+			case <-ctx.Done():
+			}
+		}()
+	}
 	var wg sync.WaitGroup
 	runErr := make(chan error, 1)
 	wg.Add(2)
@@ -522,7 +563,12 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer, log *
 	wg.Add(2)
 	go func() { defer wg.Done(); sendErr <- tx.Run(ctx, src, sf.frames) }()
 	go func() { defer wg.Done(); stats.Live(ctx, stderr, time.Second, sendLine(tx)) }()
-	err = receive(ctx, cancel, rx, render.Null{}, rf.frames, stderr)
+	sinks, err := rf.outputs(rx, log)
+	if err != nil {
+		rx.Close()
+		return err
+	}
+	err = receive(ctx, cancel, rx, sinks, rf.frames, stderr)
 	cancel()
 	wg.Wait()
 	err = errors.Join(err, <-sendErr)

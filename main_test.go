@@ -37,7 +37,7 @@ func TestCommandLineMistakesExitTwoWithOneLine(t *testing.T) {
 		{"an unknown source", []string{"send", "--to", "127.0.0.1:9", "--source", "nowhere"}, "--source nowhere"},
 		{"recv without --listen", []string{"recv"}, "--listen HOST:PORT is required"},
 		{"recv with a port out of range", []string{"recv", "--listen", ":70000"}, "port must be"},
-		{"an unknown sink", []string{"recv", "--listen", "127.0.0.1:0", "--sink", "printer"}, "--sink"},
+		{"an unknown sink", []string{"recv", "--listen", "127.0.0.1:0", "--sink", "printer"}, `unknown sink "printer"`},
 		{"an unknown encoder", []string{"send", "--to", "127.0.0.1:9", "--encoder", "gpu"}, "--encoder"},
 		{"an unknown decoder", []string{"recv", "--listen", "127.0.0.1:0", "--decoder", "gpu"}, "--decoder"},
 		{"a stray argument", []string{"demo", "extra"}, `unexpected argument "extra"`},

@@ -180,3 +180,6 @@ func (s *Server) serve(ctx context.Context, c *conn) {
 		}
 	}
 }
+
+// Close stops accepting connections; Run returns soon after.
+func (s *Server) Close() error { return s.ln.Close() }

@@ -1,0 +1,399 @@
+// Package web serves the received video to browsers: a page with the live picture as
+// MJPEG (multipart/x-mixed-replace, which every browser shows in an <img>), live stats,
+// /snapshot.jpg and /stats.json. Each frame is encoded to JPEG at most once, and only
+// while someone is watching; a slow client gets the newest picture when it is ready
+// for one and misses the rest, so no client can hold up the receiver or another client.
+package web
+
+import (
+	"context"
+	_ "embed"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"html/template"
+	"log/slog"
+	"net"
+	"net/http"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/hrvs/hrvs/net/receiver"
+	"github.com/hrvs/hrvs/render/internal/jpegenc"
+)
+
+// Boundary separates the pictures of the MJPEG stream.
+const Boundary = "hrvsframe"
+
+const (
+	defaultQuality    = 80
+	defaultMaxClients = 32
+	writeTimeout      = 10 * time.Second // a client that takes longer for one picture is dropped
+	snapshotTimeout   = 5 * time.Second
+)
+
+// Options tune a Server.
+type Options struct {
+	Title      string     // what the receiver listens on, for the page title
+	Stats      func() any // served as /stats.json; nil serves the view's own figures
+	Quality    int        // JPEG quality, 1..100; 0 means 80
+	MaxClients int        // streams served at once; 0 means 32
+	Log        *slog.Logger
+}
+
+// Server is a Sink that serves the newest frame over HTTP.
+type Server struct {
+	opt    Options
+	ln     net.Listener
+	srv    *http.Server
+	ctx    context.Context // ends every stream on Close
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+	kick   chan struct{} // wakes the encoder
+
+	mu      sync.Mutex
+	latest  *receiver.Frame // newest frame, holding a reference
+	gen     uint64          // counts frames shown; the generation of latest
+	info    frameInfo
+	jpeg    *picture      // newest encoded picture
+	changed chan struct{} // closed and replaced when jpeg changes
+	wanted  int           // streams and snapshot requests waiting for pictures
+	closed  bool
+
+	clients  atomic.Int64
+	encoded  atomic.Uint64
+	served   atomic.Uint64
+	refused  atomic.Uint64
+	encodeNs atomic.Int64
+}
+
+type picture struct {
+	data []byte
+	gen  uint64
+	seq  uint32
+}
+
+type frameInfo struct {
+	Seq    uint32 `json:"seq"`
+	Width  int    `json:"width"`
+	Height int    `json:"height"`
+	Sender string `json:"sender,omitempty"`
+}
+
+// New listens on addr (host:port; ":0" picks a port) and serves until Close.
+func New(addr string, opt Options) (*Server, error) {
+	if opt.Quality <= 0 || opt.Quality > 100 {
+		opt.Quality = defaultQuality
+	}
+	if opt.MaxClients <= 0 {
+		opt.MaxClients = defaultMaxClients
+	}
+	if opt.Log == nil {
+		opt.Log = slog.New(slog.DiscardHandler)
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{opt: opt, ln: ln, kick: make(chan struct{}, 1), changed: make(chan struct{})}
+	s.ctx, s.cancel = context.WithCancel(context.Background())
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /{$}", s.page)
+	mux.HandleFunc("GET /stream.mjpg", s.stream)
+	mux.HandleFunc("GET /snapshot.jpg", s.snapshot)
+	mux.HandleFunc("GET /stats.json", s.stats)
+	s.srv = &http.Server{
+		Handler:           mux,
+		ReadHeaderTimeout: 10 * time.Second,
+		BaseContext:       func(net.Listener) context.Context { return s.ctx },
+		ErrorLog:          slog.NewLogLogger(opt.Log.Handler(), slog.LevelDebug),
+	}
+	s.wg.Add(2)
+	go func() {
+		defer s.wg.Done()
+		if err := s.srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			opt.Log.Error("browser view stopped", "err", err)
+		}
+	}()
+	go func() {
+		defer s.wg.Done()
+		s.encoder()
+	}()
+	return s, nil
+}
+
+// Addr is the address the server listens on.
+func (s *Server) Addr() net.Addr { return s.ln.Addr() }
+
+// Show keeps f as the newest frame and wakes the encoder if anyone is watching. It
+// never encodes or waits for a client.
+func (s *Server) Show(f *receiver.Frame) error {
+	f.Retain()
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		f.Release()
+		return nil
+	}
+	old := s.latest
+	s.latest = f
+	s.gen++
+	s.info = frameInfo{Seq: f.Seq, Sender: f.Sender}
+	if f.Image != nil {
+		s.info.Width, s.info.Height = f.Image.Rect.Dx(), f.Image.Rect.Dy()
+	}
+	wanted := s.wanted > 0
+	s.mu.Unlock()
+	if old != nil {
+		old.Release()
+	}
+	if wanted {
+		s.wake()
+	}
+	return nil
+}
+
+// Close ends every stream, shuts the server down and gives back the frame it held.
+func (s *Server) Close() error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return nil
+	}
+	s.closed = true
+	s.mu.Unlock()
+	s.cancel()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	err := s.srv.Shutdown(ctx)
+	if err != nil {
+		err = s.srv.Close()
+	}
+	s.wg.Wait()
+	s.mu.Lock()
+	f := s.latest
+	s.latest = nil
+	s.mu.Unlock()
+	if f != nil {
+		f.Release()
+	}
+	return err
+}
+
+func (s *Server) wake() {
+	select {
+	case s.kick <- struct{}{}:
+	default:
+	}
+}
+
+// encoder turns the newest frame into JPEG whenever someone waits for one and the
+// newest picture is older than the newest frame.
+func (s *Server) encoder() {
+	for {
+		select {
+		case <-s.ctx.Done():
+			return
+		case <-s.kick:
+		}
+		s.mu.Lock()
+		if s.wanted == 0 || s.latest == nil || (s.jpeg != nil && s.jpeg.gen == s.gen) {
+			s.mu.Unlock()
+			continue
+		}
+		f, gen := s.latest, s.gen
+		f.Retain()
+		s.mu.Unlock()
+		start := time.Now()
+		// A new slice every time: clients may still be writing the previous picture.
+		data, err := jpegenc.Encode(nil, f.Image, s.opt.Quality)
+		s.encodeNs.Add(int64(time.Since(start)))
+		seq := f.Seq
+		f.Release()
+		if err != nil {
+			s.opt.Log.Error("browser view: encoding a frame", "err", err)
+			continue
+		}
+		s.encoded.Add(1)
+		s.mu.Lock()
+		s.jpeg = &picture{data: data, gen: gen, seq: seq}
+		close(s.changed)
+		s.changed = make(chan struct{})
+		s.mu.Unlock()
+	}
+}
+
+// want registers a waiter for pictures; the returned func unregisters it.
+func (s *Server) want() func() {
+	s.mu.Lock()
+	s.wanted++
+	s.mu.Unlock()
+	s.wake()
+	return func() {
+		s.mu.Lock()
+		s.wanted--
+		s.mu.Unlock()
+	}
+}
+
+// newer returns the newest picture if it is newer than generation after, else the
+// channel that is closed when it changes.
+func (s *Server) newer(after uint64) (*picture, <-chan struct{}) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.jpeg != nil && s.jpeg.gen > after {
+		return s.jpeg, nil
+	}
+	return nil, s.changed
+}
+
+func (s *Server) stream(w http.ResponseWriter, r *http.Request) {
+	if n := s.clients.Add(1); n > int64(s.opt.MaxClients) {
+		s.clients.Add(-1)
+		s.refused.Add(1)
+		http.Error(w, "too many viewers", http.StatusServiceUnavailable)
+		return
+	}
+	defer s.clients.Add(-1)
+	defer s.want()()
+	h := w.Header()
+	h.Set("Content-Type", "multipart/x-mixed-replace; boundary="+Boundary)
+	h.Set("Cache-Control", "no-cache, no-store, must-revalidate")
+	h.Set("Pragma", "no-cache")
+	h.Set("X-Content-Type-Options", "nosniff")
+	rc := http.NewResponseController(w)
+	rc.SetWriteDeadline(time.Now().Add(writeTimeout))
+	if _, err := fmt.Fprintf(w, "--%s\r\n", Boundary); err != nil {
+		return
+	}
+	rc.Flush()
+	// The first picture is of the newest frame at the time of connecting, not an
+	// older one encoded for someone else long ago.
+	s.mu.Lock()
+	sent := max(s.gen, 1) - 1
+	s.mu.Unlock()
+	for {
+		p, ch := s.newer(sent)
+		if p == nil {
+			s.wake()
+			select {
+			case <-ch:
+				continue
+			case <-r.Context().Done():
+				return
+			}
+		}
+		// The boundary goes right after each picture: browsers show a part only once
+		// the next boundary arrives.
+		rc.SetWriteDeadline(time.Now().Add(writeTimeout))
+		if _, err := fmt.Fprintf(w, "Content-Type: image/jpeg\r\nContent-Length: %d\r\nX-Frame-Seq: %d\r\n\r\n", len(p.data), p.seq); err != nil {
+			return
+		}
+		if _, err := w.Write(p.data); err != nil {
+			return
+		}
+		if _, err := fmt.Fprintf(w, "\r\n--%s\r\n", Boundary); err != nil {
+			return
+		}
+		if err := rc.Flush(); err != nil {
+			return
+		}
+		s.served.Add(1)
+		sent = p.gen
+	}
+}
+
+func (s *Server) snapshot(w http.ResponseWriter, r *http.Request) {
+	defer s.want()()
+	timeout := time.NewTimer(snapshotTimeout)
+	defer timeout.Stop()
+	for {
+		s.mu.Lock()
+		have, gen, p, ch := s.latest != nil, s.gen, s.jpeg, s.changed
+		s.mu.Unlock()
+		if !have {
+			http.Error(w, "no frame received yet", http.StatusServiceUnavailable)
+			return
+		}
+		if p != nil && p.gen == gen {
+			h := w.Header()
+			h.Set("Content-Type", "image/jpeg")
+			h.Set("Content-Length", strconv.Itoa(len(p.data)))
+			h.Set("Cache-Control", "no-store")
+			h.Set("X-Frame-Seq", strconv.FormatUint(uint64(p.seq), 10))
+			w.Write(p.data)
+			return
+		}
+		s.wake()
+		select {
+		case <-ch:
+		case <-timeout.C:
+			http.Error(w, "no picture within "+snapshotTimeout.String(), http.StatusServiceUnavailable)
+			return
+		case <-r.Context().Done():
+			return
+		}
+	}
+}
+
+// ViewStats are the view's own figures, served as /stats.json when the receiver
+// gives none.
+type ViewStats struct {
+	Frame        frameInfo `json:"frame"`
+	Viewers      int64     `json:"viewers"`
+	JPEGsEncoded uint64    `json:"jpegs_encoded"`
+	JPEGsServed  uint64    `json:"jpegs_served"`
+	EncodeMs     float64   `json:"encode_ms_avg"`
+	Refused      uint64    `json:"viewers_refused"`
+}
+
+// Stats returns the view's own figures.
+func (s *Server) Stats() ViewStats {
+	s.mu.Lock()
+	info := s.info
+	s.mu.Unlock()
+	v := ViewStats{Frame: info, Viewers: s.clients.Load(), JPEGsEncoded: s.encoded.Load(),
+		JPEGsServed: s.served.Load(), Refused: s.refused.Load()}
+	if v.JPEGsEncoded > 0 {
+		v.EncodeMs = float64(s.encodeNs.Load()) / float64(v.JPEGsEncoded) / 1e6
+	}
+	return v
+}
+
+func (s *Server) stats(w http.ResponseWriter, r *http.Request) {
+	var v any = s.Stats()
+	if s.opt.Stats != nil {
+		v = s.opt.Stats()
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.Write(b)
+}
+
+//go:embed page.html
+var pageHTML string
+
+var pageTmpl = template.Must(template.New("page").Parse(pageHTML))
+
+func (s *Server) page(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	sender := s.info.Sender
+	s.mu.Unlock()
+	title := "HRVS"
+	switch {
+	case sender != "":
+		title = "HRVS: video from " + sender
+	case s.opt.Title != "":
+		title = "HRVS: receiver on " + s.opt.Title
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	pageTmpl.Execute(w, struct{ Title string }{title})
+}

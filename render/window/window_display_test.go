@@ -1,0 +1,453 @@
+//go:build cgo && window
+
+package window
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"image"
+	"image/color"
+	"image/png"
+	"os"
+	"os/exec"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/hajimehoshi/ebiten/v2"
+
+	"github.com/hrvs/hrvs/net/receiver"
+	"github.com/hrvs/hrvs/render/internal/testpic"
+)
+
+// These tests drive a real window on a real X server (Xvfb with Mesa's software GL
+// under xvfb-run), take screenshots of it with ImageMagick's import, press its keys
+// with xdotool, and compare what is on screen with the frames shown. Ebitengine runs
+// one game per process on the main goroutine, so TestMain runs the window and the
+// tests run beside it on one shared window; the last check, that Q quits, is made by
+// TestMain itself.
+
+var testWin *Window
+
+const testW, testH = 640, 360
+
+func TestMain(m *testing.M) {
+	// Ebitengine opened the display while the program started (it panics without one),
+	// so reaching here means there is a display.
+	for _, tool := range []string{"import", "xdotool", "xwininfo"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			fmt.Fprintf(os.Stderr, "window tests need %s (apt-get install imagemagick xdotool x11-utils): %v\n", tool, err)
+			os.Exit(1)
+		}
+	}
+	w, err := New(Options{Title: "window-test", Width: testW, Height: testH})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	testWin = w
+	code := make(chan int, 1)
+	runEnded := make(chan struct{})
+	go func() {
+		c := m.Run()
+		if c == 0 {
+			c = pressQuit(runEnded)
+		}
+		w.Close() // Run returns at once if Q did not end it
+		code <- c
+	}()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	runErr := w.Run(ctx)
+	close(runEnded)
+	c := <-code
+	if c == 0 && !errors.Is(runErr, ErrQuit) {
+		fmt.Fprintf(os.Stderr, "--- FAIL: TestMain: Run returned %v after Q, want ErrQuit\n", runErr)
+		c = 1
+	}
+	w.Close()
+	os.Exit(c)
+}
+
+// pressQuit presses Q in the window until Run ends, and lets TestMain check that Run
+// returned ErrQuit.
+func pressQuit(runEnded <-chan struct{}) int {
+	for try := 0; try < 3; try++ {
+		if err := key("q"); err != nil {
+			fmt.Fprintln(os.Stderr, "pressing Q:", err)
+			return 1
+		}
+		select {
+		case <-runEnded:
+			fmt.Println("pressed Q; Run should return ErrQuit")
+			return 0
+		case <-time.After(2 * time.Second):
+		}
+	}
+	fmt.Fprintln(os.Stderr, "--- FAIL: TestMain: the window stayed open after Q was pressed three times")
+	return 1
+}
+
+// windowID finds the test window on the X server, waiting for it to appear.
+func windowID() (string, error) {
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		out, err := exec.Command("xdotool", "search", "--name", "^HRVS").Output()
+		if ids := strings.Fields(string(out)); err == nil && len(ids) > 0 {
+			return ids[0], nil
+		}
+		if time.Now().After(deadline) {
+			return "", fmt.Errorf("no HRVS window on the display after 10 s (xdotool search: %v)", err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+func key(k string) error {
+	id, err := windowID()
+	if err != nil {
+		return err
+	}
+	if out, err := exec.Command("xdotool", "windowfocus", "--sync", id, "key", "--clearmodifiers", k).CombinedOutput(); err != nil {
+		return fmt.Errorf("xdotool key %s: %v: %s", k, err, out)
+	}
+	return nil
+}
+
+// screenshot grabs the whole X screen.
+func screenshot(t *testing.T) *image.RGBA {
+	t.Helper()
+	out, err := exec.Command("import", "-window", "root", "png:-").Output()
+	if err != nil {
+		t.Fatalf("import -window root: %v", err)
+	}
+	img, err := png.Decode(bytes.NewReader(out))
+	if err != nil {
+		t.Fatalf("decoding the screenshot: %v", err)
+	}
+	return testpic.RGBA(img)
+}
+
+// client is where the window's drawing area is on the screen.
+func client() image.Rectangle {
+	x, y := ebiten.WindowPosition()
+	w, h := ebiten.WindowSize()
+	if ebiten.IsFullscreen() {
+		x, y = 0, 0
+		w, h = ebiten.Monitor().Size()
+	}
+	return image.Rect(x, y, x+w, y+h)
+}
+
+// show hands f to the window and waits until it has been uploaded and presented.
+func show(t *testing.T, f *receiver.Frame) {
+	t.Helper()
+	before := testWin.uploads.Load()
+	if err := testWin.Show(f); err != nil {
+		t.Fatal(err)
+	}
+	seq := f.Seq
+	f.Release()
+	deadline := time.Now().Add(10 * time.Second)
+	for testWin.uploads.Load() == before || testWin.lastSeq.Load() != seq {
+		if time.Now().After(deadline) {
+			t.Fatalf("frame %d was not drawn within 10 s", seq)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	// A few more screen refreshes so the frame is on the X screen, not just uploaded.
+	time.Sleep(300 * time.Millisecond)
+}
+
+func setWindowSize(t *testing.T, w, h int) {
+	t.Helper()
+	ebiten.SetWindowSize(w, h)
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		if gw, gh := ebiten.WindowSize(); gw == w && gh == h {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("window did not become %dx%d", w, h)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	time.Sleep(300 * time.Millisecond)
+}
+
+func sub(img *image.RGBA, r image.Rectangle) *image.RGBA { return img.SubImage(r).(*image.RGBA) }
+
+// modes runs f once with the shader and once with the CPU conversion.
+func modes(t *testing.T, f func(t *testing.T)) {
+	defer testWin.convert.Store(convertAuto)
+	for _, m := range []struct {
+		name string
+		mode int32
+	}{{"with the shader", convertShader}, {"with the CPU conversion", convertCPU}} {
+		testWin.convert.Store(m.mode)
+		t.Run(m.name, f)
+	}
+}
+
+func TestWindowShowsFrames(t *testing.T) { modes(t, testShowsFrames) }
+
+func testShowsFrames(t *testing.T) {
+	setWindowSize(t, testW, testH)
+	big := testpic.Picture(700, 400, image.YCbCrSubsampleRatio422, 5)
+	cases := []struct {
+		name    string
+		img     *image.YCbCr
+		minPSNR float64
+	}{
+		{"a 4:2:0 frame the size of the window is shown pixel for pixel", testpic.Picture(testW, testH, image.YCbCrSubsampleRatio420, 1), 40},
+		{"a 4:2:2 sub-image at an odd offset, with rows longer than the picture, is shown pixel for pixel",
+			big.SubImage(image.Rect(3, 5, 3+testW, 5+testH)).(*image.YCbCr), 40},
+		{"a 4:4:4 frame whose chroma rows are not a multiple of 4 is shown pixel for pixel", testpic.Picture(testW, testH, image.YCbCrSubsampleRatio444, 3), 40},
+	}
+	for i, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			show(t, receiver.NewFrame(c.img, uint32(100+i)))
+			got := sub(screenshot(t), client())
+			want := testpic.RGBA(c.img)
+			if p := testpic.PSNR(want, got); p < c.minPSNR {
+				png.Encode(mustCreate(t, "window-"+fmt.Sprint(i)+".png"), got)
+				t.Fatalf("PSNR %.1f dB between the screen and the frame, want >= %.0f", p, c.minPSNR)
+			} else {
+				t.Logf("PSNR %.1f dB", p)
+			}
+		})
+	}
+}
+
+func TestWindowScalesWithAspectKept(t *testing.T) { modes(t, testScales) }
+
+func testScales(t *testing.T) {
+	setWindowSize(t, testW, testH)
+	t.Run("a 1280x720 frame is shown at half size filling the window", func(t *testing.T) {
+		img := testpic.Picture(1280, 720, image.YCbCrSubsampleRatio420, 7)
+		show(t, receiver.NewFrame(img, 7))
+		got := sub(screenshot(t), client())
+		if p := testpic.PSNR(testpic.Shrink(img, testW, testH), got); p < 30 {
+			t.Fatalf("PSNR %.1f dB against the frame shrunk to the window, want >= 30", p)
+		} else {
+			t.Logf("PSNR %.1f dB", p)
+		}
+	})
+	t.Run("a 4:3 frame gets black bars left and right", func(t *testing.T) {
+		img := testpic.Picture(960, 720, image.YCbCrSubsampleRatio420, 8)
+		show(t, receiver.NewFrame(img, 8))
+		shot := sub(screenshot(t), client())
+		c := client().Min
+		r := fit(960, 720, testW, testH).Add(c)
+		if r != image.Rect(80, 0, 560, 360).Add(c) {
+			t.Fatalf("fit = %v", r.Sub(c))
+		}
+		if p := testpic.PSNR(testpic.Shrink(img, r.Dx(), r.Dy()), sub(shot, r)); p < 28 {
+			t.Fatalf("PSNR %.1f dB inside the picture, want >= 28", p)
+		} else {
+			t.Logf("PSNR %.1f dB", p)
+		}
+		for _, bar := range []image.Rectangle{image.Rect(c.X, c.Y, r.Min.X, r.Max.Y), image.Rect(r.Max.X, c.Y, c.X+testW, r.Max.Y)} {
+			for y := bar.Min.Y; y < bar.Max.Y; y += 7 {
+				for x := bar.Min.X; x < bar.Max.X; x += 7 {
+					if px := shot.RGBAAt(x, y); px.R > 8 || px.G > 8 || px.B > 8 {
+						t.Fatalf("bar pixel at %d,%d is %v, want black", x-c.X, y-c.Y, px)
+					}
+				}
+			}
+		}
+	})
+}
+
+func TestWindowKeys(t *testing.T) {
+	setWindowSize(t, testW, testH)
+	img := testpic.Picture(testW, testH, image.YCbCrSubsampleRatio420, 9)
+	t.Run("S shows the stats overlay over the video and S hides it", func(t *testing.T) {
+		show(t, receiver.NewFrame(img, 9))
+		box := image.Rect(0, 0, 200, 40).Add(client().Min)
+		before := sub(screenshot(t), box)
+		if err := key("s"); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(500 * time.Millisecond)
+		full := screenshot(t)
+		saveArtifact(t, "window-overlay.png", sub(full, client()))
+		with := sub(full, box)
+		if p := testpic.PSNR(before, with); p > 20 {
+			t.Fatalf("the top-left corner hardly changed after S (PSNR %.1f dB): no overlay", p)
+		}
+		if err := key("s"); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(500 * time.Millisecond)
+		if p := testpic.PSNR(before, sub(screenshot(t), box)); p < 40 {
+			t.Fatalf("the overlay stayed after a second S (PSNR %.1f dB)", p)
+		}
+	})
+	t.Run("F makes the window fullscreen with the video scaled to the screen, and F again restores it", func(t *testing.T) {
+		if err := key("f"); err != nil {
+			t.Fatal(err)
+		}
+		waitFor(t, "fullscreen", ebiten.IsFullscreen)
+		time.Sleep(500 * time.Millisecond)
+		show(t, receiver.NewFrame(img, 10))
+		shot := screenshot(t)
+		saveArtifact(t, "window-fullscreen.png", shot)
+		sw, sh := shot.Rect.Dx(), shot.Rect.Dy()
+		r := fit(testW, testH, sw, sh)
+		if p := testpic.PSNR(scaleUp(testpic.RGBA(img), r.Dx(), r.Dy()), sub(shot, r)); p < 25 {
+			png.Encode(mustCreate(t, "fullscreen.png"), shot)
+			t.Fatalf("PSNR %.1f dB of the fullscreen picture, want >= 25", p)
+		} else {
+			t.Logf("fullscreen %dx%d, picture at %v, PSNR %.1f dB", sw, sh, r, p)
+		}
+		if err := key("f"); err != nil {
+			t.Fatal(err)
+		}
+		waitFor(t, "windowed", func() bool { return !ebiten.IsFullscreen() })
+	})
+}
+
+func TestWindowTitleNamesTheSender(t *testing.T) {
+	f := receiver.NewFrame(testpic.Picture(testW, testH, image.YCbCrSubsampleRatio420, 11), 11)
+	f.Sender = "192.0.2.7:5000"
+	show(t, f)
+	waitFor(t, "the title to name the sender", func() bool {
+		out, _ := exec.Command("xwininfo", "-root", "-tree").Output()
+		return strings.Contains(string(out), "HRVS: video from 192.0.2.7:5000")
+	})
+}
+
+// TestWindowColourConversionCost shows 1080p frames through the shader and through
+// the CPU conversion it replaces, and reports the process CPU time per frame of each
+// (with Mesa's software GL the GPU's work is CPU time too) and the upload time in Draw.
+func TestWindowColourConversionCost(t *testing.T) {
+	setWindowSize(t, testW, testH)
+	frames := [2]*image.YCbCr{
+		testpic.Picture(1920, 1080, image.YCbCrSubsampleRatio420, 1),
+		testpic.Picture(1920, 1080, image.YCbCrSubsampleRatio420, 2),
+	}
+	const n = 40
+	defer testWin.convert.Store(convertAuto)
+	for _, mode := range []int32{convertShader, convertCPU} {
+		name := map[int32]string{convertShader: "shader", convertCPU: "CPU"}[mode]
+		testWin.convert.Store(mode)
+		show(t, receiver.NewFrame(frames[0], 1000))
+		testWin.uploadTime.Store(0)
+		u0 := cpuTime()
+		t0 := time.Now()
+		for i := 0; i < n; i++ {
+			show1080(t, receiver.NewFrame(frames[i%2], uint32(2000+i)))
+		}
+		wall := time.Since(t0)
+		used := cpuTime() - u0
+		t.Logf("%s conversion of 1920x1080 4:2:0: %.1f ms in Draw's upload, %.1f ms process CPU per frame (%d frames in %v)",
+			name, float64(testWin.uploadTime.Load())/n/1e6, float64(used)/n/1e6, n, wall.Round(time.Millisecond))
+		got := sub(screenshot(t), client())
+		if p := testpic.PSNR(testpic.Shrink(frames[(n-1)%2], testW, testH), got); p < 30 {
+			t.Fatalf("%s path: PSNR %.1f dB, want >= 30", name, p)
+		}
+	}
+}
+
+// show1080 is show without the settling pause.
+func show1080(t *testing.T, f *receiver.Frame) {
+	before := testWin.uploads.Load()
+	testWin.Show(f)
+	f.Release()
+	deadline := time.Now().Add(10 * time.Second)
+	for testWin.uploads.Load() == before {
+		if time.Now().After(deadline) {
+			t.Fatal("frame not drawn within 10 s")
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// scaleUp enlarges img bilinearly to w x h, the reference for a picture shown larger.
+func scaleUp(img *image.RGBA, w, h int) *image.RGBA {
+	sw, sh := img.Rect.Dx(), img.Rect.Dy()
+	out := image.NewRGBA(image.Rect(0, 0, w, h))
+	for y := 0; y < h; y++ {
+		fy := (float64(y)+0.5)*float64(sh)/float64(h) - 0.5
+		for x := 0; x < w; x++ {
+			fx := (float64(x)+0.5)*float64(sw)/float64(w) - 0.5
+			var c [3]float64
+			x0, y0 := int(fx), int(fy)
+			if fx < 0 {
+				x0 = -1
+			}
+			if fy < 0 {
+				y0 = -1
+			}
+			ax, ay := fx-float64(x0), fy-float64(y0)
+			for _, s := range [4]struct {
+				dx, dy int
+				wt     float64
+			}{{0, 0, (1 - ax) * (1 - ay)}, {1, 0, ax * (1 - ay)}, {0, 1, (1 - ax) * ay}, {1, 1, ax * ay}} {
+				px := img.RGBAAt(min(max(x0+s.dx, 0), sw-1), min(max(y0+s.dy, 0), sh-1))
+				c[0] += s.wt * float64(px.R)
+				c[1] += s.wt * float64(px.G)
+				c[2] += s.wt * float64(px.B)
+			}
+			out.SetRGBA(x, y, color.RGBA{uint8(c[0] + 0.5), uint8(c[1] + 0.5), uint8(c[2] + 0.5), 255})
+		}
+	}
+	return out
+}
+
+// saveArtifact keeps a screenshot for a person to look at when HRVS_TEST_ARTIFACTS
+// names a directory.
+func saveArtifact(t *testing.T, name string, img image.Image) {
+	if os.Getenv("HRVS_TEST_ARTIFACTS") != "" {
+		png.Encode(mustCreate(t, name), img)
+	}
+}
+
+func mustCreate(t *testing.T, name string) *os.File {
+	dir := os.Getenv("HRVS_TEST_ARTIFACTS")
+	if dir == "" {
+		dir = t.TempDir()
+	}
+	f, err := os.Create(dir + "/" + name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { f.Close() })
+	t.Logf("screenshot saved to %s", f.Name())
+	return f
+}
+
+func TestWindowPicksTheCPUConversionOnSoftwareGL(t *testing.T) {
+	testWin.convert.Store(convertAuto)
+	show(t, receiver.NewFrame(testpic.Picture(testW, testH, image.YCbCrSubsampleRatio420, 12), 12))
+	want := convertShader
+	if softwareGL() {
+		want = convertCPU
+	}
+	if got := testWin.convert.Load(); got != want {
+		t.Fatalf("conversion %d, want %d (software GL %v)", got, want, softwareGL())
+	}
+	t.Logf("software GL: %v", softwareGL())
+	testWin.convert.Store(convertAuto)
+}
