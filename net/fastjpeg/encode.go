@@ -193,16 +193,17 @@ func (w *bitWriter) code(zz *coefs, nz uint64, diff int32, ht *encTables) {
 	m := diff >> 31
 	mag := magnitude[uint32((diff^m)-m)&2047]
 	hc := ht.dc[mag&15]
-	acc = acc<<((hc>>huffCodeBits)&63) | uint64(uint32(hc&(1<<huffCodeBits-1))|uint32(diff+m)&uint32(mag>>4))
 	n += uint(hc >> huffCodeBits)
+	acc |= uint64(uint32(hc&(1<<huffCodeBits-1))|uint32(diff+m)&uint32(mag>>4)) << ((64 - n) & 63)
 	if n >= 32 {
-		n -= 32
-		if v := uint32(acc >> (n & 63)); !hasFF(v) {
+		if v := uint32(acc >> 32); !hasFF(v) {
 			binary.BigEndian.PutUint32(buf[pos:], v)
 			pos += 4
 		} else {
 			pos = putStuffed(buf, pos, v)
 		}
+		acc <<= 32
+		n -= 32
 	}
 
 	last := 0
@@ -213,11 +214,12 @@ func (w *bitWriter) code(zz *coefs, nz uint64, diff int32, ht *encTables) {
 		last = k
 		for run >= 16 {
 			hc := ht.ac[0xf0] // ZRL: sixteen zeros
-			acc = acc<<((hc>>huffCodeBits)&63) | uint64(hc&(1<<huffCodeBits-1))
 			n += uint(hc >> huffCodeBits)
+			acc |= uint64(hc&(1<<huffCodeBits-1)) << ((64 - n) & 63)
 			if n >= 32 {
+				pos = putStuffed(buf, pos, uint32(acc>>32))
+				acc <<= 32
 				n -= 32
-				pos = putStuffed(buf, pos, uint32(acc>>(n&63)))
 			}
 			run -= 16
 		}
@@ -225,25 +227,27 @@ func (w *bitWriter) code(zz *coefs, nz uint64, diff int32, ht *encTables) {
 		m := v >> 31
 		mag := magnitude[uint32((v^m)-m)&2047]
 		hc := ht.ac[(run<<4|int(mag&15))&255]
-		acc = acc<<((hc>>huffCodeBits)&63) | uint64(uint32(hc&(1<<huffCodeBits-1))|uint32(v+m)&uint32(mag>>4))
 		n += uint(hc >> huffCodeBits)
+		acc |= uint64(uint32(hc&(1<<huffCodeBits-1))|uint32(v+m)&uint32(mag>>4)) << ((64 - n) & 63)
 		if n >= 32 {
-			n -= 32
-			if v := uint32(acc >> (n & 63)); !hasFF(v) {
+			if v := uint32(acc >> 32); !hasFF(v) {
 				binary.BigEndian.PutUint32(buf[pos:], v)
 				pos += 4
 			} else {
 				pos = putStuffed(buf, pos, v)
 			}
+			acc <<= 32
+			n -= 32
 		}
 	}
 	if last != blockSize-1 {
 		hc := ht.ac[0x00] // EOB
-		acc = acc<<((hc>>huffCodeBits)&63) | uint64(hc&(1<<huffCodeBits-1))
 		n += uint(hc >> huffCodeBits)
+		acc |= uint64(hc&(1<<huffCodeBits-1)) << ((64 - n) & 63)
 		if n >= 32 {
+			pos = putStuffed(buf, pos, uint32(acc>>32))
+			acc <<= 32
 			n -= 32
-			pos = putStuffed(buf, pos, uint32(acc>>(n&63)))
 		}
 	}
 	w.acc, w.n, w.pos = acc, n, pos
@@ -265,7 +269,7 @@ func (e *Encoder) loadEdge(p *plane, x, y int) {
 type bitWriter struct {
 	buf []byte // the whole capacity; bytes before pos are written
 	pos int
-	acc uint64 // pending bits are the low n bits
+	acc uint64 // pending bits are the top n bits, the rest zero
 	n   uint
 }
 
@@ -282,12 +286,13 @@ func (w *bitWriter) reserve(k int) {
 // pad flushes the pending bits, filling the last byte with 1-bits (§F.1.2.3).
 func (w *bitWriter) pad() {
 	for w.n >= 8 {
+		w.byte(byte(w.acc >> 56))
+		w.acc <<= 8
 		w.n -= 8
-		w.byte(byte(w.acc >> w.n))
 	}
 	if w.n > 0 {
-		w.byte(byte(w.acc<<(8-w.n)) | byte(0xff>>w.n))
-		w.n = 0
+		w.byte(byte(w.acc>>56) | byte(0xff>>w.n))
+		w.acc, w.n = 0, 0
 	}
 }
 
