@@ -18,6 +18,9 @@ func (e *Encoder) AppendJPEG(dst []byte, img image.Image, quality int) ([]byte, 
 	var src *image.YCbCr
 	switch m := img.(type) {
 	case *image.YCbCr:
+		if !covers(m, b) {
+			return dst, fmt.Errorf("%w: image planes too short for %v", ErrArgs, b)
+		}
 		if _, ok := SubsamplingOf(m.SubsampleRatio); ok && m.Rect.Min.X&1 == 0 && m.Rect.Min.Y&1 == 0 {
 			src = m
 		} else {

@@ -111,6 +111,9 @@ func (d *Decoder) DecodeScan(dst *image.YCbCr, r image.Rectangle, quality int, s
 	if r.Min.X&1 != 0 || (s == S420 && r.Min.Y&1 != 0) {
 		return fmt.Errorf("%w: rectangle %v does not start on a chroma sample", ErrArgs, r)
 	}
+	if !covers(dst, r) {
+		return fmt.Errorf("%w: frame planes too short for %v", ErrArgs, r)
+	}
 	if q := clampQuality(quality); q != d.quality {
 		t := quantTables(q)
 		d.quant[0], d.quant[1] = newDecQuant(&t[0]), newDecQuant(&t[1])

@@ -208,6 +208,8 @@ func TestDecodeScanRejectsBadInput(t *testing.T) {
 		{"a rectangle outside the frame", dst, image.Rect(32, 16, 64, 48), S420},
 		{"a rectangle at an odd origin", dst, image.Rect(1, 1, 17, 17), S420},
 		{"an empty rectangle", dst, image.Rectangle{}, S420},
+		{"a frame whose planes are too short", &image.YCbCr{Y: make([]byte, 100), Cb: make([]byte, 10), Cr: make([]byte, 10),
+			YStride: 48, CStride: 24, SubsampleRatio: image.YCbCrSubsampleRatio420, Rect: dst.Rect}, dst.Rect, S420},
 	} {
 		t.Run(tc.name+" is an argument error", func(t *testing.T) {
 			if err := d.DecodeScan(tc.dst, tc.r, 75, tc.s, scan); !errors.Is(err, ErrArgs) {

@@ -116,6 +116,9 @@ func (e *Encoder) AppendScan(dst []byte, img *image.YCbCr, r image.Rectangle, qu
 	if r.Min.X&1 != 0 || (s == S420 && r.Min.Y&1 != 0) {
 		return dst, fmt.Errorf("%w: rectangle %v does not start on a chroma sample", ErrArgs, r)
 	}
+	if !covers(img, r) {
+		return dst, fmt.Errorf("%w: image planes too short for %v", ErrArgs, r)
+	}
 	e.setQuality(quality)
 	return e.appendScan(dst, img, r, s), nil
 }

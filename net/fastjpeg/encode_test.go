@@ -151,6 +151,8 @@ func TestAppendScanRejectsBadArguments(t *testing.T) {
 		{"an empty rectangle", img, image.Rect(16, 16, 16, 32)},
 		{"a rectangle starting between chroma samples", img, image.Rect(1, 0, 17, 16)},
 		{"a 4:4:4 image", image.NewYCbCr(image.Rect(0, 0, 16, 16), image.YCbCrSubsampleRatio444), image.Rect(0, 0, 16, 16)},
+		{"an image whose planes are too short", &image.YCbCr{Y: make([]byte, 100), Cb: make([]byte, 10), Cr: make([]byte, 10),
+			YStride: 16, CStride: 8, SubsampleRatio: image.YCbCrSubsampleRatio420, Rect: image.Rect(0, 0, 16, 16)}, image.Rect(0, 0, 16, 16)},
 	} {
 		t.Run(tc.name+" is an argument error and leaves dst alone", func(t *testing.T) {
 			dst := []byte{1, 2, 3}

@@ -69,3 +69,14 @@ var (
 	ErrCorrupt = errors.New("fastjpeg: corrupt scan")
 	ErrShort   = errors.New("fastjpeg: truncated scan")
 )
+
+// covers reports whether img's slices hold every sample of rectangle r (within
+// img.Rect), so a hand-built image with short planes is an error, not a panic.
+func covers(img *image.YCbCr, r image.Rectangle) bool {
+	last := r.Max.Sub(image.Pt(1, 1))
+	if img.YStride < r.Dx() || len(img.Y) <= img.YOffset(last.X, last.Y) || img.YOffset(r.Min.X, r.Min.Y) < 0 {
+		return false
+	}
+	c0, c1 := img.COffset(r.Min.X, r.Min.Y), img.COffset(last.X, last.Y)
+	return c0 >= 0 && img.CStride >= (r.Dx()+1)/2 && len(img.Cb) > c1 && len(img.Cr) > c1
+}
