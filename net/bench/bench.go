@@ -311,12 +311,15 @@ func measure(ctx context.Context, o Options, stderr io.Writer) ([]Result, *hrvsB
 				frames = max(10, frames/2)
 			}
 			spec := clipSpec{Kind: kind, W: sz[0], H: sz[1], Frames: frames, FPS: 30}
+			if kind == ClipPhoto {
+				spec.Photo = photo
+			}
 			if _, err := exec.LookPath("ffmpeg"); err != nil && kind == ClipPhoto {
 				logf("skipping the photo clip: it is rendered by ffmpeg (apt-get install ffmpeg)")
 				continue
 			}
 			logf("clip %s %dx%d, %d frames", kind, sz[0], sz[1], frames)
-			path, err := makeClip(ctx, o.Work, spec, photo)
+			path, err := makeClip(ctx, o.Work, spec)
 			if err != nil {
 				return nil, nil, err
 			}

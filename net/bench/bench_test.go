@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"flag"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -95,6 +96,20 @@ func TestMergeRoundsTakesMedians(t *testing.T) {
 	}
 	if !strings.Contains(strings.Join(got[0].Note, ";"), "1 of 4 rounds failed") {
 		t.Fatalf("notes %v do not count the failed round", got[0].Note)
+	}
+}
+
+func TestMergeRoundsOrdersSystemsWithinEachCase(t *testing.T) {
+	mk := func(sys string, rate float64) Result {
+		return Result{System: sys, Clip: "pattern", W: 64, H: 64, Rate: rate, Delivered: 1, Sent: 1}
+	}
+	got := mergeRounds([]Result{mk("ffmpeg", 0), mk("hrvs", 0), mk("gstreamer", 0), mk("gstreamer", 30), mk("hrvs", 30)})
+	var order []string
+	for _, r := range got {
+		order = append(order, fmt.Sprintf("%s@%g", r.System, r.Rate))
+	}
+	if want := "hrvs@0 gstreamer@0 ffmpeg@0 hrvs@30 gstreamer@30"; strings.Join(order, " ") != want {
+		t.Fatalf("order %v, want %s", order, want)
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"image"
 	"io"
 	"os"
@@ -20,12 +21,14 @@ const (
 	ClipPhoto   = "photo"
 )
 
-// photoCandidates are photographs Debian ships in plasma-workspace-wallpapers, the
-// largest first so a 4K pan does not enlarge the picture much.
+// photoCandidates are photographs Debian ships in plasma-workspace-wallpapers,
+// most detailed first: a forest path (about 360 KB a 1080p frame at quality 75,
+// like a camera's view of a real scene), moss seen from above, then a smooth
+// mountain landscape. Some of the package's other wallpapers are paintings.
 var photoCandidates = []string{
+	"/usr/share/wallpapers/Path/contents/images/2560x1600.jpg",
+	"/usr/share/wallpapers/OneStandsOut/contents/images/2560x1600.jpg",
 	"/usr/share/wallpapers/Altai/contents/images/5120x2880.png",
-	"/usr/share/wallpapers/BytheWater/contents/images/2560x1600.jpg",
-	"/usr/share/wallpapers/Autumn/contents/images/2560x1600.jpg",
 }
 
 // findPhoto returns the first photograph that exists, or "".
@@ -118,15 +121,24 @@ type clipSpec struct {
 	W, H   int
 	Frames int
 	FPS    float64
+	Photo  string // the photograph a ClipPhoto pans over
 }
 
+// fileName names the clip by everything that shapes its pictures, so a cached
+// clip is reused only when it is the same clip.
 func (c clipSpec) fileName() string {
-	return fmt.Sprintf("clip-%s-%dx%d-%d.y4m", c.Kind, c.W, c.H, c.Frames)
+	kind := c.Kind
+	if c.Kind == ClipPhoto {
+		h := fnv.New32a()
+		h.Write([]byte(c.Photo))
+		kind = fmt.Sprintf("%s-%08x", c.Kind, h.Sum32())
+	}
+	return fmt.Sprintf("clip-%s-%dx%d-%d.y4m", kind, c.W, c.H, c.Frames)
 }
 
 // makeClip writes the clip to dir (reusing a complete earlier one) and returns its
-// path. photo is the photograph a ClipPhoto pans over.
-func makeClip(ctx context.Context, dir string, c clipSpec, photo string) (string, error) {
+// path.
+func makeClip(ctx context.Context, dir string, c clipSpec) (string, error) {
 	path := filepath.Join(dir, c.fileName())
 	want := int64(len(fmt.Sprintf("%s W%d H%d F%d:1 Ip A1:1 C420jpeg\n", y4mMagic, c.W, c.H, int(c.FPS)))) +
 		int64(c.Frames)*int64(len(y4mFrameTag)+frameBytes(c.W, c.H))
@@ -148,7 +160,7 @@ func makeClip(ctx context.Context, dir string, c clipSpec, photo string) (string
 	case ClipPattern:
 		err = writePatternClip(yw, c)
 	case ClipPhoto:
-		err = writePhotoClip(ctx, yw, c, photo)
+		err = writePhotoClip(ctx, yw, c, c.Photo)
 	default:
 		err = fmt.Errorf("unknown clip kind %q (want pattern or photo)", c.Kind)
 	}

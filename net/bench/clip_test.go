@@ -56,12 +56,12 @@ func TestReadStampRejectsAnUnstampedFrame(t *testing.T) {
 func TestPatternClipHoldsStampedPatternFrames(t *testing.T) {
 	dir := t.TempDir()
 	spec := clipSpec{Kind: ClipPattern, W: 256, H: 64, Frames: 5, FPS: 30}
-	path, err := makeClip(context.Background(), dir, spec, "")
+	path, err := makeClip(context.Background(), dir, spec)
 	if err != nil {
 		t.Fatal(err)
 	}
 	st1, _ := os.Stat(path)
-	if again, err := makeClip(context.Background(), dir, spec, ""); err != nil || again != path {
+	if again, err := makeClip(context.Background(), dir, spec); err != nil || again != path {
 		t.Fatalf("second makeClip: %q, %v", again, err)
 	}
 	if st2, _ := os.Stat(path); !st2.ModTime().Equal(st1.ModTime()) {
@@ -87,8 +87,8 @@ func TestPhotoClipPansOverThePhotograph(t *testing.T) {
 	if photo == "" {
 		t.Fatal("no photograph installed: apt-get install plasma-workspace-wallpapers")
 	}
-	spec := clipSpec{Kind: ClipPhoto, W: 320, H: 180, Frames: 4, FPS: 30}
-	path, err := makeClip(context.Background(), t.TempDir(), spec, photo)
+	spec := clipSpec{Kind: ClipPhoto, W: 320, H: 180, Frames: 4, FPS: 30, Photo: photo}
+	path, err := makeClip(context.Background(), t.TempDir(), spec)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -105,8 +105,17 @@ func TestPhotoClipPansOverThePhotograph(t *testing.T) {
 	}
 }
 
+func TestPhotoClipsOfDifferentPhotographsAreDifferentFiles(t *testing.T) {
+	a := clipSpec{Kind: ClipPhoto, W: 320, H: 180, Frames: 4, FPS: 30, Photo: "/a.jpg"}
+	b := a
+	b.Photo = "/b.jpg"
+	if a.fileName() == b.fileName() {
+		t.Fatalf("both clips named %s: a cached clip of one photograph would stand in for the other", a.fileName())
+	}
+}
+
 func TestPhotoClipWithoutAPhotographSaysWhatToInstall(t *testing.T) {
-	_, err := makeClip(context.Background(), t.TempDir(), clipSpec{Kind: ClipPhoto, W: 320, H: 180, Frames: 2, FPS: 30}, "")
+	_, err := makeClip(context.Background(), t.TempDir(), clipSpec{Kind: ClipPhoto, W: 320, H: 180, Frames: 2, FPS: 30})
 	if err == nil || !bytes.Contains([]byte(err.Error()), []byte("plasma-workspace-wallpapers")) {
 		t.Fatalf("err = %v, want one naming the package", err)
 	}

@@ -70,9 +70,10 @@ func renderTable(ctx context.Context, o Options, hb *hrvsBinary, results []Resul
 const legend = `
 What the columns measure:
 - **fps**: frames the receiver delivered, less one, over the time from the first to the last delivered frame. At "max" the source feeds frames as fast as the sender takes them; at a rate, frames whose slot passed while the sender was busy are skipped, as a live camera would.
-- **CPU ms/frame**: user+system CPU of the sender and of the receiver process (all threads, from the kernel when the process is reaped), over the whole process life including start-up (about 20-60 ms for the peers, a few for hrvs), divided by frames delivered.
+- **CPU ms/frame**: user+system CPU of the sender and of the receiver process (all threads, from the kernel when the process is reaped), over the whole process life, divided by frames delivered. Start-up and shut-down cost each process 10-110 ms of CPU (measured apart: gst-launch 10-20 ms, ffmpeg 50-80 ms, hrvs recv about 40 ms, hrvs send about 110 ms with its final wait for acknowledgements), under 1 ms a frame over 150 frames.
 - **KB/frame, datagrams/frame**: UDP payload bytes and datagrams sent to the receiver's port, counted in the kernel by an nftables counter when the runner is root, otherwise hrvs's own count and none for the peers; divided by frames sent. Acknowledgements (hrvs's TCP) are not counted.
 - **PSNR**: Y'CbCr 4:2:0 PSNR of received frames against their source frames (matched by a frame number stamped into the clip's top-left corner), mean over up to 24 frames. The peers' are taken in the run from their raw output; hrvs's from a separate 20-frame run with its receiver writing PNGs (converted back to Y'CbCr, about 0.5 level of rounding), or n/a without --sink dir.
+- **frames skipped at the source**: frames the source offered while the sender was still busy with the previous one. hrvs's sender drops such a frame after the source made it (at "max" the source makes one as fast as asked, so this number is large and each one cost the sender a pattern draw or file read); the peers' sender never sees it (the runner does not write it).
 - **latency**: hrvs: capture instant stamped by the sender to frame decoded and ready at the receiver (the two clocks related by pings; on one machine they agree). Peers: the instant the runner starts writing a frame into the sender's stdin to the instant it has read the whole decoded frame from the receiver's stdout, so it also counts two pipe copies of the raw frame (about a millisecond at 1080p) that hrvs does not make; hrvs in turn counts drawing the pattern or reading the file. Neither includes a display.
 `
 
@@ -130,6 +131,28 @@ func mergeRounds(results []Result) []Result {
 		}
 		out = append(out, m)
 	}
+	// Within a case, hrvs first and the peers in a fixed order, whatever order
+	// they ran in.
+	type cellKey struct {
+		clip string
+		w, h int
+		rate float64
+	}
+	cell := map[cellKey]int{}
+	for _, r := range out {
+		k := cellKey{r.Clip, r.W, r.H, r.Rate}
+		if _, ok := cell[k]; !ok {
+			cell[k] = len(cell)
+		}
+	}
+	rank := map[string]int{"hrvs": 0, "hrvs-b": 1, "gstreamer": 2, "ffmpeg": 3}
+	slices.SortStableFunc(out, func(a, b Result) int {
+		ca, cb := cell[cellKey{a.Clip, a.W, a.H, a.Rate}], cell[cellKey{b.Clip, b.W, b.H, b.Rate}]
+		if ca != cb {
+			return ca - cb
+		}
+		return rank[a.System] - rank[b.System]
+	})
 	return out
 }
 
