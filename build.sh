@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # build.sh: build, cross-build and test HRVS.
-#   ./build.sh          build ./bin/hrvs for this machine (with the window when cgo and X11 are there)
+#   ./build.sh          build ./bin/hrvs for this machine: with the window when gcc and the X11
+#                       headers are there (that binary needs a display), headless otherwise
 #   ./build.sh cross    static headless binaries for linux amd64, arm64 and armv7 into dist/
 #   ./build.sh test     install what the tests need (Debian packages) and run the whole suite
 #   ./build.sh demo     build, then stream the test pattern to a local receiver for 10 s
@@ -20,7 +21,7 @@ need_go() {
 # iproute2/nftables build the impairment testbed, libjpeg-turbo-progs cross-checks JPEG.
 TEST_PACKAGES=(
 	gcc libc6-dev pkg-config file ffmpeg
-	xvfb xauth x11-apps imagemagick libgl1-mesa-dri libgl1-mesa-dev
+	xvfb xauth x11-apps x11-utils xdotool imagemagick libgl1-mesa-dri libgl1-mesa-dev
 	libx11-dev libxrandr-dev libxcursor-dev libxinerama-dev libxi-dev libxxf86vm-dev
 	chromium iproute2 nftables libjpeg-turbo-progs
 	gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad
@@ -39,11 +40,21 @@ install_packages() {
 	DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 }
 
+# has_window_deps: Ebitengine's window needs cgo and the X11/GL headers at build time.
+has_window_deps() {
+	command -v gcc >/dev/null && [ -e /usr/include/X11/Xlib.h ] && [ -e /usr/include/X11/extensions/Xrandr.h ] && [ -e /usr/include/GL/gl.h ]
+}
+
 build() {
 	need_go
 	mkdir -p bin
-	go build -trimpath -ldflags "$LDFLAGS" -o bin/hrvs .
-	echo "built bin/hrvs ($VERSION)"
+	if has_window_deps; then
+		CGO_ENABLED=1 go build -tags window -trimpath -ldflags "$LDFLAGS" -o bin/hrvs .
+		echo "built bin/hrvs ($VERSION) with the window (it needs a display; ./build.sh cross makes headless ones)"
+	else
+		CGO_ENABLED=0 go build -trimpath -ldflags "$LDFLAGS" -o bin/hrvs .
+		echo "built bin/hrvs ($VERSION), headless: for the window install gcc libx11-dev libxrandr-dev libxcursor-dev libxinerama-dev libxi-dev libxxf86vm-dev libgl1-mesa-dev"
+	fi
 }
 
 cross() {
@@ -66,6 +77,7 @@ test_all() {
 	unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))
 	[ -z "$unformatted" ] || { echo "gofmt needed: $unformatted" >&2; exit 1; }
 	go vet ./...
+	go vet -tags window ./...
 	CGO_ENABLED=0 go vet ./...
 	echo "== headless cross builds"
 	cross >/dev/null
@@ -74,13 +86,21 @@ test_all() {
 	go test -run '^$' -fuzz '^FuzzControl$' -fuzztime 5s -fuzzminimizetime 100x ./net/wire
 	go test -run '^$' -fuzz '^FuzzDecodeTile$' -fuzztime 10s -fuzzminimizetime 100x ./net/tile
 	echo "== tests (race detector, under Xvfb for the window tests)"
-	HRVS_DISPLAY_TESTS=1 xvfb-run -a -s "-screen 0 1920x1080x24" go test -race -count=1 -timeout 20m ./...
+	HRVS_DISPLAY_TESTS=1 xvfb-run -a -s "-screen 0 1920x1080x24" go test -race -tags window -count=1 -timeout 20m ./...
 }
 
 case "${1:-build}" in
 	build) build ;;
 	cross) cross ;;
 	test) test_all ;;
-	demo) build; ./bin/hrvs demo --duration "${2:-10s}" ;;
+	demo)
+		build
+		# The window build needs a display; without one, run the demo headless.
+		if [ -n "${DISPLAY:-}" ] || ! has_window_deps; then
+			./bin/hrvs demo --duration "${2:-10s}"
+		else
+			CGO_ENABLED=0 go build -trimpath -o bin/hrvs-headless . && ./bin/hrvs-headless demo --duration "${2:-10s}"
+		fi
+		;;
 	*) echo "usage: ./build.sh [build|cross|test|demo]" >&2; exit 2 ;;
 esac

@@ -72,7 +72,7 @@ func TestEveryCommandExplainsItself(t *testing.T) {
 
 func TestDemoStreamsAndWritesStats(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "stats.json")
-	code, stdout, stderr := runCmd("demo", "--size", "320x192", "--fps", "20", "--duration", "2s", "--stats-json", path)
+	code, stdout, stderr := runCmd("demo", "--sink", "null", "--size", "320x192", "--fps", "20", "--duration", "2s", "--stats-json", path)
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}

@@ -1,19 +1,23 @@
 // Package jpegenc turns received frames back into JPEG for the browser view and the
-// recorder. It is one function so a faster encoder can replace image/jpeg in one place.
+// recorder, with the project's fast encoder; it is one function so every output
+// encodes the same way.
 package jpegenc
 
 import (
-	"bytes"
 	"image"
-	"image/jpeg"
+	"sync"
+
+	"github.com/hrvs/hrvs/net/fastjpeg"
 )
+
+// encoders recycles encoders (each keeps its scratch buffers) across calls from
+// different outputs' goroutines.
+var encoders = sync.Pool{New: func() any { return new(fastjpeg.Encoder) }}
 
 // Encode writes img as a baseline JPEG at quality (1..100) into dst, reusing its
 // storage, and returns the bytes.
 func Encode(dst []byte, img image.Image, quality int) ([]byte, error) {
-	buf := bytes.NewBuffer(dst[:0])
-	if err := jpeg.Encode(buf, img, &jpeg.Options{Quality: quality}); err != nil {
-		return nil, err
-	}
-	return buf.Bytes(), nil
+	e := encoders.Get().(*fastjpeg.Encoder)
+	defer encoders.Put(e)
+	return e.AppendJPEG(dst[:0], img, quality)
 }
