@@ -23,6 +23,7 @@ import (
 
 	"github.com/hrvs/hrvs/capture"
 	"github.com/hrvs/hrvs/net/receiver"
+	"github.com/hrvs/hrvs/net/relay"
 	"github.com/hrvs/hrvs/net/sender"
 	"github.com/hrvs/hrvs/net/stats"
 	"github.com/hrvs/hrvs/net/tile"
@@ -40,6 +41,8 @@ usage:
   hrvs recv --listen HOST:PORT [flags] receive, assemble and show a stream
   hrvs demo [flags]                    sender and receiver in one process over loopback
   hrvs devices                         list V4L2 cameras with their formats, sizes and rates
+  hrvs relay --listen A --to B [flags] a UDP+TCP relay that adds delay, jitter, loss,
+                                       reordering, duplication and rate caps (for tests)
   hrvs version                         print the version
 
 Run 'hrvs COMMAND --help' for a command's flags.
@@ -73,12 +76,14 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = cmdDemo(ctx, args[1:], stdout, stderr, log)
 	case "devices":
 		err = cmdDevices(args[1:], stdout)
+	case "relay":
+		err = cmdRelay(ctx, args[1:], stdout, log)
 	case "version", "--version":
 		fmt.Fprintf(stdout, "hrvs %s (%s, %s/%s)\n", version, runtime.Version(), runtime.GOOS, runtime.GOARCH)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 	default:
-		err = errUsage{fmt.Sprintf("unknown command %q (want send, recv, demo, devices or version)", cmd)}
+		err = errUsage{fmt.Sprintf("unknown command %q (want send, recv, demo, devices, relay or version)", cmd)}
 	}
 	var ue errUsage
 	switch {
@@ -253,6 +258,18 @@ func (f *sendFlags) parsed(fs *flag.FlagSet) {
 			f.sizeSet = true
 		}
 	})
+}
+
+func cmdRelay(ctx context.Context, args []string, stdout io.Writer, log *slog.Logger) error {
+	cfg, err := relay.ParseFlags(args, stdout)
+	if err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return errUsage{strings.TrimPrefix(err.Error(), "relay: ")}
+	}
+	_, err = relay.Run(ctx, cfg, log)
+	return err
 }
 
 func cmdDevices(args []string, stdout io.Writer) error {

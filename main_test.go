@@ -40,6 +40,7 @@ func TestCommandLineMistakesExitTwoWithOneLine(t *testing.T) {
 		{"an unknown sink", []string{"recv", "--listen", "127.0.0.1:0", "--sink", "printer"}, `unknown sink "printer"`},
 		{"an unknown encoder", []string{"send", "--to", "127.0.0.1:9", "--encoder", "gpu"}, "--encoder"},
 		{"an unknown decoder", []string{"recv", "--listen", "127.0.0.1:0", "--decoder", "gpu"}, "--decoder"},
+		{"a relay without a destination", []string{"relay", "--listen", "127.0.0.1:0"}, "--to"},
 		{"a stray argument", []string{"demo", "extra"}, `unexpected argument "extra"`},
 	}
 	for _, c := range cases {
@@ -59,9 +60,9 @@ func TestCommandLineMistakesExitTwoWithOneLine(t *testing.T) {
 }
 
 func TestEveryCommandExplainsItself(t *testing.T) {
-	for _, cmd := range []string{"send", "recv", "demo"} {
+	for _, cmd := range []string{"send", "recv", "demo", "relay"} {
 		code, stdout, _ := runCmd(cmd, "--help")
-		if code != 0 || !strings.Contains(stdout, "hrvs "+cmd) || !strings.Contains(stdout, "-duration") {
+		if code != 0 || !strings.Contains(stdout, "hrvs "+cmd) || !strings.Contains(stdout, "-listen") && !strings.Contains(stdout, "-duration") {
 			t.Fatalf("%s --help: exit %d, %q", cmd, code, stdout)
 		}
 	}
