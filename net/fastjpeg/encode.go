@@ -87,6 +87,7 @@ type Encoder struct {
 
 	// Scratch planes for inputs that are not 4:2:0 or 4:2:2 Y'CbCr.
 	planes *image.YCbCr
+	sink   byte // keeps touchAhead's loads from being optimised away
 	full   *image.YCbCr
 }
 
@@ -145,8 +146,12 @@ func (e *Encoder) appendScan(dst []byte, img *image.YCbCr, r image.Rectangle, s 
 
 	bw := bitWriter{buf: dst[:cap(dst)], pos: len(dst)}
 	var dcY, dcCb, dcCr int32
+	var touch byte
 	for my := 0; my < h; my += mh {
 		for mx := 0; mx < w; mx += mw {
+			if mx&63 == 0 {
+				touch += e.touchAhead(&py, &pcb, &pcr, mx+128, my, mh)
+			}
 			bw.reserve(maxMCUBytes)
 			dcY = e.block(&bw, &py, mx, my, 0, encLum, dcY)
 			dcY = e.block(&bw, &py, mx+8, my, 0, encLum, dcY)
@@ -160,6 +165,7 @@ func (e *Encoder) appendScan(dst []byte, img *image.YCbCr, r image.Rectangle, s 
 			dcCr = e.block(&bw, &pcr, mx/2, cy, 1, encChrom, dcCr)
 		}
 	}
+	e.sink = touch
 	bw.reserve(16)
 	bw.pad()
 	return bw.buf[:bw.pos]
@@ -254,6 +260,29 @@ func (w *bitWriter) code(zz *coefs, nz uint64, diff int32, ht *encTables) {
 		}
 	}
 	w.acc, w.n, w.pos = acc, n, pos
+}
+
+// touchAhead reads one byte of every row of the MCU row at Y column x (and the
+// matching chroma) so that those cache lines are on their way by the time the DCT
+// gets there: an MCU row has more rows than the hardware prefetchers track streams.
+// Go has no prefetch instruction; a load whose result is kept does the job.
+func (e *Encoder) touchAhead(py, pcb, pcr *plane, x, y, mh int) byte {
+	var t byte
+	if x < py.w {
+		for j := y; j < min(y+mh, py.h); j++ {
+			t += py.pix[j*py.stride+x]
+		}
+	}
+	cx, cy, ch := x/2, y, mh
+	if pcb.h < py.h { // 4:2:0: chroma rows are halved too
+		cy, ch = y/2, mh/2
+	}
+	if cx < pcb.w {
+		for j := cy; j < min(cy+ch, pcb.h); j++ {
+			t += pcb.pix[j*pcb.stride+cx] + pcr.pix[j*pcr.stride+cx]
+		}
+	}
+	return t
 }
 
 // loadEdge copies the block at (x, y) of p into e.edge, repeating p's last column
