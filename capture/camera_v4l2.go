@@ -90,6 +90,7 @@ func openV4L2(path string, req camRequest, log *slog.Logger) (camDevice, error) 
 	}
 	mode.Detail = fmt.Sprintf("%s %dx%d @ %s fps (%s, %s)", mode.FourCC, mode.Width, mode.Height, fpsText(mode.FPS), desc.Card, desc.Driver)
 	log.Info("camera negotiated", "camera", path,
+		"wanted", fmt.Sprintf("%s %dx%d @ %s fps", req.Format, req.Width, req.Height, fpsText(req.FPS)),
 		"asked", fmt.Sprintf("%s %dx%d @ %s fps", choice.FourCC, choice.Width, choice.Height, fpsText(choice.FPS)),
 		"got", fmt.Sprintf("%s %dx%d @ %s fps", mode.FourCC, mode.Width, mode.Height, fpsText(mode.FPS)),
 		"card", desc.Card, "driver", desc.Driver)
