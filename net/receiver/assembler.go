@@ -58,8 +58,16 @@ type pendingTile struct {
 	have     []byte // bitmap of fragments
 	frags    int
 	received int
-	done     bool // handed to a decoder
+	done     bool     // handed to a decoder
+	group    int      // fragments per parity group, 0 before a parity datagram arrived
+	parity   [][]byte // per group, the XOR of its fragments; nil until it arrives
+	extra    int      // bytes held by parity
 }
+
+// size is what the tile holds against the memory budget.
+func (t *pendingTile) size() int { return len(t.buf) + t.extra }
+
+func (t *pendingTile) has(i int) bool { return t.have[i/8]&(0x80>>(i%8)) != 0 }
 
 type decodeJob struct {
 	pf   *pendingFrame
@@ -188,19 +196,35 @@ func (a *assembler) handle(p packet) {
 		a.r.c.invalid.Add(1) // the same tile described two ways: not ours to trust
 		return
 	}
-	if t.have[h.Fragment/8]&(0x80>>(h.Fragment%8)) != 0 {
-		a.r.c.dup.Add(1)
-		return
+	var group int
+	if h.Flags&wire.FlagParity != 0 {
+		if !a.addParity(t, h, p.payload) {
+			return
+		}
+		group = int(h.Fragment)
+	} else {
+		if t.has(int(h.Fragment)) {
+			a.r.c.dup.Add(1)
+			return
+		}
+		// Only fragments that arrived count, not parity nor what parity rebuilt: the
+		// sender compares this with what it sent to measure the path's loss.
+		pf.bytes += len(p.payload)
+		t.have[h.Fragment/8] |= 0x80 >> (h.Fragment % 8)
+		off, _ := wire.FragmentSpan(h.PayloadSize, h.Fragments, h.Fragment)
+		copy(t.buf[off:], p.payload)
+		t.received++
+		if t.group > 0 {
+			group = int(h.Fragment) / t.group
+		}
 	}
-	t.have[h.Fragment/8] |= 0x80 >> (h.Fragment % 8)
-	off, _ := wire.FragmentSpan(h.PayloadSize, h.Fragments, h.Fragment)
-	copy(t.buf[off:], p.payload)
-	t.received++
-	pf.bytes += len(p.payload)
+	if t.group > 0 && t.received < t.frags {
+		a.recover(t, h, group)
+	}
 	if t.received == t.frags {
 		if a.outstanding >= cap(a.jobs) { // decoders hopelessly behind: shed the tile
 			a.r.c.overflow.Add(1)
-			a.reserved -= len(t.buf)
+			a.reserved -= t.size()
 			delete(pf.tiles, h.Tile)
 			return
 		}
@@ -210,6 +234,69 @@ func (a *assembler) handle(p packet) {
 		x, y, w, hh := h.Rect()
 		a.jobs <- decodeJob{pf: pf, tile: h.Tile, rect: image.Rect(x, y, x+w, y+hh), buf: t.buf}
 	}
+}
+
+// addParity files a parity datagram; false means it was dropped (and counted).
+func (a *assembler) addParity(t *pendingTile, h *wire.Header, payload []byte) bool {
+	g := h.ParityGroup()
+	if t.group == 0 {
+		t.group = g
+		t.parity = make([][]byte, wire.ParityGroups(t.frags, g))
+	}
+	if t.group != g {
+		a.r.c.invalid.Add(1) // the same tile protected two ways
+		return false
+	}
+	if t.parity[h.Fragment] != nil {
+		a.r.c.dup.Add(1)
+		return false
+	}
+	if a.reserved+len(payload) > maxReserved {
+		a.r.c.overflow.Add(1)
+		return false
+	}
+	t.parity[h.Fragment] = append([]byte(nil), payload...)
+	t.extra += len(payload)
+	a.reserved += len(payload)
+	return true
+}
+
+// recover rebuilds the one missing fragment of a parity group, when exactly one is
+// missing and the group's parity arrived: XOR parity is the sum of the group's
+// fragments (each zero-padded to the first one's length), so the missing one is the
+// parity minus the others (docs/PROTOCOL.md §3.4).
+func (a *assembler) recover(t *pendingTile, h *wire.Header, group int) {
+	if group >= len(t.parity) || t.parity[group] == nil {
+		return
+	}
+	first, last := group*t.group, min((group+1)*t.group, t.frags)
+	missing := -1
+	for i := first; i < last; i++ {
+		if !t.has(i) {
+			if missing >= 0 {
+				return // two or more gone: parity cannot help
+			}
+			missing = i
+		}
+	}
+	if missing < 0 {
+		return
+	}
+	acc := t.parity[group] // consumed: the group will be whole after this
+	for i := first; i < last; i++ {
+		if i == missing {
+			continue
+		}
+		off, n := wire.FragmentSpan(h.PayloadSize, h.Fragments, uint16(i))
+		for k, b := range t.buf[off : off+n] {
+			acc[k] ^= b
+		}
+	}
+	off, n := wire.FragmentSpan(h.PayloadSize, h.Fragments, uint16(missing))
+	copy(t.buf[off:off+n], acc[:n])
+	t.have[missing/8] |= 0x80 >> (missing % 8)
+	t.received++
+	a.r.c.recovered.Add(1)
 }
 
 // acceptStream decides whether a datagram's stream is the one being played. A new
@@ -283,7 +370,7 @@ func (a *assembler) finishDecode(res decodeResult) {
 	pf.decoding--
 	a.outstanding--
 	if t := pf.tiles[res.tile]; t != nil {
-		a.reserved -= len(t.buf)
+		a.reserved -= t.size()
 		delete(pf.tiles, res.tile)
 	}
 	if res.ok {
@@ -344,7 +431,7 @@ func (a *assembler) release() {
 // finish conceals what is missing, accounts, acknowledges and publishes pf.
 func (a *assembler) finish(pf *pendingFrame) {
 	for _, t := range pf.tiles {
-		a.reserved -= len(t.buf)
+		a.reserved -= t.size()
 	}
 	f := pf.f
 	if f.Stream != a.stream { // a frame of a stream that has since been replaced

@@ -65,6 +65,7 @@ type Stats struct {
 	DatagramsDuplicate uint64  `json:"datagrams_duplicate"`
 	DatagramsOverflow  uint64  `json:"datagrams_overflow"`
 	DatagramsLost      uint64  `json:"datagrams_lost"`
+	DatagramsRecovered uint64  `json:"datagrams_recovered"` // rebuilt from parity (FEC)
 	DecodeErrors       uint64  `json:"decode_errors"`
 	BytesReceived      uint64  `json:"bytes_received"`
 	Streams            uint64  `json:"streams"`
@@ -86,6 +87,7 @@ type counters struct {
 	frames, complete, partial, displayed               atomic.Uint64
 	tilesGot, tilesMissing                             atomic.Uint64
 	dgrams, invalid, late, dup, overflow, lost, decErr atomic.Uint64
+	recovered                                          atomic.Uint64
 	bytes, streams                                     atomic.Uint64
 }
 
@@ -275,7 +277,7 @@ func (r *Receiver) Stats() Stats {
 		FramesDisplayed: r.c.displayed.Load(),
 		TilesReceived:   r.c.tilesGot.Load(), TilesMissing: r.c.tilesMissing.Load(),
 		DatagramsReceived: r.c.dgrams.Load(), DatagramsInvalid: r.c.invalid.Load(), DatagramsLate: r.c.late.Load(),
-		DatagramsDuplicate: r.c.dup.Load(), DatagramsOverflow: r.c.overflow.Load(), DatagramsLost: r.c.lost.Load(),
+		DatagramsDuplicate: r.c.dup.Load(), DatagramsOverflow: r.c.overflow.Load(), DatagramsLost: r.c.lost.Load(), DatagramsRecovered: r.c.recovered.Load(),
 		DecodeErrors: r.c.decErr.Load(), BytesReceived: r.c.bytes.Load(), Streams: r.c.streams.Load(),
 		AcksDropped: r.ctl.AcksDropped(),
 		LatencyP50:  r.latency.Percentile(50), LatencyP99: r.latency.Percentile(99),

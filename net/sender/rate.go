@@ -29,13 +29,14 @@ type rateControl struct {
 
 	// Measurements from acknowledgements.
 	owdMin   [30]owdBucket // one-way delay minimum per 2 s over the last minute: the empty-queue baseline
-	recent   [3]float64    // last one-way delays, ms; their minimum ignores a late first datagram
+	recent   [8]float64    // last one-way delays, ms; their minimum ignores a lost first datagram and CPU hiccups
 	nRecent  int
 	queueMs  float64 // smoothed queueing delay above the baseline
 	prevQ    float64
 	trend    float64 // smoothed change of queueMs per ack
 	overN    int     // consecutive acks that looked like overuse
-	loss     float64 // smoothed share of sent tiles reported missing
+	loss     float64 // smoothed datagram loss, slow: sizes the parity
+	lossFast float64 // the same, quick: says whether a queue is overflowing now
 	recv     [32]recvSample
 	nRecv    int
 	recvRate float64 // bits per second the receiver got over the last ~500 ms
@@ -61,12 +62,14 @@ const (
 	overuseQueueMs      = 40.0 // queueing delay that always means too fast
 	risingQueueMs       = 15.0 // queueing delay that means too fast while it is growing
 	calmQueueMs         = 8.0  // below this the path is idle enough to probe upwards
+	risingTrendMs       = 1.0  // smoothed growth of the queueing delay per frame that means a filling queue
+	overuseFrames       = 4    // acks in a row that must look like overuse
 	lossCeiling         = 0.25 // tile loss beyond what repair-by-ack can hide
 	backoff             = 0.85 // on overuse, the target drops to this share of what arrived
 	growthPer100ms      = 0.10 // multiplicative probing while the path is calm
-	nearCapGrowthPerSec = 0.05 // probing near the last measured capacity
+	nearCapGrowthPerSec = 0.10 // probing near the last measured capacity
 	recvWindowUS        = 500_000
-	startBits           = 100e6 // first target: a Fast Ethernet port; a slower path shows within a few frames
+	startBits           = 20e6 // first target; a faster path is found within a few frames (frameSent doubles the target while the path stays calm)
 	defaultMinBits      = 300e3
 	qualityStepDown     = 100 * time.Millisecond
 	qualityStepUp       = 300 * time.Millisecond
@@ -84,9 +87,10 @@ func newRateControl(maxBits int64, qMax, qMin int) *rateControl {
 
 // onAck feeds one acknowledgement: owdMs is the frame's first datagram arrival on the
 // receiver's clock minus its send time on ours (the clock offset is constant, so only
-// changes matter), lost and sent count the frame's tiles, datagrams the datagrams
-// it was sent in.
-func (rc *rateControl) onAck(now time.Time, owdMs float64, firstUS int64, bytes uint32, sent, lost, datagrams int) {
+// changes matter); bytes is the fragment payload the receiver got of the frame,
+// sent the fragment payload sent for it and wire all it cost on the wire (headers
+// and parity too).
+func (rc *rateControl) onAck(now time.Time, owdMs float64, firstUS int64, bytes uint32, sent, wire int64) {
 	sec := now.Unix() / 2
 	b := &rc.owdMin[sec%int64(len(rc.owdMin))]
 	if b.sec != sec {
@@ -110,13 +114,16 @@ func (rc *rateControl) onAck(now time.Time, owdMs float64, firstUS int64, bytes 
 	rc.queueMs = 0.7*rc.queueMs + 0.3*q
 	rc.trend = 0.8*rc.trend + 0.2*(rc.queueMs-rc.prevQ)
 	rc.prevQ = rc.queueMs
-	if sent > 0 && datagrams > 0 {
-		// A tile of k datagrams is lost when any one is: turn the tile loss back into
-		// the datagram loss rate p, from 1 - (1-p)^k, so the figure means the same
-		// whatever the tile size and quality.
-		k := max(1, float64(datagrams)/float64(sent))
-		p := 1 - math.Pow(1-float64(lost)/float64(sent), 1/k)
+	if sent > 0 {
+		// Parity and repair hide losses from the tile counts, so loss is measured
+		// below them: payload bytes that arrived against those sent.
+		p := max(0, min(1, 1-float64(bytes)/float64(sent)))
 		rc.loss = 0.9*rc.loss + 0.1*p
+		rc.lossFast = 0.5*rc.lossFast + 0.5*p
+	}
+	if sent > 0 && wire > sent {
+		// The receive rate compares with the target, which counts headers and parity.
+		bytes = uint32(float64(bytes) * float64(wire) / float64(sent))
 	}
 	rc.recv[rc.nRecv%len(rc.recv)] = recvSample{atUS: firstUS, bytes: bytes}
 	rc.nRecv++
@@ -142,13 +149,14 @@ func (rc *rateControl) onAck(now time.Time, owdMs float64, firstUS int64, bytes 
 
 // adapt moves the target after a new measurement.
 func (rc *rateControl) adapt(now time.Time) {
-	if rc.queueMs > overuseQueueMs || (rc.queueMs > risingQueueMs && rc.trend > 0) {
+	if rc.queueMs > overuseQueueMs || (rc.queueMs > risingQueueMs && (rc.trend > risingTrendMs || rc.lossFast > 0.02)) {
 		rc.overN++
 	} else {
 		rc.overN = 0
 	}
-	// Three frames in a row: one late frame is as likely a busy CPU as a queue.
-	overuse := rc.overN >= 3
+	// Several frames in a row: a late frame or two is as likely a busy CPU (ours or
+	// the receiver's) as a queue in the network.
+	overuse := rc.overN >= overuseFrames
 	switch {
 	case overuse:
 		// Down to what actually arrived, less a margin to drain the queue, then wait
@@ -178,14 +186,14 @@ func (rc *rateControl) adapt(now time.Time) {
 			dt = 100 * time.Millisecond
 		}
 		growth := growthPer100ms * dt.Seconds() * 10
-		if rc.capEst > 0 && now.Sub(rc.capAt) < 10*time.Second && rc.target > 0.7*rc.capEst {
+		if rc.capEst > 0 && now.Sub(rc.capAt) < 10*time.Second && rc.target > 0.7*rc.capEst && rc.target < 1.3*rc.capEst {
 			// Near the rate where the queue last built: creep, do not leap.
 			growth = nearCapGrowthPerSec * dt.Seconds()
 		}
 		grown := rc.target * (1 + growth)
 		// Probing beyond what is being used proves nothing: a static scene would
 		// walk the target to the cap and the next busy scene would flood the path.
-		ceiling := max(1.5*rc.recvRate, 1.5*rc.demand, startBits)
+		ceiling := max(2*rc.recvRate, 2*rc.demand, startBits)
 		rc.target = min(rc.maxBits, max(rc.target, min(grown, ceiling)))
 		rc.lastUp = now
 	}
@@ -244,9 +252,9 @@ func (rc *rateControl) frameSent(now time.Time, bytes int, skippedBefore int) {
 	case ratio > 0.95:
 		step = -2
 	case ratio < 0.3:
-		step = 5
-	case ratio < 0.5:
-		step = 2
+		step = 6
+	case ratio < 0.55:
+		step = 3
 	case ratio < 0.7:
 		step = 1
 	}

@@ -47,7 +47,11 @@ type Config struct {
 	ChangeThreshold int
 	// Refresh is the period within which every tile is sent again even if unchanged,
 	// so a receiver that joins late or missed a repair heals (DefaultRefresh).
-	Refresh    time.Duration
+	Refresh time.Duration
+	// FECGroup sets parity FEC: 0 adapts the group size to the measured loss (off
+	// while the path loses under 0.5%), -1 never sends parity, 1..16 fixes the
+	// number of fragments each parity datagram protects.
+	FECGroup   int
 	NewEncoder func() tile.Encoder
 	// DialControl, when set, dials the TCP control link (tests run senders inside
 	// network namespaces with it); nil uses net.Dialer.
@@ -131,6 +135,8 @@ func (c *Config) fill() error {
 		return fmt.Errorf("max bitrate %d bit/s: must be 0 (none) or at least 100 kbit/s", c.MaxBitrate)
 	case c.ChangeThreshold > 255:
 		return fmt.Errorf("change threshold %d: must be at most 255 levels", c.ChangeThreshold)
+	case c.FECGroup < -1 || c.FECGroup > wire.MaxParityGroup:
+		return fmt.Errorf("fec group %d: must be -1 (off), 0 (adaptive) or 1..%d", c.FECGroup, wire.MaxParityGroup)
 	case c.Refresh < 100*time.Millisecond:
 		return fmt.Errorf("refresh period %v: must be at least 100ms", c.Refresh)
 	}
@@ -165,7 +171,8 @@ type Stats struct {
 	TargetMbps        float64 `json:"target_mbit_per_s"`
 	ReceiveMbps       float64 `json:"receive_mbit_per_s"` // what the receiver reported getting
 	QueueDelayMs      float64 `json:"queue_delay_ms"`     // one-way delay above the path's empty-queue minimum
-	LossPct           float64 `json:"loss_pct"`           // smoothed datagram loss, estimated from the tiles missing at the receiver
+	LossPct           float64 `json:"loss_pct"`           // smoothed datagram loss: payload bytes the receiver reported against those sent
+	FECGroup          int     `json:"fec_group"`          // fragments per parity datagram in the last frame, 0 for none
 	RefreshFactor     int     `json:"refresh_factor"`     // refresh period stretched this many times by rate control
 	Stream            uint32  `json:"stream"`
 	Width             int     `json:"width"`
@@ -448,7 +455,7 @@ func (s *Sender) onAck(a *wire.Ack, now time.Time) {
 	}
 	if first := fl.fj.firstSendUS.Load(); first != 0 {
 		owd := float64(a.FirstUS-first) / 1000
-		s.rc.onAck(now, owd, a.FirstUS, a.Bytes, len(fl.tiles), lost, int(fl.fj.datagrams.Load()))
+		s.rc.onAck(now, owd, a.FirstUS, a.Bytes, fl.fj.payload.Load(), fl.fj.bytes.Load())
 		s.pace.setRate(s.paceBits())
 	}
 }
@@ -462,7 +469,9 @@ type frameJob struct {
 	quality     int
 	tiles       uint16
 	left        atomic.Int32
+	fecGroup    int // fragments per parity datagram, 0 for none
 	bytes       atomic.Int64
+	payload     atomic.Int64 // fragment payload bytes (parity excluded), what the ack's byte count measures
 	datagrams   atomic.Int64
 	firstSendUS atomic.Int64
 	start       time.Time
@@ -520,7 +529,8 @@ func (s *Sender) submit(f *capture.Frame) error {
 	}
 	jobs := s.pick(now, img)
 	s.frameNo++
-	fj := &frameJob{f: f, no: s.frameNo, captureUS: f.Time.UnixMicro(), grid: s.grid, quality: s.rc.quality, start: now, ref: s.ref}
+	fj := &frameJob{f: f, no: s.frameNo, captureUS: f.Time.UnixMicro(), grid: s.grid, quality: s.rc.quality, start: now, ref: s.ref,
+		fecGroup: s.fecGroup()}
 	fl := &flight{fj: fj, at: now, gen: s.gen, tiles: make([]uint16, len(jobs))}
 	for i, j := range jobs {
 		ts := &s.tiles[j.tile]
@@ -602,6 +612,7 @@ func (s *Sender) worker() {
 	enc := s.cfg.NewEncoder()
 	var payload []byte
 	dgram := make([]byte, s.cfg.MTU)
+	parity := make([]byte, s.cfg.MTU)
 	k := 0
 	for j := range s.jobs {
 		fj := j.fj
@@ -613,7 +624,7 @@ func (s *Sender) worker() {
 			s.encErrs.Add(1)
 		} else {
 			k++
-			s.sendTile(s.conns[(j.tile+k)%len(s.conns)], dgram, fj, j, sub, payload)
+			s.sendTile(s.conns[(j.tile+k)%len(s.conns)], dgram, parity, fj, j, sub, payload)
 		}
 		// The reference holds what was sent, so the next change test compares with it.
 		// No other worker touches this tile's rectangle, and submit reads the
@@ -643,7 +654,7 @@ func (s *Sender) frameDone(fj *frameJob) {
 	s.busy.Store(false)
 }
 
-func (s *Sender) sendTile(c *net.UDPConn, dgram []byte, fj *frameJob, j tileJob, sub uint8, payload []byte) {
+func (s *Sender) sendTile(c *net.UDPConn, dgram, parity []byte, fj *frameJob, j tileJob, sub uint8, payload []byte) {
 	room := len(dgram) - wire.HeaderSize
 	count := wire.Fragments(len(payload), room)
 	if count > 65535 || len(payload) > wire.MaxTilePayload {
@@ -664,19 +675,66 @@ func (s *Sender) sendTile(c *net.UDPConn, dgram []byte, fj *frameJob, j tileJob,
 		off, n := wire.FragmentSpan(h.PayloadSize, h.Fragments, h.Fragment)
 		h.MarshalTo(dgram)
 		copy(dgram[wire.HeaderSize:], payload[off:off+n])
-		size := wire.HeaderSize + n
-		s.pace.wait(size)
-		fj.firstSendUS.CompareAndSwap(0, time.Now().UnixMicro())
-		if _, err := c.Write(dgram[:size]); err != nil {
-			s.sendErrs.Add(1) // e.g. ECONNREFUSED while no receiver listens: keep going
-			continue
+		s.send(c, fj, dgram[:wire.HeaderSize+n], true)
+	}
+	if g := fj.fecGroup; g > 0 {
+		// One parity datagram per group of g fragments, right after the data: the XOR
+		// of the group, each fragment zero-padded to the first one's length.
+		_, e := wire.FragmentSpan(h.PayloadSize, h.Fragments, 0)
+		h.Flags = j.flag | wire.ParityFlags(g)
+		for grp := 0; grp < wire.ParityGroups(count, g); grp++ {
+			acc := parity[wire.HeaderSize : wire.HeaderSize+e]
+			clear(acc)
+			for i := grp * g; i < min((grp+1)*g, count); i++ {
+				off, n := wire.FragmentSpan(h.PayloadSize, h.Fragments, uint16(i))
+				for k, b := range payload[off : off+n] {
+					acc[k] ^= b
+				}
+			}
+			h.Fragment = uint16(grp)
+			h.MarshalTo(parity)
+			s.send(c, fj, parity[:wire.HeaderSize+e], false)
 		}
-		s.datagrams.Add(1)
-		s.bytes.Add(uint64(size))
-		fj.bytes.Add(int64(size))
-		fj.datagrams.Add(1)
 	}
 	s.tilesSent.Add(1)
+}
+
+// send paces and sends one datagram; data says whether it carries tile payload
+// (not parity), which the ack's byte count measures.
+func (s *Sender) send(c *net.UDPConn, fj *frameJob, d []byte, data bool) {
+	s.pace.wait(len(d))
+	fj.firstSendUS.CompareAndSwap(0, time.Now().UnixMicro())
+	if _, err := c.Write(d); err != nil {
+		s.sendErrs.Add(1) // e.g. ECONNREFUSED while no receiver listens: keep going
+		return
+	}
+	s.datagrams.Add(1)
+	s.bytes.Add(uint64(len(d)))
+	fj.bytes.Add(int64(len(d)))
+	if data {
+		fj.payload.Add(int64(len(d) - wire.HeaderSize))
+	}
+	fj.datagrams.Add(1)
+}
+
+// fecGroup picks the parity group size for the next frame from the measured
+// datagram loss (docs/CONTROL.md, "Parity FEC"). Called with mu held.
+func (s *Sender) fecGroup() int {
+	if s.cfg.FECGroup != 0 {
+		return max(0, s.cfg.FECGroup)
+	}
+	switch l := s.rc.loss; {
+	case l < 0.005:
+		return 0
+	case l < 0.03:
+		return 8
+	case l < 0.08:
+		return 4
+	case l < 0.15:
+		return 3
+	default:
+		return 2
+	}
 }
 
 // Stats returns a snapshot of the counters.
@@ -685,6 +743,7 @@ func (s *Sender) Stats() Stats {
 	g := s.grid
 	rc := *s.rc
 	open := s.openLoop
+	fec := s.fecGroup()
 	s.mu.Unlock()
 	st := Stats{
 		FramesCaptured: s.captured.Load(), FramesSent: s.sent.Load(),
@@ -698,7 +757,7 @@ func (s *Sender) Stats() Stats {
 		RTTMs:            float64(s.ctl.RTT()) / float64(time.Millisecond),
 		ControlConnected: s.ctl.Connected(), ControlReconnects: s.ctl.Reconnects(), OpenLoop: open,
 		Quality: rc.quality, TargetMbps: rc.target / 1e6, ReceiveMbps: rc.recvRate / 1e6,
-		QueueDelayMs: rc.queueMs, LossPct: 100 * rc.loss, RefreshFactor: rc.refreshX,
+		QueueDelayMs: rc.queueMs, LossPct: 100 * rc.loss, FECGroup: fec, RefreshFactor: rc.refreshX,
 		Stream: s.cfg.Stream, Width: g.W, Height: g.H, Tiles: g.Len(),
 	}
 	if st.FramesSent > 0 && g.Len() > 0 {

@@ -38,7 +38,26 @@ const (
 const (
 	FlagRefresh uint8 = 1 << 0 // tile sent by the periodic refresh, not because it changed
 	FlagRepair  uint8 = 1 << 1 // tile resent because the receiver reported it missing
+	// FlagParity marks a parity datagram (docs/PROTOCOL.md §3.4): its payload is the
+	// XOR of a group of the tile's fragments, the group size is in the flags' high
+	// nibble (ParityGroup) and the fragment index field holds the group's index.
+	FlagParity uint8 = 1 << 2
+	flagsKnown       = FlagRefresh | FlagRepair | FlagParity | 0xf0
 )
+
+// MaxParityGroup is the most fragments one parity datagram protects.
+const MaxParityGroup = 16
+
+// ParityFlags returns the flags of a parity datagram protecting groups of g
+// fragments (1..MaxParityGroup).
+func ParityFlags(g int) uint8 { return FlagParity | uint8(g-1)<<4 }
+
+// ParityGroup is the group size of a parity datagram: the fragments
+// [Fragment*g, min((Fragment+1)*g, Fragments)) are XORed into its payload.
+func (h *Header) ParityGroup() int { return int(h.Flags>>4) + 1 }
+
+// ParityGroups is how many parity datagrams cover a tile of fragments fragments.
+func ParityGroups(fragments, g int) int { return (fragments + g - 1) / g }
 
 // Format byte (byte 47): low nibble is the chroma subsampling, high nibble the codec.
 const (
@@ -57,6 +76,7 @@ var (
 	ErrTile     = errors.New("wire: tile index or rectangle out of range")
 	ErrFragment = errors.New("wire: fragment index, count or length inconsistent")
 	ErrFormat   = errors.New("wire: unknown format or quality")
+	ErrFlags    = errors.New("wire: unknown flags")
 )
 
 // Header is the fixed part of every tile datagram.
@@ -201,6 +221,17 @@ func (h *Header) Unmarshal(b []byte, lim Limits) ([]byte, error) {
 	if h.Fragments == 0 || h.Fragment >= h.Fragments || h.PayloadSize == 0 ||
 		uint32(h.Fragments) > h.PayloadSize {
 		return nil, ErrFragment
+	}
+	if h.Flags&^flagsKnown != 0 || (h.Flags&FlagParity == 0 && h.Flags>>4 != 0) {
+		return nil, ErrFlags
+	}
+	if h.Flags&FlagParity != 0 {
+		// A parity payload is as long as the longest fragment, the first.
+		_, e := FragmentSpan(h.PayloadSize, h.Fragments, 0)
+		if int(h.Fragment) >= ParityGroups(int(h.Fragments), h.ParityGroup()) || len(b)-HeaderSize != e {
+			return nil, ErrFragment
+		}
+		return b[HeaderSize:], nil
 	}
 	off, n := FragmentSpan(h.PayloadSize, h.Fragments, h.Fragment)
 	if n <= 0 || off+n > int(h.PayloadSize) || len(b)-HeaderSize != n {

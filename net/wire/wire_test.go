@@ -71,6 +71,9 @@ func TestHeaderRejects(t *testing.T) {
 		{name: "more fragments than bytes", mod: func(h *Header) { h.PayloadSize = 2; h.Fragment = 0 }, want: ErrFragment},
 		{name: "a fragment shorter than its span", raw: func(b []byte) []byte { return b[:len(b)-1] }, want: ErrFragment},
 		{name: "a fragment longer than its span", raw: func(b []byte) []byte { return append(b, 0) }, want: ErrFragment},
+		{name: "an unknown flag", mod: func(h *Header) { h.Flags = 1 << 3 }, want: ErrFlags},
+		{name: "a group size on a data datagram", mod: func(h *Header) { h.Flags = 0x30 }, want: ErrFlags},
+		{name: "a parity group past the fragments", mod: func(h *Header) { h.Flags = ParityFlags(2); h.Fragment = 2 }, want: ErrFragment},
 	}
 	for _, c := range cases {
 		t.Run("rejects "+c.name, func(t *testing.T) {
@@ -85,6 +88,39 @@ func TestHeaderRejects(t *testing.T) {
 			var got Header
 			if _, err := got.Unmarshal(b, DefaultLimits); !errors.Is(err, c.want) {
 				t.Fatalf("got %v, want %v", err, c.want)
+			}
+		})
+	}
+}
+
+func TestParityDatagrams(t *testing.T) {
+	h := sample() // 3 fragments
+	_, e := FragmentSpan(h.PayloadSize, h.Fragments, 0)
+	cases := []struct {
+		name   string
+		group  int
+		index  uint16
+		length int
+		ok     bool
+	}{
+		{"one parity over all three fragments is accepted", 3, 0, e, true},
+		{"the second of two groups of two is accepted", 2, 1, e, true},
+		{"a third group of two does not exist", 2, 2, e, false},
+		{"a parity payload shorter than the first fragment is refused", 3, 0, e - 1, false},
+		{"groups of one (repetition) are accepted", 1, 2, e, true},
+		{"the largest group size is accepted", MaxParityGroup, 0, e, true},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			p := h
+			p.Flags, p.Fragment = ParityFlags(c.group), c.index
+			var got Header
+			_, err := got.Unmarshal(datagram(p, make([]byte, c.length)), DefaultLimits)
+			if (err == nil) != c.ok {
+				t.Fatalf("err = %v, want ok %v", err, c.ok)
+			}
+			if err == nil && (got.Flags&FlagParity == 0 || got.ParityGroup() != c.group) {
+				t.Fatalf("parsed flags %#x: group %d, want %d", got.Flags, got.ParityGroup(), c.group)
 			}
 		})
 	}
