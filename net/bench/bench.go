@@ -73,6 +73,18 @@ type Options struct {
 	Command string // the command line, for the table's header
 }
 
+// ErrUsage matches (errors.Is) every error Main returns for a bad command line,
+// so the caller can exit with its usage status; the error's text is the reason.
+var ErrUsage = errors.New("bench: bad usage")
+
+// usageError is a command-line mistake; its text is a one-line reason.
+type usageError struct{ msg string }
+
+func (e usageError) Error() string        { return e.msg }
+func (e usageError) Is(target error) bool { return target == ErrUsage }
+
+func usagef(format string, a ...any) error { return usageError{fmt.Sprintf(format, a...)} }
+
 const usage = `hrvs bench [flags]: hrvs, GStreamer RTP/JPEG and ffmpeg RTP/MJPEG side by side over loopback,
 on the same clips at the same JPEG quality; prints a markdown table and writes it to --out`
 
@@ -110,11 +122,12 @@ func parseFlags(args []string, stdout io.Writer) (Options, error) {
 		if errors.Is(err, flag.ErrHelp) {
 			fs.SetOutput(stdout)
 			fs.Usage()
+			return Options{}, err
 		}
-		return Options{}, err
+		return Options{}, usageError{err.Error()}
 	}
 	if fs.NArg() > 0 {
-		return Options{}, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+		return Options{}, usagef("unexpected argument %q", fs.Arg(0))
 	}
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
@@ -140,7 +153,7 @@ func parseFlags(args []string, stdout io.Writer) (Options, error) {
 	}
 	for _, c := range splitList(*clips) {
 		if c != ClipPattern && c != ClipPhoto {
-			return Options{}, fmt.Errorf("--clips: unknown clip %q (want pattern or photo)", c)
+			return Options{}, usagef("--clips: unknown clip %q (want pattern or photo)", c)
 		}
 		o.Clips = append(o.Clips, c)
 	}
@@ -151,13 +164,13 @@ func parseFlags(args []string, stdout io.Writer) (Options, error) {
 		}
 		v, err := strconv.ParseFloat(r, 64)
 		if err != nil || v <= 0 || v > 1000 || v != math.Trunc(v) {
-			return Options{}, fmt.Errorf("--rates: %q is neither max nor a whole number of frames per second up to 1000", r)
+			return Options{}, usagef("--rates: %q is neither max nor a whole number of frames per second up to 1000", r)
 		}
 		o.Rates = append(o.Rates, v)
 	}
 	for _, s := range splitList(*systems) {
 		if s != "hrvs" && s != "gstreamer" && s != "ffmpeg" {
-			return Options{}, fmt.Errorf("--systems: unknown system %q (want hrvs, gstreamer, ffmpeg; --hrvs-b adds hrvs-b)", s)
+			return Options{}, usagef("--systems: unknown system %q (want hrvs, gstreamer, ffmpeg; --hrvs-b adds hrvs-b)", s)
 		}
 		o.Systems = append(o.Systems, s)
 	}
@@ -166,15 +179,15 @@ func parseFlags(args []string, stdout io.Writer) (Options, error) {
 	}
 	switch {
 	case len(o.Clips) == 0 || len(o.Rates) == 0 || len(o.Systems) == 0:
-		return Options{}, errors.New("--clips, --rates and --systems must each name at least one")
+		return Options{}, usagef("--clips, --rates and --systems must each name at least one")
 	case o.Frames < 10 || o.Frames > 100000:
-		return Options{}, fmt.Errorf("--frames %d: want 10..100000", o.Frames)
+		return Options{}, usagef("--frames %d: want 10..100000", o.Frames)
 	case o.Quality < 1 || o.Quality > 100:
-		return Options{}, fmt.Errorf("--quality %d: want 1..100", o.Quality)
+		return Options{}, usagef("--quality %d: want 1..100", o.Quality)
 	case o.Rounds < 1 || o.Rounds > 20:
-		return Options{}, fmt.Errorf("--rounds %d: want 1..20", o.Rounds)
+		return Options{}, usagef("--rounds %d: want 1..20", o.Rounds)
 	case o.Out == "":
-		return Options{}, errors.New("--out must name a file")
+		return Options{}, usagef("--out must name a file")
 	}
 	return o, nil
 }
@@ -198,12 +211,12 @@ func parseSizes(s string) ([][2]int, error) {
 		// Widths on 8 and heights on 2 keep every I420 plane free of row padding in
 		// all three systems' raw formats.
 		if !ok || err1 != nil || err2 != nil || w < 128 || h < 16 || w > 7680 || h > 4320 || w%8 != 0 || h%2 != 0 {
-			return nil, fmt.Errorf("--sizes: %q is not WIDTHxHEIGHT with width 128..7680 (multiple of 8) and height 16..4320 (even)", f)
+			return nil, usagef("--sizes: %q is not WIDTHxHEIGHT with width 128..7680 (multiple of 8) and height 16..4320 (even)", f)
 		}
 		out = append(out, [2]int{w, h})
 	}
 	if len(out) == 0 {
-		return nil, errors.New("--sizes names no size")
+		return nil, usagef("--sizes names no size")
 	}
 	return out, nil
 }

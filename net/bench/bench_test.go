@@ -39,6 +39,9 @@ func TestMainFlags(t *testing.T) {
 			if strings.Contains(err.Error(), "\n") {
 				t.Fatalf("error is not one line: %q", err)
 			}
+			if !errors.Is(err, flag.ErrHelp) && !errors.Is(err, ErrUsage) {
+				t.Fatalf("err = %v does not match ErrUsage", err)
+			}
 		})
 	}
 	t.Run("help prints the flags", func(t *testing.T) {
