@@ -13,14 +13,14 @@ import (
 	"github.com/hrvs/hrvs/net/relay"
 )
 
-// gstFrames is how many frames each GStreamer run sends.
+// gstFrames is how many frames each GStreamer run of the benchmark sends.
 const gstFrames = 150
 
-// GStreamerIntact streams gstFrames frames of GStreamer's own test pattern as RTP/JPEG
+// GStreamerIntact streams frames frames of GStreamer's own test pattern as RTP/JPEG
 // (RFC 2435, the ../shared/ANCHORS.md command lines) through a relay with the given
 // impairment and returns how many the receiving pipeline decoded. Both pipelines are
 // gst-launch-1.0 processes this function starts and stops; traffic stays on loopback.
-func GStreamerIntact(ctx context.Context, w, h int, fps float64, imp relay.Config) (int, error) {
+func GStreamerIntact(ctx context.Context, w, h int, fps float64, frames int, imp relay.Config) (int, error) {
 	port, err := freeUDPPort()
 	if err != nil {
 		return 0, err
@@ -49,7 +49,7 @@ func GStreamerIntact(ctx context.Context, w, h int, fps float64, imp relay.Confi
 	}
 	time.Sleep(700 * time.Millisecond) // let udpsrc bind before the first packet
 	tx := exec.CommandContext(ctx, "gst-launch-1.0", "-q",
-		"videotestsrc", fmt.Sprintf("num-buffers=%d", gstFrames), "is-live=true",
+		"videotestsrc", fmt.Sprintf("num-buffers=%d", frames), "is-live=true",
 		"!", fmt.Sprintf("video/x-raw,width=%d,height=%d,framerate=%d/1,format=I420", w, h, int(fps)),
 		"!", "jpegenc", "quality=75", "!", "rtpjpegpay", "mtu=1400",
 		"!", "udpsink", "host=127.0.0.1", fmt.Sprintf("port=%d", rl.Addr().Port()), "sync=true")
@@ -82,7 +82,7 @@ func gstTable(ctx context.Context, cfg Config, scens []Scenario, out io.Writer) 
 		if sc.Blackout > 0 {
 			continue
 		}
-		n, err := GStreamerIntact(ctx, cfg.Width, cfg.Height, cfg.FPS, sc.Relay)
+		n, err := GStreamerIntact(ctx, cfg.Width, cfg.Height, cfg.FPS, gstFrames, sc.Relay)
 		if err != nil {
 			return err
 		}
