@@ -168,7 +168,7 @@ func (b le) append8(v byte) le { return append(b, v) }
 // writeFrame appends one JPEG as a '00dc' chunk, beginning a new segment first when
 // this one is full.
 func (a *aviWriter) writeFrame(jpeg []byte) error {
-	if len(jpeg) > math.MaxUint32-16 {
+	if int64(len(jpeg)) > math.MaxUint32-16 {
 		return errors.New("frame too large for AVI")
 	}
 	need := 8 + int64(len(jpeg)+1) + 32 + 8*int64(len(a.segFrames)+1) + 16*int64(len(a.idx1)+1)
