@@ -257,11 +257,12 @@ func missing(ctx context.Context, system string) []string {
 // Run measures everything o asks for, prints the table to stdout, progress to
 // stderr, and writes the table to o.Out.
 func Run(ctx context.Context, o Options, stdout, stderr io.Writer) error {
+	loadBefore := loadAverage()
 	results, hb, err := measure(ctx, o, stderr)
 	if err != nil {
 		return err
 	}
-	md := renderTable(ctx, o, hb, results)
+	md := renderTable(ctx, o, hb, results, fmt.Sprintf("load average %s before the run, %s after", loadBefore, loadAverage()))
 	fmt.Fprint(stdout, md)
 	if err := os.WriteFile(o.Out, []byte(md), 0o644); err != nil {
 		return fmt.Errorf("bench: write table: %w", err)

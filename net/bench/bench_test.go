@@ -173,8 +173,8 @@ func TestQuickBenchmarkMeasuresEverySystem(t *testing.T) {
 			t.Errorf("%s measured in %d runs, want 2 (max and 30 fps)", s, seen[s])
 		}
 	}
-	md := renderTable(ctx, o, hb, results)
-	for _, want := range []string{"| pattern | 1280x720 | 30 fps | gstreamer |", "### hrvs / peer", "What the columns measure"} {
+	md := renderTable(ctx, o, hb, results, "load average 1.00 before the run, 1.00 after")
+	for _, want := range []string{"| pattern | 1280x720 | 30 fps | gstreamer |", "### hrvs / peer", "What the columns measure", "load average 1.00"} {
 		if !strings.Contains(md, want) {
 			t.Errorf("table lacks %q:\n%s", want, md)
 		}

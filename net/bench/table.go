@@ -14,11 +14,13 @@ import (
 
 // renderTable writes the results as markdown: the machine and versions, what every
 // column measures, one row per system and case, then the hrvs/peer ratios.
-func renderTable(ctx context.Context, o Options, hb *hrvsBinary, results []Result) string {
+// load describes how busy the machine was: other work shares the cores and moves
+// every figure, which is why systems alternate.
+func renderTable(ctx context.Context, o Options, hb *hrvsBinary, results []Result, load string) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "## hrvs side by side with GStreamer and ffmpeg over loopback\n\n")
 	fmt.Fprintf(&b, "Command: `%s`, %s.\n\n", o.Command, time.Now().UTC().Format("2006-01-02 15:04 UTC"))
-	fmt.Fprintf(&b, "Machine: %s, %d cores, Linux %s; %s.\n", cpuModel(), runtime.NumCPU(), kernel(), runtime.Version())
+	fmt.Fprintf(&b, "Machine: %s, %d cores, Linux %s; %s; %s.\n", cpuModel(), runtime.NumCPU(), kernel(), runtime.Version(), load)
 	if hb != nil {
 		fmt.Fprintf(&b, "%s (%s).\n", hb.version, hb.path)
 	}
@@ -223,6 +225,19 @@ func cpuModel() string {
 		}
 	}
 	return runtime.GOARCH
+}
+
+// loadAverage is the 1-minute load average, or "?".
+func loadAverage() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "?"
+	}
+	f := strings.Fields(string(b))
+	if len(f) == 0 {
+		return "?"
+	}
+	return f[0]
 }
 
 func kernel() string {
