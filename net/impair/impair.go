@@ -39,6 +39,7 @@ type Config struct {
 	MaxBitrate      int64
 	ChangeThreshold int
 	Refresh         time.Duration
+	FECGroup        int
 	NewEncoder      func() tile.Encoder
 	NewDecoder      func(h *tile.Headers) tile.Decoder
 	Log             *slog.Logger
@@ -232,7 +233,7 @@ func RunOne(ctx context.Context, cfg Config, clip string, sc Scenario) (Result, 
 	}
 	defer rl.Close()
 	tx, err := sender.New(sender.Config{To: rl.Addr().String(), Quality: cfg.Quality, MaxBitrate: cfg.MaxBitrate,
-		ChangeThreshold: cfg.ChangeThreshold, Refresh: cfg.Refresh, NewEncoder: cfg.NewEncoder, Log: cfg.Log})
+		ChangeThreshold: cfg.ChangeThreshold, Refresh: cfg.Refresh, FECGroup: cfg.FECGroup, NewEncoder: cfg.NewEncoder, Log: cfg.Log})
 	if err != nil {
 		return res, err
 	}

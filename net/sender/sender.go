@@ -723,6 +723,11 @@ func (s *Sender) fecGroup() int {
 	if s.cfg.FECGroup != 0 {
 		return max(0, s.cfg.FECGroup)
 	}
+	if !s.rc.capAt.IsZero() && time.Since(s.rc.capAt) < 10*time.Second {
+		// The path has shown a capacity limit lately: its losses are an overflowing
+		// queue's, which parity would only feed. Repair by ack covers them.
+		return 0
+	}
 	switch l := s.rc.loss; {
 	case l < 0.005:
 		return 0
