@@ -147,6 +147,36 @@ func (rc *rateControl) onAck(now time.Time, owdMs float64, firstUS int64, bytes 
 	rc.adapt(now)
 }
 
+// onDispersion feeds how a whole frame spread out on the way: sent over sendUS,
+// it arrived (all of it, and was decoded) over arriveUS. A path slower than the
+// pacer stretches the frame, and bytes over the stretched span is the path's
+// capacity (packet-train dispersion). This catches a bottleneck that big frames
+// overflow before any queueing delay shows on their first datagram, which is all
+// the one-way delay sees.
+func (rc *rateControl) onDispersion(now time.Time, wireBytes int64, sendUS, arriveUS int64) {
+	if wireBytes < 32<<10 || arriveUS < 2*sendUS+20_000 {
+		return // too small to measure, or not stretched beyond decoding and jitter
+	}
+	c := float64(wireBytes) * 8 / (float64(arriveUS) / 1e6)
+	if c < rc.target && now.Sub(rc.lastDown) > 200*time.Millisecond {
+		rc.capEst, rc.capAt = c, now
+		rc.target = max(rc.minBits, backoff*c)
+		rc.lastDown = now
+		rc.holdUntil = now.Add(300 * time.Millisecond)
+	}
+}
+
+// paceBits is the pacing rate for a line rate of line: twice the target so a frame
+// leaves in half a frame time, but not far above a capacity measured lately, where
+// a faster burst only overflows the bottleneck's queue.
+func (rc *rateControl) paceBits(now time.Time, line int64) int64 {
+	p := 2 * rc.target
+	if rc.capEst > 0 && now.Sub(rc.capAt) < 10*time.Second {
+		p = min(p, max(rc.target, 1.1*rc.capEst))
+	}
+	return min(line, max(int64(p), 1_000_000))
+}
+
 // adapt moves the target after a new measurement.
 func (rc *rateControl) adapt(now time.Time) {
 	if rc.queueMs > overuseQueueMs || (rc.queueMs > risingQueueMs && (rc.trend > risingTrendMs || rc.lossFast > 0.02)) {

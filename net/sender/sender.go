@@ -262,7 +262,7 @@ func New(cfg Config) (*Sender, error) {
 // frame time and a bottleneck at the target queues at most half a frame, but never
 // above the line rate. Called with mu held (or before Run).
 func (s *Sender) paceBits() int64 {
-	return min(s.cfg.RateBits, max(int64(2*s.rc.target), 1_000_000))
+	return s.rc.paceBits(time.Now(), s.cfg.RateBits)
 }
 
 func (s *Sender) closeConns() {
@@ -456,6 +456,9 @@ func (s *Sender) onAck(a *wire.Ack, now time.Time) {
 	if first := fl.fj.firstSendUS.Load(); first != 0 {
 		owd := float64(a.FirstUS-first) / 1000
 		s.rc.onAck(now, owd, a.FirstUS, a.Bytes, fl.fj.payload.Load(), fl.fj.bytes.Load())
+		if a.Received == a.FrameTiles { // a partial frame's release time says nothing of the path
+			s.rc.onDispersion(now, fl.fj.bytes.Load(), fl.fj.lastSendUS.Load()-first, a.ReadyUS-a.FirstUS)
+		}
 		s.pace.setRate(s.paceBits())
 	}
 }
@@ -474,6 +477,7 @@ type frameJob struct {
 	payload     atomic.Int64 // fragment payload bytes (parity excluded), what the ack's byte count measures
 	datagrams   atomic.Int64
 	firstSendUS atomic.Int64
+	lastSendUS  atomic.Int64
 	start       time.Time
 }
 
@@ -703,7 +707,9 @@ func (s *Sender) sendTile(c *net.UDPConn, dgram, parity []byte, fj *frameJob, j 
 // (not parity), which the ack's byte count measures.
 func (s *Sender) send(c *net.UDPConn, fj *frameJob, d []byte, data bool) {
 	s.pace.wait(len(d))
-	fj.firstSendUS.CompareAndSwap(0, time.Now().UnixMicro())
+	us := time.Now().UnixMicro()
+	fj.firstSendUS.CompareAndSwap(0, us)
+	fj.lastSendUS.Store(us)
 	if _, err := c.Write(d); err != nil {
 		s.sendErrs.Add(1) // e.g. ECONNREFUSED while no receiver listens: keep going
 		return
