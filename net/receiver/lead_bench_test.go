@@ -43,7 +43,7 @@ func BenchmarkLoopback(b *testing.B) {
 				}
 			}()
 			pat, _ := capture.NewPattern(s.w, s.h, 0)
-			tx, err := sender.New(sender.Config{To: rx.Addr()})
+			tx, err := sender.New(sender.Config{To: rx.Addr(), NewEncoder: fast})
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -76,7 +76,7 @@ func BenchmarkAssemble(b *testing.B) {
 	img := image.NewYCbCr(image.Rect(0, 0, w, h), image.YCbCrSubsampleRatio420)
 	p.Draw(img, 7)
 	g, _ := tile.NewGrid(w, h, tile.DefaultW, tile.DefaultH, wire.Sub420)
-	var enc tile.StdEncoder
+	var enc tile.FastEncoder
 	var dgrams [][]byte
 	for i := 0; i < g.Len(); i++ {
 		payload, sub, err := enc.AppendTile(nil, img, g.Rect(i), 75)
@@ -95,7 +95,8 @@ func BenchmarkAssemble(b *testing.B) {
 			dgrams = append(dgrams, d)
 		}
 	}
-	rx, err := receiver.New(receiver.Config{Listen: "127.0.0.1:0", Deadline: time.Second})
+	rx, err := receiver.New(receiver.Config{Listen: "127.0.0.1:0", Deadline: time.Second,
+		NewDecoder: func(h *tile.Headers) tile.Decoder { return tile.NewFastDecoder(h) }})
 	if err != nil {
 		b.Fatal(err)
 	}
