@@ -18,12 +18,13 @@ need_go() {
 
 # Debian packages the test suite uses: ffmpeg makes and checks clips, xvfb and Mesa run
 # the window for real, the X11 -dev packages build it, chromium checks the browser view,
-# iproute2/nftables build the impairment testbed, libjpeg-turbo-progs cross-checks JPEG.
+# iproute2/nftables build the impairment testbed, libjpeg-turbo-progs cross-checks JPEG,
+# plasma-workspace-wallpapers has the photographs natural-content tests and clips use.
 TEST_PACKAGES=(
 	gcc libc6-dev pkg-config file ffmpeg
 	xvfb xauth x11-apps x11-utils xdotool imagemagick libgl1-mesa-dri libgl1-mesa-dev
 	libx11-dev libxrandr-dev libxcursor-dev libxinerama-dev libxi-dev libxxf86vm-dev
-	chromium iproute2 nftables libjpeg-turbo-progs
+	chromium iproute2 nftables libjpeg-turbo-progs plasma-workspace-wallpapers
 	gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad
 )
 
@@ -85,6 +86,8 @@ test_all() {
 	go test -run '^$' -fuzz '^FuzzHeader$' -fuzztime 10s -fuzzminimizetime 100x ./net/wire
 	go test -run '^$' -fuzz '^FuzzControl$' -fuzztime 5s -fuzzminimizetime 100x ./net/wire
 	go test -run '^$' -fuzz '^FuzzDecodeTile$' -fuzztime 10s -fuzzminimizetime 100x ./net/tile
+	go test -run '^$' -fuzz '^FuzzDecodeScan$' -fuzztime 10s -fuzzminimizetime 100x ./net/fastjpeg
+	go test -run '^$' -fuzz '^FuzzRoundTrip$' -fuzztime 10s -fuzzminimizetime 100x ./net/fastjpeg
 	echo "== tests (race detector, under Xvfb for the window tests)"
 	HRVS_DISPLAY_TESTS=1 xvfb-run -a -s "-screen 0 1920x1080x24" go test -race -tags window -count=1 -timeout 20m ./...
 }
