@@ -88,6 +88,9 @@ test_all() {
 	go test -run '^$' -fuzz '^FuzzDecodeTile$' -fuzztime 10s -fuzzminimizetime 100x ./net/tile
 	go test -run '^$' -fuzz '^FuzzDecodeScan$' -fuzztime 10s -fuzzminimizetime 100x ./net/fastjpeg
 	go test -run '^$' -fuzz '^FuzzRoundTrip$' -fuzztime 10s -fuzzminimizetime 100x ./net/fastjpeg
+	for target in FuzzY4M FuzzJPEGSplitter FuzzJPEGLayout; do
+		go test -run '^$' -fuzz "^$target\$" -fuzztime 5s -fuzzminimizetime 100x ./capture
+	done
 	echo "== tests (race detector, under Xvfb for the window tests)"
 	HRVS_DISPLAY_TESTS=1 xvfb-run -a -s "-screen 0 1920x1080x24" go test -race -tags window -count=1 -timeout 20m ./...
 }
