@@ -35,8 +35,9 @@ func TestFilesEndToEnd(t *testing.T) {
 			path := capture.ClipPath(t, tc.file)
 			ref := capture.ReferenceFrames(t, path, tc.refFmt, tc.w, tc.h)
 			before := runtime.NumGoroutine()
-			shown, complete, worst := streamFile(t, path, ref)
-			t.Logf("%s: %d frames in the file, %d shown, %d complete, worst PSNR %.1f dB", tc.file, len(ref), shown, complete, worst)
+			start := time.Now()
+			shown, complete, worst, ss, rs := streamFile(t, path, ref)
+			t.Logf("%s: %d frames in the file, %d shown, %d complete, worst PSNR %.1f dB, %v", tc.file, len(ref), shown, complete, worst, time.Since(start).Round(time.Millisecond))
 			// The sender skips frames while it is still encoding the previous one
 			// (on a busy 2-core machine, or under the race detector, most of them at
 			// 1080p), so how many arrive measures the sender, not the source; every
@@ -46,6 +47,8 @@ func TestFilesEndToEnd(t *testing.T) {
 				want = 2
 			}
 			if complete < want {
+				t.Logf("sender %+v", ss)
+				t.Logf("receiver %+v", rs)
 				t.Fatalf("%d of %d frames arrived complete", complete, len(ref))
 			}
 			if worst < tc.minPSNR {
@@ -61,7 +64,7 @@ func TestFilesEndToEnd(t *testing.T) {
 }
 
 // streamFile plays path through a sender to a receiver and compares what arrives.
-func streamFile(t *testing.T, path string, ref []*image.YCbCr) (shown, complete int, worst float64) {
+func streamFile(t *testing.T, path string, ref []*image.YCbCr) (shown, complete int, worst float64, ss sender.Stats, rs receiver.Stats) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
@@ -111,7 +114,7 @@ func streamFile(t *testing.T, path string, ref []*image.YCbCr) (shown, complete 
 	time.Sleep(200 * time.Millisecond)
 	cancel()
 	wg.Wait()
-	return shown, complete, worst
+	return shown, complete, worst, tx.Stats(), rx.Stats()
 }
 
 // recorder remembers which file frame each capture timestamp belongs to.
