@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"image"
+	"image/draw"
 	"image/jpeg"
 	"os"
 	"testing"
@@ -118,5 +119,29 @@ func TestPhotoClipWithoutAPhotographSaysWhatToInstall(t *testing.T) {
 	_, err := makeClip(context.Background(), t.TempDir(), clipSpec{Kind: ClipPhoto, W: 320, H: 180, Frames: 2, FPS: 30})
 	if err == nil || !bytes.Contains([]byte(err.Error()), []byte("plasma-workspace-wallpapers")) {
 		t.Fatalf("err = %v, want one naming the package", err)
+	}
+}
+
+func TestThroughRGBMatchesWhatAPNGOfTheFrameHolds(t *testing.T) {
+	src := image.NewYCbCr(image.Rect(0, 0, 64, 32), image.YCbCrSubsampleRatio420)
+	for i := range src.Y {
+		src.Y[i] = byte(16 + i%220)
+	}
+	for i := range src.Cb {
+		// Saturated chroma, far outside the RGB gamut at high luma: the RGB trip
+		// clips it.
+		src.Cb[i], src.Cr[i] = 110, 240
+	}
+	// What the dir sink does: draw into RGBA (and PNG keeps RGBA exactly).
+	rgba := image.NewRGBA(src.Rect)
+	draw.Draw(rgba, src.Rect, src, image.Point{}, draw.Src)
+	got := planes(toYCbCr420(rgba))
+	same := psnrI420(got, planes(throughRGB(src)), 64, 32)
+	raw := psnrI420(got, planes(src), 64, 32)
+	if same < 50 {
+		t.Fatalf("PNG and reference through the same RGB trip differ: %.1f dB", same)
+	}
+	if raw >= same {
+		t.Fatalf("comparing with the unclipped source (%.1f dB) should look worse than with the clipped one (%.1f dB)", raw, same)
 	}
 }

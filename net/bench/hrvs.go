@@ -68,6 +68,7 @@ type sendStats struct {
 	BytesSent     uint64 `json:"bytes_sent"`
 	DroppedBusy   uint64 `json:"frames_dropped_busy"`
 	DroppedWindow uint64 `json:"frames_dropped_window"`
+	Quality       int    `json:"quality"` // where rate control left it
 }
 
 type recvStats struct {
@@ -167,6 +168,11 @@ func measureHRVS(ctx context.Context, name string, b *hrvsBinary, r *run, counte
 	if skipped := ss.DroppedBusy + ss.DroppedWindow; skipped > 0 {
 		res.Note = append(res.Note, fmt.Sprintf("%d frames skipped at the source (sender busy or window full)", skipped))
 	}
+	if ss.Quality != 0 && ss.Quality != r.quality {
+		// hrvs's rate control lowers quality when it reads the path (or a busy
+		// CPU) as congested; the PSNR column then compares unequal qualities.
+		res.Note = append(res.Note, fmt.Sprintf("rate control ended at quality %d", ss.Quality))
+	}
 	res.Bytes, res.Datagrams = int64(ss.BytesSent), int64(ss.DatagramsSent)
 	if counter != nil {
 		if by, d, err := counter.read(ctx, r.port); err == nil {
@@ -225,7 +231,8 @@ func psnrHRVS(ctx context.Context, b *hrvsBinary, r *run, frames int) (psnr floa
 			if !ok || int(idx) >= spec.Frames {
 				continue
 			}
-			best = psnrI420(planes(got), r.clip.frame(int(idx)), spec.W, spec.H)
+			ref := throughRGB(fromPlanes(r.clip.frame(int(idx)), spec.W, spec.H))
+			best = psnrI420(planes(got), planes(ref), spec.W, spec.H)
 		} else {
 			fn, err := strconv.Atoi(strings.TrimSuffix(strings.TrimPrefix(filepath.Base(name), "frame-"), ".png"))
 			if err != nil {
@@ -235,7 +242,7 @@ func psnrHRVS(ctx context.Context, b *hrvsBinary, r *run, frames int) (psnr floa
 			// ones, which run ahead by the frames the sender skipped.
 			for seq := fn; seq < fn+8; seq++ {
 				pat.Draw(ref, uint64(seq))
-				best = max(best, psnrI420(planes(got), planes(ref), spec.W, spec.H))
+				best = max(best, psnrI420(planes(got), planes(throughRGB(ref)), spec.W, spec.H))
 			}
 		}
 		sum += best
@@ -247,10 +254,7 @@ func psnrHRVS(ctx context.Context, b *hrvsBinary, r *run, frames int) (psnr floa
 	return sum / float64(n), n, nil
 }
 
-// readPNGYCbCr reads a PNG the dir sink wrote and converts it back to 4:2:0 Y'CbCr
-// (BT.601 full range, as image/color does both ways), averaging chroma over each
-// 2x2 block. The round trip through 8-bit RGB costs about half a level of error,
-// far below JPEG's at the qualities benchmarked.
+// readPNGYCbCr reads a PNG the dir sink wrote and converts it back to 4:2:0 Y'CbCr.
 func readPNGYCbCr(path string) (*image.YCbCr, error) {
 	f, err := os.Open(path)
 	if err != nil {
@@ -261,14 +265,45 @@ func readPNGYCbCr(path string) (*image.YCbCr, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
+	return toYCbCr420(m), nil
+}
+
+// throughRGB gives a source frame the same trip through 8-bit RGB that the dir
+// sink's PNGs took: Y'CbCr outside the RGB gamut (the pattern's saturated discs
+// and bars) is clipped on the way, and only a reference clipped the same way makes
+// the PSNR measure JPEG rather than the clipping.
+func throughRGB(src *image.YCbCr) *image.YCbCr {
+	r := src.Rect
+	rgb := image.NewRGBA(image.Rect(0, 0, r.Dx(), r.Dy()))
+	for y := 0; y < r.Dy(); y++ {
+		for x := 0; x < r.Dx(); x++ {
+			yi, ci := src.YOffset(r.Min.X+x, r.Min.Y+y), src.COffset(r.Min.X+x, r.Min.Y+y)
+			cr, cg, cb := color.YCbCrToRGB(src.Y[yi], src.Cb[ci], src.Cr[ci])
+			o := rgb.PixOffset(x, y)
+			rgb.Pix[o], rgb.Pix[o+1], rgb.Pix[o+2], rgb.Pix[o+3] = cr, cg, cb, 255
+		}
+	}
+	return toYCbCr420(rgb)
+}
+
+// toYCbCr420 converts an RGB picture to 4:2:0 Y'CbCr (BT.601 full range, as
+// image/color does both ways), averaging chroma over each 2x2 block.
+func toYCbCr420(m image.Image) *image.YCbCr {
 	r := m.Bounds()
 	out := image.NewYCbCr(image.Rect(0, 0, r.Dx(), r.Dy()), image.YCbCrSubsampleRatio420)
 	cb := make([]int, len(out.Cb))
 	cr := make([]int, len(out.Cr))
 	cn := make([]int, len(out.Cb))
+	rgba, _ := m.(*image.RGBA)
 	for y := 0; y < r.Dy(); y++ {
 		for x := 0; x < r.Dx(); x++ {
-			c := color.NRGBAModel.Convert(m.At(r.Min.X+x, r.Min.Y+y)).(color.NRGBA)
+			var c color.NRGBA
+			if rgba != nil { // the dir sink's PNGs are opaque RGBA: skip the interface
+				o := rgba.PixOffset(r.Min.X+x, r.Min.Y+y)
+				c = color.NRGBA{rgba.Pix[o], rgba.Pix[o+1], rgba.Pix[o+2], 255}
+			} else {
+				c = color.NRGBAModel.Convert(m.At(r.Min.X+x, r.Min.Y+y)).(color.NRGBA)
+			}
 			yy, u, v := color.RGBToYCbCr(c.R, c.G, c.B)
 			out.Y[y*out.YStride+x] = yy
 			ci := (y/2)*out.CStride + x/2
@@ -283,7 +318,7 @@ func readPNGYCbCr(path string) (*image.YCbCr, error) {
 			out.Cr[i] = uint8((cr[i] + cn[i]/2) / cn[i])
 		}
 	}
-	return out, nil
+	return out
 }
 
 // planes packs a 4:2:0 image into I420 bytes without padding.

@@ -114,7 +114,10 @@ func benchLoopback(b *testing.B, w, h int, everyTile bool) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	cfg := sender.Config{To: rx.Addr(), Log: quiet, NewEncoder: func() tile.Encoder { return &tile.FastEncoder{} }}
+	// Quality pinned at 75: rate control reads a loaded CPU as a congested path and
+	// would lower it, changing the work per frame between runs.
+	cfg := sender.Config{To: rx.Addr(), Log: quiet, Quality: 75, MinQuality: 75,
+		NewEncoder: func() tile.Encoder { return &tile.FastEncoder{} }}
 	if everyTile {
 		cfg.ChangeThreshold = -1
 	}
