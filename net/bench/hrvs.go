@@ -144,7 +144,7 @@ func measureHRVS(ctx context.Context, name string, b *hrvsBinary, r *run, counte
 	}
 	res.SendCPU, res.Err = tx.wait(runLimit(r))
 	// The sender has sent its last frame; give the receiver a moment to release it.
-	time.Sleep(time.Second)
+	time.Sleep(600 * time.Millisecond)
 	res.RecvCPU = rx.stop(5 * time.Second)
 	if err := rx.exitErr(); err != nil && res.Err == nil {
 		res.Err = err
@@ -205,12 +205,22 @@ func psnrHRVS(ctx context.Context, b *hrvsBinary, r *run, frames int) (psnr floa
 		return 0, 0, err
 	}
 	_, err = tx.wait(runLimit(r))
-	time.Sleep(time.Second)
+	time.Sleep(600 * time.Millisecond)
 	rx.stop(10 * time.Second)
 	if err != nil {
 		return 0, 0, err
 	}
 	names, _ := filepath.Glob(filepath.Join(dir, "*.png"))
+	// A dozen frames, spread over the run, tell the quality; each costs a PNG
+	// decode and two colour conversions.
+	if len(names) > hrvsPSNRFrames {
+		step := float64(len(names)) / hrvsPSNRFrames
+		picked := make([]string, 0, hrvsPSNRFrames)
+		for i := 0; i < hrvsPSNRFrames; i++ {
+			picked = append(picked, names[int(float64(i)*step)])
+		}
+		names = picked
+	}
 	spec := r.clip.spec
 	var pat *capture.Pattern
 	if !b.fileInput {
@@ -253,6 +263,9 @@ func psnrHRVS(ctx context.Context, b *hrvsBinary, r *run, frames int) (psnr floa
 	}
 	return sum / float64(n), n, nil
 }
+
+// hrvsPSNRFrames is how many of the PNGs the PSNR pass compares.
+const hrvsPSNRFrames = 12
 
 // readPNGYCbCr reads a PNG the dir sink wrote and converts it back to 4:2:0 Y'CbCr.
 func readPNGYCbCr(path string) (*image.YCbCr, error) {

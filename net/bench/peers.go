@@ -153,7 +153,7 @@ func measurePeer(ctx context.Context, p *peer, r *run, counter *udpCounter) Resu
 	}
 	// The receiver never ends by itself (UDP has no end of stream): let the last
 	// frames drain, then interrupt it.
-	sink.waitQuiet(runCtx, time.Second)
+	sink.waitQuiet(runCtx, 600*time.Millisecond)
 	res.RecvCPU = rx.stop(3 * time.Second)
 	readWG.Wait()
 	if err := rx.exitErr(); err != nil && res.Err == nil && sink.frames() == 0 {
