@@ -28,18 +28,22 @@ type rateControl struct {
 	capAt     time.Time
 
 	// Measurements from acknowledgements.
-	owdMin   [30]owdBucket // one-way delay minimum per 2 s over the last minute: the empty-queue baseline
-	recent   [8]float64    // last one-way delays, ms; their minimum ignores a lost first datagram and CPU hiccups
-	nRecent  int
-	queueMs  float64 // smoothed queueing delay above the baseline
-	prevQ    float64
-	trend    float64 // smoothed change of queueMs per ack
-	overN    int     // consecutive acks that looked like overuse
-	loss     float64 // smoothed datagram loss, slow: sizes the parity
-	lossFast float64 // the same, quick: says whether a queue is overflowing now
-	recv     [32]recvSample
-	nRecv    int
-	recvRate float64 // bits per second the receiver got over the last ~500 ms
+	owdMin      [30]owdBucket // one-way delay minimum per 2 s over the last minute: the empty-queue baseline
+	recent      [8]float64    // last one-way delays, ms; their minimum ignores a lost first datagram and CPU hiccups
+	nRecent     int
+	queueMs     float64 // smoothed queueing delay above the baseline
+	prevQ       float64
+	trend       float64 // smoothed change of queueMs per ack
+	overN       int     // consecutive acks that looked like overuse
+	loss        float64 // smoothed datagram loss, slow: sizes the parity
+	lossFast    float64 // the same, quick: says whether a queue is overflowing now
+	lostAll     float64 // smoothed datagrams' worth of tiles lost per frame
+	lostLate    float64 // of which in the second half of the frame's sending order
+	tail        bool    // losses look like a queue overflowing under each frame
+	lossyFrames int     // frames without parity that lost something: enough of them classify the loss
+	recv        [32]recvSample
+	nRecv       int
+	recvRate    float64 // bits per second the receiver got over the last ~500 ms
 
 	// What the encoder produced: bytes the frames wanted at the current quality.
 	demand float64 // smoothed bits per second of encoded frames, skipped ones estimated
@@ -166,6 +170,34 @@ func (rc *rateControl) onDispersion(now time.Time, wireBytes int64, sendUS, arri
 	}
 }
 
+// onTileLoss takes how a frame's lost tiles fell over its sending order: lost in
+// all, lostLate of them in the second half, which holds lateShare of the frame's
+// datagrams. Random loss hits a tile about in proportion to its datagrams, so the
+// first half loses about (1-lateShare) of the tiles lost; a bottleneck queue that
+// overflows while each frame streams in drops the tail, even when the first
+// datagrams find the queue empty and no delay shows. Frames that keep losing their
+// tail (three tiles a frame or more, and the first half under 0.3 of its share) are
+// congestion; the rest is left to parity and repair.
+func (rc *rateControl) onTileLoss(now time.Time, lost, lostLate int, lateShare float64) {
+	rc.lostAll = 0.8*rc.lostAll + 0.2*float64(lost)
+	rc.lostLate = 0.8*rc.lostLate + 0.2*float64(lostLate)
+	rc.tail = rc.lostLate >= 3 && rc.lostAll-rc.lostLate < 0.3*(1-lateShare)*rc.lostAll
+	if lost > 0 {
+		rc.lossyFrames++
+	}
+	if !rc.tail || now.Sub(rc.lastDown) < 300*time.Millisecond {
+		return
+	}
+	got := rc.recvRate
+	if got <= 0 || got > rc.target {
+		got = rc.target
+	}
+	rc.capEst, rc.capAt = got, now
+	rc.target = max(rc.minBits, backoff*got)
+	rc.lastDown = now
+	rc.holdUntil = now.Add(500 * time.Millisecond)
+}
+
 // paceBits is the pacing rate for a line rate of line: twice the target so a frame
 // leaves in half a frame time, but not far above a capacity measured lately, where
 // a faster burst only overflows the bottleneck's queue.
@@ -179,7 +211,7 @@ func (rc *rateControl) paceBits(now time.Time, line int64) int64 {
 
 // adapt moves the target after a new measurement.
 func (rc *rateControl) adapt(now time.Time) {
-	if rc.queueMs > overuseQueueMs || (rc.queueMs > risingQueueMs && (rc.trend > risingTrendMs || rc.lossFast > 0.02)) {
+	if rc.queueMs > overuseQueueMs || (rc.queueMs > risingQueueMs && rc.trend > risingTrendMs) {
 		rc.overN++
 	} else {
 		rc.overN = 0
@@ -210,7 +242,7 @@ func (rc *rateControl) adapt(now time.Time) {
 		rc.target = max(rc.minBits, rc.target*0.9)
 		rc.lastDown = now
 		rc.holdUntil = now.Add(500 * time.Millisecond)
-	case !overuse && rc.queueMs < calmQueueMs && now.After(rc.holdUntil):
+	case !overuse && rc.queueMs < calmQueueMs && rc.loss <= lossCeiling && now.After(rc.holdUntil):
 		dt := now.Sub(rc.lastUp)
 		if rc.lastUp.IsZero() || dt > time.Second {
 			dt = 100 * time.Millisecond
@@ -227,6 +259,14 @@ func (rc *rateControl) adapt(now time.Time) {
 		rc.target = min(rc.maxBits, max(rc.target, min(grown, ceiling)))
 		rc.lastUp = now
 	}
+}
+
+// randomLoss reports whether enough lossy frames have been seen to call the loss
+// random rather than a queue's tail: only then does parity help.
+func (rc *rateControl) randomLoss() bool {
+	// Beyond a quarter of the datagrams, XOR parity mostly loses two per group, and
+	// loss that high is rarely random: a path that full needs a lower rate.
+	return rc.lossyFrames >= 5 && !rc.tail && rc.loss < 0.25
 }
 
 // openLoop is the rate while no acknowledgements arrive: three quarters of the last

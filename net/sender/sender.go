@@ -74,6 +74,10 @@ const (
 	MinMTU                 = 256
 )
 
+// fecProbeEvery: one frame in this many goes without parity while adaptive parity
+// is on, so the sender keeps seeing whether losses are random or a queue's tail.
+const fecProbeEvery = 8
+
 // stallAfter is how long the control link may stay silent while frames are in
 // flight before the sender stops trusting it and runs open loop.
 const stallAfter = time.Second
@@ -439,11 +443,22 @@ func (s *Sender) onAck(a *wire.Ack, now time.Time) {
 		s.ackedWhole.Add(1)
 	}
 	lost := 0
+	var dgAll, dgLate float64 // datagrams of the frame and of the second half of its sending order
+	lostLate := 0
 	if fl.gen == s.gen && int(a.GridTiles) == len(s.tiles) {
-		for _, t := range fl.tiles {
+		for k, t := range fl.tiles {
 			ts := &s.tiles[t]
+			dg := float64(fl.fj.dgs[k].Load())
+			late := k >= len(fl.tiles)/2
+			dgAll += dg
+			if late {
+				dgLate += dg
+			}
 			if !a.Has(int(t)) {
 				lost++
+				if late {
+					lostLate++
+				}
 				s.lostN.Add(1)
 				if ts.sent == a.Frame { // else a newer version is already on its way
 					ts.lost = true
@@ -456,6 +471,14 @@ func (s *Sender) onAck(a *wire.Ack, now time.Time) {
 	if first := fl.fj.firstSendUS.Load(); first != 0 {
 		owd := float64(a.FirstUS-first) / 1000
 		s.rc.onAck(now, owd, a.FirstUS, a.Bytes, fl.fj.payload.Load(), fl.fj.bytes.Load())
+		// Tiles leave in about the order they were queued. Random loss hits both
+		// halves of a frame alike; a queue that overflows under the frame's own
+		// burst drops its tail.
+		if dgAll > 0 && dgLate > 0 && fl.fj.fecGroup == 0 {
+			// Only frames without parity show where the path drops: parity rebuilds
+			// small tiles more often than big ones, which would skew the halves.
+			s.rc.onTileLoss(now, lost, lostLate, dgLate/dgAll)
+		}
 		if a.Received == a.FrameTiles { // a partial frame's release time says nothing of the path
 			s.rc.onDispersion(now, fl.fj.bytes.Load(), fl.fj.lastSendUS.Load()-first, a.ReadyUS-a.FirstUS)
 		}
@@ -478,12 +501,14 @@ type frameJob struct {
 	datagrams   atomic.Int64
 	firstSendUS atomic.Int64
 	lastSendUS  atomic.Int64
+	dgs         []atomic.Int32 // datagrams sent per carried tile, in queueing order
 	start       time.Time
 }
 
 type tileJob struct {
 	fj   *frameJob
 	tile int
+	pos  int // place in the frame's queueing order
 	flag uint8
 }
 
@@ -535,8 +560,13 @@ func (s *Sender) submit(f *capture.Frame) error {
 	s.frameNo++
 	fj := &frameJob{f: f, no: s.frameNo, captureUS: f.Time.UnixMicro(), grid: s.grid, quality: s.rc.quality, start: now, ref: s.ref,
 		fecGroup: s.fecGroup()}
+	if fj.fecGroup > 0 && s.cfg.FECGroup == 0 && fj.no%fecProbeEvery == 0 {
+		fj.fecGroup = 0 // a probe: shows how the path drops without parity in the way
+	}
 	fl := &flight{fj: fj, at: now, gen: s.gen, tiles: make([]uint16, len(jobs))}
+	fj.dgs = make([]atomic.Int32, len(jobs))
 	for i, j := range jobs {
+		jobs[i].pos = i
 		ts := &s.tiles[j.tile]
 		*ts = tileState{sent: fj.no, everSent: true}
 		fl.tiles[i] = uint16(j.tile)
@@ -700,6 +730,7 @@ func (s *Sender) sendTile(c *net.UDPConn, dgram, parity []byte, fj *frameJob, j 
 			s.send(c, fj, parity[:wire.HeaderSize+e], false)
 		}
 	}
+	fj.dgs[j.pos].Store(int32(count))
 	s.tilesSent.Add(1)
 }
 
@@ -729,9 +760,10 @@ func (s *Sender) fecGroup() int {
 	if s.cfg.FECGroup != 0 {
 		return max(0, s.cfg.FECGroup)
 	}
-	if !s.rc.capAt.IsZero() && time.Since(s.rc.capAt) < 10*time.Second {
-		// The path has shown a capacity limit lately: its losses are an overflowing
-		// queue's, which parity would only feed. Repair by ack covers them.
+	if !s.rc.randomLoss() {
+		// Until a few frames without parity show the losses are random, they may be
+		// an overflowing queue's, which parity would only feed; rate control
+		// removes those and repair by ack covers the rest.
 		return 0
 	}
 	switch l := s.rc.loss; {
