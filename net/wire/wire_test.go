@@ -259,6 +259,12 @@ func FuzzHeader(f *testing.F) {
 		}
 		// Whatever was accepted must be self-consistent and re-marshal to the same bytes.
 		off, n := FragmentSpan(h.PayloadSize, h.Fragments, h.Fragment)
+		if h.Flags&FlagParity != 0 { // a parity payload is as long as the first fragment
+			off, n = FragmentSpan(h.PayloadSize, h.Fragments, 0)
+			if int(h.Fragment) >= ParityGroups(int(h.Fragments), h.ParityGroup()) {
+				t.Fatalf("accepted parity group %d of %d fragments in groups of %d", h.Fragment, h.Fragments, h.ParityGroup())
+			}
+		}
 		x, y, w, hh := h.Rect()
 		if len(p) != n || off+n > int(h.PayloadSize) || x+w > int(h.Width) || y+hh > int(h.Height) || w <= 0 || hh <= 0 {
 			t.Fatalf("accepted an inconsistent header %+v", h)
