@@ -109,7 +109,7 @@ func parseFlags(args []string, stdout io.Writer) (Options, error) {
 	quality := fs.Int("quality", 75, "JPEG quality 1..100 for every system")
 	rounds := fs.Int("rounds", 1, "rounds over all systems; figures are the median of rounds")
 	systems := fs.String("systems", "hrvs,gstreamer,ffmpeg", "systems to run")
-	bin := fs.String("hrvs", "", "hrvs binary (default: this program if it is hrvs, else bin/hrvs, else built with go build)")
+	bin := fs.String("hrvs", "", "hrvs binary to measure (default: this hrvs)")
 	binB := fs.String("hrvs-b", "", "a second hrvs binary, measured as system hrvs-b alongside (before/after a change)")
 	photo := fs.String("photo", "", "photograph for the photo clip (default: one from plasma-workspace-wallpapers)")
 	work := fs.String("work", filepath.Join(os.TempDir(), "hrvs-bench"), "directory for clips (kept and reused) and run files")
@@ -428,13 +428,15 @@ func rotate(list []string, k int) []string {
 	return out
 }
 
-// locateHRVS finds the hrvs binary: the flag, this program when it is hrvs, bin/hrvs
-// in the working directory, or one built with go build into work.
+// locateHRVS finds the hrvs binary: the flag; else this program, which is hrvs
+// itself when Main runs as `hrvs bench` (whatever the file is called), but not when
+// it is a go test binary; else bin/hrvs in the working directory, else one built
+// with go build into work.
 func locateHRVS(ctx context.Context, flagPath, work string, logf func(string, ...any)) (string, error) {
 	if flagPath != "" {
 		return flagPath, nil
 	}
-	if exe, err := os.Executable(); err == nil && filepath.Base(exe) == "hrvs" {
+	if exe, err := os.Executable(); err == nil && !strings.HasSuffix(exe, ".test") {
 		return exe, nil
 	}
 	if st, err := os.Stat(filepath.Join("bin", "hrvs")); err == nil && st.Mode().IsRegular() {
