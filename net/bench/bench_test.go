@@ -139,7 +139,7 @@ func TestQuickBenchmarkMeasuresEverySystem(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 55*time.Second)
 	defer cancel()
 	work := t.TempDir()
-	o, err := parseFlags([]string{"--quick", "--frames", "20", "--work", work, "--out", filepath.Join(work, "bench.md")}, &bytes.Buffer{})
+	o, err := parseFlags([]string{"--quick", "--frames", "12", "--work", work, "--out", filepath.Join(work, "bench.md")}, &bytes.Buffer{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -327,7 +327,7 @@ func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond)
 // IJG way.
 var gstreamer = &peer{
 	name:  "gstreamer",
-	ready: 700 * time.Millisecond,
+	ready: 500 * time.Millisecond,
 	argv: func(r *run) (recv, send []string, err error) {
 		w, h := r.clip.spec.W, r.clip.spec.H
 		recv = []string{"gst-launch-1.0", "-q",
@@ -354,7 +354,7 @@ var gstreamer = &peer{
 // (yuvj420p) at both ends so no range conversion touches them.
 var ffmpeg = &peer{
 	name:  "ffmpeg",
-	ready: 700 * time.Millisecond,
+	ready: 500 * time.Millisecond,
 	argv: func(r *run) (recv, send []string, err error) {
 		w, h := r.clip.spec.W, r.clip.spec.H
 		sdp := filepath.Join(r.dir, "ffmpeg.sdp")
