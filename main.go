@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/hrvs/hrvs/capture"
+	"github.com/hrvs/hrvs/net/bench"
 	"github.com/hrvs/hrvs/net/receiver"
 	"github.com/hrvs/hrvs/net/relay"
 	"github.com/hrvs/hrvs/net/sender"
@@ -41,6 +42,7 @@ usage:
   hrvs recv --listen HOST:PORT [flags] receive, assemble and show a stream
   hrvs demo [flags]                    sender and receiver in one process over loopback
   hrvs devices                         list V4L2 cameras with their formats, sizes and rates
+  hrvs bench [flags]                   hrvs vs GStreamer and ffmpeg RTP/JPEG over loopback; prints a markdown table
   hrvs relay --listen A --to B [flags] a UDP+TCP relay that adds delay, jitter, loss,
                                        reordering, duplication and rate caps (for tests)
   hrvs version                         print the version
@@ -57,8 +59,21 @@ func main() {
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
 
+// lockedWriter serialises writes from the live lines and the log, so each lands whole.
+type lockedWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
+}
+
 // run is main without the exit, so tests can drive the command line.
 func run(args []string, stdout, stderr io.Writer) int {
+	stderr = &lockedWriter{w: stderr}
 	if len(args) == 0 {
 		fmt.Fprint(stderr, usage)
 		return 2
@@ -78,12 +93,17 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = cmdDevices(args[1:], stdout)
 	case "relay":
 		err = cmdRelay(ctx, args[1:], stdout, log)
+	case "bench":
+		err = bench.Main(ctx, args[1:], stdout, stderr)
+		if errors.Is(err, bench.ErrUsage) {
+			err = errUsage{strings.TrimPrefix(err.Error(), "bench: ")}
+		}
 	case "version", "--version":
 		fmt.Fprintf(stdout, "hrvs %s (%s, %s/%s)\n", version, runtime.Version(), runtime.GOOS, runtime.GOARCH)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 	default:
-		err = errUsage{fmt.Sprintf("unknown command %q (want send, recv, demo, devices, relay or version)", cmd)}
+		err = errUsage{fmt.Sprintf("unknown command %q (want send, recv, demo, devices, bench, relay or version)", cmd)}
 	}
 	var ue errUsage
 	switch {

@@ -40,6 +40,7 @@ func TestCommandLineMistakesExitTwoWithOneLine(t *testing.T) {
 		{"an unknown sink", []string{"recv", "--listen", "127.0.0.1:0", "--sink", "printer"}, `unknown sink "printer"`},
 		{"an unknown encoder", []string{"send", "--to", "127.0.0.1:9", "--encoder", "gpu"}, "--encoder"},
 		{"an unknown decoder", []string{"recv", "--listen", "127.0.0.1:0", "--decoder", "gpu"}, "--decoder"},
+		{"a bench with an unknown size", []string{"bench", "--sizes", "huge"}, "--sizes"},
 		{"a relay without a destination", []string{"relay", "--listen", "127.0.0.1:0"}, "--to"},
 		{"a stray argument", []string{"demo", "extra"}, `unexpected argument "extra"`},
 	}

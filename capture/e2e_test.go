@@ -82,7 +82,7 @@ func streamFile(t *testing.T, path string, ref []*image.YCbCr) (shown, complete 
 	}
 	defer file.Close()
 	src := &recorder{Source: file, seqs: make(map[int64]uint64)}
-	tx, err := sender.New(sender.Config{To: rx.Addr(), Quality: 90})
+	tx, err := sender.New(sender.Config{To: rx.Addr(), Quality: 90, MinQuality: 90})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -36,6 +36,9 @@ func stream(t *testing.T, w, h int, fps float64, frames int, scfg sender.Config)
 	}
 	src := &recorder{Source: pat, seqs: make(map[int64]uint64)}
 	scfg.To = rx.Addr()
+	// These tests check the pipeline's fidelity: pin the quality, or rate control
+	// would (rightly) lower it whenever the shared machine starves the encoder.
+	scfg.MinQuality = scfg.Quality
 	if scfg.NewEncoder == nil {
 		scfg.NewEncoder = func() tile.Encoder { return &tile.FastEncoder{} }
 	}
