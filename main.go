@@ -23,6 +23,7 @@ import (
 
 	"github.com/hrvs/hrvs/capture"
 	"github.com/hrvs/hrvs/net/bench"
+	"github.com/hrvs/hrvs/net/impair"
 	"github.com/hrvs/hrvs/net/receiver"
 	"github.com/hrvs/hrvs/net/relay"
 	"github.com/hrvs/hrvs/net/sender"
@@ -43,6 +44,7 @@ usage:
   hrvs demo [flags]                    sender and receiver in one process over loopback
   hrvs devices                         list V4L2 cameras with their formats, sizes and rates
   hrvs bench [flags]                   hrvs vs GStreamer and ffmpeg RTP/JPEG over loopback; prints a markdown table
+  hrvs bench-impair [flags]            hrvs under loss, caps, jitter and blackouts (and GStreamer beside it)
   hrvs relay --listen A --to B [flags] a UDP+TCP relay that adds delay, jitter, loss,
                                        reordering, duplication and rate caps (for tests)
   hrvs version                         print the version
@@ -93,6 +95,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = cmdDevices(args[1:], stdout)
 	case "relay":
 		err = cmdRelay(ctx, args[1:], stdout, log)
+	case "bench-impair":
+		err = cmdBenchImpair(ctx, args[1:], stdout, stderr, log)
 	case "bench":
 		err = bench.Main(ctx, args[1:], stdout, stderr)
 		if errors.Is(err, bench.ErrUsage) {
@@ -103,7 +107,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 	default:
-		err = errUsage{fmt.Sprintf("unknown command %q (want send, recv, demo, devices, bench, relay or version)", cmd)}
+		err = errUsage{fmt.Sprintf("unknown command %q (want send, recv, demo, devices, bench, bench-impair, relay or version)", cmd)}
 	}
 	var ue errUsage
 	switch {
@@ -215,6 +219,10 @@ type sendFlags struct {
 	duration                time.Duration
 	statsJSON               string
 	encoder                 string
+	maxBitrate              int64
+	changeThreshold         int
+	refresh                 time.Duration
+	minQuality, fec         int
 }
 
 func (f *sendFlags) register(fs *flag.FlagSet) {
@@ -235,6 +243,15 @@ func (f *sendFlags) register(fs *flag.FlagSet) {
 	fs.IntVar(&f.frames, "frames", 0, "stop after sending this many frames (0: no limit)")
 	fs.StringVar(&f.statsJSON, "stats-json", "", "write a JSON summary to this file on exit")
 	fs.StringVar(&f.encoder, "encoder", "fast", "tile JPEG encoder: fast (the project's own) or stdlib (Go's image/jpeg, the reference)")
+	fs.Func("max-bitrate", "cap the average rate, like 20mbit or 500kbit (default: none; rate control still follows the path)", func(v string) error {
+		n, err := relay.ParseRate(v)
+		f.maxBitrate = n
+		return err
+	})
+	fs.IntVar(&f.changeThreshold, "change-threshold", sender.DefaultChangeThreshold, "mean change in levels over a 16x16 block that makes a tile worth sending; -1 sends every tile")
+	fs.DurationVar(&f.refresh, "refresh", sender.DefaultRefresh, "every tile is sent again at least this often, changed or not")
+	fs.IntVar(&f.minQuality, "min-quality", sender.DefaultMinQuality, "lowest JPEG quality rate control may choose before it skips frames")
+	fs.IntVar(&f.fec, "fec", 0, "parity FEC: 0 adapts to the measured loss, -1 off, 1..16 fragments per parity datagram")
 }
 
 func (f *sendFlags) config(to string, log *slog.Logger) (sender.Config, error) {
@@ -246,8 +263,13 @@ func (f *sendFlags) config(to string, log *slog.Logger) (sender.Config, error) {
 	case f.workers < 1 || f.workers > 256 || f.sockets < 1 || f.sockets > 64 || f.window < 1:
 		return sender.Config{}, errUsage{"--workers 1..256, --send-sockets 1..64 and --window >= 1"}
 	}
+	if f.fec < -1 || f.fec > 16 || f.minQuality < 1 || f.refresh <= 0 {
+		return sender.Config{}, errUsage{"--fec -1..16, --min-quality 1..100 and a positive --refresh"}
+	}
 	cfg := sender.Config{To: to, Quality: f.quality, TileW: f.tile.w, TileH: f.tile.h, MTU: f.mtu,
-		Workers: f.workers, Sockets: f.sockets, Window: f.window, RateBits: int64(f.rate * 1e6), Log: log}
+		Workers: f.workers, Sockets: f.sockets, Window: f.window, RateBits: int64(f.rate * 1e6),
+		MaxBitrate: f.maxBitrate, ChangeThreshold: f.changeThreshold, Refresh: f.refresh,
+		MinQuality: min(f.minQuality, f.quality), FECGroup: f.fec, Log: log}
 	switch f.encoder {
 	case "fast":
 		cfg.NewEncoder = func() tile.Encoder { return &tile.FastEncoder{} }
@@ -289,6 +311,21 @@ func cmdRelay(ctx context.Context, args []string, stdout io.Writer, log *slog.Lo
 		return errUsage{strings.TrimPrefix(err.Error(), "relay: ")}
 	}
 	_, err = relay.Run(ctx, cfg, log)
+	return err
+}
+
+func cmdBenchImpair(ctx context.Context, args []string, stdout, stderr io.Writer, log *slog.Logger) error {
+	cfg, err := impair.ParseFlags(args, stdout)
+	if err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return errUsage{strings.TrimPrefix(err.Error(), "bench-impair: ")}
+	}
+	cfg.NewEncoder = func() tile.Encoder { return &tile.FastEncoder{} }
+	cfg.NewDecoder = func(h *tile.Headers) tile.Decoder { return tile.NewFastDecoder(h) }
+	cfg.Log = log
+	_, err = impair.Run(ctx, cfg, stdout)
 	return err
 }
 
@@ -376,9 +413,9 @@ func sendLine(tx *sender.Sender) func(time.Time) string {
 		if s.ControlConnected {
 			link = fmt.Sprintf("rtt %.1f ms", s.RTTMs)
 		}
-		return fmt.Sprintf("send: %5.1f fps %7.1f Mbit/s  q%d  %dx%d  sent %d  dropped %d busy %d window  encode %.1f ms  %s",
-			frames.Per(s.FramesSent, now), bytes.Per(s.BytesSent, now)*8/1e6, s.Quality, s.Width, s.Height,
-			s.FramesSent, s.FramesDroppedBusy, s.FramesDroppedAck, s.EncodeMsP50, link)
+		return fmt.Sprintf("send: %5.1f fps %7.1f Mbit/s (target %.1f)  q%d  %dx%d  tiles %.0f%%  loss %.1f%%  fec %d  sent %d  dropped %d busy %d window %d rate  encode %.1f ms  %s",
+			frames.Per(s.FramesSent, now), bytes.Per(s.BytesSent, now)*8/1e6, s.TargetMbps, s.Quality, s.Width, s.Height,
+			s.TileShare*100, s.LossPct, s.FECGroup, s.FramesSent, s.FramesDroppedBusy, s.FramesDroppedAck, s.FramesDroppedRate, s.EncodeMsP50, link)
 	}
 }
 

@@ -21,12 +21,12 @@ import (
 
 // Config holds the receiver's settings; zero values take the defaults noted.
 type Config struct {
-	Listen     string        // host:port for UDP datagrams and the TCP control link
-	Sockets    int           // UDP sockets (and reader goroutines) sharing the port (runtime.NumCPU)
-	Decoders   int           // tile decoders (runtime.NumCPU)
-	Deadline   time.Duration // how long a frame waits for missing tiles after its latest datagram (DefaultDeadline)
-	Limits     wire.Limits   // largest frame accepted (wire.DefaultLimits)
-	NewDecoder func(h *tile.Headers) tile.Decoder
+	Listen     string                             // host:port for UDP datagrams and the TCP control link
+	Sockets    int                                // UDP sockets (and reader goroutines) sharing the port (runtime.NumCPU)
+	Decoders   int                                // tile decoders (runtime.NumCPU)
+	Deadline   time.Duration                      // how long a frame waits for missing tiles after its latest datagram (DefaultDeadline)
+	Limits     wire.Limits                        // largest frame accepted (wire.DefaultLimits)
+	NewDecoder func(h *tile.Headers) tile.Decoder // tile decoder per decode worker (tile.NewFastDecoder)
 	Log        *slog.Logger
 }
 
@@ -128,7 +128,7 @@ func New(cfg Config) (*Receiver, error) {
 		cfg.Limits = wire.DefaultLimits
 	}
 	if cfg.NewDecoder == nil {
-		cfg.NewDecoder = func(h *tile.Headers) tile.Decoder { return &tile.StdDecoder{Headers: h} }
+		cfg.NewDecoder = func(h *tile.Headers) tile.Decoder { return tile.NewFastDecoder(h) }
 	}
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.DiscardHandler)

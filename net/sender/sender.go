@@ -52,7 +52,7 @@ type Config struct {
 	// while the path loses under 0.5%), -1 never sends parity, 1..16 fixes the
 	// number of fragments each parity datagram protects.
 	FECGroup   int
-	NewEncoder func() tile.Encoder
+	NewEncoder func() tile.Encoder // tile encoder per worker (tile.FastEncoder)
 	// DialControl, when set, dials the TCP control link (tests run senders inside
 	// network namespaces with it); nil uses net.Dialer.
 	DialControl func(ctx context.Context, addr string) (net.Conn, error)
@@ -118,7 +118,7 @@ func (c *Config) fill() error {
 		c.Refresh = DefaultRefresh
 	}
 	if c.NewEncoder == nil {
-		c.NewEncoder = func() tile.Encoder { return &tile.StdEncoder{} }
+		c.NewEncoder = func() tile.Encoder { return &tile.FastEncoder{} }
 	}
 	for c.Stream == 0 {
 		c.Stream = rand.Uint32()
@@ -210,7 +210,8 @@ type Sender struct {
 	pace  pacer
 
 	jobs chan tileJob
-	busy atomic.Bool // a frame's tiles are still being encoded
+	busy atomic.Bool   // a frame's tiles are still being encoded
+	idle chan struct{} // signalled when busy clears, for unpaced sources
 
 	mu         sync.Mutex
 	inflight   map[uint32]*flight
@@ -245,7 +246,7 @@ func New(cfg Config) (*Sender, error) {
 	if err != nil {
 		return nil, fmt.Errorf("receiver address %q: %w", cfg.To, err)
 	}
-	s := &Sender{cfg: cfg, inflight: make(map[uint32]*flight), rc: newRateControl(cfg.MaxBitrate, cfg.Quality, cfg.MinQuality)}
+	s := &Sender{cfg: cfg, inflight: make(map[uint32]*flight), rc: newRateControl(cfg.MaxBitrate, cfg.Quality, cfg.MinQuality), idle: make(chan struct{}, 1)}
 	for i := 0; i < cfg.Sockets; i++ {
 		c, err := net.DialUDP("udp", nil, raddr)
 		if err != nil {
@@ -278,6 +279,13 @@ func (s *Sender) closeConns() {
 // Stream is the stream id this sender stamps on every datagram.
 func (s *Sender) Stream() uint32 { return s.cfg.Stream }
 
+// dispatched is the number of frames handed to the workers so far.
+func (s *Sender) dispatched() uint64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return uint64(s.frameNo)
+}
+
 // Run sends frames from src until ctx ends, src ends, or maxFrames frames have been
 // sent (0: no limit). It returns nil on a normal end.
 func (s *Sender) Run(ctx context.Context, src capture.Source, maxFrames int) error {
@@ -300,7 +308,18 @@ func (s *Sender) Run(ctx context.Context, src capture.Source, maxFrames int) err
 		stopCtl()
 		wg.Wait()
 	}()
-	for maxFrames <= 0 || s.sent.Load() < uint64(maxFrames) {
+	// A source with no rate of its own makes a frame whenever asked: asking while
+	// the previous frame is still encoding would only make a frame to drop.
+	unpaced := src.Info().FPS == 0
+	// Count frames handed to the workers, not finished ones: the loop asks for the
+	// next frame while the last is still being encoded.
+	for maxFrames <= 0 || s.dispatched() < uint64(maxFrames) {
+		for unpaced && s.busy.Load() && ctx.Err() == nil {
+			select {
+			case <-s.idle:
+			case <-ctx.Done():
+			}
+		}
 		f, err := src.Next(ctx)
 		if err != nil {
 			if errors.Is(err, capture.ErrEnd) || ctx.Err() != nil {
@@ -686,6 +705,10 @@ func (s *Sender) frameDone(fj *frameJob) {
 	s.mu.Unlock()
 	s.sent.Add(1)
 	s.busy.Store(false)
+	select {
+	case s.idle <- struct{}{}:
+	default:
+	}
 }
 
 func (s *Sender) sendTile(c *net.UDPConn, dgram, parity []byte, fj *frameJob, j tileJob, sub uint8, payload []byte) {
