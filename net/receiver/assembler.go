@@ -27,6 +27,11 @@ type assembler struct {
 	last     *Frame          // newest released frame, kept for concealment
 	pool     *framePool
 	reserved int // bytes held by reassembly buffers
+	// spare holds reassembly tiles whose decode finished, for reuse, so the
+	// steady state allocates no per-tile buffers; at most maxSpareTiles holding
+	// at most maxSpareBytes, so hostile giant tiles cannot pin memory.
+	spare      []*pendingTile
+	spareBytes int
 
 	// results has room for every outstanding job, so decoders never block on it
 	// while the assembler blocks on jobs.
@@ -184,7 +189,7 @@ func (a *assembler) handle(p packet) {
 			a.r.c.overflow.Add(1)
 			return
 		}
-		t = &pendingTile{buf: make([]byte, h.PayloadSize), have: make([]byte, (int(h.Fragments)+7)/8), frags: int(h.Fragments)}
+		t = a.newTile(int(h.PayloadSize), int(h.Fragments))
 		a.reserved += int(h.PayloadSize)
 		pf.tiles[h.Tile] = t
 	}
@@ -365,6 +370,31 @@ func (a *assembler) frame(h *wire.Header, at time.Time) *pendingFrame {
 	return pf
 }
 
+// maxSpareTiles bounds the reuse list: a 4K frame of default tiles has 255.
+// maxSpareBytes bounds the memory it keeps.
+const (
+	maxSpareTiles = 512
+	maxSpareBytes = 32 << 20
+)
+
+// newTile returns a reassembly tile for size bytes in frags fragments, reusing the
+// newest spare tile's buffers when they are large enough.
+func (a *assembler) newTile(size, frags int) *pendingTile {
+	nh := (frags + 7) / 8
+	if n := len(a.spare); n > 0 {
+		t := a.spare[n-1]
+		a.spare = a.spare[:n-1]
+		a.spareBytes -= cap(t.buf)
+		if cap(t.buf) >= size && cap(t.have) >= nh {
+			*t = pendingTile{buf: t.buf[:size], have: t.have[:nh], frags: frags}
+			clear(t.have)
+			return t
+		}
+	}
+	// Room to grow by a quarter, so the next frame's slightly larger tile fits.
+	return &pendingTile{buf: make([]byte, size, size+size/4), have: make([]byte, nh, max(nh, 8)), frags: frags}
+}
+
 func (a *assembler) finishDecode(res decodeResult) {
 	pf := res.pf
 	pf.decoding--
@@ -372,6 +402,11 @@ func (a *assembler) finishDecode(res decodeResult) {
 	if t := pf.tiles[res.tile]; t != nil {
 		a.reserved -= t.size()
 		delete(pf.tiles, res.tile)
+		// The decoder is done with t.buf: keep it for a later frame's tile.
+		if len(a.spare) < maxSpareTiles && a.spareBytes+cap(t.buf) <= maxSpareBytes {
+			a.spare = append(a.spare, t)
+			a.spareBytes += cap(t.buf)
+		}
 	}
 	if res.ok {
 		pf.decoded++
