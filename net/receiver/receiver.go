@@ -38,7 +38,7 @@ const DefaultDeadline = 150 * time.Millisecond
 
 // reorderGrace covers datagrams overtaken on the way (and across our reader
 // goroutines) by the next frame's first ones.
-const reorderGrace = 5 * time.Millisecond
+const reorderGrace = 10 * time.Millisecond
 
 // maxAssembly bounds how long any frame may be assembled, in Deadlines.
 const maxAssembly = 15
