@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"image"
 	"math"
-	"sync"
 	"sync/atomic"
 	"time"
 )
@@ -25,9 +24,7 @@ type Pattern struct {
 	bg      *image.YCbCr // static part, copied under every frame
 	next    uint64       // next slot to hand out
 	skipped atomic.Uint64
-
-	mu   sync.Mutex
-	free []*image.YCbCr
+	pool    *imagePool
 }
 
 // NewPattern returns a 4:2:0 pattern source of w x h at fps frames per second; fps 0
@@ -39,7 +36,8 @@ func NewPattern(w, h int, fps float64) (*Pattern, error) {
 	if fps < 0 || fps > 1000 || math.IsNaN(fps) {
 		return nil, fmt.Errorf("pattern rate %v fps: must be 0..1000", fps)
 	}
-	p := &Pattern{w: w, h: h, fps: fps, bg: image.NewYCbCr(image.Rect(0, 0, w, h), image.YCbCrSubsampleRatio420)}
+	p := &Pattern{w: w, h: h, fps: fps, bg: image.NewYCbCr(image.Rect(0, 0, w, h), image.YCbCrSubsampleRatio420),
+		pool: newImagePool(w, h, image.YCbCrSubsampleRatio420)}
 	p.drawBackground()
 	return p, nil
 }
@@ -85,28 +83,9 @@ func (p *Pattern) Next(ctx context.Context) (*Frame, error) {
 		}
 	}
 	p.next = seq + 1
-	img := p.buffer()
+	img := p.pool.get()
 	p.Draw(img, seq)
-	return NewFrame(img, seq, time.Now(), p.recycle), nil
-}
-
-func (p *Pattern) buffer() *image.YCbCr {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if n := len(p.free); n > 0 {
-		img := p.free[n-1]
-		p.free = p.free[:n-1]
-		return img
-	}
-	return image.NewYCbCr(image.Rect(0, 0, p.w, p.h), image.YCbCrSubsampleRatio420)
-}
-
-func (p *Pattern) recycle(f *Frame) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if len(p.free) < 4 {
-		p.free = append(p.free, f.Image)
-	}
+	return NewFrame(img, seq, time.Now(), p.pool.release), nil
 }
 
 // Draw renders frame seq into img, which must be a 4:2:0 image of the pattern's size.
