@@ -630,20 +630,28 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer, log *
 	if err != nil {
 		return errUsage{err.Error()}
 	}
-	ctx, cancel := withDuration(ctx, rf.duration)
-	defer cancel()
-	var wg sync.WaitGroup
-	sendErr := make(chan error, 1)
-	wg.Add(2)
-	go func() { defer wg.Done(); sendErr <- tx.Run(ctx, src, sf.frames) }()
-	go func() { defer wg.Done(); stats.Live(ctx, stderr, time.Second, sendLine(tx)) }()
 	sinks, err := rf.outputs(rx, log)
 	if err != nil {
 		rx.Close()
 		return err
 	}
-	err = receive(ctx, cancel, rx, sinks, rf.frames, stderr)
-	cancel()
+	// The sender stops first and the receiver when the sender is done, so the last
+	// frames are acknowledged and neither end sees the other vanish.
+	sctx, scancel := withDuration(ctx, rf.duration)
+	defer scancel()
+	rctx, rcancel := context.WithCancel(ctx)
+	defer rcancel()
+	var wg sync.WaitGroup
+	sendErr := make(chan error, 1)
+	wg.Add(2)
+	go func() {
+		defer wg.Done()
+		sendErr <- tx.Run(sctx, src, sf.frames)
+		rcancel()
+	}()
+	go func() { defer wg.Done(); stats.Live(sctx, stderr, time.Second, sendLine(tx)) }()
+	err = receive(rctx, rcancel, rx, sinks, rf.frames, stderr)
+	scancel()
 	wg.Wait()
 	err = errors.Join(err, <-sendErr)
 	s := rx.Stats()
