@@ -81,7 +81,7 @@ func streamFile(t *testing.T, path string, ref []*image.YCbCr) (shown, complete 
 		t.Fatal(err)
 	}
 	defer file.Close()
-	src := &recorder{Source: file, seqs: make(map[int64]uint64)}
+	src := capture.NewStamps(file)
 	tx, err := sender.New(sender.Config{To: rx.Addr(), Quality: 90, MinQuality: 90})
 	if err != nil {
 		t.Fatal(err)
@@ -97,7 +97,7 @@ func streamFile(t *testing.T, path string, ref []*image.YCbCr) (shown, complete 
 			}
 			shown++
 			if f.Complete() {
-				seq, ok := src.seq(f.CaptureUS)
+				seq, ok := src.Seq(f.CaptureUS)
 				if !ok || seq >= uint64(len(ref)) {
 					t.Errorf("frame %d carries capture time %d, which no file frame had", f.Seq, f.CaptureUS)
 				} else if p := tile.PSNR(ref[seq], f.Image); p < worst {
@@ -115,28 +115,4 @@ func streamFile(t *testing.T, path string, ref []*image.YCbCr) (shown, complete 
 	cancel()
 	wg.Wait()
 	return shown, complete, worst, tx.Stats(), rx.Stats()
-}
-
-// recorder remembers which file frame each capture timestamp belongs to.
-type recorder struct {
-	capture.Source
-	mu   sync.Mutex
-	seqs map[int64]uint64
-}
-
-func (r *recorder) Next(ctx context.Context) (*capture.Frame, error) {
-	f, err := r.Source.Next(ctx)
-	if err == nil {
-		r.mu.Lock()
-		r.seqs[f.Time.UnixMicro()] = f.Seq
-		r.mu.Unlock()
-	}
-	return f, err
-}
-
-func (r *recorder) seq(us int64) (uint64, bool) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	s, ok := r.seqs[us]
-	return s, ok
 }

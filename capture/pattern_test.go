@@ -72,3 +72,28 @@ func BenchmarkPattern1080p(b *testing.B) {
 		p.Draw(img, uint64(i))
 	}
 }
+
+func TestStampsFindTheFrameOfACaptureTime(t *testing.T) {
+	p, _ := NewPattern(64, 64, 0)
+	s := NewStamps(p)
+	var stamps []int64
+	for i := 0; i < 3*stampsKept; i++ {
+		f, err := s.Next(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		stamps = append(stamps, f.Time.UnixMicro())
+		f.Release()
+		time.Sleep(time.Microsecond) // distinct stamps
+	}
+	last := len(stamps) - 1
+	if seq, ok := s.Seq(stamps[last]); !ok || seq != uint64(last) {
+		t.Fatalf("newest stamp: seq %d ok %v, want %d", seq, ok, last)
+	}
+	if _, ok := s.Seq(12345); ok {
+		t.Fatal("an unknown stamp was found")
+	}
+	if n := len(s.seqs); n > 4*stampsKept+1 {
+		t.Fatalf("kept %d stamps, bound is %d", n, 4*stampsKept)
+	}
+}

@@ -169,37 +169,6 @@ func openClip(cfg Config, clip string) (drawer, error) {
 	return nil, fmt.Errorf("impair: unknown clip %q (pattern, natural or static)", clip)
 }
 
-// recorder remembers which source frame each capture timestamp belongs to.
-type recorder struct {
-	drawer
-	mu   sync.Mutex
-	seqs map[int64]uint64
-}
-
-func (r *recorder) Next(ctx context.Context) (*capture.Frame, error) {
-	f, err := r.drawer.Next(ctx)
-	if err == nil {
-		r.mu.Lock()
-		r.seqs[f.Time.UnixMicro()] = f.Seq
-		if len(r.seqs) > 4096 { // bounded: only recent frames can still be shown
-			for k, s := range r.seqs {
-				if s+1024 < f.Seq {
-					delete(r.seqs, k)
-				}
-			}
-		}
-		r.mu.Unlock()
-	}
-	return f, err
-}
-
-func (r *recorder) seq(us int64) (uint64, bool) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	s, ok := r.seqs[us]
-	return s, ok
-}
-
 // sample is what the display saw of one frame.
 type sample struct {
 	ready    time.Time
@@ -239,7 +208,7 @@ func RunOne(ctx context.Context, cfg Config, clip string, sc Scenario) (Result, 
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	rec := &recorder{drawer: src, seqs: make(map[int64]uint64)}
+	rec := capture.NewStamps(src)
 
 	var wg sync.WaitGroup
 	wg.Add(2)
@@ -268,7 +237,7 @@ func RunOne(ctx context.Context, cfg Config, clip string, sc Scenario) (Result, 
 			s := sample{ready: f.Ready, latency: f.Latency(), complete: f.Complete(), psnr: math.NaN()}
 			inHeal := !from.IsZero() && !done && f.Ready.After(from)
 			if on && (n%psnrEvery == 0 || inHeal) {
-				if seq, ok := rec.seq(f.CaptureUS); ok && f.Image.Rect.Dx() == cfg.Width && f.Image.Rect.Dy() == cfg.Height {
+				if seq, ok := rec.Seq(f.CaptureUS); ok && f.Image.Rect.Dx() == cfg.Width && f.Image.Rect.Dy() == cfg.Height {
 					src.Draw(ref, seq)
 					s.psnr = tile.PSNR(ref, f.Image)
 				}

@@ -34,7 +34,7 @@ func stream(t *testing.T, w, h int, fps float64, frames int, scfg sender.Config)
 	if err != nil {
 		t.Fatal(err)
 	}
-	src := &recorder{Source: pat, seqs: make(map[int64]uint64)}
+	src := capture.NewStamps(pat)
 	scfg.To = rx.Addr()
 	// These tests check the pipeline's fidelity: pin the quality, or rate control
 	// would (rightly) lower it whenever the shared machine starves the encoder.
@@ -58,7 +58,7 @@ func stream(t *testing.T, w, h int, fps float64, frames int, scfg sender.Config)
 				return
 			}
 			if f.Complete() {
-				seq, ok := src.seq(f.CaptureUS)
+				seq, ok := src.Seq(f.CaptureUS)
 				if !ok {
 					t.Errorf("frame %d carries capture time %d, which no captured frame had", f.Seq, f.CaptureUS)
 				}
@@ -104,29 +104,4 @@ func TestLoopback720p(t *testing.T) {
 		buf := make([]byte, 1<<16)
 		t.Fatalf("%d goroutines left running (was %d):\n%s", n, before, buf[:runtime.Stack(buf, true)])
 	}
-}
-
-// recorder remembers which pattern frame each capture timestamp belongs to, so a
-// received frame can be compared with the exact picture it was made from.
-type recorder struct {
-	capture.Source
-	mu   sync.Mutex
-	seqs map[int64]uint64
-}
-
-func (r *recorder) Next(ctx context.Context) (*capture.Frame, error) {
-	f, err := r.Source.Next(ctx)
-	if err == nil {
-		r.mu.Lock()
-		r.seqs[f.Time.UnixMicro()] = f.Seq
-		r.mu.Unlock()
-	}
-	return f, err
-}
-
-func (r *recorder) seq(us int64) (uint64, bool) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	s, ok := r.seqs[us]
-	return s, ok
 }
