@@ -32,7 +32,7 @@ func BenchmarkCameraFrame(b *testing.B) {
 			}
 			c := &Camera{mode: camMode{FourCC: tc.fourcc, Width: tc.w, Height: tc.h}}
 			if tc.fourcc == "YUYV" {
-				c.pool = newImagePool(tc.w, tc.h, image.YCbCrSubsampleRatio422)
+				c.pool = NewImagePool(tc.w, tc.h, image.YCbCrSubsampleRatio422)
 			}
 			b.SetBytes(int64(len(data)))
 			b.ReportAllocs()
@@ -44,7 +44,7 @@ func BenchmarkCameraFrame(b *testing.B) {
 					b.Fatal(err)
 				}
 				if pool != nil {
-					pool.put(img)
+					pool.Put(img)
 				}
 			}
 			b.ReportMetric(float64(processCPU()-cpu0)/float64(time.Millisecond)/float64(b.N), "cpu-ms/frame")

@@ -284,7 +284,7 @@ type Camera struct {
 	mode  camMode
 	info  Info
 	dec   jpegDecoder
-	pool  *imagePool
+	pool  *ImagePool
 	first *Frame // decoded while opening, to learn the subsampling
 	fixed bool   // info.Subsample is settled: later frames must match it
 	seq   uint64
@@ -311,7 +311,7 @@ func openCamera(ctx context.Context, path string, req camRequest, opener camOpen
 	c.info = Info{Name: path, Width: c.mode.Width, Height: c.mode.Height, FPS: c.mode.FPS,
 		Subsample: image.YCbCrSubsampleRatio422}
 	if formatName(c.mode.FourCC) == "yuyv" {
-		c.pool = newImagePool(c.mode.Width, c.mode.Height, image.YCbCrSubsampleRatio422)
+		c.pool = NewImagePool(c.mode.Width, c.mode.Height, image.YCbCrSubsampleRatio422)
 	}
 	wctx, cancel := context.WithTimeout(ctx, camFirstFrameWait)
 	defer cancel()
@@ -411,7 +411,7 @@ func (c *Camera) nextFrom(ctx context.Context, reopen bool) (*Frame, error) {
 		}
 		var release func(*Frame)
 		if pool != nil {
-			release = pool.release
+			release = pool.Release
 		}
 		f := NewFrame(img, c.seq, raw.Time, release)
 		c.seq++
@@ -420,13 +420,13 @@ func (c *Camera) nextFrom(ctx context.Context, reopen bool) (*Frame, error) {
 }
 
 // convert turns one buffer into a picture of the stream's size and subsampling.
-func (c *Camera) convert(data []byte) (*image.YCbCr, *imagePool, error) {
+func (c *Camera) convert(data []byte) (*image.YCbCr, *ImagePool, error) {
 	m := c.mode
 	switch formatName(m.FourCC) {
 	case "yuyv":
-		img := c.pool.get()
+		img := c.pool.Get()
 		if err := yuyvToYCbCr(img, data, m.Stride); err != nil {
-			c.pool.put(img)
+			c.pool.Put(img)
 			return nil, nil, err
 		}
 		return img, c.pool, nil
@@ -488,7 +488,7 @@ func (c *Camera) reopen(ctx context.Context) error {
 				c.dev, c.mode = dev, m
 				c.mu.Unlock()
 				if formatName(m.FourCC) == "yuyv" && c.pool == nil {
-					c.pool = newImagePool(m.Width, m.Height, image.YCbCrSubsampleRatio422)
+					c.pool = NewImagePool(m.Width, m.Height, image.YCbCrSubsampleRatio422)
 				}
 				c.reconnects.Add(1)
 				c.log.Info("camera is back", "camera", c.path, "after", time.Since(began).Round(time.Millisecond), "attempts", attempt)

@@ -160,7 +160,7 @@ type ffmpegReader struct {
 	fps          float64
 	pixFmt       string
 	w, h         int
-	pool         *imagePool
+	pool         *ImagePool
 	log          *slog.Logger
 
 	mu     sync.Mutex
@@ -180,7 +180,7 @@ func openFFmpeg(path string, o Options) (*FileSource, error) {
 	}
 	pixFmt, sub := vp.outPixFmt()
 	r := &ffmpegReader{path: path, ffmpeg: ffmpeg, fps: vp.FPS, pixFmt: pixFmt, w: vp.Width, h: vp.Height,
-		pool: newImagePool(vp.Width, vp.Height, sub), log: o.logger()}
+		pool: NewImagePool(vp.Width, vp.Height, sub), log: o.logger()}
 	if err := r.start(); err != nil {
 		return nil, err
 	}
@@ -237,13 +237,13 @@ func (r *ffmpegReader) proc() *ffmpegProc {
 	return r.p
 }
 
-func (r *ffmpegReader) read() (*image.YCbCr, *imagePool, error) {
+func (r *ffmpegReader) read() (*image.YCbCr, *ImagePool, error) {
 	if img := r.first; img != nil {
 		r.first = nil
 		return img, r.pool, nil
 	}
 	p := r.proc()
-	img := r.pool.get()
+	img := r.pool.Get()
 	cw, ch := (r.w+1)/2, (r.h+1)/2
 	if img.SubsampleRatio == image.YCbCrSubsampleRatio422 {
 		ch = r.h
@@ -254,7 +254,7 @@ func (r *ffmpegReader) read() (*image.YCbCr, *imagePool, error) {
 		if err == nil {
 			continue
 		}
-		r.pool.put(img)
+		r.pool.Put(img)
 		end := r.finish(p)
 		if i == 0 && n == 0 && err == io.EOF {
 			return nil, nil, end // the stream ended between frames
@@ -269,13 +269,13 @@ func (r *ffmpegReader) read() (*image.YCbCr, *imagePool, error) {
 
 func (r *ffmpegReader) skip() error {
 	if r.first != nil {
-		r.pool.put(r.first)
+		r.pool.Put(r.first)
 		r.first = nil
 		return nil
 	}
 	img, pool, err := r.read()
 	if err == nil {
-		pool.put(img)
+		pool.Put(img)
 	}
 	return err
 }
@@ -312,7 +312,7 @@ func (r *ffmpegReader) rewind() error {
 		p.kill()
 	}
 	if r.first != nil {
-		r.pool.put(r.first)
+		r.pool.Put(r.first)
 		r.first = nil
 	}
 	return r.start()

@@ -21,7 +21,7 @@ type frameReader interface {
 	// read returns the next picture and the pool it came from (nil if none); io.EOF
 	// at a clean end of file. An error wrapping errCorruptJPEG is one bad frame,
 	// skipped by the caller; any other error ends the stream.
-	read() (*image.YCbCr, *imagePool, error)
+	read() (*image.YCbCr, *ImagePool, error)
 	// skip moves past the next frame, without decoding it where it can.
 	skip() error
 	// rewind starts over at the first frame, for --loop.
@@ -118,7 +118,7 @@ func (s *FileSource) Next(ctx context.Context) (*Frame, error) {
 		case <-ctx.Done():
 			t.Stop()
 			if pool != nil {
-				pool.put(img)
+				pool.Put(img)
 			}
 			return nil, ctx.Err()
 		case <-t.C:
@@ -128,14 +128,14 @@ func (s *FileSource) Next(ctx context.Context) (*Frame, error) {
 	s.next++
 	var release func(*Frame)
 	if pool != nil {
-		release = pool.release
+		release = pool.Release
 	}
 	return NewFrame(img, seq, time.Now(), release), nil
 }
 
 // read returns the next decodable frame, skipping corrupt ones and rewinding at the
 // end of the file when looping.
-func (s *FileSource) read() (*image.YCbCr, *imagePool, error) {
+func (s *FileSource) read() (*image.YCbCr, *ImagePool, error) {
 	for {
 		img, pool, err := s.r.read()
 		switch {
@@ -211,7 +211,7 @@ func (s *FileSource) fail(err error) error {
 type y4mFile struct {
 	f    *os.File
 	y    *y4mReader
-	pool *imagePool
+	pool *ImagePool
 }
 
 func openY4M(f *os.File, o Options) (*FileSource, error) {
@@ -220,7 +220,7 @@ func openY4M(f *os.File, o Options) (*FileSource, error) {
 		return nil, err
 	}
 	h := y.hdr
-	r := &y4mFile{f: f, y: y, pool: newImagePool(h.Width, h.Height, h.OutSub())}
+	r := &y4mFile{f: f, y: y, pool: NewImagePool(h.Width, h.Height, h.OutSub())}
 	detail := fmt.Sprintf("YUV4MPEG2 C%s", h.Chroma)
 	if h.OutSub() != h.Sub || h.Mono {
 		detail += " converted to 4:2:0"
@@ -232,11 +232,11 @@ func openY4M(f *os.File, o Options) (*FileSource, error) {
 	return newFileSource(info, r, o), nil
 }
 
-func (r *y4mFile) read() (*image.YCbCr, *imagePool, error) {
-	img := r.pool.get()
+func (r *y4mFile) read() (*image.YCbCr, *ImagePool, error) {
+	img := r.pool.Get()
 	out, err := r.y.readFrame(img)
 	if err != nil || out != img {
-		r.pool.put(img)
+		r.pool.Put(img)
 	}
 	if err != nil {
 		return nil, nil, err
@@ -296,7 +296,7 @@ func unexpectedAsTruncated(err error) error {
 	return err
 }
 
-func (r *mjpegFile) read() (*image.YCbCr, *imagePool, error) {
+func (r *mjpegFile) read() (*image.YCbCr, *ImagePool, error) {
 	if img := r.first; img != nil {
 		r.first = nil
 		return img, nil, nil

@@ -19,12 +19,11 @@ const MaxPatternSide = 8192
 type Pattern struct {
 	w, h  int
 	fps   float64
-	start time.Time
+	clock LiveClock
 
 	bg      *image.YCbCr // static part, copied under every frame
-	next    uint64       // next slot to hand out
 	skipped atomic.Uint64
-	pool    *imagePool
+	pool    *ImagePool
 }
 
 // NewPattern returns a 4:2:0 pattern source of w x h at fps frames per second; fps 0
@@ -37,7 +36,7 @@ func NewPattern(w, h int, fps float64) (*Pattern, error) {
 		return nil, fmt.Errorf("pattern rate %v fps: must be 0..1000", fps)
 	}
 	p := &Pattern{w: w, h: h, fps: fps, bg: image.NewYCbCr(image.Rect(0, 0, w, h), image.YCbCrSubsampleRatio420),
-		pool: newImagePool(w, h, image.YCbCrSubsampleRatio420)}
+		clock: LiveClock{FPS: fps}, pool: NewImagePool(w, h, image.YCbCrSubsampleRatio420)}
 	p.drawBackground()
 	return p, nil
 }
@@ -57,35 +56,14 @@ func (p *Pattern) Close() error { return nil }
 
 // Next waits for the next frame slot and draws it.
 func (p *Pattern) Next(ctx context.Context) (*Frame, error) {
-	if err := ctx.Err(); err != nil {
+	seq, skipped, err := p.clock.Wait(ctx)
+	if err != nil {
 		return nil, err
 	}
-	seq := p.next
-	if p.fps > 0 {
-		if p.start.IsZero() {
-			p.start = time.Now()
-		}
-		// A late caller gets the current slot, not a backlog.
-		now := uint64(time.Since(p.start).Seconds() * p.fps)
-		if now > seq {
-			p.skipped.Add(now - seq)
-			seq = now
-		}
-		due := p.start.Add(time.Duration(float64(seq) / p.fps * float64(time.Second)))
-		if d := time.Until(due); d > 0 {
-			t := time.NewTimer(d)
-			select {
-			case <-ctx.Done():
-				t.Stop()
-				return nil, ctx.Err()
-			case <-t.C:
-			}
-		}
-	}
-	p.next = seq + 1
-	img := p.pool.get()
+	p.skipped.Add(skipped)
+	img := p.pool.Get()
 	p.Draw(img, seq)
-	return NewFrame(img, seq, time.Now(), p.pool.release), nil
+	return NewFrame(img, seq, time.Now(), p.pool.Release), nil
 }
 
 // Draw renders frame seq into img, which must be a 4:2:0 image of the pattern's size.

@@ -5,10 +5,10 @@ import (
 	"sync"
 )
 
-// imagePool recycles frame buffers of one size and subsampling, so a source that
+// ImagePool recycles frame buffers of one size and subsampling, so a source that
 // reads raw planes (Y4M, ffmpeg, YUYV cameras) allocates no pixel memory in the
 // steady state when its caller releases frames.
-type imagePool struct {
+type ImagePool struct {
 	w, h int
 	sub  image.YCbCrSubsampleRatio
 
@@ -19,12 +19,13 @@ type imagePool struct {
 // poolKeep is how many free buffers a pool holds on to; more go to the GC.
 const poolKeep = 4
 
-func newImagePool(w, h int, sub image.YCbCrSubsampleRatio) *imagePool {
-	return &imagePool{w: w, h: h, sub: sub}
+// NewImagePool returns an empty pool for w x h frames of subsampling sub.
+func NewImagePool(w, h int, sub image.YCbCrSubsampleRatio) *ImagePool {
+	return &ImagePool{w: w, h: h, sub: sub}
 }
 
-// get returns a buffer with stale pixels; the caller overwrites every sample.
-func (p *imagePool) get() *image.YCbCr {
+// Get returns a buffer with stale pixels; the caller overwrites every sample.
+func (p *ImagePool) Get() *image.YCbCr {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if n := len(p.free); n > 0 {
@@ -35,8 +36,8 @@ func (p *imagePool) get() *image.YCbCr {
 	return image.NewYCbCr(image.Rect(0, 0, p.w, p.h), p.sub)
 }
 
-// put takes a buffer back; one of another shape is left to the GC.
-func (p *imagePool) put(img *image.YCbCr) {
+// Put takes a buffer back; one of another shape is left to the GC.
+func (p *ImagePool) Put(img *image.YCbCr) {
 	if img == nil || img.Rect != image.Rect(0, 0, p.w, p.h) || img.SubsampleRatio != p.sub {
 		return
 	}
@@ -47,5 +48,5 @@ func (p *imagePool) put(img *image.YCbCr) {
 	}
 }
 
-// release is a Frame release func that returns the frame's image to p.
-func (p *imagePool) release(f *Frame) { p.put(f.Image) }
+// Release is a Frame release func that returns the frame's image to p.
+func (p *ImagePool) Release(f *Frame) { p.Put(f.Image) }

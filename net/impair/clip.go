@@ -9,7 +9,6 @@ import (
 	"math"
 	"math/rand/v2"
 	"os"
-	"sync"
 	"time"
 
 	"github.com/hrvs/hrvs/capture"
@@ -37,10 +36,8 @@ type photoClip struct {
 	photo *image.YCbCr // 4:2:0
 	noise [4][]int8    // luma noise planes, cycled; sensor noise of sigma ~1.5 levels
 
-	start time.Time
-	next  uint64
-	mu    sync.Mutex
-	free  []*image.YCbCr
+	clock capture.LiveClock
+	pool  *capture.ImagePool
 }
 
 // newPhotoClip loads path (any size; it is tiled when smaller than the frame).
@@ -70,7 +67,8 @@ func newPhotoClip(name, path string, w, h int, fps float64, pan bool) (*photoCli
 		draw.Draw(rgba, rgba.Rect, m, b.Min, draw.Src)
 		toYCbCr(rgba, photo)
 	}
-	c := &photoClip{name: name, w: w, h: h, fps: fps, pan: pan, photo: photo}
+	c := &photoClip{name: name, w: w, h: h, fps: fps, pan: pan, photo: photo,
+		clock: capture.LiveClock{FPS: fps}, pool: capture.NewImagePool(w, h, image.YCbCrSubsampleRatio420)}
 	rng := rand.New(rand.NewPCG(1, 2))
 	for k := range c.noise {
 		c.noise[k] = make([]int8, w*h)
@@ -112,43 +110,13 @@ func (c *photoClip) Close() error { return nil }
 
 // Next paces like a live camera: a late caller gets the current frame, not a backlog.
 func (c *photoClip) Next(ctx context.Context) (*capture.Frame, error) {
-	if err := ctx.Err(); err != nil {
+	seq, _, err := c.clock.Wait(ctx)
+	if err != nil {
 		return nil, err
 	}
-	if c.start.IsZero() {
-		c.start = time.Now()
-	}
-	seq := max(c.next, uint64(time.Since(c.start).Seconds()*c.fps))
-	due := c.start.Add(time.Duration(float64(seq) / c.fps * float64(time.Second)))
-	if d := time.Until(due); d > 0 {
-		t := time.NewTimer(d)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return nil, ctx.Err()
-		case <-t.C:
-		}
-	}
-	c.next = seq + 1
-	c.mu.Lock()
-	var img *image.YCbCr
-	if n := len(c.free); n > 0 {
-		img, c.free = c.free[n-1], c.free[:n-1]
-	}
-	c.mu.Unlock()
-	if img == nil {
-		img = image.NewYCbCr(image.Rect(0, 0, c.w, c.h), image.YCbCrSubsampleRatio420)
-	}
+	img := c.pool.Get()
 	c.Draw(img, seq)
-	return capture.NewFrame(img, seq, time.Now(), c.recycle), nil
-}
-
-func (c *photoClip) recycle(f *capture.Frame) {
-	c.mu.Lock()
-	if len(c.free) < 4 {
-		c.free = append(c.free, f.Image)
-	}
-	c.mu.Unlock()
+	return capture.NewFrame(img, seq, time.Now(), c.pool.Release), nil
 }
 
 // offset is the pan position of frame seq: 2 pixels a frame across, bouncing, and
