@@ -95,6 +95,7 @@ test_all() {
 	echo "== short fuzz runs"
 	go test -run '^$' -fuzz '^FuzzHeader$' -fuzztime 10s -fuzzminimizetime 100x ./net/wire
 	go test -run '^$' -fuzz '^FuzzControl$' -fuzztime 5s -fuzzminimizetime 100x ./net/wire
+	go test -run '^$' -fuzz '^FuzzRebuilt$' -fuzztime 5s -fuzzminimizetime 100x ./net/wire
 	go test -run '^$' -fuzz '^FuzzDecodeTile$' -fuzztime 10s -fuzzminimizetime 100x ./net/tile
 	go test -run '^$' -fuzz '^FuzzDecodeScan$' -fuzztime 10s -fuzzminimizetime 100x ./net/fastjpeg
 	go test -run '^$' -fuzz '^FuzzRoundTrip$' -fuzztime 10s -fuzzminimizetime 100x ./net/fastjpeg

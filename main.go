@@ -251,7 +251,7 @@ func (f *sendFlags) register(fs *flag.FlagSet) {
 	fs.IntVar(&f.changeThreshold, "change-threshold", sender.DefaultChangeThreshold, "mean change in levels over a 16x16 block that makes a tile worth sending; -1 sends every tile")
 	fs.DurationVar(&f.refresh, "refresh", sender.DefaultRefresh, "every tile is sent again at least this often, changed or not")
 	fs.IntVar(&f.minQuality, "min-quality", sender.DefaultMinQuality, "lowest JPEG quality rate control may choose before it skips frames")
-	fs.IntVar(&f.fec, "fec", 0, "parity FEC: 0 adapts to the measured loss, -1 off, 1..16 fragments per parity datagram")
+	fs.IntVar(&f.fec, "fec", 0, "Reed-Solomon parity: 0 adapts to the measured loss, -1 off, 1..100 parity datagrams per 100 data datagrams")
 }
 
 func (f *sendFlags) config(to string, log *slog.Logger) (sender.Config, error) {
@@ -269,7 +269,7 @@ func (f *sendFlags) config(to string, log *slog.Logger) (sender.Config, error) {
 	cfg := sender.Config{To: to, Quality: f.quality, TileW: f.tile.w, TileH: f.tile.h, MTU: f.mtu,
 		Workers: f.workers, Sockets: f.sockets, Window: f.window, RateBits: int64(f.rate * 1e6),
 		MaxBitrate: f.maxBitrate, ChangeThreshold: f.changeThreshold, Refresh: f.refresh,
-		MinQuality: min(f.minQuality, f.quality), FECGroup: f.fec, Log: log}
+		MinQuality: min(f.minQuality, f.quality), FEC: f.fec, Log: log}
 	switch f.encoder {
 	case "fast":
 		cfg.NewEncoder = func() tile.Encoder { return &tile.FastEncoder{} }
@@ -413,9 +413,9 @@ func sendLine(tx *sender.Sender) func(time.Time) string {
 		if s.ControlConnected {
 			link = fmt.Sprintf("rtt %.1f ms", s.RTTMs)
 		}
-		return fmt.Sprintf("send: %5.1f fps %7.1f Mbit/s (target %.1f)  q%d  %dx%d  tiles %.0f%%  loss %.1f%%  fec %d  sent %d  dropped %d busy %d window %d rate  encode %.1f ms  %s",
+		return fmt.Sprintf("send: %5.1f fps %7.1f Mbit/s (target %.1f)  q%d  %dx%d  tiles %.0f%%  loss %.1f%%  fec %.0f%%  sent %d  dropped %d busy %d window %d rate  encode %.1f ms  %s",
 			frames.Per(s.FramesSent, now), bytes.Per(s.BytesSent, now)*8/1e6, s.TargetMbps, s.Quality, s.Width, s.Height,
-			s.TileShare*100, s.LossPct, s.FECGroup, s.FramesSent, s.FramesDroppedBusy, s.FramesDroppedAck, s.FramesDroppedRate, s.EncodeMsP50, link)
+			s.TileShare*100, s.LossPct, s.FECPct, s.FramesSent, s.FramesDroppedBusy, s.FramesDroppedAck, s.FramesDroppedRate, s.EncodeMsP50, link)
 	}
 }
 

@@ -54,7 +54,7 @@ Flags:
 	})
 	fs.IntVar(&c.ChangeThreshold, "change-threshold", 0, "sender change threshold in `levels` (0: default, -1: send every tile)")
 	fs.DurationVar(&c.Refresh, "refresh", 0, "sender refresh `period` (0: default)")
-	fs.IntVar(&c.FECGroup, "fec", 0, "parity FEC: 0 adaptive, -1 off, 1..16 a fixed `group` size")
+	fs.IntVar(&c.FEC, "fec", 0, "Reed-Solomon parity: 0 adaptive, -1 off, 1..100 a fixed `share` (parity per 100 data datagrams)")
 	if err := fs.Parse(args); err != nil {
 		return Config{}, fmt.Errorf("bench-impair: %w", err)
 	}

@@ -39,7 +39,7 @@ type Config struct {
 	MaxBitrate      int64
 	ChangeThreshold int
 	Refresh         time.Duration
-	FECGroup        int
+	FEC             int
 	NewEncoder      func() tile.Encoder
 	NewDecoder      func(h *tile.Headers) tile.Decoder
 	Log             *slog.Logger
@@ -177,9 +177,12 @@ type sample struct {
 	psnr     float64 // NaN when not measured
 }
 
-// psnrEvery is how often the display measures PSNR outside the heal window: every
-// frame would cost a core at 1080p and starve the stream being measured.
-const psnrEvery = 4
+// measured picks the source frames whose PSNR the display measures outside the
+// heal window: one in four (every frame would cost a core at 1080p and starve the
+// stream being measured), chosen by a hash of the source frame number, so every
+// run measures the same frames whatever it drops, and a clip whose difficulty
+// repeats every few frames cannot alias with the choice.
+func measured(seq uint64) bool { return (seq*0x9e3779b97f4a7c15)>>62 == 0 }
 
 // RunOne streams one clip under one scenario.
 func RunOne(ctx context.Context, cfg Config, clip string, sc Scenario) (Result, error) {
@@ -202,7 +205,7 @@ func RunOne(ctx context.Context, cfg Config, clip string, sc Scenario) (Result, 
 	}
 	defer rl.Close()
 	tx, err := sender.New(sender.Config{To: rl.Addr().String(), Quality: cfg.Quality, MaxBitrate: cfg.MaxBitrate,
-		ChangeThreshold: cfg.ChangeThreshold, Refresh: cfg.Refresh, FECGroup: cfg.FECGroup, NewEncoder: cfg.NewEncoder, Log: cfg.Log})
+		ChangeThreshold: cfg.ChangeThreshold, Refresh: cfg.Refresh, FEC: cfg.FEC, NewEncoder: cfg.NewEncoder, Log: cfg.Log})
 	if err != nil {
 		return res, err
 	}
@@ -224,20 +227,18 @@ func RunOne(ctx context.Context, cfg Config, clip string, sc Scenario) (Result, 
 	go func() { // the display: takes the newest frame, compares some with their source
 		defer wg.Done()
 		ref := image.NewYCbCr(image.Rect(0, 0, cfg.Width, cfg.Height), image.YCbCrSubsampleRatio420)
-		n := 0
 		for {
 			f, err := rx.Next(ctx)
 			if err != nil {
 				return
 			}
-			n++
 			mu.Lock()
 			on, from, done := measuring, healFrom, healed
 			mu.Unlock()
 			s := sample{ready: f.Ready, latency: f.Latency(), complete: f.Complete(), psnr: math.NaN()}
 			inHeal := !from.IsZero() && !done && f.Ready.After(from)
-			if on && (n%psnrEvery == 0 || inHeal) {
-				if seq, ok := rec.Seq(f.CaptureUS); ok && f.Image.Rect.Dx() == cfg.Width && f.Image.Rect.Dy() == cfg.Height {
+			if seq, ok := rec.Seq(f.CaptureUS); ok && on && (measured(seq) || inHeal) {
+				if f.Image.Rect.Dx() == cfg.Width && f.Image.Rect.Dy() == cfg.Height {
 					src.Draw(ref, seq)
 					s.psnr = tile.PSNR(ref, f.Image)
 				}

@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/hrvs/hrvs/net/fec"
 	"github.com/hrvs/hrvs/net/tile"
 	"github.com/hrvs/hrvs/net/wire"
 )
@@ -32,6 +33,10 @@ type assembler struct {
 	// at most maxSpareBytes, so hostile giant tiles cannot pin memory.
 	spare      []*pendingTile
 	spareBytes int
+	// codes rebuilds lost datagrams from parity; rebuilt is scratch for one
+	// rebuilt datagram.
+	codes   *fec.Codes
+	rebuilt []byte
 
 	// results has room for every outstanding job, so decoders never block on it
 	// while the assembler blocks on jobs.
@@ -56,6 +61,40 @@ type pendingFrame struct {
 	decoded, failed, decoding   int
 	bytes                       int
 	closing                     bool
+	arrived                     []byte // bitmap of data datagram indices that came from the network
+	datagrams                   int    // data datagram indices known: highest seen + 1, or a block's end
+	fec                         *frameFEC
+}
+
+// frameFEC holds what a protected frame needs to rebuild lost datagrams: copies of
+// the data shards that arrived (until their block is whole) and the blocks that
+// parity datagrams described.
+type frameFEC struct {
+	shards map[uint16][]byte // prefix and payload of data datagrams, by index
+	blocks []*fecBlock
+}
+
+type fecBlock struct {
+	b      wire.Block  // Index unused
+	l      int         // shard length
+	hdr    wire.Header // a parity datagram's header: the frame fields of rebuilt datagrams
+	parity [][]byte    // by parity index; nil until it arrives
+	have   int         // parity shards that arrived
+	done   bool        // rebuilt, or nothing was missing: its memory is released
+}
+
+// maxBlocks bounds the blocks one frame may describe (each datagram looks its block
+// up): a sender cutting 65536 datagrams into blocks of 128, as hrvs does, needs 512.
+const maxBlocks = 1024
+
+// markArrived records that data datagram seq came from the network.
+func (pf *pendingFrame) markArrived(seq uint16) {
+	i := int(seq)
+	for len(pf.arrived) <= i/8 {
+		pf.arrived = append(pf.arrived, 0)
+	}
+	pf.arrived[i/8] |= 0x80 >> (i % 8)
+	pf.datagrams = max(pf.datagrams, i+1)
 }
 
 type pendingTile struct {
@@ -63,14 +102,11 @@ type pendingTile struct {
 	have     []byte // bitmap of fragments
 	frags    int
 	received int
-	done     bool     // handed to a decoder
-	group    int      // fragments per parity group, 0 before a parity datagram arrived
-	parity   [][]byte // per group, the XOR of its fragments; nil until it arrives
-	extra    int      // bytes held by parity
+	done     bool // handed to a decoder
 }
 
 // size is what the tile holds against the memory budget.
-func (t *pendingTile) size() int { return len(t.buf) + t.extra }
+func (t *pendingTile) size() int { return len(t.buf) }
 
 func (t *pendingTile) has(i int) bool { return t.have[i/8]&(0x80>>(i%8)) != 0 }
 
@@ -89,7 +125,8 @@ type decodeResult struct {
 }
 
 func newAssembler(r *Receiver) *assembler {
-	return &assembler{r: r, jobs: make(chan decodeJob, 4096), results: make(chan decodeResult, 4096)}
+	return &assembler{r: r, jobs: make(chan decodeJob, 4096), results: make(chan decodeResult, 4096),
+		codes: fec.NewCodes(), rebuilt: make([]byte, wire.MaxDatagram)}
 }
 
 // before reports whether frame number a comes before b, allowing for wraparound.
@@ -179,10 +216,31 @@ func (a *assembler) handle(p packet) {
 			q.newerAt = p.at
 		}
 	}
+	if h.Flags&wire.FlagParity != 0 {
+		a.addParity(pf, h, p.payload)
+		return
+	}
+	pf.markArrived(h.Seq)
+	if h.Flags&wire.FlagProtected != 0 {
+		a.keepShard(pf, h, p.payload)
+	}
+	a.fileData(pf, h, p.payload, false)
+	if pf.fec != nil {
+		if blk := pf.fec.block(int(h.Seq)); blk != nil {
+			a.rebuild(pf, blk)
+		}
+	}
+}
+
+// fileData copies a data datagram's fragment into its tile and hands the tile to a
+// decoder once whole. rebuilt says it came from parity, not from the network.
+func (a *assembler) fileData(pf *pendingFrame, h *wire.Header, payload []byte, rebuilt bool) {
 	t := pf.tiles[h.Tile]
 	if t == nil {
 		if pf.got[h.Tile/8]&(0x80>>(h.Tile%8)) != 0 {
-			a.r.c.dup.Add(1)
+			if !rebuilt {
+				a.r.c.dup.Add(1)
+			}
 			return
 		}
 		if a.reserved+int(h.PayloadSize) > maxReserved {
@@ -193,39 +251,27 @@ func (a *assembler) handle(p packet) {
 		a.reserved += int(h.PayloadSize)
 		pf.tiles[h.Tile] = t
 	}
-	if t.done {
-		a.r.c.dup.Add(1)
+	if t.done || t.has(int(h.Fragment)) {
+		if !rebuilt {
+			a.r.c.dup.Add(1)
+		}
 		return
 	}
 	if len(t.buf) != int(h.PayloadSize) || t.frags != int(h.Fragments) {
 		a.r.c.invalid.Add(1) // the same tile described two ways: not ours to trust
 		return
 	}
-	var group int
-	if h.Flags&wire.FlagParity != 0 {
-		if !a.addParity(t, h, p.payload) {
-			return
-		}
-		group = int(h.Fragment)
+	if rebuilt {
+		a.r.c.recovered.Add(1)
 	} else {
-		if t.has(int(h.Fragment)) {
-			a.r.c.dup.Add(1)
-			return
-		}
-		// Only fragments that arrived count, not parity nor what parity rebuilt: the
-		// sender compares this with what it sent to measure the path's loss.
-		pf.bytes += len(p.payload)
-		t.have[h.Fragment/8] |= 0x80 >> (h.Fragment % 8)
-		off, _ := wire.FragmentSpan(h.PayloadSize, h.Fragments, h.Fragment)
-		copy(t.buf[off:], p.payload)
-		t.received++
-		if t.group > 0 {
-			group = int(h.Fragment) / t.group
-		}
+		// Only fragments that arrived count, not what parity rebuilt: the sender
+		// compares this with what it sent to measure the path's loss.
+		pf.bytes += len(payload)
 	}
-	if t.group > 0 && t.received < t.frags {
-		a.recover(t, h, group)
-	}
+	t.have[h.Fragment/8] |= 0x80 >> (h.Fragment % 8)
+	off, _ := wire.FragmentSpan(h.PayloadSize, h.Fragments, h.Fragment)
+	copy(t.buf[off:], payload)
+	t.received++
 	if t.received == t.frags {
 		if a.outstanding >= cap(a.jobs) { // decoders hopelessly behind: shed the tile
 			a.r.c.overflow.Add(1)
@@ -241,67 +287,167 @@ func (a *assembler) handle(p packet) {
 	}
 }
 
-// addParity files a parity datagram; false means it was dropped (and counted).
-func (a *assembler) addParity(t *pendingTile, h *wire.Header, payload []byte) bool {
-	g := h.ParityGroup()
-	if t.group == 0 {
-		t.group = g
-		t.parity = make([][]byte, wire.ParityGroups(t.frags, g))
+// keepShard keeps a copy of a protected data datagram as its block's shard, until
+// the block is whole or the frame is released.
+func (a *assembler) keepShard(pf *pendingFrame, h *wire.Header, payload []byte) {
+	if pf.fec == nil {
+		pf.fec = &frameFEC{shards: make(map[uint16][]byte)}
 	}
-	if t.group != g {
-		a.r.c.invalid.Add(1) // the same tile protected two ways
-		return false
+	if blk := pf.fec.block(int(h.Seq)); blk != nil && blk.done {
+		return
 	}
-	if t.parity[h.Fragment] != nil {
-		a.r.c.dup.Add(1)
-		return false
+	if _, ok := pf.fec.shards[h.Seq]; ok {
+		return
+	}
+	n := wire.ShardPrefix + len(payload)
+	if a.reserved+n > maxReserved {
+		a.r.c.overflow.Add(1)
+		return
+	}
+	shard := make([]byte, n)
+	wire.PutShardPrefix(shard, h)
+	copy(shard[wire.ShardPrefix:], payload)
+	pf.fec.shards[h.Seq] = shard
+	a.reserved += n
+}
+
+// block returns the block holding data index seq, if a parity datagram named it.
+func (f *frameFEC) block(seq int) *fecBlock {
+	for _, blk := range f.blocks {
+		if seq >= blk.b.Start && seq < blk.b.Start+blk.b.K {
+			return blk
+		}
+	}
+	return nil
+}
+
+// addParity files a parity datagram under its block and rebuilds what the block
+// lost once enough of it is there.
+func (a *assembler) addParity(pf *pendingFrame, h *wire.Header, payload []byte) {
+	if pf.fec == nil {
+		pf.fec = &frameFEC{shards: make(map[uint16][]byte)}
+	}
+	b := h.Block()
+	blk := pf.fec.block(b.Start)
+	switch {
+	case blk == nil:
+		for _, o := range pf.fec.blocks {
+			if b.Start < o.b.Start+o.b.K && o.b.Start < b.Start+b.K {
+				a.r.c.invalid.Add(1) // overlaps a block described otherwise
+				return
+			}
+		}
+		if len(pf.fec.blocks) >= maxBlocks {
+			a.r.c.invalid.Add(1)
+			return
+		}
+		blk = &fecBlock{b: wire.Block{Start: b.Start, K: b.K, M: b.M}, l: len(payload), hdr: *h, parity: make([][]byte, b.M)}
+		pf.fec.blocks = append(pf.fec.blocks, blk)
+		pf.datagrams = max(pf.datagrams, b.Start+b.K)
+	case blk.b.Start != b.Start || blk.b.K != b.K || blk.b.M != b.M || blk.l != len(payload):
+		a.r.c.invalid.Add(1) // the same block described two ways
+		return
+	}
+	if blk.done || blk.parity[b.Index] != nil {
+		a.r.c.dup.Add(1) // whole already, or a repeat
+		return
 	}
 	if a.reserved+len(payload) > maxReserved {
 		a.r.c.overflow.Add(1)
-		return false
+		return
 	}
-	t.parity[h.Fragment] = append([]byte(nil), payload...)
-	t.extra += len(payload)
+	blk.parity[b.Index] = append([]byte(nil), payload...)
+	blk.have++
 	a.reserved += len(payload)
-	return true
+	a.rebuild(pf, blk)
 }
 
-// recover rebuilds the one missing fragment of a parity group, when exactly one is
-// missing and the group's parity arrived: XOR parity is the sum of the group's
-// fragments (each zero-padded to the first one's length), so the missing one is the
-// parity minus the others (docs/PROTOCOL.md §3.4).
-func (a *assembler) recover(t *pendingTile, h *wire.Header, group int) {
-	if group >= len(t.parity) || t.parity[group] == nil {
+// rebuild restores a block's lost data datagrams when at least K of its K+M shards
+// are in (docs/PROTOCOL.md §3.4), and files them like datagrams that arrived.
+func (a *assembler) rebuild(pf *pendingFrame, blk *fecBlock) {
+	if blk.done {
 		return
 	}
-	first, last := group*t.group, min((group+1)*t.group, t.frags)
-	missing := -1
-	for i := first; i < last; i++ {
-		if !t.has(i) {
-			if missing >= 0 {
-				return // two or more gone: parity cannot help
+	data := make([][]byte, blk.b.K)
+	have := 0
+	for i := range data {
+		if sh, ok := pf.fec.shards[uint16(blk.b.Start+i)]; ok {
+			if len(sh) > blk.l {
+				a.r.c.invalid.Add(1) // a shard longer than the block's: not this block's
+				a.dropBlock(pf, blk)
+				return
 			}
-			missing = i
+			data[i] = sh
+			have++
 		}
 	}
-	if missing < 0 {
+	if have == blk.b.K {
+		a.dropBlock(pf, blk) // nothing lost
 		return
 	}
-	acc := t.parity[group] // consumed: the group will be whole after this
-	for i := first; i < last; i++ {
-		if i == missing {
+	if have+blk.have < blk.b.K {
+		return
+	}
+	for i, sh := range data { // zero-pad to the block's shard length
+		if sh != nil {
+			p := make([]byte, blk.l)
+			copy(p, sh)
+			data[i] = p
+		}
+	}
+	missing := make([]bool, len(data))
+	for i := range data {
+		missing[i] = data[i] == nil
+	}
+	if err := a.codes.Reconstruct(data, blk.parity, blk.l); err != nil {
+		a.r.c.invalid.Add(1)
+		a.dropBlock(pf, blk)
+		return
+	}
+	a.dropBlock(pf, blk)
+	for i, sh := range data {
+		if !missing[i] {
 			continue
 		}
-		off, n := wire.FragmentSpan(h.PayloadSize, h.Fragments, uint16(i))
-		for k, b := range t.buf[off : off+n] {
-			acc[k] ^= b
+		h, payload, err := wire.Rebuilt(a.rebuilt, &blk.hdr, blk.b.Start+i, sh, a.r.cfg.Limits)
+		if err != nil || h.Flags&wire.FlagProtected == 0 {
+			a.r.c.invalid.Add(1) // what a hostile parity datagram rebuilds: garbage
+			continue
+		}
+		a.fileData(pf, &h, payload, true)
+	}
+}
+
+// dropBlock marks a block done and releases its shards and parity.
+func (a *assembler) dropBlock(pf *pendingFrame, blk *fecBlock) {
+	blk.done = true
+	for j, p := range blk.parity {
+		a.reserved -= len(p)
+		blk.parity[j] = nil
+	}
+	for i := range blk.b.K {
+		k := uint16(blk.b.Start + i)
+		if sh, ok := pf.fec.shards[k]; ok {
+			a.reserved -= len(sh)
+			delete(pf.fec.shards, k)
 		}
 	}
-	off, n := wire.FragmentSpan(h.PayloadSize, h.Fragments, uint16(missing))
-	copy(t.buf[off:off+n], acc[:n])
-	t.have[missing/8] |= 0x80 >> (missing % 8)
-	t.received++
-	a.r.c.recovered.Add(1)
+}
+
+// releaseFEC gives back everything a frame still holds for parity.
+func (a *assembler) releaseFEC(pf *pendingFrame) {
+	if pf.fec == nil {
+		return
+	}
+	for _, blk := range pf.fec.blocks {
+		for _, p := range blk.parity {
+			a.reserved -= len(p)
+		}
+	}
+	for _, sh := range pf.fec.shards {
+		a.reserved -= len(sh)
+	}
+	pf.fec = nil
 }
 
 // acceptStream decides whether a datagram's stream is the one being played. A new
@@ -468,6 +614,7 @@ func (a *assembler) finish(pf *pendingFrame) {
 	for _, t := range pf.tiles {
 		a.reserved -= t.size()
 	}
+	a.releaseFEC(pf)
 	f := pf.f
 	if f.Stream != a.stream { // a frame of a stream that has since been replaced
 		f.Release()
@@ -508,7 +655,10 @@ func (a *assembler) finish(pf *pendingFrame) {
 
 	ack := wire.Ack{Stream: a.stream, Frame: pf.no, FirstUS: pf.first.UnixMicro(), ReadyUS: now.UnixMicro(),
 		Bytes: uint32(pf.bytes), Received: uint16(pf.decoded), FrameTiles: uint16(pf.frameTiles),
-		GridTiles: uint16(pf.gridTiles), Got: pf.got}
+		GridTiles: uint16(pf.gridTiles), Got: pf.got, Datagrams: uint16(min(pf.datagrams, 0xffff)), Arrived: pf.arrived}
+	if need := (int(ack.Datagrams) + 7) / 8; len(ack.Arrived) < need {
+		ack.Arrived = append(ack.Arrived, make([]byte, need-len(ack.Arrived))...)
+	}
 	a.r.ctl.SendAck(&ack)
 
 	if a.last != nil {

@@ -306,24 +306,34 @@ func TestNoControlLinkStreamsOpenLoop(t *testing.T) {
 	}
 }
 
-// Parity FEC against repair alone on a moving picture: with parity most frames are
-// whole when shown, without it nearly every frame misses a tile somewhere.
+// Parity FEC against repair alone on a moving picture: with parity nearly every
+// frame is whole when shown, without it nearly every frame misses a tile somewhere.
+// Adaptive parity must find the loss random and protect frames by itself.
 func TestParityRecoversLossesWithinTheFrame(t *testing.T) {
-	run := func(fec int) (complete, frames uint64, recovered uint64) {
-		r := newRig(t, pattern(t, 640, 384, 30), relay.Config{Loss: 0.05}, sender.Config{FECGroup: fec})
+	run := func(fec int) (complete, frames, recovered uint64, pct float64) {
+		r := newRig(t, pattern(t, 640, 384, 30), relay.Config{Loss: 0.05}, sender.Config{FEC: fec})
 		r.start()
 		time.Sleep(slow(1500 * time.Millisecond))
+		st := r.tx.Stats()
 		r.stop()
 		rs := r.rx.Stats()
-		return rs.FramesComplete, rs.FramesReceived, rs.DatagramsRecovered
+		return rs.FramesComplete, rs.FramesReceived, rs.DatagramsRecovered, st.FECPct
 	}
-	cFEC, nFEC, rec := run(3)
-	cNo, nNo, recNo := run(-1)
-	t.Logf("with parity: %d of %d frames complete, %d datagrams rebuilt; without: %d of %d", cFEC, nFEC, rec, cNo, nNo)
-	if rec == 0 || recNo != 0 {
-		t.Fatalf("datagrams rebuilt: %d with parity, %d without", rec, recNo)
+	cFix, nFix, recFix, _ := run(30)
+	cAd, nAd, recAd, pctAd := run(0)
+	cNo, nNo, recNo, _ := run(-1)
+	t.Logf("fixed 30%% parity: %d of %d frames complete, %d datagrams rebuilt; adaptive (%.0f%% parity): %d of %d, %d rebuilt; none: %d of %d",
+		cFix, nFix, recFix, pctAd, cAd, nAd, recAd, cNo, nNo)
+	if recFix == 0 || recAd == 0 || recNo != 0 {
+		t.Fatalf("datagrams rebuilt: %d with fixed parity, %d adaptive, %d without", recFix, recAd, recNo)
 	}
-	if nFEC == 0 || nNo == 0 || float64(cFEC)/float64(nFEC) <= float64(cNo)/float64(nNo) {
-		t.Errorf("parity did not raise the share of complete frames: %d/%d against %d/%d", cFEC, nFEC, cNo, nNo)
+	if nFix == 0 || nNo == 0 || nAd == 0 {
+		t.Fatal("no frames")
+	}
+	if share := float64(cFix) / float64(nFix); share < 0.9 {
+		t.Errorf("with 30%% parity at 5%% loss only %.0f%% of frames were complete", 100*share)
+	}
+	if float64(cAd)/float64(nAd) <= float64(cNo)/float64(nNo) || pctAd <= 0 {
+		t.Errorf("adaptive parity (%.0f%%) did not raise the share of complete frames: %d/%d against %d/%d", pctAd, cAd, nAd, cNo, nNo)
 	}
 }

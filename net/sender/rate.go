@@ -40,7 +40,7 @@ type rateControl struct {
 	lostAll     float64 // smoothed datagrams' worth of tiles lost per frame
 	lostLate    float64 // of which in the second half of the frame's sending order
 	tail        bool    // losses look like a queue overflowing under each frame
-	lossyFrames int     // frames without parity that lost something: enough of them classify the loss
+	lossyFrames int     // frames that lost data datagrams: enough of them classify the loss
 	recv        [32]recvSample
 	nRecv       int
 	recvRate    float64 // bits per second the receiver got over the last ~500 ms
@@ -170,15 +170,14 @@ func (rc *rateControl) onDispersion(now time.Time, wireBytes int64, sendUS, arri
 	}
 }
 
-// onTileLoss takes how a frame's lost tiles fell over its sending order: lost in
-// all, lostLate of them in the second half, which holds lateShare of the frame's
-// datagrams. Random loss hits a tile about in proportion to its datagrams, so the
-// first half loses about (1-lateShare) of the tiles lost; a bottleneck queue that
-// overflows while each frame streams in drops the tail, even when the first
+// onDatagramLoss takes how a frame's lost data datagrams fell over its sending
+// order: lost in all, lostLate of them in the second half, which holds lateShare of
+// the frame's datagrams. Random loss hits both halves alike; a bottleneck queue
+// that overflows while each frame streams in drops the tail, even when the first
 // datagrams find the queue empty and no delay shows. Frames that keep losing their
-// tail (three tiles a frame or more, and the first half under 0.3 of its share) are
-// congestion; the rest is left to parity and repair.
-func (rc *rateControl) onTileLoss(now time.Time, lost, lostLate int, lateShare float64) {
+// tail (three datagrams a frame or more, and the first half under 0.3 of its
+// share) are congestion; the rest is left to parity and repair.
+func (rc *rateControl) onDatagramLoss(now time.Time, lost, lostLate int, lateShare float64) {
 	rc.lostAll = 0.8*rc.lostAll + 0.2*float64(lost)
 	rc.lostLate = 0.8*rc.lostLate + 0.2*float64(lostLate)
 	rc.tail = rc.lostLate >= 3 && rc.lostAll-rc.lostLate < 0.3*(1-lateShare)*rc.lostAll
@@ -264,7 +263,7 @@ func (rc *rateControl) adapt(now time.Time) {
 // randomLoss reports whether enough lossy frames have been seen to call the loss
 // random rather than a queue's tail: only then does parity help.
 func (rc *rateControl) randomLoss() bool {
-	// Beyond a quarter of the datagrams, XOR parity mostly loses two per group, and
+	// Beyond a quarter of the datagrams parity costs more than half the rate, and
 	// loss that high is rarely random: a path that full needs a lower rate.
 	return rc.lossyFrames >= 5 && !rc.tail && rc.loss < 0.25
 }

@@ -22,6 +22,7 @@ import (
 
 	"github.com/hrvs/hrvs/capture"
 	"github.com/hrvs/hrvs/net/control"
+	"github.com/hrvs/hrvs/net/fec"
 	"github.com/hrvs/hrvs/net/stats"
 	"github.com/hrvs/hrvs/net/tile"
 	"github.com/hrvs/hrvs/net/udp"
@@ -48,10 +49,10 @@ type Config struct {
 	// Refresh is the period within which every tile is sent again even if unchanged,
 	// so a receiver that joins late or missed a repair heals (DefaultRefresh).
 	Refresh time.Duration
-	// FECGroup sets parity FEC: 0 adapts the group size to the measured loss (off
-	// while the path loses under 0.5%), -1 never sends parity, 1..16 fixes the
-	// number of fragments each parity datagram protects.
-	FECGroup   int
+	// FEC sets Reed-Solomon parity: 0 adapts the parity to the measured loss (none
+	// while the path loses under 0.5%), -1 never sends parity, 1..100 sends that
+	// many parity datagrams per hundred data datagrams of every block.
+	FEC        int
 	NewEncoder func() tile.Encoder // tile encoder per worker (tile.FastEncoder)
 	// DialControl, when set, dials the TCP control link (tests run senders inside
 	// network namespaces with it); nil uses net.Dialer.
@@ -74,9 +75,9 @@ const (
 	MinMTU                 = 256
 )
 
-// fecProbeEvery: one frame in this many goes without parity while adaptive parity
-// is on, so the sender keeps seeing whether losses are random or a queue's tail.
-const fecProbeEvery = 8
+// fecMiss is the share of parity blocks adaptive FEC lets fail at the measured
+// loss: rare enough that frames stay whole, while repair by ack covers the rest.
+const fecMiss = 0.001
 
 // stallAfter is how long the control link may stay silent while frames are in
 // flight before the sender stops trusting it and runs open loop.
@@ -139,8 +140,8 @@ func (c *Config) fill() error {
 		return fmt.Errorf("max bitrate %d bit/s: must be 0 (none) or at least 100 kbit/s", c.MaxBitrate)
 	case c.ChangeThreshold > 255:
 		return fmt.Errorf("change threshold %d: must be at most 255 levels", c.ChangeThreshold)
-	case c.FECGroup < -1 || c.FECGroup > wire.MaxParityGroup:
-		return fmt.Errorf("fec group %d: must be -1 (off), 0 (adaptive) or 1..%d", c.FECGroup, wire.MaxParityGroup)
+	case c.FEC < -1 || c.FEC > 100:
+		return fmt.Errorf("fec %d: must be -1 (off), 0 (adaptive) or 1..100 parity datagrams per 100", c.FEC)
 	case c.Refresh < 100*time.Millisecond:
 		return fmt.Errorf("refresh period %v: must be at least 100ms", c.Refresh)
 	}
@@ -176,7 +177,7 @@ type Stats struct {
 	ReceiveMbps       float64 `json:"receive_mbit_per_s"` // what the receiver reported getting
 	QueueDelayMs      float64 `json:"queue_delay_ms"`     // one-way delay above the path's empty-queue minimum
 	LossPct           float64 `json:"loss_pct"`           // smoothed datagram loss: payload bytes the receiver reported against those sent
-	FECGroup          int     `json:"fec_group"`          // fragments per parity datagram in the last frame, 0 for none
+	FECPct            float64 `json:"fec_pct"`            // parity datagrams per 100 data datagrams in the last protected frame, 0 when unprotected
 	RefreshFactor     int     `json:"refresh_factor"`     // refresh period stretched this many times by rate control
 	Stream            uint32  `json:"stream"`
 	Width             int     `json:"width"`
@@ -235,6 +236,10 @@ type Sender struct {
 	tilesSent, changedN, repairedN, refreshedN, lostN                 atomic.Uint64
 	datagrams, bytes, sendErrs, encErrs                               atomic.Uint64
 	encodeTime                                                        stats.Latency
+
+	codes     *fec.Codes
+	shardPool sync.Pool     // *[]byte of MTU bytes, for protected frames' shards
+	fecPct    atomic.Uint64 // float64 bits: parity per 100 data datagrams, last protected frame
 }
 
 // New checks cfg and opens the sockets; nothing is sent until Run.
@@ -246,7 +251,9 @@ func New(cfg Config) (*Sender, error) {
 	if err != nil {
 		return nil, fmt.Errorf("receiver address %q: %w", cfg.To, err)
 	}
-	s := &Sender{cfg: cfg, inflight: make(map[uint32]*flight), rc: newRateControl(cfg.MaxBitrate, cfg.Quality, cfg.MinQuality), idle: make(chan struct{}, 1)}
+	s := &Sender{cfg: cfg, inflight: make(map[uint32]*flight), rc: newRateControl(cfg.MaxBitrate, cfg.Quality, cfg.MinQuality), idle: make(chan struct{}, 1),
+		codes: fec.NewCodes()}
+	s.shardPool.New = func() any { b := make([]byte, cfg.MTU); return &b }
 	for i := 0; i < cfg.Sockets; i++ {
 		c, err := net.DialUDP("udp", nil, raddr)
 		if err != nil {
@@ -461,23 +468,10 @@ func (s *Sender) onAck(a *wire.Ack, now time.Time) {
 	if a.Received == a.FrameTiles {
 		s.ackedWhole.Add(1)
 	}
-	lost := 0
-	var dgAll, dgLate float64 // datagrams of the frame and of the second half of its sending order
-	lostLate := 0
 	if fl.gen == s.gen && int(a.GridTiles) == len(s.tiles) {
-		for k, t := range fl.tiles {
+		for _, t := range fl.tiles {
 			ts := &s.tiles[t]
-			dg := float64(fl.fj.dgs[k].Load())
-			late := k >= len(fl.tiles)/2
-			dgAll += dg
-			if late {
-				dgLate += dg
-			}
 			if !a.Has(int(t)) {
-				lost++
-				if late {
-					lostLate++
-				}
 				s.lostN.Add(1)
 				if ts.sent == a.Frame { // else a newer version is already on its way
 					ts.lost = true
@@ -490,13 +484,21 @@ func (s *Sender) onAck(a *wire.Ack, now time.Time) {
 	if first := fl.fj.firstSendUS.Load(); first != 0 {
 		owd := float64(a.FirstUS-first) / 1000
 		s.rc.onAck(now, owd, a.FirstUS, a.Bytes, fl.fj.payload.Load(), fl.fj.bytes.Load())
-		// Tiles leave in about the order they were queued. Random loss hits both
+		// Data datagrams are numbered in sending order and the ack says which
+		// arrived from the network (parity's rebuilds aside). Random loss hits both
 		// halves of a frame alike; a queue that overflows under the frame's own
 		// burst drops its tail.
-		if dgAll > 0 && dgLate > 0 && fl.fj.fecGroup == 0 {
-			// Only frames without parity show where the path drops: parity rebuilds
-			// small tiles more often than big ones, which would skew the halves.
-			s.rc.onTileLoss(now, lost, lostLate, dgLate/dgAll)
+		if d := min(int(fl.fj.seq.Load()), 1<<16); d >= 2 {
+			lost, lostLate := 0, 0
+			for i := range d {
+				if !a.Came(i) {
+					lost++
+					if i >= d/2 {
+						lostLate++
+					}
+				}
+			}
+			s.rc.onDatagramLoss(now, lost, lostLate, float64(d-d/2)/float64(d))
 		}
 		if a.Received == a.FrameTiles { // a partial frame's release time says nothing of the path
 			s.rc.onDispersion(now, fl.fj.bytes.Load(), fl.fj.lastSendUS.Load()-first, a.ReadyUS-a.FirstUS)
@@ -514,20 +516,22 @@ type frameJob struct {
 	quality     int
 	tiles       uint16
 	left        atomic.Int32
-	fecGroup    int // fragments per parity datagram, 0 for none
+	sub         uint8        // the frame's subsampling code, which every datagram carries
+	protect     bool         // Reed-Solomon parity follows the data (docs/PROTOCOL.md §3.4)
+	seq         atomic.Int32 // data datagrams numbered so far
+	shardMu     sync.Mutex
+	shards      [][]byte // by data datagram index, when protected: prefix and payload
 	bytes       atomic.Int64
 	payload     atomic.Int64 // fragment payload bytes (parity excluded), what the ack's byte count measures
 	datagrams   atomic.Int64
 	firstSendUS atomic.Int64
 	lastSendUS  atomic.Int64
-	dgs         []atomic.Int32 // datagrams sent per carried tile, in queueing order
 	start       time.Time
 }
 
 type tileJob struct {
 	fj   *frameJob
 	tile int
-	pos  int // place in the frame's queueing order
 	flag uint8
 }
 
@@ -578,14 +582,9 @@ func (s *Sender) submit(f *capture.Frame) error {
 	jobs := s.pick(now, img)
 	s.frameNo++
 	fj := &frameJob{f: f, no: s.frameNo, captureUS: f.Time.UnixMicro(), grid: s.grid, quality: s.rc.quality, start: now, ref: s.ref,
-		fecGroup: s.fecGroup()}
-	if fj.fecGroup > 0 && s.cfg.FECGroup == 0 && fj.no%fecProbeEvery == 0 {
-		fj.fecGroup = 0 // a probe: shows how the path drops without parity in the way
-	}
+		sub: sub, protect: s.protect()}
 	fl := &flight{fj: fj, at: now, gen: s.gen, tiles: make([]uint16, len(jobs))}
-	fj.dgs = make([]atomic.Int32, len(jobs))
 	for i, j := range jobs {
-		jobs[i].pos = i
 		ts := &s.tiles[j.tile]
 		*ts = tileState{sent: fj.no, everSent: true}
 		fl.tiles[i] = uint16(j.tile)
@@ -665,7 +664,6 @@ func (s *Sender) worker() {
 	enc := s.cfg.NewEncoder()
 	var payload []byte
 	dgram := make([]byte, s.cfg.MTU)
-	parity := make([]byte, s.cfg.MTU)
 	k := 0
 	for j := range s.jobs {
 		fj := j.fj
@@ -677,7 +675,7 @@ func (s *Sender) worker() {
 			s.encErrs.Add(1)
 		} else {
 			k++
-			s.sendTile(s.conns[(j.tile+k)%len(s.conns)], dgram, parity, fj, j, sub, payload)
+			s.sendTile(s.conns[(j.tile+k)%len(s.conns)], dgram, fj, j, sub, payload)
 		}
 		// The reference holds what was sent, so the next change test compares with it.
 		// No other worker touches this tile's rectangle, and submit reads the
@@ -692,6 +690,9 @@ func (s *Sender) worker() {
 }
 
 func (s *Sender) frameDone(fj *frameJob) {
+	if fj.protect {
+		s.sendParity(fj)
+	}
 	now := time.Now()
 	s.encodeTime.Add(now.Sub(fj.start))
 	fj.f.Release()
@@ -711,50 +712,131 @@ func (s *Sender) frameDone(fj *frameJob) {
 	}
 }
 
-func (s *Sender) sendTile(c *net.UDPConn, dgram, parity []byte, fj *frameJob, j tileJob, sub uint8, payload []byte) {
+func (s *Sender) sendTile(c *net.UDPConn, dgram []byte, fj *frameJob, j tileJob, sub uint8, payload []byte) {
 	room := len(dgram) - wire.HeaderSize
+	flags := j.flag
+	if fj.protect {
+		// A parity datagram carries a shard: the prefix naming a datagram and its
+		// payload, so data payloads leave room for the prefix.
+		room -= wire.ShardPrefix
+		flags |= wire.FlagProtected
+	}
 	count := wire.Fragments(len(payload), room)
 	if count > 65535 || len(payload) > wire.MaxTilePayload {
 		s.encErrs.Add(1)
 		return
 	}
 	h := wire.Header{
-		Flags:  j.flag,
+		Flags:  flags,
 		Stream: s.cfg.Stream, Frame: fj.no, CaptureUS: uint32(fj.captureUS),
 		Width: uint16(fj.grid.W), Height: uint16(fj.grid.H),
-		Tile: uint16(j.tile), GridTiles: uint16(fj.grid.Len()), FrameTiles: fj.tiles,
+		Tile: uint16(j.tile), FrameTiles: fj.tiles,
 		TileW: uint16(fj.grid.TW), TileH: uint16(fj.grid.TH),
 		Fragments: uint16(count), PayloadSize: uint32(len(payload)),
 		Quality: uint8(fj.quality), Format: wire.CodecJPEGScan<<4 | sub,
 	}
 	for i := 0; i < count; i++ {
-		h.Fragment = uint16(i)
+		seq := int(fj.seq.Add(1)) - 1
+		if seq > 0xffff { // a frame of more than 65536 datagrams (~90 MB) cannot be numbered
+			s.encErrs.Add(1)
+			return
+		}
+		h.Seq, h.Fragment = uint16(seq), uint16(i)
 		off, n := wire.FragmentSpan(h.PayloadSize, h.Fragments, h.Fragment)
 		h.MarshalTo(dgram)
 		copy(dgram[wire.HeaderSize:], payload[off:off+n])
+		if fj.protect {
+			s.keepShard(fj, seq, &h, payload[off:off+n])
+		}
 		s.send(c, fj, dgram[:wire.HeaderSize+n], true)
 	}
-	if g := fj.fecGroup; g > 0 {
-		// One parity datagram per group of g fragments, right after the data: the XOR
-		// of the group, each fragment zero-padded to the first one's length.
-		_, e := wire.FragmentSpan(h.PayloadSize, h.Fragments, 0)
-		h.Flags = j.flag | wire.ParityFlags(g)
-		for grp := 0; grp < wire.ParityGroups(count, g); grp++ {
-			acc := parity[wire.HeaderSize : wire.HeaderSize+e]
-			clear(acc)
-			for i := grp * g; i < min((grp+1)*g, count); i++ {
-				off, n := wire.FragmentSpan(h.PayloadSize, h.Fragments, uint16(i))
-				for k, b := range payload[off : off+n] {
-					acc[k] ^= b
-				}
-			}
-			h.Fragment = uint16(grp)
-			h.MarshalTo(parity)
-			s.send(c, fj, parity[:wire.HeaderSize+e], false)
-		}
-	}
-	fj.dgs[j.pos].Store(int32(count))
 	s.tilesSent.Add(1)
+}
+
+// keepShard files data datagram seq of a protected frame as its parity shard.
+func (s *Sender) keepShard(fj *frameJob, seq int, h *wire.Header, payload []byte) {
+	b := s.shardPool.Get().(*[]byte)
+	shard := (*b)[:wire.ShardPrefix+len(payload)]
+	wire.PutShardPrefix(shard, h)
+	copy(shard[wire.ShardPrefix:], payload)
+	fj.shardMu.Lock()
+	for len(fj.shards) <= seq {
+		fj.shards = append(fj.shards, nil)
+	}
+	fj.shards[seq] = shard
+	fj.shardMu.Unlock()
+}
+
+// sendParity codes the protected frame's data datagrams in blocks and sends each
+// block's parity shards after all the data (docs/PROTOCOL.md §3.4). The workers are
+// done with the frame, so its shards are this goroutine's alone.
+func (s *Sender) sendParity(fj *frameJob) {
+	defer func() {
+		for i, sh := range fj.shards {
+			if sh != nil {
+				sh = sh[:cap(sh)]
+				s.shardPool.Put(&sh)
+			}
+			fj.shards[i] = nil
+		}
+	}()
+	dgram := make([]byte, s.cfg.MTU)
+	h := wire.Header{
+		Stream: s.cfg.Stream, Frame: fj.no, CaptureUS: uint32(fj.captureUS),
+		Width: uint16(fj.grid.W), Height: uint16(fj.grid.H), FrameTiles: fj.tiles,
+		TileW: uint16(fj.grid.TW), TileH: uint16(fj.grid.TH), Quality: uint8(fj.quality),
+		Format: wire.CodecJPEGScan<<4 | fj.sub,
+	}
+	s.mu.Lock()
+	loss := s.rc.loss
+	s.mu.Unlock()
+	data, parityN := 0, 0
+	for bi, b := range fec.Layout(len(fj.shards)) {
+		shards := fj.shards[b.Start : b.Start+b.K]
+		l := 0
+		for _, sh := range shards {
+			if sh == nil {
+				return // a datagram that could not be numbered: nothing to protect reliably
+			}
+			l = max(l, len(sh))
+		}
+		for i, sh := range shards { // zero-pad every shard to the block's longest
+			n := len(sh)
+			shards[i] = sh[:l]
+			clear(shards[i][n:])
+		}
+		b.M = s.parityCount(b.K, loss)
+		parity := make([][]byte, b.M)
+		for j := range parity {
+			parity[j] = make([]byte, l)
+		}
+		if err := s.codes.Encode(shards, parity); err != nil {
+			s.encErrs.Add(1)
+			return
+		}
+		for j, p := range parity {
+			b.Index = j
+			h.SetBlock(b, l)
+			h.MarshalTo(dgram)
+			copy(dgram[wire.HeaderSize:], p)
+			s.send(s.conns[(bi+j)%len(s.conns)], fj, dgram[:wire.HeaderSize+l], false)
+		}
+		data, parityN = data+b.K, parityN+b.M
+	}
+	if data > 0 {
+		s.fecPct.Store(math.Float64bits(100 * float64(parityN) / float64(data)))
+	}
+}
+
+// parityCount is how many parity datagrams protect a block of k data datagrams:
+// a fixed share, or enough that at the measured loss the block fails to rebuild
+// about once in 1/fecMiss (docs/CONTROL.md, "Parity FEC"). The estimate is raised a
+// little, since the loss is measured over a few frames and may be rising.
+func (s *Sender) parityCount(k int, loss float64) int {
+	if s.cfg.FEC > 0 {
+		return max(1, min((k*s.cfg.FEC+99)/100, wire.MaxCodeShards-wire.CodeSize(k)))
+	}
+	return fec.ParityFor(k, 1.25*loss+0.002, fecMiss)
 }
 
 // send paces and sends one datagram; data says whether it carries tile payload
@@ -777,30 +859,16 @@ func (s *Sender) send(c *net.UDPConn, fj *frameJob, d []byte, data bool) {
 	fj.datagrams.Add(1)
 }
 
-// fecGroup picks the parity group size for the next frame from the measured
-// datagram loss (docs/CONTROL.md, "Parity FEC"). Called with mu held.
-func (s *Sender) fecGroup() int {
-	if s.cfg.FECGroup != 0 {
-		return max(0, s.cfg.FECGroup)
+// protect says whether the next frame carries parity (docs/CONTROL.md, "Parity
+// FEC"). Called with mu held.
+func (s *Sender) protect() bool {
+	if s.cfg.FEC != 0 {
+		return s.cfg.FEC > 0
 	}
-	if !s.rc.randomLoss() {
-		// Until a few frames without parity show the losses are random, they may be
-		// an overflowing queue's, which parity would only feed; rate control
-		// removes those and repair by ack covers the rest.
-		return 0
-	}
-	switch l := s.rc.loss; {
-	case l < 0.005:
-		return 0
-	case l < 0.03:
-		return 8
-	case l < 0.08:
-		return 4
-	case l < 0.15:
-		return 3
-	default:
-		return 2
-	}
+	// Until a few frames show the losses are random, they may be an overflowing
+	// queue's, which parity would only feed; rate control removes those and repair
+	// by ack covers the rest.
+	return s.rc.randomLoss() && s.rc.loss >= 0.005
 }
 
 // Stats returns a snapshot of the counters.
@@ -809,7 +877,10 @@ func (s *Sender) Stats() Stats {
 	g := s.grid
 	rc := *s.rc
 	open := s.openLoop
-	fec := s.fecGroup()
+	fecPct := 0.0
+	if s.protect() {
+		fecPct = math.Float64frombits(s.fecPct.Load())
+	}
 	s.mu.Unlock()
 	st := Stats{
 		FramesCaptured: s.captured.Load(), FramesSent: s.sent.Load(),
@@ -823,7 +894,7 @@ func (s *Sender) Stats() Stats {
 		RTTMs:            float64(s.ctl.RTT()) / float64(time.Millisecond),
 		ControlConnected: s.ctl.Connected(), ControlReconnects: s.ctl.Reconnects(), OpenLoop: open,
 		Quality: rc.quality, TargetMbps: rc.target / 1e6, ReceiveMbps: rc.recvRate / 1e6,
-		QueueDelayMs: rc.queueMs, LossPct: 100 * rc.loss, FECGroup: fec, RefreshFactor: rc.refreshX,
+		QueueDelayMs: rc.queueMs, LossPct: 100 * rc.loss, FECPct: fecPct, RefreshFactor: rc.refreshX,
 		Stream: s.cfg.Stream, Width: g.W, Height: g.H, Tiles: g.Len(),
 	}
 	if st.FramesSent > 0 && g.Len() > 0 {

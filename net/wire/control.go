@@ -88,11 +88,19 @@ func (m *Hello) Unmarshal(b []byte) error {
 //	|          grid tiles           | received bitmap, one bit per  | 32
 //	+-------------------------------+  grid tile, MSB first,        |
 //	|  ceil(grid tiles / 8) bytes                                   |
+//	+-------------------------------+-------------------------------+
+//	|       data datagrams (D)      | arrival bitmap, one bit per   |
+//	+-------------------------------+  data datagram index, MSB     |
+//	|  first, ceil(D / 8) bytes                                     |
 //	+---------------------------------------------------------------+
 //
-// A set bit marks a tile of this frame that arrived whole and decoded before the
-// frame was released. The sender knows which tiles it sent, so the ones it sent whose
-// bits are clear were lost: it resends exactly those with the next frame.
+// A set bit in the received bitmap marks a tile of this frame that arrived whole
+// and decoded before the frame was released. The sender knows which tiles it sent,
+// so the ones it sent whose bits are clear were lost: it resends exactly those with
+// the next frame. The arrival bitmap says which data datagrams arrived from the
+// network (not rebuilt from parity), by their index (Header.Seq); D is one more
+// than the highest index the receiver knows the frame has. The sender sent them in
+// index order, so it shows where in a frame the path drops.
 type Ack struct {
 	Stream     uint32
 	Frame      uint32
@@ -103,17 +111,22 @@ type Ack struct {
 	FrameTiles uint16
 	GridTiles  uint16
 	Got        []byte // bitmap of grid tiles received whole, MSB first
+	Datagrams  uint16 // data datagram indices the arrival bitmap covers
+	Arrived    []byte // bitmap of data datagrams that arrived, by index, MSB first
 }
 
 const ackFixed = 34
 
+func (m *Ack) gotSize() int { return (int(m.GridTiles) + 7) / 8 }
+
 // MarshalSize is the body size of the ack.
-func (m *Ack) MarshalSize() int { return ackFixed + (int(m.GridTiles)+7)/8 }
+func (m *Ack) MarshalSize() int { return ackFixed + m.gotSize() + 2 + (int(m.Datagrams)+7)/8 }
 
 // MarshalTo writes the body.
 func (m *Ack) MarshalTo(b []byte) (int, error) {
 	n := m.MarshalSize()
-	if len(b) < n || len(m.Got) < n-ackFixed {
+	g := m.gotSize()
+	if len(b) < n || len(m.Got) < g || len(m.Arrived) < n-ackFixed-g-2 {
 		return 0, io.ErrShortBuffer
 	}
 	be := binary.BigEndian
@@ -125,7 +138,9 @@ func (m *Ack) MarshalTo(b []byte) (int, error) {
 	be.PutUint16(b[28:], m.Received)
 	be.PutUint16(b[30:], m.FrameTiles)
 	be.PutUint16(b[32:], m.GridTiles)
-	copy(b[ackFixed:n], m.Got)
+	copy(b[ackFixed:ackFixed+g], m.Got)
+	be.PutUint16(b[ackFixed+g:], m.Datagrams)
+	copy(b[ackFixed+g+2:n], m.Arrived)
 	return n, nil
 }
 
@@ -143,16 +158,27 @@ func (m *Ack) Unmarshal(b []byte) error {
 	m.Received = be.Uint16(b[28:])
 	m.FrameTiles = be.Uint16(b[30:])
 	m.GridTiles = be.Uint16(b[32:])
-	if m.FrameTiles > m.GridTiles || m.Received > m.FrameTiles || len(b) != m.MarshalSize() {
+	g := m.gotSize()
+	if m.FrameTiles > m.GridTiles || m.Received > m.FrameTiles || len(b) < ackFixed+g+2 {
 		return fmt.Errorf("%w: ack tile counts", ErrControl)
 	}
-	m.Got = b[ackFixed:]
+	m.Datagrams = be.Uint16(b[ackFixed+g:])
+	if len(b) != m.MarshalSize() {
+		return fmt.Errorf("%w: ack of %d bytes for %d tiles and %d datagrams", ErrControl, len(b), m.GridTiles, m.Datagrams)
+	}
+	m.Got = b[ackFixed : ackFixed+g]
+	m.Arrived = b[ackFixed+g+2:]
 	return nil
 }
 
 // Has reports whether grid tile i arrived.
 func (m *Ack) Has(i int) bool {
 	return i >= 0 && i/8 < len(m.Got) && m.Got[i/8]&(0x80>>(i%8)) != 0
+}
+
+// Came reports whether data datagram i arrived from the network.
+func (m *Ack) Came(i int) bool {
+	return i >= 0 && i/8 < len(m.Arrived) && m.Arrived[i/8]&(0x80>>(i%8)) != 0
 }
 
 // SetBit sets bit i in a bitmap laid out like Ack.Got.

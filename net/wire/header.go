@@ -10,7 +10,7 @@ import (
 )
 
 // Version is the protocol version carried by every datagram and control hello.
-const Version = 1
+const Version = 2
 
 // Magic opens every datagram: "HV".
 const Magic uint16 = 0x4856
@@ -38,26 +38,97 @@ const (
 const (
 	FlagRefresh uint8 = 1 << 0 // tile sent by the periodic refresh, not because it changed
 	FlagRepair  uint8 = 1 << 1 // tile resent because the receiver reported it missing
-	// FlagParity marks a parity datagram (docs/PROTOCOL.md §3.4): its payload is the
-	// XOR of a group of the tile's fragments, the group size is in the flags' high
-	// nibble (ParityGroup) and the fragment index field holds the group's index.
+	// FlagParity marks a parity datagram (docs/PROTOCOL.md §3.4): its payload is one
+	// Reed-Solomon parity shard over a block of the frame's data datagrams, and
+	// some header fields describe the block instead of a tile (Block).
 	FlagParity uint8 = 1 << 2
-	flagsKnown       = FlagRefresh | FlagRepair | FlagParity | 0xf0
+	// FlagProtected marks a data datagram of a frame that parity datagrams follow,
+	// so the receiver keeps the frame's datagrams until it can rebuild lost ones.
+	FlagProtected uint8 = 1 << 3
+	flagsKnown          = FlagRefresh | FlagRepair | FlagParity | FlagProtected
 )
 
-// MaxParityGroup is the most fragments one parity datagram protects.
-const MaxParityGroup = 16
+// Reed-Solomon blocks (docs/PROTOCOL.md §3.4). A block is a run of consecutive
+// data datagram indices of one frame; its K data shards and M parity shards are
+// coded as a code of CodeSize(K) data shards whose last CodeSize(K)-K are zero.
+const (
+	MaxBlockData  = 128 // K: data datagrams in one block
+	MaxCodeShards = 256 // CodeSize(K) + M, the limit of a code over GF(2^8)
+	// ShardPrefix is the part of a data shard that names its datagram: tile index
+	// (2), fragment index (2), fragment count (2), tile payload size (3), flags (1).
+	ShardPrefix = 10
+)
 
-// ParityFlags returns the flags of a parity datagram protecting groups of g
-// fragments (1..MaxParityGroup).
-func ParityFlags(g int) uint8 { return FlagParity | uint8(g-1)<<4 }
+// CodeSize is the number of data shards of the code a block of k data datagrams
+// uses: the smallest of 16, 32, 64 and 128 that holds k. Few code sizes mean few
+// generator matrices to build and cache at either end.
+func CodeSize(k int) int {
+	n := 16
+	for n < k {
+		n *= 2
+	}
+	return n
+}
 
-// ParityGroup is the group size of a parity datagram: the fragments
-// [Fragment*g, min((Fragment+1)*g, Fragments)) are XORed into its payload.
-func (h *Header) ParityGroup() int { return int(h.Flags>>4) + 1 }
+// Block describes a parity datagram's block: data datagram indices
+// [Start, Start+K), M parity shards, of which this datagram is number Index.
+type Block struct {
+	Start, K, M, Index int
+}
 
-// ParityGroups is how many parity datagrams cover a tile of fragments fragments.
-func ParityGroups(fragments, g int) int { return (fragments + g - 1) / g }
+// Block reads the block fields of a parity datagram (valid after Unmarshal).
+func (h *Header) Block() Block {
+	return Block{Start: int(h.Seq), K: int(h.Tile), M: int(h.Fragments), Index: int(h.Fragment)}
+}
+
+// SetBlock writes b into the fields a parity datagram uses for it, and sets the
+// parity flag. The shard length travels as the payload size.
+func (h *Header) SetBlock(b Block, shardLen int) {
+	h.Flags = FlagParity
+	h.Seq, h.Tile, h.Fragments, h.Fragment = uint16(b.Start), uint16(b.K), uint16(b.M), uint16(b.Index)
+	h.PayloadSize = uint32(shardLen)
+}
+
+// PutShardPrefix writes the prefix naming data datagram h into a shard.
+func PutShardPrefix(b []byte, h *Header) {
+	be := binary.BigEndian
+	be.PutUint16(b[0:], h.Tile)
+	be.PutUint16(b[2:], h.Fragment)
+	be.PutUint16(b[4:], h.Fragments)
+	b[6], b[7], b[8] = byte(h.PayloadSize>>16), byte(h.PayloadSize>>8), byte(h.PayloadSize)
+	b[9] = h.Flags
+}
+
+// Rebuilt turns a data shard rebuilt from parity back into its datagram: the frame
+// fields come from parity header p, the tile fields from the shard's prefix, and
+// the payload is cut to the fragment's length. It is validated like any datagram
+// (a hostile parity datagram rebuilds garbage): dst receives the datagram and the
+// parsed header and payload (a sub-slice of dst) are returned.
+func Rebuilt(dst []byte, p *Header, seq int, shard []byte, lim Limits) (Header, []byte, error) {
+	var h Header
+	if len(shard) < ShardPrefix {
+		return h, nil, ErrShort
+	}
+	be := binary.BigEndian
+	d := *p
+	d.Seq = uint16(seq)
+	d.Tile, d.Fragment, d.Fragments = be.Uint16(shard[0:]), be.Uint16(shard[2:]), be.Uint16(shard[4:])
+	d.PayloadSize = uint32(shard[6])<<16 | uint32(shard[7])<<8 | uint32(shard[8])
+	d.Flags = shard[9]
+	if d.Flags&FlagParity != 0 || d.Fragments == 0 || d.Fragment >= d.Fragments || uint32(d.Fragments) > d.PayloadSize {
+		return h, nil, ErrFragment
+	}
+	_, n := FragmentSpan(d.PayloadSize, d.Fragments, d.Fragment)
+	if n <= 0 || ShardPrefix+n > len(shard) || HeaderSize+n > len(dst) {
+		return h, nil, ErrFragment
+	}
+	if _, err := d.MarshalTo(dst); err != nil {
+		return h, nil, err
+	}
+	copy(dst[HeaderSize:], shard[ShardPrefix:ShardPrefix+n])
+	payload, err := h.Unmarshal(dst[:HeaderSize+n], lim)
+	return h, payload, err
+}
 
 // Format byte (byte 47): low nibble is the chroma subsampling, high nibble the codec.
 const (
@@ -94,7 +165,7 @@ var (
 //	+-------------------------------+-------------------------------+
 //	|          frame width          |         frame height          | 16
 //	+-------------------------------+-------------------------------+
-//	|          tile index           |          grid tiles           | 20
+//	|          tile index           |        datagram index         | 20
 //	+-------------------------------+---------------+---------------+
 //	|          frame tiles          | tile width/16 | tile height/8 | 24
 //	+-------------------------------+---------------+---------------+
@@ -115,7 +186,8 @@ type Header struct {
 	Width       uint16
 	Height      uint16
 	Tile        uint16 // index in the grid, row-major
-	GridTiles   uint16 // tiles in the whole grid
+	Seq         uint16 // index of this data datagram in the frame, in sending order (a block's first for parity)
+	GridTiles   uint16 // tiles in the whole grid: not on the wire, Unmarshal derives it from the sizes
 	FrameTiles  uint16 // tiles this frame carries (conditional replenishment sends fewer)
 	TileW       uint16 // grid tile width in pixels, a multiple of TileUnitW
 	TileH       uint16 // grid tile height in pixels, a multiple of TileUnitH
@@ -130,7 +202,7 @@ const (
 	offMagic, offVersion, offFlags  = 0, 2, 3
 	offStream, offFrame, offCapture = 4, 8, 12
 	offWidth, offHeight             = 16, 18
-	offTile, offGrid, offFrameTiles = 20, 22, 24
+	offTile, offSeq, offFrameTiles  = 20, 22, 24
 	offTileW, offTileH              = 26, 27
 	offFragment, offFragments       = 28, 30
 	offSize, offQuality, offFormat  = 32, 35, 36
@@ -160,7 +232,7 @@ func (h *Header) MarshalTo(buf []byte) (int, error) {
 	be.PutUint16(buf[offWidth:], h.Width)
 	be.PutUint16(buf[offHeight:], h.Height)
 	be.PutUint16(buf[offTile:], h.Tile)
-	be.PutUint16(buf[offGrid:], h.GridTiles)
+	be.PutUint16(buf[offSeq:], h.Seq)
 	be.PutUint16(buf[offFrameTiles:], h.FrameTiles)
 	buf[offTileW] = uint8(h.TileW / TileUnitW)
 	buf[offTileH] = uint8(h.TileH / TileUnitH)
@@ -193,7 +265,7 @@ func (h *Header) Unmarshal(b []byte, lim Limits) ([]byte, error) {
 	h.Width = be.Uint16(b[offWidth:])
 	h.Height = be.Uint16(b[offHeight:])
 	h.Tile = be.Uint16(b[offTile:])
-	h.GridTiles = be.Uint16(b[offGrid:])
+	h.Seq = be.Uint16(b[offSeq:])
 	h.FrameTiles = be.Uint16(b[offFrameTiles:])
 	h.TileW = uint16(b[offTileW]) * TileUnitW
 	h.TileH = uint16(b[offTileH]) * TileUnitH
@@ -215,23 +287,33 @@ func (h *Header) Unmarshal(b []byte, lim Limits) ([]byte, error) {
 	}
 	cols := (int(h.Width) + int(h.TileW) - 1) / int(h.TileW)
 	rows := (int(h.Height) + int(h.TileH) - 1) / int(h.TileH)
-	if int(h.GridTiles) != cols*rows || h.Tile >= h.GridTiles || h.FrameTiles == 0 || h.FrameTiles > h.GridTiles {
+	if cols*rows > 65535 {
+		return nil, ErrTile
+	}
+	h.GridTiles = uint16(cols * rows)
+	if h.FrameTiles == 0 || h.FrameTiles > h.GridTiles {
+		return nil, ErrTile
+	}
+	if h.Flags&^flagsKnown != 0 {
+		return nil, ErrFlags
+	}
+	if h.Flags&FlagParity != 0 {
+		if h.Flags != FlagParity {
+			return nil, ErrFlags
+		}
+		k, m := int(h.Tile), int(h.Fragments)
+		if k == 0 || k > MaxBlockData || int(h.Seq)+k > 1<<16 || m == 0 || CodeSize(k)+m > MaxCodeShards ||
+			int(h.Fragment) >= m || h.PayloadSize <= ShardPrefix || len(b)-HeaderSize != int(h.PayloadSize) {
+			return nil, ErrFragment
+		}
+		return b[HeaderSize:], nil
+	}
+	if h.Tile >= h.GridTiles {
 		return nil, ErrTile
 	}
 	if h.Fragments == 0 || h.Fragment >= h.Fragments || h.PayloadSize == 0 ||
 		uint32(h.Fragments) > h.PayloadSize {
 		return nil, ErrFragment
-	}
-	if h.Flags&^flagsKnown != 0 || (h.Flags&FlagParity == 0 && h.Flags>>4 != 0) {
-		return nil, ErrFlags
-	}
-	if h.Flags&FlagParity != 0 {
-		// A parity payload is as long as the longest fragment, the first.
-		_, e := FragmentSpan(h.PayloadSize, h.Fragments, 0)
-		if int(h.Fragment) >= ParityGroups(int(h.Fragments), h.ParityGroup()) || len(b)-HeaderSize != e {
-			return nil, ErrFragment
-		}
-		return b[HeaderSize:], nil
 	}
 	off, n := FragmentSpan(h.PayloadSize, h.Fragments, h.Fragment)
 	if n <= 0 || off+n > int(h.PayloadSize) || len(b)-HeaderSize != n {

@@ -8,7 +8,7 @@ import (
 
 func sample() Header {
 	return Header{Flags: FlagRefresh, Stream: 0xdeadbeef, Frame: 7, CaptureUS: 0xfedcba98,
-		Width: 1920, Height: 1080, Tile: 3, GridTiles: 135, FrameTiles: 135,
+		Width: 1920, Height: 1080, Tile: 3, Seq: 41, GridTiles: 135, FrameTiles: 135,
 		TileW: 128, TileH: 128, Fragment: 1, Fragments: 3, PayloadSize: 2500, Quality: 75, Format: Sub420}
 }
 
@@ -59,8 +59,6 @@ func TestHeaderRejects(t *testing.T) {
 		{name: "an unknown codec", mod: func(h *Header) { h.Format = 0x10 }, want: ErrFormat},
 		{name: "an unknown subsampling", mod: func(h *Header) { h.Format = 5 }, want: ErrFormat},
 		{name: "tile index past the grid", mod: func(h *Header) { h.Tile = 135 }, want: ErrTile},
-		{name: "a grid count that does not match the tile size", mod: func(h *Header) { h.GridTiles = 120 }, want: ErrTile},
-		{name: "an empty grid", mod: func(h *Header) { h.GridTiles = 0; h.Tile = 0 }, want: ErrTile},
 		{name: "more frame tiles than grid tiles", mod: func(h *Header) { h.FrameTiles = 136 }, want: ErrTile},
 		{name: "no frame tiles", mod: func(h *Header) { h.FrameTiles = 0 }, want: ErrTile},
 		{name: "a tile height off the 4:2:0 MCU grid", mod: func(h *Header) { h.TileH = 120 }, want: ErrTile},
@@ -71,9 +69,8 @@ func TestHeaderRejects(t *testing.T) {
 		{name: "more fragments than bytes", mod: func(h *Header) { h.PayloadSize = 2; h.Fragment = 0 }, want: ErrFragment},
 		{name: "a fragment shorter than its span", raw: func(b []byte) []byte { return b[:len(b)-1] }, want: ErrFragment},
 		{name: "a fragment longer than its span", raw: func(b []byte) []byte { return append(b, 0) }, want: ErrFragment},
-		{name: "an unknown flag", mod: func(h *Header) { h.Flags = 1 << 3 }, want: ErrFlags},
-		{name: "a group size on a data datagram", mod: func(h *Header) { h.Flags = 0x30 }, want: ErrFlags},
-		{name: "a parity group past the fragments", mod: func(h *Header) { h.Flags = ParityFlags(2); h.Fragment = 2 }, want: ErrFragment},
+		{name: "an unknown flag", mod: func(h *Header) { h.Flags = 1 << 4 }, want: ErrFlags},
+		{name: "a version 1 datagram", raw: func(b []byte) []byte { b[offVersion] = 1; return b }, want: ErrVersion},
 	}
 	for _, c := range cases {
 		t.Run("rejects "+c.name, func(t *testing.T) {
@@ -94,35 +91,96 @@ func TestHeaderRejects(t *testing.T) {
 }
 
 func TestParityDatagrams(t *testing.T) {
-	h := sample() // 3 fragments
-	_, e := FragmentSpan(h.PayloadSize, h.Fragments, 0)
+	base := sample()
 	cases := []struct {
 		name   string
-		group  int
-		index  uint16
+		block  Block
+		flags  uint8
 		length int
 		ok     bool
 	}{
-		{"one parity over all three fragments is accepted", 3, 0, e, true},
-		{"the second of two groups of two is accepted", 2, 1, e, true},
-		{"a third group of two does not exist", 2, 2, e, false},
-		{"a parity payload shorter than the first fragment is refused", 3, 0, e - 1, false},
-		{"groups of one (repetition) are accepted", 1, 2, e, true},
-		{"the largest group size is accepted", MaxParityGroup, 0, e, true},
+		{"a block of 100 with 14 parity is accepted", Block{Start: 0, K: 100, M: 14, Index: 13}, 0, 1373, true},
+		{"a block starting at the last index is accepted", Block{Start: 65535, K: 1, M: 1}, 0, 11, true},
+		{"the most parity a 128-shard code allows is accepted", Block{Start: 5, K: 100, M: 128, Index: 127}, 0, 500, true},
+		{"an index past the parity count", Block{K: 10, M: 3, Index: 3}, 0, 500, false},
+		{"an empty block", Block{K: 0, M: 1}, 0, 500, false},
+		{"a block larger than the largest", Block{K: MaxBlockData + 1, M: 1}, 0, 500, false},
+		{"more shards than GF(2^8) has", Block{K: 100, M: 129}, 0, 500, false},
+		{"no parity", Block{K: 10, M: 0}, 0, 500, false},
+		{"a block past index 65535", Block{Start: 65530, K: 7, M: 1}, 0, 500, false},
+		{"a shard too short for its prefix", Block{K: 4, M: 1}, 0, ShardPrefix, false},
+		{"a parity datagram with another flag", Block{K: 4, M: 1}, FlagRepair, 500, false},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			p := h
-			p.Flags, p.Fragment = ParityFlags(c.group), c.index
+			p := base
+			p.SetBlock(c.block, c.length)
+			p.Flags |= c.flags
+			b := datagram(p, make([]byte, c.length))
 			var got Header
-			_, err := got.Unmarshal(datagram(p, make([]byte, c.length)), DefaultLimits)
+			_, err := got.Unmarshal(b, DefaultLimits)
 			if (err == nil) != c.ok {
 				t.Fatalf("err = %v, want ok %v", err, c.ok)
 			}
-			if err == nil && (got.Flags&FlagParity == 0 || got.ParityGroup() != c.group) {
-				t.Fatalf("parsed flags %#x: group %d, want %d", got.Flags, got.ParityGroup(), c.group)
+			if err == nil && (got.Flags != FlagParity || got.Block() != c.block) {
+				t.Fatalf("parsed %#x %+v, want %+v", got.Flags, got.Block(), c.block)
+			}
+			if c.ok {
+				if _, err := got.Unmarshal(b[:len(b)-1], DefaultLimits); err == nil {
+					t.Fatal("accepted a payload shorter than the shard length")
+				}
 			}
 		})
+	}
+}
+
+func TestRebuilt(t *testing.T) {
+	data := sample()
+	data.Flags = FlagRepair | FlagProtected
+	_, n := FragmentSpan(data.PayloadSize, data.Fragments, data.Fragment)
+	payload := bytes.Repeat([]byte{7}, n)
+	shard := make([]byte, ShardPrefix+n+9) // padded like a block's shorter shards
+	PutShardPrefix(shard, &data)
+	copy(shard[ShardPrefix:], payload)
+	parity := sample()
+	parity.SetBlock(Block{Start: 40, K: 5, M: 2}, len(shard))
+	dst := make([]byte, 1500)
+	got, p, err := Rebuilt(dst, &parity, 41, shard, DefaultLimits)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got != data || !bytes.Equal(p, payload) {
+		t.Fatalf("rebuilt %+v, want %+v", got, data)
+	}
+	bad := []struct {
+		name string
+		mod  func(s []byte)
+	}{
+		{"a tile past the grid", func(s []byte) { s[0], s[1] = 0xff, 0xff }},
+		{"a fragment past the count", func(s []byte) { s[2], s[3] = 0, 3 }},
+		{"a payload size longer than the shard holds", func(s []byte) { s[6], s[7], s[8] = 0, 0x40, 0 }},
+		{"the parity flag", func(s []byte) { s[9] = FlagParity }},
+		{"an unknown flag", func(s []byte) { s[9] = 0x80 }},
+	}
+	for _, c := range bad {
+		t.Run("refuses "+c.name, func(t *testing.T) {
+			s := append([]byte(nil), shard...)
+			c.mod(s)
+			if _, _, err := Rebuilt(dst, &parity, 41, s, DefaultLimits); err == nil {
+				t.Fatal("accepted")
+			}
+		})
+	}
+	if _, _, err := Rebuilt(dst, &parity, 41, shard[:4], DefaultLimits); err == nil {
+		t.Fatal("accepted a shard shorter than its prefix")
+	}
+}
+
+func TestCodeSize(t *testing.T) {
+	for k, want := range map[int]int{1: 16, 16: 16, 17: 32, 33: 64, 64: 64, 65: 128, 128: 128} {
+		if got := CodeSize(k); got != want {
+			t.Fatalf("CodeSize(%d) = %d, want %d", k, got, want)
+		}
 	}
 }
 
@@ -170,7 +228,7 @@ func TestFragmentSpansCoverThePayload(t *testing.T) {
 
 func TestAckRoundTrip(t *testing.T) {
 	a := Ack{Stream: 1, Frame: 2, FirstUS: 3, ReadyUS: 4, Bytes: 5, Received: 8, FrameTiles: 10, GridTiles: 12,
-		Got: []byte{0b0100_0000, 0b0001_0000}}
+		Got: []byte{0b0100_0000, 0b0001_0000}, Datagrams: 11, Arrived: []byte{0b1000_0001, 0b0010_0000}}
 	buf := make([]byte, a.MarshalSize())
 	if _, err := a.MarshalTo(buf); err != nil {
 		t.Fatal(err)
@@ -179,11 +237,17 @@ func TestAckRoundTrip(t *testing.T) {
 	if err := got.Unmarshal(buf); err != nil {
 		t.Fatal(err)
 	}
-	if got.Frame != 2 || got.Received != 8 || !got.Has(1) || !got.Has(11) || got.Has(0) || got.Has(99) {
+	if got.Frame != 2 || got.Received != 8 || !got.Has(1) || !got.Has(11) || got.Has(0) || got.Has(99) ||
+		got.Datagrams != 11 || !got.Came(0) || !got.Came(7) || !got.Came(10) || got.Came(1) || got.Came(11) {
 		t.Fatalf("bad ack %+v", got)
 	}
 	t.Run("rejects an ack whose bitmap is cut short", func(t *testing.T) {
 		if err := got.Unmarshal(buf[:len(buf)-1]); !errors.Is(err, ErrControl) {
+			t.Fatalf("got %v", err)
+		}
+	})
+	t.Run("rejects an arrival bitmap longer than its count", func(t *testing.T) {
+		if err := got.Unmarshal(append(append([]byte(nil), buf...), 0)); !errors.Is(err, ErrControl) {
 			t.Fatalf("got %v", err)
 		}
 	})
@@ -239,7 +303,7 @@ func TestControlFraming(t *testing.T) {
 		if err := got.Unmarshal(b[:]); err != nil || got.Stream != 77 {
 			t.Fatal(got, err)
 		}
-		b[2] = 2
+		b[2] = Version + 1
 		if err := got.Unmarshal(b[:]); !errors.Is(err, ErrVersion) {
 			t.Fatalf("got %v", err)
 		}
@@ -250,7 +314,10 @@ func FuzzHeader(f *testing.F) {
 	h := sample()
 	_, n := FragmentSpan(h.PayloadSize, h.Fragments, h.Fragment)
 	f.Add(datagram(h, make([]byte, n)))
-	f.Add([]byte("HV\x01"))
+	f.Add([]byte("HV\x02"))
+	p := sample()
+	p.SetBlock(Block{Start: 3, K: 20, M: 4, Index: 1}, 40)
+	f.Add(datagram(p, make([]byte, 40)))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		var h Header
 		p, err := h.Unmarshal(b, DefaultLimits)
@@ -258,16 +325,18 @@ func FuzzHeader(f *testing.F) {
 			return
 		}
 		// Whatever was accepted must be self-consistent and re-marshal to the same bytes.
-		off, n := FragmentSpan(h.PayloadSize, h.Fragments, h.Fragment)
-		if h.Flags&FlagParity != 0 { // a parity payload is as long as the first fragment
-			off, n = FragmentSpan(h.PayloadSize, h.Fragments, 0)
-			if int(h.Fragment) >= ParityGroups(int(h.Fragments), h.ParityGroup()) {
-				t.Fatalf("accepted parity group %d of %d fragments in groups of %d", h.Fragment, h.Fragments, h.ParityGroup())
+		if h.Flags&FlagParity != 0 {
+			b := h.Block()
+			if len(p) != int(h.PayloadSize) || len(p) <= ShardPrefix || b.Index >= b.M || b.K > MaxBlockData ||
+				b.Start+b.K > 1<<16 || CodeSize(b.K)+b.M > MaxCodeShards {
+				t.Fatalf("accepted an inconsistent parity header %+v", h)
 			}
-		}
-		x, y, w, hh := h.Rect()
-		if len(p) != n || off+n > int(h.PayloadSize) || x+w > int(h.Width) || y+hh > int(h.Height) || w <= 0 || hh <= 0 {
-			t.Fatalf("accepted an inconsistent header %+v", h)
+		} else {
+			off, n := FragmentSpan(h.PayloadSize, h.Fragments, h.Fragment)
+			x, y, w, hh := h.Rect()
+			if len(p) != n || off+n > int(h.PayloadSize) || x+w > int(h.Width) || y+hh > int(h.Height) || w <= 0 || hh <= 0 {
+				t.Fatalf("accepted an inconsistent header %+v", h)
+			}
 		}
 		out := make([]byte, HeaderSize)
 		h.MarshalTo(out)
@@ -278,7 +347,7 @@ func FuzzHeader(f *testing.F) {
 }
 
 func FuzzControl(f *testing.F) {
-	a := Ack{GridTiles: 9, FrameTiles: 9, Received: 9, Got: []byte{0, 0}}
+	a := Ack{GridTiles: 9, FrameTiles: 9, Received: 9, Got: []byte{0, 0}, Datagrams: 3, Arrived: []byte{0xe0}}
 	b := make([]byte, a.MarshalSize())
 	a.MarshalTo(b)
 	f.Add(append([]byte{MsgAck, 0, byte(len(b))}, b...))
@@ -293,7 +362,7 @@ func FuzzControl(f *testing.F) {
 			switch typ {
 			case MsgAck:
 				var a Ack
-				if a.Unmarshal(body) == nil && len(a.Got) != (int(a.GridTiles)+7)/8 {
+				if a.Unmarshal(body) == nil && (len(a.Got) != (int(a.GridTiles)+7)/8 || len(a.Arrived) != (int(a.Datagrams)+7)/8) {
 					t.Fatal("bitmap length")
 				}
 			case MsgHello:
@@ -304,6 +373,32 @@ func FuzzControl(f *testing.F) {
 			case MsgPong:
 				_, _ = ParsePong(body)
 			}
+		}
+	})
+}
+
+// FuzzRebuilt feeds arbitrary shards (what a hostile parity datagram rebuilds) to
+// Rebuilt: it must refuse or return a datagram that parses as one.
+func FuzzRebuilt(f *testing.F) {
+	d := sample()
+	d.Flags = FlagProtected
+	_, n := FragmentSpan(d.PayloadSize, d.Fragments, d.Fragment)
+	good := make([]byte, ShardPrefix+n)
+	PutShardPrefix(good, &d)
+	f.Add(good, uint16(41))
+	f.Add([]byte{0, 1, 0, 0, 0, 1, 0, 0, 1, 8, 0xff}, uint16(0))
+	parity := sample()
+	parity.SetBlock(Block{Start: 40, K: 5, M: 2}, len(good))
+	dst := make([]byte, MaxDatagram)
+	f.Fuzz(func(t *testing.T, shard []byte, seq uint16) {
+		h, p, err := Rebuilt(dst, &parity, int(seq), shard, DefaultLimits)
+		if err != nil {
+			return
+		}
+		var again Header
+		q, err := again.Unmarshal(dst[:HeaderSize+len(p)], DefaultLimits)
+		if err != nil || again != h || !bytes.Equal(p, q) || h.Flags&FlagParity != 0 || h.Seq != seq {
+			t.Fatalf("rebuilt %+v does not parse back (%v)", h, err)
 		}
 	})
 }
