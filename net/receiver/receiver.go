@@ -62,7 +62,7 @@ type Stats struct {
 	DatagramsReceived  uint64  `json:"datagrams_received"`
 	DatagramsInvalid   uint64  `json:"datagrams_invalid"`
 	DatagramsLate      uint64  `json:"datagrams_late"`
-	DatagramsDuplicate uint64  `json:"datagrams_duplicate"`
+	DatagramsDuplicate uint64  `json:"datagrams_duplicate"` // repeats, and parity that was not needed
 	DatagramsOverflow  uint64  `json:"datagrams_overflow"`
 	DatagramsLost      uint64  `json:"datagrams_lost"`
 	DatagramsRecovered uint64  `json:"datagrams_recovered"` // rebuilt from parity (FEC)
