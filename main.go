@@ -103,7 +103,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 			err = errUsage{strings.TrimPrefix(err.Error(), "bench: ")}
 		}
 	case "version", "--version":
-		fmt.Fprintf(stdout, "hrvs %s (%s, %s/%s)\n", version, runtime.Version(), runtime.GOOS, runtime.GOARCH)
+		fmt.Fprintf(stdout, "hrvs %s (protocol %d, %s, %s/%s)\n", version, wire.Version, runtime.Version(), runtime.GOOS, runtime.GOARCH)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 	default:

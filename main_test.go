@@ -3,10 +3,13 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/hrvs/hrvs/net/wire"
 )
 
 func runCmd(args ...string) (int, string, string) {
@@ -70,7 +73,7 @@ func TestEveryCommandExplainsItself(t *testing.T) {
 			t.Fatalf("%s --help: exit %d, %q", cmd, code, stdout)
 		}
 	}
-	if code, stdout, _ := runCmd("version"); code != 0 || !strings.HasPrefix(stdout, "hrvs ") {
+	if code, stdout, _ := runCmd("version"); code != 0 || !strings.HasPrefix(stdout, "hrvs ") || !strings.Contains(stdout, fmt.Sprintf("protocol %d", wire.Version)) {
 		t.Fatalf("version: %d %q", code, stdout)
 	}
 }

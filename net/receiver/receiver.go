@@ -110,7 +110,8 @@ type Receiver struct {
 	info      struct{ w, h, q int }
 	sender    string
 
-	announced atomic.Uint32 // stream id from the last control hello
+	announced     atomic.Uint32 // stream id from the last control hello
+	versionWarned atomic.Bool   // a datagram of another protocol version was logged once
 }
 
 // New binds the UDP socket pool and the control port.
@@ -230,6 +231,12 @@ func (r *Receiver) read(c *net.UDPConn) {
 		payload, err := p.h.Unmarshal(scratch[:n], r.cfg.Limits)
 		if err != nil {
 			r.c.invalid.Add(1)
+			if errors.Is(err, wire.ErrVersion) && !r.versionWarned.Swap(true) {
+				// Most likely an hrvs of another release at the other end: say so once,
+				// where a silent invalid count would leave the user guessing.
+				r.cfg.Log.Warn("datagrams of another protocol version are dropped: run the same hrvs release at both ends",
+					"err", err, "ours", wire.Version)
+			}
 			continue
 		}
 		r.c.bytes.Add(uint64(n))
