@@ -5,6 +5,7 @@ import (
 	"image"
 	"math/rand/v2"
 	"net"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -123,12 +124,7 @@ func TestParityRebuildsLostDatagrams(t *testing.T) {
 			if len(pf.data) < 20 {
 				t.Fatalf("only %d data datagrams: the test needs more", len(pf.data))
 			}
-			rx, err := receiver.New(receiver.Config{Listen: "127.0.0.1:0", Sockets: 1, Deadline: 100 * time.Millisecond})
-			if err != nil {
-				t.Fatal(err)
-			}
-			ctx, cancel := context.WithCancel(context.Background())
-			var wg sync.WaitGroup
+			rx, conn, ctx := startReceiver(t, receiver.Config{Deadline: 100 * time.Millisecond})
 			acks := make(chan wire.Ack, 4)
 			cl := &control.Client{Addr: rx.Addr(), Stream: stream, OnAck: func(a *wire.Ack, _ time.Time) {
 				c := *a
@@ -138,25 +134,20 @@ func TestParityRebuildsLostDatagrams(t *testing.T) {
 				default:
 				}
 			}}
-			wg.Add(2)
-			go func() { defer wg.Done(); rx.Run(ctx) }()
-			go func() { defer wg.Done(); cl.Run(ctx) }()
-			defer func() { cancel(); wg.Wait() }()
+			cctx, ccancel := context.WithCancel(ctx)
+			done := make(chan struct{})
+			go func() { defer close(done); cl.Run(cctx) }()
+			defer func() { ccancel(); <-done }()
 			for !cl.Connected() {
 				time.Sleep(5 * time.Millisecond)
 			}
-			conn, err := net.Dial("udp", rx.Addr())
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer conn.Close()
 			drop := map[int]bool{}
 			for _, d := range c.dropData {
 				drop[d] = true
 			}
 			sendParity := func() {
 				for j, d := range pf.parity {
-					if !contains(c.dropParity, j) {
+					if !slices.Contains(c.dropParity, j) {
 						conn.Write(d)
 					}
 				}
@@ -214,13 +205,26 @@ func TestParityRebuildsLostDatagrams(t *testing.T) {
 	}
 }
 
-func contains(s []int, v int) bool {
-	for _, x := range s {
-		if x == v {
-			return true
-		}
+// startReceiver runs a receiver on loopback until the test ends and returns it with
+// a UDP socket that sends to it.
+func startReceiver(t *testing.T, cfg receiver.Config) (*receiver.Receiver, net.Conn, context.Context) {
+	t.Helper()
+	cfg.Listen, cfg.Sockets = "127.0.0.1:0", 1
+	rx, err := receiver.New(cfg)
+	if err != nil {
+		t.Fatal(err)
 	}
-	return false
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() { defer wg.Done(); rx.Run(ctx) }()
+	t.Cleanup(func() { cancel(); wg.Wait() })
+	conn, err := net.Dial("udp", rx.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	return rx, conn, ctx
 }
 
 // TestHostileParity sends parity datagrams that lie: random shards, blocks that
@@ -229,20 +233,7 @@ func contains(s []int, v int) bool {
 // must arrive whole.
 func TestHostileParity(t *testing.T) {
 	pf := buildProtected(t, 300, 3)
-	rx, err := receiver.New(receiver.Config{Listen: "127.0.0.1:0", Sockets: 1, Deadline: 100 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() { defer wg.Done(); rx.Run(ctx) }()
-	defer func() { cancel(); wg.Wait() }()
-	conn, err := net.Dial("udp", rx.Addr())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
+	rx, conn, ctx := startReceiver(t, receiver.Config{Deadline: 100 * time.Millisecond})
 	r := rand.New(rand.NewPCG(1, 1))
 	var h wire.Header
 	if _, err := h.Unmarshal(pf.parity[0], wire.DefaultLimits); err != nil {

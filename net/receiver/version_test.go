@@ -2,9 +2,7 @@ package receiver_test
 
 import (
 	"bytes"
-	"context"
 	"log/slog"
-	"net"
 	"strings"
 	"sync"
 	"testing"
@@ -36,20 +34,7 @@ func (s *syncBuffer) String() string {
 // are dropped and counted, and the log says why, once.
 func TestOtherProtocolVersionIsExplained(t *testing.T) {
 	var logs syncBuffer
-	rx, err := receiver.New(receiver.Config{Listen: "127.0.0.1:0", Sockets: 1, Log: slog.New(slog.NewTextHandler(&logs, nil))})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() { defer wg.Done(); rx.Run(ctx) }()
-	defer func() { cancel(); wg.Wait() }()
-	conn, err := net.Dial("udp", rx.Addr())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
+	rx, conn, _ := startReceiver(t, receiver.Config{Log: slog.New(slog.NewTextHandler(&logs, nil))})
 	h := wire.Header{Stream: 1, Frame: 1, Width: 256, Height: 128, FrameTiles: 1, TileW: 256, TileH: 128,
 		Fragments: 1, PayloadSize: 10, Quality: 75}
 	d := make([]byte, wire.HeaderSize+10)
