@@ -116,3 +116,32 @@ func TestRateControl(t *testing.T) {
 		}
 	})
 }
+
+func TestAdaptiveParityHysteresis(t *testing.T) {
+	s := &Sender{rc: newRateControl(0, 75, 20)}
+	s.rc.lossyFrames = 5
+	steps := []struct {
+		loss float64
+		tail bool
+		want bool
+	}{
+		{0.002, false, false},  // below the threshold: no parity yet
+		{0.006, false, true},   // on
+		{0.003, false, true},   // a lull at 1% loss: stays on
+		{0.0005, false, false}, // the path is clean again: off
+		{0.003, false, false},  // and not back on below the threshold
+		{0.02, false, true},
+		{0.02, true, false}, // a queue's tail drops: parity would feed the queue
+	}
+	for i, st := range steps {
+		s.rc.loss, s.rc.tail = st.loss, st.tail
+		if got := s.protect(); got != st.want {
+			t.Fatalf("step %d (loss %.4f, tail %v): parity %v, want %v", i, st.loss, st.tail, got, st.want)
+		}
+	}
+	s.cfg.FEC = -1
+	s.rc.loss, s.rc.tail = 0.05, false
+	if s.protect() {
+		t.Fatal("--fec -1 sent parity")
+	}
+}

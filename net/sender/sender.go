@@ -229,6 +229,7 @@ type Sender struct {
 	linkUp     bool
 	linkUpAt   time.Time
 	openLoop   bool
+	protecting bool   // adaptive parity is on
 	reconnects uint64 // control reconnections already acted on
 	skipped    int    // frames skipped for rate since the last one sent
 
@@ -859,16 +860,30 @@ func (s *Sender) send(c *net.UDPConn, fj *frameJob, d []byte, data bool) {
 	fj.datagrams.Add(1)
 }
 
+// Adaptive parity turns on when the measured loss reaches parityOnLoss and off only
+// when it falls below parityOffLoss: at 1% loss a run of lossless frames takes the
+// smoothed loss under 0.5% now and then, and switching parity off there leaves the
+// next loss to an unprotected frame.
+const parityOnLoss, parityOffLoss = 0.005, 0.001
+
 // protect says whether the next frame carries parity (docs/CONTROL.md, "Parity
-// FEC"). Called with mu held.
+// FEC"). Called with mu held, once per frame.
 func (s *Sender) protect() bool {
 	if s.cfg.FEC != 0 {
 		return s.cfg.FEC > 0
 	}
-	// Until a few frames show the losses are random, they may be an overflowing
-	// queue's, which parity would only feed; rate control removes those and repair
-	// by ack covers the rest.
-	return s.rc.randomLoss() && s.rc.loss >= 0.005
+	switch {
+	case !s.rc.randomLoss():
+		// Until a few frames show the losses are random, they may be an overflowing
+		// queue's, which parity would only feed; rate control removes those and
+		// repair by ack covers the rest.
+		s.protecting = false
+	case s.rc.loss >= parityOnLoss:
+		s.protecting = true
+	case s.rc.loss < parityOffLoss:
+		s.protecting = false
+	}
+	return s.protecting
 }
 
 // Stats returns a snapshot of the counters.
@@ -878,7 +893,7 @@ func (s *Sender) Stats() Stats {
 	rc := *s.rc
 	open := s.openLoop
 	fecPct := 0.0
-	if s.protect() {
+	if s.protecting || s.cfg.FEC > 0 {
 		fecPct = math.Float64frombits(s.fecPct.Load())
 	}
 	s.mu.Unlock()
