@@ -345,6 +345,11 @@ func (a *assembler) addParity(pf *pendingFrame, h *wire.Header, payload []byte) 
 			a.r.c.invalid.Add(1)
 			return
 		}
+		if a.reserved+blockCost(b.M) > maxReserved {
+			a.r.c.overflow.Add(1)
+			return
+		}
+		a.reserved += blockCost(b.M)
 		blk = &fecBlock{b: wire.Block{Start: b.Start, K: b.K, M: b.M}, l: len(payload), hdr: *h, parity: make([][]byte, b.M)}
 		pf.fec.blocks = append(pf.fec.blocks, blk)
 		pf.datagrams = max(pf.datagrams, b.Start+b.K)
@@ -438,6 +443,11 @@ func (a *assembler) dropBlock(pf *pendingFrame, blk *fecBlock) {
 	}
 }
 
+// blockCost is what a block's bookkeeping holds against the memory budget before
+// any parity arrives, so a flood of parity datagrams each naming a new block of
+// many shards is bounded like everything else.
+func blockCost(m int) int { return 256 + 24*m }
+
 // releaseFEC gives back everything a frame still holds for parity.
 func (a *assembler) releaseFEC(pf *pendingFrame) {
 	if pf.fec == nil {
@@ -447,6 +457,7 @@ func (a *assembler) releaseFEC(pf *pendingFrame) {
 		for _, p := range blk.parity {
 			a.reserved -= len(p)
 		}
+		a.reserved -= blockCost(blk.b.M)
 	}
 	for _, sh := range pf.fec.shards {
 		a.reserved -= len(sh)
