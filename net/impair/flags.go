@@ -27,7 +27,9 @@ func ParseFlags(args []string, help io.Writer) (Config, error) {
 Streams clips over loopback through an impairing relay (random loss 0-20%, caps of
 100, 20 and 5 Mbit/s, 20±10 ms jitter with 1% reordering, a 2 s blackout) and prints a
 Markdown table: frames shown, complete vs concealed, PSNR against the source, latency
-p50/p99, time to heal after the blackout. docs/CONTROL.md has the figures.
+p50/p99, time to heal after the blackout. With --kernel (root) the loss and the caps
+are made by the kernel instead (nftables and tc tbf between two network namespaces).
+docs/CONTROL.md has the figures.
 
 Scenarios: `+strings.Join(names(), "; ")+`
 
@@ -46,6 +48,7 @@ Flags:
 	fs.StringVar(&c.Photo, "photo", DefaultPhoto, "JPEG `file` the natural clips are cut from")
 	fs.Int64Var(&c.Seed, "seed", 1, "relay random `seed`")
 	fs.BoolVar(&c.GStreamer, "gstreamer", false, "also run GStreamer RTP/JPEG under the same loss (needs gst-launch-1.0)")
+	fs.BoolVar(&c.Kernel, "kernel", false, "make loss (nftables) and rate caps (tc tbf) in the kernel between two network namespaces instead of in the relay (needs root, ip, nft, tc)")
 	fs.IntVar(&c.Quality, "quality", 0, "highest JPEG `quality` (sender default)")
 	fs.Func("max-bitrate", "cap the sender's average `rate`, like 20mbit", func(s string) error {
 		v, err := relay.ParseRate(s)

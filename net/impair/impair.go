@@ -2,7 +2,9 @@
 // clip through net/relay under each impairment of a fixed matrix (random loss,
 // bandwidth caps, jitter with reordering, a total blackout) and reports what a viewer
 // gets: frames shown, complete against concealed, PSNR against the source, latency,
-// and how long the picture takes to heal after the blackout.
+// and how long the picture takes to heal after the blackout. With Config.Kernel the
+// loss and the caps are the kernel's instead, between two network namespaces
+// (net/testbed).
 package impair
 
 import (
@@ -12,6 +14,8 @@ import (
 	"io"
 	"log/slog"
 	"math"
+	"net"
+	"net/netip"
 	"slices"
 	"sync"
 	"time"
@@ -20,6 +24,7 @@ import (
 	"github.com/hrvs/hrvs/net/receiver"
 	"github.com/hrvs/hrvs/net/relay"
 	"github.com/hrvs/hrvs/net/sender"
+	"github.com/hrvs/hrvs/net/testbed"
 	"github.com/hrvs/hrvs/net/tile"
 )
 
@@ -34,6 +39,11 @@ type Config struct {
 	Photo         string        // photograph for the natural clips (DefaultPhoto)
 	Seed          int64         // relay seed (1)
 	GStreamer     bool          // also run GStreamer RTP/JPEG under the same random loss
+	// Kernel puts the sender and the receiver in two network namespaces joined by a
+	// veth pair (net/testbed) and makes random loss with nftables and bandwidth caps
+	// with a tc tbf qdisc, as a real host would; delay, jitter, reordering and the
+	// blackout stay with the relay. Needs root, ip, nft and tc.
+	Kernel bool
 	// Sender settings passed through (sender.Config has the defaults).
 	Quality         int
 	MaxBitrate      int64
@@ -51,6 +61,13 @@ type Scenario struct {
 	Name     string
 	Relay    relay.Config  // impairment fields only; addresses are filled in per run
 	Blackout time.Duration // a total blackout this long, 2 s into the measured time
+}
+
+// kernel reports whether the kernel can make this impairment (Config.Kernel): loss
+// and rate caps, nothing else.
+func (sc Scenario) kernel() bool {
+	r := sc.Relay
+	return sc.Blackout == 0 && r.Delay == 0 && r.Jitter == 0 && r.Reorder == 0 && r.Duplicate == 0 && (r.Loss > 0 || r.RateBits > 0)
 }
 
 // Matrix is the set of impairments the issue asks for, lossless first (the PSNR reference).
@@ -140,12 +157,16 @@ func Run(ctx context.Context, cfg Config, out io.Writer) ([]Result, error) {
 				return all, err
 			}
 			all = append(all, r)
+			name := r.Scenario
+			if r.Note != "" {
+				name += " (" + r.Note + ")"
+			}
 			heal := "-"
 			if sc.Blackout > 0 {
 				heal = fmt.Sprintf("%.0f", r.HealMs)
 			}
 			fmt.Fprintf(out, "| %s | %s | %.1f | %.1f%% | %.1f%% | %.1f%% | %.2f | %.0f / %.0f | %s | %.1f | %d | %.0f%% |\n",
-				r.Clip, r.Scenario, r.ShownFPS, r.ShownPct, r.CompletePct, r.ConcealedPct, r.PSNR,
+				r.Clip, name, r.ShownFPS, r.ShownPct, r.CompletePct, r.ConcealedPct, r.PSNR,
 				r.LatencyP50, r.LatencyP99, heal, r.Mbps, r.Quality, 100*r.TileShare)
 		}
 	}
@@ -155,6 +176,29 @@ func Run(ctx context.Context, cfg Config, out io.Writer) ([]Result, error) {
 		}
 	}
 	return all, nil
+}
+
+// kernelPath builds a two-namespace bed with sc's loss (nftables, on the receiver's
+// input) and rate cap (tbf on the sender's egress).
+func kernelPath(ctx context.Context, sc Scenario) (*testbed.Bed, error) {
+	if err := testbed.Check(); err != nil {
+		return nil, fmt.Errorf("impair: --kernel: %w", err)
+	}
+	bed, err := testbed.New(ctx, "impair")
+	if err != nil {
+		return nil, fmt.Errorf("impair: --kernel: %w", err)
+	}
+	if sc.Relay.Loss > 0 {
+		err = bed.SetLoss(int(math.Round(100 * sc.Relay.Loss)))
+	}
+	if err == nil && sc.Relay.RateBits > 0 {
+		err = bed.SetRate(sc.Relay.RateBits)
+	}
+	if err != nil {
+		bed.Close()
+		return nil, fmt.Errorf("impair: --kernel: %w", err)
+	}
+	return bed, nil
 }
 
 func openClip(cfg Config, clip string) (drawer, error) {
@@ -193,21 +237,44 @@ func RunOne(ctx context.Context, cfg Config, clip string, sc Scenario) (Result, 
 		return res, err
 	}
 	defer src.Close()
-	rx, err := receiver.New(receiver.Config{Listen: "127.0.0.1:0", Sockets: 2, NewDecoder: cfg.NewDecoder, Log: cfg.Log})
-	if err != nil {
-		return res, err
-	}
-	rcfg := sc.Relay
-	rcfg.Listen, rcfg.Forward, rcfg.Seed = "127.0.0.1:0", rx.Addr(), cfg.Seed
-	rl, err := relay.Start(rcfg, cfg.Log)
-	if err != nil {
-		return res, err
-	}
-	defer rl.Close()
-	tx, err := sender.New(sender.Config{To: rl.Addr().String(), Quality: cfg.Quality, MaxBitrate: cfg.MaxBitrate,
-		ChangeThreshold: cfg.ChangeThreshold, Refresh: cfg.Refresh, FEC: cfg.FEC, NewEncoder: cfg.NewEncoder, Log: cfg.Log})
-	if err != nil {
-		return res, err
+	rxCfg := receiver.Config{Listen: "127.0.0.1:0", Sockets: 2, NewDecoder: cfg.NewDecoder, Log: cfg.Log}
+	txCfg := sender.Config{Quality: cfg.Quality, MaxBitrate: cfg.MaxBitrate,
+		ChangeThreshold: cfg.ChangeThreshold, Refresh: cfg.Refresh, FEC: cfg.FEC, NewEncoder: cfg.NewEncoder, Log: cfg.Log}
+	var rx *receiver.Receiver
+	var tx *sender.Sender
+	var rl *relay.Relay // nil when the kernel impairs the path
+	if cfg.Kernel && sc.kernel() {
+		bed, err := kernelPath(ctx, sc)
+		if err != nil {
+			return res, err
+		}
+		defer bed.Close()
+		res.Note = "kernel"
+		rxCfg.Listen = netip.AddrPortFrom(bed.ReceiverAddr(), 0).String()
+		if err := bed.Do(testbed.Receiver, func() (err error) { rx, err = receiver.New(rxCfg); return err }); err != nil {
+			return res, err
+		}
+		txCfg.To = rx.Addr()
+		txCfg.DialControl = func(ctx context.Context, addr string) (net.Conn, error) {
+			return bed.DialTCP(ctx, testbed.Sender, addr)
+		}
+		if err := bed.Do(testbed.Sender, func() (err error) { tx, err = sender.New(txCfg); return err }); err != nil {
+			return res, err
+		}
+	} else {
+		if rx, err = receiver.New(rxCfg); err != nil {
+			return res, err
+		}
+		rcfg := sc.Relay
+		rcfg.Listen, rcfg.Forward, rcfg.Seed = "127.0.0.1:0", rx.Addr(), cfg.Seed
+		if rl, err = relay.Start(rcfg, cfg.Log); err != nil {
+			return res, err
+		}
+		defer rl.Close()
+		txCfg.To = rl.Addr().String()
+		if tx, err = sender.New(txCfg); err != nil {
+			return res, err
+		}
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -330,7 +397,11 @@ func RunOne(ctx context.Context, cfg Config, clip string, sc Scenario) (Result, 
 	}
 	res.LatencyP50, res.LatencyP99 = percentile(lat, 50), percentile(lat, 99)
 	res.PSNR = mean(psnr)
-	cfg.Log.Info("impair run", "clip", clip, "scenario", sc.Name, "sender", ss1, "receiver", rs1, "relay", rl.Stats())
+	path := any("kernel (netns, nftables, tbf)")
+	if rl != nil {
+		path = rl.Stats()
+	}
+	cfg.Log.Info("impair run", "clip", clip, "scenario", sc.Name, "sender", ss1, "receiver", rs1, "path", path)
 	return res, nil
 }
 

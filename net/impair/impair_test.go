@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/hrvs/hrvs/net/relay"
+	"github.com/hrvs/hrvs/net/testbed"
 )
 
 func TestParseFlags(t *testing.T) {
@@ -64,6 +65,32 @@ func TestRunWritesATable(t *testing.T) {
 	}
 	if r := res[0]; r.ShownFPS < 5 || r.PSNR < 25 {
 		t.Fatalf("shown %.1f fps at %.1f dB", r.ShownFPS, r.PSNR)
+	}
+}
+
+// The same through two network namespaces with the kernel's loss and rate cap: the
+// rows say so, frames arrive, and the cap holds.
+func TestRunInTheKernel(t *testing.T) {
+	testbed.Require(t)
+	cfg := Config{Width: 320, Height: 192, FPS: 20, Duration: time.Second, Warmup: 500 * time.Millisecond,
+		Clips: []string{"pattern"}, Scenarios: []string{"loss5", "cap5", "jitter"}, Kernel: true}
+	var out bytes.Buffer
+	res, err := Run(context.Background(), cfg, &out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Log(out.String())
+	if len(res) != 3 || !strings.Contains(out.String(), "| pattern | loss 5% (kernel) |") ||
+		!strings.Contains(out.String(), "| pattern | jitter 20±10 ms + 1% reorder |") {
+		t.Fatalf("rows: the kernel's must say so, the relay's (jitter) must not:\n%s", out.String())
+	}
+	for _, r := range res {
+		if r.ShownFPS < 5 || r.PSNR < 25 {
+			t.Errorf("%s: shown %.1f fps at %.1f dB", r.Scenario, r.ShownFPS, r.PSNR)
+		}
+	}
+	if r := res[1]; r.Mbps > 5.5 {
+		t.Errorf("%.1f Mbit/s sent through a 5 Mbit/s tbf", r.Mbps)
 	}
 }
 
