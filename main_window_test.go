@@ -72,7 +72,7 @@ func TestStreamToTheWindow(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer src.Close()
-	tx, err := sender.New(sender.Config{To: addr, Quality: 90, MinQuality: 90, NewEncoder: func() tile.Encoder { return &tile.FastEncoder{} }})
+	tx, err := sender.New(sender.Config{To: addr, Quality: 90, MinQuality: 90, FrameSpan: -1, NewEncoder: func() tile.Encoder { return &tile.FastEncoder{} }})
 	if err != nil {
 		t.Fatal(err)
 	}

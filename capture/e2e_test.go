@@ -82,7 +82,7 @@ func streamFile(t *testing.T, path string, ref []*image.YCbCr) (shown, complete 
 	}
 	defer file.Close()
 	src := capture.NewStamps(file)
-	tx, err := sender.New(sender.Config{To: rx.Addr(), Quality: 90, MinQuality: 90})
+	tx, err := sender.New(sender.Config{To: rx.Addr(), Quality: 90, MinQuality: 90, FrameSpan: -1})
 	if err != nil {
 		t.Fatal(err)
 	}

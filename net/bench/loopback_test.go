@@ -116,7 +116,7 @@ func benchLoopback(b *testing.B, w, h int, everyTile bool) {
 	}
 	// Quality pinned at 75: rate control reads a loaded CPU as a congested path and
 	// would lower it, changing the work per frame between runs.
-	cfg := sender.Config{To: rx.Addr(), Log: quiet, Quality: 75, MinQuality: 75,
+	cfg := sender.Config{To: rx.Addr(), Log: quiet, Quality: 75, MinQuality: 75, FrameSpan: -1,
 		NewEncoder: func() tile.Encoder { return &tile.FastEncoder{} }}
 	if everyTile {
 		cfg.ChangeThreshold = -1

@@ -202,6 +202,11 @@ func (rc *rateControl) onDatagramLoss(now time.Time, lost, lostLate int, lateSha
 // a faster burst only overflows the bottleneck's queue.
 func (rc *rateControl) paceBits(now time.Time, line int64) int64 {
 	p := 2 * rc.target
+	if rc.quality <= rc.qMin {
+		// Frames no longer fit the path even at the lowest quality: the path is the
+		// bottleneck, and bursting above its rate only fills its queue.
+		p = 1.1 * rc.target
+	}
 	if rc.capEst > 0 && now.Sub(rc.capAt) < 10*time.Second {
 		p = min(p, max(rc.target, 1.1*rc.capEst))
 	}
@@ -296,10 +301,12 @@ func (rc *rateControl) frameBudget(now time.Time) bool {
 
 // frameSent charges a frame's bytes and adapts the quality to how the frames fit:
 // demand is the rate the frames would need at this quality (at least 1.2 times the
-// target when frames had to be skipped for lack of credit).
-func (rc *rateControl) frameSent(now time.Time, bytes int, skippedBefore int) {
+// target when frames had to be skipped for lack of credit). wanted is what the
+// frame would have cost with the tiles fit left for later: a trimmed frame is no
+// sign that the quality fits.
+func (rc *rateControl) frameSent(now time.Time, bytes, wanted int, skippedBefore int) {
 	rc.credit -= float64(bytes)
-	want := float64(bytes) * 8 * max(rc.fps, 1)
+	want := float64(max(bytes, wanted)) * 8 * max(rc.fps, 1)
 	if skippedBefore > 0 {
 		want = max(want, 1.2*rc.target)
 	}

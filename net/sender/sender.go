@@ -16,6 +16,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"runtime"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -52,7 +53,11 @@ type Config struct {
 	// FEC sets Reed-Solomon parity: 0 adapts the parity to the measured loss (none
 	// while the path loses under 0.5%), -1 never sends parity, 1..100 sends that
 	// many parity datagrams per hundred data datagrams of every block.
-	FEC        int
+	FEC int
+	// FrameSpan is the longest a frame may take to cross the path at the target
+	// rate once the quality is at its lowest: tiles beyond it wait for the next
+	// frames (DefaultFrameSpan; negative never trims, for tests of fidelity).
+	FrameSpan  time.Duration
 	NewEncoder func() tile.Encoder // tile encoder per worker (tile.FastEncoder)
 	// DialControl, when set, dials the TCP control link (tests run senders inside
 	// network namespaces with it); nil uses net.Dialer.
@@ -72,6 +77,7 @@ const (
 	DefaultRateBits        = 1_000_000_000
 	DefaultChangeThreshold = 4
 	DefaultRefresh         = 2 * time.Second
+	DefaultFrameSpan       = 66 * time.Millisecond
 	MinMTU                 = 256
 )
 
@@ -118,6 +124,9 @@ func (c *Config) fill() error {
 	if c.Refresh == 0 {
 		c.Refresh = DefaultRefresh
 	}
+	if c.FrameSpan == 0 {
+		c.FrameSpan = DefaultFrameSpan
+	}
 	if c.NewEncoder == nil {
 		c.NewEncoder = func() tile.Encoder { return &tile.FastEncoder{} }
 	}
@@ -162,6 +171,7 @@ type Stats struct {
 	TilesRepaired     uint64  `json:"tiles_repaired"`  // sent again because the receiver missed them
 	TilesRefreshed    uint64  `json:"tiles_refreshed"` // sent by the rolling refresh
 	TilesLost         uint64  `json:"tiles_lost"`      // reported missing, or in frames never acknowledged
+	TilesDeferred     uint64  `json:"tiles_deferred"`  // left for a later frame so a frame crosses a slow path in frameSpan
 	TileShare         float64 `json:"tile_share"`      // tiles sent / (frames sent x grid tiles): 1 is full frames
 	DatagramsSent     uint64  `json:"datagrams_sent"`
 	BytesSent         uint64  `json:"bytes_sent"`
@@ -191,6 +201,7 @@ type tileState struct {
 	everSent  bool
 	confirmed bool // the receiver acknowledged that version
 	lost      bool // that version did not arrive: send the tile again with the next frame
+	est       int  // smoothed encoded size in bytes, 0 before the first encode
 }
 
 // flight is a frame sent and not yet acknowledged.
@@ -229,12 +240,13 @@ type Sender struct {
 	linkUp     bool
 	linkUpAt   time.Time
 	openLoop   bool
+	fitPos     int    // where the next frame trimmed by fit starts
 	protecting bool   // adaptive parity is on
 	reconnects uint64 // control reconnections already acted on
 	skipped    int    // frames skipped for rate since the last one sent
 
 	captured, sent, dropBusy, dropWindow, dropRate, acked, ackedWhole atomic.Uint64
-	tilesSent, changedN, repairedN, refreshedN, lostN                 atomic.Uint64
+	tilesSent, changedN, repairedN, refreshedN, lostN, deferredN      atomic.Uint64
 	datagrams, bytes, sendErrs, encErrs                               atomic.Uint64
 	encodeTime                                                        stats.Latency
 
@@ -511,6 +523,8 @@ func (s *Sender) onAck(a *wire.Ack, now time.Time) {
 type frameJob struct {
 	f           *capture.Frame
 	ref         *image.YCbCr // the sender's reference picture, updated as tiles leave
+	sizes       []int32      // encoded bytes per carried tile, in job order; read once the frame is done
+	deferred    int          // estimated bytes of the tiles fit left for later frames
 	no          uint32
 	captureUS   int64
 	grid        tile.Grid
@@ -533,6 +547,7 @@ type frameJob struct {
 type tileJob struct {
 	fj   *frameJob
 	tile int
+	pos  int // place in the frame's jobs
 	flag uint8
 }
 
@@ -580,14 +595,16 @@ func (s *Sender) submit(f *capture.Frame) error {
 		s.ref = image.NewYCbCr(image.Rect(0, 0, g.W, g.H), img.SubsampleRatio)
 		s.refreshPos, s.refreshDue = 0, 0
 	}
-	jobs := s.pick(now, img)
+	jobs, deferred := s.pick(now, img)
 	s.frameNo++
 	fj := &frameJob{f: f, no: s.frameNo, captureUS: f.Time.UnixMicro(), grid: s.grid, quality: s.rc.quality, start: now, ref: s.ref,
-		sub: sub, protect: s.protect()}
+		sub: sub, protect: s.protect(), deferred: deferred}
 	fl := &flight{fj: fj, at: now, gen: s.gen, tiles: make([]uint16, len(jobs))}
+	fj.sizes = make([]int32, len(jobs))
 	for i, j := range jobs {
+		jobs[i].pos = i
 		ts := &s.tiles[j.tile]
-		*ts = tileState{sent: fj.no, everSent: true}
+		*ts = tileState{sent: fj.no, everSent: true, est: ts.est}
 		fl.tiles[i] = uint16(j.tile)
 	}
 	s.inflight[fj.no] = fl
@@ -616,22 +633,19 @@ func (s *Sender) windowFull() bool {
 // pick chooses the tiles frame img carries: every tile never sent or lost, every
 // tile that changed, and the next few of the rolling refresh; at least one, so the
 // receiver sees every frame. Called with mu held.
-func (s *Sender) pick(now time.Time, img *image.YCbCr) []tileJob {
+func (s *Sender) pick(now time.Time, img *image.YCbCr) (jobs []tileJob, deferred int) {
 	n := s.grid.Len()
-	jobs := make([]tileJob, 0, n)
+	jobs = make([]tileJob, 0, n)
 	chosen := make([]bool, n)
 	for i := range n {
 		ts := &s.tiles[i]
 		switch {
 		case !ts.everSent || s.cfg.ChangeThreshold < 0:
 			jobs = append(jobs, tileJob{tile: i})
-			s.changedN.Add(1)
 		case ts.lost:
 			jobs = append(jobs, tileJob{tile: i, flag: wire.FlagRepair})
-			s.repairedN.Add(1)
 		case changed(img, s.ref, s.grid.Rect(i), s.cfg.ChangeThreshold):
 			jobs = append(jobs, tileJob{tile: i})
-			s.changedN.Add(1)
 		default:
 			continue
 		}
@@ -656,9 +670,85 @@ func (s *Sender) pick(now time.Time, img *image.YCbCr) []tileJob {
 			continue // already going: it counts as refreshed
 		}
 		jobs = append(jobs, tileJob{tile: i, flag: wire.FlagRefresh})
-		s.refreshedN.Add(1)
 	}
-	return jobs
+	jobs, deferred = s.fit(jobs)
+	for _, j := range jobs {
+		switch j.flag {
+		case wire.FlagRepair:
+			s.repairedN.Add(1)
+		case wire.FlagRefresh:
+			s.refreshedN.Add(1)
+		default:
+			s.changedN.Add(1)
+		}
+	}
+	return jobs, deferred
+}
+
+// fit trims jobs, once the quality is at its lowest, to the bytes the path carries
+// in Config.FrameSpan at the target rate. On a slow link a frame of every changed
+// tile takes longer than that (a 1080p frame at the lowest quality is ~100 KB: 160
+// ms at 5 Mbit/s), and its latency with it, so the frame carries only the tiles
+// that fit, by each tile's recent encoded size: repairs first, then changed tiles,
+// then the refresh, each in turn from where the last trimmed frame stopped, so
+// every tile gets its turn. A changed tile left out
+// is still changed next frame (the reference holds what was sent), a lost one still
+// lost. At least one tile goes. Called with mu held.
+func (s *Sender) fit(jobs []tileJob) (kept []tileJob, deferred int) {
+	if s.rc.quality > s.rc.qMin || s.cfg.FrameSpan < 0 {
+		return jobs, 0 // lowering the quality comes first (docs/CONTROL.md §5)
+	}
+	budget := s.rc.target / 8 * s.cfg.FrameSpan.Seconds()
+	known, sum := 0, 0
+	for _, j := range jobs {
+		if e := s.tiles[j.tile].est; e > 0 {
+			known++
+			sum += e
+		}
+	}
+	if known == 0 {
+		return jobs, 0 // nothing encoded yet: no estimate
+	}
+	mean := sum / known
+	est := func(t int) int {
+		if e := s.tiles[t].est; e > 0 {
+			return e
+		}
+		return mean
+	}
+	total := 0
+	for _, j := range jobs {
+		total += est(j.tile)
+	}
+	if float64(total) <= budget {
+		return jobs, 0
+	}
+	n := s.grid.Len()
+	class := func(j tileJob) int {
+		switch j.flag {
+		case wire.FlagRepair:
+			return 0
+		case wire.FlagRefresh:
+			return 2
+		}
+		return 1
+	}
+	slices.SortStableFunc(jobs, func(a, b tileJob) int {
+		if c := class(a) - class(b); c != 0 {
+			return c
+		}
+		return (a.tile-s.fitPos+n)%n - (b.tile-s.fitPos+n)%n
+	})
+	used, keep := 0, 0
+	for keep < len(jobs) && (keep == 0 || float64(used+est(jobs[keep].tile)) <= budget) {
+		used += est(jobs[keep].tile)
+		keep++
+	}
+	if keep < len(jobs) {
+		s.fitPos = jobs[keep].tile // the next trimmed frame starts with the first left out
+		s.deferredN.Add(uint64(len(jobs) - keep))
+	}
+	return jobs[:keep], total - used
 }
 
 func (s *Sender) worker() {
@@ -676,6 +766,7 @@ func (s *Sender) worker() {
 			s.encErrs.Add(1)
 		} else {
 			k++
+			fj.sizes[j.pos] = int32(len(payload))
 			s.sendTile(s.conns[(j.tile+k)%len(s.conns)], dgram, fj, j, sub, payload)
 		}
 		// The reference holds what was sent, so the next change test compares with it.
@@ -700,8 +791,19 @@ func (s *Sender) frameDone(fj *frameJob) {
 	s.mu.Lock()
 	if fl := s.inflight[fj.no]; fl != nil {
 		fl.done = now
+		if fl.gen == s.gen {
+			for k, t := range fl.tiles {
+				if n := int(fj.sizes[k]); n > 0 {
+					if ts := &s.tiles[t]; ts.est == 0 {
+						ts.est = n
+					} else {
+						ts.est = (3*ts.est + n) / 4
+					}
+				}
+			}
+		}
 	}
-	s.rc.frameSent(now, int(fj.bytes.Load()), s.skipped)
+	s.rc.frameSent(now, int(fj.bytes.Load()), int(fj.bytes.Load())+fj.deferred, s.skipped)
 	s.skipped = 0
 	s.pace.setRate(s.paceBits())
 	s.mu.Unlock()
@@ -902,7 +1004,7 @@ func (s *Sender) Stats() Stats {
 		FramesDroppedBusy: s.dropBusy.Load(), FramesDroppedAck: s.dropWindow.Load(), FramesDroppedRate: s.dropRate.Load(),
 		FramesAcked: s.acked.Load(), FramesAckedWhole: s.ackedWhole.Load(),
 		TilesSent: s.tilesSent.Load(), TilesChanged: s.changedN.Load(), TilesRepaired: s.repairedN.Load(),
-		TilesRefreshed: s.refreshedN.Load(), TilesLost: s.lostN.Load(),
+		TilesRefreshed: s.refreshedN.Load(), TilesLost: s.lostN.Load(), TilesDeferred: s.deferredN.Load(),
 		DatagramsSent: s.datagrams.Load(), BytesSent: s.bytes.Load(),
 		SendErrors: s.sendErrs.Load(), EncodeErrors: s.encErrs.Load(),
 		EncodeMsP50:      s.encodeTime.Percentile(50),
