@@ -204,3 +204,18 @@ func TestFitTrimsAFrameToTheSpan(t *testing.T) {
 		t.Fatalf("tiles deferred %d", n)
 	}
 }
+
+// The pacer bursts at twice the target while quality can still give, and stays
+// near the target once frames do not fit even at the lowest quality.
+func TestPacingAtTheLowestQuality(t *testing.T) {
+	rc := newRateControl(0, 75, 20)
+	rc.target = 5e6
+	now := time.Now()
+	if p := rc.paceBits(now, 1e9); p != 10_000_000 {
+		t.Fatalf("pacing %d bit/s at quality %d, want twice the target", p, rc.quality)
+	}
+	rc.quality = rc.qMin
+	if p := rc.paceBits(now, 1e9); p != 5_500_000 {
+		t.Fatalf("pacing %d bit/s at the lowest quality, want 1.1 times the target", p)
+	}
+}
