@@ -55,6 +55,7 @@ type pendingFrame struct {
 	captureLow                  uint32 // as stamped: low 32 bits of the sender's µs clock
 	tileW, tileH                uint16
 	first, lastAt, newerAt      time.Time
+	endAt                       time.Time // the sender's end marker arrived
 	tiles                       map[uint16]*pendingTile
 	got                         []byte // bitmap of tiles decoded into f
 	covered                     []bool // 16x8 blocks written by decoded tiles
@@ -196,9 +197,11 @@ func (a *assembler) handle(p packet) {
 	}
 	a.lastAt = p.at
 	if a.released && !before(a.lastNo, h.Frame) {
-		if h.Flags&wire.FlagParity != 0 {
+		switch {
+		case h.IsEnd(): // the end of a frame released whole: as expected
+		case h.Flags&wire.FlagParity != 0:
 			a.r.c.dup.Add(1) // parity of a frame released whole: not needed, not late
-		} else {
+		default:
 			a.r.c.late.Add(1)
 		}
 		return
@@ -219,6 +222,15 @@ func (a *assembler) handle(p packet) {
 		if q.newerAt.IsZero() {
 			q.newerAt = p.at
 		}
+	}
+	if h.IsEnd() {
+		// The sender has sent all of this frame: what has not come within the
+		// reordering grace is lost, and the frame need not wait for the next one.
+		if pf.endAt.IsZero() {
+			pf.endAt = p.at
+		}
+		pf.datagrams = max(pf.datagrams, int(h.Seq)+1)
+		return
 	}
 	if h.Flags&wire.FlagParity != 0 {
 		a.addParity(pf, h, p.payload)
@@ -580,16 +592,18 @@ func (a *assembler) finishDecode(res decodeResult) {
 }
 
 // expire closes frames that can no longer complete. The sender sends frames one
-// after another, so once a newer frame's datagrams have been arriving for longer
-// than reordering explains, an older frame's missing datagrams are lost. A frame
-// that hears nothing for Deadline is closed too (the last frame before a pause),
-// and none waits longer than maxAssembly deadlines in all.
+// after another and ends each with an end marker, so once the marker or a newer
+// frame's datagrams have been there for longer than reordering explains, the
+// frame's missing datagrams are lost. A frame that hears nothing for Deadline is
+// closed too (its marker lost, before a pause), and none waits longer than
+// maxAssembly deadlines in all.
 func (a *assembler) expire(now time.Time) {
 	for _, pf := range a.pending {
 		if pf.closing {
 			continue
 		}
 		if (!pf.newerAt.IsZero() && now.Sub(pf.newerAt) > reorderGrace) ||
+			(!pf.endAt.IsZero() && now.Sub(pf.endAt) > reorderGrace) ||
 			now.Sub(pf.lastAt) > a.r.cfg.Deadline || now.Sub(pf.first) > maxAssembly*a.r.cfg.Deadline {
 			pf.closing = true
 		}

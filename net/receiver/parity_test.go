@@ -292,3 +292,36 @@ func TestHostileParity(t *testing.T) {
 		t.Fatalf("honest frame PSNR %.1f dB", p)
 	}
 }
+
+// TestEndMarkerReleasesAFrameThatLostDatagrams: with the sender's end marker in, a
+// frame missing a datagram is released at once, not after the deadline (2 s here)
+// nor when the next frame shows up.
+func TestEndMarkerReleasesAFrameThatLostDatagrams(t *testing.T) {
+	pf := buildProtected(t, 400, 1)
+	rx, conn, ctx := startReceiver(t, receiver.Config{Deadline: 2 * time.Second})
+	for _, d := range pf.data[:len(pf.data)-3] { // the tail is lost, as behind a full queue
+		conn.Write(d)
+	}
+	var h wire.Header
+	if _, err := h.Unmarshal(pf.parity[0], wire.DefaultLimits); err != nil {
+		t.Fatal(err)
+	}
+	h.SetEnd(len(pf.data) - 1)
+	end := make([]byte, wire.HeaderSize)
+	h.MarshalTo(end)
+	sent := time.Now()
+	conn.Write(end)
+	fctx, fcancel := context.WithTimeout(ctx, 5*time.Second)
+	defer fcancel()
+	f, err := rx.Next(fctx)
+	if err != nil {
+		t.Fatalf("no frame: %v", err)
+	}
+	defer f.Release()
+	if waited := time.Since(sent); waited > time.Second || f.Complete() {
+		t.Fatalf("frame released %v after the end marker (deadline 2 s), complete %v", waited, f.Complete())
+	}
+	if st := rx.Stats(); st.DatagramsInvalid != 0 || st.DatagramsDuplicate != 0 {
+		t.Fatalf("the end marker was counted: %+v", st)
+	}
+}

@@ -785,6 +785,7 @@ func (s *Sender) frameDone(fj *frameJob) {
 	if fj.protect {
 		s.sendParity(fj)
 	}
+	s.sendEnd(fj)
 	now := time.Now()
 	s.encodeTime.Add(now.Sub(fj.start))
 	fj.f.Release()
@@ -929,6 +930,27 @@ func (s *Sender) sendParity(fj *frameJob) {
 	if data > 0 {
 		s.fecPct.Store(math.Float64bits(100 * float64(parityN) / float64(data)))
 	}
+}
+
+// sendEnd sends the frame's end marker after all its datagrams (docs/PROTOCOL.md
+// §3.5), so the receiver releases a frame that lost datagrams at once instead of
+// when the next frame arrives, and its acknowledgement, and so the repair, come a
+// frame sooner.
+func (s *Sender) sendEnd(fj *frameJob) {
+	n := min(int(fj.seq.Load()), 1<<16)
+	if n == 0 {
+		return // nothing was sent
+	}
+	h := wire.Header{
+		Stream: s.cfg.Stream, Frame: fj.no, CaptureUS: uint32(fj.captureUS),
+		Width: uint16(fj.grid.W), Height: uint16(fj.grid.H), FrameTiles: fj.tiles,
+		TileW: uint16(fj.grid.TW), TileH: uint16(fj.grid.TH), Quality: uint8(fj.quality),
+		Format: wire.CodecJPEGScan<<4 | fj.sub,
+	}
+	h.SetEnd(n - 1)
+	var d [wire.HeaderSize]byte
+	h.MarshalTo(d[:])
+	s.send(s.conns[int(fj.no)%len(s.conns)], fj, d[:], false)
 }
 
 // parityCount is how many parity datagrams protect a block of k data datagrams:

@@ -89,6 +89,18 @@ func (h *Header) SetBlock(b Block, shardLen int) {
 	h.PayloadSize = uint32(shardLen)
 }
 
+// SetEnd makes h the frame's end marker (docs/PROTOCOL.md §3.5): a parity datagram
+// naming no block, sent after all of the frame's datagrams, whose datagram index is
+// the frame's last data datagram, so the receiver knows the frame is complete as
+// sent and need not wait for the next frame to learn what was lost.
+func (h *Header) SetEnd(last int) {
+	h.Flags = FlagParity
+	h.Seq, h.Tile, h.Fragments, h.Fragment, h.PayloadSize = uint16(last), 0, 0, 0, 0
+}
+
+// IsEnd reports whether a parsed datagram is an end marker.
+func (h *Header) IsEnd() bool { return h.Flags&FlagParity != 0 && h.Tile == 0 && h.Fragments == 0 }
+
 // PutShardPrefix writes the prefix naming data datagram h into a shard.
 func PutShardPrefix(b []byte, h *Header) {
 	be := binary.BigEndian
@@ -302,6 +314,12 @@ func (h *Header) Unmarshal(b []byte, lim Limits) ([]byte, error) {
 			return nil, ErrFlags
 		}
 		k, m := int(h.Tile), int(h.Fragments)
+		if k == 0 && m == 0 { // an end marker (§3.5)
+			if h.Fragment != 0 || h.PayloadSize != 0 || len(b) != HeaderSize {
+				return nil, ErrFragment
+			}
+			return b[HeaderSize:], nil
+		}
 		if k == 0 || k > MaxBlockData || int(h.Seq)+k > 1<<16 || m == 0 || CodeSize(k)+m > MaxCodeShards ||
 			int(h.Fragment) >= m || h.PayloadSize <= ShardPrefix || len(b)-HeaderSize != int(h.PayloadSize) {
 			return nil, ErrFragment

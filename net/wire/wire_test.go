@@ -134,6 +134,36 @@ func TestParityDatagrams(t *testing.T) {
 	}
 }
 
+func TestEndMarker(t *testing.T) {
+	h := sample()
+	h.SetEnd(411)
+	b := datagram(h, nil)
+	var got Header
+	p, err := got.Unmarshal(b, DefaultLimits)
+	if err != nil || !got.IsEnd() || got.Seq != 411 || len(p) != 0 {
+		t.Fatalf("end marker parsed as %+v, %v", got, err)
+	}
+	for name, mod := range map[string]func(b []byte) []byte{
+		"with a payload":        func(b []byte) []byte { return append(b, 0) },
+		"with a payload size":   func(b []byte) []byte { b[offSize+2] = 1; return b },
+		"with a fragment index": func(b []byte) []byte { b[offFragment+1] = 1; return b },
+	} {
+		t.Run("refuses an end marker "+name, func(t *testing.T) {
+			if _, err := got.Unmarshal(mod(append([]byte(nil), b...)), DefaultLimits); err == nil {
+				t.Fatal("accepted")
+			}
+		})
+	}
+	if d := sample(); d.IsEnd() {
+		t.Fatal("a data datagram reads as an end marker")
+	}
+	p2 := sample()
+	p2.SetBlock(Block{K: 3, M: 1}, 20)
+	if p2.IsEnd() {
+		t.Fatal("a parity datagram reads as an end marker")
+	}
+}
+
 func TestRebuilt(t *testing.T) {
 	data := sample()
 	data.Flags = FlagRepair | FlagProtected
@@ -325,7 +355,11 @@ func FuzzHeader(f *testing.F) {
 			return
 		}
 		// Whatever was accepted must be self-consistent and re-marshal to the same bytes.
-		if h.Flags&FlagParity != 0 {
+		if h.IsEnd() {
+			if len(p) != 0 || h.PayloadSize != 0 {
+				t.Fatalf("accepted an end marker with a payload %+v", h)
+			}
+		} else if h.Flags&FlagParity != 0 {
 			b := h.Block()
 			if len(p) != int(h.PayloadSize) || len(p) <= ShardPrefix || b.Index >= b.M || b.K > MaxBlockData ||
 				b.Start+b.K > 1<<16 || CodeSize(b.K)+b.M > MaxCodeShards {
