@@ -691,9 +691,9 @@ func (s *Sender) pick(now time.Time, img *image.YCbCr) (jobs []tileJob, deferred
 // ms at 5 Mbit/s), and its latency with it, so the frame carries only the tiles
 // that fit, by each tile's recent encoded size: repairs first, then changed tiles,
 // then the refresh, each in turn from where the last trimmed frame stopped, so
-// every tile gets its turn. A changed tile left out
-// is still changed next frame (the reference holds what was sent), a lost one still
-// lost. At least one tile goes. Called with mu held.
+// every tile gets its turn. A changed tile left out is still changed next frame
+// (the reference holds what was sent), a lost one still lost. At least one tile
+// goes. Called with mu held.
 func (s *Sender) fit(jobs []tileJob) (kept []tileJob, deferred int) {
 	if s.rc.quality > s.rc.qMin || s.cfg.FrameSpan < 0 {
 		return jobs, 0 // lowering the quality comes first (docs/CONTROL.md §5)
