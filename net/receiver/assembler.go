@@ -37,6 +37,10 @@ type assembler struct {
 	// rebuilt datagram.
 	codes   *fec.Codes
 	rebuilt []byte
+	// endLate is the latest a datagram has lately arrived after its frame's end
+	// marker (reordering on the path), decaying frame by frame; a frame closes
+	// twice that after its marker (endGrace).
+	endLate time.Duration
 
 	// results has room for every outstanding job, so decoders never block on it
 	// while the assembler blocks on jobs.
@@ -222,6 +226,9 @@ func (a *assembler) handle(p packet) {
 		if q.newerAt.IsZero() {
 			q.newerAt = p.at
 		}
+	}
+	if !pf.endAt.IsZero() {
+		a.endLate = max(a.endLate, p.at.Sub(pf.endAt))
 	}
 	if h.IsEnd() {
 		// The sender has sent all of this frame: what has not come within the
@@ -603,11 +610,22 @@ func (a *assembler) expire(now time.Time) {
 			continue
 		}
 		if (!pf.newerAt.IsZero() && now.Sub(pf.newerAt) > reorderGrace) ||
-			(!pf.endAt.IsZero() && now.Sub(pf.endAt) > reorderGrace) ||
+			(!pf.endAt.IsZero() && now.Sub(pf.endAt) > a.endGrace()) ||
 			now.Sub(pf.lastAt) > a.r.cfg.Deadline || now.Sub(pf.first) > maxAssembly*a.r.cfg.Deadline {
 			pf.closing = true
 		}
 	}
+}
+
+// maxEndGrace bounds how long a frame waits after its end marker, however much the
+// path reorders: beyond it, waiting costs more latency than the repair does.
+const maxEndGrace = 50 * time.Millisecond
+
+// endGrace is how long after its end marker a frame waits for stragglers: twice
+// the lateness seen lately, at least reorderGrace. Datagrams later than the grace
+// are lost to it, but the ones just inside it push it up, so it follows the path.
+func (a *assembler) endGrace() time.Duration {
+	return min(maxEndGrace, max(reorderGrace, 2*a.endLate))
 }
 
 // release hands finished frames to the display in frame order. A frame is finished
@@ -681,6 +699,7 @@ func (a *assembler) finish(pf *pendingFrame) {
 	a.r.info.w, a.r.info.h, a.r.info.q = pf.w, pf.h, pf.quality
 	a.r.mu.Unlock()
 	a.lastNo, a.released = pf.no, true
+	a.endLate -= a.endLate / 64 // forget a burst of reordering over a few seconds
 
 	ack := wire.Ack{Stream: a.stream, Frame: pf.no, FirstUS: pf.first.UnixMicro(), ReadyUS: now.UnixMicro(),
 		Bytes: uint32(pf.bytes), Received: uint16(pf.decoded), FrameTiles: uint16(pf.frameTiles),

@@ -77,7 +77,7 @@ const (
 	DefaultRateBits        = 1_000_000_000
 	DefaultChangeThreshold = 4
 	DefaultRefresh         = 2 * time.Second
-	DefaultFrameSpan       = 66 * time.Millisecond
+	DefaultFrameSpan       = 40 * time.Millisecond
 	MinMTU                 = 256
 )
 
