@@ -830,15 +830,9 @@ func (s *Sender) sendTile(c *net.UDPConn, dgram []byte, fj *frameJob, j tileJob,
 		s.encErrs.Add(1)
 		return
 	}
-	h := wire.Header{
-		Flags:  flags,
-		Stream: s.cfg.Stream, Frame: fj.no, CaptureUS: uint32(fj.captureUS),
-		Width: uint16(fj.grid.W), Height: uint16(fj.grid.H),
-		Tile: uint16(j.tile), FrameTiles: fj.tiles,
-		TileW: uint16(fj.grid.TW), TileH: uint16(fj.grid.TH),
-		Fragments: uint16(count), PayloadSize: uint32(len(payload)),
-		Quality: uint8(fj.quality), Format: wire.CodecJPEGScan<<4 | sub,
-	}
+	h := s.frameHeader(fj)
+	h.Flags, h.Tile, h.Fragments, h.PayloadSize = flags, uint16(j.tile), uint16(count), uint32(len(payload))
+	h.Format = wire.CodecJPEGScan<<4 | sub
 	for i := 0; i < count; i++ {
 		seq := int(fj.seq.Add(1)) - 1
 		if seq > 0xffff { // a frame of more than 65536 datagrams (~90 MB) cannot be numbered
@@ -855,6 +849,16 @@ func (s *Sender) sendTile(c *net.UDPConn, dgram []byte, fj *frameJob, j tileJob,
 		s.send(c, fj, dgram[:wire.HeaderSize+n], true)
 	}
 	s.tilesSent.Add(1)
+}
+
+// frameHeader is the part of a datagram header every datagram of frame fj shares.
+func (s *Sender) frameHeader(fj *frameJob) wire.Header {
+	return wire.Header{
+		Stream: s.cfg.Stream, Frame: fj.no, CaptureUS: uint32(fj.captureUS),
+		Width: uint16(fj.grid.W), Height: uint16(fj.grid.H), FrameTiles: fj.tiles,
+		TileW: uint16(fj.grid.TW), TileH: uint16(fj.grid.TH), Quality: uint8(fj.quality),
+		Format: wire.CodecJPEGScan<<4 | fj.sub,
+	}
 }
 
 // keepShard files data datagram seq of a protected frame as its parity shard.
@@ -885,12 +889,7 @@ func (s *Sender) sendParity(fj *frameJob) {
 		}
 	}()
 	dgram := make([]byte, s.cfg.MTU)
-	h := wire.Header{
-		Stream: s.cfg.Stream, Frame: fj.no, CaptureUS: uint32(fj.captureUS),
-		Width: uint16(fj.grid.W), Height: uint16(fj.grid.H), FrameTiles: fj.tiles,
-		TileW: uint16(fj.grid.TW), TileH: uint16(fj.grid.TH), Quality: uint8(fj.quality),
-		Format: wire.CodecJPEGScan<<4 | fj.sub,
-	}
+	h := s.frameHeader(fj)
 	s.mu.Lock()
 	loss := s.rc.loss
 	s.mu.Unlock()
@@ -941,12 +940,7 @@ func (s *Sender) sendEnd(fj *frameJob) {
 	if n == 0 {
 		return // nothing was sent
 	}
-	h := wire.Header{
-		Stream: s.cfg.Stream, Frame: fj.no, CaptureUS: uint32(fj.captureUS),
-		Width: uint16(fj.grid.W), Height: uint16(fj.grid.H), FrameTiles: fj.tiles,
-		TileW: uint16(fj.grid.TW), TileH: uint16(fj.grid.TH), Quality: uint8(fj.quality),
-		Format: wire.CodecJPEGScan<<4 | fj.sub,
-	}
+	h := s.frameHeader(fj)
 	h.SetEnd(n - 1)
 	var d [wire.HeaderSize]byte
 	h.MarshalTo(d[:])
