@@ -98,7 +98,7 @@ func (pf *pendingFrame) markArrived(seq uint16) {
 	for len(pf.arrived) <= i/8 {
 		pf.arrived = append(pf.arrived, 0)
 	}
-	pf.arrived[i/8] |= 0x80 >> (i % 8)
+	wire.SetBit(pf.arrived, i)
 	pf.datagrams = max(pf.datagrams, i+1)
 }
 

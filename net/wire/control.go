@@ -172,13 +172,14 @@ func (m *Ack) Unmarshal(b []byte) error {
 }
 
 // Has reports whether grid tile i arrived.
-func (m *Ack) Has(i int) bool {
-	return i >= 0 && i/8 < len(m.Got) && m.Got[i/8]&(0x80>>(i%8)) != 0
-}
+func (m *Ack) Has(i int) bool { return Bit(m.Got, i) }
 
 // Came reports whether data datagram i arrived from the network.
-func (m *Ack) Came(i int) bool {
-	return i >= 0 && i/8 < len(m.Arrived) && m.Arrived[i/8]&(0x80>>(i%8)) != 0
+func (m *Ack) Came(i int) bool { return Bit(m.Arrived, i) }
+
+// Bit reports bit i of a bitmap laid out like Ack.Got; false past its end.
+func Bit(bitmap []byte, i int) bool {
+	return i >= 0 && i/8 < len(bitmap) && bitmap[i/8]&(0x80>>(i%8)) != 0
 }
 
 // SetBit sets bit i in a bitmap laid out like Ack.Got.
