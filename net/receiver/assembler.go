@@ -37,6 +37,9 @@ type assembler struct {
 	// rebuilt datagram.
 	codes   *fec.Codes
 	rebuilt []byte
+	// spareShards holds shard buffers of blocks that are done, for reuse: under
+	// loss every protected datagram is copied, so the copies should not be garbage.
+	spareShards [][]byte
 	// endLate is the latest a datagram has lately arrived after its frame's end
 	// marker (reordering on the path), decaying frame by frame; a frame closes
 	// twice that after its marker (endGrace).
@@ -327,11 +330,35 @@ func (a *assembler) keepShard(pf *pendingFrame, h *wire.Header, payload []byte) 
 		a.r.c.overflow.Add(1)
 		return
 	}
-	shard := make([]byte, n)
+	shard := a.newShard(n)
 	wire.PutShardPrefix(shard, h)
 	copy(shard[wire.ShardPrefix:], payload)
 	pf.fec.shards[h.Seq] = shard
 	a.reserved += n
+}
+
+// maxSpareShards bounds the shard buffers kept for reuse (a few blocks' worth);
+// shardCap is their usual size, a full default-MTU datagram's shard.
+const (
+	maxSpareShards = 1024
+	shardCap       = 1500
+)
+
+// newShard returns a shard buffer of n bytes, reusing a spare one when it fits.
+func (a *assembler) newShard(n int) []byte {
+	if k := len(a.spareShards); k > 0 && cap(a.spareShards[k-1]) >= n {
+		sh := a.spareShards[k-1][:n]
+		a.spareShards = a.spareShards[:k-1]
+		return sh
+	}
+	return make([]byte, n, max(n, shardCap))
+}
+
+// putShard keeps a shard buffer nothing refers to any more.
+func (a *assembler) putShard(sh []byte) {
+	if len(a.spareShards) < maxSpareShards && cap(sh) <= 2*shardCap {
+		a.spareShards = append(a.spareShards, sh)
+	}
 }
 
 // block returns the block holding data index seq, if a parity datagram named it.
@@ -416,8 +443,14 @@ func (a *assembler) rebuild(pf *pendingFrame, blk *fecBlock) {
 	if have+blk.have < blk.b.K {
 		return
 	}
-	for i, sh := range data { // zero-pad to the block's shard length
-		if sh != nil {
+	for i, sh := range data { // zero-pad to the block's shard length, in place when there is room
+		if sh == nil {
+			continue
+		}
+		if cap(sh) >= blk.l {
+			data[i] = sh[:blk.l]
+			clear(data[i][len(sh):])
+		} else {
 			p := make([]byte, blk.l)
 			copy(p, sh)
 			data[i] = p
@@ -458,6 +491,7 @@ func (a *assembler) dropBlock(pf *pendingFrame, blk *fecBlock) {
 		if sh, ok := pf.fec.shards[k]; ok {
 			a.reserved -= len(sh)
 			delete(pf.fec.shards, k)
+			a.putShard(sh)
 		}
 	}
 }
@@ -480,6 +514,7 @@ func (a *assembler) releaseFEC(pf *pendingFrame) {
 	}
 	for _, sh := range pf.fec.shards {
 		a.reserved -= len(sh)
+		a.putShard(sh)
 	}
 	pf.fec = nil
 }
