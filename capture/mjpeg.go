@@ -163,6 +163,18 @@ func (d *jpegDecoder) decode(frame []byte) (*image.YCbCr, error) {
 	if err != nil {
 		return nil, err
 	}
+	// image/jpeg allocates the whole picture its frame header declares, so a corrupt
+	// frame claiming 65280x39440 would take gigabytes: read the size first.
+	d.rd.Reset(fixed)
+	cfg, err := jpeg.DecodeConfig(&d.rd)
+	if err != nil {
+		d.rd.Reset(nil)
+		return nil, fmt.Errorf("%w: %v", errCorruptJPEG, err)
+	}
+	if cfg.Width*cfg.Height > maxJPEGPixels {
+		d.rd.Reset(nil)
+		return nil, fmt.Errorf("%w: %dx%d is larger than 8K UHD", errCorruptJPEG, cfg.Width, cfg.Height)
+	}
 	d.rd.Reset(fixed)
 	img, err := jpeg.Decode(&d.rd)
 	d.rd.Reset(nil)
@@ -175,6 +187,10 @@ func (d *jpegDecoder) decode(frame []byte) (*image.YCbCr, error) {
 	}
 	return out, nil
 }
+
+// maxJPEGPixels is the largest picture an MJPEG frame may declare: 8K UHD, the most
+// a receiver accepts by default (wire.DefaultLimits).
+const maxJPEGPixels = 7680 * 4320
 
 // jpegSplitter cuts a stream of concatenated JPEG frames (a .mjpeg file, ffmpeg's
 // -f mjpeg output) into frames by walking the markers: segments by their length,

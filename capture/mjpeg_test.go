@@ -7,6 +7,7 @@ import (
 	"image"
 	"image/jpeg"
 	"io"
+	"runtime"
 	"testing"
 )
 
@@ -82,6 +83,37 @@ func TestJPEGDecodeErrors(t *testing.T) {
 				t.Fatalf("got %v, want errCorruptJPEG", err)
 			}
 		})
+	}
+}
+
+// huge is frame with its SOF0 size changed to 65280x39440, the kind of corrupt
+// header that made the splitter's fuzz test run out of memory.
+func huge(t *testing.T, frame []byte) []byte {
+	t.Helper()
+	f := append([]byte(nil), frame...)
+	i := bytes.Index(f, []byte{0xff, markerSOF0})
+	if i < 0 {
+		t.Fatal("no SOF0")
+	}
+	// SOF0: marker, length (2), precision (1), height (2), width (2).
+	f[i+5], f[i+6], f[i+7], f[i+8] = 0x9a, 0x10, 0xff, 0x00
+	return f
+}
+
+// A frame whose header declares a picture far beyond 8K is refused before
+// image/jpeg allocates it.
+func TestJPEGDecodeRefusesHugeFrames(t *testing.T) {
+	frame := huge(t, encodeJPEG(t, testPicture(t, 320, 240, image.YCbCrSubsampleRatio420, 1), 80))
+	var d jpegDecoder
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	_, err := d.decode(frame)
+	runtime.ReadMemStats(&after)
+	if !errors.Is(err, errCorruptJPEG) {
+		t.Fatalf("got %v, want errCorruptJPEG", err)
+	}
+	if n := after.TotalAlloc - before.TotalAlloc; n > 64<<20 {
+		t.Fatalf("decoding it allocated %d MB", n>>20)
 	}
 }
 
