@@ -21,7 +21,8 @@ need_go() {
 # iproute2/nftables build the impairment testbed, libjpeg-turbo-progs cross-checks JPEG,
 # plasma-workspace-wallpapers has the photographs natural-content tests and clips use.
 TEST_PACKAGES=(
-	gcc libc6-dev pkg-config file ffmpeg gcc-aarch64-linux-gnu gcc-arm-linux-gnueabihf
+	gcc libc6-dev pkg-config file git ffmpeg
+	gcc-aarch64-linux-gnu libc6-dev-arm64-cross gcc-arm-linux-gnueabihf libc6-dev-armhf-cross qemu-user
 	xvfb xauth x11-apps x11-utils xdotool imagemagick libgl1-mesa-dri libgl1-mesa-dev
 	libx11-dev libxrandr-dev libxcursor-dev libxinerama-dev libxi-dev libxxf86vm-dev
 	chromium iproute2 nftables libjpeg-turbo-progs plasma-workspace-wallpapers
