@@ -22,10 +22,8 @@ import (
 	"time"
 
 	"github.com/hrvs/hrvs/capture"
-	"github.com/hrvs/hrvs/net/bench"
-	"github.com/hrvs/hrvs/net/impair"
+	"github.com/hrvs/hrvs/internal/units"
 	"github.com/hrvs/hrvs/net/receiver"
-	"github.com/hrvs/hrvs/net/relay"
 	"github.com/hrvs/hrvs/net/sender"
 	"github.com/hrvs/hrvs/net/stats"
 	"github.com/hrvs/hrvs/net/tile"
@@ -93,15 +91,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = cmdDemo(ctx, args[1:], stdout, stderr, log)
 	case "devices":
 		err = cmdDevices(args[1:], stdout)
-	case "relay":
-		err = cmdRelay(ctx, args[1:], stdout, log)
-	case "bench-impair":
-		err = cmdBenchImpair(ctx, args[1:], stdout, stderr, log)
-	case "bench":
-		err = bench.Main(ctx, args[1:], stdout, stderr)
-		if errors.Is(err, bench.ErrUsage) {
-			err = errUsage{strings.TrimPrefix(err.Error(), "bench: ")}
-		}
+	case "relay", "bench", "bench-impair":
+		return runLab(ctx, args, stdout, stderr)
 	case "version", "--version":
 		fmt.Fprintf(stdout, "hrvs %s (protocol %d, %s, %s/%s)\n", version, wire.Version, runtime.Version(), runtime.GOOS, runtime.GOARCH)
 	case "help", "-h", "--help":
@@ -244,7 +235,7 @@ func (f *sendFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.statsJSON, "stats-json", "", "write a JSON summary to this file on exit")
 	fs.StringVar(&f.encoder, "encoder", "fast", "tile JPEG encoder: fast (the project's own) or stdlib (Go's image/jpeg, the reference)")
 	fs.Func("max-bitrate", "cap the average rate, like 20mbit or 500kbit (default: none; rate control still follows the path)", func(v string) error {
-		n, err := relay.ParseRate(v)
+		n, err := units.ParseBitrate(v)
 		f.maxBitrate = n
 		return err
 	})
@@ -300,33 +291,6 @@ func (f *sendFlags) parsed(fs *flag.FlagSet) {
 			f.sizeSet = true
 		}
 	})
-}
-
-func cmdRelay(ctx context.Context, args []string, stdout io.Writer, log *slog.Logger) error {
-	cfg, err := relay.ParseFlags(args, stdout)
-	if err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return err
-		}
-		return errUsage{strings.TrimPrefix(err.Error(), "relay: ")}
-	}
-	_, err = relay.Run(ctx, cfg, log)
-	return err
-}
-
-func cmdBenchImpair(ctx context.Context, args []string, stdout, stderr io.Writer, log *slog.Logger) error {
-	cfg, err := impair.ParseFlags(args, stdout)
-	if err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return err
-		}
-		return errUsage{strings.TrimPrefix(err.Error(), "bench-impair: ")}
-	}
-	cfg.NewEncoder = func() tile.Encoder { return &tile.FastEncoder{} }
-	cfg.NewDecoder = func(h *tile.Headers) tile.Decoder { return tile.NewFastDecoder(h) }
-	cfg.Log = log
-	_, err = impair.Run(ctx, cfg, stdout)
-	return err
 }
 
 func cmdDevices(args []string, stdout io.Writer) error {

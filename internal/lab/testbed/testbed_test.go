@@ -1,4 +1,4 @@
-package testbed
+package testbed_test
 
 import (
 	"context"
@@ -15,10 +15,13 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/hrvs/hrvs/internal/lab/testbed"
+	"github.com/hrvs/hrvs/internal/testrig"
 )
 
 // Every datagram in these tests goes from one namespace of a bed to the other: sockets are
-// opened with Bed.ListenUDP / Bed.DialUDP or by a child process started with Bed.Command.
+// opened with testbed.Bed.ListenUDP / testbed.Bed.DialUDP or by a child process started with testbed.Bed.Command.
 
 // childEnv selects a helper mode when the test binary is re-executed inside a namespace.
 const childEnv = "HRVS_TESTBED_CHILD"
@@ -34,7 +37,7 @@ func TestMain(m *testing.M) {
 // It refuses any address outside 10.231.0.0/16, the beds' range.
 func blast(args []string) int {
 	to, err := netip.ParseAddrPort(args[0])
-	if err != nil || !netip.PrefixFrom(addrBase, 16).Contains(to.Addr()) {
+	if err != nil || !netip.PrefixFrom(testbed.AddrBase, 16).Contains(to.Addr()) {
 		fmt.Fprintln(os.Stderr, "blast: refusing destination", args[0])
 		return 2
 	}
@@ -121,15 +124,15 @@ func sendPaced(t *testing.T, c *net.UDPConn, n, size int) {
 
 // pair opens a receiving socket in the receiver namespace and a sending one in the sender
 // namespace aimed at it.
-func pair(t *testing.T, b *Bed) (rx, tx *net.UDPConn) {
+func pair(t *testing.T, b *testbed.Bed) (rx, tx *net.UDPConn) {
 	t.Helper()
-	rx, err := b.ListenUDP(Receiver, 0)
+	rx, err := b.ListenUDP(testbed.Receiver, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { rx.Close() })
 	rx.SetReadBuffer(8 << 20)
-	tx, err = b.DialUDP(Sender, rx.LocalAddr().(*net.UDPAddr).Port)
+	tx, err = b.DialUDP(testbed.Sender, rx.LocalAddr().(*net.UDPAddr).Port)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -138,7 +141,7 @@ func pair(t *testing.T, b *Bed) (rx, tx *net.UDPConn) {
 }
 
 // count sends n datagrams of size bytes through the bed and returns how many arrived.
-func count(t *testing.T, b *Bed, n, size int) int {
+func count(t *testing.T, b *testbed.Bed, n, size int) int {
 	t.Helper()
 	rx, tx := pair(t, b)
 	done := make(chan struct{})
@@ -160,7 +163,7 @@ func nsList(t *testing.T) string {
 }
 
 func TestBedJoinsTwoNamespacesBothWays(t *testing.T) {
-	b := ForTest(t, "")
+	b := testrig.Netns(t, "")
 	if !b.Prefix().Contains(b.SenderAddr()) || !b.Prefix().Contains(b.ReceiverAddr()) || b.SenderAddr() == b.ReceiverAddr() {
 		t.Fatalf("addresses %v and %v not two hosts of %v", b.SenderAddr(), b.ReceiverAddr(), b.Prefix())
 	}
@@ -168,7 +171,7 @@ func TestBedJoinsTwoNamespacesBothWays(t *testing.T) {
 		t.Fatalf("address %v outside 10.231.0.0/16", b.SenderAddr())
 	}
 	list := nsList(t)
-	for _, s := range []Side{Sender, Receiver} {
+	for _, s := range []testbed.Side{testbed.Sender, testbed.Receiver} {
 		if !strings.Contains(list, b.Namespace(s)) {
 			t.Errorf("ip netns list lacks %s:\n%s", b.Namespace(s), list)
 		}
@@ -196,8 +199,8 @@ func TestBedJoinsTwoNamespacesBothWays(t *testing.T) {
 }
 
 func TestCommandRunsInsideTheNamespace(t *testing.T) {
-	b := ForTest(t, "")
-	out, err := b.Command(Receiver, "ip", "-o", "-4", "addr", "show").CombinedOutput()
+	b := testrig.Netns(t, "")
+	out, err := b.Command(testbed.Receiver, "ip", "-o", "-4", "addr", "show").CombinedOutput()
 	if err != nil {
 		t.Fatalf("%v: %s", err, out)
 	}
@@ -210,7 +213,7 @@ func TestCommandRunsInsideTheNamespace(t *testing.T) {
 }
 
 func TestLossDropsAboutThatShare(t *testing.T) {
-	b := ForTest(t, "")
+	b := testrig.Netns(t, "")
 	const n, pct = 2000, 20
 	if err := b.SetLoss(pct); err != nil {
 		t.Fatal(err)
@@ -238,7 +241,7 @@ func TestLossDropsAboutThatShare(t *testing.T) {
 		if got := count(t, b, 500, 500); got != 500 {
 			t.Errorf("%d of 500 arrived after removing the loss", got)
 		}
-		out, _ := b.Command(Receiver, "nft", "list", "ruleset").CombinedOutput()
+		out, _ := b.Command(testbed.Receiver, "nft", "list", "ruleset").CombinedOutput()
 		if strings.Contains(string(out), "numgen") {
 			t.Errorf("rules left after SetLoss(0):\n%s", out)
 		}
@@ -251,7 +254,7 @@ func TestLossDropsAboutThatShare(t *testing.T) {
 }
 
 func TestPacketLossHitsEachFragment(t *testing.T) {
-	b := ForTest(t, "")
+	b := testrig.Netns(t, "")
 	if err := b.SetPacketLoss(10); err != nil {
 		t.Fatal(err)
 	}
@@ -266,16 +269,16 @@ func TestPacketLossHitsEachFragment(t *testing.T) {
 }
 
 func TestRateCapsThroughput(t *testing.T) {
-	b := ForTest(t, "")
+	b := testrig.Netns(t, "")
 	const rate = 5_000_000
 	if err := b.SetRate(rate); err != nil {
 		t.Fatal(err)
 	}
-	out, err := b.Command(Sender, "tc", "qdisc", "show", "dev", b.Device(Sender)).CombinedOutput()
+	out, err := b.Command(testbed.Sender, "tc", "qdisc", "show", "dev", b.Device(testbed.Sender)).CombinedOutput()
 	if err != nil || !strings.Contains(string(out), "tbf") || !strings.Contains(string(out), "5Mbit") {
 		t.Fatalf("qdisc: %s %v", out, err)
 	}
-	rx, err := b.ListenUDP(Receiver, 0)
+	rx, err := b.ListenUDP(testbed.Receiver, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -287,7 +290,7 @@ func TestRateCapsThroughput(t *testing.T) {
 	}
 	to := netip.AddrPortFrom(b.ReceiverAddr(), uint16(rx.LocalAddr().(*net.UDPAddr).Port))
 	// Offer twice the cap for a second from a child process in the sender namespace.
-	child := b.Command(Sender, exe, "-test.run=^$", to.String(), "10000000", "1s")
+	child := b.Command(testbed.Sender, exe, "-test.run=^$", to.String(), "10000000", "1s")
 	child.Env = append(os.Environ(), childEnv+"=blast")
 	child.Stderr = os.Stderr
 	var sentOut strings.Builder
@@ -325,7 +328,7 @@ func TestRateCapsThroughput(t *testing.T) {
 		if err := b.SetRate(0); err != nil {
 			t.Fatal(err)
 		}
-		out, _ := b.Command(Sender, "tc", "qdisc", "show", "dev", b.Device(Sender)).CombinedOutput()
+		out, _ := b.Command(testbed.Sender, "tc", "qdisc", "show", "dev", b.Device(testbed.Sender)).CombinedOutput()
 		if strings.Contains(string(out), "tbf") {
 			t.Errorf("tbf left after SetRate(0): %s", out)
 		}
@@ -336,15 +339,15 @@ func TestRateCapsThroughput(t *testing.T) {
 }
 
 func TestCloseLeavesNothingBehind(t *testing.T) {
-	Require(t)
-	b, err := New(context.Background(), "close")
+	testrig.RequireNetns(t)
+	b, err := testbed.New(context.Background(), "close")
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { b.Close() }) // in case a check below fails first
 	b.SetLoss(5)
 	b.SetRate(20_000_000)
-	sleeper := b.Command(Receiver, "sleep", "30")
+	sleeper := b.Command(testbed.Receiver, "sleep", "30")
 	if err := sleeper.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -357,7 +360,7 @@ func TestCloseLeavesNothingBehind(t *testing.T) {
 		t.Errorf("a command left running held Close for %v", d)
 	}
 	list := nsList(t)
-	for _, s := range []Side{Sender, Receiver} {
+	for _, s := range []testbed.Side{testbed.Sender, testbed.Receiver} {
 		if strings.Contains(list, b.Namespace(s)) {
 			t.Errorf("%s still listed after Close:\n%s", b.Namespace(s), list)
 		}
@@ -371,34 +374,34 @@ func TestCloseLeavesNothingBehind(t *testing.T) {
 }
 
 func TestFailedSetupRemovesWhatItMade(t *testing.T) {
-	Require(t)
-	defer func() { failAfter = 0 }()
+	testrig.RequireNetns(t)
+	defer func() { testbed.SetFailAfter(0) }()
 	prefix := fmt.Sprintf("hrvs-partial-%d-", os.Getpid())
 	for step := 1; step <= 5; step++ {
-		failAfter = step
-		b, err := New(context.Background(), "partial")
+		testbed.SetFailAfter(step)
+		b, err := testbed.New(context.Background(), "partial")
 		if err == nil {
 			b.Close()
-			t.Fatalf("step %d: New succeeded despite the injected failure", step)
+			t.Fatalf("step %d: testbed.New succeeded despite the injected failure", step)
 		}
 		if !strings.Contains(err.Error(), "injected") {
 			t.Fatalf("step %d: %v", step, err)
 		}
-		ents, _ := os.ReadDir(netnsDir)
+		ents, _ := os.ReadDir(testbed.NetnsDir)
 		for _, e := range ents {
 			if strings.HasPrefix(e.Name(), prefix) {
 				t.Errorf("after a failure at step %d, %s is left", step, e.Name())
-				deleteNS("ip", e.Name())
+				testbed.DeleteNS("ip", e.Name())
 			}
 		}
 	}
 	// A cancelled context fails too, and cleans up just the same.
-	failAfter = 0
+	testbed.SetFailAfter(0)
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	if b, err := New(ctx, "partial"); err == nil {
+	if b, err := testbed.New(ctx, "partial"); err == nil {
 		b.Close()
-		t.Error("New with a cancelled context succeeded")
+		t.Error("testbed.New with a cancelled context succeeded")
 	}
 	if strings.Contains(nsList(t), prefix) {
 		t.Errorf("cancelled setup left namespaces:\n%s", nsList(t))
@@ -406,7 +409,7 @@ func TestFailedSetupRemovesWhatItMade(t *testing.T) {
 }
 
 func TestSweepRemovesBedsOfDeadProcesses(t *testing.T) {
-	Require(t)
+	testrig.RequireNetns(t)
 	dead := exec.Command("true")
 	if err := dead.Run(); err != nil {
 		t.Fatal(err)
@@ -417,47 +420,13 @@ func TestSweepRemovesBedsOfDeadProcesses(t *testing.T) {
 		if out, err := exec.Command("ip", "netns", "add", n).CombinedOutput(); err != nil {
 			t.Fatalf("%v: %s", err, out)
 		}
-		t.Cleanup(func() { deleteNS("ip", n) })
+		t.Cleanup(func() { testbed.DeleteNS("ip", n) })
 	}
-	Sweep()
-	if _, err := os.Stat(filepath.Join(netnsDir, name)); !errors.Is(err, os.ErrNotExist) {
-		t.Errorf("%s of a dead process survived Sweep", name)
+	testbed.Sweep()
+	if _, err := os.Stat(filepath.Join(testbed.NetnsDir, name)); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("%s of a dead process survived testbed.Sweep", name)
 	}
-	if _, err := os.Stat(filepath.Join(netnsDir, live)); err != nil {
-		t.Errorf("Sweep removed %s of a live process", live)
-	}
-}
-
-func TestCheckSaysWhatIsMissing(t *testing.T) {
-	none := func(string) (string, error) { return "", exec.ErrNotFound }
-	_, err := findTools(1000, none)
-	if !errors.Is(err, ErrUnavailable) {
-		t.Fatalf("err %v does not wrap ErrUnavailable", err)
-	}
-	for _, want := range []string{"needs root", `"ip" not found (apt-get install iproute2)`, `"nft" not found (apt-get install nftables)`, `"tc"`} {
-		if !strings.Contains(err.Error(), want) {
-			t.Errorf("%q lacks %q", err, want)
-		}
-	}
-	sbinOnly := func(p string) (string, error) {
-		if strings.HasPrefix(p, "/usr/sbin/") {
-			return p, nil
-		}
-		return "", exec.ErrNotFound
-	}
-	tl, err := findTools(0, sbinOnly)
-	if err != nil || tl.ip != "/usr/sbin/ip" || tl.nft != "/usr/sbin/nft" {
-		t.Errorf("with tools only in /usr/sbin: %+v, %v", tl, err)
-	}
-}
-
-func TestCleanName(t *testing.T) {
-	for in, want := range map[string]string{
-		"TestLoss/20%": "TestLoss_20_", "": "bed", "a-b c": "a_b_c",
-		strings.Repeat("x", 60): strings.Repeat("x", 40),
-	} {
-		if got := cleanName(in); got != want {
-			t.Errorf("cleanName(%q) = %q, want %q", in, got, want)
-		}
+	if _, err := os.Stat(filepath.Join(testbed.NetnsDir, live)); err != nil {
+		t.Errorf("testbed.Sweep removed %s of a live process", live)
 	}
 }

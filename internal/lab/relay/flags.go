@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/hrvs/hrvs/internal/units"
 )
 
 // ParseFlags reads the `hrvs relay` command line (without the subcommand name) into a Config.
@@ -48,7 +50,7 @@ Flags:
 	fs.Func("dup", "`probability` a datagram is sent twice", probFlag(&c.Duplicate))
 	fs.Int64Var(&c.Seed, "seed", 1, "random `seed`")
 	fs.Func("rate", "cap the forward direction: a `rate` like 20mbit, 500kbit, 1gbit (tc units; kbps = kilobytes/s; 0 = none)", func(s string) error {
-		v, err := ParseRate(s)
+		v, err := units.ParseBitrate(s)
 		c.RateBits = v
 		return err
 	})
@@ -107,40 +109,6 @@ func ParseProbability(s string) (float64, error) {
 		return 0, fmt.Errorf("%q is outside 0..1 (0%%..100%%)", s)
 	}
 	return v, nil
-}
-
-// rateUnits are tc's: "bit" units count bits, "bps" units count bytes, with SI multipliers.
-var rateUnits = []struct {
-	suffix string
-	mult   float64
-}{
-	{"gbit", 1e9}, {"mbit", 1e6}, {"kbit", 1e3}, {"bit", 1},
-	{"gbps", 8e9}, {"mbps", 8e6}, {"kbps", 8e3}, {"bps", 8},
-}
-
-// ParseRate reads a rate in tc's notation ("20mbit", "500kbit", "1gbit", "2mbps" = 2 megabytes
-// per second, or a bare number of bits per second) and returns bits per second.
-func ParseRate(s string) (int64, error) {
-	t := strings.ToLower(strings.TrimSpace(s))
-	mult := 1.0
-	for _, u := range rateUnits {
-		if strings.HasSuffix(t, u.suffix) {
-			t, mult = strings.TrimSpace(strings.TrimSuffix(t, u.suffix)), u.mult
-			break
-		}
-	}
-	v, err := strconv.ParseFloat(t, 64)
-	if err != nil || math.IsNaN(v) || math.IsInf(v, 0) {
-		return 0, fmt.Errorf("%q is not a rate (like 20mbit, 500kbit or 1gbit)", s)
-	}
-	bits := v * mult
-	if bits < 0 || bits > 1e15 {
-		return 0, fmt.Errorf("rate %q is out of range", s)
-	}
-	if bits > 0 && bits < 8000 {
-		return 0, fmt.Errorf("rate %q is below 8kbit, surely a mistake", s)
-	}
-	return int64(bits), nil
 }
 
 // parseSize reads a byte count with an optional binary suffix: 1500, 32kb, 32k, 1mb.

@@ -38,7 +38,7 @@ func relayStacks() string {
 	buf = buf[:runtime.Stack(buf, true)]
 	var out []string
 	for _, g := range strings.Split(string(buf), "\n\n") {
-		if strings.Contains(g, "net/relay.(*Relay)") {
+		if strings.Contains(g, "internal/lab/relay.(*Relay)") {
 			out = append(out, g)
 		}
 	}

@@ -10,7 +10,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/hrvs/hrvs/net/relay"
+	"github.com/hrvs/hrvs/internal/lab/relay"
 )
 
 // gstFrames is how many frames each GStreamer run of the benchmark sends.

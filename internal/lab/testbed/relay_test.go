@@ -1,4 +1,4 @@
-package testbed
+package testbed_test
 
 import (
 	"bytes"
@@ -10,18 +10,20 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hrvs/hrvs/net/relay"
+	"github.com/hrvs/hrvs/internal/lab/relay"
+	"github.com/hrvs/hrvs/internal/lab/testbed"
+	"github.com/hrvs/hrvs/internal/testrig"
 )
 
 // The way benchmarks combine the two: the relay runs in the receiver namespace on the veth
 // address and forwards to the receiver on that namespace's loopback; the sender sends across
 // the veth. TCP rides along on the same port.
 func TestRelayInsideTheReceiverNamespace(t *testing.T) {
-	b := ForTest(t, "")
+	b := testrig.Netns(t, "")
 
 	var sink *net.UDPConn
 	var echo net.Listener
-	err := b.Do(Receiver, func() (err error) {
+	err := b.Do(testbed.Receiver, func() (err error) {
 		if sink, err = net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)}); err != nil {
 			return err
 		}
@@ -45,13 +47,15 @@ func TestRelayInsideTheReceiverNamespace(t *testing.T) {
 
 	const delay = 15 * time.Millisecond
 	var r *relay.Relay
-	err = b.Do(Receiver, func() (err error) {
+	err = b.Do(testbed.Receiver, func() (err error) {
 		r, err = relay.Start(relay.Config{
 			Listen:  netip.AddrPortFrom(b.ReceiverAddr(), 0).String(),
 			Forward: sink.LocalAddr().String(),
 			Delay:   delay,
 			Seed:    1,
-			DialTCP: func(ctx context.Context, addr string) (net.Conn, error) { return b.DialTCP(ctx, Receiver, addr) },
+			DialTCP: func(ctx context.Context, addr string) (net.Conn, error) {
+				return b.DialTCP(ctx, testbed.Receiver, addr)
+			},
 		}, nil)
 		return err
 	})
@@ -60,7 +64,7 @@ func TestRelayInsideTheReceiverNamespace(t *testing.T) {
 	}
 	defer r.Close()
 
-	tx, err := b.DialUDP(Sender, int(r.Addr().Port()))
+	tx, err := b.DialUDP(testbed.Sender, int(r.Addr().Port()))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -81,7 +85,7 @@ func TestRelayInsideTheReceiverNamespace(t *testing.T) {
 		}
 	}
 
-	c, err := b.DialTCP(context.Background(), Sender, r.TCPAddr().String())
+	c, err := b.DialTCP(context.Background(), testbed.Sender, r.TCPAddr().String())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -8,7 +8,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/hrvs/hrvs/net/relay"
+	"github.com/hrvs/hrvs/internal/units"
 )
 
 // ParseFlags reads the `hrvs bench-impair` command line (without the subcommand) into a
@@ -51,7 +51,7 @@ Flags:
 	fs.BoolVar(&c.Kernel, "kernel", false, "make loss (nftables) and rate caps (tc tbf) in the kernel between two network namespaces instead of in the relay (needs root, ip, nft, tc)")
 	fs.IntVar(&c.Quality, "quality", 0, "highest JPEG `quality` (sender default)")
 	fs.Func("max-bitrate", "cap the sender's average `rate`, like 20mbit", func(s string) error {
-		v, err := relay.ParseRate(s)
+		v, err := units.ParseBitrate(s)
 		c.MaxBitrate = v
 		return err
 	})

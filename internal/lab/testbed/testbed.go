@@ -1,7 +1,7 @@
 // Package testbed builds a two-host network inside Linux network namespaces for tests and
 // benchmarks: a sender and a receiver namespace joined by a veth pair, with random loss
 // (nftables) and a bandwidth cap (tc tbf) that can be switched on. It needs root, iproute2
-// and nftables; delay, jitter, reordering and duplication come from net/relay instead,
+// and nftables; delay, jitter, reordering and duplication come from internal/lab/relay instead,
 // because the kernel here has no tc netem.
 //
 // Traffic only ever flows between the two namespaces a Bed created, never to the host's
@@ -23,7 +23,6 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"testing"
 	"time"
 )
 
@@ -435,36 +434,4 @@ func (b *Bed) runIn(ctx context.Context, stdin *strings.Reader, prog string, arg
 		return fmt.Errorf("testbed: %s %s: %w: %s", filepath.Base(prog), strings.Join(args, " "), err, bytes.TrimSpace(out))
 	}
 	return nil
-}
-
-// Require skips t when HRVS_NO_NETNS=1 and otherwise fails it, saying why, when beds cannot
-// be made here. Tests never skip silently: CI runs as root with the tools installed.
-func Require(t testing.TB) {
-	t.Helper()
-	if os.Getenv("HRVS_NO_NETNS") == "1" {
-		t.Skip("HRVS_NO_NETNS=1: skipping a test that needs network namespaces")
-	}
-	if err := Check(); err != nil {
-		t.Fatalf("%v\n(this test needs root with iproute2 and nftables; set HRVS_NO_NETNS=1 to skip it)", err)
-	}
-}
-
-// ForTest makes a bed named after the test (or name) and closes it in t.Cleanup, after
-// Require.
-func ForTest(t testing.TB, name string) *Bed {
-	t.Helper()
-	Require(t)
-	if name == "" {
-		name = t.Name()
-	}
-	b, err := New(context.Background(), name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := b.Close(); err != nil {
-			t.Errorf("closing the testbed: %v", err)
-		}
-	})
-	return b
 }

@@ -10,7 +10,7 @@ import (
 	"os/signal"
 	"syscall"
 
-	"github.com/hrvs/hrvs/net/relay"
+	"github.com/hrvs/hrvs/internal/lab/relay"
 )
 
 // How main.go wires `hrvs relay ...`: args are the words after "relay".

@@ -428,16 +428,18 @@ func rotate(list []string, k int) []string {
 	return out
 }
 
-// locateHRVS finds the hrvs binary: the flag; else this program, which is hrvs
-// itself when Main runs as `hrvs bench` (whatever the file is called), but not when
-// it is a go test binary; else bin/hrvs in the working directory, else one built
-// with go build into work.
+// locateHRVS finds the hrvs binary: the flag; else the hrvs beside this program (the lab
+// binary, hrvs-lab, is built and installed next to it); else bin/hrvs in the working
+// directory, else one built with go build into work.
 func locateHRVS(ctx context.Context, flagPath, work string, logf func(string, ...any)) (string, error) {
 	if flagPath != "" {
 		return flagPath, nil
 	}
-	if exe, err := os.Executable(); err == nil && !strings.HasSuffix(exe, ".test") {
-		return exe, nil
+	if exe, err := os.Executable(); err == nil {
+		p := filepath.Join(filepath.Dir(exe), "hrvs")
+		if st, err := os.Stat(p); err == nil && st.Mode().IsRegular() && p != exe {
+			return p, nil
+		}
 	}
 	if st, err := os.Stat(filepath.Join("bin", "hrvs")); err == nil && st.Mode().IsRegular() {
 		return filepath.Abs(filepath.Join("bin", "hrvs"))

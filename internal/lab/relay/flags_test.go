@@ -71,18 +71,6 @@ func TestParseFlagsHelpPrintsUsage(t *testing.T) {
 	}
 }
 
-func TestParseRateUsesTcUnits(t *testing.T) {
-	for in, want := range map[string]int64{
-		"100mbit": 100_000_000, "20Mbit": 20_000_000, "5mbit": 5_000_000, "500kbit": 500_000,
-		"1gbit": 1_000_000_000, "2.5mbit": 2_500_000, "1mbps": 8_000_000, "64000": 64_000, "0": 0,
-	} {
-		got, err := ParseRate(in)
-		if err != nil || got != want {
-			t.Errorf("ParseRate(%q) = %d, %v; want %d", in, got, err, want)
-		}
-	}
-}
-
 func TestParseSize(t *testing.T) {
 	for in, want := range map[string]int{"1500": 1500, "32kb": 32 << 10, "32k": 32 << 10, "1mb": 1 << 20, "64b": 64} {
 		got, err := parseSize(in)
@@ -100,18 +88,6 @@ func FuzzParseProbability(f *testing.F) {
 		v, err := ParseProbability(s)
 		if err == nil && !(v >= 0 && v <= 1) {
 			t.Errorf("ParseProbability(%q) = %v", s, v)
-		}
-	})
-}
-
-func FuzzParseRate(f *testing.F) {
-	for _, s := range []string{"20mbit", "1gbps", "0", "-5mbit", "1e300", "kbit"} {
-		f.Add(s)
-	}
-	f.Fuzz(func(t *testing.T, s string) {
-		v, err := ParseRate(s)
-		if err == nil && v < 0 {
-			t.Errorf("ParseRate(%q) = %d", s, v)
 		}
 	})
 }

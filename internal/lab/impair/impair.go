@@ -1,10 +1,10 @@
 // Package impair is the impairment benchmark behind `hrvs bench-impair`: it streams a
-// clip through net/relay under each impairment of a fixed matrix (random loss,
+// clip through internal/lab/relay under each impairment of a fixed matrix (random loss,
 // bandwidth caps, jitter with reordering, a total blackout) and reports what a viewer
 // gets: frames shown, complete against concealed, PSNR against the source, latency,
 // and how long the picture takes to heal after the blackout. With Config.Kernel the
 // loss and the caps are the kernel's instead, between two network namespaces
-// (net/testbed).
+// (internal/lab/testbed).
 package impair
 
 import (
@@ -21,10 +21,10 @@ import (
 	"time"
 
 	"github.com/hrvs/hrvs/capture"
+	"github.com/hrvs/hrvs/internal/lab/relay"
+	"github.com/hrvs/hrvs/internal/lab/testbed"
 	"github.com/hrvs/hrvs/net/receiver"
-	"github.com/hrvs/hrvs/net/relay"
 	"github.com/hrvs/hrvs/net/sender"
-	"github.com/hrvs/hrvs/net/testbed"
 	"github.com/hrvs/hrvs/net/tile"
 )
 
@@ -40,7 +40,7 @@ type Config struct {
 	Seed          int64         // relay seed (1)
 	GStreamer     bool          // also run GStreamer RTP/JPEG under the same random loss
 	// Kernel puts the sender and the receiver in two network namespaces joined by a
-	// veth pair (net/testbed) and makes random loss with nftables and bandwidth caps
+	// veth pair (internal/lab/testbed) and makes random loss with nftables and bandwidth caps
 	// with a tc tbf qdisc, as a real host would; delay, jitter, reordering and the
 	// blackout stay with the relay. Needs root, ip, nft and tc.
 	Kernel bool

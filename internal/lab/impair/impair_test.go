@@ -10,8 +10,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hrvs/hrvs/net/relay"
-	"github.com/hrvs/hrvs/net/testbed"
+	"github.com/hrvs/hrvs/internal/lab/relay"
+	"github.com/hrvs/hrvs/internal/testrig"
 )
 
 func TestParseFlags(t *testing.T) {
@@ -71,7 +71,7 @@ func TestRunWritesATable(t *testing.T) {
 // The same through two network namespaces with the kernel's loss and rate cap: the
 // rows say so, frames arrive, and the cap holds.
 func TestRunInTheKernel(t *testing.T) {
-	testbed.Require(t)
+	testrig.RequireNetns(t)
 	cfg := Config{Width: 320, Height: 192, FPS: 20, Duration: time.Second, Warmup: 500 * time.Millisecond,
 		Clips: []string{"pattern"}, Scenarios: []string{"loss5", "cap5", "jitter"}, Kernel: true}
 	var out bytes.Buffer
