@@ -102,7 +102,7 @@ func (m *Hello) Unmarshal(b []byte) error {
 // and decoded before the frame was released; tiles received is the number of set
 // bits. ReadyUS is the instant the receiver stopped waiting for the frame's
 // datagrams (complete, or given up), taken before decoding, so ReadyUS - FirstUS is
-// the frame's arrival spread on the path (§5). The sender knows which tiles it sent,
+// the frame's arrival spread on the path (docs/PROTOCOL.md §5.3). The sender knows which tiles it sent,
 // so the ones it sent whose bits are clear were lost: it resends exactly those with
 // the next frame. The arrival bitmap says which data datagrams arrived from the
 // network (not rebuilt from parity), by their index (Header.Seq); D is one more
@@ -111,8 +111,8 @@ func (m *Hello) Unmarshal(b []byte) error {
 type Ack struct {
 	Stream     uint32
 	Frame      uint32
-	FirstUS    int64
-	ReadyUS    int64
+	FirstUS    int64 // the frame's first accepted datagram arrived, µs on the receiver's clock
+	ReadyUS    int64 // the receiver stopped waiting for the frame's datagrams, before decoding, µs on its clock
 	Bytes      uint32
 	Received   uint16
 	FrameTiles uint16
