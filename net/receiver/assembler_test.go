@@ -172,3 +172,18 @@ func TestAssemblerCountsWhatItDrops(t *testing.T) {
 		t.Fatal("the stream's sender was not published")
 	}
 }
+
+// TestATileDescribedTwoWaysIsInvalid: a fragment that gives its tile more fragments
+// than the tile's first fragment did is refused and counted, without reading past
+// the tile's fragment bitmap.
+func TestATileDescribedTwoWaysIsInvalid(t *testing.T) {
+	r := newRig(t)
+	h := r.tileDatagram(t, 1, 0).h
+	h.Fragments, h.Fragment, h.PayloadSize = 2, 0, 40
+	r.a.handle(r.parsed(t, &h, make([]byte, 20)))
+	h.Fragments, h.Fragment, h.PayloadSize = 100, 60, 1000
+	r.a.handle(r.parsed(t, &h, make([]byte, 10)))
+	if got := r.a.c.invalid.Load(); got != 1 {
+		t.Fatalf("%d datagrams counted invalid, want 1", got)
+	}
+}
