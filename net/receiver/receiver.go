@@ -6,14 +6,13 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"net/netip"
 	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/hrvs/hrvs/net/control"
-	"github.com/hrvs/hrvs/net/stats"
+	"github.com/hrvs/hrvs/net/receiver/mailbox"
 	"github.com/hrvs/hrvs/net/tile"
 	"github.com/hrvs/hrvs/net/udp"
 	"github.com/hrvs/hrvs/net/wire"
@@ -46,73 +45,35 @@ const maxAssembly = 15
 // Budgets that keep hostile or broken input from growing memory without bound.
 const (
 	maxPending     = 8         // frames being assembled at once
-	maxReserved    = 128 << 20 // bytes of tile reassembly buffers
+	maxReserved    = 128 << 20 // bytes of tile reassembly buffers and parity shards
 	queueLen       = 8192      // datagrams between readers and the assembler
 	silentSwitchTo = 250 * time.Millisecond
 )
 
-// Stats is a snapshot of the receiver's counters; field names are the --stats-json contract.
-type Stats struct {
-	FramesReceived     uint64  `json:"frames_received"`
-	FramesComplete     uint64  `json:"frames_complete"`
-	FramesPartial      uint64  `json:"frames_partial"`
-	FramesDisplayed    uint64  `json:"frames_displayed"`
-	TilesReceived      uint64  `json:"tiles_received"`
-	TilesMissing       uint64  `json:"tiles_missing"`
-	DatagramsReceived  uint64  `json:"datagrams_received"`
-	DatagramsInvalid   uint64  `json:"datagrams_invalid"`
-	DatagramsLate      uint64  `json:"datagrams_late"`
-	DatagramsDuplicate uint64  `json:"datagrams_duplicate"` // repeats, and parity that was not needed
-	DatagramsOverflow  uint64  `json:"datagrams_overflow"`
-	DatagramsLost      uint64  `json:"datagrams_lost"`
-	DatagramsRecovered uint64  `json:"datagrams_recovered"` // rebuilt from parity (FEC)
-	DecodeErrors       uint64  `json:"decode_errors"`
-	BytesReceived      uint64  `json:"bytes_received"`
-	Streams            uint64  `json:"streams"`
-	AcksDropped        uint64  `json:"acks_dropped"`
-	FPS                float64 `json:"fps"`
-	Mbps               float64 `json:"mbit_per_s"`
-	LatencyP50         float64 `json:"latency_ms_p50"`
-	LatencyP99         float64 `json:"latency_ms_p99"`
-	ClockOffsetMs      float64 `json:"clock_offset_ms"`
-	ClockSynced        bool    `json:"clock_synced"`
-	Seconds            float64 `json:"seconds"`
-	Width              int     `json:"width"`
-	Height             int     `json:"height"`
-	Quality            int     `json:"quality"`
-	Sender             string  `json:"sender"`
-}
-
-type counters struct {
-	frames, complete, partial, displayed               atomic.Uint64
-	tilesGot, tilesMissing                             atomic.Uint64
-	dgrams, invalid, late, dup, overflow, lost, decErr atomic.Uint64
-	recovered                                          atomic.Uint64
-	bytes, streams                                     atomic.Uint64
-}
-
-// Receiver reads, reassembles and acknowledges one stream at a time.
+// Receiver reads, reassembles and acknowledges one stream at a time. The socket
+// readers feed an assembler through a queue; the assembler hands released frames to
+// the display through a mailbox that always holds the newest.
 type Receiver struct {
 	cfg   Config
 	conns []*net.UDPConn
 	ctl   *control.Server
-	heads tile.Headers
 
-	packets chan packet
-	c       counters
-	latency stats.Latency
-	recent  stats.Latency // since the last LiveLatency call
-	latest  latest
+	packets   chan packet
+	bufs      sync.Pool    // *[]byte of smallBuf bytes, for payloads on their way to the assembler
+	c         readCounters // the readers'
+	asm       *assembler
+	frames    *mailbox.Box[*Frame]
+	displayed atomic.Uint64 // frames taken by Next
 
-	mu        sync.Mutex
-	first     time.Time // first frame released
-	lastFrame time.Time
-	info      struct{ w, h, q int }
-	sender    string
+	liveMu   sync.Mutex
+	liveLast latencyCounts // the latency histogram at the previous LiveLatency call
 
-	announced     atomic.Uint32 // stream id from the last control hello
-	versionWarned atomic.Bool   // a datagram of another protocol version was logged once
+	announced atomic.Uint32 // stream id from the last control hello
+	warned    [numRefusals]atomic.Bool
 }
+
+// ErrClosed is returned by Next after the receiver has stopped.
+var ErrClosed = errors.New("receiver: closed")
 
 // New binds the UDP socket pool and the control port.
 func New(cfg Config) (*Receiver, error) {
@@ -154,8 +115,12 @@ func New(cfg Config) (*Receiver, error) {
 		}
 		return nil, err
 	}
-	r := &Receiver{cfg: cfg, conns: conns, ctl: ctl, packets: make(chan packet, queueLen)}
-	r.latest.init()
+	r := &Receiver{cfg: cfg, conns: conns, ctl: ctl, packets: make(chan packet, queueLen), frames: mailbox.New[*Frame]()}
+	r.bufs.New = func() any { b := make([]byte, smallBuf); return &b }
+	r.asm = newAssembler(assemblerConfig{
+		decoders: cfg.Decoders, newDecoder: cfg.NewDecoder, deadline: cfg.Deadline, limits: cfg.Limits, log: cfg.Log,
+		acks: ctl, clock: ctl, publish: func(f *Frame) { r.frames.Put(f) }, announced: r.announced.Load,
+	})
 	ctl.OnHello = func(stream uint32, from string) { r.announced.Store(stream) }
 	return r, nil
 }
@@ -167,9 +132,12 @@ func (r *Receiver) Addr() string { return r.conns[0].LocalAddr().String() }
 // reference the caller must Release. Frames that arrive while the caller is busy are
 // skipped: the caller always gets the newest.
 func (r *Receiver) Next(ctx context.Context) (*Frame, error) {
-	f, err := r.latest.take(ctx)
+	f, err := r.frames.Take(ctx)
+	if errors.Is(err, mailbox.ErrClosed) {
+		return nil, ErrClosed
+	}
 	if err == nil {
-		r.c.displayed.Add(1)
+		r.displayed.Add(1)
 	}
 	return f, err
 }
@@ -192,109 +160,14 @@ func (r *Receiver) Run(ctx context.Context) error {
 		}
 	})
 	defer stopReaders()
-	a := newAssembler(r)
 	wg.Add(1)
-	go func() { defer wg.Done(); a.run(ctx) }()
+	go func() { defer wg.Done(); r.asm.run(ctx, r.packets) }()
 	readers.Wait()
 	close(r.packets) // the assembler drains what is queued and stops
 	wg.Wait()
-	r.latest.close()
+	r.frames.Close()
 	if err := <-ctlErr; err != nil && !errors.Is(err, net.ErrClosed) {
 		return err
 	}
 	return nil
-}
-
-// packet is one validated datagram on its way to the assembler.
-type packet struct {
-	h       wire.Header
-	buf     *[]byte // pooled storage holding the payload
-	payload []byte
-	at      time.Time
-	from    netip.AddrPort
-}
-
-var smallBufs = sync.Pool{New: func() any { b := make([]byte, 2048); return &b }}
-
-func (r *Receiver) read(c *net.UDPConn) {
-	scratch := make([]byte, wire.MaxDatagram+1)
-	for {
-		n, from, err := c.ReadFromUDPAddrPort(scratch)
-		if err != nil {
-			if errors.Is(err, net.ErrClosed) {
-				return
-			}
-			continue // ICMP errors and the like: nothing to do but read on
-		}
-		r.c.dgrams.Add(1)
-		var p packet
-		payload, err := p.h.Unmarshal(scratch[:n], r.cfg.Limits)
-		if err != nil {
-			r.c.invalid.Add(1)
-			if errors.Is(err, wire.ErrVersion) && !r.versionWarned.Swap(true) {
-				// Most likely an hrvs of another release at the other end: say so once,
-				// where a silent invalid count would leave the user guessing.
-				r.cfg.Log.Warn("datagrams of another protocol version are dropped: run the same hrvs release at both ends",
-					"err", err, "ours", wire.Version)
-			}
-			continue
-		}
-		r.c.bytes.Add(uint64(n))
-		if len(payload) <= 2048 {
-			p.buf = smallBufs.Get().(*[]byte)
-		} else {
-			b := make([]byte, len(payload))
-			p.buf = &b
-		}
-		p.payload = (*p.buf)[:len(payload)]
-		copy(p.payload, payload)
-		p.at, p.from = time.Now(), from
-		select {
-		case r.packets <- p:
-		default:
-			r.c.overflow.Add(1)
-			p.free()
-		}
-	}
-}
-
-func (p *packet) free() {
-	if p.buf != nil && cap(*p.buf) == 2048 {
-		smallBufs.Put(p.buf)
-	}
-	p.buf = nil
-}
-
-// LiveLatency returns the median latency in ms of the frames released since the
-// previous call, for the live status line.
-func (r *Receiver) LiveLatency() float64 {
-	p := r.recent.Percentile(50)
-	r.recent.Reset()
-	return p
-}
-
-// Stats returns a snapshot of the counters.
-func (r *Receiver) Stats() Stats {
-	r.mu.Lock()
-	first, last, info, sender := r.first, r.lastFrame, r.info, r.sender
-	r.mu.Unlock()
-	off, synced := r.ctl.Offset()
-	s := Stats{
-		FramesReceived: r.c.frames.Load(), FramesComplete: r.c.complete.Load(), FramesPartial: r.c.partial.Load(),
-		FramesDisplayed: r.c.displayed.Load(),
-		TilesReceived:   r.c.tilesGot.Load(), TilesMissing: r.c.tilesMissing.Load(),
-		DatagramsReceived: r.c.dgrams.Load(), DatagramsInvalid: r.c.invalid.Load(), DatagramsLate: r.c.late.Load(),
-		DatagramsDuplicate: r.c.dup.Load(), DatagramsOverflow: r.c.overflow.Load(), DatagramsLost: r.c.lost.Load(), DatagramsRecovered: r.c.recovered.Load(),
-		DecodeErrors: r.c.decErr.Load(), BytesReceived: r.c.bytes.Load(), Streams: r.c.streams.Load(),
-		AcksDropped: r.ctl.AcksDropped(),
-		LatencyP50:  r.latency.Percentile(50), LatencyP99: r.latency.Percentile(99),
-		ClockOffsetMs: float64(off) / float64(time.Millisecond), ClockSynced: synced,
-		Width: info.w, Height: info.h, Quality: info.q, Sender: sender,
-	}
-	if d := last.Sub(first).Seconds(); d > 0 && s.FramesReceived > 1 {
-		s.Seconds = d
-		s.FPS = float64(s.FramesReceived-1) / d
-		s.Mbps = float64(s.BytesReceived) * 8 / d / 1e6
-	}
-	return s
 }

@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/hrvs/hrvs/net/receiver"
+	"github.com/hrvs/hrvs/net/receiver/mailbox"
 	"github.com/hrvs/hrvs/render/internal/jpegenc"
 )
 
@@ -53,9 +54,10 @@ type Server struct {
 	wg     sync.WaitGroup
 	kick   chan struct{} // wakes the encoder
 
+	frames *mailbox.Box[numbered] // newest frame not yet encoded
+
 	mu      sync.Mutex
-	latest  *receiver.Frame // newest frame, holding a reference
-	gen     uint64          // counts frames shown; the generation of latest
+	gen     uint64 // counts frames shown: the number of the newest
 	info    frameInfo
 	jpeg    *picture      // newest encoded picture
 	changed chan struct{} // closed and replaced when jpeg changes
@@ -68,6 +70,15 @@ type Server struct {
 	refused  atomic.Uint64
 	encodeNs atomic.Int64
 }
+
+// numbered is a frame with its number among the frames shown, so a picture says
+// which frame it is of.
+type numbered struct {
+	f   *receiver.Frame
+	gen uint64
+}
+
+func (n numbered) Release() { n.f.Release() }
 
 type picture struct {
 	data []byte
@@ -97,7 +108,8 @@ func New(addr string, opt Options) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{opt: opt, ln: ln, kick: make(chan struct{}, 1), changed: make(chan struct{})}
+	s := &Server{opt: opt, ln: ln, kick: make(chan struct{}, 1), changed: make(chan struct{}),
+		frames: mailbox.New[numbered]()}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /{$}", s.page)
@@ -132,23 +144,16 @@ func (s *Server) Addr() net.Addr { return s.ln.Addr() }
 func (s *Server) Show(f *receiver.Frame) error {
 	f.Retain()
 	s.mu.Lock()
-	if s.closed {
-		s.mu.Unlock()
-		f.Release()
-		return nil
-	}
-	old := s.latest
-	s.latest = f
 	s.gen++
+	// Under s.mu, so the box never holds a frame older than s.gen says; after
+	// Close, Put releases the frame at once.
+	s.frames.Put(numbered{f: f, gen: s.gen})
 	s.info = frameInfo{Seq: f.Seq, Sender: f.Sender}
 	if f.Image != nil {
 		s.info.Width, s.info.Height = f.Image.Rect.Dx(), f.Image.Rect.Dy()
 	}
 	wanted := s.wanted > 0
 	s.mu.Unlock()
-	if old != nil {
-		old.Release()
-	}
 	if wanted {
 		s.wake()
 	}
@@ -172,13 +177,7 @@ func (s *Server) Close() error {
 		err = s.srv.Close()
 	}
 	s.wg.Wait()
-	s.mu.Lock()
-	f := s.latest
-	s.latest = nil
-	s.mu.Unlock()
-	if f != nil {
-		f.Release()
-	}
+	s.frames.Close()
 	return err
 }
 
@@ -189,8 +188,8 @@ func (s *Server) wake() {
 	}
 }
 
-// encoder turns the newest frame into JPEG whenever someone waits for one and the
-// newest picture is older than the newest frame.
+// encoder turns the newest frame into JPEG whenever someone waits for one and a
+// frame newer than the newest picture is waiting.
 func (s *Server) encoder() {
 	for {
 		select {
@@ -199,13 +198,16 @@ func (s *Server) encoder() {
 		case <-s.kick:
 		}
 		s.mu.Lock()
-		if s.wanted == 0 || s.latest == nil || (s.jpeg != nil && s.jpeg.gen == s.gen) {
-			s.mu.Unlock()
+		wanted := s.wanted > 0
+		s.mu.Unlock()
+		if !wanted {
+			continue // the frame waits in the box until someone asks
+		}
+		n, ok := s.frames.TryTake()
+		if !ok {
 			continue
 		}
-		f, gen := s.latest, s.gen
-		f.Retain()
-		s.mu.Unlock()
+		f, gen := n.f, n.gen
 		start := time.Now()
 		// A new slice every time: clients may still be writing the previous picture.
 		data, err := jpegenc.Encode(nil, f.Image, s.opt.Quality)
@@ -311,7 +313,7 @@ func (s *Server) snapshot(w http.ResponseWriter, r *http.Request) {
 	defer timeout.Stop()
 	for {
 		s.mu.Lock()
-		have, gen, p, ch := s.latest != nil, s.gen, s.jpeg, s.changed
+		have, gen, p, ch := s.gen > 0, s.gen, s.jpeg, s.changed
 		s.mu.Unlock()
 		if !have {
 			http.Error(w, "no frame received yet", http.StatusServiceUnavailable)

@@ -1,0 +1,139 @@
+package receiver
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"sync"
+	"time"
+
+	"github.com/hrvs/hrvs/net/wire"
+)
+
+// packet is one validated datagram on its way to the assembler.
+type packet struct {
+	h       wire.Header
+	kind    kind
+	buf     *[]byte    // storage holding the payload
+	pool    *sync.Pool // where buf goes back, if it came from one
+	payload []byte
+	at      time.Time
+	from    netip.AddrPort
+}
+
+// kind is what a datagram is to the assembler. On the wire the end marker is a
+// parity datagram naming no block (docs/PROTOCOL.md §3.5); here it is its own kind,
+// told apart once, so parity handling never has to ask whether it is the end.
+type kind uint8
+
+const (
+	kindData   kind = iota // a tile fragment (§3.1)
+	kindParity             // a Reed-Solomon parity shard over a block (§3.4)
+	kindEnd                // the frame's end marker (§3.5)
+)
+
+func kindOf(h *wire.Header) kind {
+	switch {
+	case h.IsEnd():
+		return kindEnd
+	case h.Flags&wire.FlagParity != 0:
+		return kindParity
+	}
+	return kindData
+}
+
+// smallBuf is the payload size kept in the receiver's buffer pool: a datagram of the
+// default MTU fits, larger ones get a buffer of their own.
+const smallBuf = 2048
+
+// read reads datagrams from c, validates them and queues them for the assembler,
+// until c is closed.
+func (r *Receiver) read(c *net.UDPConn) {
+	scratch := make([]byte, wire.MaxDatagram+1)
+	for {
+		n, from, err := c.ReadFromUDPAddrPort(scratch)
+		if err != nil {
+			if errors.Is(err, net.ErrClosed) {
+				return
+			}
+			continue // ICMP errors and the like: nothing to do but read on
+		}
+		r.c.dgrams.Add(1)
+		var p packet
+		payload, err := p.h.Unmarshal(scratch[:n], r.cfg.Limits)
+		if err != nil {
+			r.c.invalid.Add(1)
+			r.explain(err, from)
+			continue
+		}
+		p.kind = kindOf(&p.h)
+		r.c.bytes.Add(uint64(n))
+		if len(payload) <= smallBuf {
+			p.buf, p.pool = r.bufs.Get().(*[]byte), &r.bufs
+		} else {
+			b := make([]byte, len(payload))
+			p.buf = &b
+		}
+		p.payload = (*p.buf)[:len(payload)]
+		copy(p.payload, payload)
+		p.at, p.from = time.Now(), from
+		select {
+		case r.packets <- p:
+		default:
+			r.c.overflow.Add(1)
+			p.free()
+		}
+	}
+}
+
+// free gives the payload's storage back; the payload must not be used after.
+func (p *packet) free() {
+	if p.pool != nil {
+		p.pool.Put(p.buf)
+	}
+	p.buf, p.pool, p.payload = nil, nil, nil
+}
+
+// Refusals that drop every datagram of a stream, not one stray datagram: each is
+// explained once in the log, at warn, since a silent invalid count leaves the user
+// guessing why nothing shows.
+type refusal int
+
+const (
+	refusedVersion refusal = iota // the sender runs another protocol version
+	refusedSize                   // its frames are larger than Config.Limits
+	refusedFormat                 // a codec, subsampling or quality this receiver does not know
+	numRefusals
+)
+
+// explain says once per kind of refusal why datagrams that failed validation with
+// err are dropped, when err is of a kind that drops a whole stream.
+func (r *Receiver) explain(err error, from netip.AddrPort) {
+	var why refusal
+	switch {
+	case errors.Is(err, wire.ErrVersion):
+		why = refusedVersion
+	case errors.Is(err, wire.ErrFrame):
+		why = refusedSize
+	case errors.Is(err, wire.ErrFormat):
+		why = refusedFormat
+	default:
+		return
+	}
+	if r.warned[why].Swap(true) {
+		return
+	}
+	switch why {
+	case refusedVersion:
+		// Most likely an hrvs of another release at the other end.
+		r.cfg.Log.Warn("datagrams of another protocol version are dropped: run the same hrvs release at both ends",
+			"err", err, "ours", wire.Version, "from", from)
+	case refusedSize:
+		r.cfg.Log.Warn("datagrams of frames larger than this receiver accepts are dropped: the whole stream is refused",
+			"err", err, "max", fmt.Sprintf("%dx%d", r.cfg.Limits.MaxWidth, r.cfg.Limits.MaxHeight), "from", from)
+	case refusedFormat:
+		r.cfg.Log.Warn("datagrams of a format this receiver cannot decode are dropped: the whole stream is refused",
+			"err", err, "from", from)
+	}
+}
