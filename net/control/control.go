@@ -57,9 +57,10 @@ func (c *clock) add(t1, t2, t3 int64) {
 // conn wraps one control connection with a mutex so acks and pongs can be written
 // from different goroutines.
 type conn struct {
-	c   net.Conn
-	mu  sync.Mutex
-	buf []byte
+	c    net.Conn
+	mu   sync.Mutex
+	buf  []byte
+	acks chan []byte // the server's acks waiting for this connection's writer
 }
 
 func (c *conn) send(typ uint8, body []byte) error {
