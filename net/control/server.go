@@ -12,6 +12,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/hrvs/hrvs/net/seal"
 	"github.com/hrvs/hrvs/net/wire"
 )
 
@@ -51,7 +52,12 @@ type Server struct {
 	mu      sync.Mutex
 	streams map[uint32][]*conn               // connections that said hello, by stream
 	pending []*conn                          // connections waiting for their hello, oldest first
+	openers map[uint32]keyedStream           // keyed streams' datagram openers
 	OnHello func(stream uint32, from string) // optional; called from the connection's goroutine
+	// Key, when set before Run, makes the Server keyed: a connection must complete the
+	// handshake of docs/PROTOCOL.md §7.2 before anything else, and from then on every
+	// message is sealed.
+	Key *seal.Key
 }
 
 // Listen binds the TCP control port.
@@ -60,7 +66,8 @@ func Listen(addr string, log *slog.Logger) (*Server, error) {
 	if err != nil {
 		return nil, errorf("control listen %s: %w", addr, err)
 	}
-	return &Server{ln: ln, log: logf(log), acks: make(chan []byte, 256), streams: map[uint32][]*conn{}}, nil
+	return &Server{ln: ln, log: logf(log), acks: make(chan []byte, 256), streams: map[uint32][]*conn{},
+		openers: map[uint32]keyedStream{}}, nil
 }
 
 // Addr is the bound address.
@@ -167,29 +174,38 @@ func (s *Server) Run(ctx context.Context) error {
 
 // hello waits for c's hello and attaches c to its stream; it reports false (and has
 // closed nothing) when c is to be refused.
-func (s *Server) hello(c *conn) (wire.Hello, bool, error) {
-	var h wire.Hello
+func (s *Server) hello(c *conn) (uint32, bool, error) {
 	buf := make([]byte, wire.MaxControlBody)
 	c.c.SetReadDeadline(time.Now().Add(HelloTimeout))
 	typ, body, err := wire.ReadMsg(c.c, buf)
-	if err == nil && typ != wire.MsgHello {
+	var stream uint32
+	switch {
+	case err != nil:
+	case s.Key != nil:
+		stream, err = s.serverHandshake(c, typ, body)
+	case typ == wire.MsgAuthHello:
+		refuse(c, wire.RefuseNoKey, "this receiver has no key: start it with --key FILE (the sender's key) or pair them with --pair")
+		err = errors.New("sender offered a key this receiver does not have")
+	case typ != wire.MsgHello:
 		err = errors.New("first message is not a hello")
-	}
-	if err == nil {
+	default:
+		var h wire.Hello
 		err = h.Unmarshal(body)
+		stream = h.Stream
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.pending = slices.DeleteFunc(s.pending, func(x *conn) bool { return x == c })
 	if err != nil {
-		return h, false, err
+		return 0, false, err
 	}
-	if len(s.streams[h.Stream]) >= MaxPerStream {
-		return h, false, fmt.Errorf("stream %08x already has %d connections", h.Stream, MaxPerStream)
+	if len(s.streams[stream]) >= MaxPerStream {
+		refuse(c, wire.RefuseBusy, "too many connections for this stream")
+		return 0, false, fmt.Errorf("stream %08x already has %d connections", stream, MaxPerStream)
 	}
-	s.streams[h.Stream] = append(s.streams[h.Stream], c)
+	s.streams[stream] = append(s.streams[stream], c)
 	c.c.SetReadDeadline(time.Time{})
-	return h, true, nil
+	return stream, true, nil
 }
 
 func (s *Server) detach(stream uint32, c *conn) {
@@ -208,7 +224,7 @@ func (s *Server) serve(ctx context.Context, c *conn) {
 	defer stopOnCtx()
 	defer c.c.Close()
 	from := c.c.RemoteAddr().String()
-	h, ok, err := s.hello(c)
+	stream, ok, err := s.hello(c)
 	if !ok {
 		// Counted, and logged at debug only: a flood of junk connections must not flood
 		// the log too.
@@ -216,10 +232,10 @@ func (s *Server) serve(ctx context.Context, c *conn) {
 		s.log.Debug("control: refused connection", "from", from, "err", err)
 		return
 	}
-	defer s.detach(h.Stream, c)
-	s.log.Info("control: sender connected", "from", from, "stream", h.Stream)
+	defer s.detach(stream, c)
+	s.log.Info("control: sender connected", "from", from, "stream", stream, "keyed", s.Key != nil)
 	if s.OnHello != nil {
-		s.OnHello(h.Stream, from)
+		s.OnHello(stream, from)
 	}
 	done := make(chan struct{})
 	var writers sync.WaitGroup
@@ -241,9 +257,9 @@ func (s *Server) serve(ctx context.Context, c *conn) {
 			}
 		}
 	})
-	buf := make([]byte, wire.MaxControlBody)
+	buf := make([]byte, maxSealedBody)
 	for {
-		typ, body, err := wire.ReadMsg(c.c, buf)
+		typ, body, err := c.read(buf)
 		if err != nil {
 			if ctx.Err() == nil {
 				s.log.Info("control: sender went away", "from", from, "err", err)

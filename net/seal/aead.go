@@ -197,3 +197,13 @@ func (o *Opener) Open(dst, d []byte, headerLen int) (payload []byte, counter uin
 	}
 	return payload, counter, nil
 }
+
+// Next is the counter the next Seal will use.
+func (s *Sealer) Next() uint64 { return s.next.Load() + 1 }
+
+// Start makes the Opener refuse every counter below next (see Window.Start).
+func (o *Opener) Start(next uint64) {
+	if next > 0 {
+		o.window.Start(next - 1)
+	}
+}

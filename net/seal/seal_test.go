@@ -262,3 +262,16 @@ func FuzzOpen(f *testing.F) {
 		}
 	})
 }
+
+func TestAStartedOpenerRefusesWhatCameBefore(t *testing.T) {
+	tx, rx := pair(t, AES256GCM)
+	old, _ := tx.Seal(nil, header, []byte("recorded earlier"))
+	rx.Start(tx.Next())
+	if _, _, err := rx.Open(nil, old, len(header)); !errors.Is(err, ErrReplay) {
+		t.Fatalf("a datagram from before the handshake: %v", err)
+	}
+	d, _ := tx.Seal(nil, header, []byte("live"))
+	if _, _, err := rx.Open(nil, d, len(header)); err != nil {
+		t.Fatalf("the next datagram: %v", err)
+	}
+}

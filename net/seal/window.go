@@ -68,3 +68,18 @@ func (w *Window) Accept(counter uint64) bool {
 	w.bits[(counter/64)%windowBlocks] |= 1 << (counter % 64)
 	return true
 }
+
+// Start moves the window so that every counter up to and including floor counts as seen:
+// a receiver that learns, in an authenticated handshake, the counter a sender will use
+// next refuses anything recorded before it.
+func (w *Window) Start(floor uint64) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if floor <= w.newest {
+		return
+	}
+	w.newest = floor
+	for i := range w.bits {
+		w.bits[i] = ^uint64(0)
+	}
+}
