@@ -207,3 +207,30 @@ func (o *Opener) Start(next uint64) {
 		o.window.Start(next - 1)
 	}
 }
+
+// SealDatagram appends the sealed form of a whole clear datagram d (a header of
+// headerLen bytes, then the payload) to dst: header || counter || ciphertext || tag.
+func (s *Sealer) SealDatagram(dst, d []byte, headerLen int) ([]byte, error) {
+	if headerLen < 0 || headerLen > len(d) {
+		return dst, ErrShort
+	}
+	return s.Seal(dst, d[:headerLen], d[headerLen:])
+}
+
+// OpenDatagram opens a sealed datagram in place and returns it as the clear datagram it
+// was sealed from (header || payload, Overhead bytes shorter), a prefix of d. Errors as
+// Open; on error d's payload bytes are undefined.
+func (o *Opener) OpenDatagram(d []byte, headerLen int) ([]byte, error) {
+	if headerLen < 0 || len(d) < headerLen+Overhead {
+		return nil, ErrShort
+	}
+	// Decrypt where the ciphertext lies (an AEAD may only write in place or elsewhere),
+	// then move the plaintext down over the counter.
+	ct := d[headerLen+CounterSize:]
+	p, _, err := o.Open(ct[:0], d, headerLen)
+	if err != nil {
+		return nil, err
+	}
+	n := copy(d[headerLen:], p)
+	return d[:headerLen+n], nil
+}

@@ -275,3 +275,19 @@ func TestAStartedOpenerRefusesWhatCameBefore(t *testing.T) {
 		t.Fatalf("the next datagram: %v", err)
 	}
 }
+
+func TestWholeDatagramsSealAndOpenInPlace(t *testing.T) {
+	tx, rx := pair(t, ChaCha20Poly1305)
+	clear := append(append([]byte{}, header...), []byte("the fragment payload")...)
+	d, err := tx.SealDatagram(nil, clear, len(header))
+	if err != nil || len(d) != len(clear)+Overhead {
+		t.Fatalf("sealed %d bytes, %v", len(d), err)
+	}
+	got, err := rx.OpenDatagram(d, len(header))
+	if err != nil || !bytes.Equal(got, clear) {
+		t.Fatalf("opened %q, %v", got, err)
+	}
+	if _, err := rx.OpenDatagram(d[:len(header)+Overhead-1], len(header)); !errors.Is(err, ErrShort) {
+		t.Fatalf("short: %v", err)
+	}
+}
