@@ -202,10 +202,3 @@ func (f *Frame) release() {
 	}
 	f.shards = f.shards[:0]
 }
-
-// Discard returns the shards of a frame that will not be coded.
-func (f *Frame) Discard() {
-	f.mu.Lock()
-	f.release()
-	f.mu.Unlock()
-}

@@ -4,6 +4,12 @@
 // refresh), encodes them on a pool of workers and sends each as soon as it is
 // encoded, paced. Acknowledgements drive repair and a rate controller that trades
 // JPEG quality, refresh pace and, last, frame rate against the path's bandwidth.
+//
+// One job per file: sender.go is the configuration and the pipeline; choose.go
+// picks a frame's tiles (change.go is the change test); encode.go is the encoder
+// pool; packer.go cuts tiles into datagrams and adds parity (net/fec) and the end
+// marker; ledger.go keeps what is in flight and learns from acknowledgements;
+// rate.go is rate control, pacer.go the pacer, stats.go the counters.
 package sender
 
 import (
