@@ -99,17 +99,17 @@ func (e *Encoder) ParityCount(k int, loss float64) int {
 	return ParityFor(k, 1.25*loss+0.002, blockMiss)
 }
 
-// Frame collects one protected frame's data datagrams as shards. Keep is safe
+// Outgoing collects one protected frame's data datagrams as shards. Keep is safe
 // for concurrent use by the goroutines sending the frame's tiles; Parity is called
 // once, after the last of them.
-type Frame struct {
+type Outgoing struct {
 	e      *Encoder
 	mu     sync.Mutex
 	shards [][]byte // by data datagram index: shard prefix and fragment payload
 }
 
-// Frame starts a protected frame.
-func (e *Encoder) Frame() *Frame { return &Frame{e: e} }
+// Start starts a protected frame.
+func (e *Encoder) Start() *Outgoing { return &Outgoing{e: e} }
 
 // Room is the fragment payload a data datagram of datagram bytes can carry in a
 // protected frame: a parity datagram carries a whole shard, the prefix naming the
@@ -118,7 +118,7 @@ func Room(datagram int) int { return datagram - wire.HeaderSize - wire.ShardPref
 
 // Keep files data datagram h (its Seq, tile and fragment fields) with its fragment
 // payload as the shard of its index.
-func (f *Frame) Keep(h *wire.Header, payload []byte) error {
+func (f *Outgoing) Keep(h *wire.Header, payload []byte) error {
 	if wire.ShardPrefix+len(payload) > f.e.shardSize {
 		return fmt.Errorf("fec: a fragment of %d bytes does not fit a shard of %d", len(payload), f.e.shardSize)
 	}
@@ -142,7 +142,7 @@ func (f *Frame) Keep(h *wire.Header, payload []byte) error {
 // parity, and n counts the parity datagrams handed out so far (so a caller can
 // spread them over sockets). The datagram is only valid during the call. Parity
 // returns the frame's shards to the encoder's pool, so a Frame is coded once.
-func (f *Frame) Parity(hdr wire.Header, loss float64, emit func(d []byte, n int)) error {
+func (f *Outgoing) Parity(hdr wire.Header, loss float64, emit func(d []byte, n int)) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	defer f.release()
@@ -192,7 +192,7 @@ func (f *Frame) Parity(hdr wire.Header, loss float64, emit func(d []byte, n int)
 }
 
 // release returns the shards to the pool. Called with mu held.
-func (f *Frame) release() {
+func (f *Outgoing) release() {
 	for i, sh := range f.shards {
 		if sh != nil {
 			sh = sh[:cap(sh)]

@@ -93,7 +93,7 @@ func TestParityCount(t *testing.T) {
 
 // frameOf sends d data datagrams of a protected frame through Keep and returns
 // the datagrams as they would go on the wire.
-func frameOf(t *testing.T, f *Frame, hdr wire.Header, d int) [][]byte {
+func frameOf(t *testing.T, f *Outgoing, hdr wire.Header, d int) [][]byte {
 	t.Helper()
 	var out [][]byte
 	for i := range d {
@@ -125,7 +125,7 @@ func TestParityRebuildsTheFramesDatagrams(t *testing.T) {
 		t.Fatal(err)
 	}
 	const d = 200 // two blocks
-	f := e.Frame()
+	f := e.Start()
 	data := frameOf(t, f, hdr, d)
 	var parity []wire.Header
 	var shards [][]byte
@@ -205,7 +205,7 @@ func TestParityRefusesAFrameWithAGap(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f := e.Frame()
+	f := e.Start()
 	h := wire.Header{Fragments: 1, PayloadSize: 10, Seq: 3} // 0..2 never filed
 	if err := f.Keep(&h, make([]byte, 10)); err != nil {
 		t.Fatal(err)
@@ -222,7 +222,7 @@ func TestKeepRefusesAFragmentLargerThanAShard(t *testing.T) {
 		t.Fatal(err)
 	}
 	h := wire.Header{Fragments: 1, PayloadSize: 300}
-	if err := e.Frame().Keep(&h, make([]byte, 300)); err == nil {
+	if err := e.Start().Keep(&h, make([]byte, 300)); err == nil {
 		t.Fatal("filed a 300-byte fragment for 256-byte datagrams")
 	}
 }

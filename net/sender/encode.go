@@ -22,7 +22,7 @@ type frameJob struct {
 	sizes    []int32      // encoded bytes per carried tile, in job order; read once the frame is done
 	tiles    []uint16     // the grid tiles carried, in job order
 	deferred int          // estimated bytes of the tiles fit left for later frames
-	parity   *fec.Frame   // the frame's parity, nil when unprotected (docs/PROTOCOL.md §3.4)
+	parity   *fec.Outgoing   // the frame's parity, nil when unprotected (docs/PROTOCOL.md §3.4)
 	left     atomic.Int32 // tiles not yet encoded and sent
 	sent     tally
 	start    time.Time

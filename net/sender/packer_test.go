@@ -49,7 +49,7 @@ func TestPackerFramesDatagrams(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				fj.parity = e.Frame()
+				fj.parity = e.Start()
 			}
 			dgram := make([]byte, mtu)
 			payloads := [][]byte{bytes.Repeat([]byte{1}, 1000), bytes.Repeat([]byte{2}, 200)}

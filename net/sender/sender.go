@@ -349,7 +349,7 @@ func (s *Sender) submit(f *capture.Frame) error {
 		hdr:   frameHeader(s.cfg.Stream, s.frameNo, f.Time.UnixMicro(), s.choose.grid, uint16(len(jobs)), s.rc.quality, format),
 		sizes: make([]int32, len(jobs)), tiles: make([]uint16, len(jobs))}
 	if s.fec.Protect(s.rc.loss, s.rc.randomLoss()) {
-		fj.parity = s.fec.Frame()
+		fj.parity = s.fec.Start()
 	}
 	for i := range jobs {
 		jobs[i].pos, jobs[i].fj = i, fj
