@@ -218,3 +218,28 @@ func TestAnUnwritableDirectoryIsAnError(t *testing.T) {
 		t.Fatal("New under a file succeeded")
 	}
 }
+
+// BenchmarkWriter720p is the sink's throughput: b.N frames of 1280x720 shown and written
+// to the last (Close is timed), with every encoder busy; none may be skipped.
+func BenchmarkWriter720p(b *testing.B) {
+	img := testpic.Picture(1280, 720, image.YCbCrSubsampleRatio420, 0)
+	w, err := New(b.TempDir(), Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.SetBytes(int64(len(img.Y) + len(img.Cb) + len(img.Cr)))
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := range b.N {
+		f := receiver.NewFrame(img, uint32(i))
+		w.Show(f)
+		f.Release()
+	}
+	if err := w.Close(); err != nil {
+		b.Fatal(err)
+	}
+	b.StopTimer()
+	if w.Skipped() > 0 {
+		b.Fatalf("%d of %d frames skipped", w.Skipped(), w.Written()+w.Skipped())
+	}
+}
