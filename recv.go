@@ -47,7 +47,7 @@ func (f *recvFlags) register(fs *flag.FlagSet, demo bool) {
 	fs.Var(&f.maxSize, "max-size", fmt.Sprintf("largest frame accepted, `WxH` in pixels, up to %s; datagrams for larger frames are dropped", maxFrame.String()))
 	fs.DurationVar(&f.deadline, "deadline", f.deadline, "how long a stalled frame waits for missing tiles, above 0")
 	fs.StringVar(&f.decoder, "decoder", f.decoder, "tile JPEG decoder: fast (the project's own, image/jpeg for what it does not take) or stdlib")
-	fs.StringVar(&f.sink, "sink", f.sink, "where frames go: window, null or dir:PATH (a PNG per frame, never overwriting);\n(default: the window when a display is available, else null)")
+	fs.StringVar(&f.sink, "sink", f.sink, "where frames go: window, null or dir:PATH (a PNG per frame, never overwriting)\n(default: the window when a display is available, else null)")
 	fs.StringVar(&f.http, "http", f.http, "also serve a browser view (MJPEG, /snapshot.jpg, /stats.json) on this `address`, e.g. :8080 (default: none)")
 	fs.StringVar(&f.record, "record", f.record, "also record what is received into this AVI (MJPEG) `file` (default: none)")
 	if demo {
