@@ -203,3 +203,26 @@ func Given(fs *flag.FlagSet, name string) bool {
 	fs.Visit(func(f *flag.Flag) { given = given || f.Name == name })
 	return given
 }
+
+// Unexplained lists, as "COMMAND -FLAG", the flags whose help shows no default: a flag
+// whose default is zero or empty must say in its usage what that means ("default 0: no
+// limit", "required"); a non-zero default is printed by the flag package. Boolean flags
+// are off unless given and need no word. Tests call it so every --help stays complete.
+func (p *Program) Unexplained() []string {
+	var out []string
+	for _, c := range p.Commands {
+		if c.RawArgs {
+			continue
+		}
+		p.FlagSet(c).VisitAll(func(f *flag.Flag) {
+			if b, ok := f.Value.(interface{ IsBoolFlag() bool }); ok && b.IsBoolFlag() {
+				return
+			}
+			zero := f.DefValue == "" || f.DefValue == "0" || f.DefValue == "0s"
+			if zero && !strings.Contains(f.Usage, "default") && !strings.Contains(f.Usage, "required") {
+				out = append(out, c.Name+" -"+f.Name)
+			}
+		})
+	}
+	return out
+}

@@ -91,3 +91,18 @@ func TestGivenTellsASetFlagFromItsDefault(t *testing.T) {
 		t.Fatalf("Given a %v, b %v; want true, false", Given(fs, "a"), Given(fs, "b"))
 	}
 }
+
+func TestUnexplainedNamesFlagsWithoutADefault(t *testing.T) {
+	p := &Program{Name: "prog", Commands: []*Command{{Name: "c", Flags: func(fs *flag.FlagSet) {
+		fs.Int("limit", 0, "stop after this many") // zero, unexplained
+		fs.Int("frames", 0, "stop after this many (default 0: no limit)")
+		fs.String("to", "", "where to send (required)")
+		fs.String("name", "x", "a name")           // the flag package prints x
+		fs.Bool("loop", false, "repeat")           // off unless given
+		fs.Duration("wait", 0, "how long to wait") // zero, unexplained
+	}}}}
+	got := strings.Join(p.Unexplained(), ",")
+	if got != "c -limit,c -wait" {
+		t.Fatalf("Unexplained() = %q, want c -limit,c -wait", got)
+	}
+}
