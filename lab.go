@@ -33,6 +33,7 @@ func runLab(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		return err
 	}
 	cmd := exec.CommandContext(ctx, path, args...)
+	cmd.Args[0] = "hrvs" // the lab names itself as called: its help and errors say "hrvs relay"
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, stdout, stderr
 	err = cmd.Run()
 	var ee *exec.ExitError

@@ -79,7 +79,7 @@ func newSendFlags() *sendFlags {
 func (f *sendFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.source, "source", f.source, "what to send: pattern (the built-in test pattern), a V4L2 camera\n(/dev/video0) or a video file (Y4M and MJPEG read directly, anything else through ffmpeg)")
 	fs.Var(&f.size, "size", fmt.Sprintf("frame size `WxH` in pixels for the pattern, or the size to ask a camera for (files keep theirs);\n16x16 up to %s, the most a receiver accepts", maxFrame.String()))
-	fs.Var(&f.fps, "fps", "frames per second, 0..1000 (default: the source's own, 30 for the pattern); 0 or max: as fast as possible")
+	fs.Var(&f.fps, "fps", "frame `rate` in frames per second, 0..1000 (default: the source's own, 30 for the pattern); 0 or max: as fast as possible")
 	fs.StringVar(&f.format, "format", f.format, "camera pixel format: mjpeg, yuyv or auto (MJPEG at high resolutions)")
 	fs.BoolVar(&f.loop, "loop", f.loop, "restart a file at its end (default: stop)")
 	fs.IntVar(&f.quality, "quality", f.quality, "highest JPEG quality, 1..100, where rate control starts")

@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"syscall"
 
 	"github.com/hrvs/hrvs/internal/cli"
@@ -22,21 +23,22 @@ import (
 )
 
 func main() {
-	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+	os.Exit(run(filepath.Base(os.Args[0]), os.Args[1:], os.Stdout, os.Stderr))
 }
 
-// program is hrvs-lab's command table.
-func program() *cli.Program {
-	return &cli.Program{Name: "hrvs-lab", Intro: "HRVS's benchmarks and test tools (also reached as hrvs bench, hrvs bench-impair, hrvs relay)",
+// program is hrvs-lab's command table, named as it was called: hrvs runs it as "hrvs", so
+// its help and its errors name the command the user typed.
+func program(name string) *cli.Program {
+	return &cli.Program{Name: name, Intro: "HRVS's benchmarks and test tools (also reached as hrvs bench, hrvs bench-impair, hrvs relay)",
 		Commands: []*cli.Command{benchCommand(), benchImpairCommand(), relayCommand()}}
 }
 
 // run is main without the exit, so tests can drive the command line.
-func run(args []string, stdout, stderr io.Writer) int {
+func run(name string, args []string, stdout, stderr io.Writer) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
-	return program().Main(ctx, args, stdout, stderr, log)
+	return program(name).Main(ctx, args, stdout, stderr, log)
 }
 
 func benchCommand() *cli.Command {

@@ -10,7 +10,7 @@ import (
 
 func runCmd(args ...string) (int, string, string) {
 	var out, errb bytes.Buffer
-	code := run(args, &out, &errb)
+	code := run("hrvs-lab", args, &out, &errb)
 	return code, out.String(), errb.String()
 }
 
@@ -58,13 +58,13 @@ func TestARelayThatCannotListenExitsOne(t *testing.T) {
 }
 
 func TestEveryLabCommandExplainsItself(t *testing.T) {
-	for _, c := range program().Commands {
+	for _, c := range program("hrvs-lab").Commands {
 		t.Run(c.Name+" --help names every flag", func(t *testing.T) {
 			code, stdout, _ := runCmd(c.Name, "--help")
 			if code != 0 || !strings.Contains(stdout, "usage: hrvs-lab "+c.UsageLine) {
 				t.Fatalf("exit %d, %q", code, stdout)
 			}
-			program().FlagSet(c).VisitAll(func(f *flag.Flag) {
+			program("hrvs-lab").FlagSet(c).VisitAll(func(f *flag.Flag) {
 				if !strings.Contains(stdout, "-"+f.Name) {
 					t.Errorf("--help lacks -%s", f.Name)
 				}
@@ -74,7 +74,7 @@ func TestEveryLabCommandExplainsItself(t *testing.T) {
 }
 
 func TestEveryFlagSaysItsDefault(t *testing.T) {
-	if u := program().Unexplained(); len(u) > 0 {
+	if u := program("hrvs-lab").Unexplained(); len(u) > 0 {
 		t.Errorf("flags whose help gives no default: %v", u)
 	}
 }
