@@ -189,3 +189,23 @@ func TestEveryFlagSaysItsDefault(t *testing.T) {
 		t.Errorf("flags whose help gives no default: %v", u)
 	}
 }
+
+func TestTheBoundsTheErrorsNameAreAccepted(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		args []string
+	}{
+		{"the largest tile", []string{"--tile", "4080x2032"}},
+		{"the most parity", []string{"--fec", "100"}},
+		{"a minimum quality equal to the quality", []string{"--quality", "60", "--min-quality", "60"}},
+		{"the lowest bit rate cap", []string{"--max-bitrate", "100kbit"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			args := append([]string{"demo", "--sink", "null", "--size", "320x192", "--frames", "3", "--duration", "60s"}, tc.args...)
+			code, stdout, stderr := runCmd(args...)
+			if code != 0 || !strings.Contains(stdout, "demo: ") || strings.Contains(stdout, "demo: 0 frames") {
+				t.Fatalf("exit %d, stdout %q, stderr %q: want frames delivered", code, stdout, stderr)
+			}
+		})
+	}
+}
