@@ -76,7 +76,7 @@ func runDemo(ctx context.Context, env *cli.Env, sf *sendFlags, rf *recvFlags) er
 		rcancel()
 	}()
 	go func() { defer wg.Done(); stats.Live(sctx, env.Stderr, time.Second, sendLine(tx)) }()
-	err = receive(rctx, rcancel, rx, sinks, rf.frames, env.Stderr)
+	err = receive(rctx, rcancel, rx, sinks, rf.frames, env.Stderr, env.Log)
 	scancel()
 	wg.Wait()
 	err = errors.Join(err, <-sendErr)

@@ -127,7 +127,7 @@ func runRecv(ctx context.Context, env *cli.Env, f *recvFlags, listen string) err
 	env.Log.Info("receiving", "listen", rx.Addr(), "sockets", cfg.Sockets)
 	ctx, cancel := withDuration(ctx, f.duration)
 	defer cancel()
-	err = receive(ctx, cancel, rx, sinks, f.frames, env.Stderr)
+	err = receive(ctx, cancel, rx, sinks, f.frames, env.Stderr, env.Log)
 	if f.statsJSON != "" {
 		if jerr := stats.WriteJSON(f.statsJSON, rx.Stats()); jerr != nil && err == nil {
 			err = jerr
@@ -158,12 +158,12 @@ func overlay(s receiver.Stats) string {
 // receive runs rx and feeds sinks until ctx ends, frames frames have been released,
 // the sinks have what they asked for, or the user closes the window. The window,
 // when there is one, runs on this goroutine: the caller must be the main one.
-func receive(ctx context.Context, cancel context.CancelFunc, rx *receiver.Receiver, sinks *render.Set, frames int, stderr io.Writer) error {
+func receive(ctx context.Context, cancel context.CancelFunc, rx *receiver.Receiver, sinks *render.Set, frames int, stderr io.Writer, log *slog.Logger) error {
 	if !sinks.HasWindow() {
-		return feed(ctx, cancel, rx, sinks, frames, stderr)
+		return feed(ctx, cancel, rx, sinks, frames, stderr, log)
 	}
 	fed := make(chan error, 1)
-	go func() { fed <- feed(ctx, cancel, rx, sinks, frames, stderr) }()
+	go func() { fed <- feed(ctx, cancel, rx, sinks, frames, stderr, log) }()
 	werr := sinks.RunWindow(ctx)
 	if errors.Is(werr, render.ErrQuit) {
 		werr = nil // the user closed the window: a normal end
@@ -173,7 +173,7 @@ func receive(ctx context.Context, cancel context.CancelFunc, rx *receiver.Receiv
 }
 
 // feed is receive without the window.
-func feed(ctx context.Context, cancel context.CancelFunc, rx *receiver.Receiver, sink *render.Set, frames int, stderr io.Writer) error {
+func feed(ctx context.Context, cancel context.CancelFunc, rx *receiver.Receiver, sink *render.Set, frames int, stderr io.Writer, log *slog.Logger) error {
 	if done := sink.Done(); done != nil {
 		go func() { // ends with ctx at the latest
 			select {
@@ -208,6 +208,12 @@ func feed(ctx context.Context, cancel context.CancelFunc, rx *receiver.Receiver,
 	cancel()
 	wg.Wait()
 	err := <-runErr
+	// The receiver keeps only the newest frame for the outputs: say how many they never
+	// saw, so a file sink's count of frames written adds up.
+	if s := rx.Stats(); s.FramesReceived > s.FramesDisplayed {
+		log.Warn("outputs missed frames: a newer frame replaced each before they were free to take it",
+			"missed", s.FramesReceived-s.FramesDisplayed, "received", s.FramesReceived)
+	}
 	if cerr := sink.Close(); sinkErr == nil {
 		sinkErr = cerr
 	}
