@@ -96,6 +96,19 @@ func TestCommandLineMistakesExitTwoWithOneLine(t *testing.T) {
 	}
 }
 
+func TestASourceLargerThanAReceiverAcceptsIsRefused(t *testing.T) {
+	// A Y4M header is enough: the size is known before any frame is read.
+	path := filepath.Join(t.TempDir(), "big.y4m")
+	if err := os.WriteFile(path, []byte("YUV4MPEG2 W7696 H4320 F30:1 Ip A1:1 C420jpeg\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, _, stderr := runCmd("send", "--duration", "2s", "--to", "127.0.0.1:9", "--source", path)
+	want := "its 7696x4320 frames are larger than 7680x4320, the largest a receiver accepts"
+	if code != 2 || !strings.Contains(stderr, want) {
+		t.Fatalf("exit %d, stderr %q: want 2 and %q", code, stderr, want)
+	}
+}
+
 func TestAFailureThatIsNotTheUsersExitsOne(t *testing.T) {
 	// A port another program holds: the receiver cannot open its socket.
 	taken, err := net.ListenPacket("udp", "127.0.0.1:0")
