@@ -123,14 +123,11 @@ func (p *Program) Main(ctx context.Context, args []string, stdout, stderr io.Wri
 	name := args[0]
 	switch name {
 	case "help", "-h", "--help":
-		if len(args) > 1 && p.lookup(args[1]) != nil && !p.lookup(args[1]).RawArgs {
-			fs := p.FlagSet(p.lookup(args[1]))
-			fs.SetOutput(stdout)
-			fs.Usage()
+		if len(args) < 2 || p.lookup(args[1]) == nil {
+			p.Usage(stdout)
 			return 0
 		}
-		p.Usage(stdout)
-		return 0
+		name, args = args[1], []string{args[1], "--help"} // "help CMD" is "CMD --help"
 	}
 	c := p.lookup(name)
 	if c == nil {

@@ -56,6 +56,7 @@ func TestMainExitsByTheKindOfError(t *testing.T) {
 		{"--help prints the command's help to stdout and exits 0", []string{"count", "--help"}, 0, "", "usage: prog count [--n N]\n\nCounts to N.\n\nflags:\n  -n int\n    \thow far to count, 1..9 (default 3)\n", ""},
 		{"help COMMAND is the same help", []string{"help", "count"}, 0, "", "usage: prog count [--n N]", ""},
 		{"help alone lists the commands", []string{"help"}, 0, "", "prog fail", ""},
+		{"help of a raw command asks the command for its help", []string{"help", "raw"}, 7, "", "", "raw --help"},
 		{"a raw command gets its words unparsed and its exit status through", []string{"raw", "--any", "thing"}, 7, "", "", "raw --any thing"},
 		{"a runtime failure exits 1 on one line", []string{"fail"}, 1, "prog fail: socket: address in use; second line\n", "", ""},
 		{"a usage error found while running exits 2", []string{"misuse"}, 2, "prog misuse: --source x: no such file\n", "", ""},
