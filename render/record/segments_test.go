@@ -177,6 +177,11 @@ func TestTheRecordingFollowsTheStreamThatIsPlaying(t *testing.T) {
 					showAndWait(t, r, f)
 				}
 			}
+			isChange := func(m string) bool { return strings.HasPrefix(m, "recording goes on in a new file") }
+			// Each change is told as it happens, not when the recording ends.
+			if got := len(logs.find(slog.LevelWarn, isChange)); got != len(c.changes) {
+				t.Errorf("%d warnings of a new file before Close, want %d", got, len(c.changes))
+			}
 			if err := r.Close(); err != nil {
 				t.Fatal(err)
 			}
@@ -235,7 +240,6 @@ func TestTheRecordingFollowsTheStreamThatIsPlaying(t *testing.T) {
 				}
 			}
 
-			isChange := func(m string) bool { return strings.HasPrefix(m, "recording goes on in a new file") }
 			changes := logs.find(slog.LevelWarn, isChange)
 			if len(changes) != len(c.changes) {
 				t.Fatalf("%d warnings of a new file, want %d: %v", len(changes), len(c.changes), changes)
