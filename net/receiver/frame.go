@@ -54,20 +54,40 @@ func (f *Frame) Release() {
 // framePool recycles frame buffers of one size and subsampling so the steady state
 // allocates no pixel memory.
 type framePool struct {
-	mu   sync.Mutex
-	free []*Frame
-	w, h int
-	sub  image.YCbCrSubsampleRatio
-	max  int // free frames kept; more are left to the GC
+	mu    sync.Mutex
+	free  []*Frame
+	w, h  int
+	sub   image.YCbCrSubsampleRatio
+	alive int // frames that may exist at once (out + free): the budget's share
+	out   int // frames handed out and not yet released
 }
 
-func newFramePool(w, h int, sub image.YCbCrSubsampleRatio) *framePool {
-	return &framePool{w: w, h: h, sub: sub, max: 8}
+// newFramePool makes a pool for w x h frames whose images may take budget bytes in
+// all, and at least 4 frames (one assembling, one kept for concealment, one in the
+// display's mailbox, one on screen) and at most maxFrames.
+func newFramePool(w, h int, sub image.YCbCrSubsampleRatio, budget int64) *framePool {
+	bytes := int64(w) * int64(h)
+	switch sub {
+	case image.YCbCrSubsampleRatio420:
+		bytes += 2 * int64((w+1)/2) * int64((h+1)/2)
+	case image.YCbCrSubsampleRatio422:
+		bytes += 2 * int64((w+1)/2) * int64(h)
+	default:
+		bytes *= 3
+	}
+	n := int(min(int64(maxFrames), max(4, budget/max(bytes, 1))))
+	return &framePool{w: w, h: h, sub: sub, alive: n}
 }
 
 // get returns a frame with one reference. Its pixels are stale; the caller overwrites them.
+// get returns nil when alive frames are out already.
 func (p *framePool) get() *Frame {
 	p.mu.Lock()
+	if p.out >= p.alive {
+		p.mu.Unlock()
+		return nil
+	}
+	p.out++
 	var f *Frame
 	if n := len(p.free); n > 0 {
 		f = p.free[n-1]
@@ -83,9 +103,8 @@ func (p *framePool) get() *Frame {
 
 func (p *framePool) put(f *Frame) {
 	p.mu.Lock()
-	if len(p.free) < p.max {
-		p.free = append(p.free, f)
-	}
+	p.out--
+	p.free = append(p.free, f) // at most alive frames exist, so free stays bounded
 	p.mu.Unlock()
 }
 

@@ -10,7 +10,7 @@ import (
 )
 
 // Version is the protocol version carried by every datagram and control hello.
-const Version = 2
+const Version = 3
 
 // Magic opens every datagram: "HV".
 const Magic uint16 = 0x4856
@@ -51,7 +51,13 @@ const (
 	// FlagProtected marks a data datagram of a frame that parity datagrams follow,
 	// so the receiver keeps the frame's datagrams until it can rebuild lost ones.
 	FlagProtected uint8 = 1 << 3
-	flagsKnown          = FlagRefresh | FlagRepair | FlagParity | FlagProtected
+	// FlagSealed marks a datagram of a keyed stream: after the 37-byte header come an
+	// 8-byte packet counter, the payload encrypted, and a 16-byte AEAD tag, the header
+	// and counter authenticated as associated data (docs/PROTOCOL.md §7.3). A receiver
+	// opens it (net/seal) before Unmarshal, which then sees the clear datagram with the
+	// flag still set.
+	FlagSealed uint8 = 1 << 4
+	flagsKnown       = FlagRefresh | FlagRepair | FlagParity | FlagProtected | FlagSealed
 )
 
 // Reed-Solomon blocks (docs/PROTOCOL.md §3.4). A block is a run of consecutive
@@ -102,6 +108,16 @@ func (h *Header) SetBlock(b Block, shardLen int) {
 func (h *Header) SetEnd(last int) {
 	h.Flags = FlagParity
 	h.Seq, h.Tile, h.Fragments, h.Fragment, h.PayloadSize = uint16(last), 0, 0, 0, 0
+}
+
+// Peek reads the stream id and flags of a datagram without validating anything else,
+// so a receiver can find the stream's key before it opens a sealed datagram; ok is
+// false when b is too short or not an HRVS datagram of this version.
+func Peek(b []byte) (stream uint32, flags uint8, ok bool) {
+	if len(b) < HeaderSize || binary.BigEndian.Uint16(b[offMagic:]) != Magic || b[offVersion] != Version {
+		return 0, 0, false
+	}
+	return binary.BigEndian.Uint32(b[offStream:]), b[offFlags], true
 }
 
 // IsEnd reports whether a parsed datagram is an end marker.
@@ -326,7 +342,7 @@ func (h *Header) Unmarshal(b []byte, lim Limits) ([]byte, error) {
 		return nil, ErrFlags
 	}
 	if h.Flags&FlagParity != 0 {
-		if h.Flags != FlagParity {
+		if h.Flags&^FlagSealed != FlagParity {
 			return nil, ErrFlags
 		}
 		k, m := int(h.Tile), int(h.Fragments)
