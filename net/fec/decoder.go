@@ -11,7 +11,7 @@ import (
 // its K+M shards are in, so with parity that overtook the data a datagram may be
 // rebuilt just before it arrives. Everything it holds is taken from a Budget shared
 // with the caller's own buffers. One Decoder serves every frame of a receiver, from
-// one goroutine; each frame's state is a Frame the caller keeps with the frame.
+// one goroutine; each frame's state is an Incoming the caller keeps with the frame.
 type Decoder struct {
 	codes   *Codes
 	budget  Budget
@@ -28,10 +28,10 @@ type Budget interface {
 	Give(n int)      // returns n bytes taken before
 }
 
-// Frame is the parity state of one frame: the data shards that arrived, until their
+// Incoming is the parity state of one frame: the data shards that arrived, until their
 // block is whole, and the blocks its parity datagrams described. The zero value is a
 // frame with neither; Decoder.Release gives back what it holds.
-type Frame struct {
+type Incoming struct {
 	shards map[uint16][]byte // prefix and payload of data datagrams, by datagram index
 	blocks []*block
 }
@@ -81,7 +81,7 @@ func blockCost(m int) int { return 256 + 24*m }
 // Data files protected data datagram h (flag FlagProtected) as its block's shard and
 // rebuilds the block if that completes what it needs, handing each rebuilt datagram
 // to rebuilt. The caller files h itself.
-func (d *Decoder) Data(f *Frame, h *wire.Header, payload []byte, rebuilt Rebuilt) Counts {
+func (d *Decoder) Data(f *Incoming, h *wire.Header, payload []byte, rebuilt Rebuilt) Counts {
 	var c Counts
 	blk := f.block(int(h.Seq))
 	if blk != nil && blk.done {
@@ -111,7 +111,7 @@ func (d *Decoder) Data(f *Frame, h *wire.Header, payload []byte, rebuilt Rebuilt
 // Parity files parity datagram h (flag FlagParity, naming a block: not an end marker)
 // under its block and rebuilds the block once enough of it is in, handing each
 // rebuilt datagram to rebuilt.
-func (d *Decoder) Parity(f *Frame, h *wire.Header, payload []byte, rebuilt Rebuilt) Counts {
+func (d *Decoder) Parity(f *Incoming, h *wire.Header, payload []byte, rebuilt Rebuilt) Counts {
 	var c Counts
 	if h.Flags&wire.FlagParity == 0 || h.IsEnd() {
 		c.Invalid++
@@ -157,7 +157,7 @@ func (d *Decoder) Parity(f *Frame, h *wire.Header, payload []byte, rebuilt Rebui
 
 // Extent is one more than the highest data datagram index the frame's blocks cover
 // (0 with none): what the parity says the frame has, lost datagrams included.
-func (f *Frame) Extent() int {
+func (f *Incoming) Extent() int {
 	n := 0
 	for _, blk := range f.blocks {
 		n = max(n, blk.b.Start+blk.b.K)
@@ -166,7 +166,7 @@ func (f *Frame) Extent() int {
 }
 
 // Release gives back everything f holds; f is then empty and may be reused.
-func (d *Decoder) Release(f *Frame) {
+func (d *Decoder) Release(f *Incoming) {
 	for _, blk := range f.blocks {
 		for _, p := range blk.parity {
 			d.budget.Give(len(p))
@@ -177,11 +177,11 @@ func (d *Decoder) Release(f *Frame) {
 		d.budget.Give(len(sh))
 		d.putShard(sh)
 	}
-	*f = Frame{}
+	*f = Incoming{}
 }
 
 // block returns the block holding data index seq, if a parity datagram named it.
-func (f *Frame) block(seq int) *block {
+func (f *Incoming) block(seq int) *block {
 	for _, blk := range f.blocks {
 		if seq >= blk.b.Start && seq < blk.b.Start+blk.b.K {
 			return blk
@@ -192,7 +192,7 @@ func (f *Frame) block(seq int) *block {
 
 // rebuild restores a block's lost data datagrams when at least K of its K+M shards
 // are in, and hands them to rebuilt.
-func (d *Decoder) rebuild(f *Frame, blk *block, c *Counts, rebuilt Rebuilt) {
+func (d *Decoder) rebuild(f *Incoming, blk *block, c *Counts, rebuilt Rebuilt) {
 	if blk.done {
 		return
 	}
@@ -256,7 +256,7 @@ func (d *Decoder) rebuild(f *Frame, blk *block, c *Counts, rebuilt Rebuilt) {
 }
 
 // drop marks a block done and gives back its shards and parity.
-func (d *Decoder) drop(f *Frame, blk *block) {
+func (d *Decoder) drop(f *Incoming, blk *block) {
 	blk.done = true
 	for j, p := range blk.parity {
 		d.budget.Give(len(p))

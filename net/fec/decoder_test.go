@@ -110,7 +110,7 @@ func TestDecoderRebuildsWhatTheBlockLost(t *testing.T) {
 			data, parity := protectedFrame(t, r, k, m)
 			budget := &testBudget{max: 1 << 20}
 			d := NewDecoder(budget, wire.DefaultLimits)
-			var f Frame
+			var f Incoming
 			var got []int
 			rebuilt := func(h *wire.Header, payload []byte) {
 				want := data[h.Seq]
@@ -173,28 +173,28 @@ func TestDecoderRefusesWhatDoesNotFit(t *testing.T) {
 	cases := []struct {
 		name   string
 		budget int
-		feed   func(d *Decoder, f *Frame) Counts
+		feed   func(d *Decoder, f *Incoming) Counts
 		want   Counts
 	}{
-		{"a repeated parity datagram is a duplicate", 1 << 20, func(d *Decoder, f *Frame) Counts {
+		{"a repeated parity datagram is a duplicate", 1 << 20, func(d *Decoder, f *Incoming) Counts {
 			d.Parity(f, &parity[0].h, parity[0].payload, nil)
 			return d.Parity(f, &parity[0].h, parity[0].payload, nil)
 		}, Counts{Duplicate: 1}},
-		{"a block overlapping one described before is invalid", 1 << 20, func(d *Decoder, f *Frame) Counts {
+		{"a block overlapping one described before is invalid", 1 << 20, func(d *Decoder, f *Incoming) Counts {
 			d.Parity(f, &parity[0].h, parity[0].payload, nil)
 			return d.Parity(f, &overlap, parity[0].payload, nil)
 		}, Counts{Invalid: 1}},
-		{"the same block with another shard length is invalid", 1 << 20, func(d *Decoder, f *Frame) Counts {
+		{"the same block with another shard length is invalid", 1 << 20, func(d *Decoder, f *Incoming) Counts {
 			d.Parity(f, &parity[0].h, parity[0].payload, nil)
 			return d.Parity(f, &otherLen, parity[1].payload[1:], nil)
 		}, Counts{Invalid: 1}},
-		{"an end marker is not parity", 1 << 20, func(d *Decoder, f *Frame) Counts {
+		{"an end marker is not parity", 1 << 20, func(d *Decoder, f *Incoming) Counts {
 			return d.Parity(f, &end, nil, nil)
 		}, Counts{Invalid: 1}},
-		{"a shard over the budget is refused", 100, func(d *Decoder, f *Frame) Counts {
+		{"a shard over the budget is refused", 100, func(d *Decoder, f *Incoming) Counts {
 			return d.Data(f, &data[0].h, data[0].payload, nil)
 		}, Counts{Overflow: 1}},
-		{"a block over the budget is refused", 100, func(d *Decoder, f *Frame) Counts {
+		{"a block over the budget is refused", 100, func(d *Decoder, f *Incoming) Counts {
 			return d.Parity(f, &parity[0].h, parity[0].payload, nil)
 		}, Counts{Overflow: 1}},
 	}
@@ -202,7 +202,7 @@ func TestDecoderRefusesWhatDoesNotFit(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			budget := &testBudget{max: c.budget}
 			d := NewDecoder(budget, wire.DefaultLimits)
-			var f Frame
+			var f Incoming
 			if got := c.feed(d, &f); got != c.want {
 				t.Fatalf("counts %+v, want %+v", got, c.want)
 			}
@@ -223,7 +223,7 @@ func TestDecoderRefusesLyingParity(t *testing.T) {
 	for trial := range 50 {
 		budget := &testBudget{max: 1 << 20}
 		d := NewDecoder(budget, wire.DefaultLimits)
-		var f Frame
+		var f Incoming
 		var counts Counts
 		for j := range data[:24] {
 			c := d.Data(&f, &data[j].h, data[j].payload, func(h *wire.Header, payload []byte) {
@@ -273,7 +273,7 @@ func FuzzDecoder(f *testing.F) {
 	f.Fuzz(func(t *testing.T, in []byte) {
 		budget := &testBudget{max: 64 << 10}
 		d := NewDecoder(budget, wire.DefaultLimits)
-		var fr Frame
+		var fr Incoming
 		for len(in) >= 2 {
 			n := int(in[0])<<8 | int(in[1])
 			in = in[2:]
@@ -324,7 +324,7 @@ func BenchmarkDecoder5of100(b *testing.B) {
 	b.SetBytes(int64(bytes))
 	b.ReportAllocs()
 	for b.Loop() {
-		var f Frame
+		var f Incoming
 		for i := range data {
 			if i%20 != 7 {
 				d.Data(&f, &data[i].h, data[i].payload, count)

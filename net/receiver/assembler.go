@@ -113,7 +113,7 @@ type pendingFrame struct {
 	closing                     bool
 	arrived                     []byte    // bitmap of data datagram indices that came from the network
 	datagrams                   int       // data datagram indices known: highest seen + 1, or the end marker's
-	parity                      fec.Frame // what the frame holds to rebuild lost datagrams
+	parity                      fec.Incoming // what the frame holds to rebuild lost datagrams
 }
 
 // giveUp closes the frame: what has not arrived by now is lost. The first time also
