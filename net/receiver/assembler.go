@@ -111,8 +111,8 @@ type pendingFrame struct {
 	decoded, failed, decoding   int
 	bytes                       int
 	closing                     bool
-	arrived                     []byte    // bitmap of data datagram indices that came from the network
-	datagrams                   int       // data datagram indices known: highest seen + 1, or the end marker's
+	arrived                     []byte       // bitmap of data datagram indices that came from the network
+	datagrams                   int          // data datagram indices known: highest seen + 1, or the end marker's
 	parity                      fec.Incoming // what the frame holds to rebuild lost datagrams
 }
 

@@ -18,12 +18,12 @@ type frameJob struct {
 	f        *capture.Frame
 	hdr      wire.Header // what every datagram of the frame carries (frameHeader)
 	grid     tile.Grid
-	ref      *image.YCbCr // the sender's reference picture, updated as tiles leave
-	sizes    []int32      // encoded bytes per carried tile, in job order; read once the frame is done
-	tiles    []uint16     // the grid tiles carried, in job order
-	deferred int          // estimated bytes of the tiles fit left for later frames
-	parity   *fec.Outgoing   // the frame's parity, nil when unprotected (docs/PROTOCOL.md §3.4)
-	left     atomic.Int32 // tiles not yet encoded and sent
+	ref      *image.YCbCr  // the sender's reference picture, updated as tiles leave
+	sizes    []int32       // encoded bytes per carried tile, in job order; read once the frame is done
+	tiles    []uint16      // the grid tiles carried, in job order
+	deferred int           // estimated bytes of the tiles fit left for later frames
+	parity   *fec.Outgoing // the frame's parity, nil when unprotected (docs/PROTOCOL.md §3.4)
+	left     atomic.Int32  // tiles not yet encoded and sent
 	sent     tally
 	start    time.Time
 }
