@@ -41,6 +41,9 @@ type assemblerConfig struct {
 	// following, if set, is told the current stream and when its latest datagram
 	// arrived, so the readers can drop other streams early.
 	following func(stream uint32, at time.Time)
+	// newest, if set, is the newest capture time the readers have seen: stream<<32 |
+	// capture time's low 32 bits (see stale).
+	newest func() uint64
 	// reassembly and frameBytes are the byte budgets of tile and parity buffers and of
 	// frame images (Config.MaxMemory's shares; 0: 128 MB and 1 GB).
 	reassembly int
@@ -72,7 +75,8 @@ type assembler struct {
 	released bool            // whether lastNo is meaningful
 	last     *Frame          // newest released frame, kept for concealment
 	pool     *framePool
-	budget   budget // bytes held by reassembly buffers and parity
+	frameMem frameMem // the frame images' budget (cfg.frameBytes)
+	budget   budget   // bytes held by reassembly buffers and parity
 	// spare holds reassembly tiles whose decode finished, for reuse, so the
 	// steady state allocates no per-tile buffers; at most maxSpareTiles holding
 	// at most maxSpareBytes, so hostile giant tiles cannot pin memory.
@@ -160,7 +164,7 @@ func newAssembler(cfg assemblerConfig) *assembler {
 		cfg.frameBytes = 1 << 30
 	}
 	a := &assembler{cfg: cfg, jobs: make(chan decodeJob, 4096), results: make(chan decodeResult, 4096),
-		budget: budget{max: cfg.reassembly}}
+		budget: budget{max: cfg.reassembly}, frameMem: frameMem{max: cfg.frameBytes}}
 	a.fec = fec.NewDecoder(&a.budget, cfg.limits)
 	return a
 }
@@ -364,10 +368,21 @@ func (a *assembler) inWindow(n uint32, p *packet) bool {
 }
 
 // stale reports whether a frame captured at captureLow (the sender's clock, low 32
-// bits) is older than StaleAfter, once the clocks are related.
+// bits) is a backlog to skip: captured over StaleAfter before the newest frame the
+// readers have seen of this stream, and (once the clocks are related by pings) over
+// StaleAfter ago. The second test keeps a forged far-future capture time from making
+// live frames look stale; the first keeps frames from being judged by a clock alone.
+// Without pings (no control link) nothing is stale.
 func (a *assembler) stale(captureLow uint32, now time.Time) bool {
+	if a.cfg.newest == nil {
+		return false
+	}
+	newest := a.cfg.newest()
+	if uint32(newest>>32) != a.stream || int64(int32(uint32(newest)-captureLow)) <= StaleAfter.Microseconds() {
+		return false
+	}
 	off, ok := a.cfg.clock.Offset()
-	if !ok {
+	if !ok { // no control link to relate the clocks: never judge by capture times alone
 		return false
 	}
 	captured := time.UnixMicro(wire.UnwrapTime(captureLow, now.Add(off).UnixMicro())).Add(-off)
@@ -393,9 +408,12 @@ func (a *assembler) frame(h *wire.Header, at time.Time) *pendingFrame {
 	}
 	sub := tile.SubsampleRatio(h.Format & 0xf)
 	if a.pool == nil || a.pool.w != int(h.Width) || a.pool.h != int(h.Height) || a.pool.sub != sub {
-		a.pool = newFramePool(int(h.Width), int(h.Height), sub, a.cfg.frameBytes)
+		if a.pool != nil {
+			a.pool.retire()
+		}
+		a.pool = newFramePool(int(h.Width), int(h.Height), sub, &a.frameMem)
 	}
-	if len(a.pending) >= min(maxPending, a.pool.alive-3) {
+	if len(a.pending) >= maxPending {
 		a.pending[0].giveUp(at) // the oldest gives way; it is released as soon as it can be
 		if i == 0 {
 			a.c.late.Add(1)

@@ -54,18 +54,40 @@ func (f *Frame) Release() {
 // framePool recycles frame buffers of one size and subsampling so the steady state
 // allocates no pixel memory.
 type framePool struct {
-	mu    sync.Mutex
-	free  []*Frame
-	w, h  int
-	sub   image.YCbCrSubsampleRatio
-	alive int // frames that may exist at once (out + free): the budget's share
-	out   int // frames handed out and not yet released
+	mu      sync.Mutex
+	free    []*Frame
+	w, h    int
+	sub     image.YCbCrSubsampleRatio
+	bytes   int64     // one frame's pixel memory
+	mem     *frameMem // shared by every pool of the receiver
+	retired bool      // replaced by a pool of another size: frames coming back are dropped
 }
 
-// newFramePool makes a pool for w x h frames whose images may take budget bytes in
-// all, and at least 4 frames (one assembling, one kept for concealment, one in the
-// display's mailbox, one on screen) and at most maxFrames.
-func newFramePool(w, h int, sub image.YCbCrSubsampleRatio, budget int64) *framePool {
+// frameMem is the budget of frame images across pools, so frames of several sizes
+// alive at once (a size change, or hostile datagrams announcing other sizes) still fit.
+type frameMem struct {
+	mu        sync.Mutex
+	used, max int64
+}
+
+func (m *frameMem) take(n int64) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.used+n > m.max {
+		return false
+	}
+	m.used += n
+	return true
+}
+
+func (m *frameMem) give(n int64) {
+	m.mu.Lock()
+	m.used -= n
+	m.mu.Unlock()
+}
+
+// newFramePool makes a pool for w x h frames that takes its memory from mem.
+func newFramePool(w, h int, sub image.YCbCrSubsampleRatio, mem *frameMem) *framePool {
 	bytes := int64(w) * int64(h)
 	switch sub {
 	case image.YCbCrSubsampleRatio420:
@@ -75,19 +97,13 @@ func newFramePool(w, h int, sub image.YCbCrSubsampleRatio, budget int64) *frameP
 	default:
 		bytes *= 3
 	}
-	n := int(min(int64(maxFrames), max(4, budget/max(bytes, 1))))
-	return &framePool{w: w, h: h, sub: sub, alive: n}
+	return &framePool{w: w, h: h, sub: sub, bytes: bytes, mem: mem}
 }
 
-// get returns a frame with one reference. Its pixels are stale; the caller overwrites them.
-// get returns nil when alive frames are out already.
+// get returns a frame with one reference, or nil when the budget has no room for
+// another. Its pixels are stale; the caller overwrites them.
 func (p *framePool) get() *Frame {
 	p.mu.Lock()
-	if p.out >= p.alive {
-		p.mu.Unlock()
-		return nil
-	}
-	p.out++
 	var f *Frame
 	if n := len(p.free); n > 0 {
 		f = p.free[n-1]
@@ -95,6 +111,9 @@ func (p *framePool) get() *Frame {
 	}
 	p.mu.Unlock()
 	if f == nil {
+		if !p.mem.take(p.bytes) {
+			return nil
+		}
 		f = &Frame{Image: image.NewYCbCr(image.Rect(0, 0, p.w, p.h), p.sub), pool: p}
 	}
 	f.refs.Store(1)
@@ -103,9 +122,24 @@ func (p *framePool) get() *Frame {
 
 func (p *framePool) put(f *Frame) {
 	p.mu.Lock()
-	p.out--
-	p.free = append(p.free, f) // at most alive frames exist, so free stays bounded
+	keep := !p.retired
+	if keep {
+		p.free = append(p.free, f) // every frame was budgeted, so free stays bounded
+	}
 	p.mu.Unlock()
+	if !keep {
+		p.mem.give(p.bytes) // left to the GC
+	}
+}
+
+// retire gives the pool's free frames back to the budget; frames still out are given
+// back as they are released.
+func (p *framePool) retire() {
+	p.mu.Lock()
+	n := len(p.free)
+	p.free, p.retired = nil, true
+	p.mu.Unlock()
+	p.mem.give(int64(n) * p.bytes)
 }
 
 // NewFrame wraps img in an unpooled frame holding one reference, for sinks' tests and

@@ -84,6 +84,9 @@ func (r *Receiver) read(c *net.UDPConn) {
 			r.c.otherStream.Add(1)
 			continue
 		}
+		if r.haveCur.Load() && p.h.Stream == r.current.Load() {
+			r.noteCapture(p.h.Stream, p.h.CaptureUS)
+		}
 		if r.queued.Load()+int64(len(payload)) > queueBudget {
 			r.c.overflow.Add(1)
 			continue
@@ -105,6 +108,20 @@ func (r *Receiver) read(c *net.UDPConn) {
 		default:
 			r.c.overflow.Add(1)
 			p.free()
+		}
+	}
+}
+
+// noteCapture keeps the newest capture time seen of stream (comparing the 32-bit
+// values as serial numbers).
+func (r *Receiver) noteCapture(stream, capture uint32) {
+	for {
+		old := r.newest.Load()
+		if uint32(old>>32) == stream && int32(capture-uint32(old)) <= 0 {
+			return
+		}
+		if r.newest.CompareAndSwap(old, uint64(stream)<<32|uint64(capture)) {
+			return
 		}
 	}
 }
@@ -141,6 +158,7 @@ func (r *Receiver) open(d []byte, from netip.AddrPort) ([]byte, bool) {
 		r.c.unauthenticated.Add(1)
 		return nil, false
 	}
+	wire.ClearSealed(clear)
 	return clear, true
 }
 

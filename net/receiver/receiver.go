@@ -56,7 +56,6 @@ const DefaultMaxMemory = 256 << 20
 // byte budgets are shares of Config.MaxMemory (see budgets).
 const (
 	maxPending = 8    // frames being assembled at once, at most
-	maxFrames  = 12   // frame images alive at once (pending, shown, held by sinks), at most
 	queueLen   = 8192 // datagrams between readers and the assembler, at most
 )
 
@@ -113,6 +112,9 @@ type Receiver struct {
 	current atomic.Uint32
 	haveCur atomic.Bool
 	curNs   atomic.Int64
+	// newest is the newest capture time seen of the current stream, stream<<32 |
+	// low 32 bits of µs, so the assembler can tell a backlog after a stall.
+	newest atomic.Uint64
 }
 
 // ErrClosed is returned by Next after the receiver has stopped.
@@ -171,6 +173,7 @@ func New(cfg Config) (*Receiver, error) {
 		decoders: cfg.Decoders, newDecoder: cfg.NewDecoder, deadline: cfg.Deadline, limits: cfg.Limits, log: cfg.Log,
 		acks: ctl, clock: ctl, publish: func(f *Frame) { r.frames.Put(f) },
 		reassembly: int(reassembly), frameBytes: frameBytes,
+		newest: r.newest.Load,
 		following: func(stream uint32, at time.Time) {
 			r.current.Store(stream)
 			r.haveCur.Store(true)

@@ -53,9 +53,10 @@ const (
 	FlagProtected uint8 = 1 << 3
 	// FlagSealed marks a datagram of a keyed stream: after the 37-byte header come an
 	// 8-byte packet counter, the payload encrypted, and a 16-byte AEAD tag, the header
-	// and counter authenticated as associated data (docs/PROTOCOL.md §7.3). A receiver
-	// opens it (net/seal) before Unmarshal, which then sees the clear datagram with the
-	// flag still set.
+	// and counter authenticated as associated data (docs/PROTOCOL.md §7.3). It belongs
+	// to the transport, not to the datagram's content: the sender sets it when it seals
+	// (SetSealed) and the receiver clears it once it opened the datagram (ClearSealed),
+	// so parity, computed over the clear datagrams' fields, never includes it.
 	FlagSealed uint8 = 1 << 4
 	flagsKnown       = FlagRefresh | FlagRepair | FlagParity | FlagProtected | FlagSealed
 )
@@ -119,6 +120,12 @@ func Peek(b []byte) (stream uint32, flags uint8, ok bool) {
 	}
 	return binary.BigEndian.Uint32(b[offStream:]), b[offFlags], true
 }
+
+// SetSealed sets FlagSealed in the datagram d (at least HeaderSize bytes).
+func SetSealed(d []byte) { d[offFlags] |= FlagSealed }
+
+// ClearSealed clears FlagSealed in the datagram d (at least HeaderSize bytes).
+func ClearSealed(d []byte) { d[offFlags] &^= FlagSealed }
 
 // IsEnd reports whether a parsed datagram is an end marker.
 func (h *Header) IsEnd() bool { return h.Flags&FlagParity != 0 && h.Tile == 0 && h.Fragments == 0 }
