@@ -13,9 +13,10 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"time"
+
+	"github.com/hrvs/hrvs/internal/units"
 )
 
 // Result is one system's figures for one clip, size and rate.
@@ -73,104 +74,86 @@ type Options struct {
 	Command string // the command line, for the table's header
 }
 
-// ErrUsage matches (errors.Is) every error Main returns for a bad command line,
-// so the caller can exit with its usage status; the error's text is the reason.
-var ErrUsage = errors.New("bench: bad usage")
+// Usage is what `hrvs bench --help` says above the flags.
+const Usage = `hrvs, GStreamer RTP/JPEG and ffmpeg RTP/MJPEG side by side over loopback, on the same
+clips at the same JPEG quality; prints a markdown table and writes it to --out.`
 
-// usageError is a command-line mistake; its text is a one-line reason.
-type usageError struct{ msg string }
-
-func (e usageError) Error() string        { return e.msg }
-func (e usageError) Is(target error) bool { return target == ErrUsage }
-
-func usagef(format string, a ...any) error { return usageError{fmt.Sprintf(format, a...)} }
-
-const usage = `hrvs bench [flags]: hrvs, GStreamer RTP/JPEG and ffmpeg RTP/MJPEG side by side over loopback,
-on the same clips at the same JPEG quality; prints a markdown table and writes it to --out`
-
-// Main parses args and runs the benchmark; hrvs wires it as `hrvs bench`. --help
-// prints usage and returns flag.ErrHelp; a bad flag returns a one-line reason.
-func Main(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	o, err := parseFlags(args, stdout)
-	if err != nil {
-		return err
-	}
-	return Run(ctx, o, stdout, stderr)
+// Flags is bench's command line before Options checks it and turns it into Options.
+type Flags struct {
+	quick                        bool
+	sizes, clips, rates, systems string
+	o                            Options
 }
 
-func parseFlags(args []string, stdout io.Writer) (Options, error) {
-	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	quick := fs.Bool("quick", false, "one size (1280x720), the pattern, as fast as possible and 30 fps, 45 frames: a smoke test of a few seconds")
-	sizes := fs.String("sizes", "1280x720,1920x1080,3840x2160", "frame sizes, comma separated")
-	clips := fs.String("clips", "pattern,photo", "clips: pattern (built-in test pattern), photo (pan over a photograph)")
-	rates := fs.String("rates", "max,30,60", "frame rates: max (as fast as possible) or frames per second")
-	frames := fs.Int("frames", 150, "frames per run (4K runs use half)")
-	quality := fs.Int("quality", 75, "JPEG quality 1..100 for every system")
-	rounds := fs.Int("rounds", 1, "rounds over all systems; figures are the median of rounds")
-	systems := fs.String("systems", "hrvs,gstreamer,ffmpeg", "systems to run")
-	bin := fs.String("hrvs", "", "hrvs binary to measure (default: this hrvs)")
-	binB := fs.String("hrvs-b", "", "a second hrvs binary, measured as system hrvs-b alongside (before/after a change)")
-	photo := fs.String("photo", "", "photograph for the photo clip (default: one from plasma-workspace-wallpapers)")
-	work := fs.String("work", filepath.Join(os.TempDir(), "hrvs-bench"), "directory for clips (kept and reused) and run files")
-	out := fs.String("out", "bench.md", "file the markdown table is written to")
-	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "%s\n\nflags:\n", usage)
-		fs.PrintDefaults()
-	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			fs.SetOutput(stdout)
-			fs.Usage()
-			return Options{}, err
-		}
-		return Options{}, usageError{err.Error()}
-	}
-	if fs.NArg() > 0 {
-		return Options{}, usagef("unexpected argument %q", fs.Arg(0))
-	}
+// NewFlags returns the command line's defaults.
+func NewFlags() *Flags {
+	return &Flags{sizes: "1280x720,1920x1080,3840x2160", clips: "pattern,photo", rates: "max,30,60", systems: "hrvs,gstreamer,ffmpeg",
+		o: Options{Frames: 150, Quality: 75, Rounds: 1, Work: filepath.Join(os.TempDir(), "hrvs-bench"), Out: "bench.md"}}
+}
+
+// Register declares bench's flags on fs; their defaults are f's values.
+func (f *Flags) Register(fs *flag.FlagSet) {
+	fs.BoolVar(&f.quick, "quick", f.quick, "one size (1280x720), the pattern, as fast as possible and 30 fps, 45 frames: a smoke test of a few seconds\n(flags given beside it win)")
+	fs.StringVar(&f.sizes, "sizes", f.sizes, "frame `sizes` WxH, comma separated; widths 128..7680 on multiples of 8, heights 16..4320 even")
+	fs.StringVar(&f.clips, "clips", f.clips, "`clips`: pattern (built-in test pattern), photo (pan over a photograph)")
+	fs.StringVar(&f.rates, "rates", f.rates, "frame `rates`: max (as fast as possible) or whole frames per second up to 1000")
+	fs.IntVar(&f.o.Frames, "frames", f.o.Frames, "frames per run, 10..100000 (4K runs use half)")
+	fs.IntVar(&f.o.Quality, "quality", f.o.Quality, "JPEG quality 1..100 for every system")
+	fs.IntVar(&f.o.Rounds, "rounds", f.o.Rounds, "rounds over all systems, 1..20; figures are the median of rounds")
+	fs.StringVar(&f.systems, "systems", f.systems, "`systems` to run: hrvs, gstreamer, ffmpeg")
+	fs.StringVar(&f.o.HRVS, "hrvs", f.o.HRVS, "hrvs `binary` to measure (default: the hrvs beside this program)")
+	fs.StringVar(&f.o.HRVSB, "hrvs-b", f.o.HRVSB, "a second hrvs `binary`, measured as system hrvs-b alongside, before/after a change (default: none)")
+	fs.StringVar(&f.o.Photo, "photo", f.o.Photo, "photograph `file` for the photo clip (default: one from plasma-workspace-wallpapers)")
+	fs.StringVar(&f.o.Work, "work", f.o.Work, "`directory` for clips (kept and reused) and run files")
+	fs.StringVar(&f.o.Out, "out", f.o.Out, "`file` the markdown table is written to")
+}
+
+// Options checks the parsed flags (fs says which were given, for --quick) and returns
+// what to measure; an error names the flag at fault.
+func (f *Flags) Options(fs *flag.FlagSet) (Options, error) {
+	o := f.o
 	set := map[string]bool{}
-	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
-	o := Options{Frames: *frames, Quality: *quality, Rounds: *rounds, HRVS: *bin, HRVSB: *binB, Photo: *photo, Work: *work, Out: *out,
-		Command: strings.TrimSpace("hrvs bench " + strings.Join(args, " "))}
-	if *quick {
+	words := []string{"hrvs bench"}
+	fs.Visit(func(fl *flag.Flag) {
+		set[fl.Name] = true
+		words = append(words, "--"+fl.Name+"="+fl.Value.String())
+	})
+	o.Command = strings.Join(words, " ")
+	sizes, clips, rates := f.sizes, f.clips, f.rates
+	if f.quick {
 		if !set["sizes"] {
-			*sizes = "1280x720"
+			sizes = "1280x720"
 		}
 		if !set["clips"] {
-			*clips = ClipPattern
+			clips = ClipPattern
 		}
 		if !set["rates"] {
-			*rates = "max,30"
+			rates = "max,30"
 		}
 		if !set["frames"] {
 			o.Frames = 45
 		}
 	}
 	var err error
-	if o.Sizes, err = parseSizes(*sizes); err != nil {
+	if o.Sizes, err = parseSizes(sizes); err != nil {
 		return Options{}, err
 	}
-	for _, c := range splitList(*clips) {
+	for _, c := range splitList(clips) {
 		if c != ClipPattern && c != ClipPhoto {
-			return Options{}, usagef("--clips: unknown clip %q (want pattern or photo)", c)
+			return Options{}, fmt.Errorf("--clips: unknown clip %q (want pattern or photo)", c)
 		}
 		o.Clips = append(o.Clips, c)
 	}
-	for _, r := range splitList(*rates) {
-		if r == "max" {
-			o.Rates = append(o.Rates, 0)
-			continue
-		}
-		v, err := strconv.ParseFloat(r, 64)
-		if err != nil || v <= 0 || v > 1000 || v != math.Trunc(v) {
-			return Options{}, usagef("--rates: %q is neither max nor a whole number of frames per second up to 1000", r)
+	for _, r := range splitList(rates) {
+		v, err := units.ParseFrameRate(r)
+		if err != nil || v != math.Trunc(v) || r != "max" && v == 0 {
+			return Options{}, fmt.Errorf("--rates: %q is neither max nor a whole number of frames per second up to 1000", r)
 		}
 		o.Rates = append(o.Rates, v)
 	}
-	for _, s := range splitList(*systems) {
+	for _, s := range splitList(f.systems) {
 		if s != "hrvs" && s != "gstreamer" && s != "ffmpeg" {
-			return Options{}, usagef("--systems: unknown system %q (want hrvs, gstreamer, ffmpeg; --hrvs-b adds hrvs-b)", s)
+			return Options{}, fmt.Errorf("--systems: unknown system %q (want hrvs, gstreamer, ffmpeg; --hrvs-b adds hrvs-b)", s)
 		}
 		o.Systems = append(o.Systems, s)
 	}
@@ -179,15 +162,15 @@ func parseFlags(args []string, stdout io.Writer) (Options, error) {
 	}
 	switch {
 	case len(o.Clips) == 0 || len(o.Rates) == 0 || len(o.Systems) == 0:
-		return Options{}, usagef("--clips, --rates and --systems must each name at least one")
+		return Options{}, errors.New("--clips, --rates and --systems must each name at least one")
 	case o.Frames < 10 || o.Frames > 100000:
-		return Options{}, usagef("--frames %d: want 10..100000", o.Frames)
+		return Options{}, fmt.Errorf("--frames %d: want 10..100000", o.Frames)
 	case o.Quality < 1 || o.Quality > 100:
-		return Options{}, usagef("--quality %d: want 1..100", o.Quality)
+		return Options{}, fmt.Errorf("--quality %d: want 1..100", o.Quality)
 	case o.Rounds < 1 || o.Rounds > 20:
-		return Options{}, usagef("--rounds %d: want 1..20", o.Rounds)
+		return Options{}, fmt.Errorf("--rounds %d: want 1..20", o.Rounds)
 	case o.Out == "":
-		return Options{}, usagef("--out must name a file")
+		return Options{}, errors.New("--out must name a file")
 	}
 	return o, nil
 }
@@ -205,18 +188,16 @@ func splitList(s string) []string {
 func parseSizes(s string) ([][2]int, error) {
 	var out [][2]int
 	for _, f := range splitList(s) {
-		a, b, ok := strings.Cut(strings.ToLower(f), "x")
-		w, err1 := strconv.Atoi(a)
-		h, err2 := strconv.Atoi(b)
+		w, h, err := units.ParseSize(f)
 		// Widths on 8 and heights on 2 keep every I420 plane free of row padding in
 		// all three systems' raw formats.
-		if !ok || err1 != nil || err2 != nil || w < 128 || h < 16 || w > 7680 || h > 4320 || w%8 != 0 || h%2 != 0 {
-			return nil, usagef("--sizes: %q is not WIDTHxHEIGHT with width 128..7680 (multiple of 8) and height 16..4320 (even)", f)
+		if err != nil || w < 128 || h < 16 || w > 7680 || h > 4320 || w%8 != 0 || h%2 != 0 {
+			return nil, fmt.Errorf("--sizes: %q is not WIDTHxHEIGHT with width 128..7680 (multiple of 8) and height 16..4320 (even)", f)
 		}
 		out = append(out, [2]int{w, h})
 	}
 	if len(out) == 0 {
-		return nil, usagef("--sizes names no size")
+		return nil, errors.New("--sizes names no size")
 	}
 	return out, nil
 }

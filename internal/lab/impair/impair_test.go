@@ -3,7 +3,6 @@ package impair
 import (
 	"bytes"
 	"context"
-	"errors"
 	"flag"
 	"io"
 	"strings"
@@ -14,7 +13,19 @@ import (
 	"github.com/hrvs/hrvs/internal/testrig"
 )
 
-func TestParseFlags(t *testing.T) {
+// parse reads a bench-impair command line as hrvs-lab does: Flags, then Check.
+func parse(args []string) (Config, error) {
+	c := DefaultConfig()
+	fs := flag.NewFlagSet("bench-impair", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	c.Flags(fs)
+	if err := fs.Parse(args); err != nil {
+		return Config{}, err
+	}
+	return c, c.Check()
+}
+
+func TestFlags(t *testing.T) {
 	cases := []struct {
 		name string
 		args []string
@@ -28,14 +39,18 @@ func TestParseFlags(t *testing.T) {
 			return len(c.Scenarios) == 2 && c.Scenarios[1] == "cap5" && c.Clips[0] == "static"
 		}},
 		{"a max bitrate takes tc units", []string{"--max-bitrate", "20mbit"}, true, func(c Config) bool { return c.MaxBitrate == 20e6 }},
+		{"a size is read once into width and height", []string{"--size", "640x360"}, true, func(c Config) bool { return c.Width == 640 && c.Height == 360 }},
 		{"an unknown scenario is refused", []string{"--scenarios", "loss7"}, false, nil},
 		{"an unknown clip is refused", []string{"--clips", "movie"}, false, nil},
 		{"a size without an x is refused", []string{"--size", "1920"}, false, nil},
-		{"a stray argument is refused", []string{"now"}, false, nil},
+		{"a size above 8K UHD is refused", []string{"--size", "7696x4320"}, false, nil},
+		{"a rate of NaN is refused", []string{"--fps", "NaN"}, false, nil},
+		{"more parity than the code holds is refused", []string{"--fec", "101"}, false, nil},
+		{"a quality above 100 is refused", []string{"--quality", "101"}, false, nil},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			cfg, err := ParseFlags(c.args, io.Discard)
+			cfg, err := parse(c.args)
 			if (err == nil) != c.ok {
 				t.Fatalf("err = %v, want ok %v", err, c.ok)
 			}
@@ -43,9 +58,6 @@ func TestParseFlags(t *testing.T) {
 				t.Fatalf("config %+v", cfg)
 			}
 		})
-	}
-	if _, err := ParseFlags([]string{"--help"}, io.Discard); !errors.Is(err, flag.ErrHelp) {
-		t.Fatalf("--help: %v", err)
 	}
 }
 
