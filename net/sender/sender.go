@@ -412,9 +412,14 @@ func (s *Sender) Stats() Stats {
 	rc := *s.rc
 	open := s.led.openLoop
 	s.mu.Unlock()
+	refusal := ""
+	if err := s.ctl.Refusal(); err != nil {
+		refusal = err.Error()
+	}
 	st := Stats{
 		RTTMs:            float64(s.ctl.RTT()) / float64(time.Millisecond),
 		ControlConnected: s.ctl.Connected(), ControlReconnects: s.ctl.Reconnects(), OpenLoop: open,
+		Refusal: refusal, Keyed: s.cfg.Key != nil,
 		Quality: rc.quality, TargetMbps: rc.target / 1e6, ReceiveMbps: rc.recvRate / 1e6,
 		QueueDelayMs: rc.queueMs, LossPct: 100 * rc.loss, FECPct: s.fec.Share(), RefreshFactor: rc.refreshX,
 		Stream: s.cfg.Stream, Width: g.W, Height: g.H, Tiles: g.Len(),
