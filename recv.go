@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"flag"
 	"fmt"
@@ -143,7 +145,14 @@ func runRecv(ctx context.Context, env *cli.Env, f *recvFlags, listen string) err
 	if err != nil {
 		return fmt.Errorf("--listen %s: %w", listen, err)
 	}
-	sinks, err := f.outputs(rx, env.Log)
+	token := ""
+	if cfg.Key != nil && f.http != "" {
+		// A keyed stream's picture is as private as its datagrams: the view wants a token.
+		var b [16]byte
+		rand.Read(b[:])
+		token = hex.EncodeToString(b[:])
+	}
+	sinks, err := f.outputs(rx, env.Log, token)
 	if err != nil {
 		rx.Close()
 		return err
@@ -161,8 +170,8 @@ func runRecv(ctx context.Context, env *cli.Env, f *recvFlags, listen string) err
 }
 
 // outputs opens the sinks the flags name, fed with the receiver's live stats.
-func (f *recvFlags) outputs(rx *receiver.Receiver, log *slog.Logger) (*render.Set, error) {
-	set, err := render.Open(render.Config{Sink: f.sink, HTTP: f.http, Record: f.record, Frames: f.frames,
+func (f *recvFlags) outputs(rx *receiver.Receiver, log *slog.Logger, token string) (*render.Set, error) {
+	set, err := render.Open(render.Config{Sink: f.sink, HTTP: f.http, Record: f.record, Frames: f.frames, Token: token,
 		Title: "hrvs recv on " + rx.Addr(), Log: log,
 		Stats:     func() any { return rx.Stats() },
 		StatsText: func() string { return overlay(rx.Stats()) },
