@@ -265,6 +265,16 @@ func (s *Sender) Run(ctx context.Context, src capture.Source, maxFrames int) err
 		stopCtl()
 		wg.Wait()
 	}()
+	if s.cfg.Key != nil {
+		// No receiver can open a keyed stream's datagrams before it has proved the key
+		// on the control link: sending earlier would only be dropped.
+		s.cfg.Log.Info("keyed: waiting for the receiver to prove the key", "to", s.cfg.To, "key", s.cfg.Key.Fingerprint())
+		select {
+		case <-s.ctl.Ready():
+		case <-ctx.Done():
+			return nil
+		}
+	}
 	// A source with no rate of its own makes a frame whenever asked: asking while
 	// the previous frame is still encoding would only make a frame to drop.
 	unpaced := src.Info().FPS == 0
