@@ -56,7 +56,7 @@ func runDemo(ctx context.Context, env *cli.Env, sf *sendFlags, rf *recvFlags) er
 		rx.Close()
 		return fmt.Errorf("starting the sender: %w", err)
 	}
-	sinks, err := rf.outputs(rx, env.Log)
+	sinks, err := rf.outputs(rx, env.Log, "")
 	if err != nil {
 		rx.Close()
 		return err

@@ -32,7 +32,7 @@ func main() {
 // program is hrvs's command table.
 func program() *cli.Program {
 	return &cli.Program{Name: "hrvs", Intro: "live high-resolution video over UDP on a LAN", Commands: []*cli.Command{
-		sendCommand(), recvCommand(), demoCommand(), devicesCommand(),
+		sendCommand(), recvCommand(), demoCommand(), devicesCommand(), keygenCommand(),
 		labCommand("bench", "bench [flags]", "hrvs vs GStreamer and ffmpeg RTP/JPEG over loopback; prints a markdown table (hrvs-lab)"),
 		labCommand("bench-impair", "bench-impair [flags]", "hrvs under loss, caps, jitter and blackouts, and GStreamer beside it (hrvs-lab)"),
 		labCommand("relay", "relay --to HOST:PORT [flags]", "a UDP+TCP relay that adds delay, jitter, loss, reordering and rate caps (hrvs-lab)"),
@@ -42,6 +42,11 @@ func program() *cli.Program {
 
 // run is main without the exit, so tests can drive the command line.
 func run(args []string, stdout, stderr io.Writer) int {
+	return runIO(args, os.Stdin, stdout, stderr)
+}
+
+// runIO is run with the standard input given too (pairing asks the user to confirm).
+func runIO(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	stderr = &lockedWriter{w: stderr}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -49,7 +54,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if len(args) > 0 && args[0] == "--version" {
 		args = append([]string{"version"}, args[1:]...)
 	}
-	return program().Main(ctx, args, stdout, stderr, log)
+	return program().Main(ctx, args, stdin, stdout, stderr, log)
 }
 
 // lockedWriter serialises writes from the live lines and the log, so each lands whole.

@@ -2,12 +2,16 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"runtime"
+	"runtime/debug"
 	"sync"
 	"time"
 
@@ -34,12 +38,14 @@ type recvFlags struct {
 	duration        time.Duration
 	statsJSON       string
 	decoder         string
+	maxMemory       units.Bytes
+	key             keyFlags
 }
 
 // newRecvFlags returns the receive flags' defaults.
 func newRecvFlags() *recvFlags {
 	return &recvFlags{sockets: min(runtime.NumCPU(), maxRecvSockets), maxSize: maxFrame,
-		deadline: receiver.DefaultDeadline, decoder: "fast"}
+		deadline: receiver.DefaultDeadline, decoder: "fast", maxMemory: receiver.DefaultMaxMemory}
 }
 
 // register adds the receiver's flags; demo leaves out those the sender's flags already name.
@@ -48,11 +54,13 @@ func (f *recvFlags) register(fs *flag.FlagSet, demo bool) {
 	fs.DurationVar(&f.deadline, "deadline", f.deadline, "how long a stalled frame waits for missing tiles, above 0")
 	fs.StringVar(&f.decoder, "decoder", f.decoder, "tile JPEG decoder: fast (the project's own, image/jpeg for what it does not take) or stdlib")
 	fs.StringVar(&f.sink, "sink", f.sink, "where frames go: window, null or dir:PATH (a PNG per frame, never overwriting)\n(default: the window when a display is available, else null)")
-	fs.StringVar(&f.http, "http", f.http, "also serve a browser view (MJPEG, /snapshot.jpg, /stats.json) on this `address`, e.g. :8080 (default: none)")
+	fs.StringVar(&f.http, "http", f.http, "also serve a browser view (MJPEG, /snapshot.jpg, /stats.json) on this `address`; :8080 listens on\nloopback only, 0.0.0.0:8080 on every interface (default: none)")
+	fs.Var(&f.maxMemory, "max-memory", "the most `bytes` the receiver holds from the network (queue, reassembly, frame images), like 256mb;\nat least 32mb")
 	fs.StringVar(&f.record, "record", f.record, "also record what is received into this AVI (MJPEG) `file` (default: none)")
 	if demo {
 		return
 	}
+	f.key.register(fs, "the sender")
 	fs.IntVar(&f.sockets, "sockets", f.sockets, fmt.Sprintf("UDP sockets sharing the port (SO_REUSEPORT), one reader each, 1..%d; the default is this machine's CPU count", maxRecvSockets))
 	fs.DurationVar(&f.duration, "duration", f.duration, "stop after this long, like 10s or 2m (default 0: run until interrupted)")
 	fs.IntVar(&f.frames, "frames", f.frames, "stop after this many frames (default 0: no limit)")
@@ -74,13 +82,24 @@ func (f *recvFlags) check() error {
 		return cli.Usagef("--max-size %s: want at most %s, the largest frame a sender sends", f.maxSize.String(), maxFrame.String())
 	case f.decoder != "fast" && f.decoder != "stdlib":
 		return cli.Usagef("--decoder %q: want fast or stdlib", f.decoder)
+	case f.maxMemory < 32<<20:
+		return cli.Usagef("--max-memory %s: want at least 32mb", f.maxMemory.String())
 	}
-	return nil
+	if f.http != "" {
+		host, _, err := net.SplitHostPort(f.http)
+		if err != nil {
+			return cli.Usagef("--http %q: want [HOST]:PORT, like :8080", f.http)
+		}
+		if host == "" { // no address given: loopback only (docs/SECURITY.md)
+			f.http = "127.0.0.1" + f.http
+		}
+	}
+	return f.key.check()
 }
 
 // config is the receiver's configuration from checked flags.
 func (f *recvFlags) config(listen string, log *slog.Logger) receiver.Config {
-	cfg := receiver.Config{Listen: listen, Sockets: f.sockets, Deadline: f.deadline,
+	cfg := receiver.Config{Listen: listen, Sockets: f.sockets, Deadline: f.deadline, MaxMemory: int64(f.maxMemory),
 		Limits: wire.Limits{MaxWidth: f.maxSize.W, MaxHeight: f.maxSize.H}, Log: log}
 	if f.decoder == "stdlib" {
 		cfg.NewDecoder = func(h *tile.Headers) tile.Decoder { return &tile.StdDecoder{Headers: h} }
@@ -115,11 +134,25 @@ func recvCommand() *cli.Command {
 
 func runRecv(ctx context.Context, env *cli.Env, f *recvFlags, listen string) error {
 	cfg := f.config(listen, env.Log)
+	_, port, _ := net.SplitHostPort(listen)
+	var err error
+	if cfg.Key, err = f.key.resolve(ctx, env, storeName("recv", port), pairAsReceiver(listen, env.Log)); err != nil {
+		return err
+	}
+	// The Go runtime keeps the heap near the budget too, collecting sooner as it nears it.
+	debug.SetMemoryLimit(int64(f.maxMemory) + 64<<20)
 	rx, err := receiver.New(cfg)
 	if err != nil {
 		return fmt.Errorf("--listen %s: %w", listen, err)
 	}
-	sinks, err := f.outputs(rx, env.Log)
+	token := ""
+	if cfg.Key != nil && f.http != "" {
+		// A keyed stream's picture is as private as its datagrams: the view wants a token.
+		var b [16]byte
+		rand.Read(b[:])
+		token = hex.EncodeToString(b[:])
+	}
+	sinks, err := f.outputs(rx, env.Log, token)
 	if err != nil {
 		rx.Close()
 		return err
@@ -137,8 +170,8 @@ func runRecv(ctx context.Context, env *cli.Env, f *recvFlags, listen string) err
 }
 
 // outputs opens the sinks the flags name, fed with the receiver's live stats.
-func (f *recvFlags) outputs(rx *receiver.Receiver, log *slog.Logger) (*render.Set, error) {
-	set, err := render.Open(render.Config{Sink: f.sink, HTTP: f.http, Record: f.record, Frames: f.frames,
+func (f *recvFlags) outputs(rx *receiver.Receiver, log *slog.Logger, token string) (*render.Set, error) {
+	set, err := render.Open(render.Config{Sink: f.sink, HTTP: f.http, Record: f.record, Frames: f.frames, Token: token,
 		Title: "hrvs recv on " + rx.Addr(), Log: log,
 		Stats:     func() any { return rx.Stats() },
 		StatsText: func() string { return overlay(rx.Stats()) },

@@ -64,6 +64,7 @@ type sendFlags struct {
 	changeThreshold         int
 	refresh                 time.Duration
 	minQuality, fec         int
+	key                     keyFlags
 }
 
 // newSendFlags returns the send flags' defaults.
@@ -97,6 +98,7 @@ func (f *sendFlags) register(fs *flag.FlagSet) {
 	fs.IntVar(&f.changeThreshold, "change-threshold", f.changeThreshold, fmt.Sprintf("mean change in `levels` (1..%d) over a 16x16 block that makes a tile worth sending; -1 sends every tile", maxChangeThreshold))
 	fs.DurationVar(&f.refresh, "refresh", f.refresh, fmt.Sprintf("every tile is sent again at least this often, changed or not; at least %v", minRefresh))
 	fs.IntVar(&f.minQuality, "min-quality", f.minQuality, "lowest JPEG quality rate control may choose before it skips frames, 1..--quality")
+	f.key.register(fs, "the receiver")
 	fs.IntVar(&f.fec, "fec", f.fec, fmt.Sprintf("Reed-Solomon parity: 0 adapts to the measured loss, -1 off, 1..%d parity datagrams per 100 data datagrams (default 0)", maxFEC))
 }
 
@@ -139,7 +141,7 @@ func (f *sendFlags) check(fs *flag.FlagSet) error {
 	case f.fec < -1 || f.fec > maxFEC:
 		return cli.Usagef("--fec %d: want -1 (off), 0 (adaptive) or 1..%d parity datagrams per 100", f.fec, maxFEC)
 	}
-	return nil
+	return f.key.check()
 }
 
 // config is the sender's configuration from checked flags.
@@ -211,7 +213,11 @@ func runSend(ctx context.Context, env *cli.Env, f *sendFlags, to string) error {
 		return err
 	}
 	defer src.Close()
-	tx, err := sender.New(f.config(to, env.Log))
+	cfg := f.config(to, env.Log)
+	if cfg.Key, err = f.key.resolve(ctx, env, storeName("send", to), pairAsSender(to)); err != nil {
+		return err
+	}
+	tx, err := sender.New(cfg)
 	if err != nil {
 		return fmt.Errorf("starting the sender: %w", err)
 	}
@@ -268,6 +274,9 @@ func sendLine(tx *sender.Sender) func(time.Time) string {
 	return func(now time.Time) string {
 		s := tx.Stats()
 		link := "no control link"
+		if s.Refusal != "" {
+			link = "refused: " + s.Refusal
+		}
 		if s.ControlConnected {
 			link = fmt.Sprintf("rtt %.1f ms", s.RTTMs)
 		}

@@ -38,7 +38,7 @@ func run(name string, args []string, stdout, stderr io.Writer) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
-	return program(name).Main(ctx, args, stdout, stderr, log)
+	return program(name).Main(ctx, args, os.Stdin, stdout, stderr, log)
 }
 
 func benchCommand() *cli.Command {

@@ -17,6 +17,7 @@ import (
 
 // Env is what a command runs with.
 type Env struct {
+	Stdin          io.Reader // answers to prompts (pairing's code confirmation)
 	Stdout, Stderr io.Writer
 	Log            *slog.Logger
 	// Args are the words after the command's name: the unparsed command line for a
@@ -43,6 +44,9 @@ type Command struct {
 	Run func(ctx context.Context, env *Env) error
 	// RawArgs hands the command line to Run unparsed (for a command another binary runs).
 	RawArgs bool
+	// Positional names the arguments the command takes after its flags, like "FILE";
+	// exactly that many must be given, and Run finds them in Env.Args.
+	Positional []string
 }
 
 // UsageError is a command-line mistake: exit status 2 and a one-line reason.
@@ -115,7 +119,7 @@ func (p *Program) FlagSet(c *Command) *flag.FlagSet {
 
 // Main runs the command args[0] names and returns the exit status. "help", "-h" and
 // "--help" print the program's help (or, followed by a command, the command's).
-func (p *Program) Main(ctx context.Context, args []string, stdout, stderr io.Writer, log *slog.Logger) int {
+func (p *Program) Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer, log *slog.Logger) int {
 	if len(args) == 0 {
 		p.Usage(stderr)
 		return 2
@@ -134,7 +138,7 @@ func (p *Program) Main(ctx context.Context, args []string, stdout, stderr io.Wri
 		fmt.Fprintf(stderr, "%s: unknown command %q (want %s)\n", p.Name, name, p.names())
 		return 2
 	}
-	env := &Env{Stdout: stdout, Stderr: stderr, Log: log, Args: args[1:]}
+	env := &Env{Stdin: stdin, Stdout: stdout, Stderr: stderr, Log: log, Args: args[1:]}
 	err := p.parse(c, env)
 	if err == nil {
 		err = c.Run(ctx, env)
@@ -172,10 +176,13 @@ func (p *Program) parse(c *Command, env *Env) error {
 	if err != nil {
 		return &UsageError{err.Error()}
 	}
-	if fs.NArg() > 0 {
-		return Usagef("unexpected argument %q", fs.Arg(0))
+	switch {
+	case fs.NArg() > len(c.Positional):
+		return Usagef("unexpected argument %q", fs.Arg(len(c.Positional)))
+	case fs.NArg() < len(c.Positional):
+		return Usagef("%s is required", strings.Join(c.Positional[fs.NArg():], " "))
 	}
-	env.Args = nil
+	env.Args = fs.Args()
 	if c.Check == nil {
 		return nil
 	}

@@ -64,7 +64,7 @@ func TestMainExitsByTheKindOfError(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			var ran []string
 			var out, errb bytes.Buffer
-			code := testProgram(&ran).Main(context.Background(), tc.args, &out, &errb, slog.New(slog.DiscardHandler))
+			code := testProgram(&ran).Main(context.Background(), tc.args, nil, &out, &errb, slog.New(slog.DiscardHandler))
 			if code != tc.code {
 				t.Fatalf("exit %d, want %d (stderr %q)", code, tc.code, errb.String())
 			}

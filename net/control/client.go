@@ -38,8 +38,19 @@ type Client struct {
 	clk        clock
 	refusal    atomic.Pointer[error]
 	cur        atomic.Pointer[conn] // the connection being served, for tests
+	readyOnce  sync.Once
+	ready      chan struct{} // closed once the first connection is served (after its handshake)
+	readyInit  sync.Once
 	connected  atomic.Bool
 	reconnects atomic.Uint64
+}
+
+// Ready is closed once the first connection has been served: with a key, once the
+// receiver proved it and holds the datagram key. A keyed sender waits for it, since
+// before that no receiver can open its datagrams.
+func (c *Client) Ready() <-chan struct{} {
+	c.readyInit.Do(func() { c.ready = make(chan struct{}) })
+	return c.ready
 }
 
 // Connected reports whether the control link is up.
@@ -142,6 +153,7 @@ func (c *Client) serve(ctx context.Context, cn *conn) error {
 	c.connected.Store(true)
 	c.refusal.Store(nil)
 	c.cur.Store(cn)
+	c.readyOnce.Do(func() { c.Ready(); close(c.ready) })
 	done := make(chan struct{})
 	var pings sync.WaitGroup
 	defer pings.Wait()

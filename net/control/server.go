@@ -88,6 +88,14 @@ func (s *Server) Connected() bool {
 	return len(s.streams) > 0
 }
 
+// Linked reports whether a connection that said hello for stream is attached (with a
+// key: one that proved it).
+func (s *Server) Linked(stream uint32) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.streams[stream]) > 0
+}
+
 // AcksDropped counts acknowledgements discarded because no connection of their stream
 // was attached or the link was backed up; the sender treats them as lost frames.
 func (s *Server) AcksDropped() uint64 { return s.dropped.Load() }

@@ -30,11 +30,24 @@ type assemblerConfig struct {
 	limits     wire.Limits
 	log        *slog.Logger
 
-	acks      ackSink
-	clock     clockSource
-	publish   func(f *Frame)   // takes over one reference to every frame released
-	announced func() uint32    // the stream id the control link's latest hello named
-	now       func() time.Time // time.Now, or a test's clock
+	acks    ackSink
+	clock   clockSource
+	publish func(f *Frame)   // takes over one reference to every frame released
+	now     func() time.Time // time.Now, or a test's clock
+	// linked reports whether a stream's sender is attached to the control link (with a
+	// key: proved the key); nil means never. See acceptStream.
+	linked func(stream uint32) bool
+	keyed  bool
+	// following, if set, is told the current stream and when its latest datagram
+	// arrived, so the readers can drop other streams early.
+	following func(stream uint32, at time.Time)
+	// newest, if set, is the newest capture time the readers have seen: stream<<32 |
+	// capture time's low 32 bits (see stale).
+	newest func() uint64
+	// reassembly and frameBytes are the byte budgets of tile and parity buffers and of
+	// frame images (Config.MaxMemory's shares; 0: 128 MB and 1 GB).
+	reassembly int
+	frameBytes int64
 }
 
 // assembler owns all reassembly state and its counters; only its goroutine touches
@@ -50,13 +63,20 @@ type assembler struct {
 	haveStr bool
 	lastAt  time.Time // last datagram of the current stream
 	sender  string
+	// The frame-number window: ref is the newest released frame (or, before the first
+	// release, the stream's first frame); inWinAt when a datagram inside the window
+	// last arrived, outsideN how many outside it have since.
+	ref      uint32
+	inWinAt  time.Time
+	outsideN int
 
 	pending  []*pendingFrame // sorted by frame number, oldest first
 	lastNo   uint32          // newest released frame number
 	released bool            // whether lastNo is meaningful
 	last     *Frame          // newest released frame, kept for concealment
 	pool     *framePool
-	budget   budget // bytes held by reassembly buffers and parity
+	frameMem frameMem // the frame images' budget (cfg.frameBytes)
+	budget   budget   // bytes held by reassembly buffers and parity
 	// spare holds reassembly tiles whose decode finished, for reuse, so the
 	// steady state allocates no per-tile buffers; at most maxSpareTiles holding
 	// at most maxSpareBytes, so hostile giant tiles cannot pin memory.
@@ -91,6 +111,7 @@ type pendingFrame struct {
 	got                         []byte // bitmap of tiles decoded into f
 	covered                     []bool // 16x8 blocks written by decoded tiles
 	handed                      int    // tiles handed to decoders
+	started                     int    // distinct tiles begun: at most frameTiles
 	decoded, failed, decoding   int
 	bytes                       int
 	closing                     bool
@@ -136,8 +157,14 @@ func newAssembler(cfg assemblerConfig) *assembler {
 	if cfg.now == nil {
 		cfg.now = time.Now
 	}
+	if cfg.reassembly <= 0 {
+		cfg.reassembly = 128 << 20
+	}
+	if cfg.frameBytes <= 0 {
+		cfg.frameBytes = 1 << 30
+	}
 	a := &assembler{cfg: cfg, jobs: make(chan decodeJob, 4096), results: make(chan decodeResult, 4096),
-		budget: budget{max: maxReserved}}
+		budget: budget{max: cfg.reassembly}, frameMem: frameMem{max: cfg.frameBytes}}
 	a.fec = fec.NewDecoder(&a.budget, cfg.limits)
 	return a
 }
@@ -158,7 +185,9 @@ func (a *assembler) run(ctx context.Context, packets <-chan packet) {
 				packets = nil
 				continue
 			}
-			a.handle(&p)
+			if ctx.Err() == nil { // once stopping, what is queued is only given back
+				a.handle(&p)
+			}
 			p.free()
 		case res := <-a.results:
 			a.finishDecode(res)
@@ -197,10 +226,13 @@ func (a *assembler) decodingAny() bool {
 func (a *assembler) handle(p *packet) {
 	h := &p.h
 	if !a.acceptStream(h.Stream, p) {
-		a.c.invalid.Add(1)
+		a.c.otherStream.Add(1)
 		return
 	}
 	a.lastAt = p.at
+	if a.cfg.following != nil {
+		a.cfg.following(a.stream, p.at)
+	}
 	if a.released && !before(a.lastNo, h.Frame) {
 		switch p.kind {
 		case kindEnd: // the end of a frame released whole: as expected
@@ -209,6 +241,10 @@ func (a *assembler) handle(p *packet) {
 		default:
 			a.c.late.Add(1)
 		}
+		return
+	}
+	if !a.inWindow(h.Frame, p) {
+		a.c.outside.Add(1)
 		return
 	}
 	pf := a.frame(h, p.at)
@@ -266,14 +302,15 @@ func (a *assembler) count(c fec.Counts) {
 }
 
 // acceptStream decides whether a datagram's stream is the one being played. A new
-// stream takes over when the control link announced it or when the current one
-// has gone quiet, so a restarted sender is picked up at once while stray datagrams
-// with a foreign id cannot keep resetting the picture.
+// stream takes over when the current one has been silent for SwitchAfter (a restarted
+// sender is picked up a second after the old one stopped), or at once when takeOver
+// says its sender is linked and may. So no stray datagram, no flood with a foreign id
+// and no forged hello switches a display whose sender is live on the control link.
 func (a *assembler) acceptStream(stream uint32, p *packet) bool {
 	if a.haveStr && stream == a.stream {
 		return true
 	}
-	if a.haveStr && stream != a.cfg.announced() && p.at.Sub(a.lastAt) < silentSwitchTo {
+	if a.haveStr && !a.takeOver(stream) && p.at.Sub(a.lastAt) < SwitchAfter {
 		return false
 	}
 	if a.haveStr {
@@ -283,11 +320,73 @@ func (a *assembler) acceptStream(stream uint32, p *packet) bool {
 		}
 	}
 	a.stream, a.haveStr, a.released = stream, true, false
+	a.ref, a.inWinAt, a.outsideN = p.h.Frame, p.at, 0
 	a.sender = p.from.String()
 	a.c.streams.Add(1)
 	sender := a.sender
 	a.c.sender.Store(&sender)
 	return true
+}
+
+// takeOver reports whether stream may replace the live current stream: with a key, when
+// its sender proved the key (only such streams' datagrams get this far); without, when
+// its sender said hello on the control link and the current stream's has not (a real
+// sender displaces datagrams sent open loop, but a hello cannot displace a linked
+// sender).
+func (a *assembler) takeOver(stream uint32) bool {
+	return takesOver(a.cfg.linked, a.cfg.keyed, stream, a.stream)
+}
+
+// takesOver is takeOver's rule, which the socket readers apply too.
+func takesOver(linked func(uint32) bool, keyed bool, stream, current uint32) bool {
+	if linked == nil || !linked(stream) {
+		return false
+	}
+	return keyed || !linked(current)
+}
+
+// inWindow reports whether frame number n is within maxAhead of the window's reference
+// (behind it is late, handled before). Numbers outside are dropped, so one far-ahead
+// datagram cannot make every later frame look old; but when nothing inside the window
+// has come for resyncAfter while resyncCount datagrams came from outside (a sender whose
+// numbering jumped), the window moves to them.
+func (a *assembler) inWindow(n uint32, p *packet) bool {
+	if d := int32(n - a.ref); d > -maxAhead && d <= maxAhead {
+		a.inWinAt, a.outsideN = p.at, 0
+		return true
+	}
+	a.outsideN++
+	if a.outsideN < resyncCount || p.at.Sub(a.inWinAt) < resyncAfter {
+		return false
+	}
+	a.cfg.log.Info("frame numbers jumped: following the stream's new numbering", "from", a.ref, "to", n)
+	for _, pf := range a.pending {
+		pf.giveUp(p.at)
+	}
+	a.released, a.ref, a.inWinAt, a.outsideN = false, n, p.at, 0
+	return true
+}
+
+// stale reports whether a frame captured at captureLow (the sender's clock, low 32
+// bits) is a backlog to skip: captured over StaleAfter before the newest frame the
+// readers have seen of this stream, and (once the clocks are related by pings) over
+// StaleAfter ago. The second test keeps a forged far-future capture time from making
+// live frames look stale; the first keeps frames from being judged by a clock alone.
+// Without pings (no control link) nothing is stale.
+func (a *assembler) stale(captureLow uint32, now time.Time) bool {
+	if a.cfg.newest == nil {
+		return false
+	}
+	newest := a.cfg.newest()
+	if uint32(newest>>32) != a.stream || int64(int32(uint32(newest)-captureLow)) <= StaleAfter.Microseconds() {
+		return false
+	}
+	off, ok := a.cfg.clock.Offset()
+	if !ok { // no control link to relate the clocks: never judge by capture times alone
+		return false
+	}
+	captured := time.UnixMicro(wire.UnwrapTime(captureLow, now.Add(off).UnixMicro())).Add(-off)
+	return now.Sub(captured) > StaleAfter
 }
 
 // frame finds or starts the pending frame a datagram belongs to; nil means drop.
@@ -303,6 +402,17 @@ func (a *assembler) frame(h *wire.Header, at time.Time) *pendingFrame {
 		}
 		return pf
 	}
+	if a.stale(h.CaptureUS, at) {
+		a.c.stale.Add(1) // a backlog after a stall: newer frames follow
+		return nil
+	}
+	sub := tile.SubsampleRatio(h.Format & 0xf)
+	if a.pool == nil || a.pool.w != int(h.Width) || a.pool.h != int(h.Height) || a.pool.sub != sub {
+		if a.pool != nil {
+			a.pool.retire()
+		}
+		a.pool = newFramePool(int(h.Width), int(h.Height), sub, &a.frameMem)
+	}
 	if len(a.pending) >= maxPending {
 		a.pending[0].giveUp(at) // the oldest gives way; it is released as soon as it can be
 		if i == 0 {
@@ -310,11 +420,11 @@ func (a *assembler) frame(h *wire.Header, at time.Time) *pendingFrame {
 			return nil
 		}
 	}
-	sub := tile.SubsampleRatio(h.Format & 0xf)
-	if a.pool == nil || a.pool.w != int(h.Width) || a.pool.h != int(h.Height) || a.pool.sub != sub {
-		a.pool = newFramePool(int(h.Width), int(h.Height), sub)
-	}
 	f := a.pool.get()
+	if f == nil { // every frame image the budget allows is in use
+		a.c.overflow.Add(1)
+		return nil
+	}
 	f.Stream, f.Seq, f.Sender = a.stream, h.Frame, a.sender
 	f.Tiles, f.TilesMissing, f.Quality, f.Bytes = int(h.FrameTiles), 0, int(h.Quality), 0
 	pf := &pendingFrame{

@@ -40,7 +40,7 @@ func newRig(t *testing.T) *rig {
 		decoders: 1, newDecoder: func(*tile.Headers) tile.Decoder { return nopDecoder{} },
 		deadline: 100 * time.Millisecond, limits: wire.DefaultLimits, log: slog.New(slog.DiscardHandler),
 		acks: &r.acks, clock: fixedOffset(0), publish: func(f *Frame) { r.published = append(r.published, f) },
-		announced: func() uint32 { return 0 }, now: func() time.Time { return r.clock },
+		now: func() time.Time { return r.clock },
 	})
 	r.a.startDecoders()
 	t.Cleanup(func() {
@@ -56,7 +56,7 @@ func newRig(t *testing.T) *rig {
 // from the network at the rig's clock.
 func (r *rig) tileDatagram(t *testing.T, frame uint32, i int) *packet {
 	h := wire.Header{Stream: 7, Frame: frame, Width: 64, Height: 32, Tile: uint16(i), Seq: uint16(i), FrameTiles: 2,
-		TileW: 32, TileH: 32, Fragments: 1, PayloadSize: 20, Quality: 75}
+		TileW: 32, TileH: 32, Fragments: 1, PayloadSize: 20, Quality: 75, CaptureUS: uint32(time.Unix(1000, 0).UnixMicro())} // the rig's start
 	return r.parsed(t, &h, make([]byte, 20))
 }
 
@@ -161,11 +161,11 @@ func TestAssemblerCountsWhatItDrops(t *testing.T) {
 	other.h.Stream = 8 // another stream while this one plays
 	r.a.handle(other)
 	c := &r.a.c
-	got := []uint64{c.frames.Load(), c.complete.Load(), c.dup.Load(), c.late.Load(), c.invalid.Load(), c.streams.Load()}
+	got := []uint64{c.frames.Load(), c.complete.Load(), c.dup.Load(), c.late.Load(), c.otherStream.Load(), c.streams.Load()}
 	want := []uint64{1, 1, 1, 1, 1, 1}
 	for i := range want {
 		if got[i] != want[i] {
-			t.Fatalf("frames, complete, duplicate, late, invalid, streams = %v, want %v", got, want)
+			t.Fatalf("frames, complete, duplicate, late, other stream, streams = %v, want %v", got, want)
 		}
 	}
 	if s := c.sender.Load(); s == nil {

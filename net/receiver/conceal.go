@@ -55,7 +55,7 @@ func fillBlack(img *image.YCbCr, r image.Rectangle) {
 	for y := r.Min.Y; y < r.Max.Y; y++ {
 		row := img.Y[y*img.YStride+r.Min.X : y*img.YStride+r.Max.X]
 		for i := range row {
-			row[i] = 16
+			row[i] = 0 // black in the full-range JFIF levels tiles use (docs/PROTOCOL.md §4)
 		}
 	}
 	for y := r.Min.Y; y < r.Max.Y; y++ {

@@ -6,8 +6,10 @@ import (
 	"net"
 	"net/netip"
 	"sync"
+	"sync/atomic"
 	"time"
 
+	"github.com/hrvs/hrvs/net/seal"
 	"github.com/hrvs/hrvs/net/wire"
 )
 
@@ -20,6 +22,7 @@ type packet struct {
 	payload []byte
 	at      time.Time
 	from    netip.AddrPort
+	queued  *atomic.Int64 // the queue's byte count, which free gives the payload back to
 }
 
 // kind is what a datagram is to the assembler. On the wire the end marker is a
@@ -47,10 +50,12 @@ func kindOf(h *wire.Header) kind {
 // default MTU fits, larger ones get a buffer of their own.
 const smallBuf = 2048
 
-// read reads datagrams from c, validates them and queues them for the assembler,
-// until c is closed.
+// read reads datagrams from c, opens sealed ones, validates them and queues them for the
+// assembler, until c is closed. What it refuses costs at most a header check, a table
+// lookup and one AEAD open, and never reaches the queue.
 func (r *Receiver) read(c *net.UDPConn) {
 	scratch := make([]byte, wire.MaxDatagram+1)
+	queueBudget, _, _ := budgets(r.cfg.MaxMemory)
 	for {
 		n, from, err := c.ReadFromUDPAddrPort(scratch)
 		if err != nil {
@@ -60,11 +65,30 @@ func (r *Receiver) read(c *net.UDPConn) {
 			continue // ICMP errors and the like: nothing to do but read on
 		}
 		r.c.dgrams.Add(1)
+		d, ok := r.open(scratch[:n], from)
+		if !ok {
+			continue
+		}
 		var p packet
-		payload, err := p.h.Unmarshal(scratch[:n], r.cfg.Limits)
+		payload, err := p.h.Unmarshal(d, r.cfg.Limits)
 		if err != nil {
 			r.c.invalid.Add(1)
 			r.explain(err, from)
+			continue
+		}
+		now := time.Now()
+		if cur := r.current.Load(); r.haveCur.Load() && p.h.Stream != cur && now.UnixNano()-r.curNs.Load() < int64(SwitchAfter) &&
+			!takesOver(r.ctl.Linked, r.cfg.Key != nil, p.h.Stream, cur) {
+			// Another stream while the current one is live: the assembler would refuse
+			// it too, but dropping it here keeps a flood of them out of the queue.
+			r.c.otherStream.Add(1)
+			continue
+		}
+		if r.haveCur.Load() && p.h.Stream == r.current.Load() {
+			r.noteCapture(p.h.Stream, p.h.CaptureUS)
+		}
+		if r.queued.Load()+int64(len(payload)) > queueBudget {
+			r.c.overflow.Add(1)
 			continue
 		}
 		p.kind = kindOf(&p.h)
@@ -77,7 +101,8 @@ func (r *Receiver) read(c *net.UDPConn) {
 		}
 		p.payload = (*p.buf)[:len(payload)]
 		copy(p.payload, payload)
-		p.at, p.from = time.Now(), from
+		p.at, p.from, p.queued = now, from, &r.queued
+		r.queued.Add(int64(len(payload)))
 		select {
 		case r.packets <- p:
 		default:
@@ -87,8 +112,62 @@ func (r *Receiver) read(c *net.UDPConn) {
 	}
 }
 
+// noteCapture keeps the newest capture time seen of stream (comparing the 32-bit
+// values as serial numbers).
+func (r *Receiver) noteCapture(stream, capture uint32) {
+	for {
+		old := r.newest.Load()
+		if uint32(old>>32) == stream && int32(capture-uint32(old)) <= 0 {
+			return
+		}
+		if r.newest.CompareAndSwap(old, uint64(stream)<<32|uint64(capture)) {
+			return
+		}
+	}
+}
+
+// open returns the clear datagram: d itself when the receiver has no key (a sealed
+// datagram is then refused, and the refusal explained once), or d opened in place with
+// its stream's key (docs/PROTOCOL.md §7.3). It counts what it refuses.
+func (r *Receiver) open(d []byte, from netip.AddrPort) ([]byte, bool) {
+	stream, flags, ok := wire.Peek(d)
+	sealed := ok && flags&wire.FlagSealed != 0
+	switch {
+	case !ok || (r.cfg.Key == nil && !sealed):
+		return d, true // Unmarshal says what is wrong with it, if anything
+	case r.cfg.Key == nil:
+		r.c.unauthenticated.Add(1)
+		r.refuse(refusedSealed, "datagrams of a keyed stream are dropped: this receiver has no key (start it with --key or --pair)", from)
+		return nil, false
+	case !sealed:
+		r.c.unauthenticated.Add(1)
+		r.refuse(refusedUnsealed, "datagrams without a key are dropped: this receiver has a key (give the sender --key or --pair)", from)
+		return nil, false
+	}
+	o := r.ctl.Opener(stream)
+	if o == nil {
+		r.c.unauthenticated.Add(1) // no sender proved the key for this stream
+		return nil, false
+	}
+	clear, err := o.OpenDatagram(d, wire.HeaderSize)
+	switch {
+	case errors.Is(err, seal.ErrReplay):
+		r.c.replayed.Add(1)
+		return nil, false
+	case err != nil:
+		r.c.unauthenticated.Add(1)
+		return nil, false
+	}
+	wire.ClearSealed(clear)
+	return clear, true
+}
+
 // free gives the payload's storage back; the payload must not be used after.
 func (p *packet) free() {
+	if p.queued != nil {
+		p.queued.Add(-int64(len(p.payload)))
+		p.queued = nil
+	}
 	if p.pool != nil {
 		p.pool.Put(p.buf)
 	}
@@ -101,11 +180,20 @@ func (p *packet) free() {
 type refusal int
 
 const (
-	refusedVersion refusal = iota // the sender runs another protocol version
-	refusedSize                   // its frames are larger than Config.Limits
-	refusedFormat                 // a codec, subsampling or quality this receiver does not know
+	refusedVersion  refusal = iota // the sender runs another protocol version
+	refusedSize                    // its frames are larger than Config.Limits
+	refusedFormat                  // a codec, subsampling or quality this receiver does not know
+	refusedSealed                  // sealed datagrams, and this receiver has no key
+	refusedUnsealed                // clear datagrams, and this receiver has a key
 	numRefusals
 )
+
+// refuse logs why once per kind of refusal.
+func (r *Receiver) refuse(why refusal, msg string, from netip.AddrPort) {
+	if !r.warned[why].Swap(true) {
+		r.cfg.Log.Warn(msg, "from", from)
+	}
+}
 
 // explain says once per kind of refusal why datagrams that failed validation with
 // err are dropped, when err is of a kind that drops a whole stream.

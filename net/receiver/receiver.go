@@ -13,6 +13,7 @@ import (
 
 	"github.com/hrvs/hrvs/net/control"
 	"github.com/hrvs/hrvs/net/receiver/mailbox"
+	"github.com/hrvs/hrvs/net/seal"
 	"github.com/hrvs/hrvs/net/tile"
 	"github.com/hrvs/hrvs/net/udp"
 	"github.com/hrvs/hrvs/net/wire"
@@ -20,11 +21,17 @@ import (
 
 // Config holds the receiver's settings; zero values take the defaults noted.
 type Config struct {
-	Listen     string                             // host:port for UDP datagrams and the TCP control link
-	Sockets    int                                // UDP sockets (and reader goroutines) sharing the port (runtime.NumCPU)
-	Decoders   int                                // tile decoders (runtime.NumCPU)
-	Deadline   time.Duration                      // how long a frame waits for missing tiles after its latest datagram (DefaultDeadline)
-	Limits     wire.Limits                        // largest frame accepted (wire.DefaultLimits)
+	Listen   string        // host:port for UDP datagrams and the TCP control link
+	Sockets  int           // UDP sockets (and reader goroutines) sharing the port (runtime.NumCPU)
+	Decoders int           // tile decoders (runtime.NumCPU)
+	Deadline time.Duration // how long a frame waits for missing tiles after its latest datagram (DefaultDeadline)
+	Limits   wire.Limits   // largest frame accepted (wire.DefaultLimits)
+	// Key, when set, makes the receiver keyed: it accepts only sealed datagrams of
+	// streams whose sender proved the key on the control link (docs/PROTOCOL.md §7).
+	Key *seal.Key
+	// MaxMemory bounds, in bytes, everything the receiver holds from the network: the
+	// queue, reassembly and parity buffers, and frame images (DefaultMaxMemory).
+	MaxMemory  int64
 	NewDecoder func(h *tile.Headers) tile.Decoder // tile decoder per decode worker (tile.NewFastDecoder)
 	Log        *slog.Logger
 }
@@ -42,13 +49,42 @@ const reorderGrace = 10 * time.Millisecond
 // maxAssembly bounds how long any frame may be assembled, in Deadlines.
 const maxAssembly = 15
 
-// Budgets that keep hostile or broken input from growing memory without bound.
+// DefaultMaxMemory is Config.MaxMemory's default: room for 8K frames.
+const DefaultMaxMemory = 256 << 20
+
+// Budgets that keep hostile or broken input from growing memory without bound. The
+// byte budgets are shares of Config.MaxMemory (see budgets).
 const (
-	maxPending     = 8         // frames being assembled at once
-	maxReserved    = 128 << 20 // bytes of tile reassembly buffers and parity shards
-	queueLen       = 8192      // datagrams between readers and the assembler
-	silentSwitchTo = 250 * time.Millisecond
+	maxPending = 8    // frames being assembled at once, at most
+	queueLen   = 8192 // datagrams between readers and the assembler, at most
 )
+
+// Stream rules that keep one stray or hostile datagram from taking over or freezing the
+// display (docs/SECURITY.md).
+const (
+	// SwitchAfter is how long the current stream must have been silent before
+	// datagrams of another stream take over (immediately, with a key, once the new
+	// stream's sender proved the key).
+	SwitchAfter = time.Second
+	// maxAhead is how many frame numbers ahead of the newest released frame (or the
+	// stream's first frame) a datagram may be; beyond, it is dropped and counted.
+	maxAhead = 300
+	// resyncAfter and resyncCount: frame numbers outside the window take over only
+	// when nothing inside it arrived for resyncAfter and at least resyncCount
+	// datagrams came from outside meanwhile; a single far-ahead datagram never does.
+	resyncAfter = time.Second
+	resyncCount = 8
+	// StaleAfter drops frames captured longer ago than this (once the clocks are
+	// related by pings): after a stall the receiver jumps to the newest frames
+	// instead of showing the backlog.
+	StaleAfter = 500 * time.Millisecond
+)
+
+// budgets splits maxMemory: a sixteenth for the queue, an eighth for reassembly and
+// parity buffers, the rest for frame images.
+func budgets(maxMemory int64) (queue, reassembly, frames int64) {
+	return maxMemory / 16, maxMemory / 8, maxMemory - maxMemory/16 - maxMemory/8
+}
 
 // Receiver reads, reassembles and acknowledges one stream at a time. The socket
 // readers feed an assembler through a queue; the assembler hands released frames to
@@ -68,8 +104,17 @@ type Receiver struct {
 	liveMu   sync.Mutex
 	liveLast latencyCounts // the latency histogram at the previous LiveLatency call
 
-	announced atomic.Uint32 // stream id from the last control hello
-	warned    [numRefusals]atomic.Bool
+	queued atomic.Int64 // payload bytes in packets, against the queue budget
+	warned [numRefusals]atomic.Bool
+	// current is the assembler's stream (valid once haveCur) and curNs when its latest
+	// datagram was queued: readers drop other streams while it is live, so a flood of
+	// foreign datagrams never fills the queue the live stream needs.
+	current atomic.Uint32
+	haveCur atomic.Bool
+	curNs   atomic.Int64
+	// newest is the newest capture time seen of the current stream, stream<<32 |
+	// low 32 bits of µs, so the assembler can tell a backlog after a stall.
+	newest atomic.Uint64
 }
 
 // ErrClosed is returned by Next after the receiver has stopped.
@@ -95,6 +140,12 @@ func New(cfg Config) (*Receiver, error) {
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.DiscardHandler)
 	}
+	if cfg.MaxMemory <= 0 {
+		cfg.MaxMemory = DefaultMaxMemory
+	}
+	if cfg.MaxMemory < 32<<20 {
+		return nil, fmt.Errorf("max memory %d MB: at least 32 MB", cfg.MaxMemory>>20)
+	}
 	if cfg.Sockets > 64 {
 		return nil, fmt.Errorf("sockets %d: at most 64", cfg.Sockets)
 	}
@@ -117,11 +168,24 @@ func New(cfg Config) (*Receiver, error) {
 	}
 	r := &Receiver{cfg: cfg, conns: conns, ctl: ctl, packets: make(chan packet, queueLen), frames: mailbox.New[*Frame]()}
 	r.bufs.New = func() any { b := make([]byte, smallBuf); return &b }
-	r.asm = newAssembler(assemblerConfig{
+	_, reassembly, frameBytes := budgets(cfg.MaxMemory)
+	acfg := assemblerConfig{
 		decoders: cfg.Decoders, newDecoder: cfg.NewDecoder, deadline: cfg.Deadline, limits: cfg.Limits, log: cfg.Log,
-		acks: ctl, clock: ctl, publish: func(f *Frame) { r.frames.Put(f) }, announced: r.announced.Load,
-	})
-	ctl.OnHello = func(stream uint32, from string) { r.announced.Store(stream) }
+		acks: ctl, clock: ctl, publish: func(f *Frame) { r.frames.Put(f) },
+		reassembly: int(reassembly), frameBytes: frameBytes,
+		newest: r.newest.Load,
+		following: func(stream uint32, at time.Time) {
+			r.current.Store(stream)
+			r.haveCur.Store(true)
+			r.curNs.Store(at.UnixNano())
+		},
+	}
+	acfg.linked = ctl.Linked
+	if cfg.Key != nil {
+		ctl.Key = cfg.Key
+		acfg.keyed = true
+	}
+	r.asm = newAssembler(acfg)
 	return r, nil
 }
 

@@ -8,39 +8,50 @@ import (
 
 // Stats is a snapshot of the receiver's counters; field names are the --stats-json contract.
 type Stats struct {
-	FramesReceived     uint64  `json:"frames_received"`
-	FramesComplete     uint64  `json:"frames_complete"`
-	FramesPartial      uint64  `json:"frames_partial"`
-	FramesDisplayed    uint64  `json:"frames_displayed"`
-	TilesReceived      uint64  `json:"tiles_received"`
-	TilesMissing       uint64  `json:"tiles_missing"`
-	DatagramsReceived  uint64  `json:"datagrams_received"`
-	DatagramsInvalid   uint64  `json:"datagrams_invalid"`
-	DatagramsLate      uint64  `json:"datagrams_late"`
-	DatagramsDuplicate uint64  `json:"datagrams_duplicate"` // repeats, and parity that was not needed
-	DatagramsOverflow  uint64  `json:"datagrams_overflow"`
-	DatagramsLost      uint64  `json:"datagrams_lost"`
-	DatagramsRecovered uint64  `json:"datagrams_recovered"` // rebuilt from parity (FEC)
-	DecodeErrors       uint64  `json:"decode_errors"`
-	BytesReceived      uint64  `json:"bytes_received"`
-	Streams            uint64  `json:"streams"`
-	AcksDropped        uint64  `json:"acks_dropped"`
-	FPS                float64 `json:"fps"`
-	Mbps               float64 `json:"mbit_per_s"`
-	LatencyP50         float64 `json:"latency_ms_p50"`
-	LatencyP99         float64 `json:"latency_ms_p99"`
-	ClockOffsetMs      float64 `json:"clock_offset_ms"`
-	ClockSynced        bool    `json:"clock_synced"`
-	Seconds            float64 `json:"seconds"`
-	Width              int     `json:"width"`
-	Height             int     `json:"height"`
-	Quality            int     `json:"quality"`
-	Sender             string  `json:"sender"`
+	FramesReceived     uint64 `json:"frames_received"`
+	FramesComplete     uint64 `json:"frames_complete"`
+	FramesPartial      uint64 `json:"frames_partial"`
+	FramesDisplayed    uint64 `json:"frames_displayed"`
+	TilesReceived      uint64 `json:"tiles_received"`
+	TilesMissing       uint64 `json:"tiles_missing"`
+	DatagramsReceived  uint64 `json:"datagrams_received"`
+	DatagramsInvalid   uint64 `json:"datagrams_invalid"`
+	DatagramsLate      uint64 `json:"datagrams_late"`
+	DatagramsDuplicate uint64 `json:"datagrams_duplicate"` // repeats, and parity that was not needed
+	DatagramsOverflow  uint64 `json:"datagrams_overflow"`
+	DatagramsLost      uint64 `json:"datagrams_lost"`
+	DatagramsRecovered uint64 `json:"datagrams_recovered"` // rebuilt from parity (FEC)
+	DecodeErrors       uint64 `json:"decode_errors"`
+	BytesReceived      uint64 `json:"bytes_received"`
+	Streams            uint64 `json:"streams"`
+	AcksDropped        uint64 `json:"acks_dropped"`
+	// Datagrams refused before assembly: failed authentication (or, keyed, no key for
+	// their stream; unkeyed, sealed), replayed, of another stream while the current one
+	// is live, outside the frame-number window, or of frames captured too long ago.
+	DatagramsUnauthenticated uint64  `json:"datagrams_unauthenticated"`
+	DatagramsReplayed        uint64  `json:"datagrams_replayed"`
+	DatagramsOtherStream     uint64  `json:"datagrams_other_stream"`
+	DatagramsOutOfWindow     uint64  `json:"datagrams_out_of_window"`
+	DatagramsStale           uint64  `json:"datagrams_stale"`
+	Keyed                    bool    `json:"keyed"`
+	FPS                      float64 `json:"fps"`
+	Mbps                     float64 `json:"mbit_per_s"`
+	LatencyP50               float64 `json:"latency_ms_p50"`
+	LatencyP99               float64 `json:"latency_ms_p99"`
+	ClockOffsetMs            float64 `json:"clock_offset_ms"`
+	ClockSynced              bool    `json:"clock_synced"`
+	Seconds                  float64 `json:"seconds"`
+	Width                    int     `json:"width"`
+	Height                   int     `json:"height"`
+	Quality                  int     `json:"quality"`
+	Sender                   string  `json:"sender"`
 }
 
 // readCounters are the socket readers' figures: only the readers write them.
 type readCounters struct {
 	dgrams, invalid, bytes, overflow atomic.Uint64
+	unauthenticated, replayed        atomic.Uint64 // keyed: failed authentication, or seen before
+	otherStream                      atomic.Uint64 // another stream's, while the current one is live
 }
 
 // assemblerCounters are the assembler's figures: only its goroutine writes them,
@@ -50,6 +61,7 @@ type assemblerCounters struct {
 	frames, complete, partial    atomic.Uint64
 	tilesGot, tilesMissing       atomic.Uint64
 	invalid, late, dup, overflow atomic.Uint64
+	outside, stale, otherStream  atomic.Uint64
 	lost, recovered, decErr      atomic.Uint64
 	streams                      atomic.Uint64
 	firstNs, lastNs              atomic.Int64           // when the first and the newest frame were released, Unix ns
@@ -71,7 +83,10 @@ func (r *Receiver) Stats() Stats {
 		DatagramsOverflow: r.c.overflow.Load() + c.overflow.Load(),
 		DatagramsLost:     c.lost.Load(), DatagramsRecovered: c.recovered.Load(),
 		DecodeErrors: c.decErr.Load(), BytesReceived: r.c.bytes.Load(), Streams: c.streams.Load(),
-		AcksDropped:   r.ctl.AcksDropped(),
+		AcksDropped:              r.ctl.AcksDropped(),
+		DatagramsUnauthenticated: r.c.unauthenticated.Load(), DatagramsReplayed: r.c.replayed.Load(),
+		DatagramsOtherStream: r.c.otherStream.Load() + c.otherStream.Load(), DatagramsOutOfWindow: c.outside.Load(),
+		DatagramsStale: c.stale.Load(), Keyed: r.cfg.Key != nil,
 		ClockOffsetMs: float64(off) / float64(time.Millisecond), ClockSynced: synced,
 	}
 	var lat latencyCounts

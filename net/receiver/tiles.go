@@ -61,12 +61,19 @@ func (a *assembler) fileData(pf *pendingFrame, h *wire.Header, payload []byte, r
 			}
 			return
 		}
+		if pf.started >= pf.frameTiles {
+			// More distinct tiles than the frame declared: a broken or lying sender,
+			// whose ack would otherwise report more tiles than the frame has.
+			a.c.invalid.Add(1)
+			return
+		}
 		if !a.budget.Take(int(h.PayloadSize)) {
 			a.c.overflow.Add(1)
 			return
 		}
 		t = a.newTile(int(h.PayloadSize), int(h.Fragments))
 		pf.tiles[h.Tile] = t
+		pf.started++
 	}
 	if t.done || wire.Bit(t.have, int(h.Fragment)) {
 		if !rebuilt {

@@ -2,9 +2,11 @@ package sender
 
 import (
 	"io"
+	"sync"
 	"time"
 
 	"github.com/hrvs/hrvs/net/fec"
+	"github.com/hrvs/hrvs/net/seal"
 	"github.com/hrvs/hrvs/net/tile"
 	"github.com/hrvs/hrvs/net/wire"
 )
@@ -40,8 +42,12 @@ func frameHeader(stream, no uint32, captureUS int64, g tile.Grid, tiles uint16, 
 type packer struct {
 	conns []io.Writer // connected UDP sockets: one Write is one datagram
 	pace  *pacer
-	mtu   int // largest datagram, header included
+	mtu   int // largest clear datagram, header included (the MTU less seal.Overhead when sealing)
 	count *counters
+	// sealer, when set, seals every datagram after its header (docs/PROTOCOL.md §7.3),
+	// into buffers from sealBufs.
+	sealer   *seal.Sealer
+	sealBufs sync.Pool
 }
 
 // packTile sends tile j's payload as the fragments of frame fj, on conns[spread%n].
@@ -122,6 +128,18 @@ func (p *packer) sendEnd(fj *frameJob) {
 // send paces and sends one datagram of a frame and tallies it: the ack's byte
 // count measures data datagrams' payload alone.
 func (p *packer) send(c io.Writer, t *tally, d []byte, k kind) {
+	clearPayload := len(d) - wire.HeaderSize
+	if p.sealer != nil {
+		buf := p.sealBufs.Get().(*[]byte)
+		defer p.sealBufs.Put(buf)
+		wire.SetSealed(d)
+		sealed, err := p.sealer.SealDatagram((*buf)[:0], d, wire.HeaderSize)
+		if err != nil {
+			p.count.encErrs.Add(1)
+			return
+		}
+		d = sealed
+	}
 	p.pace.wait(len(d))
 	us := time.Now().UnixMicro()
 	t.firstSendUS.CompareAndSwap(0, us)
@@ -134,7 +152,7 @@ func (p *packer) send(c io.Writer, t *tally, d []byte, k kind) {
 	p.count.bytes.Add(uint64(len(d)))
 	t.bytes.Add(int64(len(d)))
 	if k == kindData {
-		t.payload.Add(int64(len(d) - wire.HeaderSize))
+		t.payload.Add(int64(clearPayload))
 	}
 	t.datagrams.Add(1)
 }

@@ -27,6 +27,7 @@ import (
 	"github.com/hrvs/hrvs/capture"
 	"github.com/hrvs/hrvs/net/control"
 	"github.com/hrvs/hrvs/net/fec"
+	"github.com/hrvs/hrvs/net/seal"
 	"github.com/hrvs/hrvs/net/tile"
 	"github.com/hrvs/hrvs/net/udp"
 	"github.com/hrvs/hrvs/net/wire"
@@ -65,7 +66,11 @@ type Config struct {
 	// network namespaces with it); nil uses net.Dialer.
 	DialControl func(ctx context.Context, addr string) (net.Conn, error)
 	Stream      uint32 // stream id; 0 picks a random one
-	Log         *slog.Logger
+	// Key, when set, seals every datagram and the control link (docs/PROTOCOL.md §7):
+	// only a receiver holding the same key can read or be fed the stream. Each datagram
+	// then carries seal.Overhead bytes more within the MTU.
+	Key *seal.Key
+	Log *slog.Logger
 }
 
 // Defaults; docs/PROTOCOL.md explains the tile size, docs/CONTROL.md the rest.
@@ -185,14 +190,28 @@ func New(cfg Config) (*Sender, error) {
 	if err != nil {
 		return nil, fmt.Errorf("receiver address %q: %w", cfg.To, err)
 	}
-	parity, err := fec.NewEncoder(cfg.FEC, cfg.MTU)
+	mtu := cfg.MTU // the clear datagram's: sealing adds seal.Overhead
+	var sealer *seal.Sealer
+	var random [seal.RandomSize]byte
+	suite := seal.PreferredSuite()
+	if cfg.Key != nil {
+		mtu -= seal.Overhead
+		if random, err = seal.Random(); err != nil {
+			return nil, err
+		}
+		if sealer, err = seal.NewSealer(suite, seal.DatagramKey(*cfg.Key, suite, cfg.Stream, random[:])); err != nil {
+			return nil, err
+		}
+	}
+	parity, err := fec.NewEncoder(cfg.FEC, mtu)
 	if err != nil {
 		return nil, fmt.Errorf("parity: %w", err)
 	}
 	s := &Sender{cfg: cfg, pool: newEncoders(), fec: parity, probe: cfg.NewEncoder(),
 		formats: make(map[image.YCbCrSubsampleRatio]uint8), rc: newRateControl(cfg.MaxBitrate, cfg.Quality, cfg.MinQuality)}
 	s.choose = chooser{threshold: cfg.ChangeThreshold, refresh: cfg.Refresh, span: cfg.FrameSpan, count: &s.count}
-	s.pack = &packer{pace: &s.pace, mtu: cfg.MTU, count: &s.count}
+	s.pack = &packer{pace: &s.pace, mtu: mtu, count: &s.count, sealer: sealer}
+	s.pack.sealBufs.New = func() any { b := make([]byte, 0, cfg.MTU); return &b }
 	for i := 0; i < cfg.Sockets; i++ {
 		c, err := net.DialUDP("udp", nil, raddr)
 		if err != nil {
@@ -206,6 +225,9 @@ func New(cfg Config) (*Sender, error) {
 		s.pack.conns = append(s.pack.conns, c)
 	}
 	s.ctl = &control.Client{Addr: cfg.To, Stream: cfg.Stream, Log: cfg.Log, OnAck: s.onAck, Dial: cfg.DialControl}
+	if sealer != nil {
+		s.ctl.Key, s.ctl.Suite, s.ctl.Random, s.ctl.NextCounter = cfg.Key, suite, random, sealer.Next
+	}
 	s.led = newLedger(cfg.Stream, cfg.Window, cfg.RateBits, s.ctl, s.rc, &s.pace, &s.count, cfg.Log)
 	s.pace.setRate(s.rc.paceBits(time.Now(), cfg.RateBits))
 	return s, nil
@@ -235,7 +257,7 @@ func (s *Sender) Run(ctx context.Context, src capture.Source, maxFrames int) err
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() { defer wg.Done(); s.ctl.Run(ctlCtx) }()
-	s.pool.start(s.cfg.Workers, s.cfg.NewEncoder, s.cfg.MTU, s.encodeTile)
+	s.pool.start(s.cfg.Workers, s.cfg.NewEncoder, s.pack.mtu, s.encodeTile)
 	defer func() {
 		s.pool.stop()
 		// Give the receiver a moment to acknowledge the last frames before the link closes.
@@ -243,6 +265,16 @@ func (s *Sender) Run(ctx context.Context, src capture.Source, maxFrames int) err
 		stopCtl()
 		wg.Wait()
 	}()
+	if s.cfg.Key != nil {
+		// No receiver can open a keyed stream's datagrams before it has proved the key
+		// on the control link: sending earlier would only be dropped.
+		s.cfg.Log.Info("keyed: waiting for the receiver to prove the key", "to", s.cfg.To, "key", s.cfg.Key.Fingerprint())
+		select {
+		case <-s.ctl.Ready():
+		case <-ctx.Done():
+			return nil
+		}
+	}
 	// A source with no rate of its own makes a frame whenever asked: asking while
 	// the previous frame is still encoding would only make a frame to drop.
 	unpaced := src.Info().FPS == 0
@@ -390,9 +422,14 @@ func (s *Sender) Stats() Stats {
 	rc := *s.rc
 	open := s.led.openLoop
 	s.mu.Unlock()
+	refusal := ""
+	if err := s.ctl.Refusal(); err != nil {
+		refusal = err.Error()
+	}
 	st := Stats{
 		RTTMs:            float64(s.ctl.RTT()) / float64(time.Millisecond),
 		ControlConnected: s.ctl.Connected(), ControlReconnects: s.ctl.Reconnects(), OpenLoop: open,
+		Refusal: refusal, Keyed: s.cfg.Key != nil,
 		Quality: rc.quality, TargetMbps: rc.target / 1e6, ReceiveMbps: rc.recvRate / 1e6,
 		QueueDelayMs: rc.queueMs, LossPct: 100 * rc.loss, FECPct: s.fec.Share(), RefreshFactor: rc.refreshX,
 		Stream: s.cfg.Stream, Width: g.W, Height: g.H, Tiles: g.Len(),

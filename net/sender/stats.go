@@ -33,19 +33,23 @@ type Stats struct {
 	EncodeMsP50        float64 `json:"encode_ms_p50"`
 	RTTMs              float64 `json:"rtt_ms"`
 	ControlConnected   bool    `json:"control_connected"`
-	ControlReconnects  uint64  `json:"control_reconnects"`
-	OpenLoop           bool    `json:"open_loop"` // no usable acknowledgements: safe rate, no repair
-	Quality            int     `json:"quality"`   // current quality chosen by rate control
-	TargetMbps         float64 `json:"target_mbit_per_s"`
-	ReceiveMbps        float64 `json:"receive_mbit_per_s"` // what the receiver reported getting
-	QueueDelayMs       float64 `json:"queue_delay_ms"`     // one-way delay above the path's empty-queue minimum
-	LossPct            float64 `json:"loss_pct"`           // smoothed datagram loss: payload bytes the receiver reported against those sent
-	FECPct             float64 `json:"fec_pct"`            // parity datagrams per 100 data datagrams in the last protected frame, 0 when unprotected
-	RefreshFactor      int     `json:"refresh_factor"`     // refresh period stretched this many times by rate control
-	Stream             uint32  `json:"stream"`
-	Width              int     `json:"width"`
-	Height             int     `json:"height"`
-	Tiles              int     `json:"tiles_per_frame"` // grid tiles
+	// Refusal is why the receiver refused the control link (a key mismatch, say); "" when
+	// it did not.
+	Refusal           string  `json:"refusal,omitempty"`
+	Keyed             bool    `json:"keyed"`
+	ControlReconnects uint64  `json:"control_reconnects"`
+	OpenLoop          bool    `json:"open_loop"` // no usable acknowledgements: safe rate, no repair
+	Quality           int     `json:"quality"`   // current quality chosen by rate control
+	TargetMbps        float64 `json:"target_mbit_per_s"`
+	ReceiveMbps       float64 `json:"receive_mbit_per_s"` // what the receiver reported getting
+	QueueDelayMs      float64 `json:"queue_delay_ms"`     // one-way delay above the path's empty-queue minimum
+	LossPct           float64 `json:"loss_pct"`           // smoothed datagram loss: payload bytes the receiver reported against those sent
+	FECPct            float64 `json:"fec_pct"`            // parity datagrams per 100 data datagrams in the last protected frame, 0 when unprotected
+	RefreshFactor     int     `json:"refresh_factor"`     // refresh period stretched this many times by rate control
+	Stream            uint32  `json:"stream"`
+	Width             int     `json:"width"`
+	Height            int     `json:"height"`
+	Tiles             int     `json:"tiles_per_frame"` // grid tiles
 }
 
 // counters are the sender's running totals. Each stage adds to its own (the

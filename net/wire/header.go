@@ -10,7 +10,7 @@ import (
 )
 
 // Version is the protocol version carried by every datagram and control hello.
-const Version = 2
+const Version = 3
 
 // Magic opens every datagram: "HV".
 const Magic uint16 = 0x4856
@@ -51,7 +51,14 @@ const (
 	// FlagProtected marks a data datagram of a frame that parity datagrams follow,
 	// so the receiver keeps the frame's datagrams until it can rebuild lost ones.
 	FlagProtected uint8 = 1 << 3
-	flagsKnown          = FlagRefresh | FlagRepair | FlagParity | FlagProtected
+	// FlagSealed marks a datagram of a keyed stream: after the 37-byte header come an
+	// 8-byte packet counter, the payload encrypted, and a 16-byte AEAD tag, the header
+	// and counter authenticated as associated data (docs/PROTOCOL.md §7.3). It belongs
+	// to the transport, not to the datagram's content: the sender sets it when it seals
+	// (SetSealed) and the receiver clears it once it opened the datagram (ClearSealed),
+	// so parity, computed over the clear datagrams' fields, never includes it.
+	FlagSealed uint8 = 1 << 4
+	flagsKnown       = FlagRefresh | FlagRepair | FlagParity | FlagProtected | FlagSealed
 )
 
 // Reed-Solomon blocks (docs/PROTOCOL.md §3.4). A block is a run of consecutive
@@ -103,6 +110,22 @@ func (h *Header) SetEnd(last int) {
 	h.Flags = FlagParity
 	h.Seq, h.Tile, h.Fragments, h.Fragment, h.PayloadSize = uint16(last), 0, 0, 0, 0
 }
+
+// Peek reads the stream id and flags of a datagram without validating anything else,
+// so a receiver can find the stream's key before it opens a sealed datagram; ok is
+// false when b is too short or not an HRVS datagram of this version.
+func Peek(b []byte) (stream uint32, flags uint8, ok bool) {
+	if len(b) < HeaderSize || binary.BigEndian.Uint16(b[offMagic:]) != Magic || b[offVersion] != Version {
+		return 0, 0, false
+	}
+	return binary.BigEndian.Uint32(b[offStream:]), b[offFlags], true
+}
+
+// SetSealed sets FlagSealed in the datagram d (at least HeaderSize bytes).
+func SetSealed(d []byte) { d[offFlags] |= FlagSealed }
+
+// ClearSealed clears FlagSealed in the datagram d (at least HeaderSize bytes).
+func ClearSealed(d []byte) { d[offFlags] &^= FlagSealed }
 
 // IsEnd reports whether a parsed datagram is an end marker.
 func (h *Header) IsEnd() bool { return h.Flags&FlagParity != 0 && h.Tile == 0 && h.Fragments == 0 }
@@ -326,7 +349,7 @@ func (h *Header) Unmarshal(b []byte, lim Limits) ([]byte, error) {
 		return nil, ErrFlags
 	}
 	if h.Flags&FlagParity != 0 {
-		if h.Flags != FlagParity {
+		if h.Flags&^FlagSealed != FlagParity {
 			return nil, ErrFlags
 		}
 		k, m := int(h.Tile), int(h.Fragments)

@@ -77,8 +77,10 @@ func TestHeaderRejects(t *testing.T) {
 		{name: "data datagram index 65535", mod: func(h *Header) { h.Seq = 65535 }, want: ErrIndex},
 		{name: "a fragment shorter than its span", raw: func(b []byte) []byte { return b[:len(b)-1] }, want: ErrFragment},
 		{name: "a fragment longer than its span", raw: func(b []byte) []byte { return append(b, 0) }, want: ErrFragment},
-		{name: "an unknown flag", mod: func(h *Header) { h.Flags = 1 << 4 }, want: ErrFlags},
+		{name: "an unknown flag", mod: func(h *Header) { h.Flags = 1 << 5 }, want: ErrFlags},
 		{name: "a version 1 datagram", raw: func(b []byte) []byte { b[offVersion] = 1; return b }, want: ErrVersion},
+		{name: "a version 2 datagram", raw: func(b []byte) []byte { b[offVersion] = 2; return b }, want: ErrVersion},
+		{name: "a parity datagram with another flag than sealed", mod: func(h *Header) { h.Flags = FlagParity | FlagRepair }, want: ErrFlags},
 	}
 	for _, c := range cases {
 		t.Run("rejects "+c.name, func(t *testing.T) {
@@ -614,4 +616,24 @@ func FuzzRebuilt(f *testing.F) {
 			t.Fatalf("rebuilt %+v does not parse back (%v)", h, err)
 		}
 	})
+}
+
+func TestPeekFindsTheStreamOfASealedDatagram(t *testing.T) {
+	h := sample()
+	h.Flags = FlagSealed | FlagProtected
+	_, n := FragmentSpan(h.PayloadSize, h.Fragments, h.Fragment)
+	b := datagram(h, make([]byte, n))
+	stream, flags, ok := Peek(b)
+	if !ok || stream != h.Stream || flags != h.Flags {
+		t.Fatalf("Peek = %08x %02x %v", stream, flags, ok)
+	}
+	var back Header
+	if _, err := back.Unmarshal(b, DefaultLimits); err != nil || back.Flags&FlagSealed == 0 {
+		t.Fatalf("an opened sealed datagram: %v, flags %02x", err, back.Flags)
+	}
+	for name, bad := range map[string][]byte{"short": b[:HeaderSize-1], "version 2": append([]byte{'H', 'V', 2}, b[3:]...)} {
+		if _, _, ok := Peek(bad); ok {
+			t.Errorf("%s: peeked", name)
+		}
+	}
 }

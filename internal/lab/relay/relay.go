@@ -81,6 +81,11 @@ type Config struct {
 
 	Duplicate float64 // probability a datagram is sent twice (the copy right after the original)
 
+	// Tap, when set, sees every datagram from the client as it arrives, before any
+	// impairment: tests play an eavesdropper with it. The slice is only valid during the
+	// call.
+	Tap func(datagram []byte)
+
 	// RateBits caps the forward direction at this many bits per second (payload plus 28
 	// header bytes per datagram), 0 for no cap. It is a token bucket of RateBurst bytes
 	// (default: 10 ms at the rate, at least 16 KiB) in front of a queue that holds at most
@@ -482,6 +487,9 @@ func (r *Relay) readClients() {
 		}
 		if c := r.client.Load(); c == nil || *c != from {
 			r.client.Store(&from)
+		}
+		if r.cfg.Tap != nil {
+			r.cfg.Tap(buf[:n])
 		}
 		r.admit(buf[:n])
 	}
