@@ -281,6 +281,9 @@ func openMJPEG(f *os.File, o Options) (*FileSource, error) {
 	}
 	img, err := r.dec.decode(frame)
 	if err != nil {
+		if r.split.atEnd {
+			return nil, fmt.Errorf("first JPEG frame: %w", unexpectedAsTruncated(io.ErrUnexpectedEOF))
+		}
 		return nil, fmt.Errorf("first JPEG frame: %w", err)
 	}
 	r.first, r.w, r.h, r.sub = img, img.Rect.Dx(), img.Rect.Dy(), img.SubsampleRatio
@@ -307,6 +310,9 @@ func (r *mjpegFile) read() (*image.YCbCr, *ImagePool, error) {
 	}
 	img, err := r.dec.decode(frame)
 	if err != nil {
+		if r.split.atEnd { // the file ends inside a frame that is not whole
+			return nil, nil, io.ErrUnexpectedEOF
+		}
 		return nil, nil, err
 	}
 	if img.Rect.Dx() != r.w || img.Rect.Dy() != r.h || img.SubsampleRatio != r.sub {
