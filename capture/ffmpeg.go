@@ -307,6 +307,8 @@ func (r *ffmpegReader) finish(p *ffmpegProc) error {
 	return fmt.Errorf("ffmpeg reported an error: %s", msg)
 }
 
+func (r *ffmpegReader) pts() (time.Duration, bool) { return 0, false }
+
 func (r *ffmpegReader) rewind() error {
 	if p := r.proc(); p != nil {
 		p.kill()

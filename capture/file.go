@@ -26,6 +26,10 @@ type frameReader interface {
 	skip() error
 	// rewind starts over at the first frame, for --loop.
 	rewind() error
+	// pts is the presentation time of the frame read or skipped last, from the
+	// file's own clock; ok is false for formats that have none (frames then fall
+	// every 1/FPS).
+	pts() (pts time.Duration, ok bool)
 	close() error
 }
 
@@ -38,8 +42,17 @@ type FileSource struct {
 	loop bool
 	log  *slog.Logger
 
-	start   time.Time
-	next    uint64 // sequence number of the next frame
+	start time.Time
+	next  uint64 // sequence number of the next frame
+	// timed pacing, by the reader's presentation times rather than 1/FPS slots
+	timed       bool
+	passStarted bool          // passFirst holds the first time of this pass through the file
+	passFirst   time.Duration // the reader's time of the pass's first frame
+	passBase    time.Duration // where this pass starts on the play clock (--loop)
+	shown       bool          // lastAt and lastGap are set
+	lastAt      time.Duration
+	lastGap     time.Duration
+
 	inLoop  uint64 // frames delivered since the last rewind, to catch empty loops
 	skipped atomic.Uint64
 	dropped atomic.Uint64
@@ -58,7 +71,13 @@ func newFileSource(info Info, r frameReader, o Options) *FileSource {
 	case o.FPS < 0:
 		info.FPS = 0
 	}
-	return &FileSource{info: info, r: r, loop: o.Loop, log: o.logger()}
+	return &FileSource{info: info, r: r, loop: o.Loop, log: o.logger(), timed: o.FPS == 0 && isTimed(r)}
+}
+
+// isTimed reports readers that give every frame its presentation time.
+func isTimed(r frameReader) bool {
+	t, ok := r.(interface{ timed() bool })
+	return ok && t.timed()
 }
 
 // Info describes the stream: the file's size and subsampling and the playing rate.
@@ -84,7 +103,11 @@ func (s *FileSource) Close() error {
 	return s.closeErr
 }
 
-// Next returns the next frame when it is due.
+// Next returns the next frame when it is due. Every frame of the file has its time
+// slot, whether it is shown, dropped because the caller was late, or skipped as
+// corrupt, so a file plays at its real rate whatever is left out. A reader that
+// knows each frame's presentation time (ffmpeg's, for variable-rate files) is
+// paced by it; the others get a slot every 1/FPS.
 func (s *FileSource) Next(ctx context.Context) (*Frame, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
@@ -92,49 +115,90 @@ func (s *FileSource) Next(ctx context.Context) (*Frame, error) {
 	if s.closed.Load() {
 		return nil, errClosed
 	}
-	var due time.Time
-	if s.info.FPS > 0 {
+	paced := s.info.FPS > 0
+	if paced {
 		if s.start.IsZero() {
 			s.start = time.Now()
 		}
 		// Frames whose slot has already passed are dropped, as a live source would.
 		now := uint64(time.Since(s.start).Seconds() * s.info.FPS)
-		for s.next < now {
+		for !s.timed && s.next < now {
 			if err := s.advance(); err != nil {
 				return nil, s.fail(err)
 			}
 			s.dropped.Add(1)
-			s.next++
 		}
-		due = s.start.Add(time.Duration(float64(s.next) / s.info.FPS * float64(time.Second)))
 	}
-	img, pool, err := s.read()
-	if err != nil {
-		return nil, s.fail(err)
-	}
-	if d := time.Until(due); !due.IsZero() && d > 0 {
-		t := time.NewTimer(d)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			if pool != nil {
-				pool.Put(img)
+	var due time.Time
+	for {
+		img, pool, err := s.read()
+		if err != nil {
+			return nil, s.fail(err)
+		}
+		if !paced {
+			return s.deliver(img, pool), nil
+		}
+		at, gap := s.when()
+		due = s.start.Add(at)
+		// A frame late by a whole frame interval is dropped: the next one is due.
+		if !s.timed || time.Since(due) < gap {
+			if d := time.Until(due); d > 0 {
+				t := time.NewTimer(d)
+				select {
+				case <-ctx.Done():
+					t.Stop()
+					if pool != nil {
+						pool.Put(img)
+					}
+					return nil, ctx.Err()
+				case <-t.C:
+				}
 			}
-			return nil, ctx.Err()
-		case <-t.C:
+			return s.deliver(img, pool), nil
 		}
+		if pool != nil {
+			pool.Put(img)
+		}
+		s.dropped.Add(1)
+		s.next++
 	}
+}
+
+// deliver wraps the frame just read as frame number s.next.
+func (s *FileSource) deliver(img *image.YCbCr, pool *ImagePool) *Frame {
 	seq := s.next
 	s.next++
 	var release func(*Frame)
 	if pool != nil {
 		release = pool.Release
 	}
-	return NewFrame(img, seq, time.Now(), release), nil
+	return NewFrame(img, seq, time.Now(), release)
 }
 
-// read returns the next decodable frame, skipping corrupt ones and rewinding at the
-// end of the file when looping.
+// when returns the time from the start of play at which the frame just read is
+// due, and how long after the previous frame that is. A reader with presentation
+// times gives them (shifted by the length of the passes before, under --loop);
+// otherwise frame s.next falls at s.next/FPS.
+func (s *FileSource) when() (at, gap time.Duration) {
+	interval := time.Duration(float64(time.Second) / s.info.FPS)
+	pts, ok := s.r.pts()
+	if !s.timed || !ok {
+		return time.Duration(float64(s.next) * float64(interval)), interval
+	}
+	if !s.passStarted {
+		s.passStarted, s.passFirst = true, pts
+	}
+	at = s.passBase + pts - s.passFirst
+	gap = interval
+	if s.shown {
+		gap = at - s.lastAt
+	}
+	s.shown, s.lastAt, s.lastGap = true, at, gap
+	return at, gap
+}
+
+// read returns the next decodable frame, skipping corrupt ones (each keeps its
+// slot: s.next moves past it) and rewinding at the end of the file when looping.
 func (s *FileSource) read() (*image.YCbCr, *ImagePool, error) {
 	for {
 		img, pool, err := s.r.read()
@@ -143,6 +207,7 @@ func (s *FileSource) read() (*image.YCbCr, *ImagePool, error) {
 			s.inLoop++
 			return img, pool, nil
 		case errors.Is(err, errCorruptJPEG):
+			s.next++
 			n := s.skipped.Add(1)
 			s.warn.do(func() {
 				s.log.Warn("skipping a corrupt frame", "source", s.info.Name, "skipped", n, "err", err)
@@ -157,16 +222,20 @@ func (s *FileSource) read() (*image.YCbCr, *ImagePool, error) {
 	}
 }
 
-// advance moves one frame on without decoding it where the format allows.
+// advance moves one frame on without decoding it where the format allows; a frame
+// found corrupt on the way has used the slot as well.
 func (s *FileSource) advance() error {
 	for {
 		err := s.r.skip()
 		switch {
 		case err == nil:
 			s.inLoop++
+			s.next++
 			return nil
 		case errors.Is(err, errCorruptJPEG):
 			s.skipped.Add(1)
+			s.next++
+			return nil
 		case err == io.EOF:
 			if err := s.rewind(); err != nil {
 				return err
@@ -186,6 +255,8 @@ func (s *FileSource) rewind() error {
 		return fmt.Errorf("%s: no frames to loop over", s.info.Name)
 	}
 	s.inLoop = 0
+	// The next pass's presentation times start where this one's last frame ends.
+	s.passBase, s.passStarted = s.lastAt+s.lastGap, false
 	if err := s.r.rewind(); err != nil {
 		return fmt.Errorf("%s: restarting for --loop: %w", s.info.Name, err)
 	}
@@ -248,6 +319,8 @@ func (r *y4mFile) read() (*image.YCbCr, *ImagePool, error) {
 }
 
 func (r *y4mFile) skip() error { return r.y.skipFrame() }
+
+func (r *y4mFile) pts() (time.Duration, bool) { return 0, false }
 
 func (r *y4mFile) rewind() error {
 	if _, err := r.f.Seek(r.y.hdrLen, io.SeekStart); err != nil {
@@ -330,6 +403,8 @@ func (r *mjpegFile) skip() error {
 	_, err := r.split.next()
 	return err
 }
+
+func (r *mjpegFile) pts() (time.Duration, bool) { return 0, false }
 
 func (r *mjpegFile) rewind() error {
 	if _, err := r.f.Seek(0, io.SeekStart); err != nil {

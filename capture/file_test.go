@@ -369,6 +369,52 @@ func TestFilePacing(t *testing.T) {
 			t.Fatalf("11 frames took %v, want about 400ms", el)
 		}
 	})
+	t.Run("skipped corrupt frames keep their time slots, so a file plays at its real rate", func(t *testing.T) {
+		// 2 s at 25 fps: frames 0 and 49 whole, the 48 between cut to a quarter.
+		var file []byte
+		for i := 0; i < 50; i++ {
+			f := encodeJPEG(t, testPicture(t, 160, 96, image.YCbCrSubsampleRatio420, uint64(i)), 80)
+			if i != 0 && i != 49 {
+				f = f[:len(f)/4]
+			}
+			file = append(file, f...)
+		}
+		path := filepath.Join(t.TempDir(), "cut.mjpeg")
+		if err := os.WriteFile(path, file, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		src, err := Open(ctx, path, Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer src.Close()
+		start := time.Now()
+		var got []*Frame
+		for {
+			f, err := src.Next(ctx)
+			if err == ErrEnd {
+				break
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			got = append(got, f)
+		}
+		took := time.Since(start)
+		if len(got) != 2 || got[0].Seq != 0 || got[1].Seq != 49 {
+			t.Fatalf("%d frames, want frames 0 and 49", len(got))
+		}
+		if sk := src.(*FileSource).Skipped(); sk != 48 {
+			t.Fatalf("skipped %d, want 48", sk)
+		}
+		// frame 49 is due 49/25 = 1.96 s after frame 0
+		if d := got[1].Time.Sub(got[0].Time); d < 1900*time.Millisecond || d > 2600*time.Millisecond {
+			t.Fatalf("frame 49 was captured %v after frame 0, want 1.96 s", d)
+		}
+		if took < 1900*time.Millisecond {
+			t.Fatalf("the file played in %v, want about 1.96 s", took)
+		}
+	})
 	t.Run("--fps overrides the file's rate", func(t *testing.T) {
 		src, err := Open(ctx, testClip(t, "h264-720p.mkv"), Options{FPS: 100})
 		if err != nil {
