@@ -90,9 +90,9 @@ func parseProbe(out []byte) (videoProbe, error) {
 	// The average rate is the truer one for variable-rate files; the base rate
 	// covers containers that do not record an average.
 	switch {
-	case avg > 0 && avg <= 1000:
+	case avg > 0 && avg <= maxFileFPS:
 		p.FPS = avg
-	case base > 0 && base <= 1000:
+	case base > 0 && base <= maxFileFPS:
 		p.FPS = base
 	default:
 		p.FPS = 25

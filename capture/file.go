@@ -278,6 +278,13 @@ func (s *FileSource) fail(err error) error {
 	return fmt.Errorf("%s: frame %d: %w", s.info.Name, s.next, err)
 }
 
+// The frame rates a file may declare: from one frame a minute (a slide show) to
+// 1000 fps (high-speed cameras); ffprobe's rates are bounded the same way.
+const (
+	minFileFPS = 1.0 / 60
+	maxFileFPS = 1000.0
+)
+
 // y4mFile reads a YUV4MPEG2 file.
 type y4mFile struct {
 	f    *os.File
@@ -291,6 +298,16 @@ func openY4M(f *os.File, o Options) (*FileSource, error) {
 		return nil, err
 	}
 	h := y.hdr
+	// A rate no video has would make the source drop all but a frame or two (at
+	// 1000000 fps every slot has passed before the second frame is read): refuse
+	// it unless --fps replaces it.
+	if fps := h.FPS(); o.FPS == 0 && (fps < minFileFPS || fps > maxFileFPS) {
+		return nil, fmt.Errorf("y4m header: frame rate F%d:%d is %g fps, not a video rate (1/60 to %g fps); give --fps to play it at another",
+			h.RateNum, h.RateDen, fps, maxFileFPS)
+	}
+	if _, err := y.r.Peek(1); err == io.EOF {
+		return nil, fmt.Errorf("no frames: the file holds a YUV4MPEG2 header only")
+	}
 	r := &y4mFile{f: f, y: y, pool: NewImagePool(h.Width, h.Height, h.OutSub())}
 	detail := fmt.Sprintf("YUV4MPEG2 C%s", h.Chroma)
 	if h.OutSub() != h.Sub || h.Mono {

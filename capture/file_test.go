@@ -124,6 +124,8 @@ func makeBrokenClips(dir string) error {
 		"badhdr.mkv":    append([]byte("this is not a matroska header"), mkv[200:]...),
 		"trunc.y4m":     y4m[:hdr+10*frame+frame/2],
 		"badhdr.y4m":    append([]byte("YUV4MPEG2 W0 H360 F25:1\n"), y4m[hdr:]...),
+		"fastrate.y4m":  append([]byte("YUV4MPEG2 W640 H360 F1000000:1 C420jpeg\n"), y4m[hdr:]...),
+		"hdronly.y4m":   y4m[:hdr],
 		"trunc.mjpeg":   mj[:len(mj)-5000],
 		"corrupt.mjpeg": corrupt,
 		"badhdr.mjpeg":  append([]byte{0xff, 0xd8, 0xff, 0xc0, 0x00, 0x04, 0x01, 0x02, 0x12, 0x34}, mj[500:]...),
@@ -273,6 +275,7 @@ func TestBrokenFiles(t *testing.T) {
 		{file: "noise.bin", openErr: "ffmpeg cannot read it"},
 		{file: "trunc.y4m", frames: 10, endErr: "file is truncated: it ends inside frame 10"},
 		{file: "badhdr.y4m", openErr: "y4m header: size 0x360"},
+		{file: "hdronly.y4m", openErr: "no frames: the file holds a YUV4MPEG2 header only"},
 		{file: "trunc.mjpeg", frames: 49, endErr: "file is truncated: it ends inside frame 49"},
 		{file: "badhdr.mjpeg", openErr: "first JPEG frame: corrupt JPEG frame"},
 		{file: "corrupt.mjpeg", frames: 49, skipped: 1},
@@ -413,6 +416,29 @@ func TestFilePacing(t *testing.T) {
 		}
 		if took < 1900*time.Millisecond {
 			t.Fatalf("the file played in %v, want about 1.96 s", took)
+		}
+	})
+	t.Run("a Y4M whose header rate is absurd is refused, and --fps plays it", func(t *testing.T) {
+		path := filepath.Join(filepath.Dir(testClip(t, "c420.y4m")), "fastrate.y4m")
+		_, err := Open(ctx, path, Options{})
+		want := path + ": y4m header: frame rate F1000000:1 is 1e+06 fps, not a video rate (1/60 to 1000 fps); give --fps to play it at another"
+		if err == nil || err.Error() != want {
+			t.Fatalf("got %v\nwant %s", err, want)
+		}
+		src, err := Open(ctx, path, Options{FPS: 100})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer src.Close()
+		for i := 0; i < 5; i++ {
+			f, err := src.Next(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if f.Seq != uint64(i) {
+				t.Fatalf("frame %d has seq %d: frames were dropped", i, f.Seq)
+			}
+			f.Release()
 		}
 	})
 	t.Run("--fps overrides the file's rate", func(t *testing.T) {
