@@ -29,19 +29,41 @@ const probeTimeout = 30 * time.Second
 
 // videoProbe is what ffprobe says about a file's first video stream.
 type videoProbe struct {
-	Codec  string
-	Width  int
-	Height int
-	PixFmt string
-	FPS    float64
+	Codec      string
+	Width      int
+	Height     int
+	PixFmt     string
+	FPS        float64
+	ColorRange string // "tv", "pc", "unknown" or absent
+	ColorSpace string // the matrix: "bt709", "bt470bg", "smpte170m", "unknown"...
+}
+
+// colour is how the frames ffmpeg delivers (outPixFmt) are to be read. The range
+// is full for yuvj formats and streams tagged "pc", limited otherwise (ffmpeg's
+// default for untagged video, and what it converts RGB sources to). The matrix is
+// BT.709 or BT.2020 when the stream says so and BT.601 otherwise, as ffmpeg's own
+// conversions assume for untagged video.
+func (p videoProbe) colour() Colour {
+	c := Colour{Range: RangeLimited}
+	if strings.HasPrefix(p.PixFmt, "yuvj") || p.ColorRange == "pc" {
+		c.Range = RangeFull
+	}
+	switch p.ColorSpace {
+	case "bt709":
+		c.Matrix = MatrixBT709
+	case "bt2020nc", "bt2020c":
+		c.Matrix = MatrixBT2020
+	}
+	return c
 }
 
 // outPixFmt picks the raw format ffmpeg delivers: 4:2:2 stays 4:2:2, everything
-// else becomes 4:2:0, and full-range (yuvj) sources stay full range so samples are
-// passed on unchanged rather than rescaled.
+// else becomes 4:2:0, and the range stays the source's (yuvj for full range) so
+// that samples are passed on unchanged and converted once, by colour's converter,
+// rather than rescaled by ffmpeg too.
 func (p videoProbe) outPixFmt() (string, image.YCbCrSubsampleRatio) {
 	j := ""
-	if strings.HasPrefix(p.PixFmt, "yuvj") {
+	if p.colour().Range == RangeFull {
 		j = "j"
 	}
 	if strings.Contains(p.PixFmt, "422") {
@@ -69,6 +91,10 @@ func parseProbe(out []byte) (videoProbe, error) {
 			p.Height, _ = strconv.Atoi(v)
 		case "pix_fmt":
 			p.PixFmt = v
+		case "color_range":
+			p.ColorRange = v
+		case "color_space":
+			p.ColorSpace = v
 		case "avg_frame_rate":
 			avg = parseRate(v)
 		case "r_frame_rate":
@@ -134,7 +160,7 @@ func probe(ffprobe, path string) (videoProbe, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), probeTimeout)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, ffprobe, "-v", "error", "-select_streams", "v:0",
-		"-show_entries", "stream=codec_name,width,height,pix_fmt,avg_frame_rate,r_frame_rate:stream_tags=rotate:stream_side_data=rotation",
+		"-show_entries", "stream=codec_name,width,height,pix_fmt,color_range,color_space,avg_frame_rate,r_frame_rate:stream_tags=rotate:stream_side_data=rotation",
 		"-of", "default=noprint_wrappers=1", "--", path)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
@@ -161,6 +187,7 @@ type ffmpegReader struct {
 	pixFmt       string
 	w, h         int
 	pool         *ImagePool
+	conv         *ColourConverter // nil for full-range BT.601 video
 	log          *slog.Logger
 
 	mu     sync.Mutex
@@ -179,8 +206,12 @@ func openFFmpeg(path string, o Options) (*FileSource, error) {
 		return nil, err
 	}
 	pixFmt, sub := vp.outPixFmt()
+	conv, err := NewColourConverter(vp.colour())
+	if err != nil {
+		return nil, err
+	}
 	r := &ffmpegReader{path: path, ffmpeg: ffmpeg, fps: vp.FPS, pixFmt: pixFmt, w: vp.Width, h: vp.Height,
-		pool: NewImagePool(vp.Width, vp.Height, sub), log: o.logger()}
+		pool: NewImagePool(vp.Width, vp.Height, sub), conv: conv, log: o.logger()}
 	if err := r.start(); err != nil {
 		return nil, err
 	}
@@ -196,8 +227,8 @@ func openFFmpeg(path string, o Options) (*FileSource, error) {
 		return nil, err
 	}
 	r.first = first
-	detail := fmt.Sprintf("%s %s via ffmpeg as %s", vp.Codec, vp.PixFmt, pixFmt)
-	info := Info{Name: path, Width: vp.Width, Height: vp.Height, FPS: vp.FPS, Subsample: sub, Detail: detail}
+	detail := fmt.Sprintf("%s %s via ffmpeg as %s, %s", vp.Codec, vp.PixFmt, pixFmt, colourDetail(vp.colour()))
+	info := Info{Name: path, Width: vp.Width, Height: vp.Height, FPS: vp.FPS, Subsample: sub, Colour: vp.colour(), Detail: detail}
 	return newFileSource(info, r, o), nil
 }
 
@@ -242,6 +273,15 @@ func (r *ffmpegReader) read() (*image.YCbCr, *ImagePool, error) {
 		r.first = nil
 		return img, r.pool, nil
 	}
+	img, pool, err := r.readRaw()
+	if err == nil {
+		r.conv.Convert(img)
+	}
+	return img, pool, err
+}
+
+// readRaw reads the next frame's planes as ffmpeg wrote them.
+func (r *ffmpegReader) readRaw() (*image.YCbCr, *ImagePool, error) {
 	p := r.proc()
 	img := r.pool.Get()
 	cw, ch := (r.w+1)/2, (r.h+1)/2
@@ -273,7 +313,7 @@ func (r *ffmpegReader) skip() error {
 		r.first = nil
 		return nil
 	}
-	img, pool, err := r.read()
+	img, pool, err := r.readRaw()
 	if err == nil {
 		pool.Put(img)
 	}

@@ -290,6 +290,7 @@ type y4mFile struct {
 	f    *os.File
 	y    *y4mReader
 	pool *ImagePool
+	conv *ColourConverter // nil for full-range files
 }
 
 func openY4M(f *os.File, o Options) (*FileSource, error) {
@@ -308,15 +309,18 @@ func openY4M(f *os.File, o Options) (*FileSource, error) {
 	if _, err := y.r.Peek(1); err == io.EOF {
 		return nil, fmt.Errorf("no frames: the file holds a YUV4MPEG2 header only")
 	}
-	r := &y4mFile{f: f, y: y, pool: NewImagePool(h.Width, h.Height, h.OutSub())}
+	conv, err := NewColourConverter(h.Colour)
+	if err != nil {
+		return nil, err
+	}
+	r := &y4mFile{f: f, y: y, pool: NewImagePool(h.Width, h.Height, h.OutSub()), conv: conv}
 	detail := fmt.Sprintf("YUV4MPEG2 C%s", h.Chroma)
 	if h.OutSub() != h.Sub || h.Mono {
 		detail += " converted to 4:2:0"
 	}
-	if h.FullRange {
-		detail += ", full range"
-	}
-	info := Info{Name: f.Name(), Width: h.Width, Height: h.Height, FPS: h.FPS(), Subsample: h.OutSub(), Detail: detail}
+	detail += ", " + colourDetail(h.Colour)
+	info := Info{Name: f.Name(), Width: h.Width, Height: h.Height, FPS: h.FPS(), Subsample: h.OutSub(),
+		Colour: h.Colour, Detail: detail}
 	return newFileSource(info, r, o), nil
 }
 
@@ -329,10 +333,19 @@ func (r *y4mFile) read() (*image.YCbCr, *ImagePool, error) {
 	if err != nil {
 		return nil, nil, err
 	}
+	r.conv.Convert(out)
 	if out != img {
 		return out, nil, nil
 	}
 	return out, r.pool, nil
+}
+
+// colourDetail says, for Info.Detail, how a source's colour is handled.
+func colourDetail(c Colour) string {
+	if c.IsJPEG() {
+		return c.String()
+	}
+	return c.String() + " converted to full range BT.601"
 }
 
 func (r *y4mFile) skip() error { return r.y.skipFrame() }
@@ -378,7 +391,7 @@ func openMJPEG(f *os.File, o Options) (*FileSource, error) {
 	}
 	r.first, r.w, r.h, r.sub = img, img.Rect.Dx(), img.Rect.Dy(), img.SubsampleRatio
 	info := Info{Name: f.Name(), Width: r.w, Height: r.h, FPS: mjpegDefaultRate, Subsample: r.sub,
-		Detail: fmt.Sprintf("MJPEG %s, full range", subsampleName(r.sub))}
+		Detail: fmt.Sprintf("MJPEG %s, %s", subsampleName(r.sub), colourDetail(Colour{}))}
 	return newFileSource(info, r, o), nil
 }
 

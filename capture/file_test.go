@@ -53,6 +53,12 @@ var clipSpecs = []clipSpec{
 		"-c:v", "mjpeg", "-q:v", "3", "-pix_fmt", "yuvj422p", "-f", "mjpeg"}},
 	{"short.mjpeg", []string{"-f", "lavfi", "-i", "testsrc2=size=320x240:rate=25", "-frames:v", "10",
 		"-c:v", "mjpeg", "-q:v", "5", "-pix_fmt", "yuvj422p", "-f", "mjpeg"}},
+	// 75% colour bars in limited range (white 180, black 16), and one Rec.709
+	// colour (R'G'B' 200, 100, 50), losslessly coded so levels are exact.
+	{"bars.y4m", []string{"-f", "lavfi", "-i", "smptebars=size=320x240:rate=25", "-t", "0.2", "-pix_fmt", "yuv420p"}},
+	{"bars.mkv", []string{"-f", "lavfi", "-i", "smptebars=size=320x240:rate=25", "-t", "0.2", "-pix_fmt", "yuv420p", "-c:v", "ffv1"}},
+	{"colour709.mkv", []string{"-f", "lavfi", "-i", "color=c=0xC86432:size=64x64:rate=25", "-t", "0.2",
+		"-vf", "scale=out_color_matrix=bt709:out_range=tv,format=yuv420p", "-colorspace", "bt709", "-color_range", "tv", "-c:v", "ffv1"}},
 	{"mjpeg.avi", []string{"-f", "lavfi", "-i", "testsrc2=size=640x360:rate=25:duration=1",
 		"-c:v", "mjpeg", "-q:v", "3", "-pix_fmt", "yuvj422p"}},
 }
@@ -199,14 +205,16 @@ func TestFileSourcesMatchFFmpeg(t *testing.T) {
 		frames  int
 		minPSNR float64 // +Inf: must be identical
 	}{
-		{"c420.y4m", "yuv420p", 640, 360, image.YCbCrSubsampleRatio420, 25, 50, math.Inf(1)},
-		{"c422.y4m", "yuv422p", 642, 362, image.YCbCrSubsampleRatio422, 30, 60, math.Inf(1)},
-		{"c444.y4m", "yuv420p", 320, 240, image.YCbCrSubsampleRatio420, 25, 25, 40},
-		{"c420p10.y4m", "yuv420p", 320, 240, image.YCbCrSubsampleRatio420, 25, 25, math.Inf(1)},
-		{"h264-720p.mkv", "yuv420p", 1280, 720, image.YCbCrSubsampleRatio420, 25, 50, math.Inf(1)},
-		{"h264-1080p.mkv", "yuv420p", 1920, 1080, image.YCbCrSubsampleRatio420, 30, 60, math.Inf(1)},
-		{"h264-422.mkv", "yuv422p", 320, 240, image.YCbCrSubsampleRatio422, 25, 25, math.Inf(1)},
-		{"rotated.mp4", "yuv420p", 240, 320, image.YCbCrSubsampleRatio420, 25, 25, math.Inf(1)},
+		// Limited-range sources are compared with ffmpeg's own conversion to full
+		// range (yuvj), which rounds a little differently from ours.
+		{"c420.y4m", "yuvj420p", 640, 360, image.YCbCrSubsampleRatio420, 25, 50, 45},
+		{"c422.y4m", "yuvj422p", 642, 362, image.YCbCrSubsampleRatio422, 30, 60, 45},
+		{"c444.y4m", "yuvj420p", 320, 240, image.YCbCrSubsampleRatio420, 25, 25, 38},
+		{"c420p10.y4m", "yuvj420p", 320, 240, image.YCbCrSubsampleRatio420, 25, 25, 45},
+		{"h264-720p.mkv", "yuvj420p", 1280, 720, image.YCbCrSubsampleRatio420, 25, 50, 45},
+		{"h264-1080p.mkv", "yuvj420p", 1920, 1080, image.YCbCrSubsampleRatio420, 30, 60, 45},
+		{"h264-422.mkv", "yuvj422p", 320, 240, image.YCbCrSubsampleRatio422, 25, 25, 45},
+		{"rotated.mp4", "yuvj420p", 240, 320, image.YCbCrSubsampleRatio420, 25, 25, 45},
 		{"m420.mjpeg", "yuvj420p", 1280, 720, image.YCbCrSubsampleRatio420, 25, 50, 40},
 		{"m422.mjpeg", "yuvj422p", 640, 360, image.YCbCrSubsampleRatio422, 25, 50, 40},
 		{"mjpeg.avi", "yuvj422p", 640, 360, image.YCbCrSubsampleRatio422, 25, 25, math.Inf(1)},
