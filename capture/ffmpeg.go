@@ -10,6 +10,7 @@ import (
 	"io"
 	"log/slog"
 	"math"
+	"os"
 	"os/exec"
 	"regexp"
 	"strconv"
@@ -184,11 +185,15 @@ func probe(ffprobe, path string) (videoProbe, error) {
 type ffmpegReader struct {
 	path, ffmpeg string
 	fps          float64
-	pixFmt       string
-	w, h         int
-	pool         *ImagePool
-	conv         *ColourConverter // nil for full-range BT.601 video
-	log          *slog.Logger
+	// byPTS: every frame is passed through with its own presentation time (read
+	// from pipe 3, see ffmpeg_pts.go) instead of being resampled to fps.
+	byPTS   bool
+	lastPTS time.Duration // the presentation time of the frame read last
+	pixFmt  string
+	w, h    int
+	pool    *ImagePool
+	conv    *ColourConverter // nil for full-range BT.601 video
+	log     *slog.Logger
 
 	mu     sync.Mutex
 	p      *ffmpegProc
@@ -210,7 +215,10 @@ func openFFmpeg(path string, o Options) (*FileSource, error) {
 	if err != nil {
 		return nil, err
 	}
-	r := &ffmpegReader{path: path, ffmpeg: ffmpeg, fps: vp.FPS, pixFmt: pixFmt, w: vp.Width, h: vp.Height,
+	// Played at the file's own pace (or as fast as possible), frames keep their
+	// own times; a rate given with --fps resamples the file to its probed rate as
+	// before and plays those frames at the rate given.
+	r := &ffmpegReader{path: path, ffmpeg: ffmpeg, fps: vp.FPS, byPTS: o.FPS <= 0, pixFmt: pixFmt, w: vp.Width, h: vp.Height,
 		pool: NewImagePool(vp.Width, vp.Height, sub), conv: conv, log: o.logger()}
 	if err := r.start(); err != nil {
 		return nil, err
@@ -232,13 +240,26 @@ func openFFmpeg(path string, o Options) (*FileSource, error) {
 	return newFileSource(info, r, o), nil
 }
 
-// args is ffmpeg's command line: the first video stream only, as raw planes at the
-// probed rate (so the frame count matches the rate the source paces at).
+// args is ffmpeg's command line: the first video stream only, as raw planes on
+// stdout. With byPTS every decoded frame comes out once with its own timestamp
+// (-vsync passthrough, accepted by ffmpeg 4 to 7; -enc_time_base -1 keeps the
+// stream's time base so no two timestamps merge), and the framecrc output on pipe
+// 3 gives those timestamps. Otherwise frames are resampled to the probed rate, so
+// the frame count matches the rate the source paces at.
 func (r *ffmpegReader) args() []string {
-	return []string{"-nostdin", "-hide_banner", "-loglevel", "error",
-		"-i", r.path, "-map", "0:v:0", "-an", "-sn", "-dn",
-		"-r", strconv.FormatFloat(r.fps, 'f', -1, 64),
-		"-f", "rawvideo", "-pix_fmt", r.pixFmt, "pipe:1"}
+	args := []string{"-nostdin", "-hide_banner", "-loglevel", "error",
+		"-i", r.path, "-map", "0:v:0", "-an", "-sn", "-dn"}
+	if r.byPTS {
+		args = append(args, "-vsync", "passthrough", "-enc_time_base", "-1")
+	} else {
+		args = append(args, "-r", strconv.FormatFloat(r.fps, 'f', -1, 64))
+	}
+	args = append(args, "-f", "rawvideo", "-pix_fmt", r.pixFmt, "pipe:1")
+	if r.byPTS {
+		args = append(args, "-map", "0:v:0", "-an", "-sn", "-dn", "-enc_time_base", "-1",
+			"-c:v", "wrapped_avframe", "-flush_packets", "1", "-f", "framecrc", "pipe:3")
+	}
+	return args
 }
 
 func (r *ffmpegReader) start() error {
@@ -254,8 +275,25 @@ func (r *ffmpegReader) start() error {
 	}
 	p := &ffmpegProc{cmd: cmd, stderr: &tailBuffer{max: 8 << 10}}
 	cmd.Stderr = p.stderr
-	if err := cmd.Start(); err != nil {
+	var timesR, timesW *os.File
+	if r.byPTS {
+		if timesR, timesW, err = os.Pipe(); err != nil {
+			return fmt.Errorf("a pipe for ffmpeg's frame times: %w", err)
+		}
+		cmd.ExtraFiles = []*os.File{timesW} // the child's fd 3
+	}
+	err = cmd.Start()
+	if timesW != nil {
+		timesW.Close() // the child holds its own copy; its exit ends the pipe
+	}
+	if err != nil {
+		if timesR != nil {
+			timesR.Close()
+		}
 		return fmt.Errorf("starting ffmpeg: %w", err)
+	}
+	if timesR != nil {
+		p.times = newFrameTimes(timesR)
 	}
 	p.out = bufio.NewReaderSize(stdout, 1<<20)
 	r.p = p
@@ -304,6 +342,14 @@ func (r *ffmpegReader) readRaw() (*image.YCbCr, *ImagePool, error) {
 		}
 		return nil, nil, fmt.Errorf("ffmpeg stopped inside a frame: %w", end)
 	}
+	if p.times != nil {
+		// A frame whose time is unknown follows the last one by a nominal interval.
+		if pts, ok := p.times.next(); ok {
+			r.lastPTS = pts
+		} else {
+			r.lastPTS += time.Duration(float64(time.Second) / r.fps)
+		}
+	}
 	return img, r.pool, nil
 }
 
@@ -347,7 +393,9 @@ func (r *ffmpegReader) finish(p *ffmpegProc) error {
 	return fmt.Errorf("ffmpeg reported an error: %s", msg)
 }
 
-func (r *ffmpegReader) pts() (time.Duration, bool) { return 0, false }
+func (r *ffmpegReader) pts() (time.Duration, bool) { return r.lastPTS, r.byPTS }
+
+func (r *ffmpegReader) timed() bool { return r.byPTS }
 
 func (r *ffmpegReader) rewind() error {
 	if p := r.proc(); p != nil {
@@ -376,13 +424,20 @@ type ffmpegProc struct {
 	cmd      *exec.Cmd
 	out      *bufio.Reader
 	stderr   *tailBuffer
+	times    *frameTimes // each frame's time, when passed through by pts
 	waitOnce sync.Once
 	waitErr  error
 }
 
-// wait reaps the process once; later calls return the first result.
+// wait reaps the process once, and the reader of its frame times; later calls
+// return the first result.
 func (p *ffmpegProc) wait() error {
-	p.waitOnce.Do(func() { p.waitErr = p.cmd.Wait() })
+	p.waitOnce.Do(func() {
+		p.waitErr = p.cmd.Wait()
+		if p.times != nil {
+			p.times.close()
+		}
+	})
 	return p.waitErr
 }
 
