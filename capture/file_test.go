@@ -499,6 +499,51 @@ func TestFilePacing(t *testing.T) {
 			t.Fatalf("dropped %d, want %d", d, f.Seq-1)
 		}
 	})
+	t.Run("a file paced by its frames' times drops the frames a late caller missed", func(t *testing.T) {
+		src, err := Open(ctx, testClip(t, "h264-720p.mkv"), Options{}) // 25 fps, timed by ffmpeg
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer src.Close()
+		f, _ := src.Next(ctx)
+		time.Sleep(205 * time.Millisecond) // five frame slots
+		f, err = src.Next(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if f.Seq < 4 || f.Seq > 12 {
+			t.Fatalf("seq %d after 200 ms at 25 fps", f.Seq)
+		}
+		if d := src.(*FileSource).Dropped(); d != f.Seq-1 {
+			t.Fatalf("dropped %d, want %d", d, f.Seq-1)
+		}
+	})
+	t.Run("a looped file paced by its frames' times starts its next pass one frame after its last", func(t *testing.T) {
+		src, err := Open(ctx, testClip(t, "h264-422.mkv"), Options{Loop: true}) // 25 frames at 25 fps
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer src.Close()
+		var t0 time.Time
+		for {
+			f, err := src.Next(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if f.Seq == 0 {
+				t0 = f.Time
+			}
+			if f.Seq >= 25 {
+				// frame 25 is the first of the second pass, due at 25/25 s
+				if at := f.Time.Sub(t0); at < time.Duration(f.Seq)*40*time.Millisecond-5*time.Millisecond ||
+					at > time.Duration(f.Seq)*40*time.Millisecond+250*time.Millisecond {
+					t.Fatalf("frame %d captured %v after frame 0, want %v", f.Seq, at, time.Duration(f.Seq)*40*time.Millisecond)
+				}
+				break
+			}
+			f.Release()
+		}
+	})
 	t.Run("Next returns when ctx ends while waiting for a frame", func(t *testing.T) {
 		src, err := Open(ctx, testClip(t, "c420.y4m"), Options{FPS: 0.5})
 		if err != nil {

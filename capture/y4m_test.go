@@ -174,6 +174,8 @@ func FuzzY4M(f *testing.F) {
 	f.Add(makeY4M(4, 4, 2, "420jpeg"))
 	f.Add(makeY4M(3, 2, 1, "422"))
 	f.Add(makeY4M(2, 2, 1, "mono"))
+	f.Add(bytes.Replace(makeY4M(5, 3, 2, "420jpeg"), []byte("\n"), []byte(" XCOLORRANGE=LIMITED\n"), 1))
+	f.Add(bytes.Replace(makeY4M(3, 3, 1, "411"), []byte("\n"), []byte(" XCOLORRANGE=FULL\n"), 1))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		y, err := newY4MReader(bytes.NewReader(data))
 		if err != nil {
@@ -182,11 +184,17 @@ func FuzzY4M(f *testing.F) {
 		if y.hdr.Width*y.hdr.Height > 1<<16 {
 			return // a real size with too little data; not worth allocating
 		}
+		conv, err := NewColourConverter(y.hdr.Colour)
+		if err != nil {
+			t.Fatalf("header colour %v has no converter: %v", y.hdr.Colour, err)
+		}
 		dst := image.NewYCbCr(image.Rect(0, 0, y.hdr.Width, y.hdr.Height), y.hdr.OutSub())
 		for i := 0; i < 8; i++ {
-			if _, err := y.readFrame(dst); err != nil {
+			out, err := y.readFrame(dst)
+			if err != nil {
 				return
 			}
+			conv.Convert(out) // must stay inside the picture for every size
 		}
 	})
 }
