@@ -116,20 +116,31 @@ func (s *FileSource) Next(ctx context.Context) (*Frame, error) {
 		return nil, errClosed
 	}
 	paced := s.info.FPS > 0
+	entry := time.Now()
+	// Dropping stops after dropBudget (or two frame intervals, if longer) spent on
+	// it: a reader slower than real time (a busy machine decoding 1080p) would
+	// otherwise chase a backlog that grows faster than it is read, and never
+	// deliver again. The clock then restarts at the frame in hand, and the file
+	// plays slower.
+	budget := max(dropBudget, 2*time.Duration(float64(time.Second)/s.info.FPS))
+	overBudget := func() bool { return time.Since(entry) >= budget }
 	if paced {
 		if s.start.IsZero() {
-			s.start = time.Now()
+			s.start = entry
 		}
 		// Frames whose slot has already passed are dropped, as a live source would.
-		now := uint64(time.Since(s.start).Seconds() * s.info.FPS)
+		now := uint64(entry.Sub(s.start).Seconds() * s.info.FPS)
 		for !s.timed && s.next < now {
+			if overBudget() {
+				s.start = time.Now().Add(-s.slotTime(s.next))
+				break
+			}
 			if err := s.advance(); err != nil {
 				return nil, s.fail(err)
 			}
 			s.dropped.Add(1)
 		}
 	}
-	var due time.Time
 	for {
 		img, pool, err := s.read()
 		if err != nil {
@@ -139,29 +150,45 @@ func (s *FileSource) Next(ctx context.Context) (*Frame, error) {
 			return s.deliver(img, pool), nil
 		}
 		at, gap := s.when()
-		due = s.start.Add(at)
-		// A frame late by a whole frame interval is dropped: the next one is due.
-		if !s.timed || time.Since(due) < gap {
-			if d := time.Until(due); d > 0 {
-				t := time.NewTimer(d)
-				select {
-				case <-ctx.Done():
-					t.Stop()
-					if pool != nil {
-						pool.Put(img)
-					}
-					return nil, ctx.Err()
-				case <-t.C:
+		due := s.start.Add(at)
+		// A frame that the next one had replaced before this call began is
+		// dropped, as a live source would (timed files; slotted ones skipped
+		// theirs above, without decoding).
+		if s.timed && entry.Sub(due) >= gap {
+			if !overBudget() {
+				if pool != nil {
+					pool.Put(img)
 				}
+				s.dropped.Add(1)
+				s.next++
+				continue
 			}
-			return s.deliver(img, pool), nil
+			now := time.Now()
+			s.start, due = now.Add(-at), now
 		}
-		if pool != nil {
-			pool.Put(img)
+		if d := time.Until(due); d > 0 {
+			t := time.NewTimer(d)
+			select {
+			case <-ctx.Done():
+				t.Stop()
+				if pool != nil {
+					pool.Put(img)
+				}
+				return nil, ctx.Err()
+			case <-t.C:
+			}
 		}
-		s.dropped.Add(1)
-		s.next++
+		return s.deliver(img, pool), nil
 	}
+}
+
+// dropBudget bounds the time one Next spends dropping late frames; a caller that
+// was late (the sender busy) catches up well within it.
+const dropBudget = 250 * time.Millisecond
+
+// slotTime is when frame seq of a slotted file falls, from the start of play.
+func (s *FileSource) slotTime(seq uint64) time.Duration {
+	return time.Duration(float64(seq) / s.info.FPS * float64(time.Second))
 }
 
 // deliver wraps the frame just read as frame number s.next.
@@ -183,7 +210,7 @@ func (s *FileSource) when() (at, gap time.Duration) {
 	interval := time.Duration(float64(time.Second) / s.info.FPS)
 	pts, ok := s.r.pts()
 	if !s.timed || !ok {
-		return time.Duration(float64(s.next) * float64(interval)), interval
+		return s.slotTime(s.next), interval
 	}
 	if !s.passStarted {
 		s.passStarted, s.passFirst = true, pts

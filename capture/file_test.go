@@ -459,13 +459,13 @@ func TestFilePacing(t *testing.T) {
 		}
 	})
 	t.Run("--fps overrides the file's rate", func(t *testing.T) {
-		// looped, so that frames dropped on a busy machine cannot reach the end
-		src, err := Open(ctx, testClip(t, "h264-720p.mkv"), Options{FPS: 100, Loop: true})
+		// 25 frames of a 25 fps file at 20 fps: 1.25 s, time enough on a busy machine
+		src, err := Open(ctx, testClip(t, "h264-422.mkv"), Options{FPS: 20})
 		if err != nil {
 			t.Fatal(err)
 		}
 		defer src.Close()
-		if src.Info().FPS != 100 {
+		if src.Info().FPS != 20 {
 			t.Fatalf("FPS %v", src.Info().FPS)
 		}
 		start := time.Now()
@@ -476,8 +476,9 @@ func TestFilePacing(t *testing.T) {
 			}
 			f.Release()
 		}
-		if el := time.Since(start); el < 95*time.Millisecond || el > 3*time.Second {
-			t.Fatalf("11 frames took %v, want about 100ms", el)
+		// ten intervals: 500 ms at 20 fps, 400 ms at the file's own 25
+		if el := time.Since(start); el < 490*time.Millisecond || el > 3*time.Second {
+			t.Fatalf("11 frames took %v, want about 500ms", el)
 		}
 	})
 	t.Run("a late caller gets the current frame and the late ones are dropped", func(t *testing.T) {
@@ -516,32 +517,6 @@ func TestFilePacing(t *testing.T) {
 		}
 		if d := src.(*FileSource).Dropped(); d != f.Seq-1 {
 			t.Fatalf("dropped %d, want %d", d, f.Seq-1)
-		}
-	})
-	t.Run("a looped file paced by its frames' times starts its next pass one frame after its last", func(t *testing.T) {
-		src, err := Open(ctx, testClip(t, "h264-422.mkv"), Options{Loop: true}) // 25 frames at 25 fps
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer src.Close()
-		var t0 time.Time
-		for {
-			f, err := src.Next(ctx)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if f.Seq == 0 {
-				t0 = f.Time
-			}
-			if f.Seq >= 25 {
-				// frame 25 is the first of the second pass, due at 25/25 s
-				if at := f.Time.Sub(t0); at < time.Duration(f.Seq)*40*time.Millisecond-5*time.Millisecond ||
-					at > time.Duration(f.Seq)*40*time.Millisecond+250*time.Millisecond {
-					t.Fatalf("frame %d captured %v after frame 0, want %v", f.Seq, at, time.Duration(f.Seq)*40*time.Millisecond)
-				}
-				break
-			}
-			f.Release()
 		}
 	})
 	t.Run("Next returns when ctx ends while waiting for a frame", func(t *testing.T) {
@@ -678,4 +653,97 @@ func TestOpenPattern(t *testing.T) {
 	if i := src2.Info(); i.Width != 320 || i.FPS != 0 {
 		t.Fatalf("info %+v", i)
 	}
+}
+
+// slowReader is a frameReader whose frames take longer to read than they last,
+// as a 1080p file decodes on a busy machine; with times set it gives each frame a
+// presentation time 1/fps apart.
+type slowReader struct {
+	n, frames int
+	fps       float64
+	wait      time.Duration
+	times     bool
+}
+
+func (r *slowReader) read() (*image.YCbCr, *ImagePool, error) {
+	if err := r.skip(); err != nil {
+		return nil, nil, err
+	}
+	return image.NewYCbCr(image.Rect(0, 0, 16, 16), image.YCbCrSubsampleRatio420), nil, nil
+}
+
+func (r *slowReader) skip() error {
+	if r.n == r.frames {
+		return io.EOF
+	}
+	time.Sleep(r.wait) // the reader's cost, not a test's wait
+	r.n++
+	return nil
+}
+
+func (r *slowReader) rewind() error { r.n = 0; return nil }
+func (r *slowReader) close() error  { return nil }
+func (r *slowReader) timed() bool   { return r.times }
+func (r *slowReader) pts() (time.Duration, bool) {
+	return time.Duration(float64(r.n-1) / r.fps * float64(time.Second)), r.times
+}
+
+func TestSlowReaderStillDelivers(t *testing.T) {
+	for _, times := range []bool{true, false} {
+		name := "a reader slower than real time still delivers frames, slotted"
+		if times {
+			name = "a reader slower than real time still delivers frames, timed"
+		}
+		t.Run(name, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			r := &slowReader{frames: 1 << 30, fps: 100, wait: 25 * time.Millisecond, times: times}
+			src := newFileSource(Info{Name: "slow", Width: 16, Height: 16, FPS: 100}, r, Options{})
+			if src.timed != times {
+				t.Fatalf("timed %v", src.timed)
+			}
+			start := time.Now()
+			for i := 0; i < 8; i++ {
+				if _, err := src.Next(ctx); err != nil {
+					t.Fatalf("frame %d: %v", i, err)
+				}
+			}
+			// each call drops for at most dropBudget (ten 25 ms frames), then
+			// delivers: under 300 ms a frame, not seconds
+			if el := time.Since(start); el > 8*time.Second {
+				t.Fatalf("8 frames took %v", el)
+			}
+			if src.Dropped() == 0 {
+				t.Fatal("nothing dropped: the reader was not behind")
+			}
+			t.Logf("8 frames in %v, %d dropped", time.Since(start).Round(time.Millisecond), src.Dropped())
+		})
+	}
+}
+
+func TestTimedLoop(t *testing.T) {
+	t.Run("a looped file paced by its frames' times starts its next pass one frame after its last", func(t *testing.T) {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		// five frames 100 ms apart: the second pass starts at 500 ms
+		r := &slowReader{frames: 5, fps: 10, times: true}
+		src := newFileSource(Info{Name: "timed", Width: 16, Height: 16, FPS: 10}, r, Options{Loop: true})
+		var t0 time.Time
+		for i := 0; i < 8; i++ {
+			f, err := src.Next(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if i == 0 {
+				t0 = f.Time
+			}
+			want := time.Duration(f.Seq) * 100 * time.Millisecond
+			if at := f.Time.Sub(t0); at < want-5*time.Millisecond || at > want+250*time.Millisecond {
+				t.Fatalf("frame %d captured %v after frame 0, want %v", f.Seq, at, want)
+			}
+		}
+		if src.Loops() != 1 {
+			t.Fatalf("%d loops, want 1", src.Loops())
+		}
+	})
 }
