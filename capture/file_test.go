@@ -501,7 +501,9 @@ func TestFilePacing(t *testing.T) {
 		}
 	})
 	t.Run("a file paced by its frames' times drops the frames a late caller missed", func(t *testing.T) {
-		src, err := Open(ctx, testClip(t, "h264-720p.mkv"), Options{}) // 25 fps, timed by ffmpeg
+		// 25 fps, timed by ffmpeg; small, so that reading the missed frames stays
+		// well inside the drop budget on a busy machine
+		src, err := Open(ctx, testClip(t, "h264-422.mkv"), Options{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -512,7 +514,7 @@ func TestFilePacing(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if f.Seq < 4 || f.Seq > 12 {
+		if f.Seq < 3 || f.Seq > 12 {
 			t.Fatalf("seq %d after 200 ms at 25 fps", f.Seq)
 		}
 		if d := src.(*FileSource).Dropped(); d != f.Seq-1 {
