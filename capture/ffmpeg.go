@@ -192,7 +192,6 @@ type ffmpegReader struct {
 	pixFmt  string
 	w, h    int
 	pool    *ImagePool
-	conv    *ColourConverter // nil for full-range BT.601 video
 	log     *slog.Logger
 
 	mu     sync.Mutex
@@ -211,15 +210,11 @@ func openFFmpeg(path string, o Options) (*FileSource, error) {
 		return nil, err
 	}
 	pixFmt, sub := vp.outPixFmt()
-	conv, err := NewColourConverter(vp.colour())
-	if err != nil {
-		return nil, err
-	}
 	// Played at the file's own pace (or as fast as possible), frames keep their
 	// own times; a rate given with --fps resamples the file to its probed rate as
 	// before and plays those frames at the rate given.
 	r := &ffmpegReader{path: path, ffmpeg: ffmpeg, fps: vp.FPS, byPTS: o.FPS <= 0, pixFmt: pixFmt, w: vp.Width, h: vp.Height,
-		pool: NewImagePool(vp.Width, vp.Height, sub), conv: conv, log: o.logger()}
+		pool: NewImagePool(vp.Width, vp.Height, sub), log: o.logger()}
 	if err := r.start(); err != nil {
 		return nil, err
 	}
@@ -237,7 +232,12 @@ func openFFmpeg(path string, o Options) (*FileSource, error) {
 	r.first = first
 	detail := fmt.Sprintf("%s %s via ffmpeg as %s, %s", vp.Codec, vp.PixFmt, pixFmt, colourDetail(vp.colour()))
 	info := Info{Name: path, Width: vp.Width, Height: vp.Height, FPS: vp.FPS, Subsample: sub, Colour: vp.colour(), Detail: detail}
-	return newFileSource(info, r, o), nil
+	src, err := newFileSource(info, r, o)
+	if err != nil {
+		r.close()
+		return nil, err
+	}
+	return src, nil
 }
 
 // args is ffmpeg's command line: the first video stream only, as raw planes on
@@ -311,15 +311,6 @@ func (r *ffmpegReader) read() (*image.YCbCr, *ImagePool, error) {
 		r.first = nil
 		return img, r.pool, nil
 	}
-	img, pool, err := r.readRaw()
-	if err == nil {
-		r.conv.Convert(img)
-	}
-	return img, pool, err
-}
-
-// readRaw reads the next frame's planes as ffmpeg wrote them.
-func (r *ffmpegReader) readRaw() (*image.YCbCr, *ImagePool, error) {
 	p := r.proc()
 	img := r.pool.Get()
 	cw, ch := (r.w+1)/2, (r.h+1)/2
@@ -359,7 +350,7 @@ func (r *ffmpegReader) skip() error {
 		r.first = nil
 		return nil
 	}
-	img, pool, err := r.readRaw()
+	img, pool, err := r.read()
 	if err == nil {
 		pool.Put(img)
 	}

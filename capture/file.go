@@ -41,6 +41,9 @@ type FileSource struct {
 	r    frameReader
 	loop bool
 	log  *slog.Logger
+	// conv turns the reader's samples into JFIF's, once a frame is to be shown
+	// (dropped frames are never converted); nil when they are JFIF's already.
+	conv *ColourConverter
 
 	start time.Time
 	next  uint64 // sequence number of the next frame
@@ -64,14 +67,19 @@ type FileSource struct {
 	closeErr  error
 }
 
-func newFileSource(info Info, r frameReader, o Options) *FileSource {
+// newFileSource plays what r reads, converting it from info.Colour.
+func newFileSource(info Info, r frameReader, o Options) (*FileSource, error) {
+	conv, err := NewColourConverter(info.Colour)
+	if err != nil {
+		return nil, err
+	}
 	switch {
 	case o.FPS > 0:
 		info.FPS = o.FPS
 	case o.FPS < 0:
 		info.FPS = 0
 	}
-	return &FileSource{info: info, r: r, loop: o.Loop, log: o.logger(), timed: o.FPS == 0 && isTimed(r)}
+	return &FileSource{info: info, r: r, loop: o.Loop, log: o.logger(), conv: conv, timed: o.FPS == 0 && isTimed(r)}, nil
 }
 
 // isTimed reports readers that give every frame its presentation time.
@@ -147,6 +155,7 @@ func (s *FileSource) Next(ctx context.Context) (*Frame, error) {
 			return nil, s.fail(err)
 		}
 		if !paced {
+			s.conv.Convert(img)
 			return s.deliver(img, pool), nil
 		}
 		at, gap := s.when()
@@ -166,6 +175,7 @@ func (s *FileSource) Next(ctx context.Context) (*Frame, error) {
 			now := time.Now()
 			s.start, due = now.Add(-at), now
 		}
+		s.conv.Convert(img)
 		if d := time.Until(due); d > 0 {
 			t := time.NewTimer(d)
 			select {
@@ -317,7 +327,6 @@ type y4mFile struct {
 	f    *os.File
 	y    *y4mReader
 	pool *ImagePool
-	conv *ColourConverter // nil for full-range files
 }
 
 func openY4M(f *os.File, o Options) (*FileSource, error) {
@@ -336,11 +345,7 @@ func openY4M(f *os.File, o Options) (*FileSource, error) {
 	if _, err := y.r.Peek(1); err == io.EOF {
 		return nil, fmt.Errorf("no frames: the file holds a YUV4MPEG2 header only")
 	}
-	conv, err := NewColourConverter(h.Colour)
-	if err != nil {
-		return nil, err
-	}
-	r := &y4mFile{f: f, y: y, pool: NewImagePool(h.Width, h.Height, h.OutSub()), conv: conv}
+	r := &y4mFile{f: f, y: y, pool: NewImagePool(h.Width, h.Height, h.OutSub())}
 	detail := fmt.Sprintf("YUV4MPEG2 C%s", h.Chroma)
 	if h.OutSub() != h.Sub || h.Mono {
 		detail += " converted to 4:2:0"
@@ -348,7 +353,7 @@ func openY4M(f *os.File, o Options) (*FileSource, error) {
 	detail += ", " + colourDetail(h.Colour)
 	info := Info{Name: f.Name(), Width: h.Width, Height: h.Height, FPS: h.FPS(), Subsample: h.OutSub(),
 		Colour: h.Colour, Detail: detail}
-	return newFileSource(info, r, o), nil
+	return newFileSource(info, r, o)
 }
 
 func (r *y4mFile) read() (*image.YCbCr, *ImagePool, error) {
@@ -360,7 +365,6 @@ func (r *y4mFile) read() (*image.YCbCr, *ImagePool, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	r.conv.Convert(out)
 	if out != img {
 		return out, nil, nil
 	}
@@ -419,7 +423,7 @@ func openMJPEG(f *os.File, o Options) (*FileSource, error) {
 	r.first, r.w, r.h, r.sub = img, img.Rect.Dx(), img.Rect.Dy(), img.SubsampleRatio
 	info := Info{Name: f.Name(), Width: r.w, Height: r.h, FPS: mjpegDefaultRate, Subsample: r.sub,
 		Detail: fmt.Sprintf("MJPEG %s, %s", subsampleName(r.sub), colourDetail(Colour{}))}
-	return newFileSource(info, r, o), nil
+	return newFileSource(info, r, o)
 }
 
 func unexpectedAsTruncated(err error) error {

@@ -700,7 +700,10 @@ func TestSlowReaderStillDelivers(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 			defer cancel()
 			r := &slowReader{frames: 1 << 30, fps: 100, wait: 25 * time.Millisecond, times: times}
-			src := newFileSource(Info{Name: "slow", Width: 16, Height: 16, FPS: 100}, r, Options{})
+			src, err := newFileSource(Info{Name: "slow", Width: 16, Height: 16, FPS: 100}, r, Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
 			if src.timed != times {
 				t.Fatalf("timed %v", src.timed)
 			}
@@ -729,7 +732,10 @@ func TestTimedLoop(t *testing.T) {
 		defer cancel()
 		// five frames 100 ms apart: the second pass starts at 500 ms
 		r := &slowReader{frames: 5, fps: 10, times: true}
-		src := newFileSource(Info{Name: "timed", Width: 16, Height: 16, FPS: 10}, r, Options{Loop: true})
+		src, err := newFileSource(Info{Name: "timed", Width: 16, Height: 16, FPS: 10}, r, Options{Loop: true})
+		if err != nil {
+			t.Fatal(err)
+		}
 		var t0 time.Time
 		for i := 0; i < 8; i++ {
 			f, err := src.Next(ctx)
