@@ -43,6 +43,13 @@ const (
 
 // Colour says how to read a source's Y'CbCr code values. The zero Colour is what
 // JPEG/JFIF declares (full range BT.601), so frames in it need no conversion.
+//
+// For a V4L2 camera it follows from the format's fields (kernel docs,
+// "Colorspaces" and "Detailed Colorspace Descriptions"): quantization
+// V4L2_QUANTIZATION_FULL_RANGE is RangeFull, LIM_RANGE RangeLimited, and DEFAULT
+// is full range for the JPEG colorspace (MJPEG) and limited for Y'CbCr formats
+// such as YUYV; ycbcr_enc V4L2_YCBCR_ENC_709 is MatrixBT709, BT2020 MatrixBT2020,
+// 601 (and DEFAULT for the SMPTE 170M, JPEG and sRGB colorspaces) MatrixBT601.
 type Colour struct {
 	Range  Range
 	Matrix Matrix

@@ -132,10 +132,8 @@ func (s *FileSource) Next(ctx context.Context) (*Frame, error) {
 	// plays slower.
 	budget := max(dropBudget, 2*time.Duration(float64(time.Second)/s.info.FPS))
 	overBudget := func() bool { return time.Since(entry) >= budget }
-	if paced {
-		if s.start.IsZero() {
-			s.start = entry
-		}
+	// The play clock starts when the first frame is ready to show (see below).
+	if paced && !s.start.IsZero() {
 		// Frames whose slot has already passed are dropped, as a live source would.
 		now := uint64(entry.Sub(s.start).Seconds() * s.info.FPS)
 		for !s.timed && s.next < now {
@@ -159,11 +157,12 @@ func (s *FileSource) Next(ctx context.Context) (*Frame, error) {
 			return s.deliver(img, pool), nil
 		}
 		at, gap := s.when()
+		first := s.start.IsZero()
 		due := s.start.Add(at)
 		// A frame that the next one had replaced before this call began is
 		// dropped, as a live source would (timed files; slotted ones skipped
 		// theirs above, without decoding).
-		if s.timed && entry.Sub(due) >= gap {
+		if !first && s.timed && entry.Sub(due) >= gap {
 			if !overBudget() {
 				if pool != nil {
 					pool.Put(img)
@@ -176,6 +175,12 @@ func (s *FileSource) Next(ctx context.Context) (*Frame, error) {
 			s.start, due = now.Add(-at), now
 		}
 		s.conv.Convert(img)
+		if first {
+			// Anchored once the first frame is read and converted, so that its
+			// cost does not make every later frame early relative to it.
+			now := time.Now()
+			s.start, due = now.Add(-at), now
+		}
 		if d := time.Until(due); d > 0 {
 			t := time.NewTimer(d)
 			select {
