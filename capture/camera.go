@@ -13,6 +13,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/hrvs/hrvs/internal/ycbcr"
 )
 
 // This file holds everything about cameras that needs no device: choosing a mode
@@ -334,7 +336,7 @@ func openCamera(ctx context.Context, path string, req camRequest, opener camOpen
 		return nil, fmt.Errorf("camera %s: %w", path, err)
 	}
 	c.info.Subsample = f.Image.SubsampleRatio
-	c.info.Detail = fmt.Sprintf("%s, %s, %s", c.mode.Detail, subsampleName(f.Image.SubsampleRatio), colourDetail(c.mode.Colour))
+	c.info.Detail = fmt.Sprintf("%s, %s, %s", c.mode.Detail, ycbcr.Name(f.Image.SubsampleRatio), colourDetail(c.mode.Colour))
 	c.first, c.fixed = f, true
 	return c, nil
 }
@@ -459,7 +461,7 @@ func (c *Camera) unpack(data []byte) (*image.YCbCr, *ImagePool, error) {
 			return nil, nil, fmt.Errorf("%w: %dx%d, the stream is %dx%d", errCorruptJPEG, img.Rect.Dx(), img.Rect.Dy(), m.Width, m.Height)
 		}
 		if c.fixed && img.SubsampleRatio != c.info.Subsample {
-			return nil, nil, fmt.Errorf("%w: %s, the stream is %s", errCorruptJPEG, subsampleName(img.SubsampleRatio), subsampleName(c.info.Subsample))
+			return nil, nil, fmt.Errorf("%w: %s, the stream is %s", errCorruptJPEG, ycbcr.Name(img.SubsampleRatio), ycbcr.Name(c.info.Subsample))
 		}
 		return img, nil, nil
 	}

@@ -140,22 +140,3 @@ func parallelRows(rows, minRows int, fn func(y0, y1 int)) {
 	}
 	wg.Wait()
 }
-
-// subsampleName writes a ratio the way video people say it.
-func subsampleName(r image.YCbCrSubsampleRatio) string {
-	switch r {
-	case image.YCbCrSubsampleRatio444:
-		return "4:4:4"
-	case image.YCbCrSubsampleRatio422:
-		return "4:2:2"
-	case image.YCbCrSubsampleRatio420:
-		return "4:2:0"
-	case image.YCbCrSubsampleRatio440:
-		return "4:4:0"
-	case image.YCbCrSubsampleRatio411:
-		return "4:1:1"
-	case image.YCbCrSubsampleRatio410:
-		return "4:1:0"
-	}
-	return r.String()
-}

@@ -11,6 +11,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/hrvs/hrvs/internal/ycbcr"
 )
 
 // errClosed is what Next returns once the source has been closed.
@@ -427,7 +429,7 @@ func openMJPEG(f *os.File, o Options) (*FileSource, error) {
 	}
 	r.first, r.w, r.h, r.sub = img, img.Rect.Dx(), img.Rect.Dy(), img.SubsampleRatio
 	info := Info{Name: f.Name(), Width: r.w, Height: r.h, FPS: mjpegDefaultRate, Subsample: r.sub,
-		Detail: fmt.Sprintf("MJPEG %s, %s", subsampleName(r.sub), colourDetail(Colour{}))}
+		Detail: fmt.Sprintf("MJPEG %s, %s", ycbcr.Name(r.sub), colourDetail(Colour{}))}
 	return newFileSource(info, r, o)
 }
 
@@ -456,7 +458,7 @@ func (r *mjpegFile) read() (*image.YCbCr, *ImagePool, error) {
 	}
 	if img.Rect.Dx() != r.w || img.Rect.Dy() != r.h || img.SubsampleRatio != r.sub {
 		return nil, nil, fmt.Errorf("%w: %dx%d %s, the stream is %dx%d %s", errCorruptJPEG,
-			img.Rect.Dx(), img.Rect.Dy(), subsampleName(img.SubsampleRatio), r.w, r.h, subsampleName(r.sub))
+			img.Rect.Dx(), img.Rect.Dy(), ycbcr.Name(img.SubsampleRatio), r.w, r.h, ycbcr.Name(r.sub))
 	}
 	return img, nil, nil
 }

@@ -5,6 +5,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/hrvs/hrvs/internal/ycbcr"
 )
 
 // Frame is one picture rebuilt by the receiver. Tiles that did not arrive in time
@@ -88,16 +90,7 @@ func (m *frameMem) give(n int64) {
 
 // newFramePool makes a pool for w x h frames that takes its memory from mem.
 func newFramePool(w, h int, sub image.YCbCrSubsampleRatio, mem *frameMem) *framePool {
-	bytes := int64(w) * int64(h)
-	switch sub {
-	case image.YCbCrSubsampleRatio420:
-		bytes += 2 * int64((w+1)/2) * int64((h+1)/2)
-	case image.YCbCrSubsampleRatio422:
-		bytes += 2 * int64((w+1)/2) * int64(h)
-	default:
-		bytes *= 3
-	}
-	return &framePool{w: w, h: h, sub: sub, bytes: bytes, mem: mem}
+	return &framePool{w: w, h: h, sub: sub, bytes: ycbcr.Bytes(w, h, sub), mem: mem}
 }
 
 // get returns a frame with one reference, or nil when the budget has no room for

@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/hrvs/hrvs/internal/ycbcr"
 	"github.com/hrvs/hrvs/net/receiver"
 )
 
@@ -98,7 +99,7 @@ func (m *rateMeter) tick(now time.Time) {
 // receiver's stats.
 func overlayText(f frameInfo, shownFPS float64, extra string) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "%dx%d %s  frame %d  shown %.1f fps", f.w, f.h, subsampleName(f.sub), f.seq, shownFPS)
+	fmt.Fprintf(&b, "%dx%d %s  frame %d  shown %.1f fps", f.w, f.h, ycbcr.Name(f.sub), f.seq, shownFPS)
 	if f.latency != 0 {
 		fmt.Fprintf(&b, "\nlatency %.1f ms", f.latency.Seconds()*1000)
 	}
@@ -133,22 +134,4 @@ func infoOf(f *receiver.Frame) frameInfo {
 		i.latency = f.Latency()
 	}
 	return i
-}
-
-func subsampleName(s image.YCbCrSubsampleRatio) string {
-	switch s {
-	case image.YCbCrSubsampleRatio444:
-		return "4:4:4"
-	case image.YCbCrSubsampleRatio422:
-		return "4:2:2"
-	case image.YCbCrSubsampleRatio420:
-		return "4:2:0"
-	case image.YCbCrSubsampleRatio440:
-		return "4:4:0"
-	case image.YCbCrSubsampleRatio411:
-		return "4:1:1"
-	case image.YCbCrSubsampleRatio410:
-		return "4:1:0"
-	}
-	return "?"
 }
