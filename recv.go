@@ -12,6 +12,7 @@ import (
 	"net"
 	"runtime"
 	"runtime/debug"
+	"strings"
 	"sync"
 	"time"
 
@@ -97,10 +98,23 @@ func (f *recvFlags) check() error {
 	return f.key.check()
 }
 
+// backlog is how many frames wait for the outputs: a file sink wants every frame, so
+// frames queue for it while it catches up; a window or a browser wants the newest.
+func (f *recvFlags) backlog() int {
+	if strings.HasPrefix(f.sink, "dir:") {
+		return dirBacklog
+	}
+	return 1
+}
+
+// dirBacklog is the frames that may wait for a dir: sink (at 1080p, 25 MB).
+const dirBacklog = 8
+
 // config is the receiver's configuration from checked flags.
 func (f *recvFlags) config(listen string, log *slog.Logger) receiver.Config {
 	cfg := receiver.Config{Listen: listen, Sockets: f.sockets, Deadline: f.deadline, MaxMemory: int64(f.maxMemory),
-		Limits: wire.Limits{MaxWidth: f.maxSize.W, MaxHeight: f.maxSize.H}, Log: log}
+		Backlog: f.backlog(),
+		Limits:  wire.Limits{MaxWidth: f.maxSize.W, MaxHeight: f.maxSize.H}, Log: log}
 	if f.decoder == "stdlib" {
 		cfg.NewDecoder = func(h *tile.Headers) tile.Decoder { return &tile.StdDecoder{Headers: h} }
 	} else {

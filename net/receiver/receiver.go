@@ -31,7 +31,12 @@ type Config struct {
 	Key *seal.Key
 	// MaxMemory bounds, in bytes, everything the receiver holds from the network: the
 	// queue, reassembly and parity buffers, and frame images (DefaultMaxMemory).
-	MaxMemory  int64
+	MaxMemory int64
+	// Backlog is how many released frames wait for Next (default 1: only the newest, so
+	// a display always shows the newest). A consumer that wants every frame, a file
+	// sink, asks for more and gets them oldest first while it catches up; the frames
+	// waiting count against MaxMemory's frame budget.
+	Backlog    int
 	NewDecoder func(h *tile.Headers) tile.Decoder // tile decoder per decode worker (tile.NewFastDecoder)
 	Log        *slog.Logger
 }
@@ -166,7 +171,7 @@ func New(cfg Config) (*Receiver, error) {
 		}
 		return nil, err
 	}
-	r := &Receiver{cfg: cfg, conns: conns, ctl: ctl, packets: make(chan packet, queueLen), frames: mailbox.New[*Frame]()}
+	r := &Receiver{cfg: cfg, conns: conns, ctl: ctl, packets: make(chan packet, queueLen), frames: mailbox.NewDepth[*Frame](cfg.Backlog)}
 	r.bufs.New = func() any { b := make([]byte, smallBuf); return &b }
 	_, reassembly, frameBytes := budgets(cfg.MaxMemory)
 	acfg := assemblerConfig{
@@ -194,7 +199,7 @@ func (r *Receiver) Addr() string { return r.conns[0].LocalAddr().String() }
 
 // Next waits for a frame newer than the last one taken and returns it with one
 // reference the caller must Release. Frames that arrive while the caller is busy are
-// skipped: the caller always gets the newest.
+// skipped beyond Config.Backlog (by default the caller always gets the newest).
 func (r *Receiver) Next(ctx context.Context) (*Frame, error) {
 	f, err := r.frames.Take(ctx)
 	if errors.Is(err, mailbox.ErrClosed) {

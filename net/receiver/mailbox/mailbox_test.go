@@ -132,3 +132,39 @@ func TestBox(t *testing.T) {
 		t.Run(c.name, c.run)
 	}
 }
+
+func TestADeepBoxHandsOutEveryValueInOrderUpToItsDepth(t *testing.T) {
+	b := NewDepth[*counted](3)
+	var vs []*counted
+	for i := range 5 {
+		v := &counted{n: i}
+		vs = append(vs, v)
+		replaced := b.Put(v)
+		if replaced != (i >= 3) {
+			t.Fatalf("put %d: replaced %v", i, replaced)
+		}
+	}
+	for want := 2; want < 5; want++ {
+		v, ok := b.TryTake()
+		if !ok || v.n != want {
+			t.Fatalf("took %v %v, want value %d", v, ok, want)
+		}
+		v.Release()
+	}
+	if _, ok := b.TryTake(); ok {
+		t.Fatal("a value beyond the depth")
+	}
+	for i, v := range vs {
+		if v.released.Load() != 1 {
+			t.Fatalf("value %d released %d times", i, v.released.Load())
+		}
+	}
+}
+
+// counted is a value that knows its place and how often it was released.
+type counted struct {
+	n        int
+	released atomic.Int32
+}
+
+func (c *counted) Release() { c.released.Add(1) }
