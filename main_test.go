@@ -97,9 +97,14 @@ func TestCommandLineMistakesExitTwoWithOneLine(t *testing.T) {
 }
 
 func TestASourceLargerThanAReceiverAcceptsIsRefused(t *testing.T) {
-	// A Y4M header is enough: the size is known before any frame is read.
+	// One black frame (a sparse file: the frame's bytes are a hole of zeros), so the
+	// file opens and its size is refused before anything is sent.
 	path := filepath.Join(t.TempDir(), "big.y4m")
-	if err := os.WriteFile(path, []byte("YUV4MPEG2 W7696 H4320 F30:1 Ip A1:1 C420jpeg\n"), 0o644); err != nil {
+	head := "YUV4MPEG2 W7696 H4320 F30:1 Ip A1:1 C420jpeg\nFRAME\n"
+	if err := os.WriteFile(path, []byte(head), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Truncate(path, int64(len(head))+7696*4320*3/2); err != nil {
 		t.Fatal(err)
 	}
 	code, _, stderr := runCmd("send", "--duration", "2s", "--to", "127.0.0.1:9", "--source", path)
