@@ -3,6 +3,8 @@ package relay
 import (
 	"bytes"
 	"encoding/binary"
+	"errors"
+	"fmt"
 	"io"
 	"math"
 	"net"
@@ -12,6 +14,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/hrvs/hrvs/internal/testrig"
 )
 
 // Every test here sends only to 127.0.0.1.
@@ -21,14 +25,14 @@ import (
 func noLeaks(t *testing.T) {
 	t.Helper()
 	t.Cleanup(func() {
-		var stacks string
-		for deadline := time.Now().Add(3 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
-			stacks = relayStacks()
-			if stacks == "" {
-				return
+		if err := testrig.Wait(testrig.Patience, func() error {
+			if stacks := relayStacks(); stacks != "" {
+				return errors.New(stacks)
 			}
+			return nil
+		}); err != nil {
+			t.Errorf("relay goroutines still running after Close:\n%v", err)
 		}
-		t.Errorf("relay goroutines still running after Close:\n%s", stacks)
 	})
 }
 
@@ -111,19 +115,25 @@ func newSink(t *testing.T, base time.Time) *sink {
 
 func (s *sink) addr() string { return s.conn.LocalAddr().String() }
 
-// wait returns the arrivals once none has come for quiet.
-func (s *sink) wait(quiet time.Duration) []arrival {
-	last := -1
-	for {
-		time.Sleep(quiet)
-		s.mu.Lock()
-		n := len(s.got)
-		s.mu.Unlock()
-		if n == last {
-			break
+func (s *sink) count() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.got)
+}
+
+// drained waits until the relay has read all sent datagrams, holds none in its delay
+// line, and every one it wrote out has reached the sink; it returns the arrivals.
+// Loopback loses nothing below the socket buffers the tests size, so this is a
+// condition that holds however slowly a busy machine runs the relay.
+func (s *sink) drained(t *testing.T, r *Relay, sent int) []arrival {
+	t.Helper()
+	testrig.Eventually(t, testrig.Patience, func() error {
+		st := r.Stats()
+		if got := s.count(); st.In != uint64(sent) || st.Queued != 0 || uint64(got) != st.Out {
+			return fmt.Errorf("relay read %d of %d datagrams, holds %d, wrote %d; the sink has %d", st.In, sent, st.Queued, st.Out, got)
 		}
-		last = n
-	}
+		return nil
+	})
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return slices.Clone(s.got)
@@ -175,6 +185,24 @@ func (s *sender) paced(t *testing.T, n int, gap time.Duration) {
 	}
 }
 
+// lockstep sends n datagrams in bursts of burst, waiting after each burst until the relay
+// has read it: as fast as the relay goes, and never faster, so the kernel drops nothing
+// however slowly a busy machine runs the relay.
+func (s *sender) lockstep(t *testing.T, r *Relay, n, burst int) {
+	t.Helper()
+	for i := 0; i < n; {
+		for end := min(i+burst, n); i < end; i++ {
+			s.send(t, uint64(i))
+		}
+		testrig.Eventually(t, testrig.Patience, func() error {
+			if in := r.Stats().In; in < uint64(i) {
+				return fmt.Errorf("the relay read %d of %d datagrams", in, i)
+			}
+			return nil
+		})
+	}
+}
+
 func TestDelayAndJitterStayWithinBounds(t *testing.T) {
 	noLeaks(t)
 	base := time.Now()
@@ -184,7 +212,7 @@ func TestDelayAndJitterStayWithinBounds(t *testing.T) {
 	snd := newSender(t, r.Addr().String(), base, 200)
 	const n = 1000 // a second: 25 jitter periods
 	snd.paced(t, n, time.Millisecond)
-	got := sk.wait(100 * time.Millisecond)
+	got := sk.drained(t, r, n)
 	if len(got) != n {
 		t.Fatalf("got %d datagrams, want %d", len(got), n)
 	}
@@ -256,13 +284,8 @@ func lossRun(t *testing.T, p float64, seed int64, n int) ([]uint64, Stats) {
 	}
 	defer r.Close()
 	snd := newSender(t, r.Addr().String(), base, 100)
-	for i := range n {
-		snd.send(t, uint64(i))
-		if i%50 == 49 {
-			time.Sleep(200 * time.Microsecond) // keep the socket buffers from overflowing
-		}
-	}
-	got := sk.wait(50 * time.Millisecond)
+	snd.lockstep(t, r, n, 50)
+	got := sk.drained(t, r, n)
 	sk.stop()
 	r.Close()
 	seqs := make([]uint64, len(got))
@@ -304,8 +327,8 @@ func TestLossPerFragment(t *testing.T) {
 	r := start(t, Config{Forward: sk.addr(), Loss: 0.1, MTU: 1500, Seed: 3, NoTCP: true})
 	snd := newSender(t, r.Addr().String(), base, 10000)
 	const n = 1000
-	snd.paced(t, n, 100*time.Microsecond)
-	got := sk.wait(50 * time.Millisecond)
+	snd.lockstep(t, r, n, 20)
+	got := sk.drained(t, r, n)
 	want := n * math.Pow(0.9, 7)
 	if d := math.Abs(float64(len(got)) - want); d > 4*math.Sqrt(want*(1-want/n)) {
 		t.Errorf("%d of %d datagrams survived, want about %.0f", len(got), n, want)
@@ -326,7 +349,7 @@ func TestReorderAndDuplicatesAreCountedAtTheReceiver(t *testing.T) {
 		time.Sleep(time.Millisecond)
 		snd.send(t, uint64(n+i))
 	}
-	got := sk.wait(100 * time.Millisecond)
+	got := sk.drained(t, r, n+40)
 	st := r.Stats()
 	seen := map[uint64]bool{}
 	var dups, late uint64
@@ -366,7 +389,7 @@ func TestRateCapHoldsThroughput(t *testing.T) {
 	snd := newSender(t, r.Addr().String(), base, size)
 	// Offer about 40 Mbit/s for 600 ms: twice the cap.
 	snd.paced(t, 2500, 240*time.Microsecond)
-	got := sk.wait(100 * time.Millisecond)
+	got := sk.drained(t, r, 2500)
 	st := r.Stats()
 	if len(got) < 100 {
 		t.Fatalf("only %d datagrams arrived", len(got))
@@ -409,7 +432,7 @@ func TestBlackoutDropsEverythingInTheWindow(t *testing.T) {
 	r.BlackoutFor(100 * time.Millisecond)
 	handStart := time.Since(base)
 	snd.paced(t, 150, time.Millisecond)
-	got := sk.wait(50 * time.Millisecond)
+	got := sk.drained(t, r, 550)
 	st := r.Stats()
 	margin := 5 * time.Millisecond
 	for _, a := range got {
@@ -532,8 +555,10 @@ func TestCloseStopsEveryGoroutine(t *testing.T) {
 		close(accepted)
 	}()
 	sk := newSink(t, time.Now())
+	// A delay far longer than the test: Close must not wait for the delay line.
+	const delay = time.Minute
 	r, err := Start(Config{Listen: "127.0.0.1:0", Forward: sk.addr(), TCPForward: ln.Addr().String(),
-		Delay: time.Second}, nil)
+		Delay: delay}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -544,29 +569,28 @@ func TestCloseStopsEveryGoroutine(t *testing.T) {
 	defer c.Close()
 	<-accepted
 	defer server.Close()
-	c.Write([]byte("queued for a second")) // sits in the TCP delay
+	c.Write([]byte("queued for a minute")) // sits in the TCP delay
 	snd := newSender(t, r.Addr().String(), time.Now(), 100)
-	for i := range 100 {
-		snd.send(t, uint64(i)) // sit in the delay line
-	}
-	time.Sleep(50 * time.Millisecond)
-	if stacks := relayStacks(); !strings.Contains(stacks, "pipe") {
-		t.Fatalf("expected TCP pipes running:\n%s", stacks)
-	}
+	snd.lockstep(t, r, 100, 100) // they sit in the delay line
+	testrig.Eventually(t, testrig.Patience, func() error {
+		if stacks := relayStacks(); !strings.Contains(stacks, "pipe") {
+			return fmt.Errorf("expected TCP pipes running:\n%s", stacks)
+		}
+		return nil
+	})
 	t0 := time.Now()
 	r.Close()
-	if d := time.Since(t0); d > 500*time.Millisecond {
-		t.Errorf("Close took %v", d)
+	if d := time.Since(t0); d > delay/2 {
+		t.Errorf("Close took %v: it waited for the %v delay line", d, delay)
 	}
 	// A goroutine that has run its deferred wg.Done may still be on its way out
 	// when Close returns; give it a moment before calling it left behind.
-	stacks := relayStacks()
-	for deadline := time.Now().Add(time.Second); stacks != "" && time.Now().Before(deadline); stacks = relayStacks() {
-		time.Sleep(5 * time.Millisecond)
-	}
-	if stacks != "" {
-		t.Errorf("goroutines left after Close:\n%s", stacks)
-	}
+	testrig.Eventually(t, testrig.Patience, func() error {
+		if stacks := relayStacks(); stacks != "" {
+			return fmt.Errorf("goroutines left after Close:\n%s", stacks)
+		}
+		return nil
+	})
 	st := r.Stats()
 	if st.DroppedClosed != 100 || st.Out != 0 {
 		t.Errorf("stats after Close: %+v; want 100 dropped as closed", st)
@@ -576,12 +600,12 @@ func TestCloseStopsEveryGoroutine(t *testing.T) {
 	c.Close()
 	server.Close()
 	ln.Close()
-	for deadline := time.Now().Add(2 * time.Second); runtime.NumGoroutine() > before && time.Now().Before(deadline); {
-		time.Sleep(10 * time.Millisecond)
-	}
-	if n := runtime.NumGoroutine(); n > before {
-		t.Errorf("%d goroutines before, %d after", before, n)
-	}
+	testrig.Eventually(t, testrig.Patience, func() error {
+		if n := runtime.NumGoroutine(); n > before {
+			return fmt.Errorf("%d goroutines before, %d after", before, n)
+		}
+		return nil
+	})
 }
 
 func TestDestinationDownDoesNotGrowTheQueue(t *testing.T) {
@@ -597,14 +621,17 @@ func TestDestinationDownDoesNotGrowTheQueue(t *testing.T) {
 	t.Run("with no delay every datagram is written and fails or vanishes", func(t *testing.T) {
 		r := start(t, Config{Forward: dead, NoTCP: true})
 		snd := newSender(t, r.Addr().String(), time.Now(), 1000)
-		snd.paced(t, 2000, 20*time.Microsecond)
-		time.Sleep(50 * time.Millisecond)
-		st := r.Stats()
-		if st.Queued != 0 || st.MaxQueued >= DefaultQueueLimit {
-			t.Errorf("queue %d (max %d) with nothing delayed", st.Queued, st.MaxQueued)
-		}
-		if st.Out+st.SendErrors != st.In || st.Refused == 0 {
-			t.Errorf("in %d, out %d, send errors %d, refused %d", st.In, st.Out, st.SendErrors, st.Refused)
+		snd.lockstep(t, r, 2000, 100)
+		// The relay writes each datagram as soon as it has read it; a busy machine may
+		// run it late, so wait for it to empty its queue rather than for a fixed time.
+		testrig.Eventually(t, testrig.Patience, func() error {
+			if st := r.Stats(); st.Queued != 0 || st.Out+st.SendErrors != st.In || st.Refused == 0 {
+				return fmt.Errorf("queued %d, in %d, out %d, send errors %d, refused %d", st.Queued, st.In, st.Out, st.SendErrors, st.Refused)
+			}
+			return nil
+		})
+		if st := r.Stats(); st.MaxQueued >= DefaultQueueLimit || st.DroppedOverflow != 0 {
+			t.Errorf("queue reached %d and %d datagrams overflowed with nothing delayed", st.MaxQueued, st.DroppedOverflow)
 		}
 	})
 	t.Run("with a long delay the queue stops at its limit", func(t *testing.T) {
@@ -615,8 +642,14 @@ func TestDestinationDownDoesNotGrowTheQueue(t *testing.T) {
 		runtime.GC()
 		runtime.ReadMemStats(&ms)
 		heap0 := ms.HeapAlloc
-		snd.paced(t, 5000, 20*time.Microsecond)
-		time.Sleep(50 * time.Millisecond)
+		const n = 5000
+		snd.lockstep(t, r, n, 100)
+		testrig.Eventually(t, testrig.Patience, func() error {
+			if st := r.Stats(); st.In != n || st.Queued != limit {
+				return fmt.Errorf("read %d of %d datagrams, queued %d", st.In, n, st.Queued)
+			}
+			return nil
+		})
 		st := r.Stats()
 		runtime.GC()
 		runtime.ReadMemStats(&ms)
@@ -635,10 +668,16 @@ func TestDestinationDownDoesNotGrowTheQueue(t *testing.T) {
 	t.Run("the byte limit also holds", func(t *testing.T) {
 		r := start(t, Config{Forward: dead, NoTCP: true, Delay: time.Minute, QueueBytes: 100_000})
 		snd := newSender(t, r.Addr().String(), time.Now(), 1000)
-		snd.paced(t, 500, 20*time.Microsecond)
-		time.Sleep(50 * time.Millisecond)
-		if st := r.Stats(); st.Queued != 100 {
-			t.Errorf("queued %d datagrams of 1000 bytes under a 100,000-byte limit", st.Queued)
+		const n = 500
+		snd.lockstep(t, r, n, 100)
+		testrig.Eventually(t, testrig.Patience, func() error {
+			if st := r.Stats(); st.In != n {
+				return fmt.Errorf("read %d of %d datagrams", st.In, n)
+			}
+			return nil
+		})
+		if st := r.Stats(); st.Queued != 100 || st.DroppedOverflow != n-100 {
+			t.Errorf("queued %d datagrams of 1000 bytes under a 100,000-byte limit, %d overflowed", st.Queued, st.DroppedOverflow)
 		}
 	})
 }
