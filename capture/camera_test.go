@@ -12,6 +12,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/hrvs/hrvs/internal/testrig"
 )
 
 // A webcam like many UVC ones: YUYV only at low rates above 640x480, MJPEG at 30.
@@ -265,7 +267,7 @@ func TestCameraSource(t *testing.T) {
 		first.feed <- buf
 		close(first.feed) // unplugged after two frames
 		op := &fakeOpener{devs: []*fakeCam{first, nil, nil, second}}
-		var logBuf syncBuffer
+		var logBuf testrig.LogBuffer
 		c, err := openCamera(ctx, "/dev/video7", req, op.open, slog.New(slog.NewTextHandler(&logBuf, nil)))
 		if err != nil {
 			t.Fatal(err)
@@ -363,20 +365,3 @@ func TestCameraSource(t *testing.T) {
 	})
 }
 
-// syncBuffer is a bytes.Buffer safe for a logger and a test to share.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}

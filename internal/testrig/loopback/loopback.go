@@ -30,6 +30,10 @@ type Config struct {
 	Receiver receiver.Config // Listen is 127.0.0.1:0 when empty
 	Sender   sender.Config   // To is set to the receiver (or the relay)
 	Relay    *relay.Config   // an impairing relay between sender and receiver, or nil
+	// NewReceiver and NewSender make the two ends; nil means receiver.New and
+	// sender.New. A test puts them in network namespaces this way.
+	NewReceiver func(receiver.Config) (*receiver.Receiver, error)
+	NewSender   func(sender.Config) (*sender.Sender, error)
 	// Reference returns source frame seq, which a shown frame captured from it is
 	// compared with, or nil when the source has no such frame (the test then fails);
 	// nil Reference compares nothing. It is called from one goroutine and may reuse
@@ -74,7 +78,13 @@ func Start(t testing.TB, src capture.Source, cfg Config) *Rig {
 	if cfg.Receiver.Listen == "" {
 		cfg.Receiver.Listen = "127.0.0.1:0"
 	}
-	rx, err := receiver.New(cfg.Receiver)
+	if cfg.NewReceiver == nil {
+		cfg.NewReceiver = receiver.New
+	}
+	if cfg.NewSender == nil {
+		cfg.NewSender = sender.New
+	}
+	rx, err := cfg.NewReceiver(cfg.Receiver)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -96,7 +106,7 @@ func Start(t testing.TB, src capture.Source, cfg Config) *Rig {
 		}
 		cfg.Sender.To = r.Relay.Addr().String()
 	}
-	if r.TX, err = sender.New(cfg.Sender); err != nil {
+	if r.TX, err = cfg.NewSender(cfg.Sender); err != nil {
 		t.Fatal(err)
 	}
 	return r
