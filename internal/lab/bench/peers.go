@@ -25,8 +25,8 @@ type peer struct {
 	name string
 	// argv returns the receiver's and the sender's command lines for one run.
 	argv func(r *run) (recv, send []string, err error)
-	// ready is how long the receiver needs to open its socket before the sender
-	// may start.
+	// ready is the pause before the clip starts, for the sender to start up, and
+	// for the receiver to open its socket where waitBound cannot see it.
 	ready time.Duration
 }
 
@@ -122,9 +122,11 @@ func measurePeer(ctx context.Context, p *peer, r *run, counter *udpCounter) Resu
 	readWG.Add(1)
 	go func() { defer readWG.Done(); sink.read(out) }()
 
-	select {
-	case <-time.After(p.ready):
-	case <-runCtx.Done():
+	if err := waitBound(runCtx, r.port, p.ready); err != nil {
+		rx.stop(2 * time.Second)
+		readWG.Wait()
+		res.Err = fmt.Errorf("%s receiver: %w", p.name, err)
+		return res
 	}
 	var in io.WriteCloser
 	tx, err := startChild(runCtx, p.name+" sender", sendArgv, func(c *exec.Cmd) error {
