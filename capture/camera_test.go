@@ -364,4 +364,3 @@ func TestCameraSource(t *testing.T) {
 		}
 	})
 }
-

@@ -11,7 +11,6 @@ import (
 	"github.com/hrvs/hrvs/net/wire"
 )
 
-
 // TestOtherProtocolVersionIsExplained: datagrams from an hrvs of another release
 // are dropped and counted, and the log says why, once.
 func TestOtherProtocolVersionIsExplained(t *testing.T) {

@@ -1,14 +1,17 @@
 package dir
 
 import (
+	"fmt"
 	"image"
 	"image/png"
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"testing"
 	"time"
 
+	"github.com/hrvs/hrvs/internal/testrig"
 	"github.com/hrvs/hrvs/net/receiver"
 	"github.com/hrvs/hrvs/render/internal/testpic"
 )
@@ -20,13 +23,19 @@ func TestWriterWritesEveryQueuedFrameByItsNumber(t *testing.T) {
 		t.Fatal(err)
 	}
 	seqs := []uint32{7, 8, 100}
-	for _, s := range seqs {
+	for i, s := range seqs {
 		f := testpic.Frame(64, 48, image.YCbCrSubsampleRatio420, s)
 		if err := w.Show(f); err != nil {
 			t.Fatal(err)
 		}
 		f.Release()
-		time.Sleep(20 * time.Millisecond) // let the queue drain: this test is not about skipping
+		// Let the queue drain: this test is not about skipping.
+		testrig.Eventually(t, testrig.Patience, func() error {
+			if w.Written() < uint64(i+1) {
+				return fmt.Errorf("frame %d not written", s)
+			}
+			return nil
+		})
 	}
 	if err := w.Close(); err != nil {
 		t.Fatal(err)
@@ -68,7 +77,7 @@ func TestWriterStopsAtTheBoundAndSaysSo(t *testing.T) {
 	}
 	select {
 	case <-w.Done():
-	case <-time.After(5 * time.Second):
+	case <-time.After(testrig.Patience):
 		t.Fatal("Done not closed after the bound")
 	}
 	w.Close()
@@ -86,16 +95,19 @@ func TestAFullQueueSkipsFramesInsteadOfWaitingAndCloseDrainsIt(t *testing.T) {
 	}
 	const n = 40
 	img := testpic.Picture(640, 480, image.YCbCrSubsampleRatio420, 0)
-	var spent time.Duration
+	spent := make([]time.Duration, 0, n)
 	for s := uint32(0); s < n; s++ {
 		f := receiver.NewFrame(img, s)
 		start := time.Now()
 		w.Show(f)
-		spent += time.Since(start)
+		spent = append(spent, time.Since(start))
 		f.Release()
 	}
-	if d := spent; d > 100*time.Millisecond {
-		t.Fatalf("40 Show calls took %v: the sink waited for the encoder", d)
+	// The median call, not the sum: a busy machine preempting a few calls is not the
+	// sink waiting for its encoder, which would make every call after the queue fills slow.
+	slices.Sort(spent)
+	if med := spent[n/2]; med > 100*time.Millisecond/n {
+		t.Fatalf("the median of 40 Show calls took %v: the sink waited for the encoder", med)
 	}
 	w.Close()
 	got, _ := filepath.Glob(filepath.Join(path, "*.png"))
@@ -111,10 +123,12 @@ func TestCloseStopsTheEncoder(t *testing.T) {
 		t.Fatal(err)
 	}
 	w.Close()
-	time.Sleep(10 * time.Millisecond)
-	if after := runtime.NumGoroutine(); after > before {
-		t.Fatalf("%d goroutines after Close, %d before", after, before)
-	}
+	testrig.Eventually(t, testrig.Patience, func() error {
+		if after := runtime.NumGoroutine(); after > before {
+			return fmt.Errorf("%d goroutines after Close, %d before", after, before)
+		}
+		return nil
+	})
 }
 
 func TestAnUnwritableDirectoryIsAnError(t *testing.T) {
