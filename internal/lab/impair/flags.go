@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/hrvs/hrvs/internal/lab/photo"
 	"github.com/hrvs/hrvs/internal/units"
 )
 
@@ -45,7 +46,7 @@ Flags:
 	fs.DurationVar(&c.Warmup, "warmup", 2*time.Second, "`time` before measuring, for rate control to settle")
 	fs.StringVar(&clips, "clips", clips, "comma-separated `clips`: pattern, natural (a pan over a photograph), static (a still camera with sensor noise)")
 	fs.StringVar(&scens, "scenarios", "", "comma-separated scenario `keys`, like loss5,cap5 (default: all)")
-	fs.StringVar(&c.Photo, "photo", DefaultPhoto, "JPEG `file` the natural clips are cut from")
+	fs.StringVar(&c.Photo, "photo", photo.Default, "JPEG `file` the natural clips are cut from")
 	fs.Int64Var(&c.Seed, "seed", 1, "relay random `seed`")
 	fs.BoolVar(&c.GStreamer, "gstreamer", false, "also run GStreamer RTP/JPEG under the same loss (needs gst-launch-1.0)")
 	fs.BoolVar(&c.Kernel, "kernel", false, "make loss (nftables) and rate caps (tc tbf) in the kernel between two network namespaces instead of in the relay (needs root, ip, nft, tc)")

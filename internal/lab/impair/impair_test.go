@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hrvs/hrvs/internal/lab/photo"
 	"github.com/hrvs/hrvs/internal/lab/relay"
 	"github.com/hrvs/hrvs/internal/testrig"
 )
@@ -96,7 +97,7 @@ func TestRunInTheKernel(t *testing.T) {
 
 func TestPhotoClipsAreDeterministic(t *testing.T) {
 	for _, pan := range []bool{true, false} {
-		c, err := newPhotoClip("x", DefaultPhoto, 320, 192, 30, pan)
+		c, err := photo.NewClip("x", photo.Default, 320, 192, 30, pan)
 		if err != nil {
 			t.Fatal(err)
 		}
