@@ -70,6 +70,19 @@ func shownAtLeast(r *loopback.Rig, n int) func() error {
 	}
 }
 
+// settledUnderCap is a SendUntil condition for a rate cap: rate control needs time
+// under the cap to settle, at least 3 s, and 20 frames shown however long a busy
+// machine takes for them.
+func settledUnderCap(r *loopback.Rig) func() error {
+	start := time.Now()
+	return func() error {
+		if n := len(r.Shown()); n < 20 || time.Since(start) < slow(3*time.Second) {
+			return fmt.Errorf("%d of 20 frames shown after %v", n, time.Since(start).Round(time.Millisecond))
+		}
+		return nil
+	}
+}
+
 // lastPSNR is the PSNR of the last frame shown, 0 if none was.
 func lastPSNR(fr []loopback.Shown) float64 {
 	if len(fr) == 0 {
@@ -195,15 +208,7 @@ func TestRateCapKeepsLatencyBounded(t *testing.T) {
 	// 640x384 pattern at 30 fps needs about 12 Mbit/s at q75: a 3 Mbit/s cap must
 	// make the sender give up quality (and frames) instead of building a queue.
 	r := newRig(t, pattern(t, 640, 384, 30), relay.Config{RateBits: 3e6, RateLatency: 200 * time.Millisecond}, sender.Config{})
-	// Rate control needs time under the cap to settle: at least 3 s, and 20 frames
-	// shown however long a busy machine takes for them.
-	start := time.Now()
-	r.SendUntil(t, func() error {
-		if n := len(r.Shown()); n < 20 || time.Since(start) < slow(3*time.Second) {
-			return fmt.Errorf("%d of 20 frames shown after %v", n, time.Since(start).Round(time.Millisecond))
-		}
-		return nil
-	})
+	r.SendUntil(t, settledUnderCap(r))
 	st := r.TX.Stats()
 	r.Stop()
 	fr := r.Shown()

@@ -63,15 +63,7 @@ func TestKernelRateCapKeepsLatencyBounded(t *testing.T) {
 		t.Fatal(err)
 	}
 	r := newBedRig(t, b, pattern(t, 640, 384, 30), sender.Config{})
-	// Rate control needs time under the cap to settle: at least 3 s, and 20 frames
-	// shown however long a busy machine takes for them.
-	start := time.Now()
-	r.SendUntil(t, func() error {
-		if n := len(r.Shown()); n < 20 || time.Since(start) < slow(3*time.Second) {
-			return fmt.Errorf("%d of 20 frames shown after %v", n, time.Since(start).Round(time.Millisecond))
-		}
-		return nil
-	})
+	r.SendUntil(t, settledUnderCap(r))
 	st := r.TX.Stats()
 	r.Stop()
 	t.Logf("sender %+v", st)

@@ -3,7 +3,6 @@ package relay
 import (
 	"bytes"
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -22,32 +21,12 @@ import (
 
 // noLeaks fails the test if any relay goroutine is still running once the test's other
 // cleanups (registered after this call, so run before it) have closed the relay.
-func noLeaks(t *testing.T) {
-	t.Helper()
-	t.Cleanup(func() {
-		if err := testrig.Wait(testrig.Patience, func() error {
-			if stacks := relayStacks(); stacks != "" {
-				return errors.New(stacks)
-			}
-			return nil
-		}); err != nil {
-			t.Errorf("relay goroutines still running after Close:\n%v", err)
-		}
-	})
-}
+func noLeaks(t *testing.T) { t.Helper(); testrig.NoLeaks(t, relayMark) }
 
-// relayStacks returns the stacks of goroutines running relay code other than tests.
-func relayStacks() string {
-	buf := make([]byte, 1<<20)
-	buf = buf[:runtime.Stack(buf, true)]
-	var out []string
-	for _, g := range strings.Split(string(buf), "\n\n") {
-		if strings.Contains(g, "internal/lab/relay.(*Relay)") {
-			out = append(out, g)
-		}
-	}
-	return strings.Join(out, "\n\n")
-}
+// relayMark picks the relay's goroutines out of a stack dump.
+const relayMark = "internal/lab/relay.(*Relay)"
+
+func relayStacks() string { return testrig.Stacks(relayMark) }
 
 func start(t *testing.T, cfg Config) *Relay {
 	t.Helper()
@@ -149,6 +128,7 @@ type sender struct {
 	conn *net.UDPConn
 	base time.Time
 	buf  []byte
+	sent []time.Duration // when each datagram went, since base
 }
 
 func newSender(t *testing.T, to string, base time.Time, size int) *sender {
@@ -167,8 +147,10 @@ func newSender(t *testing.T, to string, base time.Time, size int) *sender {
 }
 
 func (s *sender) send(t *testing.T, seq uint64) {
+	now := time.Since(s.base)
 	binary.BigEndian.PutUint64(s.buf, seq)
-	binary.BigEndian.PutUint64(s.buf[8:], uint64(time.Since(s.base)))
+	binary.BigEndian.PutUint64(s.buf[8:], uint64(now))
+	s.sent = append(s.sent, now)
 	if _, err := s.conn.Write(s.buf); err != nil {
 		t.Fatalf("send %d: %v", seq, err)
 	}
@@ -184,6 +166,61 @@ func (s *sender) paced(t *testing.T, n int, gap time.Duration) {
 		s.send(t, uint64(i))
 	}
 }
+
+// lateness measures how late this process's goroutines wake while a test runs, so a
+// timing test can tell the relay being late from the machine being busy: the relay can
+// promise to be no later than any goroutine here is let to be at the same moment.
+type lateness struct {
+	base       time.Time
+	stop, done chan struct{}
+	naps       []nap
+}
+
+// nap is one 1 ms sleep of the probe, since base: it woke late by to-from-1ms.
+type nap struct{ from, to time.Duration }
+
+func measureLateness(t *testing.T, base time.Time) *lateness {
+	l := &lateness{base: base, stop: make(chan struct{}), done: make(chan struct{})}
+	go func() {
+		defer close(l.done)
+		for {
+			select {
+			case <-l.stop:
+				return
+			default:
+			}
+			from := time.Since(base)
+			time.Sleep(time.Millisecond)
+			l.naps = append(l.naps, nap{from, time.Since(base)})
+		}
+	}()
+	t.Cleanup(l.end)
+	return l
+}
+
+func (l *lateness) end() {
+	select {
+	case <-l.stop:
+	default:
+		close(l.stop)
+	}
+	<-l.done
+}
+
+// during returns the most any nap overlapping [from, to] (since base) woke late: how
+// stalled the machine was while something travelled in that interval. Call end first.
+func (l *lateness) during(from, to time.Duration) time.Duration {
+	var worst time.Duration
+	for _, n := range l.naps {
+		if n.to >= from && n.from <= to {
+			worst = max(worst, n.to-n.from-time.Millisecond)
+		}
+	}
+	return worst
+}
+
+// worst is the most any nap woke late. Call end first.
+func (l *lateness) worst() time.Duration { return l.during(0, math.MaxInt64) }
 
 // lockstep sends n datagrams in bursts of burst, waiting after each burst until the relay
 // has read it: as fast as the relay goes, and never faster, so the kernel drops nothing
@@ -211,8 +248,15 @@ func TestDelayAndJitterStayWithinBounds(t *testing.T) {
 	r := start(t, Config{Forward: sk.addr(), Delay: delay, Jitter: jitter, Seed: 1, NoTCP: true})
 	snd := newSender(t, r.Addr().String(), base, 200)
 	const n = 1000 // a second: 25 jitter periods
+	late := measureLateness(t, base)
 	snd.paced(t, n, time.Millisecond)
 	got := sk.drained(t, r, n)
+	late.end()
+	// A datagram waits on three wake-ups (the relay's reader, its timer, the sink's
+	// reader), each as late as the machine makes any goroutine while it travels: on an
+	// idle machine tens of microseconds, and the bounds below are the tight ones.
+	stall := func(a arrival) time.Duration { return 3 * late.during(a.sent, a.received) }
+	t.Logf("goroutine wake-ups were up to %v late meanwhile", late.worst())
 	if len(got) != n {
 		t.Fatalf("got %d datagrams, want %d", len(got), n)
 	}
@@ -231,26 +275,41 @@ func TestDelayAndJitterStayWithinBounds(t *testing.T) {
 	if lo < delay-jitter {
 		t.Errorf("min delay %v is below delay-jitter %v", lo, delay-jitter)
 	}
-	// Timers fire late on a busy machine, never early; allow some lateness at the top.
-	if p95 > delay+jitter+5*time.Millisecond || hi > delay+jitter+50*time.Millisecond {
-		t.Errorf("p95 %v / max %v exceed delay+jitter %v by too much", p95, hi, delay+jitter)
+	// Timers fire late on a busy machine, never early; allow some lateness at the top:
+	// 5 ms past delay+jitter for all but 5%, 50 ms for every one, beyond the stall the
+	// machine imposed on that datagram.
+	over5, over50 := 0, 0
+	for _, a := range got {
+		if d := a.received - a.sent - stall(a); d > delay+jitter+50*time.Millisecond {
+			over50++
+		} else if d > delay+jitter+5*time.Millisecond {
+			over5++
+		}
+	}
+	if over5+over50 > n*5/100 || over50 > 0 {
+		t.Errorf("%d datagrams more than 5 ms and %d more than 50 ms past delay+jitter %v, beyond the machine's stalls", over5+over50, over50, delay+jitter)
 	}
 	if spread := lat[len(lat)*9/10] - lat[len(lat)/10]; spread < jitter/2 {
 		t.Errorf("delays p10..p90 spread only %v: jitter of ±%v not applied", spread, jitter)
 	}
 	// Each datagram's delay follows the relay's jitter curve at the time it was sent (loopback
-	// takes microseconds), give or take timer slack. A machine busy with other tests (the
-	// race detector, parallel packages) delays timers now and then, so a tenth may stray.
+	// takes microseconds), give or take timer slack and the wake-ups' lateness, which a
+	// tenth of the datagrams may exceed. Early is never allowed: the curve moves at most
+	// half as fast as time, so a datagram read late is only later still.
 	relayStart := r.t0.Sub(base)
-	off := 0
+	off, early := 0, 0
 	for _, a := range got {
 		want := delay + time.Duration(r.jitterAt(int64(a.sent-relayStart)))
-		if d := (a.received - a.sent) - want; d < -time.Millisecond || d > 3*time.Millisecond {
+		d := (a.received - a.sent) - want
+		if d < -time.Millisecond {
+			early++
+		}
+		if d < -time.Millisecond || d > 3*time.Millisecond+stall(a) {
 			off++
 		}
 	}
-	if off > n/10 {
-		t.Errorf("%d of %d datagrams strayed from the jitter curve by more than 3ms", off, n)
+	if early > 0 || off > n/10 {
+		t.Errorf("%d of %d datagrams strayed from the jitter curve by more than 3ms beyond the machine's stalls, %d of them early", off, n, early)
 	}
 }
 
@@ -343,6 +402,7 @@ func TestReorderAndDuplicatesAreCountedAtTheReceiver(t *testing.T) {
 		Reorder: 0.05, Duplicate: 0.05, Seed: 5, NoTCP: true})
 	snd := newSender(t, r.Addr().String(), base, 100)
 	const n = 1000
+	probe := measureLateness(t, base)
 	snd.paced(t, n, 500*time.Microsecond)
 	// Trailing datagrams make sure the last held-back ones are overtaken too.
 	for i := range 40 {
@@ -350,6 +410,17 @@ func TestReorderAndDuplicatesAreCountedAtTheReceiver(t *testing.T) {
 		snd.send(t, uint64(n+i))
 	}
 	got := sk.drained(t, r, n+40)
+	probe.end()
+	// A datagram held back is overtaken only if the next one is sent and released
+	// within the 10 ms it is held: on a machine that stalls the sender or the relay for
+	// longer, some held-back datagrams arrive in order after all. Count the places where
+	// that could happen; on an idle machine there are none.
+	var unsure uint64
+	for i, sent := range snd.sent {
+		if i+1 == len(snd.sent) || snd.sent[i+1]-sent > minReorderDelay/2 || probe.during(sent, sent+20*time.Millisecond) > time.Millisecond {
+			unsure++
+		}
+	}
 	st := r.Stats()
 	seen := map[uint64]bool{}
 	var dups, late uint64
@@ -374,8 +445,8 @@ func TestReorderAndDuplicatesAreCountedAtTheReceiver(t *testing.T) {
 	if dups != st.Duplicated || dups == 0 {
 		t.Errorf("receiver saw %d duplicates, relay made %d", dups, st.Duplicated)
 	}
-	if late != st.Reordered || late < 20 {
-		t.Errorf("receiver saw %d late datagrams, relay reordered %d", late, st.Reordered)
+	if lateSeen := late; lateSeen > st.Reordered || lateSeen+unsure < st.Reordered || st.Reordered < 20 {
+		t.Errorf("receiver saw %d late datagrams, relay reordered %d (%d might not have been overtaken on this busy machine)", lateSeen, st.Reordered, unsure)
 	}
 }
 
@@ -388,8 +459,10 @@ func TestRateCapHoldsThroughput(t *testing.T) {
 	const size = 1200
 	snd := newSender(t, r.Addr().String(), base, size)
 	// Offer about 40 Mbit/s for 600 ms: twice the cap.
+	probe := measureLateness(t, base)
 	snd.paced(t, 2500, 240*time.Microsecond)
 	got := sk.drained(t, r, 2500)
+	probe.end()
 	st := r.Stats()
 	if len(got) < 100 {
 		t.Fatalf("only %d datagrams arrived", len(got))
@@ -407,9 +480,19 @@ func TestRateCapHoldsThroughput(t *testing.T) {
 	}
 	span := got[len(got)-1].received - first
 	bps := float64(bytes) * 8 / span.Seconds()
-	t.Logf("%.1f Mbit/s over %v; relay %+v", bps/1e6, span, st)
-	if bps < rate*0.9 || bps > rate*1.1 {
-		t.Errorf("throughput %.1f Mbit/s, want 20 ± 10%%", bps/1e6)
+	// While the machine stalls this process, nothing is offered or forwarded: the cap
+	// holds over the time the process ran. Stalls are what the probe overslept; on an
+	// idle machine they are microseconds.
+	var stalled time.Duration
+	for _, n := range probe.naps {
+		if n.from >= first && n.to <= first+span {
+			stalled += n.to - n.from - time.Millisecond
+		}
+	}
+	running := float64(bytes) * 8 / max(span-stalled, span/10).Seconds()
+	t.Logf("%.1f Mbit/s over %v (%.1f Mbit/s over the %v not stalled); relay %+v", bps/1e6, span, running/1e6, span-stalled, st)
+	if running < rate*0.9 || bps > rate*1.1 {
+		t.Errorf("throughput %.1f Mbit/s (%.1f while running), want 20 ± 10%%", bps/1e6, running/1e6)
 	}
 	if st.DroppedRate == 0 {
 		t.Errorf("offered twice the rate but nothing was dropped at the cap")
@@ -427,25 +510,58 @@ func TestBlackoutDropsEverythingInTheWindow(t *testing.T) {
 		Blackouts: []Window{{Start: 100 * time.Millisecond, End: 300 * time.Millisecond}}})
 	relayStart := r.t0.Sub(base)
 	snd := newSender(t, r.Addr().String(), base, 64)
+	late := measureLateness(t, base)
 	snd.paced(t, 400, time.Millisecond)
 	// And one started by hand.
+	handBefore := time.Since(base)
 	r.BlackoutFor(100 * time.Millisecond)
 	handStart := time.Since(base)
 	snd.paced(t, 150, time.Millisecond)
 	got := sk.drained(t, r, 550)
 	st := r.Stats()
+	// The relay decides by when it reads a datagram, which is after it was sent and at
+	// most one wake-up (and a margin) later: a datagram sent well inside a window is
+	// dropped, one sent after it never is, one sent just before may be.
 	margin := 5 * time.Millisecond
-	for _, a := range got {
-		rel := a.sent - relayStart
-		if rel > 100*time.Millisecond+margin && rel < 300*time.Millisecond-margin {
-			t.Fatalf("datagram %d sent %v after the relay started got through the blackout", a.seq, rel)
+	late.end()
+	readLate := margin + 2*late.worst()
+	t.Logf("reads at most %v after the send", readLate)
+	windows := []struct{ start, end time.Duration }{ // since base
+		{relayStart + 100*time.Millisecond, relayStart + 300*time.Millisecond},
+		{handStart, handBefore + 100*time.Millisecond},
+	}
+	mustDrop := func(sent time.Duration) bool {
+		for _, w := range windows {
+			if sent > w.start+margin && sent < w.end-readLate {
+				return true
+			}
 		}
-		if a.sent > handStart+margin && a.sent < handStart+100*time.Millisecond-margin {
-			t.Fatalf("datagram %d got through the BlackoutFor window", a.seq)
+		return false
+	}
+	mayDrop := func(sent time.Duration) bool {
+		for _, w := range windows {
+			if sent > w.start-readLate && sent < w.end+margin {
+				return true
+			}
+		}
+		return false
+	}
+	for _, a := range got {
+		if mustDrop(a.sent) {
+			t.Fatalf("datagram %d sent %v after the relay started got through a blackout", a.seq, a.sent-relayStart)
 		}
 	}
-	if st.DroppedBlackout < 250 || st.DroppedBlackout > 350 {
-		t.Errorf("dropped %d in blackouts, want about 300", st.DroppedBlackout)
+	var must, may uint64
+	for _, sent := range snd.sent {
+		if mustDrop(sent) {
+			must++
+		}
+		if mayDrop(sent) {
+			may++
+		}
+	}
+	if st.DroppedBlackout < must || st.DroppedBlackout > may {
+		t.Errorf("dropped %d in blackouts, want %d..%d (about 300 when idle)", st.DroppedBlackout, must, may)
 	}
 	if uint64(len(got))+st.DroppedBlackout != 550 {
 		t.Errorf("received %d + blacked out %d != 550", len(got), st.DroppedBlackout)

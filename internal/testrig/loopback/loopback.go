@@ -10,9 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"image"
-	"runtime"
 	"slices"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -90,7 +88,8 @@ func Start(t testing.TB, src capture.Source, cfg Config) *Rig {
 	}
 	r := &Rig{RX: rx, t: t, src: capture.NewStamps(src), ref: cfg.Reference}
 	r.ctx, r.cancel = context.WithCancel(context.Background())
-	t.Cleanup(func() { r.Stop(); checkLeaks(t) })
+	testrig.NoLeaks(t, stageMarks...)
+	t.Cleanup(r.Stop)
 	r.wg.Add(2)
 	go func() { defer r.wg.Done(); rx.Run(r.ctx) }()
 	go func() { defer r.wg.Done(); r.display() }()
@@ -247,31 +246,5 @@ func Pattern(p *capture.Pattern) func(uint64) *image.YCbCr {
 	}
 }
 
-// checkLeaks fails t if a goroutine of the sender, receiver or relay outlives Stop
-// (after a moment for ones on their way out).
-func checkLeaks(t testing.TB) {
-	if err := testrig.Wait(testrig.Patience, func() error {
-		if s := stacks(); s != "" {
-			return errors.New(s)
-		}
-		return nil
-	}); err != nil {
-		t.Errorf("goroutines still running after the rig stopped:\n%v", err)
-	}
-}
-
-// stacks returns the stacks of goroutines running the product's stages.
-func stacks() string {
-	buf := make([]byte, 1<<20)
-	buf = buf[:runtime.Stack(buf, true)]
-	var out []string
-	for _, g := range strings.Split(string(buf), "\n\n") {
-		for _, pkg := range []string{"hrvs/net/sender.", "hrvs/net/receiver.", "hrvs/net/control.", "internal/lab/relay."} {
-			if strings.Contains(g, pkg) && !strings.Contains(g, "_test.") && !strings.Contains(g, "testing.tRunner") {
-				out = append(out, g)
-				break
-			}
-		}
-	}
-	return strings.Join(out, "\n\n")
-}
+// stageMarks pick the goroutines of the stages the rig starts out of a stack dump.
+var stageMarks = []string{"hrvs/net/sender.", "hrvs/net/receiver.", "hrvs/net/control.", "internal/lab/relay."}
