@@ -96,11 +96,12 @@ func TestRunInTheKernel(t *testing.T) {
 }
 
 func TestPhotoClipsAreDeterministic(t *testing.T) {
+	pic, err := photo.Load(photo.Default)
+	if err != nil {
+		t.Fatal(err)
+	}
 	for _, pan := range []bool{true, false} {
-		c, err := photo.NewClip("x", photo.Default, 320, 192, 30, pan)
-		if err != nil {
-			t.Fatal(err)
-		}
+		c := photo.FromPicture("x", pic, 320, 192, 30, pan)
 		f, err := c.Next(context.Background())
 		if err != nil {
 			t.Fatal(err)

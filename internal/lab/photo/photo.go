@@ -61,6 +61,16 @@ type Clip struct {
 // size; it is tiled when smaller than the frame): a pan when pan is set, otherwise a
 // static camera with sensor noise.
 func NewClip(name, path string, w, h int, fps float64, pan bool) (*Clip, error) {
+	photo, err := Load(path)
+	if err != nil {
+		return nil, err
+	}
+	return FromPicture(name, photo, w, h, fps, pan), nil
+}
+
+// Load decodes the photograph at path into 4:2:0 Y'CbCr, for FromPicture: decoding a
+// 2560x1600 photograph costs more than making many clips from it.
+func Load(path string) (*image.YCbCr, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("photo clip: %w (apt-get install plasma-workspace-wallpapers, or name another photograph)", err)
@@ -72,20 +82,36 @@ func NewClip(name, path string, w, h int, fps float64, pan bool) (*Clip, error) 
 	}
 	b := m.Bounds()
 	photo := image.NewYCbCr(image.Rect(0, 0, b.Dx()&^1, b.Dy()&^1), image.YCbCrSubsampleRatio420)
-	if yc, ok := m.(*image.YCbCr); ok && yc.SubsampleRatio == image.YCbCrSubsampleRatio420 {
+	if yc, ok := m.(*image.YCbCr); ok {
+		// A JPEG decodes to Y'CbCr already: copy luma, and take chroma at each 2x2
+		// block's top-left sample whatever the subsampling (the RGB round trip below
+		// costs seconds for a 2560x1600 photograph under the race detector).
 		for y := 0; y < photo.Rect.Dy(); y++ {
 			copy(photo.Y[y*photo.YStride:(y+1)*photo.YStride], yc.Y[yc.YOffset(b.Min.X, b.Min.Y+y):])
 		}
 		for y := 0; y < photo.Rect.Dy()/2; y++ {
-			o := yc.COffset(b.Min.X, b.Min.Y+2*y)
-			copy(photo.Cb[y*photo.CStride:(y+1)*photo.CStride], yc.Cb[o:])
-			copy(photo.Cr[y*photo.CStride:(y+1)*photo.CStride], yc.Cr[o:])
+			if yc.SubsampleRatio == image.YCbCrSubsampleRatio420 {
+				o := yc.COffset(b.Min.X, b.Min.Y+2*y)
+				copy(photo.Cb[y*photo.CStride:(y+1)*photo.CStride], yc.Cb[o:])
+				copy(photo.Cr[y*photo.CStride:(y+1)*photo.CStride], yc.Cr[o:])
+				continue
+			}
+			for x := 0; x < photo.Rect.Dx()/2; x++ {
+				o := yc.COffset(b.Min.X+2*x, b.Min.Y+2*y)
+				photo.Cb[y*photo.CStride+x], photo.Cr[y*photo.CStride+x] = yc.Cb[o], yc.Cr[o]
+			}
 		}
 	} else {
 		rgba := image.NewRGBA(photo.Rect)
 		draw.Draw(rgba, rgba.Rect, m, b.Min, draw.Src)
 		toYCbCr(rgba, photo)
 	}
+	return photo, nil
+}
+
+// FromPicture makes a clip as NewClip does from a photograph Load decoded; clips share
+// the picture and never write to it.
+func FromPicture(name string, photo *image.YCbCr, w, h int, fps float64, pan bool) *Clip {
 	c := &Clip{name: name, w: w, h: h, fps: fps, pan: pan, photo: photo,
 		clock: capture.LiveClock{FPS: fps}, pool: capture.NewImagePool(w, h, image.YCbCrSubsampleRatio420)}
 	rng := rand.New(rand.NewPCG(1, 2))
@@ -95,7 +121,7 @@ func NewClip(name, path string, w, h int, fps float64, pan bool) (*Clip, error) 
 			c.noise[k][i] = int8(max(-6, min(6, math.Round(rng.NormFloat64()*1.5))))
 		}
 	}
-	return c, nil
+	return c
 }
 
 func toYCbCr(src *image.RGBA, dst *image.YCbCr) {
