@@ -160,16 +160,16 @@ func makeClip(ctx context.Context, dir string, c clipSpec) (string, error) {
 	return path, nil
 }
 
-// writePatternClip renders frames 0..n-1 of the built-in pattern, the same pictures
-// hrvs send --source pattern makes, plus the stamp.
-func writePatternClip(yw *y4mWriter, c clipSpec) error {
-	p, err := capture.NewPattern(c.W, c.H, 0)
-	if err != nil {
-		return err
-	}
+// drawer draws frame seq of a clip's source into img.
+type drawer interface {
+	Draw(img *image.YCbCr, seq uint64)
+}
+
+// writeClip writes frames 0..n-1 of src, each stamped with its index.
+func writeClip(yw *y4mWriter, c clipSpec, src drawer) error {
 	img := image.NewYCbCr(image.Rect(0, 0, c.W, c.H), image.YCbCrSubsampleRatio420)
 	for i := 0; i < c.Frames; i++ {
-		p.Draw(img, uint64(i))
+		src.Draw(img, uint64(i))
 		stamp(img, uint32(i))
 		if err := yw.WriteFrame(img); err != nil {
 			return err
@@ -178,8 +178,18 @@ func writePatternClip(yw *y4mWriter, c clipSpec) error {
 	return nil
 }
 
+// writePatternClip renders the built-in pattern, the same pictures hrvs send --source
+// pattern makes.
+func writePatternClip(yw *y4mWriter, c clipSpec) error {
+	p, err := capture.NewPattern(c.W, c.H, 0)
+	if err != nil {
+		return err
+	}
+	return writeClip(yw, c, p)
+}
+
 // writePhotoClip writes the lab's photo clip (internal/lab/photo: a pan across the
-// photograph, as bench-impair's natural clips are), each frame stamped with its index.
+// photograph, as bench-impair's natural clips are).
 func writePhotoClip(yw *y4mWriter, c clipSpec, path string) error {
 	if path == "" {
 		return errors.New("no photograph to pan over: apt-get install plasma-workspace-wallpapers, or pass --photo FILE")
@@ -188,15 +198,7 @@ func writePhotoClip(yw *y4mWriter, c clipSpec, path string) error {
 	if err != nil {
 		return err
 	}
-	img := image.NewYCbCr(image.Rect(0, 0, c.W, c.H), image.YCbCrSubsampleRatio420)
-	for i := 0; i < c.Frames; i++ {
-		clip.Draw(img, uint64(i))
-		stamp(img, uint32(i))
-		if err := yw.WriteFrame(img); err != nil {
-			return err
-		}
-	}
-	return nil
+	return writeClip(yw, c, clip)
 }
 
 // limitedBuffer keeps the first 4 KB written to it: enough of a child's stderr to
