@@ -194,8 +194,8 @@ func feed(ctx context.Context, in io.Writer, r *run, sink *frameSink) (sent, ski
 		if ctx.Err() != nil {
 			break
 		}
-		if r.rate > 0 {
-			due := start.Add(time.Duration(float64(i) / r.rate * float64(time.Second)))
+		if r.rate > 0 && i > 0 { // frame 0 goes at once, and frame i one slot per frame after it
+			due := start.Add(time.Duration(float64(i-1) / r.rate * float64(time.Second)))
 			if d := time.Until(due); d > 0 {
 				time.Sleep(d)
 			} else if -d > time.Duration(float64(time.Second)/r.rate) {
@@ -208,6 +208,12 @@ func feed(ctx context.Context, in io.Writer, r *run, sink *frameSink) (sent, ski
 			break
 		}
 		sent++
+		if i == 0 {
+			// The write returns once the sender has taken the frame, which on a busy
+			// machine may be long after it started: the clip's timeline starts here,
+			// or every slot that passed meanwhile would be skipped as a busy sender's.
+			start = time.Now()
+		}
 	}
 	return sent, skipped
 }
