@@ -13,6 +13,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/hrvs/hrvs/internal/testrig"
 )
 
 // A webcam like many UVC ones: YUYV only at low rates above 640x480, MJPEG at 30.
@@ -266,7 +268,7 @@ func TestCameraSource(t *testing.T) {
 		first.feed <- buf
 		close(first.feed) // unplugged after two frames
 		op := &fakeOpener{devs: []*fakeCam{first, nil, nil, second}}
-		var logBuf syncBuffer
+		var logBuf testrig.LogBuffer
 		c, err := openCamera(ctx, "/dev/video7", req, op.open, slog.New(slog.NewTextHandler(&logBuf, nil)))
 		if err != nil {
 			t.Fatal(err)

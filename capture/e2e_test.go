@@ -4,15 +4,14 @@ import (
 	"context"
 	"image"
 	"math"
-	"runtime"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/hrvs/hrvs/capture"
+	"github.com/hrvs/hrvs/internal/testrig"
+	"github.com/hrvs/hrvs/internal/testrig/loopback"
 	"github.com/hrvs/hrvs/net/receiver"
 	"github.com/hrvs/hrvs/net/sender"
-	"github.com/hrvs/hrvs/net/tile"
 )
 
 // Each file source streams in real time through the real sender to a receiver on
@@ -35,7 +34,6 @@ func TestFilesEndToEnd(t *testing.T) {
 		t.Run(tc.file+" arrives intact over loopback", func(t *testing.T) {
 			path := capture.ClipPath(t, tc.file)
 			ref := capture.ReferenceFrames(t, path, tc.refFmt, tc.w, tc.h)
-			before := runtime.NumGoroutine()
 			start := time.Now()
 			shown, complete, worst, ss, rs := streamFile(t, path, ref)
 			t.Logf("%s: %d frames in the file, %d shown, %d complete, worst PSNR %.1f dB, %v", tc.file, len(ref), shown, complete, worst, time.Since(start).Round(time.Millisecond))
@@ -44,7 +42,7 @@ func TestFilesEndToEnd(t *testing.T) {
 			// 1080p), so how many arrive measures the sender, not the source; every
 			// one that does arrive must match the file.
 			want := 5
-			if raceDetector {
+			if testrig.Race {
 				want = 2
 			}
 			if complete < want {
@@ -55,11 +53,6 @@ func TestFilesEndToEnd(t *testing.T) {
 			if worst < tc.minPSNR {
 				t.Fatalf("worst PSNR %.1f dB, want >= %.0f", worst, tc.minPSNR)
 			}
-			time.Sleep(100 * time.Millisecond)
-			if n := runtime.NumGoroutine(); n > before {
-				buf := make([]byte, 1<<16)
-				t.Fatalf("%d goroutines left running (was %d):\n%s", n, before, buf[:runtime.Stack(buf, true)])
-			}
 		})
 	}
 }
@@ -67,53 +60,32 @@ func TestFilesEndToEnd(t *testing.T) {
 // streamFile plays path through a sender to a receiver and compares what arrives.
 func streamFile(t *testing.T, path string, ref []*image.YCbCr) (shown, complete int, worst float64, ss sender.Stats, rs receiver.Stats) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	rx, err := receiver.New(receiver.Config{Listen: "127.0.0.1:0", Sockets: 2, Deadline: time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() { defer wg.Done(); rx.Run(ctx) }()
-
-	file, err := capture.Open(ctx, path, capture.Options{}) // real time, at the file's rate
+	file, err := capture.Open(context.Background(), path, capture.Options{}) // real time, at the file's rate
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer file.Close()
-	src := capture.NewStamps(file)
-	tx, err := sender.New(sender.Config{To: rx.Addr(), Quality: 90, MinQuality: 90, FrameSpan: -1})
-	if err != nil {
+	r := loopback.Start(t, file, loopback.Config{
+		Receiver: receiver.Config{Sockets: 2, Deadline: time.Second},
+		Sender:   sender.Config{Quality: 90, MinQuality: 90, FrameSpan: -1},
+		Reference: func(seq uint64) *image.YCbCr {
+			if seq >= uint64(len(ref)) {
+				return nil
+			}
+			return ref[seq]
+		},
+	})
+	if err := r.Send(context.Background(), 0); err != nil {
 		t.Fatal(err)
 	}
+	r.Settle()
+	r.Stop()
 	worst = math.Inf(1)
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for {
-			f, err := rx.Next(ctx)
-			if err != nil {
-				return
-			}
-			shown++
-			if f.Complete() {
-				seq, ok := src.Seq(f.CaptureUS)
-				if !ok || seq >= uint64(len(ref)) {
-					t.Errorf("frame %d carries capture time %d, which no file frame had", f.Seq, f.CaptureUS)
-				} else if p := tile.PSNR(ref[seq], f.Image); p < worst {
-					worst = p
-				}
-				complete++
-			}
-			f.Release()
+	for _, s := range r.Shown() {
+		if s.Complete {
+			worst = min(worst, s.PSNR)
+			complete++
 		}
-	}()
-	if err := tx.Run(ctx, src, 0); err != nil {
-		t.Fatal(err)
 	}
-	time.Sleep(200 * time.Millisecond)
-	cancel()
-	wg.Wait()
-	return shown, complete, worst, tx.Stats(), rx.Stats()
+	return len(r.Shown()), complete, worst, r.TX.Stats(), r.RX.Stats()
 }

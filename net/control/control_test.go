@@ -2,6 +2,7 @@ package control
 
 import (
 	"context"
+	"fmt"
 	"net"
 	"runtime"
 	"sync"
@@ -9,18 +10,18 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hrvs/hrvs/internal/testrig"
 	"github.com/hrvs/hrvs/net/wire"
 )
 
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
+	testrig.Eventually(t, testrig.Patience, func() error {
+		if !cond() {
+			return fmt.Errorf("waiting for %s", what)
 		}
-		time.Sleep(5 * time.Millisecond)
-	}
+		return nil
+	})
 }
 
 func TestAcksReachTheSender(t *testing.T) {
@@ -57,8 +58,10 @@ func TestAcksReachTheSender(t *testing.T) {
 }
 
 func TestSenderOutlivesItsReceiver(t *testing.T) {
-	// A receiver that is not up yet, comes up, goes away and comes back.
-	srv, err := Listen("127.0.0.1:0", nil)
+	// A receiver that is not up yet, comes up, goes away and comes back. The port is
+	// taken on an address of its own in 127/8, so another test on this busy machine
+	// does not take it while it is free between rounds.
+	srv, err := Listen("127.31.41.59:0", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -74,10 +77,11 @@ func TestSenderOutlivesItsReceiver(t *testing.T) {
 		t.Fatal("connected to nothing")
 	}
 	for round := 0; round < 2; round++ {
-		srv, err := Listen(addr, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
+		var srv *Server
+		testrig.Eventually(t, testrig.Patience, func() (err error) {
+			srv, err = Listen(addr, nil)
+			return err
+		})
 		sctx, scancel := context.WithCancel(ctx)
 		sdone := make(chan struct{})
 		go func() { defer close(sdone); srv.Run(sctx) }()

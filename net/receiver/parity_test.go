@@ -2,6 +2,7 @@ package receiver_test
 
 import (
 	"context"
+	"errors"
 	"image"
 	"math/rand/v2"
 	"net"
@@ -11,6 +12,7 @@ import (
 	"time"
 
 	"github.com/hrvs/hrvs/capture"
+	"github.com/hrvs/hrvs/internal/testrig"
 	"github.com/hrvs/hrvs/net/control"
 	"github.com/hrvs/hrvs/net/fec"
 	"github.com/hrvs/hrvs/net/receiver"
@@ -138,9 +140,12 @@ func TestParityRebuildsLostDatagrams(t *testing.T) {
 			done := make(chan struct{})
 			go func() { defer close(done); cl.Run(cctx) }()
 			defer func() { ccancel(); <-done }()
-			for !cl.Connected() {
-				time.Sleep(5 * time.Millisecond)
-			}
+			testrig.Eventually(t, testrig.Patience, func() error {
+				if !cl.Connected() {
+					return errors.New("the control link is not connected")
+				}
+				return nil
+			})
 			drop := map[int]bool{}
 			for _, d := range c.dropData {
 				drop[d] = true
@@ -198,7 +203,7 @@ func TestParityRebuildsLostDatagrams(t *testing.T) {
 						t.Fatalf("ack says datagram %d arrived %v; it was dropped %v (rebuilt ones must not count)", k, a.Came(k), drop[k])
 					}
 				}
-			case <-time.After(3 * time.Second):
+			case <-time.After(testrig.Patience):
 				t.Fatal("no acknowledgement")
 			}
 		})

@@ -2,16 +2,18 @@ package sender_test
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"image"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/hrvs/hrvs/capture"
 	"github.com/hrvs/hrvs/internal/lab/relay"
+	"github.com/hrvs/hrvs/internal/testrig"
+	"github.com/hrvs/hrvs/internal/testrig/loopback"
 	"github.com/hrvs/hrvs/net/receiver"
 	"github.com/hrvs/hrvs/net/sender"
-	"github.com/hrvs/hrvs/net/tile"
 )
 
 // source is a capture.Source whose frames a test can regenerate by sequence number.
@@ -37,135 +39,68 @@ func (s still) Next(ctx context.Context) (*capture.Frame, error) {
 
 func (s still) Draw(img *image.YCbCr, seq uint64) { s.Pattern.Draw(img, 0) }
 
-// shown is what the display saw of one frame.
-type shown struct {
-	ready    time.Time
-	psnr     float64
-	complete bool
-	latency  time.Duration
-}
-
-// rig is a sender, an impairing relay and a receiver on loopback, with a display
-// that compares every shown frame with the source frame it was captured from.
-type rig struct {
-	t     *testing.T
-	rx    *receiver.Receiver
-	tx    *sender.Sender
-	relay *relay.Relay
-	src   source
-
-	mu    sync.Mutex
-	seqs  map[int64]uint64
-	shown []shown
-
-	cancel context.CancelFunc
-	wg     sync.WaitGroup
-}
-
-func newRig(t *testing.T, src source, imp relay.Config, cfg sender.Config) *rig {
+// newRig starts the loopback rig with a relay impairing the path (imp), comparing
+// every frame shown with the source frame it came from.
+func newRig(t *testing.T, src source, imp relay.Config, cfg sender.Config) *loopback.Rig {
 	t.Helper()
-	rcfg := receiver.Config{Listen: "127.0.0.1:0", Sockets: 2}
-	if raceEnabled {
+	rcfg := receiver.Config{Sockets: 2}
+	if testrig.Race {
 		rcfg.Deadline = time.Second
 	}
-	rx, err := receiver.New(rcfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	imp.Listen, imp.Forward = "127.0.0.1:0", rx.Addr()
-	if imp.Seed == 0 {
-		imp.Seed = 7
-	}
-	rl, err := relay.Start(imp, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg.To = rl.Addr().String()
-	tx, err := sender.New(cfg)
-	if err != nil {
-		rl.Close()
-		t.Fatal(err)
-	}
-	return &rig{t: t, rx: rx, tx: tx, relay: rl, src: src, seqs: make(map[int64]uint64)}
+	return loopback.Start(t, src, loopback.Config{Receiver: rcfg, Sender: cfg, Relay: &imp, Reference: reference(src)})
 }
 
-func (r *rig) Info() capture.Info { return r.src.Info() }
-func (r *rig) Close() error       { return nil }
-
-func (r *rig) Next(ctx context.Context) (*capture.Frame, error) {
-	f, err := r.src.Next(ctx)
-	if err == nil {
-		r.mu.Lock()
-		r.seqs[f.Time.UnixMicro()] = f.Seq
-		r.mu.Unlock()
+// reference draws src's frames for the rig's comparison.
+func reference(src source) func(uint64) *image.YCbCr {
+	info := src.Info()
+	img := image.NewYCbCr(image.Rect(0, 0, info.Width, info.Height), image.YCbCrSubsampleRatio420)
+	return func(seq uint64) *image.YCbCr {
+		src.Draw(img, seq)
+		return img
 	}
-	return f, err
 }
 
-// start runs all three until stop.
-func (r *rig) start() {
-	ctx, cancel := context.WithCancel(context.Background())
-	r.cancel = cancel
-	r.wg.Add(3)
-	go func() { defer r.wg.Done(); r.rx.Run(ctx) }()
-	go func() {
-		defer r.wg.Done()
-		if err := r.tx.Run(ctx, r, 0); err != nil {
-			r.t.Error(err)
+// shownAtLeast is a SendUntil condition: n frames shown.
+func shownAtLeast(r *loopback.Rig, n int) func() error {
+	return func() error {
+		if got := len(r.Shown()); got < n {
+			return fmt.Errorf("%d of %d frames shown", got, n)
 		}
-	}()
-	go func() {
-		defer r.wg.Done()
-		b := r.src.Info()
-		ref := image.NewYCbCr(image.Rect(0, 0, b.Width, b.Height), image.YCbCrSubsampleRatio420)
-		for {
-			f, err := r.rx.Next(ctx)
-			if err != nil {
-				return
-			}
-			r.mu.Lock()
-			seq, ok := r.seqs[f.CaptureUS]
-			r.mu.Unlock()
-			s := shown{ready: f.Ready, complete: f.Complete(), latency: f.Latency()}
-			if ok {
-				r.src.Draw(ref, seq)
-				s.psnr = tile.PSNR(ref, f.Image)
-			} else {
-				r.t.Errorf("frame %d carries capture time %d, which no captured frame had", f.Seq, f.CaptureUS)
-			}
-			f.Release()
-			r.mu.Lock()
-			r.shown = append(r.shown, s)
-			r.mu.Unlock()
-		}
-	}()
-}
-
-func (r *rig) stop() {
-	r.cancel()
-	r.wg.Wait()
-	if r.relay != nil {
-		r.relay.Close()
+		return nil
 	}
 }
 
-// frames returns what was shown so far.
-func (r *rig) frames() []shown {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return append([]shown(nil), r.shown...)
+// settledUnderCap is a SendUntil condition for a rate cap: rate control needs time
+// under the cap to settle, at least 3 s, and 20 frames shown however long a busy
+// machine takes for them.
+func settledUnderCap(r *loopback.Rig) func() error {
+	start := time.Now()
+	return func() error {
+		if n := len(r.Shown()); n < 20 || time.Since(start) < slow(3*time.Second) {
+			return fmt.Errorf("%d of 20 frames shown after %v", n, time.Since(start).Round(time.Millisecond))
+		}
+		return nil
+	}
+}
+
+// lastPSNR is the PSNR of the last frame shown, 0 if none was.
+func lastPSNR(fr []loopback.Shown) float64 {
+	if len(fr) == 0 {
+		return 0
+	}
+	return fr[len(fr)-1].PSNR
 }
 
 // slow scales durations for the race detector, which makes encoding ten times slower.
 func slow(d time.Duration) time.Duration {
-	if raceEnabled {
+	if testrig.Race {
 		return 2 * d
 	}
 	return d
 }
 
 func pattern(t *testing.T, w, h int, fps float64) *capture.Pattern {
-	if raceEnabled { // a quarter of the pixels: the race detector slows encoding tenfold
+	if testrig.Race { // a quarter of the pixels: the race detector slows encoding tenfold
 		w, h = w/2, h/2
 	}
 	p, err := capture.NewPattern(w, h, fps)
@@ -176,16 +111,22 @@ func pattern(t *testing.T, w, h int, fps float64) *capture.Pattern {
 }
 
 func TestStaticSceneCostsAFractionOfFullFrames(t *testing.T) {
-	run := func(threshold int) (sender.Stats, []shown) {
+	run := func(threshold int) (sender.Stats, []loopback.Shown) {
 		p, err := capture.NewPattern(640, 384, 30) // full size even under race: 9 tiles, one of them the keepalive
 		if err != nil {
 			t.Fatal(err)
 		}
 		r := newRig(t, still{p}, relay.Config{}, sender.Config{ChangeThreshold: threshold})
-		r.start()
-		time.Sleep(slow(time.Second))
-		r.stop()
-		return r.tx.Stats(), r.frames()
+		// 20 frames sent, however long a busy machine takes: enough for the first
+		// frame's full cost to be a small part of the average.
+		r.SendUntil(t, func() error {
+			if n := r.TX.Stats().FramesSent; n < 20 || len(r.Shown()) < 5 {
+				return fmt.Errorf("%d frames sent, %d shown", n, len(r.Shown()))
+			}
+			return nil
+		})
+		r.Stop()
+		return r.TX.Stats(), r.Shown()
 	}
 	cr, shownCR := run(0)
 	full, _ := run(-1)
@@ -198,14 +139,14 @@ func TestStaticSceneCostsAFractionOfFullFrames(t *testing.T) {
 	}
 	perCR := float64(cr.BytesSent) / float64(cr.FramesSent)
 	perFull := float64(full.BytesSent) / float64(full.FramesSent)
-	if cr.FramesSent >= 20 && perCR > perFull/4 {
+	if perCR > perFull/4 {
 		t.Errorf("a still picture costs %.0f bytes a frame, full frames %.0f: want under a quarter", perCR, perFull)
 	}
 	if full.TileShare != 1 {
 		t.Errorf("change threshold -1 sent %.2f of the tiles, want all", full.TileShare)
 	}
-	if n := len(shownCR); n < 5 || shownCR[n-1].psnr < 35 {
-		t.Fatalf("%d frames shown, last PSNR %.1f dB", n, shownCR[max(0, n-1)].psnr)
+	if n := len(shownCR); n < 5 || lastPSNR(shownCR) < 35 {
+		t.Fatalf("%d frames shown, last PSNR %.1f dB", n, lastPSNR(shownCR))
 	}
 }
 
@@ -213,21 +154,19 @@ func TestStaticSceneCostsAFractionOfFullFrames(t *testing.T) {
 // bring back tiles lost on the way: the picture must heal anyway.
 func TestRepairHealsAStillPictureUnderLoss(t *testing.T) {
 	r := newRig(t, still{pattern(t, 640, 384, 30)}, relay.Config{Loss: 0.2}, sender.Config{Refresh: time.Hour})
-	r.start()
-	time.Sleep(slow(1500 * time.Millisecond))
-	r.stop()
-	st := r.tx.Stats()
+	// The picture must heal, however long a busy machine takes: send until ten
+	// frames were shown, tiles were lost and repaired, and the last frame is whole.
+	r.SendUntil(t, func() error {
+		fr, st := r.Shown(), r.TX.Stats()
+		if len(fr) < 10 || st.TilesRepaired == 0 || st.TilesLost == 0 || lastPSNR(fr) < 35 {
+			return fmt.Errorf("%d frames shown, the last at PSNR %.1f dB: lost tiles were not repaired (%d lost, %d repaired)",
+				len(fr), lastPSNR(fr), st.TilesLost, st.TilesRepaired)
+		}
+		return nil
+	})
+	r.Stop()
+	st := r.TX.Stats()
 	t.Logf("sender %+v", st)
-	fr := r.frames()
-	if len(fr) < 10 {
-		t.Fatalf("only %d frames shown", len(fr))
-	}
-	if last := fr[len(fr)-1]; last.psnr < 35 {
-		t.Errorf("last frame shown has PSNR %.1f dB: lost tiles were not repaired", last.psnr)
-	}
-	if st.TilesRepaired == 0 || st.TilesLost == 0 {
-		t.Errorf("20%% loss and no repair: %+v", st)
-	}
 	if st.TilesRepaired > 3*st.TilesLost {
 		t.Errorf("%d tiles resent for %d lost: repair should send each loss about once", st.TilesRepaired, st.TilesLost)
 	}
@@ -235,22 +174,27 @@ func TestRepairHealsAStillPictureUnderLoss(t *testing.T) {
 
 func TestPictureHealsAfterABlackout(t *testing.T) {
 	r := newRig(t, pattern(t, 640, 384, 30), relay.Config{}, sender.Config{})
-	r.start()
-	time.Sleep(slow(500 * time.Millisecond))
-	r.relay.BlackoutFor(time.Second)
+	r.SendInBackground()
+	r.WaitShown(t, 5) // the stream is up
+	r.Relay.BlackoutFor(time.Second)
 	end := time.Now().Add(time.Second)
-	time.Sleep(slow(time.Second) + time.Second)
-	r.stop()
-	var healed time.Time
-	for _, s := range r.frames() {
-		if s.ready.After(end) && s.psnr >= 30 && healed.IsZero() {
-			healed = s.ready
+	healedAt := func() time.Time {
+		for _, s := range r.Shown() {
+			if s.Ready.After(end) && s.PSNR >= 30 {
+				return s.Ready
+			}
 		}
+		return time.Time{}
 	}
-	t.Logf("sender %+v", r.tx.Stats())
-	if healed.IsZero() {
-		t.Fatal("the picture never healed after the blackout")
-	}
+	testrig.Eventually(t, testrig.Patience, func() error {
+		if healedAt().IsZero() {
+			return errors.New("the picture never healed after the blackout")
+		}
+		return nil
+	})
+	r.Stop()
+	healed := healedAt()
+	t.Logf("sender %+v", r.TX.Stats())
 	limit := slow(time.Second)
 	if d := healed.Sub(end); d > limit {
 		t.Errorf("healed %v after the blackout, want under %v", d, limit)
@@ -258,30 +202,26 @@ func TestPictureHealsAfterABlackout(t *testing.T) {
 }
 
 func TestRateCapKeepsLatencyBounded(t *testing.T) {
-	if raceEnabled {
+	if testrig.Race {
 		t.Log("under the race detector the encoder, not the cap, limits the rate; checking only that frames flow")
 	}
 	// 640x384 pattern at 30 fps needs about 12 Mbit/s at q75: a 3 Mbit/s cap must
 	// make the sender give up quality (and frames) instead of building a queue.
 	r := newRig(t, pattern(t, 640, 384, 30), relay.Config{RateBits: 3e6, RateLatency: 200 * time.Millisecond}, sender.Config{})
-	r.start()
-	time.Sleep(slow(3 * time.Second))
-	st := r.tx.Stats()
-	r.stop()
-	fr := r.frames()
+	r.SendUntil(t, settledUnderCap(r))
+	st := r.TX.Stats()
+	r.Stop()
+	fr := r.Shown()
 	t.Logf("sender %+v", st)
-	t.Logf("relay %+v", r.relay.Stats())
-	if len(fr) < 20 {
-		t.Fatalf("only %d frames shown", len(fr))
-	}
+	t.Logf("relay %+v", r.Relay.Stats())
 	var worst time.Duration
 	for _, s := range fr[len(fr)*3/5:] { // after the start's overshoot has drained
-		worst = max(worst, s.latency)
+		worst = max(worst, s.Latency)
 	}
-	if !raceEnabled && worst > 200*time.Millisecond {
+	if !testrig.Race && worst > 200*time.Millisecond {
 		t.Errorf("latency reached %v in the last 40%% of the run: a standing queue", worst)
 	}
-	if !raceEnabled && (st.Quality >= 75 || st.TargetMbps > 3.2) {
+	if !testrig.Race && (st.Quality >= 75 || st.TargetMbps > 3.2) {
 		t.Errorf("quality %d, target %.1f Mbit/s under a 3 Mbit/s cap", st.Quality, st.TargetMbps)
 	}
 }
@@ -290,18 +230,13 @@ func TestRateCapKeepsLatencyBounded(t *testing.T) {
 // gets an acknowledgement and must stream open loop at a safe rate.
 func TestNoControlLinkStreamsOpenLoop(t *testing.T) {
 	r := newRig(t, pattern(t, 320, 256, 30), relay.Config{NoTCP: true}, sender.Config{})
-	r.start()
-	time.Sleep(slow(time.Second))
-	st := r.tx.Stats()
-	r.stop()
+	r.SendUntil(t, shownAtLeast(r, 10))
+	st := r.TX.Stats()
+	r.Stop()
 	if !st.OpenLoop || st.ControlConnected {
 		t.Errorf("open loop %v, connected %v", st.OpenLoop, st.ControlConnected)
 	}
-	fr := r.frames()
-	if len(fr) < 10 {
-		t.Fatalf("only %d frames shown without a control link", len(fr))
-	}
-	if p := fr[len(fr)-1].psnr; p < 30 {
+	if p := lastPSNR(r.Shown()); p < 30 {
 		t.Errorf("last frame PSNR %.1f dB", p)
 	}
 }
@@ -312,11 +247,16 @@ func TestNoControlLinkStreamsOpenLoop(t *testing.T) {
 func TestParityRecoversLossesWithinTheFrame(t *testing.T) {
 	run := func(fec int) (complete, frames, recovered uint64, pct float64) {
 		r := newRig(t, pattern(t, 640, 384, 30), relay.Config{Loss: 0.05}, sender.Config{FEC: fec})
-		r.start()
-		time.Sleep(slow(1500 * time.Millisecond))
-		st := r.tx.Stats()
-		r.stop()
-		rs := r.rx.Stats()
+		// 40 frames each, however long a busy machine takes for them.
+		r.SendUntil(t, func() error {
+			if n := r.RX.Stats().FramesReceived; n < 40 {
+				return fmt.Errorf("%d of 40 frames received", n)
+			}
+			return nil
+		})
+		st := r.TX.Stats()
+		r.Stop()
+		rs := r.RX.Stats()
 		return rs.FramesComplete, rs.FramesReceived, rs.DatagramsRecovered, st.FECPct
 	}
 	cFix, nFix, recFix, _ := run(30)

@@ -8,6 +8,8 @@ import (
 	"net/netip"
 	"testing"
 	"time"
+
+	"github.com/hrvs/hrvs/internal/testrig"
 )
 
 // pair returns a receiving socket and a sending socket connected to it, on loopback.
@@ -142,7 +144,7 @@ func TestBatchReadEndsWhenTheSocketCloses(t *testing.T) {
 		if !errors.Is(err, net.ErrClosed) {
 			t.Fatalf("err = %v, want net.ErrClosed", err)
 		}
-	case <-time.After(5 * time.Second):
+	case <-time.After(testrig.Patience):
 		t.Fatal("Read still blocked after Close")
 	}
 }

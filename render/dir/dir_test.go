@@ -10,11 +10,13 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/hrvs/hrvs/internal/testrig"
 	"github.com/hrvs/hrvs/net/receiver"
 	"github.com/hrvs/hrvs/render/internal/testpic"
 )
@@ -154,7 +156,7 @@ func TestWriterStopsAtTheBoundAndSaysSo(t *testing.T) {
 	}
 	select {
 	case <-w.Done():
-	case <-time.After(5 * time.Second):
+	case <-time.After(testrig.Patience):
 		t.Fatal("Done not closed after the bound")
 	}
 	w.Close()
@@ -174,16 +176,19 @@ func TestAFullQueueSkipsFramesInsteadOfWaitingCountsThemAndSaysSo(t *testing.T) 
 	}
 	const n = 40
 	img := testpic.Picture(640, 480, image.YCbCrSubsampleRatio420, 0)
-	var spent time.Duration
+	spent := make([]time.Duration, 0, n)
 	for s := uint32(0); s < n; s++ {
 		f := receiver.NewFrame(img, s)
 		start := time.Now()
 		w.Show(f)
-		spent += time.Since(start)
+		spent = append(spent, time.Since(start))
 		f.Release()
 	}
-	if d := spent; d > time.Second {
-		t.Fatalf("40 Show calls took %v: the sink waited for the encoder", d)
+	// The median call, not the sum: a busy machine preempting a few calls is not the
+	// sink waiting for its encoder, which would make every call after the queue fills slow.
+	slices.Sort(spent)
+	if med := spent[n/2]; med > 100*time.Millisecond/n {
+		t.Fatalf("the median of 40 Show calls took %v: the sink waited for the encoder", med)
 	}
 	w.Close()
 	got, _ := filepath.Glob(filepath.Join(path, "*.png"))
@@ -203,12 +208,12 @@ func TestCloseStopsTheEncoder(t *testing.T) {
 		t.Fatal(err)
 	}
 	w.Close()
-	// A goroutine that has returned may be counted a moment longer: wait for the count.
-	for deadline := time.Now().Add(10 * time.Second); runtime.NumGoroutine() > before; time.Sleep(5 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("%d goroutines 10 s after Close, %d before", runtime.NumGoroutine(), before)
+	testrig.Eventually(t, testrig.Patience, func() error {
+		if after := runtime.NumGoroutine(); after > before {
+			return fmt.Errorf("%d goroutines after Close, %d before", after, before)
 		}
-	}
+		return nil
+	})
 }
 
 func TestAnUnwritableDirectoryIsAnError(t *testing.T) {

@@ -13,12 +13,15 @@ import (
 	"net"
 	"net/http"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/hrvs/hrvs/internal/testrig"
 	"github.com/hrvs/hrvs/net/receiver"
 	"github.com/hrvs/hrvs/render/internal/testpic"
 )
@@ -211,23 +214,29 @@ func TestSlowViewersHoldUpNobody(t *testing.T) {
 	fmt.Fprintf(stuck, "GET /stream.mjpg HTTP/1.1\r\nHost: x\r\n\r\n")
 
 	pic := testpic.Picture(640, 480, image.YCbCrSubsampleRatio420, 0)
-	var spent time.Duration
-	done := make(chan struct{})
+	var spent []time.Duration
+	done := make(chan struct{}) // closed when the frames stop
+	stop := make(chan struct{}) // closed to stop them
 	var shown int
 	go func() {
 		defer close(done)
-		for seq := uint32(0); seq < 150; seq++ {
+		for seq := uint32(0); ; seq++ {
+			select {
+			case <-stop:
+				return
+			default:
+			}
 			f := receiver.NewFrame(pic, seq)
 			t0 := time.Now()
 			s.Show(f)
-			spent += time.Since(t0)
+			spent = append(spent, time.Since(t0))
 			f.Release()
 			shown++
 			time.Sleep(10 * time.Millisecond)
 		}
 	}()
 	var wg sync.WaitGroup
-	counts := make([]int, 8)
+	counts := make([]atomic.Int64, 8)
 	for i := range counts {
 		wg.Add(1)
 		go func() {
@@ -255,25 +264,41 @@ func TestSlowViewersHoldUpNobody(t *testing.T) {
 					return
 				}
 				io.Copy(io.Discard, p)
-				counts[i]++
+				counts[i].Add(1)
 			}
 		}()
 	}
+	// Frames keep coming until every reader has had 5 pictures, however slowly a busy
+	// machine encodes them: the stuck viewer must not stop any of them.
+	err = testrig.Wait(testrig.Patience, func() error {
+		for i := range counts {
+			if c := counts[i].Load(); c < 5 {
+				return fmt.Errorf("viewer %d got %d pictures", i, c)
+			}
+		}
+		return nil
+	})
+	close(stop)
 	<-done
 	wg.Wait()
-	if spent > 50*time.Millisecond {
-		t.Fatalf("150 Show calls took %v", spent)
+	if err != nil {
+		t.Fatalf("after %v: %v", testrig.Patience, err)
+	}
+	// Show hands the frame over and returns: typically a few microseconds. The median
+	// call, not the sum, so that a busy machine preempting a few calls does not count.
+	slices.Sort(spent)
+	if med := spent[len(spent)/2]; med > 50*time.Millisecond/150 {
+		t.Fatalf("the median Show call took %v of %d", med, len(spent))
 	}
 	st := s.Stats()
-	for i, c := range counts {
-		if c < 5 {
-			t.Fatalf("viewer %d got %d pictures in 1.5 s", i, c)
-		}
-	}
 	if st.JPEGsEncoded > uint64(shown) {
 		t.Fatalf("%d JPEGs for %d frames: some frame was encoded twice", st.JPEGsEncoded, shown)
 	}
-	t.Logf("%d frames shown, %d encoded (%.1f ms each), pictures per viewer %v", shown, st.JPEGsEncoded, st.EncodeMs, counts)
+	pictures := make([]int64, len(counts))
+	for i := range counts {
+		pictures[i] = counts[i].Load()
+	}
+	t.Logf("%d frames shown, %d encoded (%.1f ms each), pictures per viewer %v", shown, st.JPEGsEncoded, st.EncodeMs, pictures)
 }
 
 func TestCloseEndsStreamsAndGoroutines(t *testing.T) {
@@ -300,18 +325,17 @@ func TestCloseEndsStreamsAndGoroutines(t *testing.T) {
 	}
 	select {
 	case <-read:
-	case <-time.After(2 * time.Second):
+	case <-time.After(testrig.Patience):
 		t.Fatal("the stream did not end at Close")
 	}
 	resp.Body.Close()
 	http.DefaultClient.CloseIdleConnections()
-	deadline := time.Now().Add(2 * time.Second)
-	for runtime.NumGoroutine() > before && time.Now().Before(deadline) {
-		time.Sleep(10 * time.Millisecond)
-	}
-	if n := runtime.NumGoroutine(); n > before {
-		t.Fatalf("%d goroutines after Close, %d before", n, before)
-	}
+	testrig.Eventually(t, testrig.Patience, func() error {
+		if n := runtime.NumGoroutine(); n > before {
+			return fmt.Errorf("%d goroutines after Close, %d before", n, before)
+		}
+		return nil
+	})
 }
 
 func TestTooManyViewersAreRefused(t *testing.T) {

@@ -19,6 +19,7 @@ import (
 
 	"github.com/hajimehoshi/ebiten/v2"
 
+	"github.com/hrvs/hrvs/internal/testrig"
 	"github.com/hrvs/hrvs/net/receiver"
 	"github.com/hrvs/hrvs/render/internal/testpic"
 )
@@ -84,7 +85,7 @@ func pressQuit(runEnded <-chan struct{}) int {
 		case <-runEnded:
 			fmt.Println("pressed Q; Run should return ErrQuit")
 			return 0
-		case <-time.After(2 * time.Second):
+		case <-time.After(testrig.Patience / 3):
 		}
 	}
 	fmt.Fprintln(os.Stderr, "--- FAIL: TestMain: the window stayed open after Q was pressed three times")
@@ -93,17 +94,16 @@ func pressQuit(runEnded <-chan struct{}) int {
 
 // windowID finds the test window on the X server, waiting for it to appear.
 func windowID() (string, error) {
-	deadline := time.Now().Add(10 * time.Second)
-	for {
+	var id string
+	err := testrig.Wait(testrig.Patience, func() error {
 		out, err := exec.Command("xdotool", "search", "--name", "^HRVS").Output()
 		if ids := strings.Fields(string(out)); err == nil && len(ids) > 0 {
-			return ids[0], nil
+			id = ids[0]
+			return nil
 		}
-		if time.Now().After(deadline) {
-			return "", fmt.Errorf("no HRVS window on the display after 10 s (xdotool search: %v)", err)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+		return fmt.Errorf("no HRVS window on the display after %v (xdotool search: %v)", testrig.Patience, err)
+	})
+	return id, err
 }
 
 func key(k string) error {
@@ -151,31 +151,51 @@ func show(t *testing.T, f *receiver.Frame) {
 	}
 	seq := f.Seq
 	f.Release()
-	deadline := time.Now().Add(10 * time.Second)
-	for testWin.uploads.Load() == before || testWin.lastSeq.Load() != seq {
-		if time.Now().After(deadline) {
-			t.Fatalf("frame %d was not drawn within 10 s", seq)
+	testrig.Eventually(t, testrig.Patience, func() error {
+		if testWin.uploads.Load() == before || testWin.lastSeq.Load() != seq {
+			return fmt.Errorf("frame %d not uploaded (last uploaded %d)", seq, testWin.lastSeq.Load())
 		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	// A few more screen refreshes so the frame is on the X screen, not just uploaded.
-	time.Sleep(300 * time.Millisecond)
+		return nil
+	})
 }
+
+// onScreen waits until the part of the screen at area() matches want with at least
+// minPSNR dB, and returns that screenshot of the whole screen. An uploaded frame reaches
+// the X screen a few refreshes later, later still on a busy machine, so a single
+// screenshot could show the frame before: the test polls until the frame it compares is
+// the one on screen, or fails after testrig.Patience with the last PSNR and the
+// screenshot saved.
+func onScreen(t *testing.T, area func(shot *image.RGBA) image.Rectangle, want image.Image, minPSNR float64) *image.RGBA {
+	t.Helper()
+	var shot *image.RGBA
+	var p float64
+	err := testrig.Wait(testrig.Patience, func() error {
+		shot = screenshot(t)
+		if p = testpic.PSNR(want, sub(shot, area(shot))); p < minPSNR {
+			return fmt.Errorf("PSNR %.1f dB between the screen and the frame, want >= %.0f", p, minPSNR)
+		}
+		return nil
+	})
+	if err != nil {
+		png.Encode(mustCreate(t, strings.NewReplacer("/", "-", " ", "_").Replace(t.Name())+".png"), shot)
+		t.Fatalf("after %v: %v", testrig.Patience, err)
+	}
+	t.Logf("PSNR %.1f dB", p)
+	return shot
+}
+
+// inClient is the window's drawing area, for onScreen.
+func inClient(*image.RGBA) image.Rectangle { return client() }
 
 func setWindowSize(t *testing.T, w, h int) {
 	t.Helper()
 	ebiten.SetWindowSize(w, h)
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		if gw, gh := ebiten.WindowSize(); gw == w && gh == h {
-			break
+	testrig.Eventually(t, testrig.Patience, func() error {
+		if gw, gh := ebiten.WindowSize(); gw != w || gh != h {
+			return fmt.Errorf("window is %dx%d, want %dx%d", gw, gh, w, h)
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("window did not become %dx%d", w, h)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	time.Sleep(300 * time.Millisecond)
+		return nil
+	})
 }
 
 func sub(img *image.RGBA, r image.Rectangle) *image.RGBA { return img.SubImage(r).(*image.RGBA) }
@@ -210,14 +230,7 @@ func testShowsFrames(t *testing.T) {
 	for i, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			show(t, receiver.NewFrame(c.img, uint32(100+i)))
-			got := sub(screenshot(t), client())
-			want := testpic.RGBA(c.img)
-			if p := testpic.PSNR(want, got); p < c.minPSNR {
-				png.Encode(mustCreate(t, "window-"+fmt.Sprint(i)+".png"), got)
-				t.Fatalf("PSNR %.1f dB between the screen and the frame, want >= %.0f", p, c.minPSNR)
-			} else {
-				t.Logf("PSNR %.1f dB", p)
-			}
+			onScreen(t, inClient, testpic.RGBA(c.img), c.minPSNR)
 		})
 	}
 }
@@ -229,27 +242,18 @@ func testScales(t *testing.T) {
 	t.Run("a 1280x720 frame is shown at half size filling the window", func(t *testing.T) {
 		img := testpic.Picture(1280, 720, image.YCbCrSubsampleRatio420, 7)
 		show(t, receiver.NewFrame(img, 7))
-		got := sub(screenshot(t), client())
-		if p := testpic.PSNR(testpic.Shrink(img, testW, testH), got); p < 30 {
-			t.Fatalf("PSNR %.1f dB against the frame shrunk to the window, want >= 30", p)
-		} else {
-			t.Logf("PSNR %.1f dB", p)
-		}
+		onScreen(t, inClient, testpic.Shrink(img, testW, testH), 30)
 	})
 	t.Run("a 4:3 frame gets black bars left and right", func(t *testing.T) {
 		img := testpic.Picture(960, 720, image.YCbCrSubsampleRatio420, 8)
 		show(t, receiver.NewFrame(img, 8))
-		shot := sub(screenshot(t), client())
+		if r := fit(960, 720, testW, testH); r != image.Rect(80, 0, 560, 360) {
+			t.Fatalf("fit = %v", r)
+		}
+		picture := func(*image.RGBA) image.Rectangle { return fit(960, 720, testW, testH).Add(client().Min) }
+		shot := onScreen(t, picture, testpic.Shrink(img, 480, 360), 28)
 		c := client().Min
-		r := fit(960, 720, testW, testH).Add(c)
-		if r != image.Rect(80, 0, 560, 360).Add(c) {
-			t.Fatalf("fit = %v", r.Sub(c))
-		}
-		if p := testpic.PSNR(testpic.Shrink(img, r.Dx(), r.Dy()), sub(shot, r)); p < 28 {
-			t.Fatalf("PSNR %.1f dB inside the picture, want >= 28", p)
-		} else {
-			t.Logf("PSNR %.1f dB", p)
-		}
+		r := picture(shot)
 		for _, bar := range []image.Rectangle{image.Rect(c.X, c.Y, r.Min.X, r.Max.Y), image.Rect(r.Max.X, c.Y, c.X+testW, r.Max.Y)} {
 			for y := bar.Min.Y; y < bar.Max.Y; y += 7 {
 				for x := bar.Min.X; x < bar.Max.X; x += 7 {
@@ -268,7 +272,7 @@ func TestWindowKeys(t *testing.T) {
 	t.Run("S shows the stats overlay over the video and S hides it", func(t *testing.T) {
 		show(t, receiver.NewFrame(img, 9))
 		box := image.Rect(0, 0, 200, 40).Add(client().Min)
-		before := sub(screenshot(t), box)
+		before := sub(onScreen(t, inClient, testpic.RGBA(img), 40), box)
 		if err := key("s"); err != nil {
 			t.Fatal(err)
 		}
@@ -293,18 +297,13 @@ func TestWindowKeys(t *testing.T) {
 			t.Fatal(err)
 		}
 		waitFor(t, "fullscreen", ebiten.IsFullscreen)
-		time.Sleep(500 * time.Millisecond)
 		show(t, receiver.NewFrame(img, 10))
-		shot := screenshot(t)
-		saveArtifact(t, "window-fullscreen.png", shot)
-		sw, sh := shot.Rect.Dx(), shot.Rect.Dy()
+		first := screenshot(t)
+		sw, sh := first.Rect.Dx(), first.Rect.Dy()
 		r := fit(testW, testH, sw, sh)
-		if p := testpic.PSNR(scaleUp(testpic.RGBA(img), r.Dx(), r.Dy()), sub(shot, r)); p < 25 {
-			png.Encode(mustCreate(t, "fullscreen.png"), shot)
-			t.Fatalf("PSNR %.1f dB of the fullscreen picture, want >= 25", p)
-		} else {
-			t.Logf("fullscreen %dx%d, picture at %v, PSNR %.1f dB", sw, sh, r, p)
-		}
+		shot := onScreen(t, func(*image.RGBA) image.Rectangle { return r }, scaleUp(testpic.RGBA(img), r.Dx(), r.Dy()), 25)
+		saveArtifact(t, "window-fullscreen.png", shot)
+		t.Logf("fullscreen %dx%d, picture at %v", sw, sh, r)
 		if err := key("f"); err != nil {
 			t.Fatal(err)
 		}
@@ -331,7 +330,7 @@ func TestWindowColourConversionCost(t *testing.T) {
 		testpic.Picture(1920, 1080, image.YCbCrSubsampleRatio420, 1),
 		testpic.Picture(1920, 1080, image.YCbCrSubsampleRatio420, 2),
 	}
-	const n = 40
+	const n = 16 // enough for a per-frame figure; each 1080p frame costs seconds under -race
 	defer testWin.convert.Store(convertAuto)
 	for _, mode := range []int32{convertShader, convertCPU} {
 		name := map[int32]string{convertShader: "shader", convertCPU: "CPU"}[mode]
@@ -355,20 +354,16 @@ func TestWindowColourConversionCost(t *testing.T) {
 	}
 }
 
-// eventually polls cond until it holds, failing with its last message after 10 s.
+// eventually polls cond until it holds, failing with its last message after
+// testrig.Patience.
 func eventually(t *testing.T, what string, cond func() (bool, string)) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		ok, msg := cond()
-		if ok {
-			return
+	testrig.Eventually(t, testrig.Patience, func() error {
+		if ok, msg := cond(); !ok {
+			return fmt.Errorf("waiting for %s: %s", what, msg)
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("waiting for %s: %s", what, msg)
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
+		return nil
+	})
 }
 
 // show1080 is show without the settling pause.
@@ -376,13 +371,12 @@ func show1080(t *testing.T, f *receiver.Frame) {
 	before := testWin.uploads.Load()
 	testWin.Show(f)
 	f.Release()
-	deadline := time.Now().Add(10 * time.Second)
-	for testWin.uploads.Load() == before {
-		if time.Now().After(deadline) {
-			t.Fatal("frame not drawn within 10 s")
+	testrig.Eventually(t, testrig.Patience, func() error {
+		if testWin.uploads.Load() == before {
+			return errors.New("frame not uploaded")
 		}
-		time.Sleep(time.Millisecond)
-	}
+		return nil
+	})
 }
 
 func cpuTime() time.Duration {
@@ -393,13 +387,12 @@ func cpuTime() time.Duration {
 
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
+	testrig.Eventually(t, testrig.Patience, func() error {
+		if !cond() {
+			return fmt.Errorf("waiting for %s", what)
 		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		return nil
+	})
 }
 
 // scaleUp enlarges img bilinearly to w x h, the reference for a picture shown larger.

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/hrvs/hrvs/internal/units"
+	labphoto "github.com/hrvs/hrvs/internal/lab/photo"
 )
 
 // Result is one system's figures for one clip, size and rate.
@@ -287,7 +288,7 @@ func measure(ctx context.Context, o Options, stderr io.Writer) ([]Result, *hrvsB
 	}
 	photo := o.Photo
 	if photo == "" {
-		photo = findPhoto()
+		photo = labphoto.Find()
 	}
 	var counter *udpCounter
 	if c, err := newUDPCounter(ctx); err != nil {
@@ -308,10 +309,6 @@ func measure(ctx context.Context, o Options, stderr io.Writer) ([]Result, *hrvsB
 			spec := clipSpec{Kind: kind, W: sz[0], H: sz[1], Frames: frames, FPS: 30}
 			if kind == ClipPhoto {
 				spec.Photo = photo
-			}
-			if _, err := exec.LookPath("ffmpeg"); err != nil && kind == ClipPhoto {
-				logf("skipping the photo clip: it is rendered by ffmpeg (apt-get install ffmpeg)")
-				continue
 			}
 			logf("clip %s %dx%d, %d frames", kind, sz[0], sz[1], frames)
 			path, err := makeClip(ctx, o.Work, spec)

@@ -141,8 +141,15 @@ func TestQuickBenchmarkMeasuresEverySystem(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs the systems for about 30 s")
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 55*time.Second)
-	defer cancel()
+	// The whole test binary's deadline, less a margin to report in: six runs, a
+	// calibration and clip making take 30 s on an idle machine and several times that
+	// with both cores busy, and every run is bounded by its own runLimit anyway.
+	ctx := t.Context()
+	if d, ok := t.Deadline(); ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithDeadline(ctx, d.Add(-30*time.Second))
+		defer cancel()
+	}
 	work := t.TempDir()
 	o, err := parseFlags([]string{"--quick", "--frames", "12", "--work", work, "--out", filepath.Join(work, "bench.md")})
 	if err != nil {
@@ -160,11 +167,13 @@ func TestQuickBenchmarkMeasuresEverySystem(t *testing.T) {
 			continue
 		}
 		seen[r.System]++
-		// hrvs at "max" may deliver a single frame of a file (its sender drops the
-		// frames a file source makes while it is busy): that is a finding the
-		// table shows, not a fault of the runner.
-		if r.Delivered == 0 || r.Delivered < r.Sent/2 || (r.Delivered > 1 && r.FPS <= 0) {
-			t.Errorf("%s: too few frames delivered over loopback", r.line())
+		// How many frames a system delivers is its finding, not the runner's: hrvs
+		// at "max" may deliver a single frame of a file (its sender drops the frames
+		// a file source makes while it is busy), and a peer's receiver on a machine
+		// whose cores are busy loses what its socket cannot hold. The runner promises
+		// that every system got frames through, and that it counted no frame twice.
+		if r.Delivered == 0 || r.Delivered > r.Sent || (r.Delivered > 1 && r.FPS <= 0) {
+			t.Errorf("%s: delivered %d of %d frames: none, or more than were sent", r.line(), r.Delivered, r.Sent)
 		}
 		if sc, rc := r.CPUPerFrame(); sc <= 0 || rc <= 0 {
 			t.Errorf("%s: no CPU time measured", r.line())

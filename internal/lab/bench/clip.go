@@ -6,12 +6,11 @@ import (
 	"fmt"
 	"hash/fnv"
 	"image"
-	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
 
 	"github.com/hrvs/hrvs/capture"
+	"github.com/hrvs/hrvs/internal/lab/photo"
 )
 
 // Clip kinds: the built-in test pattern, and a slow diagonal pan over a photograph,
@@ -20,26 +19,6 @@ const (
 	ClipPattern = "pattern"
 	ClipPhoto   = "photo"
 )
-
-// photoCandidates are photographs Debian ships in plasma-workspace-wallpapers,
-// most detailed first: a forest path (about 360 KB a 1080p frame at quality 75,
-// like a camera's view of a real scene), moss seen from above, then a smooth
-// mountain landscape. Some of the package's other wallpapers are paintings.
-var photoCandidates = []string{
-	"/usr/share/wallpapers/Path/contents/images/2560x1600.jpg",
-	"/usr/share/wallpapers/OneStandsOut/contents/images/2560x1600.jpg",
-	"/usr/share/wallpapers/Altai/contents/images/5120x2880.png",
-}
-
-// findPhoto returns the first photograph that exists, or "".
-func findPhoto() string {
-	for _, p := range photoCandidates {
-		if st, err := os.Stat(p); err == nil && st.Mode().IsRegular() {
-			return p
-		}
-	}
-	return ""
-}
 
 // Every clip frame carries its index in a row of black and white blocks at the top
 // left (the "stamp"), so a receiver's output frame can be matched to its source frame
@@ -129,9 +108,11 @@ type clipSpec struct {
 func (c clipSpec) fileName() string {
 	kind := c.Kind
 	if c.Kind == ClipPhoto {
+		// "pan2": the pan of internal/lab/photo; clips cached by an older bench
+		// (ffmpeg's diagonal crop) have other names and are not reused.
 		h := fnv.New32a()
 		h.Write([]byte(c.Photo))
-		kind = fmt.Sprintf("%s-%08x", c.Kind, h.Sum32())
+		kind = fmt.Sprintf("%s-pan2-%08x", c.Kind, h.Sum32())
 	}
 	return fmt.Sprintf("clip-%s-%dx%d-%d.y4m", kind, c.W, c.H, c.Frames)
 }
@@ -160,7 +141,7 @@ func makeClip(ctx context.Context, dir string, c clipSpec) (string, error) {
 	case ClipPattern:
 		err = writePatternClip(yw, c)
 	case ClipPhoto:
-		err = writePhotoClip(ctx, yw, c, c.Photo)
+		err = writePhotoClip(yw, c, c.Photo)
 	default:
 		err = fmt.Errorf("unknown clip kind %q (want pattern or photo)", c.Kind)
 	}
@@ -179,16 +160,16 @@ func makeClip(ctx context.Context, dir string, c clipSpec) (string, error) {
 	return path, nil
 }
 
-// writePatternClip renders frames 0..n-1 of the built-in pattern, the same pictures
-// hrvs send --source pattern makes, plus the stamp.
-func writePatternClip(yw *y4mWriter, c clipSpec) error {
-	p, err := capture.NewPattern(c.W, c.H, 0)
-	if err != nil {
-		return err
-	}
+// drawer draws frame seq of a clip's source into img.
+type drawer interface {
+	Draw(img *image.YCbCr, seq uint64)
+}
+
+// writeClip writes frames 0..n-1 of src, each stamped with its index.
+func writeClip(yw *y4mWriter, c clipSpec, src drawer) error {
 	img := image.NewYCbCr(image.Rect(0, 0, c.W, c.H), image.YCbCrSubsampleRatio420)
 	for i := 0; i < c.Frames; i++ {
-		p.Draw(img, uint64(i))
+		src.Draw(img, uint64(i))
 		stamp(img, uint32(i))
 		if err := yw.WriteFrame(img); err != nil {
 			return err
@@ -197,52 +178,27 @@ func writePatternClip(yw *y4mWriter, c clipSpec) error {
 	return nil
 }
 
-// writePhotoClip has ffmpeg pan a c.W x c.H window diagonally across the photograph
-// scaled to 5/4 of the frame, a quarter of the frame's width over the clip: a few
-// pixels a frame at 1080p, like a slowly panning camera.
-func writePhotoClip(ctx context.Context, yw *y4mWriter, c clipSpec, photo string) error {
-	if photo == "" {
-		return errors.New("no photograph to pan over: apt-get install plasma-workspace-wallpapers, or pass --photo FILE")
-	}
-	last := max(c.Frames-1, 1)
-	vf := fmt.Sprintf("scale=%d:%d:force_original_aspect_ratio=increase,crop=%d:%d:x='(iw-ow)*n/%d':y='(ih-oh)*n/%d',format=yuv420p",
-		c.W*5/4, c.H*5/4, c.W, c.H, last, last)
-	cmd := exec.CommandContext(ctx, "ffmpeg", "-nostdin", "-hide_banner", "-loglevel", "error",
-		"-loop", "1", "-framerate", fmt.Sprint(int(c.FPS)), "-i", photo, "-vf", vf,
-		"-frames:v", fmt.Sprint(c.Frames), "-f", "rawvideo", "-pix_fmt", "yuv420p", "pipe:1")
-	var stderr limitedBuffer
-	cmd.Stderr = &stderr
-	out, err := cmd.StdoutPipe()
+// writePatternClip renders the built-in pattern, the same pictures hrvs send --source
+// pattern makes.
+func writePatternClip(yw *y4mWriter, c clipSpec) error {
+	p, err := capture.NewPattern(c.W, c.H, 0)
 	if err != nil {
 		return err
 	}
-	if err := cmd.Start(); err != nil {
-		return fmt.Errorf("ffmpeg: %w", err)
+	return writeClip(yw, c, p)
+}
+
+// writePhotoClip writes the lab's photo clip (internal/lab/photo: a pan across the
+// photograph, as bench-impair's natural clips are).
+func writePhotoClip(yw *y4mWriter, c clipSpec, path string) error {
+	if path == "" {
+		return errors.New("no photograph to pan over: apt-get install plasma-workspace-wallpapers, or pass --photo FILE")
 	}
-	buf := make([]byte, frameBytes(c.W, c.H))
-	var rerr error
-	for i := 0; i < c.Frames; i++ {
-		if _, rerr = io.ReadFull(out, buf); rerr != nil {
-			rerr = fmt.Errorf("ffmpeg gave %d of %d frames: %w", i, c.Frames, rerr)
-			break
-		}
-		img := fromPlanes(buf, c.W, c.H)
-		stamp(img, uint32(i))
-		if rerr = yw.WriteFrame(img); rerr != nil {
-			break
-		}
+	clip, err := photo.NewClip("photo", path, c.W, c.H, c.FPS, true)
+	if err != nil {
+		return err
 	}
-	if rerr != nil {
-		_ = cmd.Process.Kill()
-	}
-	werr := cmd.Wait()
-	if rerr != nil {
-		return fmt.Errorf("%w (%s)", rerr, stderr.String())
-	}
-	if werr != nil {
-		return fmt.Errorf("ffmpeg: %w (%s)", werr, stderr.String())
-	}
-	return nil
+	return writeClip(yw, c, clip)
 }
 
 // limitedBuffer keeps the first 4 KB written to it: enough of a child's stderr to

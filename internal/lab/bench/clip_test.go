@@ -8,6 +8,8 @@ import (
 	"image/jpeg"
 	"os"
 	"testing"
+
+	labphoto "github.com/hrvs/hrvs/internal/lab/photo"
 )
 
 func TestStampSurvivesJPEG(t *testing.T) {
@@ -84,7 +86,7 @@ func TestPatternClipHoldsStampedPatternFrames(t *testing.T) {
 }
 
 func TestPhotoClipPansOverThePhotograph(t *testing.T) {
-	photo := findPhoto()
+	photo := labphoto.Find()
 	if photo == "" {
 		t.Fatal("no photograph installed: apt-get install plasma-workspace-wallpapers")
 	}

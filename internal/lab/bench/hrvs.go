@@ -135,7 +135,11 @@ func measureHRVS(ctx context.Context, name string, b *hrvsBinary, r *run, counte
 		res.Err = err
 		return res
 	}
-	time.Sleep(300 * time.Millisecond)
+	if err := waitBound(runCtx, r.port, 300*time.Millisecond); err != nil {
+		rx.stop(2 * time.Second)
+		res.Err = fmt.Errorf("hrvs recv: %w", err)
+		return res
+	}
 	tx, err := startChild(runCtx, "hrvs send", sendArgv, nil)
 	if err != nil {
 		rx.stop(2 * time.Second)
@@ -198,7 +202,10 @@ func psnrHRVS(ctx context.Context, b *hrvsBinary, r *run, frames int) (psnr floa
 	if err != nil {
 		return 0, 0, err
 	}
-	time.Sleep(300 * time.Millisecond)
+	if err := waitBound(runCtx, r.port, 300*time.Millisecond); err != nil {
+		rx.stop(2 * time.Second)
+		return 0, 0, fmt.Errorf("hrvs recv: %w", err)
+	}
 	tx, err := startChild(runCtx, "hrvs send", sendArgv, nil)
 	if err != nil {
 		rx.stop(2 * time.Second)

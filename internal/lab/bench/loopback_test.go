@@ -18,12 +18,12 @@ import (
 
 // BenchmarkLoopback runs hrvs's sender and receiver in this process over loopback,
 // with the codecs hrvs uses by default, as fast as they go, one op per frame
-// delivered: the figure to profile (go test -bench Loopback/1920x1080 -cpuprofile
+// delivered, with the capture-to-ready latency and bytes per frame beside it: the figure to profile (go test -bench Loopback/1920x1080 -cpuprofile
 // cpu.out -memprofile mem.out) and the allocations per frame of send and receive
 // together in the steady state. The source replays pre-drawn pattern frames, so
 // drawing the pattern (BenchmarkPatternDraw) does not hide the path under test.
 func BenchmarkLoopback(b *testing.B) {
-	for _, sz := range [][2]int{{1280, 720}, {1920, 1080}} {
+	for _, sz := range [][2]int{{1280, 720}, {1920, 1080}, {3840, 2160}} {
 		b.Run(fmt.Sprintf("%dx%d", sz[0], sz[1]), func(b *testing.B) {
 			benchLoopback(b, sz[0], sz[1], false)
 		})
@@ -164,4 +164,7 @@ func benchLoopback(b *testing.B, w, h int, everyTile bool) {
 	}
 	b.StopTimer()
 	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "frames/s")
+	rs := rx.Stats()
+	b.ReportMetric(rs.LatencyP50, "ms-p50")
+	b.ReportMetric(float64(rs.BytesReceived)/float64(max(rs.FramesReceived, 1)), "B/frame")
 }

@@ -25,8 +25,8 @@ type peer struct {
 	name string
 	// argv returns the receiver's and the sender's command lines for one run.
 	argv func(r *run) (recv, send []string, err error)
-	// ready is how long the receiver needs to open its socket before the sender
-	// may start.
+	// ready is the pause before the clip starts, for the sender to start up, and
+	// for the receiver to open its socket where waitBound cannot see it.
 	ready time.Duration
 }
 
@@ -122,9 +122,11 @@ func measurePeer(ctx context.Context, p *peer, r *run, counter *udpCounter) Resu
 	readWG.Add(1)
 	go func() { defer readWG.Done(); sink.read(out) }()
 
-	select {
-	case <-time.After(p.ready):
-	case <-runCtx.Done():
+	if err := waitBound(runCtx, r.port, p.ready); err != nil {
+		rx.stop(2 * time.Second)
+		readWG.Wait()
+		res.Err = fmt.Errorf("%s receiver: %w", p.name, err)
+		return res
 	}
 	var in io.WriteCloser
 	tx, err := startChild(runCtx, p.name+" sender", sendArgv, func(c *exec.Cmd) error {
@@ -192,8 +194,8 @@ func feed(ctx context.Context, in io.Writer, r *run, sink *frameSink) (sent, ski
 		if ctx.Err() != nil {
 			break
 		}
-		if r.rate > 0 {
-			due := start.Add(time.Duration(float64(i) / r.rate * float64(time.Second)))
+		if r.rate > 0 && i > 0 { // frame 0 goes at once, and frame i one slot per frame after it
+			due := start.Add(time.Duration(float64(i-1) / r.rate * float64(time.Second)))
 			if d := time.Until(due); d > 0 {
 				time.Sleep(d)
 			} else if -d > time.Duration(float64(time.Second)/r.rate) {
@@ -206,6 +208,12 @@ func feed(ctx context.Context, in io.Writer, r *run, sink *frameSink) (sent, ski
 			break
 		}
 		sent++
+		if i == 0 {
+			// The write returns once the sender has taken the frame, which on a busy
+			// machine may be long after it started: the clip's timeline starts here,
+			// or every slot that passed meanwhile would be skipped as a busy sender's.
+			start = time.Now()
+		}
 	}
 	return sent, skipped
 }

@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"regexp"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 )
@@ -188,4 +189,57 @@ func (c *udpCounter) read(ctx context.Context, port int) (payload, datagrams int
 
 func (c *udpCounter) close(ctx context.Context) {
 	_ = c.nft(context.WithoutCancel(ctx), "delete table inet "+c.table)
+}
+
+// waitBound waits until something on this machine has bound UDP port (a receiver just
+// started), reading the kernel's socket tables, which costs the receiver nothing. A
+// fixed pause was too short on a busy machine: the sender's first frames went to a
+// port nobody had opened yet. Where the tables cannot be read (not Linux) it falls
+// back to a pause of fallback.
+func waitBound(ctx context.Context, port int, fallback time.Duration) error {
+	for pause := time.Millisecond; ; pause = min(2*pause, 50*time.Millisecond) {
+		bound, err := udpBound(port)
+		if err != nil {
+			select {
+			case <-time.After(fallback):
+				return nil
+			case <-ctx.Done():
+				return fmt.Errorf("waiting for UDP port %d to be bound: %w", port, ctx.Err())
+			}
+		}
+		if bound {
+			return nil
+		}
+		select {
+		case <-time.After(pause):
+		case <-ctx.Done():
+			return fmt.Errorf("waiting for UDP port %d to be bound: %w", port, ctx.Err())
+		}
+	}
+}
+
+// udpBound reports whether /proc/net/udp or /proc/net/udp6 lists a socket bound to
+// port. Each line after the heading reads "sl local_address rem_address ...", the
+// local address as hex "ADDR:PORT".
+func udpBound(port int) (bool, error) {
+	want := fmt.Sprintf(":%04X", port)
+	var lastErr error
+	read := 0
+	for _, table := range []string{"/proc/net/udp", "/proc/net/udp6"} {
+		b, err := os.ReadFile(table)
+		if err != nil {
+			lastErr = err
+			continue
+		}
+		read++
+		for _, line := range strings.Split(string(b), "\n")[1:] {
+			if f := strings.Fields(line); len(f) > 1 && strings.HasSuffix(f[1], want) {
+				return true, nil
+			}
+		}
+	}
+	if read == 0 {
+		return false, lastErr
+	}
+	return false, nil
 }

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/hrvs/hrvs/internal/lab/photo"
 	"github.com/hrvs/hrvs/internal/units"
 )
 
@@ -25,7 +26,7 @@ Scenarios: ` + strings.Join(names(), "; ")
 // clip, 10 s measured after 2 s of warm-up, every scenario.
 func DefaultConfig() Config {
 	return Config{Width: 1920, Height: 1080, FPS: 30, Duration: 10 * time.Second, Warmup: 2 * time.Second,
-		Clips: []string{"pattern", "natural"}, Photo: DefaultPhoto, Seed: 1}
+		Clips: []string{"pattern", "natural"}, Photo: photo.Default, Seed: 1}
 }
 
 // Bounds of the sender settings bench-impair passes through (sender.Config's).

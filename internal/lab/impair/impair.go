@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/hrvs/hrvs/capture"
+	"github.com/hrvs/hrvs/internal/lab/photo"
 	"github.com/hrvs/hrvs/internal/lab/relay"
 	"github.com/hrvs/hrvs/internal/lab/testbed"
 	"github.com/hrvs/hrvs/net/receiver"
@@ -36,7 +37,7 @@ type Config struct {
 	Warmup        time.Duration // time for rate control to settle before measuring (2s)
 	Clips         []string      // "pattern", "natural" (a pan over a photograph), "static" (a still camera) (pattern and natural)
 	Scenarios     []string      // names from Matrix; empty runs them all
-	Photo         string        // photograph for the natural clips (DefaultPhoto)
+	Photo         string        // photograph for the natural clips (photo.Default)
 	Seed          int64         // relay seed (1)
 	GStreamer     bool          // also run GStreamer RTP/JPEG under the same random loss
 	// Kernel puts the sender and the receiver in two network namespaces joined by a
@@ -120,7 +121,7 @@ func (c *Config) fill() {
 		c.Clips = []string{"pattern", "natural"}
 	}
 	if c.Photo == "" {
-		c.Photo = DefaultPhoto
+		c.Photo = photo.Default
 	}
 	if c.Seed == 0 {
 		c.Seed = 1
@@ -206,9 +207,9 @@ func openClip(cfg Config, clip string) (drawer, error) {
 	case "pattern":
 		return capture.NewPattern(cfg.Width, cfg.Height, cfg.FPS)
 	case "natural":
-		return newPhotoClip(clip, cfg.Photo, cfg.Width, cfg.Height, cfg.FPS, true)
+		return photo.NewClip(clip, cfg.Photo, cfg.Width, cfg.Height, cfg.FPS, true)
 	case "static":
-		return newPhotoClip(clip, cfg.Photo, cfg.Width, cfg.Height, cfg.FPS, false)
+		return photo.NewClip(clip, cfg.Photo, cfg.Width, cfg.Height, cfg.FPS, false)
 	}
 	return nil, fmt.Errorf("impair: unknown clip %q (pattern, natural or static)", clip)
 }

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hrvs/hrvs/internal/lab/photo"
 	"github.com/hrvs/hrvs/internal/lab/relay"
 	"github.com/hrvs/hrvs/internal/testrig"
 )
@@ -107,11 +108,12 @@ func TestRunInTheKernel(t *testing.T) {
 }
 
 func TestPhotoClipsAreDeterministic(t *testing.T) {
+	pic, err := photo.Load(photo.Default)
+	if err != nil {
+		t.Fatal(err)
+	}
 	for _, pan := range []bool{true, false} {
-		c, err := newPhotoClip("x", DefaultPhoto, 320, 192, 30, pan)
-		if err != nil {
-			t.Fatal(err)
-		}
+		c := photo.FromPicture("x", pic, 320, 192, 30, pan)
 		f, err := c.Next(context.Background())
 		if err != nil {
 			t.Fatal(err)

@@ -2,37 +2,21 @@ package receiver_test
 
 import (
 	"context"
+	"fmt"
 	"image"
 	"math/rand/v2"
 	"net"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/hrvs/hrvs/capture"
+	"github.com/hrvs/hrvs/internal/testrig"
+	"github.com/hrvs/hrvs/internal/testrig/loopback"
 	"github.com/hrvs/hrvs/net/receiver"
 	"github.com/hrvs/hrvs/net/sender"
 	"github.com/hrvs/hrvs/net/tile"
 	"github.com/hrvs/hrvs/net/wire"
 )
-
-func TestLoopback1080p(t *testing.T) {
-	frames := 30
-	if raceEnabled {
-		frames = 8
-	}
-	rs, ss, worst := stream(t, 1920, 1080, 30, frames, sender.Config{Quality: 85})
-	// Loopback loses nothing, but a starved reader goroutine (race detector, a busy
-	// machine) can hold a datagram past the reordering grace: allow one such frame.
-	if rs.FramesComplete+1 < uint64(frames) || rs.DatagramsInvalid != 0 {
-		t.Fatalf("receiver %+v\nsender %+v", rs, ss)
-	}
-	if worst < 35 {
-		t.Fatalf("worst PSNR %.1f dB, want >= 35", worst)
-	}
-}
-
-func fast() tile.Encoder { return &tile.FastEncoder{} }
 
 // slowDecoder stands for a receiver too slow for the stream: every tile takes 4 ms more.
 type slowDecoder struct{ tile.Decoder }
@@ -46,48 +30,25 @@ func (d slowDecoder) DecodeTile(dst *image.YCbCr, r image.Rectangle, q int, sub 
 // window makes the sender skip capture frames instead of queueing them, so latency
 // stays bounded instead of growing with every frame.
 func TestSlowReceiverMakesTheSenderSkipFrames(t *testing.T) {
-	rx, err := receiver.New(receiver.Config{Listen: "127.0.0.1:0", Sockets: 1, Decoders: 1, Deadline: time.Second,
-		NewDecoder: func(h *tile.Headers) tile.Decoder { return slowDecoder{&tile.StdDecoder{Headers: h}} }})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	wg.Add(2)
-	go func() { defer wg.Done(); rx.Run(ctx) }()
-	go func() { // a display that takes what comes
-		defer wg.Done()
-		for {
-			f, err := rx.Next(ctx)
-			if err != nil {
-				return
-			}
-			f.Release()
-		}
-	}()
 	// 640x384 in 256x128 tiles is 9 tiles: 36 ms of decoding a frame, 27 fps at best
 	// with nothing else running; the source runs at 60 fps.
 	pat, _ := capture.NewPattern(640, 384, 60)
-	tx, err := sender.New(sender.Config{To: rx.Addr(), Window: 2, NewEncoder: fast})
-	if err != nil {
-		t.Fatal(err)
-	}
-	sctx, scancel := context.WithTimeout(ctx, 3*time.Second)
-	defer scancel()
-	if err := tx.Run(sctx, pat, 0); err != nil {
-		t.Fatal(err)
-	}
-	time.Sleep(300 * time.Millisecond)
-	cancel()
-	wg.Wait()
-	rs, ss := rx.Stats(), tx.Stats()
+	r := loopback.Start(t, pat, loopback.Config{
+		Receiver: receiver.Config{Sockets: 1, Decoders: 1, Deadline: time.Second,
+			NewDecoder: func(h *tile.Headers) tile.Decoder { return slowDecoder{&tile.StdDecoder{Headers: h}} }},
+		Sender: sender.Config{Window: 2, NewEncoder: fast},
+	})
+	// However slowly a busy machine runs both ends, the receiver's decoding is the
+	// slower: send until the sender has held back and a few frames got through.
+	r.SendUntil(t, func() error {
+		if rs, ss := r.RX.Stats(), r.TX.Stats(); ss.FramesDroppedAck == 0 || rs.FramesReceived < 5 {
+			return fmt.Errorf("%d frames held back for the slow receiver, %d received", ss.FramesDroppedAck, rs.FramesReceived)
+		}
+		return nil
+	})
+	r.Stop()
+	rs, ss := r.RX.Stats(), r.TX.Stats()
 	t.Logf("receiver %+v\nsender %+v", rs, ss)
-	if ss.FramesDroppedAck == 0 {
-		t.Fatal("the sender never held back for the slow receiver")
-	}
-	if rs.FramesReceived < 5 {
-		t.Fatalf("only %d frames got through", rs.FramesReceived)
-	}
 	// Without the window the sender would have sent every frame it captured and the
 	// receiver would still be decoding them: frames in flight stay within the window.
 	if ss.FramesSent > rs.FramesReceived+uint64(2)+ss.FramesDroppedAck/4 && rs.LatencyP99 > 1500 {
@@ -98,37 +59,23 @@ func TestSlowReceiverMakesTheSenderSkipFrames(t *testing.T) {
 // TestGarbageFloodIsCountedWhileTheStreamPlays sends every kind of bad datagram at
 // the receiver while a real stream runs: all of them are counted, none disturbs the picture.
 func TestGarbageFloodIsCountedWhileTheStreamPlays(t *testing.T) {
-	rx, err := receiver.New(receiver.Config{Listen: "127.0.0.1:0", Sockets: 2, Deadline: time.Second})
-	if err != nil {
-		t.Fatal(err)
+	frames := 20
+	if testrig.Race {
+		frames = 6
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	wg.Add(2)
-	go func() { defer wg.Done(); rx.Run(ctx) }()
-	shown := make(chan *receiver.Frame, 1)
-	go func() {
-		defer wg.Done()
-		for {
-			f, err := rx.Next(ctx)
-			if err != nil {
-				return
-			}
-			select {
-			case old := <-shown:
-				old.Release()
-			default:
-			}
-			shown <- f
-		}
-	}()
+	pat, _ := capture.NewPattern(640, 384, 20)
+	r := loopback.Start(t, pat, loopback.Config{
+		Receiver: receiver.Config{Sockets: 2, Deadline: time.Second},
+		Sender:   sender.Config{Quality: 85, NewEncoder: fast},
+	})
 	garbage := badDatagrams()
 	var sent int
-	flood, stopFlood := context.WithCancel(ctx)
+	flood, stopFlood := context.WithCancel(context.Background())
+	defer stopFlood()
 	floodDone := make(chan struct{})
 	go func() {
 		defer close(floodDone)
-		c, err := net.Dial("udp", rx.Addr())
+		c, err := net.Dial("udp", r.RX.Addr())
 		if err != nil {
 			t.Error(err)
 			return
@@ -142,45 +89,32 @@ func TestGarbageFloodIsCountedWhileTheStreamPlays(t *testing.T) {
 			}
 		}
 	}()
-	frames := 20
-	if raceEnabled {
-		frames = 6
-	}
-	pat, _ := capture.NewPattern(640, 384, 20)
-	tx, err := sender.New(sender.Config{To: rx.Addr(), Quality: 85, NewEncoder: fast})
-	if err != nil {
+	if err := r.Send(context.Background(), frames); err != nil {
 		t.Fatal(err)
 	}
-	if err := tx.Run(ctx, pat, frames); err != nil {
-		t.Fatal(err)
-	}
-	time.Sleep(200 * time.Millisecond)
+	r.Settle()
 	stopFlood()
 	<-floodDone
-	time.Sleep(100 * time.Millisecond)
-	rs := rx.Stats()
-	var last *receiver.Frame
-	select {
-	case last = <-shown:
-	default:
-	}
-	cancel()
-	wg.Wait()
+	// Loopback does not lose datagrams unless the socket buffer overflows; allow that.
+	testrig.Eventually(t, testrig.Patience, func() error {
+		if rs := r.RX.Stats(); rs.DatagramsInvalid+rs.DatagramsOverflow < uint64(sent)*9/10 {
+			return fmt.Errorf("%d garbage datagrams sent, %d counted invalid, %d overflowed", sent, rs.DatagramsInvalid, rs.DatagramsOverflow)
+		}
+		return nil
+	})
+	r.Stop()
+	rs := r.RX.Stats()
 	t.Logf("%d garbage datagrams sent; receiver %+v", sent, rs)
 	if rs.FramesComplete < uint64(frames)-1 {
 		t.Fatalf("%d of %d frames complete under the flood", rs.FramesComplete, frames)
 	}
-	// Loopback does not lose datagrams unless the socket buffer overflows; allow that.
-	if rs.DatagramsInvalid+rs.DatagramsOverflow < uint64(sent)*9/10 {
-		t.Fatalf("%d garbage datagrams sent, %d counted invalid", sent, rs.DatagramsInvalid)
-	}
-	if last == nil {
+	shown := r.Shown()
+	if len(shown) == 0 {
 		t.Fatal("no frame shown")
 	}
-	if !last.Complete() || last.Stream != tx.Stream() {
-		t.Fatalf("last frame shown: stream %d complete %v, want stream %d complete", last.Stream, last.Complete(), tx.Stream())
+	if last := shown[len(shown)-1]; !last.Complete || last.Stream != r.TX.Stream() {
+		t.Fatalf("last frame shown: stream %d complete %v, want stream %d complete", last.Stream, last.Complete, r.TX.Stream())
 	}
-	last.Release()
 }
 
 // badDatagrams is a sample of hostile input: random bytes, truncations and every

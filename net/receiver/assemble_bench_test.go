@@ -5,67 +5,14 @@ import (
 	"encoding/binary"
 	"image"
 	"net"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/hrvs/hrvs/capture"
 	"github.com/hrvs/hrvs/net/receiver"
-	"github.com/hrvs/hrvs/net/sender"
 	"github.com/hrvs/hrvs/net/tile"
 	"github.com/hrvs/hrvs/net/wire"
 )
-
-// BenchmarkLoopback streams the pattern as fast as the machine allows, both ends in
-// this process, and reports delivered frames per second and capture-to-ready latency.
-func BenchmarkLoopback(b *testing.B) {
-	for _, s := range []struct {
-		name string
-		w, h int
-	}{{"720p", 1280, 720}, {"1080p", 1920, 1080}, {"4K", 3840, 2160}} {
-		b.Run(s.name, func(b *testing.B) {
-			rx, err := receiver.New(receiver.Config{Listen: "127.0.0.1:0", Deadline: time.Second})
-			if err != nil {
-				b.Fatal(err)
-			}
-			ctx, cancel := context.WithCancel(context.Background())
-			var wg sync.WaitGroup
-			wg.Add(2)
-			go func() { defer wg.Done(); rx.Run(ctx) }()
-			go func() {
-				defer wg.Done()
-				for {
-					f, err := rx.Next(ctx)
-					if err != nil {
-						return
-					}
-					f.Release()
-				}
-			}()
-			pat, _ := capture.NewPattern(s.w, s.h, 0)
-			tx, err := sender.New(sender.Config{To: rx.Addr(), NewEncoder: fast})
-			if err != nil {
-				b.Fatal(err)
-			}
-			b.ReportAllocs()
-			b.SetBytes(int64(s.w * s.h * 3 / 2))
-			b.ResetTimer()
-			start := time.Now()
-			if err := tx.Run(ctx, pat, b.N); err != nil {
-				b.Fatal(err)
-			}
-			time.Sleep(100 * time.Millisecond)
-			elapsed := time.Since(start)
-			b.StopTimer()
-			cancel()
-			wg.Wait()
-			rs := rx.Stats()
-			b.ReportMetric(float64(rs.FramesComplete)/elapsed.Seconds(), "frames/s")
-			b.ReportMetric(rs.LatencyP50, "ms-p50")
-			b.ReportMetric(float64(rs.BytesReceived)/float64(max(rs.FramesReceived, 1)), "B/frame")
-		})
-	}
-}
 
 // BenchmarkAssemble measures the receiving end alone: one 1080p frame's datagrams,
 // encoded once, are sent again and again under new frame numbers, and each round
