@@ -16,8 +16,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/hrvs/hrvs/internal/units"
 	labphoto "github.com/hrvs/hrvs/internal/lab/photo"
+	"github.com/hrvs/hrvs/internal/units"
 )
 
 // Result is one system's figures for one clip, size and rate.
