@@ -39,7 +39,13 @@ type CoefFrame struct {
 	nPlace    int
 	coef      []int16  // per MCU, per block, 64 coefficients in zigzag order
 	nz        []uint64 // per block, bit k set when zigzag coefficient k > 0 is non-zero
-	decodedTo int      // MCU rows decoded
+	decodedTo int      // MCU rows decoded into coef
+	low       []int16  // Transcode's summary: per block, zigzag coefficients 0..2
+	summaryTo int      // MCU rows of low filled by Transcode
+	writers   []tileWriter
+	trans     [3]*transTable // Transcode's combined AC tables, per component
+	transDec  [3]*decTable   // and what they were built from
+	transEnc  [3]*encTables
 
 	hd  jpegHeader
 	dec [8]*decTable // compiled hd.huff, kept while the frame's tables repeat
@@ -75,7 +81,24 @@ func (f *CoefFrame) Bounds() image.Rectangle { return image.Rect(0, 0, f.w, f.h)
 // one wraps ErrCorrupt or ErrShort. Allocation is bounded by the MCUs the data
 // really codes, not by the size the header claims.
 func (f *CoefFrame) Decode(data []byte) error {
-	f.decodedTo = 0
+	if err := f.prepare(data); err != nil {
+		return err
+	}
+	var err error
+	if f.gray {
+		err = f.decodeGray()
+	} else {
+		err = f.decodeInterleaved()
+	}
+	if err != nil {
+		return fmt.Errorf("decoding %dx%d %v scan: %w", f.w, f.h, f.sub, err)
+	}
+	return nil
+}
+
+// prepare parses data's header and sets f up to decode its scan.
+func (f *CoefFrame) prepare(data []byte) error {
+	f.decodedTo, f.summaryTo = 0, 0
 	hd := &f.hd
 	if err := parseHeader(hd, data); err != nil {
 		return err
@@ -106,15 +129,6 @@ func (f *CoefFrame) Decode(data []byte) error {
 		}
 	}
 	f.br = bitReader{data: hd.scan}
-	var err error
-	if f.gray {
-		err = f.decodeGray()
-	} else {
-		err = f.decodeInterleaved()
-	}
-	if err != nil {
-		return fmt.Errorf("decoding %dx%d %v scan: %w", f.w, f.h, f.sub, err)
-	}
 	return nil
 }
 
@@ -350,7 +364,10 @@ func (f *CoefFrame) block(b int, dcT, acT *decTable, prevDC int32) (int32, error
 			if run != 15 {
 				break // EOB
 			}
-			k += 15 // ZRL
+			// ZRL: sixteen zeros, which must end inside the block.
+			if k += 15; k >= blockSize {
+				return 0, fmt.Errorf("%w: ZRL past the block", ErrCorrupt)
+			}
 			continue
 		}
 		if size > maxACSize {

@@ -1,6 +1,7 @@
 package fastjpeg
 
 import (
+	"fmt"
 	"image"
 	"math"
 )
@@ -21,13 +22,22 @@ func (f *CoefFrame) AppendSummary(dst []int32, r image.Rectangle) ([]int32, erro
 		return dst, err
 	}
 	mw, mh := f.sub.MCUSize()
+	fromLow := f.decodedTo == 0
+	if fromLow && (r.Max.Y+mh-1)/mh > f.summaryTo {
+		return dst, fmt.Errorf("%w: tile %v of a frame not decoded", ErrArgs, r)
+	}
 	nY := f.bpm - 2
 	for my := r.Min.Y / mh; my < (r.Max.Y+mh-1)/mh; my++ {
 		for mx := r.Min.X / mw; mx < (r.Max.X+mw-1)/mw; mx++ {
-			b := (my*f.stride + mx) * f.bpm
 			for i := 0; i < f.bpm; i++ {
 				q := &f.quant[min(max(i-nY+1, 0), 2)]
-				zz := f.block64(b + i)
+				var zz []int16
+				if fromLow {
+					b := (my*f.mcusX+mx)*f.bpm + i
+					zz = f.low[b*SummaryPerBlock : (b+1)*SummaryPerBlock]
+				} else {
+					zz = f.block64((my*f.stride+mx)*f.bpm + i)[:SummaryPerBlock]
+				}
 				dst = append(dst, int32(zz[0])*int32(q[0]), int32(zz[1])*int32(q[1]), int32(zz[2])*int32(q[2]))
 			}
 		}
@@ -76,8 +86,12 @@ func abs32(x int32) int32 {
 // integers meets exact halves often (a 1 at twice the step), and dropping them
 // is what saves the bytes. It
 // returns the new tables, which the stream's table set must carry before tiles
-// of the requantised frame are decoded. The frame must be decoded.
-func (f *CoefFrame) Requantize(scale, keep int) [3]QuantTable {
+// of the requantised frame are decoded. The frame must be decoded by Decode
+// (Transcode keeps no coefficients): otherwise it is an error wrapping ErrArgs.
+func (f *CoefFrame) Requantize(scale, keep int) ([3]QuantTable, error) {
+	if f.decodedTo < f.mcusY || f.mcusY == 0 {
+		return f.quant, fmt.Errorf("%w: requantising a frame whose coefficients are not decoded", ErrArgs)
+	}
 	scale = max(scale, 100)
 	keep = min(max(keep, 1), blockSize)
 	var nq [3]QuantTable
@@ -122,5 +136,5 @@ func (f *CoefFrame) Requantize(scale, keep int) [3]QuantTable {
 		}
 	}
 	f.quant = nq
-	return nq
+	return nq, nil
 }

@@ -98,7 +98,7 @@ func TestRequantize(t *testing.T) {
 			if err := g.Decode(frame); err != nil {
 				t.Fatal(err)
 			}
-			if q := g.Requantize(100, 64); q != f.Quant() {
+			if q, err := g.Requantize(100, 64); err != nil || q != f.Quant() {
 				t.Error("tables changed")
 			}
 			if !equalCoefs(&f, &g) {
@@ -117,7 +117,10 @@ func TestRequantize(t *testing.T) {
 					t.Fatal(err)
 				}
 				ref, _ := decodeAll(t, &f)
-				q := g.Requantize(tc.scale, tc.keep)
+				q, err := g.Requantize(tc.scale, tc.keep)
+				if err != nil {
+					t.Fatal(err)
+				}
 				if q != g.Quant() {
 					t.Fatal("Requantize returned other tables than the frame now has")
 				}

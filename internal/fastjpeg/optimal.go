@@ -11,7 +11,7 @@ type SymbolCounts [4][256]uint32
 
 // CountTile adds the symbols AppendTile would code for tile r to c.
 func (f *CoefFrame) CountTile(c *SymbolCounts, r image.Rectangle) error {
-	if err := f.checkTile(r); err != nil {
+	if err := f.checkDecoded(r); err != nil {
 		return err
 	}
 	mw, mh := f.sub.MCUSize()

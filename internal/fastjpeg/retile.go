@@ -20,8 +20,17 @@ func (f *CoefFrame) checkTile(r image.Rectangle) error {
 		(r.Max.X%mw != 0 && r.Max.X != f.w) || (r.Max.Y%mh != 0 && r.Max.Y != f.h) {
 		return fmt.Errorf("%w: tile %v is not whole %dx%d MCUs of %v", ErrArgs, r, mw, mh, f.Bounds())
 	}
-	if (r.Max.Y+mh-1)/mh > f.decodedTo {
-		return fmt.Errorf("%w: tile %v of a frame not (fully) decoded", ErrArgs, r)
+	return nil
+}
+
+// checkDecoded is checkTile for the readers of the coefficients, which Decode
+// stores and Transcode does not.
+func (f *CoefFrame) checkDecoded(r image.Rectangle) error {
+	if err := f.checkTile(r); err != nil {
+		return err
+	}
+	if _, mh := f.sub.MCUSize(); (r.Max.Y+mh-1)/mh > f.decodedTo {
+		return fmt.Errorf("%w: tile %v of a frame whose coefficients are not decoded (Decode, not Transcode)", ErrArgs, r)
 	}
 	return nil
 }
@@ -34,7 +43,7 @@ func (f *CoefFrame) checkTile(r image.Rectangle) error {
 // MCUs on f's grid (the right and bottom edge tiles end at the frame's edge, with
 // the partial MCUs the JPEG has) and ts must be able to encode (CanEncode).
 func (f *CoefFrame) AppendTile(dst []byte, r image.Rectangle, ts *TableSet) ([]byte, error) {
-	if err := f.checkTile(r); err != nil {
+	if err := f.checkDecoded(r); err != nil {
 		return dst, err
 	}
 	if !ts.complete {

@@ -17,15 +17,42 @@ var benchClips = []clip{
 	{"photo-1080p-420-q10", photoInput(1920, 1080), image.Pt(1920, 1080), "yuvj420p", 10, "optimal", 0},
 }
 
-// BenchmarkRetile compares the two ways a sender turns a camera's MJPEG frame
-// into 256x128 tile payloads (the sender's default grid): re-tiling its
-// coefficients (CoefFrame.Decode + AppendTile per tile, with Annex K.3 tables)
-// against decoding it with image/jpeg and encoding every tile again with the
+// BenchmarkRetile compares the ways a sender turns a camera's MJPEG frame into
+// 256x128 tile payloads (the sender's default grid): re-tiling in one pass
+// (Transcode), re-tiling through stored coefficients (CoefFrame.Decode +
+// AppendTile per tile), both with Annex K.3 tables, against decoding it with image/jpeg and encoding every tile again with the
 // Encoder at the sender's default quality 75. Bytes are the camera frame's.
 func BenchmarkRetile(b *testing.B) {
 	for _, c := range benchClips {
 		frame := c.frames(b, 1)[0]
+		if c.pixFmt == "yuvj422p" {
+			frame = webcamStyle(b, frame) // Y 2x1 as webcams code 4:2:2, not ffmpeg's Y 2x2
+		}
 		grid := tileGrid(image.Rect(0, 0, c.size.X, c.size.Y), 256, 128)
+		b.Run(c.name+"/transcode", func(b *testing.B) {
+			var f CoefFrame
+			ts, err := NewTableSet(&Tables{Quant: StandardTables(75).Quant, Huff: StandardHuffman()})
+			if err != nil {
+				b.Fatal(err)
+			}
+			var tiles [][]byte
+			if tiles, err = f.Transcode(frame, 256, 128, ts, tiles); err != nil {
+				b.Fatal(err)
+			}
+			b.SetBytes(int64(len(frame)))
+			b.ReportAllocs()
+			defer threadCPU(b)()
+			var n int
+			for b.Loop() {
+				if tiles, err = f.Transcode(frame, 256, 128, ts, tiles); err != nil {
+					b.Fatal(err)
+				}
+			}
+			for _, t := range tiles {
+				n += len(t)
+			}
+			b.ReportMetric(float64(n), "tile-bytes/frame")
+		})
 		b.Run(c.name+"/retile", func(b *testing.B) {
 			var f CoefFrame
 			if err := f.Decode(frame); err != nil {
