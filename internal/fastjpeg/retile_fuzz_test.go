@@ -5,9 +5,10 @@ import (
 	"testing"
 )
 
-// FuzzCoefFrame feeds arbitrary bytes to CoefFrame.Decode. It may refuse them,
-// but must not panic or hang; what it accepts must re-tile, decode, and parse
-// back from the rebuilt file to the very same coefficients.
+// FuzzCoefFrame feeds arbitrary bytes to CoefFrame.Decode and Transcode. They
+// may refuse them, but must not panic or hang, and must agree: what Decode
+// accepts Transcode codes to AppendTile's very bytes, and it re-tiles, decodes,
+// and parses back from the rebuilt file to the same coefficients.
 func FuzzCoefFrame(f *testing.F) {
 	for _, c := range []clip{
 		{"", testsrc(48, 32), image.Pt(48, 32), "yuvj420p", 4, "default", 0},
@@ -20,10 +21,31 @@ func FuzzCoefFrame(f *testing.F) {
 	}
 	f.Add(stdEncode(f, grayOf(patternRGBA(21, 13)), 60))
 	f.Add(stdEncode(f, patternRGBA(19, 11), 90))
+	std, err := NewTableSet(&Tables{Quant: StandardTables(50).Quant, Huff: StandardHuffman()})
+	if err != nil {
+		f.Fatal(err)
+	}
 	f.Fuzz(func(t *testing.T, data []byte) {
+		var tr CoefFrame
+		tiles, terr := tr.Transcode(data, 32, 32, std, nil)
 		var fr CoefFrame
 		if err := fr.Decode(data); err != nil {
+			if terr == nil {
+				t.Fatalf("Decode refused what Transcode took: %v", err)
+			}
 			return
+		}
+		if terr != nil {
+			t.Fatalf("Transcode refused what Decode took: %v", terr)
+		}
+		for i, r := range tileGrid(fr.Bounds(), 32, 32) {
+			want, err := fr.AppendTile(nil, r, std)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if string(want) != string(tiles[i]) {
+				t.Fatalf("tile %v: Transcode and AppendTile differ", r)
+			}
 		}
 		ts, err := NewTableSet(&Tables{Quant: fr.Quant(), Huff: StandardHuffman()})
 		if err != nil {
