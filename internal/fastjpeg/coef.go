@@ -22,8 +22,9 @@ const (
 //
 // A CoefFrame keeps its buffers and Huffman decoding tables between frames, so
 // decoding a stream's frames into one allocates only when the frame grows. It
-// is not safe for concurrent Decode calls; once decoded, AppendTile, Summary
-// and the other readers may run concurrently (one Encoder-free call per tile).
+// is not safe for concurrent use while Decode or Transcode runs; once they have
+// returned, AppendTile, AppendSummary and CountTile only read it and may run
+// concurrently, for example one goroutine per band of tiles.
 type CoefFrame struct {
 	w, h      int
 	sub       Subsampling

@@ -52,6 +52,7 @@ func BenchmarkRetile(b *testing.B) {
 				n += len(t)
 			}
 			b.ReportMetric(float64(n), "tile-bytes/frame")
+			b.ReportMetric(float64(len(frame)), "camera-bytes/frame")
 		})
 		b.Run(c.name+"/retile", func(b *testing.B) {
 			var f CoefFrame
@@ -126,4 +127,36 @@ func BenchmarkCoefDecode(b *testing.B) {
 			}
 		})
 	}
+}
+
+// BenchmarkRestartScan is the cost of finding every RSTn marker of a 1080p q3
+// frame with restart intervals: what splitting at restart markers without
+// entropy decoding would cost if tile payloads could carry them (docs/JPEG.md,
+// Restart intervals), for comparison with BenchmarkRetile.
+func BenchmarkRestartScan(b *testing.B) {
+	c := clip{"", photoInput(1920, 1080), image.Pt(1920, 1080), "yuvj420p", 3, "optimal", 4}
+	frame := c.frames(b, 1)[0]
+	var f CoefFrame
+	if err := f.Decode(frame); err != nil || f.Restart() == 0 {
+		b.Fatalf("no restart intervals: %v", err)
+	}
+	scan := f.hd.scan
+	cuts := make([]int, 0, 1024)
+	b.SetBytes(int64(len(frame)))
+	b.ReportAllocs()
+	defer threadCPU(b)()
+	for b.Loop() {
+		cuts = cuts[:0]
+		for p := 0; ; {
+			i := bytes.IndexByte(scan[p:], 0xff)
+			if i < 0 || p+i+1 >= len(scan) {
+				break
+			}
+			p += i + 1
+			if m := scan[p]; m >= markerRST0 && m <= markerRST7 {
+				cuts = append(cuts, p+1)
+			}
+		}
+	}
+	b.ReportMetric(float64(len(cuts)), "markers/frame")
 }

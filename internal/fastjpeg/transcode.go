@@ -17,8 +17,10 @@ type tileWriter struct {
 // and appends to tiles[i] (resliced to length 0 first, its capacity reused) the
 // payload of tile i of the tw x th grid (docs/PROTOCOL.md §2, row-major; tw a
 // multiple of 16, th of the MCU height), coded with ts's Huffman tables; the
-// coefficients are the camera's, so ts must hold f.Quant() once this returns.
-// tiles is grown to the grid's size and returned.
+// coefficients are the camera's, so the receiver decodes them with f.Quant()
+// (ts's quantisation tables are not used here). tiles is grown to the grid's
+// size and returned; its payloads stay valid until the next call given them, so
+// a sender that still holds them (queued for sending) passes a fresh set.
 //
 // For the layouts whose MCU is the HRVS MCU (Y 2x1 or 2x2 with chroma 1x1, what
 // webcams send) it decodes each Huffman symbol and writes it straight into its
