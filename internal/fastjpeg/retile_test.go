@@ -151,6 +151,10 @@ func TestRetiledTilesDecodeToTheCameraFrame(t *testing.T) {
 				if m := maxDiff(ref, std.(*image.YCbCr)); m > 2 {
 					t.Errorf("the same decoder differs from image/jpeg by up to %d levels", m)
 				}
+				// The bar for the received frames against the clip's own decode.
+				if p := psnr(ref, std.(*image.YCbCr)); p < 50 {
+					t.Errorf("PSNR against image/jpeg's decode of the camera frame %.1f dB", p)
+				}
 
 				// Header + whole-frame payload is a file: image/jpeg reads it, and it
 				// parses back to the very same coefficients.
