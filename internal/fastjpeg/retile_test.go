@@ -117,7 +117,7 @@ func TestRetiledTilesDecodeToTheCameraFrame(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				if f.Restart() == 0 && f.hd.comp[1].v == 1 {
+				if f.Restart() == 0 && f.hd.comp[1].h == 1 && f.hd.comp[1].v == 1 {
 					err = d.DecodeTile(ref, bounds, cameraTables(t, &f), s, f.hd.scan)
 				} else {
 					err = d.DecodeTile(ref, bounds, ts, s, whole)

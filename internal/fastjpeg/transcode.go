@@ -48,7 +48,7 @@ func (f *CoefFrame) Transcode(data []byte, tw, th int, ts *TableSet, tiles [][]b
 	for i := range tiles {
 		tiles[i] = tiles[i][:0]
 	}
-	if f.gray || f.hd.comp[1].v != 1 {
+	if f.gray || f.hd.comp[1].h != 1 || f.hd.comp[1].v != 1 {
 		if err := f.decodeGrayOrInterleaved(); err != nil {
 			return tiles, err
 		}

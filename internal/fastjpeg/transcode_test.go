@@ -5,6 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"image"
+	"image/jpeg"
+	"os/exec"
+	"path/filepath"
 	"testing"
 )
 
@@ -126,4 +129,90 @@ func TestTranscodeEqualsDecodeAndAppendTile(t *testing.T) {
 			}
 		}
 	})
+}
+
+// cjpegFrame codes the photograph scaled to w x h with libjpeg's cjpeg
+// (libjpeg-turbo-progs), whose options reach layouts and restart intervals
+// ffmpeg does not write.
+func cjpegFrame(t testing.TB, w, h int, args ...string) []byte {
+	t.Helper()
+	dir := t.TempDir()
+	ppm := filepath.Join(dir, "in.ppm")
+	if b, err := exec.Command("ffmpeg", "-v", "error", "-y", "-i", photo1080, "-vf",
+		fmt.Sprintf("scale=%d:%d", w, h), "-f", "image2", "-c:v", "ppm", ppm).CombinedOutput(); err != nil {
+		t.Fatalf("ffmpeg: %v\n%s", err, b)
+	}
+	out, err := exec.Command("cjpeg", append(args, ppm)...).Output()
+	if err != nil {
+		t.Fatalf("cjpeg %v: %v", args, err)
+	}
+	return out
+}
+
+func TestCjpegLayouts(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		args []string
+	}{
+		{"webcam 4:2:2 (Y 2x1) with a restart every MCU row", []string{"-sample", "2x1", "-restart", "1", "-quality", "92"}},
+		{"webcam 4:2:2 (Y 2x1) with a restart every 7 MCUs and optimised tables", []string{"-sample", "2x1", "-restart", "7B", "-optimize", "-quality", "80"}},
+		{"4:2:0 with a restart every 3 MCUs", []string{"-sample", "2x2", "-restart", "3B", "-quality", "85"}},
+		{"4:2:2 as Y 4x1 and chroma 2x1 (two HRVS MCUs across)", []string{"-sample", "4x1,2x1,2x1", "-quality", "90"}},
+		{"grayscale with restarts", []string{"-grayscale", "-restart", "5B", "-quality", "75"}},
+		{"16-bit quantisation tables (quality 5, baseline off)", []string{"-sample", "2x1", "-quality", "5"}},
+	} {
+		t.Run(tc.name+": tiles decode to image/jpeg's frame and both paths agree", func(t *testing.T) {
+			data := cjpegFrame(t, 333, 217, tc.args...)
+			var f, g CoefFrame
+			if err := g.Decode(data); err != nil {
+				t.Fatal(err)
+			}
+			ts, err := NewTableSet(&Tables{Quant: g.Quant(), Huff: StandardHuffman()})
+			if err != nil {
+				t.Fatal(err)
+			}
+			tiles, err := f.Transcode(data, 64, 32, ts, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			s := g.Subsampling()
+			got := image.NewYCbCr(g.Bounds(), s.Ratio())
+			var d Decoder
+			for i, r := range tileGrid(g.Bounds(), 64, 32) {
+				want, err := g.AppendTile(nil, r, ts)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !bytes.Equal(want, tiles[i]) {
+					t.Fatalf("tile %v: Transcode and AppendTile differ", r)
+				}
+				if err := d.DecodeTile(got, r, ts, s, tiles[i]); err != nil {
+					t.Fatal(err)
+				}
+			}
+			m, err := jpeg.Decode(bytes.NewReader(data))
+			if err != nil {
+				t.Fatal(err)
+			}
+			switch std := m.(type) {
+			case *image.YCbCr:
+				if d := maxDiff(got, std); d > 2 {
+					t.Errorf("tiles differ from image/jpeg's decode by up to %d levels", d)
+				}
+				if p := psnr(got, std); p < 50 {
+					t.Errorf("PSNR %.1f dB", p)
+				}
+			case *image.Gray:
+				for y := 0; y < std.Rect.Dy(); y++ {
+					for x := 0; x < std.Rect.Dx(); x++ {
+						if d := abs(int(got.Y[got.YOffset(x, y)]) - int(std.Pix[std.PixOffset(x, y)])); d > 2 {
+							t.Fatalf("luma at (%d,%d) differs by %d", x, y, d)
+						}
+					}
+				}
+			default:
+				t.Fatalf("image/jpeg gave a %T", m)
+			}
+		})
+	}
 }
