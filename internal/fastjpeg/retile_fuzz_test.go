@@ -19,6 +19,9 @@ func FuzzCoefFrame(f *testing.F) {
 		f.Add(fr)
 		f.Add(stripSegments(fr, markerDHT))
 	}
+	f.Add(cjpegFrame(f, 40, 24, "-sample", "2x1", "-restart", "2B", "-optimize"))
+	f.Add(cjpegFrame(f, 40, 24, "-sample", "4x1,2x1,2x1", "-quality", "5"))
+	f.Add(cjpegFrame(f, 19, 11, "-grayscale", "-restart", "1"))
 	f.Add(stdEncode(f, grayOf(patternRGBA(21, 13)), 60))
 	f.Add(stdEncode(f, patternRGBA(19, 11), 90))
 	std, err := NewTableSet(&Tables{Quant: StandardTables(50).Quant, Huff: StandardHuffman()})

@@ -204,6 +204,9 @@ func transBlock(br *bitReader, w *bitWriter, dcT, acT *decTable, tt *transTable,
 		wn -= 32
 	}
 
+	// ZRLs are held back until a coefficient follows them: a camera may send
+	// ZRLs and then EOB, which the tile codes as the EOB alone, as AppendTile does.
+	zrl := 0
 	for k := 1; k < blockSize; k++ {
 		if n < 32 {
 			br.acc, br.n = acc, n
@@ -215,6 +218,24 @@ func transBlock(br *bitReader, w *bitWriter, dcT, acT *decTable, tt *transTable,
 			used := uint(e & teUsed)
 			acc <<= used
 			n -= used
+			if e&teEOB == 0 {
+				if k += int(e>>teRunShift) & 15; k >= blockSize {
+					return 0, fmt.Errorf("%w: coefficient %d past the block", ErrCorrupt, k)
+				}
+				if size := uint(e>>teSizeSh) & 15; k <= 2 {
+					low[k] = int16(extend(int32(e>>teOutBits)&(1<<size-1), size))
+				}
+				for ; zrl > 0; zrl-- {
+					hc := ht.ac[0xf0]
+					wn += uint(hc >> huffCodeBits)
+					wacc |= uint64(hc&(1<<huffCodeBits-1)) << ((64 - wn) & 63)
+					if wn >= 32 {
+						pos = put32(buf, pos, uint32(wacc>>32))
+						wacc <<= 32
+						wn -= 32
+					}
+				}
+			}
 			wn += uint(e>>teOutShift) & 63
 			wacc |= e >> teOutBits << ((64 - wn) & 63)
 			if wn >= 32 {
@@ -223,14 +244,8 @@ func transBlock(br *bitReader, w *bitWriter, dcT, acT *decTable, tt *transTable,
 				wn -= 32
 			}
 			if e&teEOB != 0 {
+				zrl = 0
 				break
-			}
-			size := uint(e>>teSizeSh) & 15
-			if k += int(e>>teRunShift) & 15; k >= blockSize {
-				return 0, fmt.Errorf("%w: coefficient %d past the block", ErrCorrupt, k)
-			}
-			if k <= 2 && size != 0 {
-				low[k] = int16(extend(int32(e>>teOutBits)&(1<<size-1), size))
 			}
 			continue
 		}
@@ -254,23 +269,56 @@ func transBlock(br *bitReader, w *bitWriter, dcT, acT *decTable, tt *transTable,
 		}
 		k += int(rs >> 4)
 		if size == 0 {
-			if rs != 0xf0 { // EOB (any run: as Decode reads it); ZRL is sixteen zeros
-				k, rs = blockSize, 0
-			} else if k >= blockSize {
+			if rs != 0xf0 { // EOB (any run: as Decode reads it)
+				zrl = 0
+				hc := ht.ac[0x00]
+				wn += uint(hc >> huffCodeBits)
+				wacc |= uint64(hc&(1<<huffCodeBits-1)) << ((64 - wn) & 63)
+				if wn >= 32 {
+					pos = put32(buf, pos, uint32(wacc>>32))
+					wacc <<= 32
+					wn -= 32
+				}
+				break
+			}
+			if k >= blockSize { // ZRL: sixteen zeros, which must end inside the block
 				return 0, fmt.Errorf("%w: ZRL past the block", ErrCorrupt)
 			}
-		} else if k >= blockSize {
+			zrl++
+			continue
+		}
+		if k >= blockSize {
 			return 0, fmt.Errorf("%w: coefficient %d past the block", ErrCorrupt, k)
 		}
 		raw := uint32(acc>>(64-size)) & (1<<size - 1)
 		acc <<= size
 		n -= size
-		if k <= 2 && size != 0 {
+		if k <= 2 {
 			low[k] = int16(extend(int32(raw), size))
+		}
+		for ; zrl > 0; zrl-- {
+			hc := ht.ac[0xf0]
+			wn += uint(hc >> huffCodeBits)
+			wacc |= uint64(hc&(1<<huffCodeBits-1)) << ((64 - wn) & 63)
+			if wn >= 32 {
+				pos = put32(buf, pos, uint32(wacc>>32))
+				wacc <<= 32
+				wn -= 32
+			}
 		}
 		hc := ht.ac[rs]
 		wn += uint(hc >> huffCodeBits)
 		wacc |= uint64(uint32(hc&(1<<huffCodeBits-1))|raw) << ((64 - wn) & 63)
+		if wn >= 32 {
+			pos = put32(buf, pos, uint32(wacc>>32))
+			wacc <<= 32
+			wn -= 32
+		}
+	}
+	if zrl > 0 { // the block ended in zeros the ZRLs covered: the EOB says so
+		hc := ht.ac[0x00]
+		wn += uint(hc >> huffCodeBits)
+		wacc |= uint64(hc&(1<<huffCodeBits-1)) << ((64 - wn) & 63)
 		if wn >= 32 {
 			pos = put32(buf, pos, uint32(wacc>>32))
 			wacc <<= 32
@@ -332,8 +380,8 @@ func newTransTable(dec huffSpec, enc *encTables) *transTable {
 		}
 		size, run := uint(sym&15), uint(sym>>4)
 		eob := size == 0 && sym != 0xf0
-		if size > maxACSize || l+size > transBits {
-			continue
+		if sym == 0xf0 || size > maxACSize || l+size > transBits {
+			continue // ZRL takes the slow path, which holds it back
 		}
 		out := enc.ac[sym]
 		if eob {
