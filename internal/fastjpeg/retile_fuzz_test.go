@@ -141,3 +141,25 @@ func FuzzDecodeTile(f *testing.F) {
 		_ = AppendTablesHeader(nil, int(w), int(h), ts, s)
 	})
 }
+
+// FuzzParseTables feeds arbitrary bytes to ParseTables: it must not panic, and
+// what it accepts compiles and writes back in no more bytes (16-bit tables of
+// small steps come back as 8-bit ones).
+func FuzzParseTables(f *testing.F) {
+	f.Add(AppendTables(nil, &Tables{Quant: StandardTables(75).Quant, Huff: StandardHuffman()}))
+	wide := StandardTables(5)
+	wide.Quant[0][63] = 4000
+	f.Add(AppendTables(nil, &wide))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		tb, err := ParseTables(b)
+		if err != nil {
+			return
+		}
+		if _, err := NewTableSet(&tb); err != nil {
+			t.Fatalf("parsed tables do not compile: %v", err)
+		}
+		if again := AppendTables(nil, &tb); len(again) > len(b) {
+			t.Fatalf("%d bytes written back from %d", len(again), len(b))
+		}
+	})
+}

@@ -279,3 +279,90 @@ func wide(t *QuantTable) bool {
 	}
 	return false
 }
+
+// AppendTables appends t as the JPEG table segments of ITU T.81 §B.2.4: one DQT
+// with the Y, Cb and Cr tables as ids 0, 1 and 2 (16-bit precision where a step
+// exceeds 255), then one DHT with the four Huffman tables (luminance DC and AC
+// as ids 0, chrominance as ids 1). It is a compact, self-checking form for a
+// stream's table set on the wire: 619 bytes with 8-bit quantisation tables and
+// Annex K.3's Huffman tables, at most 4+3*129 + 4+4*17+2*12+2*256 = 999 bytes.
+// ParseTables reads it back.
+func AppendTables(dst []byte, t *Tables) []byte {
+	n := 2
+	for c := range t.Quant {
+		n += 1 + blockSize
+		if wide(&t.Quant[c]) {
+			n += blockSize
+		}
+	}
+	dst = append(dst, 0xff, markerDQT, byte(n>>8), byte(n))
+	for c := range t.Quant {
+		if !wide(&t.Quant[c]) {
+			dst = append(dst, byte(c))
+			for _, v := range t.Quant[c] {
+				dst = append(dst, byte(v))
+			}
+			continue
+		}
+		dst = append(dst, 0x10|byte(c))
+		for _, v := range t.Quant[c] {
+			dst = append(dst, byte(v>>8), byte(v))
+		}
+	}
+	n = 2
+	for _, h := range t.Huff {
+		n += 1 + 16 + len(h.Symbol)
+	}
+	dst = append(dst, 0xff, markerDHT, byte(n>>8), byte(n))
+	for i, h := range t.Huff {
+		dst = append(dst, "\x00\x10\x01\x11"[i])
+		dst = append(dst, h.Count[:]...)
+		dst = append(dst, h.Symbol...)
+	}
+	return dst
+}
+
+// ParseTables reads a table set written by AppendTables: a DQT segment
+// defining quantisation tables 0, 1 and 2, then a DHT segment defining DC and AC
+// tables 0 and 1, nothing else and nothing after. Anything else is an error
+// wrapping ErrCorrupt or ErrShort; the Huffman tables are checked as NewTableSet
+// checks them.
+func ParseTables(b []byte) (Tables, error) {
+	var hd jpegHeader
+	var t Tables
+	for _, m := range [2]byte{markerDQT, markerDHT} {
+		if len(b) < 2 || b[0] != 0xff || b[1] != m {
+			return t, fmt.Errorf("%w: table set without its %#02x segment", ErrCorrupt, m)
+		}
+		seg, next, err := segment(b, 2, m)
+		if err != nil {
+			return t, err
+		}
+		if m == markerDQT {
+			err = hd.parseDQT(seg)
+		} else {
+			err = hd.parseDHT(seg)
+		}
+		if err != nil {
+			return t, err
+		}
+		b = b[next:]
+	}
+	if len(b) != 0 {
+		return t, fmt.Errorf("%w: %d bytes after the table set", ErrCorrupt, len(b))
+	}
+	for c := range t.Quant {
+		if !hd.quantSet[c] {
+			return t, fmt.Errorf("%w: quantisation table %d missing", ErrCorrupt, c)
+		}
+		t.Quant[c] = hd.quant[c]
+	}
+	for i := range t.Huff {
+		k := (i&1)*4 + i>>1 // class*4 + id
+		if !hd.huffSet[k] {
+			return t, fmt.Errorf("%w: Huffman table %d missing", ErrCorrupt, i)
+		}
+		t.Huff[i] = HuffTable{Count: hd.huff[k].count, Symbol: append([]uint8(nil), hd.huff[k].value...)}
+	}
+	return t, nil
+}

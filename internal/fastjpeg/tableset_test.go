@@ -127,3 +127,57 @@ func TestTableSets(t *testing.T) {
 		})
 	}
 }
+
+func TestTablesTravel(t *testing.T) {
+	var counts SymbolCounts
+	counts[HuffLumAC][0x01] = 1000
+	wideSet := StandardTables(10)
+	wideSet.Quant[1][40] = 1000
+	for _, tc := range []struct {
+		name string
+		tb   Tables
+		size int
+	}{
+		{"quality 75 with Annex K.3 tables", StandardTables(75), 619},
+		{"optimal Huffman tables", Tables{Quant: StandardTables(90).Quant, Huff: OptimalHuffman(&counts)}, 0},
+		{"a 16-bit quantisation table", wideSet, 683},
+	} {
+		t.Run(tc.name+" read back as they were written", func(t *testing.T) {
+			b := AppendTables(nil, &tc.tb)
+			if tc.size != 0 && len(b) != tc.size {
+				t.Errorf("%d bytes, want %d", len(b), tc.size)
+			}
+			got, err := ParseTables(b)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got.Quant != tc.tb.Quant {
+				t.Error("quantisation tables differ")
+			}
+			for i := range got.Huff {
+				if got.Huff[i].Count != tc.tb.Huff[i].Count || !bytes.Equal(got.Huff[i].Symbol, tc.tb.Huff[i].Symbol) {
+					t.Errorf("Huffman table %d differs", i)
+				}
+			}
+		})
+	}
+	good := AppendTables(nil, &Tables{Quant: StandardTables(75).Quant, Huff: StandardHuffman()})
+	dht := bytes.Index(good, []byte{0xff, markerDHT})
+	for _, tc := range []struct {
+		name string
+		b    []byte
+	}{
+		{"nothing", nil},
+		{"DHT first", append(bytes.Clone(good[dht:]), good[:dht]...)},
+		{"a byte after the tables", append(bytes.Clone(good), 0)},
+		{"a cut DHT", good[:len(good)-1]},
+		{"no table 2", append(append([]byte{0xff, markerDQT, 0, 2 + 2*65}, good[4:4+2*65]...), good[dht:]...)},
+		{"a zero step", func() []byte { b := bytes.Clone(good); b[5] = 0; return b }()},
+	} {
+		t.Run("a table set with "+tc.name+" is refused", func(t *testing.T) {
+			if _, err := ParseTables(tc.b); !errors.Is(err, ErrCorrupt) && !errors.Is(err, ErrShort) {
+				t.Fatalf("err = %v", err)
+			}
+		})
+	}
+}
