@@ -99,6 +99,20 @@ type Decoder struct {
 // or truncated data is an error wrapping ErrCorrupt or ErrShort (never a panic);
 // the pixels of r are then partly written.
 func (d *Decoder) DecodeScan(dst *image.YCbCr, r image.Rectangle, quality int, s Subsampling, scan []byte) error {
+	if err := checkDecodeArgs(dst, r, s); err != nil {
+		return err
+	}
+	if q := clampQuality(quality); q != d.quality {
+		t := quantTables(q)
+		d.quant[0], d.quant[1] = newDecQuant(&t[0]), newDecQuant(&t[1])
+		d.quality = q
+	}
+
+	return d.decode(dst, r, s, scan, &d.quant[0], &d.quant[1], &d.quant[1], &stdDec)
+}
+
+// checkDecodeArgs checks the frame and rectangle a tile decodes into.
+func checkDecodeArgs(dst *image.YCbCr, r image.Rectangle, s Subsampling) error {
 	if s != S420 && s != S422 {
 		return fmt.Errorf("%w: subsampling code %d", ErrArgs, s)
 	}
@@ -114,12 +128,26 @@ func (d *Decoder) DecodeScan(dst *image.YCbCr, r image.Rectangle, quality int, s
 	if !covers(dst, r) {
 		return fmt.Errorf("%w: frame planes too short for %v", ErrArgs, r)
 	}
-	if q := clampQuality(quality); q != d.quality {
-		t := quantTables(q)
-		d.quant[0], d.quant[1] = newDecQuant(&t[0]), newDecQuant(&t[1])
-		d.quality = q
-	}
+	return nil
+}
 
+// stdDec are the Annex K.3 decoding tables of v2 tiles: luminance DC and AC, then
+// chrominance DC and AC.
+var stdDec = [4]*decTable{decLumDC, decLumAC, decChromDC, decChromAC}
+
+// DecodeTile decodes scan, the payload of a tile r.Dx() x r.Dy() pixels coded with
+// the table set ts (any baseline quantisation and Huffman tables: a camera's
+// tables re-tiled by CoefFrame.AppendTile, or StandardTables) in layout s, into
+// dst's planes at r. The rules on dst, r and errors are DecodeScan's.
+func (d *Decoder) DecodeTile(dst *image.YCbCr, r image.Rectangle, ts *TableSet, s Subsampling, scan []byte) error {
+	if err := checkDecodeArgs(dst, r, s); err != nil {
+		return err
+	}
+	return d.decode(dst, r, s, scan, &ts.dq[0], &ts.dq[1], &ts.dq[2], &ts.dec)
+}
+
+func (d *Decoder) decode(dst *image.YCbCr, r image.Rectangle, s Subsampling, scan []byte, qy, qcb, qcr *decQuant, ht *[4]*decTable) error {
+	lumDC, lumAC, chromDC, chromAC := ht[HuffLumDC], ht[HuffLumAC], ht[HuffChromDC], ht[HuffChromAC]
 	w, h := r.Dx(), r.Dy()
 	cw := (r.Max.X+1)/2 - r.Min.X/2
 	ch := h
@@ -138,26 +166,26 @@ func (d *Decoder) DecodeScan(dst *image.YCbCr, r image.Rectangle, quality int, s
 	var err error
 	for my := 0; my < h; my += mh {
 		for mx := 0; mx < w; mx += mw {
-			if dcY, err = d.block(&py, mx, my, 0, decLumDC, decLumAC, dcY); err != nil {
+			if dcY, err = d.block(&py, mx, my, qy, lumDC, lumAC, dcY); err != nil {
 				return err
 			}
-			if dcY, err = d.block(&py, mx+8, my, 0, decLumDC, decLumAC, dcY); err != nil {
+			if dcY, err = d.block(&py, mx+8, my, qy, lumDC, lumAC, dcY); err != nil {
 				return err
 			}
 			cy := my
 			if s == S420 {
-				if dcY, err = d.block(&py, mx, my+8, 0, decLumDC, decLumAC, dcY); err != nil {
+				if dcY, err = d.block(&py, mx, my+8, qy, lumDC, lumAC, dcY); err != nil {
 					return err
 				}
-				if dcY, err = d.block(&py, mx+8, my+8, 0, decLumDC, decLumAC, dcY); err != nil {
+				if dcY, err = d.block(&py, mx+8, my+8, qy, lumDC, lumAC, dcY); err != nil {
 					return err
 				}
 				cy = my / 2
 			}
-			if dcCb, err = d.block(&pcb, mx/2, cy, 1, decChromDC, decChromAC, dcCb); err != nil {
+			if dcCb, err = d.block(&pcb, mx/2, cy, qcb, chromDC, chromAC, dcCb); err != nil {
 				return err
 			}
-			if dcCr, err = d.block(&pcr, mx/2, cy, 1, decChromDC, decChromAC, dcCr); err != nil {
+			if dcCr, err = d.block(&pcr, mx/2, cy, qcr, chromDC, chromAC, dcCr); err != nil {
 				return err
 			}
 			// Past the end the reader feeds zeros; a scan that needed them is short.
@@ -171,9 +199,8 @@ func (d *Decoder) DecodeScan(dst *image.YCbCr, r image.Rectangle, quality int, s
 
 // block decodes one block's coefficients, dequantises them and writes its pixels
 // at (x, y) of p, returning the DC for the next block's prediction.
-func (d *Decoder) block(p *plane, x, y int, qi int, dcT, acT *decTable, prevDC int32) (int32, error) {
+func (d *Decoder) block(p *plane, x, y int, q *decQuant, dcT, acT *decTable, prevDC int32) (int32, error) {
 	br := &d.br
-	q := &d.quant[qi]
 	blk := &d.blk
 	*blk = [blockSize]int32{}
 
