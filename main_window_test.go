@@ -113,7 +113,7 @@ func writeStill(t *testing.T, path string, w, h, frames int) *image.RGBA {
 	img := image.NewYCbCr(image.Rect(0, 0, w, h), image.YCbCrSubsampleRatio420)
 	p.Draw(img, 0)
 	var b bytes.Buffer
-	fmt.Fprintf(&b, "YUV4MPEG2 W%d H%d F30:1 Ip A1:1 C420jpeg\n", w, h)
+	fmt.Fprintf(&b, "YUV4MPEG2 W%d H%d F30:1 Ip A1:1 C420jpeg XCOLORRANGE=FULL\n", w, h) // the pattern's levels are full range
 	for i := 0; i < frames; i++ {
 		b.WriteString("FRAME\n")
 		b.Write(img.Y)

@@ -45,9 +45,9 @@ type Client struct {
 	reconnects atomic.Uint64
 }
 
-// Ready is closed once the first connection has been served: with a key, once the
-// receiver proved it and holds the datagram key. A keyed sender waits for it, since
-// before that no receiver can open its datagrams.
+// Ready is closed once the receiver's first message arrived on a connection: it has
+// attached the link and, with a key, proved it and installed the datagram key. A keyed
+// sender waits for it, since before that no receiver can open its datagrams.
 func (c *Client) Ready() <-chan struct{} {
 	c.readyInit.Do(func() { c.ready = make(chan struct{}) })
 	return c.ready
@@ -153,7 +153,6 @@ func (c *Client) serve(ctx context.Context, cn *conn) error {
 	c.connected.Store(true)
 	c.refusal.Store(nil)
 	c.cur.Store(cn)
-	c.readyOnce.Do(func() { c.Ready(); close(c.ready) })
 	done := make(chan struct{})
 	var pings sync.WaitGroup
 	defer pings.Wait()
@@ -176,6 +175,9 @@ func (c *Client) serve(ctx context.Context, cn *conn) error {
 		if typ == wire.MsgRefuse && cn.ch == nil {
 			return refusal(body)
 		}
+		// The receiver's first message (its first ping, sent as soon as it has attached
+		// the connection and, keyed, installed the datagram key) says it is ready.
+		c.readyOnce.Do(func() { c.Ready(); close(c.ready) })
 		if ok, err := answerPings(cn, &c.clk, typ, body); ok {
 			if err != nil {
 				return err

@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hrvs/hrvs/net/fec"
@@ -90,6 +91,7 @@ type assembler struct {
 
 	// results has room for every outstanding job, so decoders never block on it
 	// while the assembler blocks on jobs.
+	stopping    atomic.Bool // decoders skip what is left once the receiver stops
 	jobs        chan decodeJob
 	results     chan decodeResult
 	outstanding int
@@ -176,6 +178,8 @@ func before(a, b uint32) bool { return int32(a-b) < 0 }
 // decode has finished. It owns the decoders and stops them before it returns.
 func (a *assembler) run(ctx context.Context, packets <-chan packet) {
 	a.startDecoders()
+	stop := context.AfterFunc(ctx, func() { a.stopping.Store(true) })
+	defer stop()
 	tick := time.NewTicker(2 * time.Millisecond)
 	defer tick.Stop()
 	for packets != nil || a.decodingAny() {
@@ -185,7 +189,7 @@ func (a *assembler) run(ctx context.Context, packets <-chan packet) {
 				packets = nil
 				continue
 			}
-			if ctx.Err() == nil { // once stopping, what is queued is only given back
+			if !a.stopping.Load() { // once stopping, what is queued is only given back
 				a.handle(&p)
 			}
 			p.free()
@@ -240,6 +244,10 @@ func (a *assembler) handle(p *packet) {
 			a.c.dup.Add(1) // parity of a frame released whole: not needed, not late
 		default:
 			a.c.late.Add(1)
+			// A datagram that came after its frame was given up: the grace was too short
+			// for this path or for this machine (readers starved of CPU reorder too), so
+			// lengthen it; it decays again frame by frame.
+			a.endLate = min(maxEndGrace, max(2*a.endLate, reorderGrace))
 		}
 		return
 	}
@@ -451,7 +459,7 @@ func (a *assembler) expire(now time.Time) {
 		if pf.closing {
 			continue
 		}
-		if (!pf.newerAt.IsZero() && now.Sub(pf.newerAt) > reorderGrace) ||
+		if (!pf.newerAt.IsZero() && now.Sub(pf.newerAt) > a.endGrace()) ||
 			(!pf.endAt.IsZero() && now.Sub(pf.endAt) > a.endGrace()) ||
 			now.Sub(pf.lastAt) > a.cfg.deadline || now.Sub(pf.first) > maxAssembly*a.cfg.deadline {
 			pf.giveUp(now)
@@ -463,9 +471,10 @@ func (a *assembler) expire(now time.Time) {
 // path reorders: beyond it, waiting costs more latency than the repair does.
 const maxEndGrace = 50 * time.Millisecond
 
-// endGrace is how long after its end marker a frame waits for stragglers: twice
-// the lateness seen lately, at least reorderGrace. Datagrams later than the grace
-// are lost to it, but the ones just inside it push it up, so it follows the path.
+// endGrace is how long after its end marker, or after a newer frame's first datagram,
+// a frame waits for stragglers: twice the lateness seen lately, at least reorderGrace.
+// Datagrams later than the grace are lost to it, but the ones just inside it, and the
+// ones that come late, push it up, so it follows the path and the machine.
 func (a *assembler) endGrace() time.Duration {
 	return min(maxEndGrace, max(reorderGrace, 2*a.endLate))
 }

@@ -45,6 +45,10 @@ func (a *assembler) decoder() {
 	dec := a.cfg.newDecoder(&a.heads)
 	for j := range a.jobs {
 		pf := j.pf
+		if a.stopping.Load() { // nobody will see this frame: hand the job back undone
+			a.results <- decodeResult{pf: pf, tile: j.tile, rect: j.rect}
+			continue
+		}
 		err := dec.DecodeTile(pf.f.Image, j.rect, pf.quality, pf.sub, j.buf)
 		a.results <- decodeResult{pf: pf, tile: j.tile, rect: j.rect, ok: err == nil}
 	}
@@ -159,6 +163,8 @@ func (a *assembler) finishDecode(res decodeResult) {
 		pf.cover(res.rect)
 	} else {
 		pf.failed++
-		a.c.decErr.Add(1)
+		if !a.stopping.Load() { // a job handed back undone at the stop is no decode error
+			a.c.decErr.Add(1)
+		}
 	}
 }

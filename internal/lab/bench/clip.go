@@ -121,7 +121,7 @@ func (c clipSpec) fileName() string {
 // path.
 func makeClip(ctx context.Context, dir string, c clipSpec) (string, error) {
 	path := filepath.Join(dir, c.fileName())
-	want := int64(len(fmt.Sprintf("%s W%d H%d F%d:1 Ip A1:1 C420jpeg\n", y4mMagic, c.W, c.H, int(c.FPS)))) +
+	want := int64(len(fmt.Sprintf("%s W%d H%d F%d:1 Ip A1:1 C420jpeg XCOLORRANGE=FULL\n", y4mMagic, c.W, c.H, int(c.FPS)))) +
 		int64(c.Frames)*int64(len(y4mFrameTag)+frameBytes(c.W, c.H))
 	if st, err := os.Stat(path); err == nil && st.Size() == want {
 		return path, nil

@@ -99,9 +99,12 @@ type y4mWriter struct {
 	size image.Point
 }
 
+// newY4MWriter writes a clip whose samples are full-range (JFIF) levels, as the pattern
+// and the photographs are, and says so (XCOLORRANGE=FULL): a reader that assumes the
+// Y4M default, limited range, would stretch them (capture does for limited clips).
 func newY4MWriter(w io.Writer, width, height int, fps float64) (*y4mWriter, error) {
 	bw := bufio.NewWriterSize(w, 1<<20)
-	if _, err := fmt.Fprintf(bw, "%s W%d H%d F%d:1 Ip A1:1 C420jpeg\n", y4mMagic, width, height, int(fps)); err != nil {
+	if _, err := fmt.Fprintf(bw, "%s W%d H%d F%d:1 Ip A1:1 C420jpeg XCOLORRANGE=FULL\n", y4mMagic, width, height, int(fps)); err != nil {
 		return nil, fmt.Errorf("write y4m header: %w", err)
 	}
 	return &y4mWriter{w: bw, size: image.Pt(width, height)}, nil
