@@ -10,6 +10,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
 	"runtime"
 	"runtime/debug"
 	"sync"
@@ -17,6 +18,7 @@ import (
 
 	"github.com/hrvs/hrvs/internal/cli"
 	"github.com/hrvs/hrvs/internal/units"
+	"github.com/hrvs/hrvs/net/metrics"
 	"github.com/hrvs/hrvs/net/receiver"
 	"github.com/hrvs/hrvs/net/stats"
 	"github.com/hrvs/hrvs/net/tile"
@@ -54,7 +56,7 @@ func (f *recvFlags) register(fs *flag.FlagSet, demo bool) {
 	fs.DurationVar(&f.deadline, "deadline", f.deadline, "how long a stalled frame waits for missing tiles, above 0")
 	fs.StringVar(&f.decoder, "decoder", f.decoder, "tile JPEG decoder: fast (the project's own, image/jpeg for what it does not take) or stdlib")
 	fs.StringVar(&f.sink, "sink", f.sink, "where frames go: window, null or dir:PATH (a PNG per frame, never overwriting)\n(default: the window when a display is available, else null)")
-	fs.StringVar(&f.http, "http", f.http, "also serve a browser view (MJPEG, /snapshot.jpg, /stats.json) on this `address`; :8080 listens on\nloopback only, 0.0.0.0:8080 on every interface (default: none)")
+	fs.StringVar(&f.http, "http", f.http, "also serve a browser view (MJPEG, /snapshot.jpg, /stats.json, Prometheus /metrics) on this `address`; :8080 listens on\nloopback only, 0.0.0.0:8080 on every interface (default: none)")
 	fs.Var(&f.maxMemory, "max-memory", "the most `bytes` the receiver holds from the network (queue, reassembly, frame images), like 256mb;\nat least 32mb")
 	fs.StringVar(&f.record, "record", f.record, "also record what is received into this AVI (MJPEG) `file` (default: none)")
 	if demo {
@@ -171,10 +173,18 @@ func runRecv(ctx context.Context, env *cli.Env, f *recvFlags, listen string) err
 
 // outputs opens the sinks the flags name, fed with the receiver's live stats.
 func (f *recvFlags) outputs(rx *receiver.Receiver, log *slog.Logger, token string) (*render.Set, error) {
+	var mh http.Handler
+	if f.http != "" {
+		var err error
+		if mh, err = metrics.Handler(metrics.NewReceiverCollector(rx)); err != nil {
+			return nil, err
+		}
+	}
 	set, err := render.Open(render.Config{Sink: f.sink, HTTP: f.http, Record: f.record, Frames: f.frames, Token: token,
 		Title: "hrvs recv on " + rx.Addr(), Log: log,
 		Stats:     func() any { return rx.Stats() },
 		StatsText: func() string { return overlay(rx.Stats()) },
+		Metrics:   mh,
 	})
 	if errors.Is(err, render.ErrBadSink) {
 		return nil, &cli.UsageError{Reason: err.Error()}
