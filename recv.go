@@ -18,6 +18,7 @@ import (
 
 	"github.com/hrvs/hrvs/internal/cli"
 	"github.com/hrvs/hrvs/internal/units"
+	"github.com/hrvs/hrvs/net/discover"
 	"github.com/hrvs/hrvs/net/metrics"
 	"github.com/hrvs/hrvs/net/receiver"
 	"github.com/hrvs/hrvs/net/stats"
@@ -42,12 +43,14 @@ type recvFlags struct {
 	decoder         string
 	maxMemory       units.Bytes
 	key             keyFlags
+	name            string // recv only: the name announced on the LAN
+	announce        bool   // recv only: announce at all
 }
 
 // newRecvFlags returns the receive flags' defaults.
 func newRecvFlags() *recvFlags {
 	return &recvFlags{sockets: min(runtime.NumCPU(), maxRecvSockets), maxSize: maxFrame,
-		deadline: receiver.DefaultDeadline, decoder: "fast", maxMemory: receiver.DefaultMaxMemory}
+		deadline: receiver.DefaultDeadline, decoder: "fast", maxMemory: receiver.DefaultMaxMemory, announce: true}
 }
 
 // register adds the receiver's flags; demo leaves out those the sender's flags already name.
@@ -63,6 +66,8 @@ func (f *recvFlags) register(fs *flag.FlagSet, demo bool) {
 		return
 	}
 	f.key.register(fs, "the sender")
+	fs.StringVar(&f.name, "name", f.name, "the `name` announced on the LAN, letters, digits, '-' and '_' (default: this host's name)")
+	fs.BoolVar(&f.announce, "announce", f.announce, "announce this receiver with mDNS ("+discover.Service+") so hrvs list and send --to NAME find it;\nnot on loopback; --announce=false to stay unannounced")
 	fs.IntVar(&f.sockets, "sockets", f.sockets, fmt.Sprintf("UDP sockets sharing the port (SO_REUSEPORT), one reader each, 1..%d; the default is this machine's CPU count", maxRecvSockets))
 	fs.DurationVar(&f.duration, "duration", f.duration, "stop after this long, like 10s or 2m (default 0: run until interrupted)")
 	fs.IntVar(&f.frames, "frames", f.frames, "stop after this many frames (default 0: no limit)")
@@ -94,6 +99,11 @@ func (f *recvFlags) check() error {
 		}
 		if host == "" { // no address given: loopback only (docs/SECURITY.md)
 			f.http = "127.0.0.1" + f.http
+		}
+	}
+	if f.name != "" {
+		if err := discover.CheckName(f.name); err != nil {
+			return cli.Usagef("--name: %v", err)
 		}
 	}
 	return f.key.check()
@@ -160,6 +170,13 @@ func runRecv(ctx context.Context, env *cli.Env, f *recvFlags, listen string) err
 		return err
 	}
 	env.Log.Info("receiving", "listen", rx.Addr(), "sockets", cfg.Sockets)
+	if f.announce {
+		name := f.name
+		if name == "" {
+			name = discover.DefaultName()
+		}
+		defer announceReceiver(rx, name, f.maxSize.W, f.maxSize.H, cfg.Key, env.Log)()
+	}
 	ctx, cancel := withDuration(ctx, f.duration)
 	defer cancel()
 	err = receive(ctx, cancel, rx, sinks, f.frames, env.Stderr, env.Log)
