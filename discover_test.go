@@ -3,11 +3,15 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net/netip"
+	"os"
+	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -190,5 +194,74 @@ func TestListFindsAReceiverInAnotherNamespace(t *testing.T) {
 	}
 	if !strings.Contains(rxLog.String(), "announced on the LAN") {
 		t.Errorf("recv did not log its announcement:\n%s", rxLog.String())
+	}
+}
+
+// buildHRVS builds this module's hrvs into a temporary directory, for tests that run it
+// inside network namespaces (a sender in a test's own process would dial its control
+// link from the host's namespace).
+func buildHRVS(t *testing.T) string {
+	t.Helper()
+	goBin, err := exec.LookPath("go")
+	if err != nil {
+		goBin = filepath.Join(runtime.GOROOT(), "bin", "go")
+	}
+	bin := filepath.Join(t.TempDir(), "hrvs")
+	if out, err := exec.Command(goBin, "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// TestSendToAutoStreamsToTheAnnouncedReceiver runs the real binaries: hrvs recv announcing
+// in one namespace, hrvs send --to auto in the other, and checks the frames arrived.
+func TestSendToAutoStreamsToTheAnnouncedReceiver(t *testing.T) {
+	b := testrig.Netns(t, "")
+	for _, s := range []testbed.Side{testbed.Sender, testbed.Receiver} {
+		if out, err := b.Command(s, "ip", "route", "add", "224.0.0.0/4", "dev", b.Device(s)).CombinedOutput(); err != nil {
+			t.Fatalf("adding a multicast route in the %v namespace: %v: %s", s, err, out)
+		}
+	}
+	bin := buildHRVS(t)
+	dir := t.TempDir()
+	stats := filepath.Join(dir, "recv.json")
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	listen := netip.AddrPortFrom(b.ReceiverAddr(), 5000).String()
+	rx := b.CommandContext(ctx, testbed.Receiver, bin, "recv", "--listen", listen, "--name", "studio", "--sink", "null",
+		"--frames", "20", "--stats-json", stats)
+	var rxLog, txLog syncBuffer
+	rx.Stdout, rx.Stderr = &rxLog, &rxLog
+	if err := rx.Start(); err != nil {
+		t.Fatal(err)
+	}
+	waitLog := time.Now().Add(30 * time.Second)
+	for !strings.Contains(rxLog.String(), "announced on the LAN") {
+		if time.Now().After(waitLog) {
+			t.Fatalf("recv never announced itself:\n%s", rxLog.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	tx := b.CommandContext(ctx, testbed.Sender, bin, "send", "--to", "auto", "--size", "320x192", "--fps", "30", "--duration", "60s")
+	tx.Stdout, tx.Stderr = &txLog, &txLog
+	if err := tx.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { tx.Process.Kill(); tx.Wait() }()
+	if err := rx.Wait(); err != nil {
+		t.Fatalf("recv: %v\n%s\nsend:\n%s", err, rxLog.String(), txLog.String())
+	}
+	if !strings.Contains(txLog.String(), "found the receiver") || !strings.Contains(txLog.String(), "name=studio addr="+listen) {
+		t.Errorf("send did not say which receiver auto chose:\n%s", txLog.String())
+	}
+	raw, err := os.ReadFile(stats)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var st struct {
+		Frames uint64 `json:"frames_received"`
+	}
+	if err := json.Unmarshal(raw, &st); err != nil || st.Frames < 20 {
+		t.Fatalf("recv's stats %s (%v): want 20 frames received", raw, err)
 	}
 }
