@@ -131,7 +131,7 @@ type Sender interface {
 
 // NewReceiverCollector returns a collector of rx's figures, named hrvs_receiver_*:
 // frame, tile, datagram and byte counters, datagrams dropped by reason, the latency
-// histogram (capture to frame ready, in seconds), fps, bitrate and the clock offset.
+// histogram (capture to frame ready, in seconds), fps, rate and the clock offset.
 func NewReceiverCollector(rx Receiver) prometheus.Collector {
 	type S = receiver.Stats
 	c := newCollector("receiver", rx.Stats, []*metric[S]{
@@ -160,7 +160,7 @@ func NewReceiverCollector(rx Receiver) prometheus.Collector {
 		counter("streams_total", "Streams (sender restarts) seen.", func(s S) uint64 { return s.Streams }),
 		counter("acks_dropped_total", "Acknowledgements not sent because the control link was full or down.", func(s S) uint64 { return s.AcksDropped }),
 		gauge("fps", "Frames per second released, over the whole run.", func(s S) float64 { return s.FPS }),
-		gauge("bitrate_bits_per_second", "Bits per second read, over the whole run.", func(s S) float64 { return s.Mbps * 1e6 }),
+		gauge("rate_bytes_per_second", "UDP payload bytes per second read, over the whole run.", func(s S) float64 { return s.Mbps * 1e6 / 8 }),
 		gauge("clock_offset_seconds", "The sender's clock minus ours, as measured on the control link.", func(s S) float64 { return s.ClockOffsetMs / 1e3 }),
 		boolean("clock_synced", "1 when the clock offset has been measured.", func(s S) bool { return s.ClockSynced }),
 		boolean("keyed", "1 when the receiver requires a key.", func(s S) bool { return s.Keyed }),
@@ -214,8 +214,8 @@ func NewSenderCollector(tx Sender) prometheus.Collector {
 		boolean("open_loop", "1 while no usable acknowledgements arrive: safe rate, no repair.", func(s S) bool { return s.OpenLoop }),
 		boolean("keyed", "1 when the stream is sealed with a key.", func(s S) bool { return s.Keyed }),
 		gauge("quality", "JPEG quality chosen by rate control.", func(s S) float64 { return float64(s.Quality) }),
-		gauge("target_bitrate_bits_per_second", "The rate control's target.", func(s S) float64 { return s.TargetMbps * 1e6 }),
-		gauge("receive_bitrate_bits_per_second", "What the receiver reported getting.", func(s S) float64 { return s.ReceiveMbps * 1e6 }),
+		gauge("target_rate_bytes_per_second", "The rate control's target.", func(s S) float64 { return s.TargetMbps * 1e6 / 8 }),
+		gauge("receive_rate_bytes_per_second", "What the receiver reported getting.", func(s S) float64 { return s.ReceiveMbps * 1e6 / 8 }),
 		gauge("queue_delay_seconds", "One-way delay above the path's empty-queue minimum.", func(s S) float64 { return s.QueueDelayMs / 1e3 }),
 		gauge("loss_ratio", "Smoothed datagram loss, 0..1.", func(s S) float64 { return s.LossPct / 100 }),
 		gauge("parity_ratio", "Parity datagrams per data datagram in the last protected frame; 0 when unprotected.", func(s S) float64 { return s.FECPct / 100 }),

@@ -175,7 +175,7 @@ func TestScrapedMetricsMatchTheStats(t *testing.T) {
 			{"hrvs_receiver_datagrams_dropped_total", []string{"reason", "stale"}, float64(rs.DatagramsStale)},
 			{"hrvs_receiver_bytes_received_total", nil, float64(rs.BytesReceived)},
 			{"hrvs_receiver_fps", nil, rs.FPS},
-			{"hrvs_receiver_bitrate_bits_per_second", nil, rs.Mbps * 1e6},
+			{"hrvs_receiver_rate_bytes_per_second", nil, rs.Mbps * 1e6 / 8},
 			{"hrvs_receiver_clock_offset_seconds", nil, rs.ClockOffsetMs / 1e3},
 			{"hrvs_receiver_frame_width_pixels", nil, 320},
 			{"hrvs_receiver_frame_height_pixels", nil, 192},
@@ -234,6 +234,7 @@ func TestScrapedMetricsMatchTheStats(t *testing.T) {
 			{"hrvs_sender_parity_ratio", nil, st.FECPct / 100},
 			{"hrvs_sender_loss_ratio", nil, st.LossPct / 100},
 			{"hrvs_sender_quality", nil, float64(st.Quality)},
+			{"hrvs_sender_target_rate_bytes_per_second", nil, st.TargetMbps * 1e6 / 8},
 		}
 		for _, w := range want {
 			if got := value(t, sm, w.name, w.labels...); math.Abs(got-w.v) > 1e-9*math.Max(1, math.Abs(w.v)) {
