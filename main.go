@@ -32,7 +32,7 @@ func main() {
 // program is hrvs's command table.
 func program() *cli.Program {
 	return &cli.Program{Name: "hrvs", Intro: "live high-resolution video over UDP on a LAN", Commands: []*cli.Command{
-		sendCommand(), recvCommand(), demoCommand(), devicesCommand(), keygenCommand(),
+		sendCommand(), recvCommand(), listCommand(), demoCommand(), devicesCommand(), keygenCommand(),
 		labCommand("bench", "bench [flags]", "hrvs vs GStreamer and ffmpeg RTP/JPEG over loopback; prints a markdown table (hrvs-lab)"),
 		labCommand("bench-impair", "bench-impair [flags]", "hrvs under loss, caps, jitter and blackouts, and GStreamer beside it (hrvs-lab)"),
 		labCommand("relay", "relay --to HOST:PORT [flags]", "a UDP+TCP relay that adds delay, jitter, loss, reordering and rate caps (hrvs-lab)"),

@@ -37,7 +37,7 @@ func TestCommandLineMistakesExitTwoWithOneLine(t *testing.T) {
 		{"no command", nil, "usage"},
 		{"an unknown command", []string{"fly"}, `unknown command "fly"`},
 		{"send without --to", []string{"send"}, "--to HOST:PORT is required"},
-		{"send to an address without a port", []string{"send", "--to", "localhost"}, "want HOST:PORT"},
+		{"send to an address without a port", []string{"send", "--to", "127.0.0.1"}, "want HOST:PORT"},
 		{"send to port 0", []string{"send", "--duration", "2s", "--to", "127.0.0.1:0"}, `--to "127.0.0.1:0": port must be a number 1..65535`},
 		{"an unknown flag", send("--colour", "red"), "flag provided but not defined: -colour"},
 		{"a malformed size", send("--size", "big"), "not WIDTHxHEIGHT"},

@@ -10,6 +10,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
 	"runtime"
 	"runtime/debug"
 	"strings"
@@ -18,6 +19,8 @@ import (
 
 	"github.com/hrvs/hrvs/internal/cli"
 	"github.com/hrvs/hrvs/internal/units"
+	"github.com/hrvs/hrvs/net/discover"
+	"github.com/hrvs/hrvs/net/metrics"
 	"github.com/hrvs/hrvs/net/receiver"
 	"github.com/hrvs/hrvs/net/stats"
 	"github.com/hrvs/hrvs/net/tile"
@@ -41,12 +44,14 @@ type recvFlags struct {
 	decoder         string
 	maxMemory       units.Bytes
 	key             keyFlags
+	name            string // recv only: the name announced on the LAN
+	announce        bool   // recv only: announce at all
 }
 
 // newRecvFlags returns the receive flags' defaults.
 func newRecvFlags() *recvFlags {
 	return &recvFlags{sockets: min(runtime.NumCPU(), maxRecvSockets), maxSize: maxFrame,
-		deadline: receiver.DefaultDeadline, decoder: "fast", maxMemory: receiver.DefaultMaxMemory}
+		deadline: receiver.DefaultDeadline, decoder: "fast", maxMemory: receiver.DefaultMaxMemory, announce: true}
 }
 
 // register adds the receiver's flags; demo leaves out those the sender's flags already name.
@@ -55,13 +60,15 @@ func (f *recvFlags) register(fs *flag.FlagSet, demo bool) {
 	fs.DurationVar(&f.deadline, "deadline", f.deadline, "how long a stalled frame waits for missing tiles, above 0")
 	fs.StringVar(&f.decoder, "decoder", f.decoder, "tile JPEG decoder: fast (the project's own, image/jpeg for what it does not take) or stdlib")
 	fs.StringVar(&f.sink, "sink", f.sink, "where frames go: window, null or dir:PATH (a PNG per frame, never overwriting)\n(default: the window when a display is available, else null)")
-	fs.StringVar(&f.http, "http", f.http, "also serve a browser view (MJPEG, /snapshot.jpg, /stats.json) on this `address`; :8080 listens on\nloopback only, 0.0.0.0:8080 on every interface (default: none)")
+	fs.StringVar(&f.http, "http", f.http, "also serve a browser view (MJPEG, /snapshot.jpg, /stats.json, Prometheus /metrics) on this `address`; :8080 listens on\nloopback only, 0.0.0.0:8080 on every interface (default: none)")
 	fs.Var(&f.maxMemory, "max-memory", "the most `bytes` the receiver holds from the network (queue, reassembly, frame images), like 256mb;\nat least 32mb")
 	fs.StringVar(&f.record, "record", f.record, "also record what is received into this AVI (MJPEG) `file` (default: none)")
 	if demo {
 		return
 	}
 	f.key.register(fs, "the sender")
+	fs.StringVar(&f.name, "name", f.name, "the `name` announced on the LAN, letters, digits, '-' and '_' (default: this host's name)")
+	fs.BoolVar(&f.announce, "announce", f.announce, "announce this receiver with mDNS ("+discover.Service+") so hrvs list and send --to NAME find it;\nnot on loopback; --announce=false to stay unannounced")
 	fs.IntVar(&f.sockets, "sockets", f.sockets, fmt.Sprintf("UDP sockets sharing the port (SO_REUSEPORT), one reader each, 1..%d; the default is this machine's CPU count", maxRecvSockets))
 	fs.DurationVar(&f.duration, "duration", f.duration, "stop after this long, like 10s or 2m (default 0: run until interrupted)")
 	fs.IntVar(&f.frames, "frames", f.frames, "stop after this many frames (default 0: no limit)")
@@ -93,6 +100,11 @@ func (f *recvFlags) check() error {
 		}
 		if host == "" { // no address given: loopback only (docs/SECURITY.md)
 			f.http = "127.0.0.1" + f.http
+		}
+	}
+	if f.name != "" {
+		if err := discover.CheckName(f.name); err != nil {
+			return cli.Usagef("--name: %v", err)
 		}
 	}
 	return f.key.check()
@@ -172,6 +184,13 @@ func runRecv(ctx context.Context, env *cli.Env, f *recvFlags, listen string) err
 		return err
 	}
 	env.Log.Info("receiving", "listen", rx.Addr(), "sockets", cfg.Sockets)
+	if f.announce {
+		name := f.name
+		if name == "" {
+			name = discover.DefaultName()
+		}
+		defer announceReceiver(rx, name, f.maxSize.W, f.maxSize.H, cfg.Key, env.Log)()
+	}
 	ctx, cancel := withDuration(ctx, f.duration)
 	defer cancel()
 	err = receive(ctx, cancel, rx, sinks, f.frames, env.Stderr, env.Log)
@@ -185,10 +204,18 @@ func runRecv(ctx context.Context, env *cli.Env, f *recvFlags, listen string) err
 
 // outputs opens the sinks the flags name, fed with the receiver's live stats.
 func (f *recvFlags) outputs(rx *receiver.Receiver, log *slog.Logger, token string) (*render.Set, error) {
+	var mh http.Handler
+	if f.http != "" {
+		var err error
+		if mh, err = metrics.Handler(metrics.NewReceiverCollector(rx)); err != nil {
+			return nil, err
+		}
+	}
 	set, err := render.Open(render.Config{Sink: f.sink, HTTP: f.http, Record: f.record, Frames: f.frames, Token: token,
 		Title: "hrvs recv on " + rx.Addr(), Log: log,
 		Stats:     func() any { return rx.Stats() },
 		StatsText: func() string { return overlay(rx.Stats()) },
+		Metrics:   mh,
 	})
 	if errors.Is(err, render.ErrBadSink) {
 		return nil, &cli.UsageError{Reason: err.Error()}

@@ -65,6 +65,7 @@ type sendFlags struct {
 	refresh                 time.Duration
 	minQuality, fec         int
 	key                     keyFlags
+	metrics                 string // send only: where to serve /metrics
 }
 
 // newSendFlags returns the send flags' defaults.
@@ -189,17 +190,24 @@ func sendCommand() *cli.Command {
 	var to string
 	return &cli.Command{
 		Name:      "send",
-		UsageLine: "send --to HOST:PORT [flags]",
+		UsageLine: "send --to HOST:PORT|NAME|auto [flags]",
 		Short:     "stream a source to a receiver",
 		Long: "Streams a source (the test pattern, a V4L2 camera or a video file) to a receiver over UDP,\n" +
 			"with acknowledgements over TCP on the same port.",
 		Flags: func(fs *flag.FlagSet) {
-			fs.StringVar(&to, "to", "", "receiver `address` HOST:PORT, port 1..65535 (required)")
+			fs.StringVar(&to, "to", "", "receiver `address` HOST:PORT, port 1..65535, or the name a receiver announces on the LAN\n(hrvs list), or auto for the only one (required)")
+			fs.StringVar(&f.metrics, "metrics", "", "serve Prometheus /metrics on this `address`; :9100 listens on loopback only,\n0.0.0.0:9100 on every interface (default: none)")
 			f.register(fs)
 		},
 		Check: func(fs *flag.FlagSet) error {
-			if err := checkAddr("--to", to, false); err != nil {
+			if err := checkTo(to); err != nil {
 				return err
+			}
+			if f.metrics != "" {
+				var err error
+				if f.metrics, err = loopbackUnlessHost("--metrics", f.metrics); err != nil {
+					return err
+				}
 			}
 			return f.check(fs)
 		},
@@ -208,6 +216,10 @@ func sendCommand() *cli.Command {
 }
 
 func runSend(ctx context.Context, env *cli.Env, f *sendFlags, to string) error {
+	to, err := resolveTo(ctx, to, browseLAN(env.Log), env.Log)
+	if err != nil {
+		return err
+	}
 	src, err := f.open(ctx, env.Log)
 	if err != nil {
 		return err
@@ -220,6 +232,13 @@ func runSend(ctx context.Context, env *cli.Env, f *sendFlags, to string) error {
 	tx, err := sender.New(cfg)
 	if err != nil {
 		return fmt.Errorf("starting the sender: %w", err)
+	}
+	if f.metrics != "" {
+		ms, err := serveSenderMetrics(f.metrics, tx, env.Log)
+		if err != nil {
+			return err
+		}
+		defer ms.Close()
 	}
 	info := src.Info()
 	env.Log.Info("sending", "to", to, "source", info.Name, "size", fmt.Sprintf("%dx%d", info.Width, info.Height), "fps", info.FPS, "stream", tx.Stream())

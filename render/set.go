@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"strings"
 	"sync"
 
@@ -24,6 +25,7 @@ type Config struct {
 	Title     string        // what the receiver listens on, for the window title until the sender is known
 	Stats     func() any    // live stats for /stats.json (JSON-marshalable); may be nil
 	StatsText func() string // live stats as a few lines for the window's overlay; may be nil
+	Metrics   http.Handler  // served by the browser view as /metrics; may be nil
 	Log       *slog.Logger  // may be nil
 	// Token, when set, is required by the browser view (a keyed receiver's); the
 	// logged link carries it.
@@ -88,7 +90,7 @@ func Open(cfg Config) (*Set, error) {
 		return nil, fmt.Errorf("%w %q: use window, null or dir:PATH", ErrBadSink, cfg.Sink)
 	}
 	if cfg.HTTP != "" {
-		srv, err := web.New(cfg.HTTP, web.Options{Stats: cfg.Stats, Title: cfg.Title, Log: cfg.Log, Token: cfg.Token})
+		srv, err := web.New(cfg.HTTP, web.Options{Stats: cfg.Stats, Title: cfg.Title, Log: cfg.Log, Token: cfg.Token, Metrics: cfg.Metrics})
 		if err != nil {
 			s.Close()
 			return nil, fmt.Errorf("--http %s: %w", cfg.HTTP, err)

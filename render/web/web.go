@@ -53,7 +53,10 @@ type Options struct {
 	// Token, when set, is required of every request, as ?token= or the cookie the
 	// page sets from it (a keyed receiver's view: docs/SECURITY.md).
 	Token string
-	Log   *slog.Logger
+	// Metrics, when set, is served as /metrics (Prometheus's exposition format), behind
+	// the token like every other endpoint.
+	Metrics http.Handler
+	Log     *slog.Logger
 }
 
 // Server is a Sink that serves the newest frame over HTTP.
@@ -135,6 +138,9 @@ func New(addr string, opt Options) (*Server, error) {
 	mux.HandleFunc("GET /stream.mjpg", s.guard(s.stream))
 	mux.HandleFunc("GET /snapshot.jpg", s.guard(s.limited(s.snapshot)))
 	mux.HandleFunc("GET /stats.json", s.guard(s.limited(s.stats)))
+	if opt.Metrics != nil {
+		mux.HandleFunc("GET /metrics", s.guard(s.limited(opt.Metrics.ServeHTTP)))
+	}
 	s.srv = &http.Server{
 		Handler:           mux,
 		ReadHeaderTimeout: 5 * time.Second,

@@ -1,0 +1,267 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/hrvs/hrvs/internal/cli"
+	"github.com/hrvs/hrvs/internal/lab/testbed"
+	"github.com/hrvs/hrvs/internal/testrig"
+	"github.com/hrvs/hrvs/net/discover"
+	"github.com/hrvs/hrvs/net/seal"
+	"github.com/hrvs/hrvs/net/wire"
+)
+
+// syncBuffer is a bytes.Buffer a command writes while the test reads it.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func TestSendToANameOrAuto(t *testing.T) {
+	rx := func(name, addr string) discover.Entry {
+		return discover.Entry{Instance: name, Addr: netip.MustParseAddrPort(addr), Info: discover.Info{Role: discover.RoleReceiver, Version: 3}}
+	}
+	studio, lab := rx("studio", "10.0.0.2:5000"), rx("lab", "10.0.0.3:6000")
+	cases := []struct {
+		name  string
+		to    string
+		heard []discover.Entry
+		want  string // the address resolved, "" for an error
+		usage bool   // the error is a usage error (exit 2)
+		says  string
+	}{
+		{"an address is kept without asking the LAN", "192.0.2.1:5000", nil, "192.0.2.1:5000", false, ""},
+		{"auto with no receiver fails", "auto", nil, "", false, "no receiver answered"},
+		{"auto with one receiver picks it", "auto", []discover.Entry{studio}, "10.0.0.2:5000", false, ""},
+		{"auto with two receivers lists them and exits 2", "auto", []discover.Entry{lab, studio}, "", true, "2 receivers answered: lab (10.0.0.3:6000), studio (10.0.0.2:5000); name one with --to NAME"},
+		{"a name picks its receiver among several", "lab", []discover.Entry{lab, studio}, "10.0.0.3:6000", false, ""},
+		{"a name no receiver has fails", "garage", []discover.Entry{studio}, "", false, `"garage" (heard: studio (10.0.0.2:5000))`},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			asked := false
+			browse := func(context.Context) ([]discover.Entry, error) { asked = true; return c.heard, nil }
+			got, err := resolveTo(context.Background(), c.to, browse, slog.New(slog.DiscardHandler))
+			if isName(c.to) != asked {
+				t.Errorf("asked the LAN: %v, for --to %s", asked, c.to)
+			}
+			if c.want != "" {
+				if err != nil || got != c.want {
+					t.Fatalf("resolveTo(%s) = %q, %v; want %s", c.to, got, err, c.want)
+				}
+				return
+			}
+			var ue *cli.UsageError
+			if err == nil || errors.As(err, &ue) != c.usage || !strings.Contains(err.Error(), c.says) {
+				t.Fatalf("resolveTo(%s) error %v; want usage error %v saying %q", c.to, err, c.usage, c.says)
+			}
+		})
+	}
+}
+
+func TestDiscoveryFlagMistakesExitTwo(t *testing.T) {
+	cases := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"a receiver name with a dot", []string{"recv", "--duration", "2s", "--listen", "127.0.0.1:0", "--name", "a.b"}, `--name: bad instance name "a.b"`},
+		{"a send target that is neither an address nor a name", []string{"send", "--duration", "2s", "--to", "my screen"}, `--to "my screen": want HOST:PORT, auto or a receiver's name`},
+		{"list waiting for nothing", []string{"list", "--wait", "0s"}, "--wait 0s: want above 0"},
+		{"list waiting too long", []string{"list", "--wait", "2m"}, "--wait 2m0s: want above 0 and at most 1m0s"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			code, _, stderr := runCmd(c.args...)
+			if code != 2 || !strings.Contains(stderr, c.want) {
+				t.Fatalf("exit %d, stderr %q: want 2 and %q", code, stderr, c.want)
+			}
+		})
+	}
+}
+
+// TestListFindsAReceiverInAnotherNamespace runs hrvs recv --name studio in one network
+// namespace and hrvs list, and send's resolution of --to studio and --to auto, in the
+// other: mDNS only ever travels over the test's own veth pair.
+func TestListFindsAReceiverInAnotherNamespace(t *testing.T) {
+	b := testrig.Netns(t, "")
+	for _, s := range []testbed.Side{testbed.Sender, testbed.Receiver} {
+		// A LAN host reaches 224.0.0.251 through its default route; here the veth is the LAN.
+		if out, err := b.Command(s, "ip", "route", "add", "224.0.0.0/4", "dev", b.Device(s)).CombinedOutput(); err != nil {
+			t.Fatalf("adding a multicast route in the %v namespace: %v: %s", s, err, out)
+		}
+	}
+	keyFile := filepath.Join(t.TempDir(), "k")
+	key, err := seal.NewKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := seal.WriteKeyFile(keyFile, key); err != nil {
+		t.Fatal(err)
+	}
+	listen := netip.AddrPortFrom(b.ReceiverAddr(), 5000).String()
+	ctx, cancel := context.WithCancel(context.Background())
+	var rxLog syncBuffer
+	done := make(chan error, 1)
+	go func() {
+		done <- b.Do(testbed.Receiver, func() error {
+			log := slog.New(slog.NewTextHandler(&rxLog, nil))
+			code := program().Main(ctx, []string{"recv", "--listen", listen, "--name", "studio", "--sink", "null", "--key", keyFile},
+				nil, &rxLog, &rxLog, log)
+			if code != 0 {
+				return fmt.Errorf("recv exit %d", code)
+			}
+			return nil
+		})
+	}()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("%v: %s", err, rxLog.String())
+		}
+	}()
+
+	want := strings.Join([]string{"studio", "recv", listen, strconv.Itoa(wire.Version), "7680x4320", key.Fingerprint()}, " ")
+	shows := func(out string) bool {
+		for _, line := range strings.Split(out, "\n") {
+			if strings.Join(strings.Fields(line), " ") == want {
+				return true
+			}
+		}
+		return false
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		var stdout, stderr bytes.Buffer
+		var code int
+		b.Do(testbed.Sender, func() error {
+			code = program().Main(context.Background(), []string{"list", "--wait", "1s"}, nil, &stdout, &stderr, slog.New(slog.DiscardHandler))
+			return nil
+		})
+		if code != 0 {
+			t.Fatalf("list: exit %d: %s", code, stderr.String())
+		}
+		if shows(stdout.String()) {
+			if !strings.HasPrefix(stdout.String(), "NAME") {
+				t.Errorf("list printed no header:\n%s", stdout.String())
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("list never showed %q:\n%s%s\nrecv's log:\n%s", want, stdout.String(), stderr.String(), rxLog.String())
+		}
+	}
+	for _, to := range []string{"studio", "auto"} {
+		t.Run("send --to "+to+" resolves to the receiver", func(t *testing.T) {
+			var got string
+			var err error
+			b.Do(testbed.Sender, func() error {
+				log := slog.New(slog.DiscardHandler)
+				got, err = resolveTo(context.Background(), to, browseLAN(log), log)
+				return nil
+			})
+			if err != nil || got != listen {
+				t.Fatalf("--to %s resolved to %q, %v; want %s", to, got, err, listen)
+			}
+		})
+	}
+	if !strings.Contains(rxLog.String(), "announced on the LAN") {
+		t.Errorf("recv did not log its announcement:\n%s", rxLog.String())
+	}
+}
+
+// buildHRVS builds this module's hrvs into a temporary directory, for tests that run it
+// inside network namespaces (a sender in a test's own process would dial its control
+// link from the host's namespace).
+func buildHRVS(t *testing.T) string {
+	t.Helper()
+	goBin, err := exec.LookPath("go")
+	if err != nil {
+		goBin = filepath.Join(runtime.GOROOT(), "bin", "go")
+	}
+	bin := filepath.Join(t.TempDir(), "hrvs")
+	if out, err := exec.Command(goBin, "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// TestSendToAutoStreamsToTheAnnouncedReceiver runs the real binaries: hrvs recv announcing
+// in one namespace, hrvs send --to auto in the other, and checks the frames arrived.
+func TestSendToAutoStreamsToTheAnnouncedReceiver(t *testing.T) {
+	b := testrig.Netns(t, "")
+	for _, s := range []testbed.Side{testbed.Sender, testbed.Receiver} {
+		if out, err := b.Command(s, "ip", "route", "add", "224.0.0.0/4", "dev", b.Device(s)).CombinedOutput(); err != nil {
+			t.Fatalf("adding a multicast route in the %v namespace: %v: %s", s, err, out)
+		}
+	}
+	bin := buildHRVS(t)
+	dir := t.TempDir()
+	stats := filepath.Join(dir, "recv.json")
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	listen := netip.AddrPortFrom(b.ReceiverAddr(), 5000).String()
+	rx := b.CommandContext(ctx, testbed.Receiver, bin, "recv", "--listen", listen, "--name", "studio", "--sink", "null",
+		"--frames", "20", "--stats-json", stats)
+	var rxLog, txLog syncBuffer
+	rx.Stdout, rx.Stderr = &rxLog, &rxLog
+	if err := rx.Start(); err != nil {
+		t.Fatal(err)
+	}
+	waitLog := time.Now().Add(30 * time.Second)
+	for !strings.Contains(rxLog.String(), "announced on the LAN") {
+		if time.Now().After(waitLog) {
+			t.Fatalf("recv never announced itself:\n%s", rxLog.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	tx := b.CommandContext(ctx, testbed.Sender, bin, "send", "--to", "auto", "--size", "320x192", "--fps", "30", "--duration", "60s")
+	tx.Stdout, tx.Stderr = &txLog, &txLog
+	if err := tx.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { tx.Process.Kill(); tx.Wait() }()
+	if err := rx.Wait(); err != nil {
+		t.Fatalf("recv: %v\n%s\nsend:\n%s", err, rxLog.String(), txLog.String())
+	}
+	if !strings.Contains(txLog.String(), "found the receiver") || !strings.Contains(txLog.String(), "name=studio addr="+listen) {
+		t.Errorf("send did not say which receiver auto chose:\n%s", txLog.String())
+	}
+	raw, err := os.ReadFile(stats)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var st struct {
+		Frames uint64 `json:"frames_received"`
+	}
+	if err := json.Unmarshal(raw, &st); err != nil || st.Frames < 20 {
+		t.Fatalf("recv's stats %s (%v): want 20 frames received", raw, err)
+	}
+}

@@ -1,0 +1,104 @@
+package discover
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+)
+
+// Role is what an announced instance does.
+type Role string
+
+// Roles an instance announces in its TXT record's "role" key.
+const (
+	RoleReceiver Role = "recv"
+	RoleSender   Role = "send"
+)
+
+// TXT keys (RFC 6763 §6.4: short, lower case, no '=').
+const (
+	keyVersion = "v"    // the wire protocol's version (docs/PROTOCOL.md)
+	keyRole    = "role" // recv or send
+	keyMax     = "max"  // the largest frame accepted, WIDTHxHEIGHT in pixels
+	keyKey     = "key"  // the stream key's fingerprint; absent when the stream is open
+)
+
+// maxTXTString is the longest string a TXT record holds (RFC 6763 §6.1: one length byte).
+const maxTXTString = 255
+
+// ErrBadTXT is wrapped by ParseTXT for a record it cannot read.
+var ErrBadTXT = errors.New("discover: bad TXT record")
+
+// Info is what an instance tells about itself in its TXT record.
+type Info struct {
+	Role    Role
+	Version int    // wire protocol version
+	MaxW    int    // largest frame accepted, pixels; 0 when not said
+	MaxH    int    //
+	Key     string // fingerprint of the stream key (seal.Key.Fingerprint); "" for an open stream
+}
+
+// TXT encodes i as DNS-SD key=value strings (RFC 6763 §6.3), in a fixed order.
+func (i Info) TXT() []string {
+	txt := []string{keyVersion + "=" + strconv.Itoa(i.Version), keyRole + "=" + string(i.Role)}
+	if i.MaxW > 0 && i.MaxH > 0 {
+		txt = append(txt, fmt.Sprintf("%s=%dx%d", keyMax, i.MaxW, i.MaxH))
+	}
+	if i.Key != "" {
+		txt = append(txt, keyKey+"="+i.Key)
+	}
+	return txt
+}
+
+// ParseTXT decodes a TXT record written by Info.TXT. Following RFC 6763 §6.4-6.5, keys
+// are matched without regard to case, a key seen twice keeps its first value, and keys
+// it does not know are ignored (a later version may add some). The version and the role
+// are required; a record without them is not an HRVS instance's.
+func ParseTXT(txt []string) (Info, error) {
+	var i Info
+	seen := map[string]bool{}
+	for _, s := range txt {
+		if len(s) > maxTXTString {
+			return Info{}, fmt.Errorf("%w: a string of %d bytes, at most %d", ErrBadTXT, len(s), maxTXTString)
+		}
+		k, v, _ := strings.Cut(s, "=")
+		k = strings.ToLower(k)
+		if k == "" || seen[k] {
+			continue // §6.4: a string with no key is ignored, and so is a repeated key
+		}
+		seen[k] = true
+		switch k {
+		case keyVersion:
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 0 || n > 255 {
+				return Info{}, fmt.Errorf("%w: version %q", ErrBadTXT, v)
+			}
+			i.Version = n
+		case keyRole:
+			switch r := Role(v); r {
+			case RoleReceiver, RoleSender:
+				i.Role = r
+			default:
+				return Info{}, fmt.Errorf("%w: role %q", ErrBadTXT, v)
+			}
+		case keyMax:
+			ws, hs, ok := strings.Cut(v, "x")
+			w, werr := strconv.Atoi(ws)
+			h, herr := strconv.Atoi(hs)
+			if !ok || werr != nil || herr != nil || w <= 0 || h <= 0 || w > 65535 || h > 65535 {
+				return Info{}, fmt.Errorf("%w: size %q, want WIDTHxHEIGHT", ErrBadTXT, v)
+			}
+			i.MaxW, i.MaxH = w, h
+		case keyKey:
+			i.Key = v
+		}
+	}
+	switch {
+	case !seen[keyVersion]:
+		return Info{}, fmt.Errorf("%w: no version", ErrBadTXT)
+	case !seen[keyRole]:
+		return Info{}, fmt.Errorf("%w: no role", ErrBadTXT)
+	}
+	return i, nil
+}
