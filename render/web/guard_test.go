@@ -30,8 +30,9 @@ func TestAStalledViewerMakesRoomForANewOne(t *testing.T) {
 	neverReads(t, s.Addr().String())
 	neverReads(t, s.Addr().String())
 	waitFor(t, "both stalled viewers to be attached", func() bool { return s.Stats().Viewers == 2 })
-	// Once their buffers are full and stalledAfter has passed, a newcomer gets in.
-	deadline := time.Now().Add(30 * time.Second)
+	// Once their buffers are full and stalledAfter has passed, a newcomer gets in: on a
+	// busy machine encoding is slow and filling the buffers takes a while.
+	deadline := time.Now().Add(90 * time.Second)
 	for {
 		resp, err := http.Get(url + "/stream.mjpg")
 		if err != nil {
