@@ -52,6 +52,7 @@ type FileSource struct {
 }
 
 func newFileSource(info Info, r frameReader, o Options) *FileSource {
+	info.Stored = true
 	switch {
 	case o.FPS > 0:
 		info.FPS = o.FPS
