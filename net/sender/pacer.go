@@ -35,7 +35,9 @@ func (p *pacer) setRate(bits int64) {
 	p.mu.Unlock()
 }
 
-func (p *pacer) wait(n int) {
+// wait takes n bytes from the bucket, sleeping while it is in debt; it returns the
+// time slept, which is the path's share of a frame's sending, not the CPU's.
+func (p *pacer) wait(n int) time.Duration {
 	p.mu.Lock()
 	now := time.Now()
 	if !p.last.IsZero() {
@@ -47,7 +49,10 @@ func (p *pacer) wait(n int) {
 	p.mu.Unlock()
 	if debt < 0 {
 		if d := time.Duration(-debt / rate * float64(time.Second)); d >= minSleep {
+			start := time.Now()
 			time.Sleep(d)
+			return time.Since(start)
 		}
 	}
+	return 0
 }
