@@ -36,7 +36,8 @@ func (p *pacer) setRate(bits int64) {
 }
 
 // wait takes n bytes from the bucket, sleeping while it is in debt; it returns the
-// time slept, which is the path's share of a frame's sending, not the CPU's.
+// time the rate asked it to sleep, the path's share of a frame's sending. (Not the
+// time slept: on a busy CPU a sleep overruns, and the overrun is the CPU's.)
 func (p *pacer) wait(n int) time.Duration {
 	p.mu.Lock()
 	now := time.Now()
@@ -49,9 +50,8 @@ func (p *pacer) wait(n int) time.Duration {
 	p.mu.Unlock()
 	if debt < 0 {
 		if d := time.Duration(-debt / rate * float64(time.Second)); d >= minSleep {
-			start := time.Now()
 			time.Sleep(d)
-			return time.Since(start)
+			return d
 		}
 	}
 	return 0

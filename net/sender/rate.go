@@ -40,6 +40,7 @@ type rateControl struct {
 	lostAll     float64 // smoothed datagrams' worth of tiles lost per frame
 	lostLate    float64 // of which in the second half of the frame's sending order
 	tail        bool    // losses look like a queue overflowing under each frame
+	tailRun     int     // consecutive frames that lost data datagrams from their second half
 	lossyFrames int     // frames that lost data datagrams: enough of them classify the loss
 	recv        [32]recvSample
 	nRecv       int
@@ -118,6 +119,7 @@ const (
 	recvWindowUS        = 500_000
 	implausibleShare    = 0.5             // a frame's dispersion under this share of the receive rate is the receiver's, not the path's
 	pathBehindShare     = 0.95            // a receive rate under this share of the send rate, same frames: the path falls behind
+	tailFrames          = 3               // frames in a row that must lose their tail before tail drops cut the target
 	queueEpisode        = 2 * time.Second // after a cut on the path's signal, a queue is still the path's for this long
 	demandHeadroom      = 1.25            // a target raised to what the frames want leaves them this much room
 	startBits           = 20e6            // first target; a faster path is found within a few frames (frameSent doubles the target while the path stays calm)
@@ -277,7 +279,16 @@ func (rc *rateControl) onDatagramLoss(now time.Time, lost, lostLate int, lateSha
 	if lost > 0 {
 		rc.lossyFrames++
 	}
-	if !rc.tail || now.Sub(rc.lastDown) < 300*time.Millisecond {
+	// A queue overflowing under each frame takes the tail of frame after frame; one
+	// frame's tail lost in a burst (a receiver starved of CPU whose socket buffer
+	// overflowed while it was not reading) is not the path, though it moves the
+	// smoothed counts as much.
+	if lostLate > 0 {
+		rc.tailRun++
+	} else {
+		rc.tailRun = 0
+	}
+	if !rc.tail || rc.tailRun < tailFrames || now.Sub(rc.lastDown) < 300*time.Millisecond {
 		return
 	}
 	got := rc.recvRate

@@ -249,3 +249,37 @@ func TestPathSignalsCutQuality(t *testing.T) {
 		}
 	})
 }
+
+// Tail drops cut the target only when frame after frame loses its tail: a burst in
+// one frame is as likely a receiver whose socket overflowed while its CPU was busy.
+func TestTailDropsMustRepeat(t *testing.T) {
+	type loss struct{ lost, late int }
+	cases := []struct {
+		name   string
+		frames []loss
+		cut    bool
+	}{
+		{name: "one frame losing its tail in a burst cuts nothing",
+			frames: []loss{{15, 15}, {0, 0}, {0, 0}, {0, 0}, {0, 0}, {0, 0}, {0, 0}, {0, 0}}},
+		{name: "tails lost in every other frame cut nothing",
+			frames: []loss{{15, 15}, {0, 0}, {15, 15}, {0, 0}, {15, 15}, {0, 0}, {15, 15}, {0, 0}}},
+		{name: "random loss over both halves cuts nothing",
+			frames: []loss{{6, 3}, {6, 3}, {6, 3}, {6, 3}, {6, 3}, {6, 3}, {6, 3}, {6, 3}}},
+		{name: "frame after frame losing its tail cuts the target, for tail drops",
+			frames: []loss{{6, 6}, {6, 6}, {6, 6}, {6, 6}, {6, 6}}, cut: true},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			rc := newRateControl(0, 75, 20)
+			rc.recvRate = 10e6
+			now := time.Unix(1000, 0)
+			for _, f := range c.frames {
+				now = now.Add(time.Second / 30)
+				rc.onDatagramLoss(now, f.lost, f.late, 0.5)
+			}
+			if cut := rc.cuts[cutTail] > 0; cut != c.cut || cut != (rc.target < startBits) {
+				t.Errorf("tail cuts %d, target %.1f Mbit/s; want a cut: %v", rc.cuts[cutTail], rc.target/1e6, c.cut)
+			}
+		})
+	}
+}
