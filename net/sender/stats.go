@@ -16,7 +16,10 @@ type Stats struct {
 	// name, kept for readers of it.
 	FramesSkippedCPU  uint64 `json:"frames_skipped_cpu"`
 	FramesDroppedBusy uint64 `json:"frames_dropped_busy"`
-	FramesDroppedAck  uint64 `json:"frames_dropped_window"`
+	FramesDroppedAck  uint64 `json:"frames_dropped_window"` // live frames skipped while Window frames awaited acknowledgement
+	// FramesDroppedRate counts live frames skipped for the path: the rate credit was
+	// spent, or the encoders were still busy because the last frame spent longer in
+	// the pacer than encoding.
 	FramesDroppedRate uint64 `json:"frames_dropped_rate"`
 	FramesAcked       uint64 `json:"frames_acked"`
 	FramesAckedWhole  uint64 `json:"frames_acked_complete"`
