@@ -41,10 +41,15 @@ func (f *Frame) Release() {
 // Info describes a source's stream as negotiated (a camera may pick a size or rate
 // other than the one asked for).
 type Info struct {
-	Name      string // what the user named: "pattern", "/dev/video0", a file path
-	Width     int
-	Height    int
-	FPS       float64 // nominal frame rate; 0 means as fast as frames can be made
+	Name   string // what the user named: "pattern", "/dev/video0", a file path
+	Width  int
+	Height int
+	FPS    float64 // nominal frame rate; 0 means as fast as frames can be made
+	// Stored is true for frames read from storage (a file) rather than happening in
+	// real time: the source can wait for its caller, so a caller that waits for its
+	// path loses no frame. A live source (a camera, the pattern at a set rate) leaves
+	// it false: its frames pass whether or not they are taken.
+	Stored    bool
 	Subsample image.YCbCrSubsampleRatio
 	// Colour is how the source's own samples are read, as it declared them or as
 	// assumed (see Colour). Frames are delivered converted to JFIF's full-range

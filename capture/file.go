@@ -75,6 +75,7 @@ func newFileSource(info Info, r frameReader, o Options) (*FileSource, error) {
 	if err != nil {
 		return nil, err
 	}
+	info.Stored = true
 	switch {
 	case o.FPS > 0:
 		info.FPS = o.FPS

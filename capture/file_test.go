@@ -755,3 +755,37 @@ func TestTimedLoop(t *testing.T) {
 		}
 	})
 }
+
+// A file can wait for its caller (Stored), whatever rate it plays at; the pattern,
+// standing in for a camera, cannot.
+func TestFilesSayTheyCanWait(t *testing.T) {
+	cases := []struct {
+		name   string
+		source string // a clip name, or "pattern"
+		fps    float64
+		stored bool
+	}{
+		{name: "a Y4M file at its own rate is stored", source: "c420.y4m", stored: true},
+		{name: "a Y4M file as fast as possible is stored", source: "c420.y4m", fps: -1, stored: true},
+		{name: "an MJPEG file is stored", source: "m422.mjpeg", stored: true},
+		{name: "a file ffmpeg decodes is stored", source: "upright.mp4", fps: 10, stored: true},
+		{name: "the pattern at a rate is live", source: "pattern", fps: 30},
+		{name: "the pattern as fast as possible is not stored", source: "pattern", fps: -1},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			name := c.source
+			if name != "pattern" {
+				name = testClip(t, name)
+			}
+			src, err := Open(context.Background(), name, Options{FPS: c.fps, Width: 320, Height: 240})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer src.Close()
+			if got := src.Info().Stored; got != c.stored {
+				t.Errorf("Stored %v, want %v (%+v)", got, c.stored, src.Info())
+			}
+		})
+	}
+}

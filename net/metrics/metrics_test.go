@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"net/http"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -46,13 +47,13 @@ func scrape(t *testing.T, url string) map[string]*dto.MetricFamily {
 
 // settled scrapes url until a scrape falls between two equal snapshots of the stats it
 // reports, so the scrape can be compared with them figure by figure.
-func settled[S comparable](t *testing.T, snap func() S, url string) (S, map[string]*dto.MetricFamily) {
+func settled[S any](t *testing.T, snap func() S, url string) (S, map[string]*dto.MetricFamily) {
 	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		before := snap()
 		fams := scrape(t, url)
-		if after := snap(); after == before {
+		if after := snap(); reflect.DeepEqual(after, before) {
 			return after, fams
 		} else if time.Now().After(deadline) {
 			t.Fatalf("%s: the stats still move after 30 s: %+v then %+v", url, before, after)

@@ -15,6 +15,7 @@ func TestDispersionTellsThePathFromTheReceiver(t *testing.T) {
 		path      int64 // µs the next frame's arrival allows the path
 		lossless  bool
 		recvRate  float64
+		sendRate  float64
 		queueMs   float64
 		wantSlow  bool
 		wantBelow float64 // the target must end below this (0: unchanged at 20 Mbit/s)
@@ -29,13 +30,17 @@ func TestDispersionTellsThePathFromTheReceiver(t *testing.T) {
 			arrive: 200_000, path: 200_000, lossless: true, recvRate: 18e6, wantSlow: true},
 		{name: "a lossy frame claiming under half the receive rate still cuts", bytes: 100_000,
 			arrive: 200_000, path: 200_000, lossless: false, recvRate: 18e6, wantBelow: 4e6},
+		{name: "a lossless frame while everything arrives at the rate sent is a busy CPU's", bytes: 100_000,
+			arrive: 200_000, path: 200_000, lossless: true, recvRate: 6e6, sendRate: 6e6, wantSlow: true},
+		{name: "a frame stretched while the receive rate falls behind the send rate cuts", bytes: 100_000,
+			arrive: 200_000, path: 200_000, lossless: true, recvRate: 6e6, sendRate: 9e6, wantBelow: 4e6},
 		{name: "a growing queue makes a low claim believable", bytes: 100_000,
 			arrive: 200_000, path: 200_000, lossless: true, recvRate: 18e6, queueMs: 20, wantBelow: 4e6},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			rc := newRateControl(0, 75, 20)
-			rc.recvRate, rc.queueMs = c.recvRate, c.queueMs
+			rc.recvRate, rc.sendRate, rc.queueMs = c.recvRate, c.sendRate, c.queueMs
 			now := time.Unix(1000, 0)
 			slow := rc.onDispersion(now, c.bytes, 10_000, c.arrive, c.path, c.lossless)
 			if slow != c.wantSlow {

@@ -103,7 +103,9 @@ func (s *Sender) encodeTile(w *worker, j tileJob) {
 	r := fj.grid.Rect(j.tile)
 	var sub uint8
 	var err error
+	start := time.Now()
 	w.payload, sub, err = w.enc.AppendTile(w.payload[:0], fj.f.Image, r, int(fj.hdr.Quality))
+	fj.sent.encoding.Add(int64(time.Since(start)))
 	switch {
 	case err != nil:
 		s.count.encErrs.Add(1)

@@ -31,7 +31,7 @@ type link interface {
 
 // congestion is what the ledger tells rate control (rateControl).
 type congestion interface {
-	onAck(now time.Time, owdMs float64, firstUS int64, bytes uint32, sent, wire int64)
+	onAck(now time.Time, owdMs float64, firstUS, sendUS int64, bytes uint32, sent, wire int64)
 	onDatagramLoss(now time.Time, lost, lostLate int, lateShare float64)
 	// onDispersion reports whether it read the spread as the receiver's slowness.
 	onDispersion(now time.Time, wireBytes, sendUS, arriveUS, pathUS int64, lossless bool) (receiverSlow bool)
@@ -63,6 +63,8 @@ type tally struct {
 	datagrams   atomic.Int64
 	firstSendUS atomic.Int64
 	lastSendUS  atomic.Int64
+	paced       atomic.Int64 // nanoseconds the encoders slept in the pacer, summed over them
+	encoding    atomic.Int64 // nanoseconds the encoders spent encoding the frame's tiles, summed over them
 }
 
 // dataDatagrams is how many data datagrams were numbered (at most 2^16).
@@ -299,7 +301,7 @@ func (l *ledger) feedback(a *wire.Ack, sent *tally, whole bool, now time.Time) {
 	}
 	payload, wireBytes := sent.payload.Load(), sent.bytes.Load()
 	owd := float64(a.FirstUS-first) / 1000
-	l.cc.onAck(now, owd, a.FirstUS, a.Bytes, payload, wireBytes)
+	l.cc.onAck(now, owd, a.FirstUS, first, a.Bytes, payload, wireBytes)
 	// Data datagrams are numbered in sending order and the ack says which arrived
 	// from the network (parity's rebuilds aside). Random loss hits both halves of a
 	// frame alike; a queue that overflows under the frame's own burst drops its tail.

@@ -51,7 +51,7 @@ type fakeCC struct {
 	opened  int
 }
 
-func (f *fakeCC) onAck(_ time.Time, owdMs float64, _ int64, bytes uint32, sent, wire int64) {
+func (f *fakeCC) onAck(_ time.Time, owdMs float64, _, _ int64, bytes uint32, sent, wire int64) {
 	f.acks = append(f.acks, ackFeed{owdMs, bytes, sent, wire})
 }
 

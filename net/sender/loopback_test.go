@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"image"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -275,5 +277,76 @@ func TestParityRecoversLossesWithinTheFrame(t *testing.T) {
 	}
 	if float64(cAd)/float64(nAd) <= float64(cNo)/float64(nNo) || pctAd <= 0 {
 		t.Errorf("adaptive parity (%.0f%%) did not raise the share of complete frames: %d/%d against %d/%d", pctAd, cAd, nAd, cNo, nNo)
+	}
+}
+
+// clip is a Y4M file of the pattern's first frames, opened as a file source: its
+// frame i is the pattern's frame i.
+type clip struct {
+	capture.Source
+	p *capture.Pattern
+}
+
+func (c clip) Draw(img *image.YCbCr, seq uint64) { c.p.Draw(img, seq) }
+
+// writeClip writes frames of the pattern at w x h into a Y4M file and opens it at
+// fps (negative: as fast as possible).
+func writeClip(t *testing.T, w, h, frames int, fps float64) clip {
+	t.Helper()
+	p, err := capture.NewPattern(w, h, 30)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "clip.y4m")
+	out := []byte(fmt.Sprintf("YUV4MPEG2 W%d H%d F30:1 Ip A1:1 C420jpeg XCOLORRANGE=FULL\n", w, h)) // the pattern is full range
+	img := image.NewYCbCr(image.Rect(0, 0, w, h), image.YCbCrSubsampleRatio420)
+	for i := range frames {
+		p.Draw(img, uint64(i))
+		out = append(out, "FRAME\n"...)
+		out = append(out, img.Y...)
+		out = append(out, img.Cb...)
+		out = append(out, img.Cr...)
+	}
+	if err := os.WriteFile(path, out, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	src, err := capture.Open(context.Background(), path, capture.Options{FPS: fps})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { src.Close() })
+	return clip{Source: src, p: p}
+}
+
+// A file sent as fast as possible waits for the encoders, the window and the rate
+// (back-pressure) instead of skipping frames: every frame arrives, at the quality
+// set, however busy the machine.
+func TestAFileAtMaxRateDeliversEveryFrame(t *testing.T) {
+	const frames = 45
+	w, h := 640, 384
+	if testrig.Race {
+		w, h = 320, 192
+	}
+	src := writeClip(t, w, h, frames, -1)
+	if info := src.Info(); !info.Stored || info.FPS != 0 {
+		t.Fatalf("the clip opened as %+v: want a stored source with no rate of its own", info)
+	}
+	r := newRig(t, src, relay.Config{}, sender.Config{})
+	if err := r.Send(context.Background(), frames); err != nil {
+		t.Fatal(err)
+	}
+	r.Settle()
+	r.Stop()
+	st, rs := r.TX.Stats(), r.RX.Stats()
+	t.Logf("sender %+v", st)
+	if st.FramesCaptured != frames || st.FramesSent != frames || rs.FramesReceived != frames || rs.FramesComplete != frames {
+		t.Errorf("%d frames in the file: %d captured, %d sent, %d received, %d complete; want all",
+			frames, st.FramesCaptured, st.FramesSent, rs.FramesReceived, rs.FramesComplete)
+	}
+	if n := st.FramesSkippedCPU + st.FramesDroppedAck + st.FramesDroppedRate; n != 0 {
+		t.Errorf("%d frames skipped (%d busy, %d window, %d rate): a file can wait", n, st.FramesSkippedCPU, st.FramesDroppedAck, st.FramesDroppedRate)
+	}
+	if st.Quality != sender.DefaultQuality || st.QualityCuts != 0 {
+		t.Errorf("quality %d after %d cuts (%s), want %d throughout on a clean path", st.Quality, st.QualityCuts, st.QualityCutReason, sender.DefaultQuality)
 	}
 }

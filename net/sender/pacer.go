@@ -35,7 +35,10 @@ func (p *pacer) setRate(bits int64) {
 	p.mu.Unlock()
 }
 
-func (p *pacer) wait(n int) {
+// wait takes n bytes from the bucket, sleeping while it is in debt; it returns the
+// time the rate asked it to sleep, the path's share of a frame's sending. (Not the
+// time slept: on a busy CPU a sleep overruns, and the overrun is the CPU's.)
+func (p *pacer) wait(n int) time.Duration {
 	p.mu.Lock()
 	now := time.Now()
 	if !p.last.IsZero() {
@@ -48,6 +51,8 @@ func (p *pacer) wait(n int) {
 	if debt < 0 {
 		if d := time.Duration(-debt / rate * float64(time.Second)); d >= minSleep {
 			time.Sleep(d)
+			return d
 		}
 	}
+	return 0
 }

@@ -140,7 +140,7 @@ func (p *packer) send(c io.Writer, t *tally, d []byte, k kind) {
 		}
 		d = sealed
 	}
-	p.pace.wait(len(d))
+	t.paced.Add(int64(p.pace.wait(len(d))))
 	us := time.Now().UnixMicro()
 	t.firstSendUS.CompareAndSwap(0, us)
 	t.lastSendUS.Store(us)

@@ -40,15 +40,57 @@ type rateControl struct {
 	lostAll     float64 // smoothed datagrams' worth of tiles lost per frame
 	lostLate    float64 // of which in the second half of the frame's sending order
 	tail        bool    // losses look like a queue overflowing under each frame
+	tailRun     int     // consecutive frames that lost data datagrams from their second half
 	lossyFrames int     // frames that lost data datagrams: enough of them classify the loss
 	recv        [32]recvSample
 	nRecv       int
 	recvRate    float64 // bits per second the receiver got over the last ~500 ms
 
+	sendRate  float64   // bits per second sent, over the same frames as recvRate
+	pathCutAt time.Time // the target last cut on the path's own signal
+
 	// What the encoder produced: bytes the frames wanted at the current quality.
-	demand float64 // smoothed bits per second of encoded frames, skipped ones estimated
-	fps    float64 // smoothed capture rate
-	lastFr time.Time
+	demand   float64 // smoothed bits per second of encoded frames, skipped ones estimated
+	fps      float64 // smoothed capture rate: frames offered, including those the busy encoders skipped
+	lastFr   time.Time
+	encodeMs float64 // smoothed encoding time per frame, pacing excluded: the CPU's own frame interval
+
+	// How the source's frames are meant to go (setSource).
+	srcFPS float64 // the source's nominal rate, 0 for none
+	waits  bool    // the source waits for the sender (a file): frames wait for the path, never skipped
+
+	// What the controller did and why, for the stats: the path's doing kept apart
+	// from the CPU's.
+	cuts          [numCutReasons]uint64 // target decreases, by the path signal behind each
+	lastCut       cutReason             // the signal behind the newest decrease
+	qualityCuts   uint64                // quality steps down
+	qualityReason cutReason             // why the newest quality step down: what held the target low
+	cpuSkips      uint64                // frames skipped because the encoders were still busy with the previous one
+	lateNotPath   uint64                // acks whose delay looked like a queue while the path carried all at the rate sent
+}
+
+// cutReason is the signal behind a cut of the target rate (and so of the quality):
+// every one but cutMaxBitrate and cutStart is the path's.
+type cutReason uint8
+
+const (
+	cutStart      cutReason = iota // no cut yet: the target has not grown to what the frames want
+	cutQueue                       // queueing delay over the limits while the receive rate fell below the send rate
+	cutTail                        // frames lose their tail: a queue overflowing under each frame
+	cutSpread                      // frames arrive stretched: a link slower than the pacer (dispersion)
+	cutLoss                        // loss beyond what repair can hide
+	cutOpenLoop                    // no acknowledgements: the path may be gone
+	cutMaxBitrate                  // the --max-bitrate cap, not the path
+	numCutReasons
+)
+
+var cutNames = [numCutReasons]string{"start", "queue", "tail_drops", "dispersion", "loss", "open_loop", "max_bitrate"}
+
+func (r cutReason) String() string {
+	if r < numCutReasons {
+		return cutNames[r]
+	}
+	return "unknown"
 }
 
 type owdBucket struct {
@@ -57,8 +99,10 @@ type owdBucket struct {
 }
 
 type recvSample struct {
-	atUS  int64
-	bytes uint32
+	atUS   int64  // first datagram's arrival, receiver's clock
+	sendUS int64  // first datagram's departure, ours
+	bytes  uint32 // that arrived, scaled to wire bytes
+	sent   int64  // wire bytes sent
 }
 
 // Constants of the controller (docs/CONTROL.md, "Rate control").
@@ -73,8 +117,12 @@ const (
 	growthPer100ms      = 0.10 // multiplicative probing while the path is calm
 	nearCapGrowthPerSec = 0.10 // probing near the last measured capacity
 	recvWindowUS        = 500_000
-	implausibleShare    = 0.5  // a frame's dispersion under this share of the receive rate is the receiver's, not the path's
-	startBits           = 20e6 // first target; a faster path is found within a few frames (frameSent doubles the target while the path stays calm)
+	implausibleShare    = 0.5             // a frame's dispersion under this share of the receive rate is the receiver's, not the path's
+	pathBehindShare     = 0.95            // a receive rate under this share of the send rate, same frames: the path falls behind
+	tailFrames          = 3               // frames in a row that must lose their tail before tail drops cut the target
+	queueEpisode        = 2 * time.Second // after a cut on the path's signal, a queue is still the path's for this long
+	demandHeadroom      = 1.25            // a target raised to what the frames want leaves them this much room
+	startBits           = 20e6            // first target; a faster path is found within a few frames (frameSent doubles the target while the path stays calm)
 	defaultMinBits      = 300e3
 	qualityStepDown     = 100 * time.Millisecond
 	qualityStepUp       = 300 * time.Millisecond
@@ -91,11 +139,11 @@ func newRateControl(maxBits int64, qMax, qMin int) *rateControl {
 }
 
 // onAck feeds one acknowledgement: owdMs is the frame's first datagram arrival on the
-// receiver's clock minus its send time on ours (the clock offset is constant, so only
-// changes matter); bytes is the fragment payload the receiver got of the frame,
-// sent the fragment payload sent for it and wire all it cost on the wire (headers
-// and parity too).
-func (rc *rateControl) onAck(now time.Time, owdMs float64, firstUS int64, bytes uint32, sent, wire int64) {
+// receiver's clock (firstUS) minus its send time on ours (sendUS; the clock offset is
+// constant, so only changes matter); bytes is the fragment payload the receiver got
+// of the frame, sent the fragment payload sent for it and wire all it cost on the
+// wire (headers and parity too).
+func (rc *rateControl) onAck(now time.Time, owdMs float64, firstUS, sendUS int64, bytes uint32, sent, wire int64) {
 	sec := now.Unix() / 2
 	b := &rc.owdMin[sec%int64(len(rc.owdMin))]
 	if b.sec != sec {
@@ -130,26 +178,50 @@ func (rc *rateControl) onAck(now time.Time, owdMs float64, firstUS int64, bytes 
 		// The receive rate compares with the target, which counts headers and parity.
 		bytes = uint32(float64(bytes) * float64(wire) / float64(sent))
 	}
-	rc.recv[rc.nRecv%len(rc.recv)] = recvSample{atUS: firstUS, bytes: bytes}
+	rc.recv[rc.nRecv%len(rc.recv)] = recvSample{atUS: firstUS, sendUS: sendUS, bytes: bytes, sent: wire}
 	rc.nRecv++
 	// Bytes that arrived after the window's first frame, over the time since it:
-	// the first frame's own bytes arrived before the span began.
-	var sum float64
-	first, firstBytes := firstUS, float64(bytes)
+	// the first frame's own bytes arrived before the span began. The same frames'
+	// bytes over the time they took to leave are the send rate: a path that carries
+	// what it is given delivers them at the rate sent however late a busy CPU
+	// stamps them, and one that is full falls behind.
+	var sum, sumSent float64
+	first := recvSample{atUS: firstUS, sendUS: sendUS, bytes: bytes, sent: wire}
 	for i := 0; i < min(rc.nRecv, len(rc.recv)); i++ {
 		s := rc.recv[i]
 		if s.atUS > firstUS-recvWindowUS && s.atUS <= firstUS {
 			sum += float64(s.bytes)
-			if s.atUS < first {
-				first, firstBytes = s.atUS, float64(s.bytes)
+			sumSent += float64(s.sent)
+			if s.atUS < first.atUS {
+				first = s
 			}
 		}
 	}
-	sum -= firstBytes
-	if span := float64(firstUS - first); span > 100_000 {
+	sum -= float64(first.bytes)
+	sumSent -= float64(first.sent)
+	if span := float64(firstUS - first.atUS); span > 100_000 {
 		rc.recvRate = sum * 8 / (span / 1e6)
+		if sendSpan := float64(sendUS - first.sendUS); sendSpan > 0 && sendUS != 0 && first.sendUS != 0 {
+			rc.sendRate = sumSent * 8 / (sendSpan / 1e6)
+		}
 	}
 	rc.adapt(now)
+}
+
+// pathBehind reports whether the receive rate fell below the send rate over the
+// same frames: the path's own sign that a queue is building, which a CPU that
+// stamps arrivals late does not give.
+func (rc *rateControl) pathBehind() bool {
+	return rc.sendRate > 0 && rc.recvRate < pathBehindShare*rc.sendRate
+}
+
+// cut lowers the target to bits for reason.
+func (rc *rateControl) cut(now time.Time, bits float64, reason cutReason) {
+	rc.target = max(rc.minBits, bits)
+	rc.lastDown = now
+	rc.lastCut = reason
+	rc.cuts[reason]++
+	rc.pathCutAt = now
 }
 
 // onDispersion feeds how a whole frame spread out on the way: sent over sendUS,
@@ -178,13 +250,16 @@ func (rc *rateControl) onDispersion(now time.Time, wireBytes, sendUS, arriveUS, 
 		return true
 	}
 	c := float64(wireBytes) * 8 / (float64(pathUS) / 1e6)
-	if lossless && rc.queueMs < calmQueueMs && c < implausibleShare*rc.recvRate {
+	// Nor is a lossless frame, with the queue calm, while the frames of the last
+	// half second arrived at the rate they were sent: the path carried them all as
+	// fast as they came, and the stretch is a busy CPU's (the receiver's reading
+	// and decoding, or its scheduler's).
+	if lossless && rc.queueMs < calmQueueMs && (c < implausibleShare*rc.recvRate || rc.sendRate > 0 && !rc.pathBehind()) {
 		return true
 	}
 	if c < rc.target && now.Sub(rc.lastDown) > 200*time.Millisecond {
 		rc.capEst, rc.capAt = c, now
-		rc.target = max(rc.minBits, backoff*c)
-		rc.lastDown = now
+		rc.cut(now, backoff*c, cutSpread)
 		rc.holdUntil = now.Add(300 * time.Millisecond)
 	}
 	return false
@@ -204,7 +279,16 @@ func (rc *rateControl) onDatagramLoss(now time.Time, lost, lostLate int, lateSha
 	if lost > 0 {
 		rc.lossyFrames++
 	}
-	if !rc.tail || now.Sub(rc.lastDown) < 300*time.Millisecond {
+	// A queue overflowing under each frame takes the tail of frame after frame; one
+	// frame's tail lost in a burst (a receiver starved of CPU whose socket buffer
+	// overflowed while it was not reading) is not the path, though it moves the
+	// smoothed counts as much.
+	if lostLate > 0 {
+		rc.tailRun++
+	} else {
+		rc.tailRun = 0
+	}
+	if !rc.tail || rc.tailRun < tailFrames || now.Sub(rc.lastDown) < 300*time.Millisecond {
 		return
 	}
 	got := rc.recvRate
@@ -212,8 +296,7 @@ func (rc *rateControl) onDatagramLoss(now time.Time, lost, lostLate int, lateSha
 		got = rc.target
 	}
 	rc.capEst, rc.capAt = got, now
-	rc.target = max(rc.minBits, backoff*got)
-	rc.lastDown = now
+	rc.cut(now, backoff*got, cutTail)
 	rc.holdUntil = now.Add(500 * time.Millisecond)
 }
 
@@ -235,9 +318,19 @@ func (rc *rateControl) paceBits(now time.Time, line int64) int64 {
 
 // adapt moves the target after a new measurement.
 func (rc *rateControl) adapt(now time.Time) {
-	if rc.queueMs > overuseQueueMs || (rc.queueMs > risingQueueMs && rc.trend > risingTrendMs) {
+	queued := rc.queueMs > overuseQueueMs || (rc.queueMs > risingQueueMs && rc.trend > risingTrendMs)
+	switch {
+	case queued && (rc.pathBehind() || now.Sub(rc.pathCutAt) < queueEpisode):
+		// The path falls behind what is sent, or did lately enough that this is
+		// the queue it built draining (the smoothed delay lags the rates).
 		rc.overN++
-	} else {
+	case queued:
+		// Late, yet everything sent arrived at the rate it was sent: a busy CPU (the
+		// receiver's reading, or ours) stamped the arrivals late, the path is not
+		// full, and a lower quality would not help.
+		rc.lateNotPath++
+		rc.overN = 0
+	default:
 		rc.overN = 0
 	}
 	// Several frames in a row: a late frame or two is as likely a busy CPU (ours or
@@ -257,14 +350,13 @@ func (rc *rateControl) adapt(now time.Time) {
 			rc.capEst, rc.capAt = got, now
 			if rc.trend >= 0 || rc.target > got {
 				// Still growing (or sending more than arrives): below what arrives.
-				rc.target = max(rc.minBits, min(rc.target, got)*backoff)
+				rc.cut(now, min(rc.target, got)*backoff, cutQueue)
 			}
 			rc.lastDown = now
 		}
 		rc.holdUntil = now.Add(300 * time.Millisecond)
 	case rc.loss > lossCeiling && now.Sub(rc.lastDown) > 200*time.Millisecond:
-		rc.target = max(rc.minBits, rc.target*0.9)
-		rc.lastDown = now
+		rc.cut(now, rc.target*0.9, cutLoss)
 		rc.holdUntil = now.Add(500 * time.Millisecond)
 	case !overuse && rc.queueMs < calmQueueMs && rc.loss <= lossCeiling && now.After(rc.holdUntil):
 		dt := now.Sub(rc.lastUp)
@@ -296,14 +388,21 @@ func (rc *rateControl) randomLoss() bool {
 // openLoop is the rate while no acknowledgements arrive: three quarters of the last
 // target, since nothing tells the sender whether the path is still there.
 func (rc *rateControl) openLoop() (targetBits float64) {
+	rc.lastCut = cutOpenLoop
+	rc.cuts[cutOpenLoop]++
 	rc.target = max(rc.minBits, min(rc.target, 0.75*rc.target))
 	return rc.target
 }
 
-// frameBudget decides for a captured frame whether it may be sent: the credit is a
-// token bucket filled at the target rate and holding at most two frames' worth.
-// Skipping is the last resort, reached when even the lowest quality does not fit.
-func (rc *rateControl) frameBudget(now time.Time) bool {
+// setSource tells the controller how the source's frames are meant to go: at fps
+// frames per second (0: as fast as they can be sent), and whether the source waits
+// for the sender (a file: frames wait for the path instead of being skipped).
+func (rc *rateControl) setSource(fps float64, waits bool) {
+	rc.srcFPS, rc.waits = max(0, fps), waits
+}
+
+// offered counts a captured frame in the capture rate.
+func (rc *rateControl) offered(now time.Time) {
 	if !rc.lastFr.IsZero() {
 		dt := now.Sub(rc.lastFr).Seconds()
 		if dt > 0 && dt < 1 {
@@ -311,23 +410,88 @@ func (rc *rateControl) frameBudget(now time.Time) bool {
 		}
 	}
 	rc.lastFr = now
+}
+
+// skipCPU counts a captured frame skipped because the encoders were still busy
+// with the previous one: the CPU's limit, which costs frames and never quality.
+func (rc *rateControl) skipCPU(now time.Time) {
+	rc.offered(now)
+	rc.cpuSkips++
+}
+
+// refill adds the credit earned since the last call.
+func (rc *rateControl) refill(now time.Time) {
 	if !rc.lastTick.IsZero() {
 		fill := now.Sub(rc.lastTick).Seconds() * rc.target / 8
 		capacity := 2 * rc.target / 8 / max(rc.fps, 1)
 		rc.credit = min(capacity, rc.credit+fill)
 	}
 	rc.lastTick = now
+}
+
+// creditWait is how long a source that waits must wait before its next frame fits
+// the credit: 0 when it fits now.
+func (rc *rateControl) creditWait(now time.Time) time.Duration {
+	rc.refill(now)
+	if rc.credit >= 0 {
+		return 0
+	}
+	return time.Duration(-rc.credit * 8 / rc.target * float64(time.Second))
+}
+
+// frameBudget decides for a captured frame whether it may be sent: the credit is a
+// token bucket filled at the target rate and holding at most two frames' worth.
+// Skipping is the last resort, reached when even the lowest quality does not fit.
+func (rc *rateControl) frameBudget(now time.Time) bool {
+	rc.offered(now)
+	rc.refill(now)
 	return rc.credit >= 0
 }
 
+// demandFPS is the frame rate the frames are meant to go at, as far as the CPU
+// can encode them: the source's (its nominal rate if it waits for the sender,
+// else the rate it offers frames at), at most one frame per encoding time. A CPU
+// that cannot keep up lowers it, so a slow encoder costs frames, not quality.
+// A source that waits and has no rate of its own (+Inf before the first encoding
+// time) goes as fast as the path and the CPU allow.
+func (rc *rateControl) demandFPS() float64 {
+	r := rc.fps
+	if rc.waits {
+		r = math.Inf(1)
+		if rc.srcFPS > 0 {
+			r = rc.srcFPS
+		}
+	}
+	if rc.encodeMs > 0 {
+		r = min(r, 1000/rc.encodeMs)
+	}
+	if math.IsInf(r, 1) {
+		r = rc.fps
+	}
+	return max(r, 1)
+}
+
 // frameSent charges a frame's bytes and adapts the quality to how the frames fit:
-// demand is the rate the frames would need at this quality (at least 1.2 times the
-// target when frames had to be skipped for lack of credit). wanted is what the
-// frame would have cost with the tiles fit left for later: a trimmed frame is no
-// sign that the quality fits.
-func (rc *rateControl) frameSent(now time.Time, bytes, wanted int, skippedBefore int) {
+// demand is the rate the frames would need at this quality and at demandFPS (at
+// least 1.2 times the target when frames had to be skipped for lack of credit).
+// wanted is what the frame would have cost with the tiles fit left for later: a
+// trimmed frame is no sign that the quality fits. encode is the time the encoders
+// took for the frame, pacing excluded (0: not measured).
+//
+// Quality falls only when the frames want more than the target, and the target
+// falls only on the path's signals (cut) or the --max-bitrate cap: a busy CPU
+// lowers demandFPS instead. A source that waits and has no rate of its own keeps
+// its quality: the path sets its frame rate.
+func (rc *rateControl) frameSent(now time.Time, bytes, wanted int, skippedBefore int, encode time.Duration) {
 	rc.credit -= float64(bytes)
-	want := float64(max(bytes, wanted)) * 8 * max(rc.fps, 1)
+	if ms := float64(encode) / float64(time.Millisecond); ms > 0 {
+		if rc.encodeMs == 0 {
+			rc.encodeMs = ms
+		} else {
+			rc.encodeMs = 0.8*rc.encodeMs + 0.2*ms
+		}
+	}
+	want := float64(max(bytes, wanted)) * 8 * rc.demandFPS()
 	if skippedBefore > 0 {
 		want = max(want, 1.2*rc.target)
 	}
@@ -335,9 +499,10 @@ func (rc *rateControl) frameSent(now time.Time, bytes, wanted int, skippedBefore
 	if rc.demand > rc.target && rc.target < rc.maxBits && rc.queueMs < calmQueueMs &&
 		now.Sub(rc.lastDown) > 5*time.Second && !(rc.capEst > 0 && now.Sub(rc.capAt) < 10*time.Second) {
 		// The frames want more and the path has shown no limit: ask the path before
-		// giving up picture quality. Overuse detection corrects a wrong guess within
-		// a few frames.
-		rc.target = min(rc.maxBits, rc.demand, 2*rc.target)
+		// giving up picture quality, with the headroom that keeps the quality steps
+		// below from reading a target just at the demand as too tight. Overuse
+		// detection corrects a wrong guess within a few frames.
+		rc.target = min(rc.maxBits, demandHeadroom*rc.demand, 2*rc.target)
 	}
 	ratio := rc.demand / rc.target
 	step := 0
@@ -355,10 +520,23 @@ func (rc *rateControl) frameSent(now time.Time, bytes, wanted int, skippedBefore
 	case ratio < 0.7:
 		step = 1
 	}
+	if step < 0 && (rc.waits && rc.srcFPS == 0 || !rc.pathLimited()) {
+		// No rate to keep (fewer frames, the same pictures), or no signal of the
+		// path's has set the target: the target grows to the frames (above), the
+		// quality stays.
+		step = 0
+	}
 	switch {
 	case step < 0 && now.Sub(rc.qDown) >= qualityStepDown:
 		if rc.quality == rc.qMin {
 			rc.refreshX = min(8, rc.refreshX*2)
+		}
+		if rc.quality > rc.qMin {
+			rc.qualityCuts++
+			rc.qualityReason = rc.lastCut
+			if rc.target >= rc.maxBits {
+				rc.qualityReason = cutMaxBitrate
+			}
 		}
 		rc.quality = max(rc.qMin, rc.quality+step)
 		rc.qDown = now
@@ -370,6 +548,12 @@ func (rc *rateControl) frameSent(now time.Time, bytes, wanted int, skippedBefore
 		}
 		rc.qUp = now
 	}
+}
+
+// pathLimited reports whether the target is what the path (a cut on one of its
+// signals) or the --max-bitrate cap made it, the only reasons quality may fall.
+func (rc *rateControl) pathLimited() bool {
+	return rc.target >= rc.maxBits || rc.lastCut != cutStart
 }
 
 // budget is what the chooser needs of rate control for the next frame.

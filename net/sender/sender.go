@@ -172,13 +172,18 @@ type Sender struct {
 	probe   tile.Encoder
 	formats map[image.YCbCrSubsampleRatio]uint8
 
+	// acked is signalled after each acknowledgement, for a source that waits for
+	// the window.
+	acked chan struct{}
+
 	mu      sync.Mutex // guards the ledger, rate control, the chooser and what follows
 	led     *ledger
 	rc      *rateControl
 	choose  chooser
 	format  uint8 // the format byte of the grid's frames (scanFormat)
 	frameNo uint32
-	skipped int // frames skipped for rate since the last one sent
+	skipped int  // frames skipped for rate since the last one sent
+	paced   bool // the last frame spent longer in the pacer than encoding: busy encoders are the path's doing
 }
 
 // New checks cfg and opens the sockets; nothing is sent until Run.
@@ -207,7 +212,7 @@ func New(cfg Config) (*Sender, error) {
 	if err != nil {
 		return nil, fmt.Errorf("parity: %w", err)
 	}
-	s := &Sender{cfg: cfg, pool: newEncoders(), fec: parity, probe: cfg.NewEncoder(),
+	s := &Sender{cfg: cfg, pool: newEncoders(), fec: parity, probe: cfg.NewEncoder(), acked: make(chan struct{}, 1),
 		formats: make(map[image.YCbCrSubsampleRatio]uint8), rc: newRateControl(cfg.MaxBitrate, cfg.Quality, cfg.MinQuality)}
 	s.choose = chooser{threshold: cfg.ChangeThreshold, refresh: cfg.Refresh, span: cfg.FrameSpan, count: &s.count}
 	s.pack = &packer{pace: &s.pace, mtu: mtu, count: &s.count, sealer: sealer}
@@ -275,17 +280,26 @@ func (s *Sender) Run(ctx context.Context, src capture.Source, maxFrames int) err
 			return nil
 		}
 	}
-	// A source with no rate of its own makes a frame whenever asked: asking while
-	// the previous frame is still encoding would only make a frame to drop.
-	unpaced := src.Info().FPS == 0
+	// A source with no rate of its own makes a frame whenever asked, and a file
+	// holds its frames until they are read: such a source waits for the encoders and
+	// the path (back-pressure) and loses no frame. A live source cannot wait: its
+	// frames are skipped when the encoders, the window or the rate cannot take them.
+	info := src.Info()
+	waits := info.FPS == 0 || info.Stored
+	s.mu.Lock()
+	s.rc.setSource(info.FPS, waits)
+	s.mu.Unlock()
 	// Count frames handed to the workers, not finished ones: the loop asks for the
 	// next frame while the last is still being encoded.
 	for maxFrames <= 0 || s.dispatched() < uint64(maxFrames) {
-		for unpaced && s.pool.busy.Load() && ctx.Err() == nil {
+		for waits && s.pool.busy.Load() && ctx.Err() == nil {
 			select {
 			case <-s.pool.idle:
 			case <-ctx.Done():
 			}
+		}
+		if waits {
+			s.waitForPath(ctx)
 		}
 		f, err := src.Next(ctx)
 		if err != nil {
@@ -306,6 +320,38 @@ func (s *Sender) Run(ctx context.Context, src capture.Source, maxFrames int) err
 	return nil
 }
 
+// windowPoll is how often a source waiting for a full window looks again when no
+// acknowledgement wakes it: the oldest frame's ack timeout frees the window too.
+const windowPoll = 10 * time.Millisecond
+
+// waitForPath holds a source that can wait until the path takes its next frame:
+// the window has room and the rate credit covers it. Its frames are then captured
+// and sent, never skipped for the window or the rate.
+func (s *Sender) waitForPath(ctx context.Context) {
+	for ctx.Err() == nil {
+		s.mu.Lock()
+		now := time.Now()
+		closed := s.led.checkLoop(now)
+		s.led.expire(now, closed)
+		full := closed && s.led.windowFull()
+		wait := s.rc.creditWait(now)
+		s.mu.Unlock()
+		if !full && wait <= 0 {
+			return
+		}
+		if full {
+			wait = windowPoll
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+		case <-s.acked:
+		case <-t.C:
+		}
+		t.Stop()
+	}
+}
+
 func (s *Sender) drainAcks(max time.Duration) {
 	deadline := time.Now().Add(max)
 	for time.Now().Before(deadline) && s.ctl.Connected() {
@@ -324,15 +370,30 @@ func (s *Sender) onAck(a *wire.Ack, now time.Time) {
 	s.mu.Lock()
 	s.led.onAck(a, now)
 	s.mu.Unlock()
+	select {
+	case s.acked <- struct{}{}:
+	default:
+	}
 }
 
 // submit picks the tiles of frame f that must go, and hands them to the workers; or
 // drops f when the workers are still busy with the previous frame, the receiver is
-// Window frames behind, or the rate budget is spent.
+// Window frames behind, or the rate budget is spent. Busy encoders are counted as
+// the CPU's limit unless the last frame spent longer in the pacer than encoding,
+// which is the path's.
 func (s *Sender) submit(f *capture.Frame) error {
 	now := time.Now()
 	if s.pool.busy.Load() {
-		s.count.dropBusy.Add(1)
+		s.mu.Lock()
+		if s.paced {
+			s.rc.offered(now)
+			s.skipped++
+			s.count.dropRate.Add(1)
+		} else {
+			s.rc.skipCPU(now)
+			s.count.dropBusy.Add(1)
+		}
+		s.mu.Unlock()
 		f.Release()
 		return nil
 	}
@@ -404,11 +465,16 @@ func (s *Sender) frameDone(fj *frameJob) {
 	now := time.Now()
 	s.count.encodeTime.Add(now.Sub(fj.start))
 	fj.f.Release()
+	// The encoders' time for the frame: each tile's encoding summed over the
+	// workers that shared them, pacing excluded.
+	share := int64(max(1, min(s.cfg.Workers, len(fj.tiles))))
+	encode, paced := time.Duration(fj.sent.encoding.Load()/share), time.Duration(fj.sent.paced.Load()/share)
 	s.mu.Lock()
 	s.led.sent(fj.hdr.Frame, fj.sizes, now)
 	bytes := int(fj.sent.bytes.Load())
-	s.rc.frameSent(now, bytes, bytes+fj.deferred, s.skipped)
+	s.rc.frameSent(now, bytes, bytes+fj.deferred, s.skipped, encode)
 	s.skipped = 0
+	s.paced = paced > encode
 	s.pace.setRate(s.rc.paceBits(now, s.cfg.RateBits))
 	s.mu.Unlock()
 	s.count.sent.Add(1)
@@ -433,6 +499,15 @@ func (s *Sender) Stats() Stats {
 		Quality: rc.quality, TargetMbps: rc.target / 1e6, ReceiveMbps: rc.recvRate / 1e6,
 		QueueDelayMs: rc.queueMs, LossPct: 100 * rc.loss, FECPct: s.fec.Share(), RefreshFactor: rc.refreshX,
 		Stream: s.cfg.Stream, Width: g.W, Height: g.H, Tiles: g.Len(),
+		FramesLateCPU: rc.lateNotPath, QualityCuts: rc.qualityCuts, TargetCuts: map[string]uint64{},
+	}
+	if rc.qualityCuts > 0 {
+		st.QualityCutReason = rc.qualityReason.String()
+	}
+	for r, n := range rc.cuts {
+		if n > 0 {
+			st.TargetCuts[cutReason(r).String()] = n
+		}
 	}
 	s.count.snapshot(&st)
 	if st.FramesSent > 0 && g.Len() > 0 {

@@ -8,31 +8,51 @@ import (
 
 // Stats is a snapshot of the sender's counters.
 type Stats struct {
-	FramesCaptured    uint64 `json:"frames_captured"`
-	FramesSent        uint64 `json:"frames_sent"`
+	FramesCaptured uint64 `json:"frames_captured"`
+	FramesSent     uint64 `json:"frames_sent"`
+	// FramesSkippedCPU counts frames of a live source skipped because the encoders
+	// were still busy with the previous frame: the CPU's limit, which costs frame
+	// rate and never quality. FramesDroppedBusy is the same count under its older
+	// name, kept for readers of it.
+	FramesSkippedCPU  uint64 `json:"frames_skipped_cpu"`
 	FramesDroppedBusy uint64 `json:"frames_dropped_busy"`
-	FramesDroppedAck  uint64 `json:"frames_dropped_window"`
+	FramesDroppedAck  uint64 `json:"frames_dropped_window"` // live frames skipped while Window frames awaited acknowledgement
+	// FramesDroppedRate counts live frames skipped for the path: the rate credit was
+	// spent, or the encoders were still busy because the last frame spent longer in
+	// the pacer than encoding.
 	FramesDroppedRate uint64 `json:"frames_dropped_rate"`
 	FramesAcked       uint64 `json:"frames_acked"`
 	FramesAckedWhole  uint64 `json:"frames_acked_complete"`
 	// FramesReceiverSlow counts whole frames whose reported arrival spread was too
 	// long for the path the other acknowledgements show: time the receiver took
 	// (decoding before it stamped the release), not the network's.
-	FramesReceiverSlow uint64  `json:"frames_receiver_slow"`
-	TilesSent          uint64  `json:"tiles_sent"`
-	TilesChanged       uint64  `json:"tiles_changed"`   // sent because the picture changed (or never sent before)
-	TilesRepaired      uint64  `json:"tiles_repaired"`  // sent again because the receiver missed them
-	TilesRefreshed     uint64  `json:"tiles_refreshed"` // sent by the rolling refresh
-	TilesLost          uint64  `json:"tiles_lost"`      // reported missing, or in frames never acknowledged
-	TilesDeferred      uint64  `json:"tiles_deferred"`  // left for a later frame so a frame crosses a slow path in frameSpan
-	TileShare          float64 `json:"tile_share"`      // tiles sent / (frames sent x grid tiles): 1 is full frames
-	DatagramsSent      uint64  `json:"datagrams_sent"`
-	BytesSent          uint64  `json:"bytes_sent"`
-	SendErrors         uint64  `json:"send_errors"`
-	EncodeErrors       uint64  `json:"encode_errors"`
-	EncodeMsP50        float64 `json:"encode_ms_p50"`
-	RTTMs              float64 `json:"rtt_ms"`
-	ControlConnected   bool    `json:"control_connected"`
+	FramesReceiverSlow uint64 `json:"frames_receiver_slow"`
+	// FramesLateCPU counts acknowledgements whose one-way delay looked like a queue
+	// while everything sent arrived at the rate it was sent: a CPU (the receiver's
+	// or ours) stamping late, not a full path. They cut nothing.
+	FramesLateCPU uint64 `json:"frames_late_cpu"`
+	// TargetCuts counts the decreases of the target rate by the path signal behind
+	// them: queue, tail_drops, dispersion, loss, open_loop (docs/CONTROL.md §5).
+	TargetCuts map[string]uint64 `json:"target_cuts"`
+	// QualityCuts counts quality steps down; QualityCutReason is why the newest
+	// one was taken: the path signal that held the target low, max_bitrate, or
+	// start (the target had not yet grown to what the frames want). "" before any.
+	QualityCuts      uint64  `json:"quality_cuts"`
+	QualityCutReason string  `json:"quality_cut_reason"`
+	TilesSent        uint64  `json:"tiles_sent"`
+	TilesChanged     uint64  `json:"tiles_changed"`   // sent because the picture changed (or never sent before)
+	TilesRepaired    uint64  `json:"tiles_repaired"`  // sent again because the receiver missed them
+	TilesRefreshed   uint64  `json:"tiles_refreshed"` // sent by the rolling refresh
+	TilesLost        uint64  `json:"tiles_lost"`      // reported missing, or in frames never acknowledged
+	TilesDeferred    uint64  `json:"tiles_deferred"`  // left for a later frame so a frame crosses a slow path in frameSpan
+	TileShare        float64 `json:"tile_share"`      // tiles sent / (frames sent x grid tiles): 1 is full frames
+	DatagramsSent    uint64  `json:"datagrams_sent"`
+	BytesSent        uint64  `json:"bytes_sent"`
+	SendErrors       uint64  `json:"send_errors"`
+	EncodeErrors     uint64  `json:"encode_errors"`
+	EncodeMsP50      float64 `json:"encode_ms_p50"`
+	RTTMs            float64 `json:"rtt_ms"`
+	ControlConnected bool    `json:"control_connected"`
 	// Refusal is why the receiver refused the control link (a key mismatch, say); "" when
 	// it did not.
 	Refusal           string  `json:"refusal,omitempty"`
@@ -68,6 +88,7 @@ type counters struct {
 // snapshot fills the counter fields of st.
 func (c *counters) snapshot(st *Stats) {
 	st.FramesCaptured, st.FramesSent = c.captured.Load(), c.sent.Load()
+	st.FramesSkippedCPU = c.dropBusy.Load()
 	st.FramesDroppedBusy, st.FramesDroppedAck, st.FramesDroppedRate = c.dropBusy.Load(), c.dropWindow.Load(), c.dropRate.Load()
 	st.FramesAcked, st.FramesAckedWhole, st.FramesReceiverSlow = c.acked.Load(), c.ackedWhole.Load(), c.receiverSlow.Load()
 	st.TilesSent, st.TilesChanged, st.TilesRepaired = c.tilesSent.Load(), c.changed.Load(), c.repaired.Load()
