@@ -484,6 +484,12 @@ func cmdRecv(ctx context.Context, args []string, stdout, stderr io.Writer, log *
 	if err != nil {
 		return err
 	}
+	if prog, err := windowHandover(f.sink); err != nil || prog != "" {
+		if err != nil {
+			return err
+		}
+		return becomeWindowProgram(prog, "recv", args)
+	}
 	rx, err := receiver.New(cfg)
 	if err != nil {
 		return err
@@ -612,6 +618,12 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer, log *
 	rcfg, err := rf.config("127.0.0.1:0", log)
 	if err != nil {
 		return err
+	}
+	if prog, err := windowHandover(rf.sink); err != nil || prog != "" {
+		if err != nil {
+			return err
+		}
+		return becomeWindowProgram(prog, "demo", args)
 	}
 	rx, err := receiver.New(rcfg)
 	if err != nil {
