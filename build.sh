@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # build.sh: build, cross-build and test HRVS.
-#   ./build.sh          build ./bin/hrvs for this machine: with the window when gcc and the X11
-#                       headers are there (that binary needs a display), headless otherwise
+#   ./build.sh          build ./bin/hrvs for this machine (every command, no display needed), and
+#                       ./bin/hrvs-window beside it when gcc and the X11 headers are there
 #   ./build.sh cross    static headless binaries for linux amd64, arm64 and armv7 into dist/
 #   ./build.sh test     install what the tests need (Debian packages) and run the whole suite
 #   ./build.sh demo     build, then stream the test pattern to a local receiver for 10 s
@@ -50,14 +50,20 @@ has_window_deps() {
 	command -v gcc >/dev/null && [ -e /usr/include/X11/Xlib.h ] && [ -e /usr/include/X11/extensions/Xrandr.h ] && [ -e /usr/include/GL/gl.h ]
 }
 
+# build: bin/hrvs runs every command without a display. With gcc and the X11 headers
+# there is also bin/hrvs-window, the same program linked with the window: Ebitengine
+# opens the display before main runs, so that binary cannot start any command without
+# one, and bin/hrvs hands a recv or demo that opens the window over to it (windowexec.go).
 build() {
 	need_go
 	mkdir -p bin
 	if has_window_deps; then
-		CGO_ENABLED=1 go build -tags window -trimpath -ldflags "$LDFLAGS" -o bin/hrvs .
-		echo "built bin/hrvs ($VERSION) with the window (it needs a display; ./build.sh cross makes headless ones)"
+		CGO_ENABLED=1 go build -trimpath -ldflags "$LDFLAGS" -o bin/hrvs .
+		CGO_ENABLED=1 go build -tags window -trimpath -ldflags "$LDFLAGS" -o bin/hrvs-window .
+		echo "built bin/hrvs ($VERSION) and bin/hrvs-window: run bin/hrvs for everything; it starts bin/hrvs-window for the window"
 	else
 		CGO_ENABLED=0 go build -trimpath -ldflags "$LDFLAGS" -o bin/hrvs .
+		rm -f bin/hrvs-window
 		echo "built bin/hrvs ($VERSION), headless: for the window install gcc libx11-dev libxrandr-dev libxcursor-dev libxinerama-dev libxi-dev libxxf86vm-dev libgl1-mesa-dev"
 	fi
 }
@@ -196,6 +202,12 @@ fresh_root() {
 		cp "$sources" "$dir/etc/apt/sources.list.d/" && rm -f "$dir/etc/apt/sources.list"
 	fi
 	cp -L /etc/resolv.conf "$dir/etc/resolv.conf"
+	# The root shares this machine's network: if that needs local CAs (a TLS-inspecting
+	# proxy's), the root gets them too; ca-certificates adds them when it is installed.
+	if compgen -G "/usr/local/share/ca-certificates/*" >/dev/null; then
+		mkdir -p "$dir/usr/local/share/ca-certificates"
+		cp -r /usr/local/share/ca-certificates/. "$dir/usr/local/share/ca-certificates/"
+	fi
 	[ -s "$dir/etc/hosts" ] || printf '127.0.0.1\tlocalhost\n::1\t\tlocalhost ip6-localhost ip6-loopback\n' >"$dir/etc/hosts"
 	# No daemon starts inside the root when a package is installed (it would outlive the run).
 	printf '#!/bin/sh\nexit 101\n' >"$dir/usr/sbin/policy-rc.d" && chmod +x "$dir/usr/sbin/policy-rc.d"
@@ -293,12 +305,7 @@ case "${1:-build}" in
 	test) test_all ;;
 	demo)
 		build
-		# The window build needs a display; without one, run the demo headless.
-		if [ -n "${DISPLAY:-}" ] || ! has_window_deps; then
-			./bin/hrvs demo --duration "${2:-10s}"
-		else
-			CGO_ENABLED=0 go build -trimpath -o bin/hrvs-headless . && ./bin/hrvs-headless demo --duration "${2:-10s}"
-		fi
+		./bin/hrvs demo --duration "${2:-10s}"
 		;;
 	fresh-root)
 		fresh_root "${2:-/var/tmp/hrvs-fresh-root}"
