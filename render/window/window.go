@@ -24,7 +24,7 @@ import (
 var ErrQuit = errors.New("window: closed by the user")
 
 // ErrUnavailable is what New returns in a build without the window.
-var ErrUnavailable = errors.New("the window needs a build with cgo and X11; this binary is headless: use --sink null, --http or --record")
+var ErrUnavailable = errors.New("this binary is headless and no hrvs-window is beside it (./build.sh builds one where gcc and the X11 headers are installed): use --sink null, --http or --record")
 
 // ErrNoDisplay is what New returns when the window is built in but there is no display.
 var ErrNoDisplay = errors.New("the window needs a display: DISPLAY is not set (use --sink null, --http or --record)")
