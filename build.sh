@@ -212,6 +212,9 @@ fresh_root() {
 	# No daemon starts inside the root when a package is installed (it would outlive the run).
 	printf '#!/bin/sh\nexit 101\n' >"$dir/usr/sbin/policy-rc.d" && chmod +x "$dir/usr/sbin/policy-rc.d"
 
+	# DIR becomes a mount point of its own, as / is on a machine: ip netns (the testbed)
+	# runs "mount --make-rslave /" in the namespaces it enters, which fails on a plain directory.
+	mount --bind "$dir" "$dir" && mount --make-private "$dir"
 	mount -t proc proc "$dir/proc"
 	mount -t sysfs sysfs "$dir/sys" 2>/dev/null || { mount --rbind /sys "$dir/sys" && mount --make-rslave "$dir/sys"; }
 	mount --bind /dev "$dir/dev" && mount --make-private "$dir/dev"
