@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
 # build.sh: build, cross-build and test HRVS.
-#   ./build.sh          build ./bin/hrvs (and the lab's bin/hrvs-lab) for this machine: with the window when gcc and the X11
-#                       headers are there (that binary needs a display), headless otherwise
+#   ./build.sh          build ./bin/hrvs for this machine (every command, no display needed),
+#                       ./bin/hrvs-window beside it when gcc and the X11 headers are there, and
+#                       the lab's ./bin/hrvs-lab (bench, bench-impair, relay)
 #   ./build.sh cross    static headless binaries for linux amd64, arm64 and armv7 into dist/
 #   ./build.sh test     install what the tests need (Debian packages) and run the whole suite
 #   ./build.sh demo     build, then stream the test pattern to a local receiver for 10 s
+#   ./build.sh fresh-root [DIR]  (root) run demo and test on a new Debian 12 root in DIR
+#                       (docs/FRESH-MACHINE.md)
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -19,9 +22,10 @@ need_go() {
 # Debian packages the test suite uses: ffmpeg makes and checks clips, xvfb and Mesa run
 # the window for real, the X11 -dev packages build it, chromium checks the browser view,
 # iproute2/nftables build the impairment testbed, libjpeg-turbo-progs cross-checks JPEG,
-# plasma-workspace-wallpapers has the photographs natural-content tests and clips use.
+# plasma-workspace-wallpapers has the photographs natural-content tests and clips use,
+# ca-certificates lets Go fetch modules from the module proxy over HTTPS.
 TEST_PACKAGES=(
-	gcc libc6-dev pkg-config file git ffmpeg
+	ca-certificates gcc libc6-dev pkg-config file git ffmpeg
 	gcc-aarch64-linux-gnu libc6-dev-arm64-cross gcc-arm-linux-gnueabihf libc6-dev-armhf-cross qemu-user
 	xvfb xauth x11-apps x11-utils xdotool imagemagick libgl1-mesa-dri libgl1-mesa-dev
 	libx11-dev libxrandr-dev libxcursor-dev libxinerama-dev libxi-dev libxxf86vm-dev
@@ -47,38 +51,90 @@ has_window_deps() {
 	command -v gcc >/dev/null && [ -e /usr/include/X11/Xlib.h ] && [ -e /usr/include/X11/extensions/Xrandr.h ] && [ -e /usr/include/GL/gl.h ]
 }
 
+# build: bin/hrvs runs every command without a display. With gcc and the X11 headers
+# there is also bin/hrvs-window, the same program linked with the window: Ebitengine
+# opens the display before main runs, so that binary cannot start any command without
+# one, and bin/hrvs hands a recv or demo that opens the window over to it (windowexec.go).
 build() {
 	need_go
 	mkdir -p bin
 	if has_window_deps; then
-		CGO_ENABLED=1 go build -tags window -trimpath -ldflags "$LDFLAGS" -o bin/hrvs .
+		CGO_ENABLED=1 go build -trimpath -ldflags "$LDFLAGS" -o bin/hrvs .
+		CGO_ENABLED=1 go build -tags window -trimpath -ldflags "$LDFLAGS" -o bin/hrvs-window .
 		CGO_ENABLED=0 go build -trimpath -ldflags "$LDFLAGS" -o bin/hrvs-lab ./cmd/hrvs-lab
-		echo "built bin/hrvs ($VERSION) with the window (it needs a display; ./build.sh cross makes headless ones)"
+		echo "built bin/hrvs ($VERSION), bin/hrvs-window and bin/hrvs-lab: run bin/hrvs for everything; it starts bin/hrvs-window for the window"
 	else
 		CGO_ENABLED=0 go build -trimpath -ldflags "$LDFLAGS" -o bin/hrvs .
 		CGO_ENABLED=0 go build -trimpath -ldflags "$LDFLAGS" -o bin/hrvs-lab ./cmd/hrvs-lab
+		rm -f bin/hrvs-window
 		echo "built bin/hrvs ($VERSION), headless: for the window install gcc libx11-dev libxrandr-dev libxcursor-dev libxinerama-dev libxi-dev libxxf86vm-dev libgl1-mesa-dev"
 	fi
 }
 
-# cross: static headless binaries. With Debian's cross C compilers present they are
-# static cgo builds, so cameras (go4vl, cgo) work on the Pi; without them they are
-# CGO_ENABLED=0 builds that stream files and the pattern but not cameras.
+# cross: static headless binaries. Each target is a static cgo build (cameras need cgo:
+# go4vl) when its cross C compiler can build and statically link a small cgo program,
+# and a CGO_ENABLED=0 build (files and the pattern, no cameras) otherwise; one line per
+# target says which and why. Finding the compiler on PATH is not enough: Debian's cross
+# compilers only recommend their C libraries, and without them every cgo build fails.
+# With "require-cgo" (what ./build.sh test uses, after installing the compilers) a
+# target that cannot have cgo is an error instead of a fallback.
 cross() {
 	need_go
 	mkdir -p dist
+	local require=${1:-}
 	local targets=("amd64::gcc:hrvs-linux-amd64" "arm64::aarch64-linux-gnu-gcc:hrvs-linux-arm64" "arm:7:arm-linux-gnueabihf-gcc:hrvs-linux-armv7")
+	local t arch arm cc out why
 	for t in "${targets[@]}"; do
 		IFS=: read -r arch arm cc out <<<"$t"
-		if command -v "$cc" >/dev/null; then
+		if why=$(static_cgo_works "$cc" "$arch" "$arm"); then
+			echo "dist/$out: static cgo build (cameras work): $why"
 			CC=$cc CGO_ENABLED=1 GOOS=linux GOARCH=$arch GOARM=$arm go build -trimpath -tags netgo,osusergo \
 				-ldflags "$LDFLAGS -linkmode external -extldflags -static" -o "dist/$out" .
 		else
-			echo "build.sh: $cc not found: dist/$out is built without cgo and cannot open cameras (apt-get install gcc-aarch64-linux-gnu gcc-arm-linux-gnueabihf)" >&2
+			[ "$require" = require-cgo ] && { echo "build.sh: dist/$out needs a static cgo build, but $why" >&2; exit 1; }
+			echo "dist/$out: pure-Go build (no cameras): $why; apt-get install ${CROSS_PACKAGES[$arch]} for cameras"
 			CGO_ENABLED=0 GOOS=linux GOARCH=$arch GOARM=$arm go build -trimpath -ldflags "$LDFLAGS" -o "dist/$out" .
 		fi
 		file "dist/$out"
 	done
+}
+
+# The Debian packages that give each target a static cgo build.
+declare -A CROSS_PACKAGES=(
+	[amd64]="gcc libc6-dev"
+	[arm64]="gcc-aarch64-linux-gnu libc6-dev-arm64-cross"
+	[arm]="gcc-arm-linux-gnueabihf libc6-dev-armhf-cross"
+)
+
+# static_cgo_works CC GOARCH GOARM: builds a cgo program that calls into the C library,
+# linked statically as cross does, and prints why it can or cannot (the compiler's
+# first error line).
+static_cgo_works() {
+	local cc=$1 arch=$2 arm=$3 dir err rc=0
+	if ! command -v "$cc" >/dev/null; then
+		echo "$cc is not installed"
+		return 1
+	fi
+	dir=$(mktemp -d)
+	printf 'module cgoprobe\n\ngo 1.26\n' >"$dir/go.mod"
+	cat >"$dir/main.go" <<'PROBE'
+package main
+
+// #include <stdio.h>
+// #include <stdlib.h>
+// static int probe(void) { char b[8]; return snprintf(b, sizeof b, "%d", abs(-42)); }
+import "C"
+
+func main() { println(C.probe()) }
+PROBE
+	err=$(cd "$dir" && CC=$cc CGO_ENABLED=1 GOOS=linux GOARCH=$arch GOARM=$arm GOFLAGS= \
+		go build -ldflags "-linkmode external -extldflags -static" -o probe . 2>&1) || rc=$?
+	rm -rf "$dir"
+	if [ $rc -ne 0 ]; then
+		echo "$cc cannot build a static cgo program: $(grep -m1 -iE 'error|cannot find|not found' <<<"$err" || head -n1 <<<"$err")"
+		return 1
+	fi
+	echo "$cc built and statically linked a cgo test program"
 }
 
 test_all() {
@@ -93,7 +149,7 @@ test_all() {
 	go vet -tags window ./...
 	CGO_ENABLED=0 go vet ./...
 	echo "== headless cross builds (static, cgo for cameras) and a no-cgo build"
-	cross
+	cross require-cgo
 	CGO_ENABLED=0 go build -o /dev/null .
 	echo "== short fuzz runs"
 	# Budgets are execution counts, not durations: with -fuzztime 10s, Go 1.26's fuzz
@@ -114,18 +170,151 @@ test_all() {
 	HRVS_DISPLAY_TESTS=1 xvfb-run -a -s "-screen 0 1920x1080x24" go test -race -tags window -count=1 -timeout 20m ./...
 }
 
+# fresh_root DIR: the README's two commands on a brand-new Debian 12 machine with only Go
+# installed. It debootstraps a minimal bookworm root into DIR from this machine's Debian
+# mirror, mounts /proc, /sys, /dev, /dev/pts, /dev/shm and tmpfs /run and /tmp in it,
+# bind-mounts /usr/local/go read-only, installs git and ca-certificates (what getting the
+# code takes), clones the current commit, and runs ./build.sh demo and ./build.sh test
+# inside with chroot as root, timing each step. Everything is unmounted on every exit
+# path. docs/FRESH-MACHINE.md says what it proves.
+fresh_root() {
+	local dir=${1:-/var/tmp/hrvs-fresh-root}
+	[ "$(id -u)" -eq 0 ] || { echo "build.sh fresh-root: needs root (debootstrap, mount, chroot)" >&2; exit 1; }
+	command -v debootstrap >/dev/null || { echo "build.sh fresh-root: apt-get install debootstrap" >&2; exit 1; }
+	[ -x /usr/local/go/bin/go ] || { echo "build.sh fresh-root: Go is expected in /usr/local/go" >&2; exit 1; }
+	if [ -e "$dir" ] && [ -n "$(ls -A "$dir")" ]; then
+		echo "build.sh fresh-root: $dir is not empty; remove it first (nothing of this script stays mounted there)" >&2
+		exit 1
+	fi
+	local commit gitdir mirror sources
+	commit=$(git rev-parse HEAD)
+	gitdir=$(realpath "$(git rev-parse --git-common-dir)")
+	git diff --quiet HEAD 2>/dev/null || echo "build.sh fresh-root: uncommitted changes are left out: the root gets commit $commit"
+	read -r mirror sources < <(debian_mirror)
+	mkdir -p "$dir"
+	dir=$(realpath "$dir")
+	FRESH_DIR=$dir
+	FRESH_TIMES=()
+	trap 'fresh_root_cleanup "'"$dir"'"' EXIT
+	trap 'exit 130' INT TERM
+
+	echo "== fresh root in $dir from $mirror, commit $commit"
+	timed "debootstrap --variant=minbase bookworm" debootstrap --variant=minbase bookworm "$dir" "$mirror" >"$dir.debootstrap.log" 2>&1 ||
+		{ tail -n 20 "$dir.debootstrap.log" >&2; return 1; }
+	if [ -n "$sources" ]; then # the machine's own Debian sources (updates, security)
+		cp "$sources" "$dir/etc/apt/sources.list.d/" && rm -f "$dir/etc/apt/sources.list"
+	fi
+	cp -L /etc/resolv.conf "$dir/etc/resolv.conf"
+	# The root shares this machine's network: if that needs local CAs (a TLS-inspecting
+	# proxy's), the root gets them too; ca-certificates adds them when it is installed.
+	if compgen -G "/usr/local/share/ca-certificates/*" >/dev/null; then
+		mkdir -p "$dir/usr/local/share/ca-certificates"
+		cp -r /usr/local/share/ca-certificates/. "$dir/usr/local/share/ca-certificates/"
+	fi
+	[ -s "$dir/etc/hosts" ] || printf '127.0.0.1\tlocalhost\n::1\t\tlocalhost ip6-localhost ip6-loopback\n' >"$dir/etc/hosts"
+	# No daemon starts inside the root when a package is installed (it would outlive the run).
+	printf '#!/bin/sh\nexit 101\n' >"$dir/usr/sbin/policy-rc.d" && chmod +x "$dir/usr/sbin/policy-rc.d"
+
+	# DIR becomes a mount point of its own, as / is on a machine: ip netns (the testbed)
+	# runs "mount --make-rslave /" in the namespaces it enters, which fails on a plain directory.
+	mount --bind "$dir" "$dir" && mount --make-private "$dir"
+	mount -t proc proc "$dir/proc"
+	mount -t sysfs sysfs "$dir/sys" 2>/dev/null || { mount --rbind /sys "$dir/sys" && mount --make-rslave "$dir/sys"; }
+	mount --bind /dev "$dir/dev" && mount --make-private "$dir/dev"
+	mount --bind /dev/pts "$dir/dev/pts" && mount --make-private "$dir/dev/pts"
+	mount -t tmpfs -o mode=1777 tmpfs "$dir/dev/shm"
+	mount -t tmpfs -o mode=0755 tmpfs "$dir/run"
+	mount -t tmpfs -o mode=1777 tmpfs "$dir/tmp"
+	mkdir -p "$dir/usr/local/go" "$dir/mnt/hrvs.git"
+	mount --bind /usr/local/go "$dir/usr/local/go" && mount --make-private "$dir/usr/local/go" && mount -o remount,bind,ro "$dir/usr/local/go"
+	mount --bind "$gitdir" "$dir/mnt/hrvs.git" && mount --make-private "$dir/mnt/hrvs.git" && mount -o remount,bind,ro "$dir/mnt/hrvs.git"
+
+	timed "get the code (apt-get install git ca-certificates; git clone)" in_root "apt-get update -qq &&
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends git ca-certificates >/dev/null &&
+		git clone -q --no-local /mnt/hrvs.git /root/hrvs && git -C /root/hrvs checkout -q --detach $commit" || return 1
+	umount "$dir/mnt/hrvs.git"
+	timed "./build.sh demo" in_root "cd /root/hrvs && ./build.sh demo" || return 1
+	timed "./build.sh test" in_root "cd /root/hrvs && ./build.sh test" || return 1
+	echo "== fresh root: README's two commands passed"
+}
+
+# debian_mirror prints the URI of this machine's Debian mirror for bookworm and the
+# sources file naming it (deb822 .sources first, then one-line .list files).
+debian_mirror() {
+	local f uri
+	for f in /etc/apt/sources.list.d/*.sources; do
+		[ -e "$f" ] || continue
+		uri=$(awk -v RS= '{
+			uri = ""; ok = 0; off = 0; n = split($0, L, "\n")
+			for (i = 1; i <= n; i++) {
+				if (L[i] ~ /^URIs:/) { split(L[i], a, /[ \t]+/); uri = a[2] }
+				if (L[i] ~ /^Enabled:[ \t]*no/) off = 1
+				if (L[i] ~ /^Suites:/) { m = split(L[i], s, /[ \t]+/); for (j = 2; j <= m; j++) if (s[j] == "bookworm") ok = 1 }
+			}
+			if (ok && !off && uri != "") { print uri; exit }
+		}' "$f")
+		[ -n "$uri" ] && { echo "$uri $f"; return; }
+	done
+	for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list; do
+		[ -e "$f" ] || continue
+		uri=$(awk '$1 == "deb" { for (i = 2; i < NF; i++) if ($i ~ /^(https?|ftp):/ && $(i + 1) == "bookworm") { print $i; exit } }' "$f")
+		[ -n "$uri" ] && { echo "$uri $f"; return; }
+	done
+	echo "http://deb.debian.org/debian"
+}
+
+# in_root runs a shell command in the fresh root as a new root login would: a clean
+# environment, Debian's default PATH (no Go on it: build.sh finds /usr/local/go/bin).
+in_root() {
+	env -i HOME=/root TERM="${TERM:-dumb}" PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
+		chroot "$FRESH_DIR" /bin/bash -c "$1"
+}
+
+# timed NAME CMD...: runs CMD and keeps NAME's wall time and result for the summary.
+timed() {
+	local name=$1 start rc=0
+	shift
+	echo "== $name"
+	start=$(date +%s)
+	"$@" || rc=$?
+	FRESH_TIMES+=("$(printf '%6ds  %s  %s' $(($(date +%s) - start)) "$([ $rc -eq 0 ] && echo ok || echo "FAILED (exit $rc)")" "$name")")
+	return $rc
+}
+
+# fresh_root_cleanup DIR: stops what still runs in the root (Xvfb, a browser), unmounts
+# everything under DIR, deepest first, and prints the wall times.
+fresh_root_cleanup() {
+	local dir=$1 p m pids=()
+	for p in /proc/[0-9]*; do
+		[ "$(readlink "$p/root" 2>/dev/null)" = "$dir" ] && pids+=("${p#/proc/}")
+	done
+	if [ ${#pids[@]} -gt 0 ]; then
+		echo "build.sh fresh-root: stopping processes left in the root: ${pids[*]}"
+		kill -TERM "${pids[@]}" 2>/dev/null || true
+		sleep 2
+		kill -KILL "${pids[@]}" 2>/dev/null || true
+	fi
+	awk -v d="$dir" '$2 == d || index($2, d "/") == 1 { print $2 }' /proc/self/mounts | sort -r | while read -r m; do
+		umount "$m" 2>/dev/null || umount -l "$m" || echo "build.sh fresh-root: cannot unmount $m" >&2
+	done
+	if awk -v d="$dir" 'index($2, d "/") == 1 { found = 1 } END { exit !found }' /proc/self/mounts; then
+		echo "build.sh fresh-root: something is still mounted under $dir" >&2
+	fi
+	echo "== fresh root wall times (machine load now: $(cut -d' ' -f1-3 /proc/loadavg))"
+	printf '%s\n' "${FRESH_TIMES[@]}"
+	echo "the root stays in $dir (nothing mounted): rm -rf $dir $dir.debootstrap.log to remove it"
+}
+
 case "${1:-build}" in
 	build) build ;;
 	cross) cross ;;
 	test) test_all ;;
 	demo)
 		build
-		# The window build needs a display; without one, run the demo headless.
-		if [ -n "${DISPLAY:-}" ] || ! has_window_deps; then
-			./bin/hrvs demo --duration "${2:-10s}"
-		else
-			CGO_ENABLED=0 go build -trimpath -o bin/hrvs-headless . && ./bin/hrvs-headless demo --duration "${2:-10s}"
-		fi
+		./bin/hrvs demo --duration "${2:-10s}"
 		;;
-	*) echo "usage: ./build.sh [build|cross|test|demo]" >&2; exit 2 ;;
+	fresh-root)
+		fresh_root "${2:-/var/tmp/hrvs-fresh-root}"
+		;;
+	*) echo "usage: ./build.sh [build|cross|test|demo|fresh-root [DIR]]" >&2; exit 2 ;;
 esac

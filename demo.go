@@ -41,6 +41,12 @@ func demoCommand() *cli.Command {
 }
 
 func runDemo(ctx context.Context, env *cli.Env, sf *sendFlags, rf *recvFlags) error {
+	if prog, err := windowHandover(rf.sink); err != nil || prog != "" {
+		if err != nil {
+			return err
+		}
+		return becomeWindowProgram(prog)
+	}
 	rx, err := receiver.New(rf.config("127.0.0.1:0", env.Log))
 	if err != nil {
 		return fmt.Errorf("starting the receiver: %w", err)

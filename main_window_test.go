@@ -177,3 +177,118 @@ func rgbPSNR(a, b *image.RGBA) float64 {
 	}
 	return 10 * math.Log10(255*255/mse)
 }
+
+// TestHeadlessProgramHandsTheWindowOver checks the pair build.sh makes on a machine with
+// the X11 headers: bin/hrvs, built without the window, runs send and version with no
+// display at all, while bin/hrvs-window (this test binary stands in for it) cannot even
+// start without one; and bin/hrvs recv becomes bin/hrvs-window, in the same process,
+// when it is to open the window.
+func TestHeadlessProgramHandsTheWindowOver(t *testing.T) {
+	if os.Getenv("DISPLAY") == "" {
+		t.Fatal("needs a display: run under xvfb-run (./build.sh test does)")
+	}
+	dir := t.TempDir()
+	hrvs := filepath.Join(dir, "hrvs")
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	build := exec.CommandContext(ctx, "go", "build", "-trimpath", "-ldflags", "-X main.version=handover-test", "-o", hrvs, ".")
+	build.Env = append(os.Environ(), "CGO_ENABLED=1")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build (without the window): %v\n%s", err, out)
+	}
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(self, filepath.Join(dir, windowProgram)); err != nil {
+		t.Fatal(err)
+	}
+	// HRVS_TEST_AS_MAIN makes this test binary, as hrvs-window, run the command line.
+	withDisplay := append(os.Environ(), "HRVS_TEST_AS_MAIN=1")
+	var noDisplay []string
+	for _, kv := range withDisplay {
+		if !strings.HasPrefix(kv, "DISPLAY=") && !strings.HasPrefix(kv, "WAYLAND_DISPLAY=") {
+			noDisplay = append(noDisplay, kv)
+		}
+	}
+	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pc.Close()
+
+	for _, tc := range []struct {
+		name     string
+		prog     string
+		args     []string
+		wantCode int
+		want     string // in the combined output
+	}{
+		{"hrvs version runs without a display", "hrvs", []string{"version"}, 0, "hrvs handover-test"},
+		{"hrvs send runs without a display", "hrvs", []string{"send", "--to", pc.LocalAddr().String(), "--duration", "1s"}, 0, "sending"},
+		{"hrvs recv --sink window without a display says it needs one", "hrvs", []string{"recv", "--listen", "127.0.0.1:0", "--sink", "window"}, 1, "needs a display"},
+		{"the window program alone cannot start without a display", windowProgram, []string{"version"}, -1, "DISPLAY"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cmd := exec.CommandContext(ctx, filepath.Join(dir, tc.prog), tc.args...)
+			cmd.Env = noDisplay
+			out, err := cmd.CombinedOutput()
+			code := cmd.ProcessState.ExitCode()
+			if err != nil && code == 0 {
+				t.Fatalf("%v", err)
+			}
+			if tc.wantCode >= 0 && code != tc.wantCode || tc.wantCode < 0 && code == 0 {
+				t.Fatalf("exit status %d, want %d; output:\n%s", code, tc.wantCode, out)
+			}
+			if !strings.Contains(string(out), tc.want) {
+				t.Fatalf("output lacks %q:\n%s", tc.want, out)
+			}
+		})
+	}
+	t.Run("hrvs send's datagrams arrived", func(t *testing.T) {
+		pc.SetReadDeadline(time.Now().Add(10 * time.Second))
+		buf := make([]byte, 65536)
+		if n, _, err := pc.ReadFrom(buf); err != nil || n == 0 {
+			t.Fatalf("no datagram from hrvs send: %v", err)
+		}
+	})
+
+	t.Run("hrvs recv with a display becomes the window program and opens the window", func(t *testing.T) {
+		addr := pc.LocalAddr().String()
+		pc.Close() // free the port for the receiver
+		cmd := exec.CommandContext(ctx, hrvs, "recv", "--listen", addr, "--duration", "60s")
+		cmd.Env = withDisplay
+		var log bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &log, &log
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		defer func() {
+			cmd.Process.Kill()
+			cmd.Wait()
+			if t.Failed() {
+				t.Logf("hrvs recv's log:\n%s", log.String())
+			}
+		}()
+		title := "waiting for video on hrvs recv on " + addr
+		var id string
+		for deadline := time.Now().Add(60 * time.Second); id == "" && time.Now().Before(deadline); {
+			out, _ := exec.Command("xdotool", "search", "--name", regexp.QuoteMeta(title)).Output()
+			if ids := strings.Fields(string(out)); len(ids) > 0 {
+				id = ids[0]
+			} else {
+				time.Sleep(200 * time.Millisecond) // polling the X server, not waiting for luck
+			}
+		}
+		if id == "" {
+			t.Fatalf("no window titled %q within 60 s", title)
+		}
+		out, err := exec.Command("xdotool", "getwindowpid", id).Output()
+		if err != nil {
+			t.Fatalf("xdotool getwindowpid %s: %v", id, err)
+		}
+		if pid, _ := strconv.Atoi(strings.TrimSpace(string(out))); pid != cmd.Process.Pid {
+			t.Fatalf("the window belongs to process %d, want hrvs recv's own %d (execve, not a child)", pid, cmd.Process.Pid)
+		}
+	})
+}

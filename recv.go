@@ -159,6 +159,12 @@ func recvCommand() *cli.Command {
 }
 
 func runRecv(ctx context.Context, env *cli.Env, f *recvFlags, listen string) error {
+	if prog, err := windowHandover(f.sink); err != nil || prog != "" {
+		if err != nil {
+			return err
+		}
+		return becomeWindowProgram(prog)
+	}
 	cfg := f.config(listen, env.Log)
 	_, port, _ := net.SplitHostPort(listen)
 	var err error

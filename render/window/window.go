@@ -1,8 +1,10 @@
 // Package window shows received frames in a desktop window drawn by Ebitengine, with
 // the colour conversion done on the GPU. The window is built only with cgo and the
-// build tag "window" (Ebitengine opens the X display when the program starts, so a
-// binary that links it cannot run without one); other builds get a stub whose New
-// returns ErrUnavailable.
+// build tag "window"; other builds get a stub whose New returns ErrUnavailable.
+// Ebitengine (v2.8, internal/ui's package init) opens the X display while the program
+// starts, before main, and panics without one, so a binary that links it cannot run
+// any command without a display: build.sh builds it as bin/hrvs-window beside the
+// headless bin/hrvs, which hands a command that opens the window over to it.
 package window
 
 import (
@@ -23,7 +25,7 @@ import (
 var ErrQuit = errors.New("window: closed by the user")
 
 // ErrUnavailable is what New returns in a build without the window.
-var ErrUnavailable = errors.New("the window needs a build with cgo and X11; this binary is headless: use --sink null, --http or --record")
+var ErrUnavailable = errors.New("this binary is headless and no hrvs-window is beside it (./build.sh builds one where gcc and the X11 headers are installed): use --sink null, --http or --record")
 
 // ErrNoDisplay is what New returns when the window is built in but there is no display.
 var ErrNoDisplay = errors.New("the window needs a display: DISPLAY is not set (use --sink null, --http or --record)")
@@ -39,9 +41,14 @@ type Options struct {
 
 // Available reports whether New can open a window: the window is built in and a
 // display is named in the environment.
-func Available() bool { return builtIn && hasDisplay() }
+func Available() bool { return builtIn && HasDisplay() }
 
-func hasDisplay() bool { return os.Getenv("DISPLAY") != "" || os.Getenv("WAYLAND_DISPLAY") != "" }
+// BuiltIn reports whether this binary links the window (and so needed a display to
+// start at all).
+func BuiltIn() bool { return builtIn }
+
+// HasDisplay reports whether the environment names an X11 or Wayland display.
+func HasDisplay() bool { return os.Getenv("DISPLAY") != "" || os.Getenv("WAYLAND_DISPLAY") != "" }
 
 // fit returns where a w x h picture goes on a sw x sh screen: as large as fits with its
 // aspect ratio kept, centred, on whole pixels.

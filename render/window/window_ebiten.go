@@ -80,7 +80,7 @@ func softwareGL() bool {
 
 // New prepares a window; it appears when Run is called.
 func New(opt Options) (*Window, error) {
-	if !hasDisplay() {
+	if !HasDisplay() {
 		return nil, ErrNoDisplay
 	}
 	if opt.Width <= 0 || opt.Height <= 0 {
