@@ -211,7 +211,7 @@ type sendFlags struct {
 	size, tile              size
 	sizeSet                 bool
 	fps                     rate
-	format                  string
+	format, ctrl            string
 	loop                    bool
 	quality, mtu, workers   int
 	sockets, window, frames int
@@ -231,6 +231,7 @@ func (f *sendFlags) register(fs *flag.FlagSet) {
 	fs.Var(&f.size, "size", "frame size WxH for the pattern, or the size to ask a camera for (files keep theirs)")
 	fs.Var(&f.fps, "fps", "frames per second; default: the source's own (30 for the pattern); 0 or max: as fast as possible")
 	fs.StringVar(&f.format, "format", "auto", "camera pixel format: mjpeg, yuyv or auto (MJPEG at high resolutions)")
+	fs.StringVar(&f.ctrl, "ctrl", "", "camera controls to set, name=value[,name=value] (hrvs devices lists them), e.g. power_line_frequency=1")
 	fs.BoolVar(&f.loop, "loop", false, "restart a file at its end")
 	fs.IntVar(&f.quality, "quality", sender.DefaultQuality, "JPEG quality 1..100")
 	fs.Var(&f.tile, "tile", "tile size WxH, multiples of 16")
@@ -282,7 +283,7 @@ func (f *sendFlags) config(to string, log *slog.Logger) (sender.Config, error) {
 }
 
 func (f *sendFlags) open(ctx context.Context, log *slog.Logger) (capture.Source, error) {
-	o := capture.Options{FPS: f.fps.captureFPS(), Format: f.format, Loop: f.loop, Log: log}
+	o := capture.Options{FPS: f.fps.captureFPS(), Format: f.format, Controls: f.ctrl, Loop: f.loop, Log: log}
 	if f.sizeSet || f.source == "pattern" {
 		o.Width, o.Height = f.size.w, f.size.h
 	}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"image"
 	"log/slog"
+	"reflect"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -38,18 +39,18 @@ func TestChooseCamMode(t *testing.T) {
 		want    camChoice
 		err     string
 	}{
-		{"auto at 720p30 picks MJPEG", webcam, camRequest{"auto", 1280, 720, 30}, camChoice{"MJPG", 1280, 720, 30}, ""},
-		{"auto at 1080p30 picks MJPEG", webcam, camRequest{"auto", 1920, 1080, 30}, camChoice{"MJPG", 1920, 1080, 30}, ""},
-		{"auto at 640x480 picks YUYV", webcam, camRequest{"auto", 640, 480, 30}, camChoice{"YUYV", 640, 480, 30}, ""},
-		{"auto at an unlisted small size takes the nearest, in YUYV", webcam, camRequest{"auto", 320, 240, 30}, camChoice{"YUYV", 640, 480, 30}, ""},
-		{"yuyv at 1080p gets the rate the camera has", webcam, camRequest{"yuyv", 1920, 1080, 30}, camChoice{"YUYV", 1920, 1080, 5}, ""},
-		{"mjpeg at 800x600 takes the nearest size", webcam, camRequest{"mjpeg", 800, 600, 30}, camChoice{"MJPG", 640, 480, 30}, ""},
-		{"a rate between listed ones takes the nearest", webcam, camRequest{"mjpeg", 1280, 720, 20}, camChoice{"MJPG", 1280, 720, 15}, ""},
-		{"a stepwise camera gets the exact size", stepwise, camRequest{"auto", 1280, 720, 30}, camChoice{"MJPG", 1280, 720, 30}, ""},
-		{"a stepwise size is rounded onto the grid", stepwise, camRequest{"yuyv", 641, 479, 200}, camChoice{"YUYV", 642, 480, 90}, ""},
-		{"an H.264-only camera is refused", []camFormat{{FourCC: "H264", Sizes: []camSize{{Width: 1920, Height: 1080}}}}, camRequest{"auto", 1280, 720, 30}, camChoice{}, "offers no MJPEG or YUYV frames (it offers H264)"},
-		{"yuyv from an MJPEG-only camera is refused", webcam[1:], camRequest{"yuyv", 1280, 720, 30}, camChoice{}, "offers no YUYV frames (it offers MJPG)"},
-		{"a camera listing nothing is refused", nil, camRequest{"auto", 1280, 720, 30}, camChoice{}, "lists no pixel formats"},
+		{"auto at 720p30 picks MJPEG", webcam, camRequest{"auto", 1280, 720, 30, nil}, camChoice{"MJPG", 1280, 720, 30}, ""},
+		{"auto at 1080p30 picks MJPEG", webcam, camRequest{"auto", 1920, 1080, 30, nil}, camChoice{"MJPG", 1920, 1080, 30}, ""},
+		{"auto at 640x480 picks YUYV", webcam, camRequest{"auto", 640, 480, 30, nil}, camChoice{"YUYV", 640, 480, 30}, ""},
+		{"auto at an unlisted small size takes the nearest, in YUYV", webcam, camRequest{"auto", 320, 240, 30, nil}, camChoice{"YUYV", 640, 480, 30}, ""},
+		{"yuyv at 1080p gets the rate the camera has", webcam, camRequest{"yuyv", 1920, 1080, 30, nil}, camChoice{"YUYV", 1920, 1080, 5}, ""},
+		{"mjpeg at 800x600 takes the nearest size", webcam, camRequest{"mjpeg", 800, 600, 30, nil}, camChoice{"MJPG", 640, 480, 30}, ""},
+		{"a rate between listed ones takes the nearest", webcam, camRequest{"mjpeg", 1280, 720, 20, nil}, camChoice{"MJPG", 1280, 720, 15}, ""},
+		{"a stepwise camera gets the exact size", stepwise, camRequest{"auto", 1280, 720, 30, nil}, camChoice{"MJPG", 1280, 720, 30}, ""},
+		{"a stepwise size is rounded onto the grid", stepwise, camRequest{"yuyv", 641, 479, 200, nil}, camChoice{"YUYV", 642, 480, 90}, ""},
+		{"an H.264-only camera is refused", []camFormat{{FourCC: "H264", Sizes: []camSize{{Width: 1920, Height: 1080}}}}, camRequest{"auto", 1280, 720, 30, nil}, camChoice{}, "offers no MJPEG or YUYV frames (it offers H264)"},
+		{"yuyv from an MJPEG-only camera is refused", webcam[1:], camRequest{"yuyv", 1280, 720, 30, nil}, camChoice{}, "offers no YUYV frames (it offers MJPG)"},
+		{"a camera listing nothing is refused", nil, camRequest{"auto", 1280, 720, 30, nil}, camChoice{}, "lists no pixel formats"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got, err := chooseCamMode(tc.formats, tc.req)
@@ -69,7 +70,7 @@ func TestChooseCamMode(t *testing.T) {
 func TestCamRequest(t *testing.T) {
 	t.Run("defaults fill a zero request", func(t *testing.T) {
 		r, err := Options{}.camRequest()
-		if err != nil || r != (camRequest{"auto", 1280, 720, 30}) {
+		if err != nil || !reflect.DeepEqual(r, camRequest{"auto", 1280, 720, 30, nil}) {
 			t.Fatalf("got %+v %v", r, err)
 		}
 	})
@@ -191,7 +192,7 @@ func yuyvFrame(w, h int, seed byte) ([]byte, *image.YCbCr) {
 func TestCameraSource(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	req := camRequest{"auto", 64, 32, 30}
+	req := camRequest{"auto", 64, 32, 30, nil}
 
 	t.Run("YUYV frames arrive as 4:2:2 pictures and a short frame is skipped", func(t *testing.T) {
 		dev := newFakeCam("YUYV", 64, 32)

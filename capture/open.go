@@ -22,6 +22,9 @@ type Options struct {
 	FPS float64
 	// Format is the camera pixel format: "auto", "mjpeg" or "yuyv".
 	Format string
+	// Controls are camera controls to set at open and after every reconnect,
+	// "name=value[,name=value]" with v4l2-ctl's names (hrvs devices lists them).
+	Controls string
 	// Loop restarts a file at its end.
 	Loop bool
 	// Log receives warnings (skipped frames, a lost camera); nil discards them.

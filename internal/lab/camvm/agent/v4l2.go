@@ -1,0 +1,197 @@
+//go:build linux
+
+package main
+
+import (
+	"bytes"
+	"encoding/binary"
+	"fmt"
+	"image"
+	"image/jpeg"
+	"strconv"
+	"strings"
+	"time"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// V4L2 ioctls and layouts as in linux/videodev2.h for x86-64 (the guest is always
+// Debian's amd64 kernel): _IOWR('V', nr, size).
+const (
+	vidiocSFmt      = 0xc0d05605 // struct v4l2_format, 208 bytes
+	vidiocGCtrl     = 0xc008561b // struct v4l2_control
+	vidiocSCtrl     = 0xc008561c
+	vidiocQueryCtrl = 0xc0445624 // struct v4l2_queryctrl, 68 bytes
+	vidiocQueryMenu = 0xc02c5625 // struct v4l2_querymenu, 44 bytes (packed)
+
+	ctrlFlagNextCtrl = 0x80000000
+	ctrlFlagDisabled = 0x0001
+	ctrlTypeMenu     = 3
+	bufTypeOutput    = 2
+	fieldNone        = 1
+)
+
+func ioctl(fd int, req uintptr, arg unsafe.Pointer) error {
+	if _, _, e := unix.Syscall(unix.SYS_IOCTL, uintptr(fd), req, uintptr(arg)); e != 0 {
+		return e
+	}
+	return nil
+}
+
+// queryCtrl mirrors struct v4l2_queryctrl.
+type queryCtrl struct {
+	ID, Type                       uint32
+	Name                           [32]byte
+	Min, Max, Step, Default, Flags int32
+	Reserved                       [2]uint32
+}
+
+// ctrlName is v4l2-ctl's name for a control: lower case, runs of other characters
+// turned into one underscore ("Y'CbCr Encoding" is y_cbcr_encoding).
+func ctrlName(name string) string {
+	var b strings.Builder
+	under := false
+	for _, r := range name {
+		isAlnum := r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9'
+		if !isAlnum {
+			under = b.Len() > 0
+			continue
+		}
+		if under {
+			b.WriteByte('_')
+			under = false
+		}
+		b.WriteString(strings.ToLower(string(r)))
+	}
+	return b.String()
+}
+
+// ctrlCmd sets controls: agent ctrl /dev/video0 disconnect=1 quantization=full_range.
+func ctrlCmd(args []string) error {
+	if len(args) < 2 {
+		return fmt.Errorf("usage: ctrl DEV NAME=VALUE...")
+	}
+	fd, err := unix.Open(args[0], unix.O_RDWR, 0)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(fd)
+	ctrls := map[string]queryCtrl{}
+	for id := uint32(ctrlFlagNextCtrl); ; {
+		q := queryCtrl{ID: id}
+		if ioctl(fd, vidiocQueryCtrl, unsafe.Pointer(&q)) != nil {
+			break
+		}
+		ctrls[ctrlName(string(bytes.TrimRight(q.Name[:], "\x00")))] = q
+		id = q.ID | ctrlFlagNextCtrl
+	}
+	for _, kv := range args[1:] {
+		name, val, ok := strings.Cut(kv, "=")
+		q, found := ctrls[name]
+		if !ok || !found {
+			return fmt.Errorf("%s: no such control", kv)
+		}
+		v, err := strconv.Atoi(val)
+		if err != nil && q.Type == ctrlTypeMenu {
+			v, err = menuIndex(fd, q, val)
+		}
+		if err != nil {
+			return fmt.Errorf("%s: %w", kv, err)
+		}
+		c := [2]uint32{q.ID, uint32(int32(v))}
+		if err := ioctl(fd, vidiocSCtrl, unsafe.Pointer(&c)); err != nil {
+			return fmt.Errorf("set %s: %w", kv, err)
+		}
+	}
+	return nil
+}
+
+func menuIndex(fd int, q queryCtrl, want string) (int, error) {
+	var names []string
+	for i := q.Min; i <= q.Max; i++ {
+		var m [44]byte
+		binary.LittleEndian.PutUint32(m[0:], q.ID)
+		binary.LittleEndian.PutUint32(m[4:], uint32(i))
+		if ioctl(fd, vidiocQueryMenu, unsafe.Pointer(&m)) != nil {
+			continue
+		}
+		n := ctrlName(string(bytes.TrimRight(m[8:40], "\x00")))
+		if n == want {
+			return int(i), nil
+		}
+		names = append(names, n)
+	}
+	return 0, fmt.Errorf("no menu item %q (have %s)", want, strings.Join(names, ", "))
+}
+
+// feedCmd writes JPEG colour bars into a v4l2loopback output node at a steady rate
+// until killed: agent feed /dev/video10 640x480 15.
+func feedCmd(args []string) error {
+	if len(args) != 3 {
+		return fmt.Errorf("usage: feed DEV WxH FPS")
+	}
+	var w, h int
+	if _, err := fmt.Sscanf(args[1], "%dx%d", &w, &h); err != nil {
+		return fmt.Errorf("size %q: %w", args[1], err)
+	}
+	fps, err := strconv.ParseFloat(args[2], 64)
+	if err != nil || fps <= 0 {
+		return fmt.Errorf("rate %q: want a positive number", args[2])
+	}
+	var buf bytes.Buffer
+	if err := jpeg.Encode(&buf, Bars(w, h), &jpeg.Options{Quality: 95}); err != nil {
+		return err
+	}
+	frame := buf.Bytes()
+	fd, err := unix.Open(args[0], unix.O_RDWR, 0)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(fd)
+	// struct v4l2_format: type, then the union at offset 8 (it holds pointers);
+	// v4l2_pix_format: width, height, pixelformat, field, bytesperline, sizeimage.
+	var f [208]byte
+	le := binary.LittleEndian
+	le.PutUint32(f[0:], bufTypeOutput)
+	le.PutUint32(f[8:], uint32(w))
+	le.PutUint32(f[12:], uint32(h))
+	le.PutUint32(f[16:], 'M'|'J'<<8|'P'<<16|'G'<<24)
+	le.PutUint32(f[20:], fieldNone)
+	le.PutUint32(f[28:], uint32(w*h*2)) // room for any JPEG of the frame
+	if err := ioctl(fd, vidiocSFmt, unsafe.Pointer(&f)); err != nil {
+		return fmt.Errorf("set the output format: %w", err)
+	}
+	// v4l2loopback hands out whole buffers of sizeimage: pad the JPEG with
+	// zeros after its EOI, as real cameras do.
+	padded := make([]byte, le.Uint32(f[28:]))
+	copy(padded, frame)
+	tick := time.NewTicker(time.Duration(float64(time.Second) / fps))
+	defer tick.Stop()
+	for range tick.C {
+		if _, err := unix.Write(fd, padded); err != nil {
+			return fmt.Errorf("write a frame: %w", err)
+		}
+	}
+	return nil
+}
+
+// Bars draws the 75% colour bars of EBU Tech 3325 / vivid's "75% Colorbar"
+// (white, yellow, cyan, green, magenta, red, blue, black) as full-range BT.601
+// Y'CbCr, the encoding JFIF uses.
+func Bars(w, h int) *image.YCbCr {
+	rgb := [8][3]float64{{191, 191, 191}, {191, 191, 0}, {0, 191, 191}, {0, 191, 0}, {191, 0, 191}, {191, 0, 0}, {0, 0, 191}, {0, 0, 0}}
+	img := image.NewYCbCr(image.Rect(0, 0, w, h), image.YCbCrSubsampleRatio444)
+	for x := 0; x < w; x++ {
+		c := rgb[x*8/w]
+		y := 0.299*c[0] + 0.587*c[1] + 0.114*c[2]
+		cb := 128 + (c[2]-y)/1.772
+		cr := 128 + (c[0]-y)/1.402
+		for row := 0; row < h; row++ {
+			img.Y[row*img.YStride+x] = uint8(y + 0.5)
+			img.Cb[row*img.CStride+x] = uint8(cb + 0.5)
+			img.Cr[row*img.CStride+x] = uint8(cr + 0.5)
+		}
+	}
+	return img
+}
