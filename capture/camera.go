@@ -453,6 +453,10 @@ func (c *Camera) Close() error {
 	close(c.done)
 	dev := c.dev
 	c.mu.Unlock()
+	s := c.Stats()
+	c.log.Info("camera closed", "camera", c.path, "delivered", s.Delivered, "frames", s.Frames,
+		"dropped_stale", s.DroppedStale, "dropped_corrupt", s.DroppedCorrupt, "dropped_error", s.DroppedError,
+		"sequence_gaps", s.SequenceGaps, "reconnects", s.Reconnects, "last_loss", s.LastLoss)
 	if dev != nil {
 		return dev.Close()
 	}

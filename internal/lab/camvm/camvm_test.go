@@ -6,6 +6,7 @@ import (
 	"image"
 	"os/exec"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -159,7 +160,44 @@ func nodes(out string) map[string]string {
 	return m
 }
 
-var negotiated = regexp.MustCompile(`got="([^"]*)"`)
+// capture streams path from the guest to x until a whole frame arrives, then
+// stops hrvs send and returns the frame and what hrvs logged.
+func capture(t *testing.T, vm *VM, x *rx, path string, flags ...string) (*image.YCbCr, string) {
+	t.Helper()
+	args := append([]string{send, "send", "--source", path, "--quality", "95", "--to", x.to(), "--duration", "120s"}, flags...)
+	if err := vm.Start("send", args...); err != nil {
+		t.Fatal(err)
+	}
+	img, err := x.frame(90*time.Second, time.Now())
+	r, serr := vm.Stop("send", 30*time.Second)
+	if err != nil || serr != nil {
+		t.Fatalf("%v %v\n%v", err, serr, r)
+	}
+	return img, r.Stderr
+}
+
+// logValue finds key=value (or key="value") in hrvs's log; the last one wins.
+func logValue(log, key string) string {
+	re := regexp.MustCompile(`(?:^| )` + regexp.QuoteMeta(key) + `=("(?:[^"\\]|\\.)*"|\S*)`)
+	m := re.FindAllStringSubmatch(log, -1)
+	if m == nil {
+		return ""
+	}
+	v := m[len(m)-1][1]
+	if u, err := strconv.Unquote(v); err == nil {
+		return u
+	}
+	return v
+}
+
+func logInt(t *testing.T, log, key string) int {
+	t.Helper()
+	n, err := strconv.Atoi(logValue(log, key))
+	if err != nil {
+		t.Fatalf("no %s= in the log:\n%s", key, log)
+	}
+	return n
+}
 
 func TestRealDrivers(t *testing.T) {
 	began := time.Now()
@@ -200,20 +238,67 @@ func TestRealDrivers(t *testing.T) {
 		}
 	})
 
+	t.Run("unknown controls and out-of-range values are refused with what exists", func(t *testing.T) {
+		for _, tc := range []struct{ ctrl, want string }{
+			{"zoom_absolute=3", "--ctrl zoom_absolute: the camera has no such control (it has alpha_component, apply_alpha_to_red_only, boolean, brightness,"},
+			{"brightness=300", "--ctrl brightness=300: out of range: want 0 to 255"},
+			{"osd_text_mode=7", "not one of 0 (all), 1 (counters_only), 2 (none)"},
+		} {
+			r := sh(t, send+" send --source /dev/video0 --to 10.0.2.2:9 --frames 1 --ctrl "+tc.ctrl)
+			if r.Code != 2 || !strings.Contains(r.Stderr, tc.want) {
+				t.Errorf("--ctrl %s: want exit 2 and %q, got %v", tc.ctrl, tc.want, r)
+			}
+		}
+	})
+
 	t.Run("YUYV arrives with vivid's bars at their levels", func(t *testing.T) {
 		x := startRx(t)
-		if err := vm.Start("yuyv", send, "send", "--source", "/dev/video0", "--format", "yuyv", "--size", "640x480", "--fps", "15",
-			"--ctrl", "osd_text_mode=2", "--quality", "95", "--to", x.to(), "--duration", "60s"); err != nil {
-			t.Fatal(err)
+		img, log := capture(t, vm, x, "/dev/video0", "--format", "yuyv", "--size", "640x480", "--fps", "15", "--ctrl", "osd_text_mode=2")
+		if got := logValue(log, "got"); got != "YUYV 640x480 @ 15 fps" {
+			t.Errorf("negotiated %q, want YUYV 640x480 @ 15 fps\n%s", got, log)
 		}
-		img, err := x.frame(90*time.Second, time.Now())
-		r, _ := vm.Stop("yuyv", 30*time.Second)
-		if err != nil {
-			t.Fatalf("%v\n%v", err, r)
-		}
-		if m := negotiated.FindStringSubmatch(r.Stderr); m == nil || m[1] != "YUYV 640x480 @ 15 fps" {
-			t.Errorf("negotiated %v, want YUYV 640x480 @ 15 fps\n%s", m, r.Stderr)
+		if got := logValue(log, "colour"); got != "BT.601 limited range" {
+			t.Errorf("colour %q, want BT.601 limited range", got)
 		}
 		checkBars(t, img, limitedBars)
+		if n := logInt(t, log, "frames"); n < 1 || logInt(t, log, "delivered") < n {
+			t.Errorf("camera stats do not add up:\n%s", log)
+		}
+	})
+
+	t.Run("the nearest size and rate are taken when the asked ones are not offered", func(t *testing.T) {
+		x := startRx(t)
+		img, log := capture(t, vm, x, "/dev/video0", "--format", "yuyv", "--size", "800x600", "--fps", "30", "--ctrl", "osd_text_mode=2")
+		if got := logValue(log, "got"); got != "YUYV 640x480 @ 25 fps" {
+			t.Errorf("negotiated %q, want YUYV 640x480 @ 25 fps\n%s", got, log)
+		}
+		if img.Rect.Dx() != 640 || img.Rect.Dy() != 480 {
+			t.Errorf("received %v, want 640x480", img.Rect)
+		}
+	})
+
+	t.Run("MJPEG from v4l2loopback arrives with the producer's bars", func(t *testing.T) {
+		if err := vm.Start("feed", "/agent", "feed", "/dev/video10", "640x480", "15"); err != nil {
+			t.Fatal(err)
+		}
+		defer vm.Stop("feed", 10*time.Second)
+		// With exclusive_caps the node turns into a capture node once fed.
+		deadline := time.Now().Add(30 * time.Second)
+		var devs Result
+		for time.Now().Before(deadline) {
+			devs = sh(t, send+" devices")
+			if strings.Contains(nodes(devs.Stdout)["/dev/video10"], "MJPG") {
+				break
+			}
+		}
+		if n := nodes(devs.Stdout)["/dev/video10"]; !strings.Contains(n, "MJPG  Motion-JPEG, compressed\n    640x480") {
+			t.Fatalf("/dev/video10 does not offer MJPEG 640x480:\n%s", n)
+		}
+		x := startRx(t)
+		img, log := capture(t, vm, x, "/dev/video10", "--format", "mjpeg", "--size", "640x480", "--fps", "15")
+		if got := logValue(log, "got"); !strings.HasPrefix(got, "MJPG 640x480") {
+			t.Errorf("negotiated %q, want MJPG 640x480\n%s", got, log)
+		}
+		checkBars(t, img, fullBars)
 	})
 }

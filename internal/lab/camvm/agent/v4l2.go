@@ -24,6 +24,7 @@ const (
 	vidiocSCtrl     = 0xc008561c
 	vidiocQueryCtrl = 0xc0445624 // struct v4l2_queryctrl, 68 bytes
 	vidiocQueryMenu = 0xc02c5625 // struct v4l2_querymenu, 44 bytes (packed)
+	vidiocSInput    = 0xc0045627 // int
 
 	ctrlFlagNextCtrl = 0x80000000
 	ctrlFlagDisabled = 0x0001
@@ -123,6 +124,24 @@ func menuIndex(fd int, q queryCtrl, want string) (int, error) {
 		names = append(names, n)
 	}
 	return 0, fmt.Errorf("no menu item %q (have %s)", want, strings.Join(names, ", "))
+}
+
+// inputCmd selects a video input: agent input /dev/video0 3 (vivid's HDMI input).
+func inputCmd(args []string) error {
+	if len(args) != 2 {
+		return fmt.Errorf("usage: input DEV N")
+	}
+	n, err := strconv.Atoi(args[1])
+	if err != nil {
+		return err
+	}
+	fd, err := unix.Open(args[0], unix.O_RDWR, 0)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(fd)
+	in := int32(n)
+	return ioctl(fd, vidiocSInput, unsafe.Pointer(&in))
 }
 
 // feedCmd writes JPEG colour bars into a v4l2loopback output node at a steady rate
