@@ -1,10 +1,14 @@
 package camvm
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"image"
+	"image/png"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -79,21 +83,35 @@ func (x *rx) to() string {
 	return "10.0.2.2:" + port
 }
 
-// frame waits for a whole frame that arrives after since and returns a copy.
+// frame waits for a settled picture that arrives after since: three whole frames
+// in a row with the same pixels. A sender on a slow path spreads a frame's tiles
+// over several frames, so one whole frame can still hold tiles not yet sent; the
+// guest's sources are still pictures, so once every tile is there they agree.
 func (x *rx) frame(timeout time.Duration, since time.Time) (*image.YCbCr, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
+	var last *image.YCbCr
+	same := 0
 	for {
 		f, err := x.r.Next(ctx)
 		if err != nil {
-			return nil, fmt.Errorf("no whole frame in %v: %w", timeout, err)
+			return nil, fmt.Errorf("no settled picture in %v: %w", timeout, err)
 		}
-		if f.Complete() && f.Ready.After(since) {
-			img := copyYCbCr(f.Image)
+		if !f.Complete() || !f.Ready.After(since) {
 			f.Release()
+			continue
+		}
+		img := copyYCbCr(f.Image)
+		f.Release()
+		if last != nil && img.Rect == last.Rect && bytes.Equal(img.Y, last.Y) {
+			same++
+		} else {
+			same = 0
+		}
+		last = img
+		if same == 2 {
 			return img, nil
 		}
-		f.Release()
 	}
 }
 
@@ -123,29 +141,78 @@ func barLevels(m *image.YCbCr) [8]float64 {
 	return out
 }
 
+// barsFor is the luma of 75% colour bars under a Y'CbCr matrix ("601" or "709",
+// Kr and Kb from BT.601 and BT.709), in full or limited range.
+func barsFor(matrix string, full bool) (b [8]float64) {
+	kr, kb := 0.299, 0.114
+	if matrix == "709" {
+		kr, kb = 0.2126, 0.0722
+	}
+	rgb := [8][3]float64{{1, 1, 1}, {1, 1, 0}, {0, 1, 1}, {0, 1, 0}, {1, 0, 1}, {1, 0, 0}, {0, 0, 1}, {0, 0, 0}}
+	for i, c := range rgb {
+		y := 191 * (kr*c[0] + (1-kr-kb)*c[1] + kb*c[2])
+		if !full {
+			y = 16 + y*219/255
+		}
+		b[i] = y
+	}
+	return b
+}
+
 // fullBars is the luma of 75% colour bars in full-range BT.601 (white, yellow,
 // cyan, green, magenta, red, blue, black): Y' = 0.299 R + 0.587 G + 0.114 B with
 // 75% of 255 = 191.
 var fullBars = [8]float64{191, 169.3, 134.2, 112.4, 78.6, 56.8, 21.8, 0}
 
 // limitedBars is fullBars in limited range (Y' 16-235), as vivid makes YUYV by default.
-var limitedBars = func() (b [8]float64) {
-	for i, y := range fullBars {
-		b[i] = 16 + y*219/255
-	}
-	return b
-}()
+var limitedBars = barsFor("601", false)
 
-// checkBars asserts each bar's luma within ±3 of want.
+// checkBars asserts each bar's luma within ±3 of want. The frame is saved as a
+// PNG in $HRVS_CAMVM_PNG (a directory), or in the temporary directory when a bar
+// is off.
 func checkBars(t *testing.T, img *image.YCbCr, want [8]float64) {
 	t.Helper()
 	got := barLevels(img)
 	t.Logf("bars (white to black): %.1f", got)
+	bad := false
 	for i := range want {
 		if d := got[i] - want[i]; d < -3 || d > 3 {
-			t.Errorf("bar %d has luma %.1f, want %.1f ±3 (all: %.1f)", i, got[i], want[i], got)
+			t.Errorf("bar %d has luma %.1f, want %.1f ±3", i, got[i], want[i])
+			bad = true
 		}
 	}
+	dir := os.Getenv("HRVS_CAMVM_PNG")
+	if dir == "" && bad {
+		dir = os.TempDir()
+	}
+	if dir != "" {
+		name := filepath.Join(dir, "camvm-"+strings.Map(func(r rune) rune {
+			if r >= 'a' && r <= 'z' || r >= '0' && r <= '9' {
+				return r
+			}
+			return '-'
+		}, strings.ToLower(t.Name()))+".png")
+		var b bytes.Buffer
+		if err := png.Encode(&b, img); err == nil && os.WriteFile(name, b.Bytes(), 0o644) == nil {
+			t.Logf("frame saved as %s", name)
+		}
+	}
+}
+
+// waitLog polls the log of the running hrvs send until it holds want.
+func waitLog(t *testing.T, vm *VM, want string, timeout time.Duration) error {
+	t.Helper()
+	for deadline := time.Now().Add(timeout); time.Now().Before(deadline); {
+		r, err := vm.Peek("send")
+		if err != nil {
+			return err
+		}
+		if strings.Contains(r.Stderr, want) {
+			return nil
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	return fmt.Errorf("no %q in hrvs's log after %v", want, timeout)
 }
 
 const send = "/hrvs"
@@ -164,16 +231,29 @@ func nodes(out string) map[string]string {
 // stops hrvs send and returns the frame and what hrvs logged.
 func capture(t *testing.T, vm *VM, x *rx, path string, flags ...string) (*image.YCbCr, string) {
 	t.Helper()
-	args := append([]string{send, "send", "--source", path, "--quality", "95", "--to", x.to(), "--duration", "120s"}, flags...)
+	stop := startSend(t, vm, x, path, flags...)
+	img, err := x.frame(90*time.Second, time.Now())
+	log := stop()
+	if err != nil {
+		t.Fatalf("%v\n%s", err, log)
+	}
+	return img, log
+}
+
+// startSend starts hrvs send in the guest; stop ends it and returns its log.
+func startSend(t *testing.T, vm *VM, x *rx, path string, flags ...string) (stop func() string) {
+	t.Helper()
+	args := append([]string{send, "send", "--source", path, "--quality", "95", "--min-quality", "95", "--change-threshold", "-1", "--to", x.to(), "--duration", "170s"}, flags...)
 	if err := vm.Start("send", args...); err != nil {
 		t.Fatal(err)
 	}
-	img, err := x.frame(90*time.Second, time.Now())
-	r, serr := vm.Stop("send", 30*time.Second)
-	if err != nil || serr != nil {
-		t.Fatalf("%v %v\n%v", err, serr, r)
+	return func() string {
+		r, err := vm.Stop("send", 30*time.Second)
+		if err != nil {
+			t.Errorf("stopping hrvs send: %v\n%v", err, r)
+		}
+		return r.Stderr
 	}
-	return img, r.Stderr
 }
 
 // logValue finds key=value (or key="value") in hrvs's log; the last one wins.
@@ -300,5 +380,92 @@ func TestRealDrivers(t *testing.T) {
 			t.Errorf("negotiated %q, want MJPG 640x480\n%s", got, log)
 		}
 		checkBars(t, img, fullBars)
+	})
+
+	t.Run("a bad buffer and frames the driver dropped are counted", func(t *testing.T) {
+		x := startRx(t)
+		stop := startSend(t, vm, x, "/dev/video0", "--format", "yuyv", "--size", "320x180", "--fps", "30",
+			"--ctrl", "osd_text_mode=2,percentage_of_dropped_buffers=20")
+		_, err := x.frame(90*time.Second, time.Now())
+		if err == nil {
+			sh(t, "/agent ctrl /dev/video0 inject_v4l2_buf_flag_error=1")
+			_, err = x.frame(60*time.Second, time.Now().Add(time.Second))
+		}
+		sh(t, "/agent ctrl /dev/video0 percentage_of_dropped_buffers=0")
+		log := stop()
+		if err != nil {
+			t.Fatalf("%v\n%s", err, log)
+		}
+		if logInt(t, log, "dropped_error") < 1 || logInt(t, log, "sequence_gaps") < 1 {
+			t.Errorf("want a buffer dropped as bad and sequence gaps counted:\n%s", log)
+		}
+	})
+
+	t.Run("a camera that is unplugged and plugged back streams again within 2 s", func(t *testing.T) {
+		x := startRx(t)
+		stop := startSend(t, vm, x, "/dev/video0", "--format", "yuyv", "--size", "320x180", "--fps", "30", "--ctrl", "osd_text_mode=2")
+		_, err := x.frame(90*time.Second, time.Now())
+		if err == nil {
+			sh(t, "/agent ctrl /dev/video0 disconnect=1")
+			if err = waitLog(t, vm, "camera is back", 60*time.Second); err == nil {
+				_, err = x.frame(60*time.Second, time.Now())
+			}
+		}
+		log := stop()
+		if err != nil {
+			t.Fatalf("%v\n%s", err, log)
+		}
+		if why := logValue(log, "why"); !strings.HasPrefix(why, "device removed (unplugged?)") {
+			t.Errorf("the loss was explained as %q, want device removed\n%s", why, log)
+		}
+		back, err := time.ParseDuration(logValue(log, "after"))
+		if err != nil || back > 2*time.Second {
+			t.Errorf("back after %v (%v), want within 2 s\n%s", back, err, log)
+		}
+		if logInt(t, log, "reconnects") != 1 {
+			t.Errorf("want 1 reconnect counted\n%s", log)
+		}
+	})
+
+	t.Run("a driver unloaded and loaded again is picked up with the controls set again", func(t *testing.T) {
+		x := startRx(t)
+		stop := startSend(t, vm, x, "/dev/video0", "--format", "yuyv", "--size", "320x180", "--fps", "30", "--ctrl", "osd_text_mode=2,brightness=100")
+		_, err := x.frame(90*time.Second, time.Now())
+		if err == nil {
+			// Unbinding removes the device under the open file, as an unplug of a
+			// USB camera does; then the module can go and come back.
+			sh(t, "echo vivid.0 > /sys/bus/platform/drivers/vivid/unbind && "+
+				"until rmmod vivid 2>/dev/null; do sleep 0.1; done && insmod /lib/modules/vivid.ko n_devs=1")
+			if err = waitLog(t, vm, "camera is back", 60*time.Second); err == nil {
+				_, err = x.frame(60*time.Second, time.Now())
+			}
+		}
+		devs := sh(t, send+" devices")
+		log := stop()
+		if err != nil {
+			t.Fatalf("%v\n%s", err, log)
+		}
+		if !strings.Contains(log, "camera is back") {
+			t.Errorf("no camera is back in the log:\n%s", log)
+		}
+		if n := nodes(devs.Stdout)["/dev/video0"]; !strings.Contains(n, "brightness (int) 0 to 255, default 128, value 100") {
+			t.Errorf("brightness was not set again on the reloaded driver:\n%s", n)
+		}
+	})
+
+	t.Run("a capture after a smaller one fills the whole frame (crop and compose reset)", func(t *testing.T) {
+		sh(t, "/agent input /dev/video0 3") // HDMI: the driver crops, composes and scales
+		defer sh(t, "/agent input /dev/video0 0")
+		x := startRx(t)
+		capture(t, vm, x, "/dev/video0", "--format", "yuyv", "--size", "640x480", "--fps", "30", "--ctrl", "osd_text_mode=2")
+		img, log := capture(t, vm, x, "/dev/video0", "--format", "yuyv", "--size", "1280x720", "--fps", "30", "--ctrl", "osd_text_mode=2")
+		if img.Rect.Dx() != 1280 || img.Rect.Dy() != 720 {
+			t.Fatalf("received %v, want 1280x720\n%s", img.Rect, log)
+		}
+		// vivid's HDMI input sends HD timings as Rec.709, as real HDMI sources do.
+		if got := logValue(log, "colour"); got != "BT.709 limited range" {
+			t.Errorf("colour %q, want BT.709 limited range", got)
+		}
+		checkBars(t, img, barsFor("709", false))
 	})
 }

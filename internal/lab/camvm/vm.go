@@ -173,6 +173,11 @@ func (v *VM) Stop(id string, timeout time.Duration) (Result, error) {
 	return v.call(request{Op: "stop", ID: id, Signal: int(syscall.SIGINT), Timeout: timeout.Milliseconds()})
 }
 
+// Peek returns the output so far of the command started as id.
+func (v *VM) Peek(id string) (Result, error) {
+	return v.call(request{Op: "peek", ID: id})
+}
+
 // Wait waits for the command started as id to end by itself.
 func (v *VM) Wait(id string, timeout time.Duration) (Result, error) {
 	return v.call(request{Op: "wait", ID: id, Timeout: timeout.Milliseconds()})

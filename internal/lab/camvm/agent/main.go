@@ -55,8 +55,8 @@ func main() {
 }
 
 // Request is one line from the host. Op is run (wait for the command), start
-// (leave it running under ID), stop (signal ID and wait for it), wait (wait for ID)
-// or poweroff.
+// (leave it running under ID), peek (its output so far), stop (signal ID and wait
+// for it), wait (wait for ID) or poweroff.
 type Request struct {
 	Op      string   `json:"op"`
 	ID      string   `json:"id,omitempty"`
@@ -76,9 +76,27 @@ type Reply struct {
 
 type job struct {
 	cmd         *exec.Cmd
-	out, errOut bytes.Buffer // written by exec's copiers until done closes
+	out, errOut lockedBuffer // written by exec's copiers while the command runs
 	done        chan struct{}
 	code        int
+}
+
+// lockedBuffer lets peek read output that exec's copier goroutines are writing.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
 
 func serve() error {
@@ -139,6 +157,15 @@ func serve() error {
 			mu.Lock()
 			jobs[req.ID] = j
 			mu.Unlock()
+		case "peek":
+			mu.Lock()
+			j := jobs[req.ID]
+			mu.Unlock()
+			if j == nil {
+				rep.Err = "no job " + req.ID
+				break
+			}
+			rep.Stdout, rep.Stderr = j.out.String(), j.errOut.String()
 		case "stop", "wait":
 			mu.Lock()
 			j := jobs[req.ID]
