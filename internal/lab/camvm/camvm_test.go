@@ -358,7 +358,7 @@ func TestRealDrivers(t *testing.T) {
 	})
 
 	t.Run("MJPEG from v4l2loopback arrives with the producer's bars", func(t *testing.T) {
-		if err := vm.Start("feed", "/agent", "feed", "/dev/video10", "640x480", "15"); err != nil {
+		if err := vm.Start("feed", "/agent", "feed", "/dev/video10", "640x480", "15", "4"); err != nil {
 			t.Fatal(err)
 		}
 		defer vm.Stop("feed", 10*time.Second)
@@ -380,7 +380,28 @@ func TestRealDrivers(t *testing.T) {
 			t.Errorf("negotiated %q, want MJPG 640x480\n%s", got, log)
 		}
 		checkBars(t, img, fullBars)
+		if logInt(t, log, "dropped_corrupt") < 1 {
+			t.Errorf("every 4th frame was cut short, yet none was dropped as corrupt:\n%s", log)
+		}
 	})
+
+	for _, tc := range []struct {
+		name, ctrl, colour string
+		raw                [8]float64 // as the driver makes them
+	}{
+		{"full range", "quantization=full_range", "BT.601 full range", barsFor("601", true)},
+		{"Rec.709", "y_cbcr_encoding=rec_709", "BT.709 limited range", barsFor("709", false)},
+	} {
+		t.Run("YUYV set to "+tc.name+" is read as such", func(t *testing.T) {
+			defer sh(t, "/agent ctrl /dev/video0 quantization=default y_cbcr_encoding=default")
+			x := startRx(t)
+			img, log := capture(t, vm, x, "/dev/video0", "--format", "yuyv", "--size", "640x480", "--fps", "15", "--ctrl", "osd_text_mode=2,"+tc.ctrl)
+			if got := logValue(log, "colour"); got != tc.colour {
+				t.Errorf("colour %q, want %q", got, tc.colour)
+			}
+			checkBars(t, img, tc.raw)
+		})
+	}
 
 	t.Run("a bad buffer and frames the driver dropped are counted", func(t *testing.T) {
 		x := startRx(t)

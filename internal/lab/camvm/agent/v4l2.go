@@ -145,10 +145,18 @@ func inputCmd(args []string) error {
 }
 
 // feedCmd writes JPEG colour bars into a v4l2loopback output node at a steady rate
-// until killed: agent feed /dev/video10 640x480 15.
+// until killed, every CORRUPT_EVERY-th frame cut short: agent feed /dev/video10 640x480 15 5.
 func feedCmd(args []string) error {
-	if len(args) != 3 {
-		return fmt.Errorf("usage: feed DEV WxH FPS")
+	if len(args) != 3 && len(args) != 4 {
+		return fmt.Errorf("usage: feed DEV WxH FPS [CORRUPT_EVERY]")
+	}
+	corruptEvery := 0
+	if len(args) == 4 {
+		n, err := strconv.Atoi(args[3])
+		if err != nil || n < 2 {
+			return fmt.Errorf("corrupt every %q: want 2 or more", args[3])
+		}
+		corruptEvery = n
 	}
 	var w, h int
 	if _, err := fmt.Sscanf(args[1], "%dx%d", &w, &h); err != nil {
@@ -187,12 +195,20 @@ func feedCmd(args []string) error {
 	copy(padded, frame)
 	tick := time.NewTicker(time.Duration(float64(time.Second) / fps))
 	defer tick.Stop()
-	for range tick.C {
-		if _, err := unix.Write(fd, padded); err != nil {
+	// A corrupt frame is the JPEG cut in the middle of its entropy-coded data,
+	// as a USB camera delivers when it loses packets.
+	corrupt := make([]byte, len(padded))
+	copy(corrupt, frame[:len(frame)/2])
+	for n := 1; ; n++ {
+		<-tick.C
+		out := padded
+		if corruptEvery > 0 && n%corruptEvery == 0 {
+			out = corrupt
+		}
+		if _, err := unix.Write(fd, out); err != nil {
 			return fmt.Errorf("write a frame: %w", err)
 		}
 	}
-	return nil
 }
 
 // Bars draws the 75% colour bars of EBU Tech 3325 / vivid's "75% Colorbar"
