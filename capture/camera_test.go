@@ -94,7 +94,7 @@ func TestWriteDeviceList(t *testing.T) {
 	t.Run("devices are listed with formats, sizes and rates", func(t *testing.T) {
 		var b bytes.Buffer
 		devs := []camDesc{
-			{Path: "/dev/video0", Card: "HD Webcam", Driver: "uvcvideo", Bus: "usb-1", Capture: true,
+			{Path: "/dev/video0", Card: "HD Webcam", Driver: "uvcvideo", Bus: "usb-1", Capture: true, Controls: testCtrls[1:3],
 				Formats: append(append([]camFormat{}, webcam...), camFormat{FourCC: "H264", Description: "H.264", Compressed: true,
 					Sizes: []camSize{{Stepwise: true, MinW: 32, MinH: 32, Width: 1920, Height: 1080, StepW: 2, StepH: 2, MinFPS: 1, MaxFPS: 30}}})},
 			{Path: "/dev/video1", Card: "HD Webcam", Driver: "uvcvideo", Bus: "usb-1"},
@@ -114,6 +114,9 @@ func TestWriteDeviceList(t *testing.T) {
     1920x1080  30, 15 fps
   H264  H.264, compressed  [hrvs cannot use it]
     32x32 to 1920x1080 step 2x2  1 to 30 fps
+  controls (hrvs send --ctrl name=value):
+    contrast (int) 0 to 100 step 5, default 50, value 50
+    power_line_frequency (menu) 0 (disabled), 1 (50_hz), 2 (60_hz); default 1, value 1
 
 /dev/video1: HD Webcam (uvcvideo, usb-1)
   not a video capture node (metadata or output)
@@ -134,6 +137,7 @@ type fakeCam struct {
 	feed     chan []byte
 	closed   atomic.Bool
 	released atomic.Int32
+	counts   camFrame // what the driver reports with every frame
 }
 
 func newFakeCam(fourcc string, w, h int) *fakeCam {
@@ -150,7 +154,9 @@ func (f *fakeCam) Read(ctx context.Context) (camFrame, error) {
 		if !ok {
 			return camFrame{}, errors.New("device removed (unplugged?)")
 		}
-		return camFrame{Data: b, Time: time.Now(), release: func() { f.released.Add(1) }}, nil
+		out := f.counts
+		out.Data, out.Time, out.release = b, time.Now(), func() { f.released.Add(1) }
+		return out, nil
 	}
 }
 
@@ -256,6 +262,40 @@ func TestCameraSource(t *testing.T) {
 		}
 		if c.Skipped() != 3 {
 			t.Fatalf("skipped %d, want 3", c.Skipped())
+		}
+	})
+
+	t.Run("the counters add up what the driver reported and why the camera was lost", func(t *testing.T) {
+		dev := newFakeCam("YUYV", 64, 32)
+		dev.counts = camFrame{Delivered: 3, Stale: 1, Errored: 1, Gaps: 2}
+		buf, _ := yuyvFrame(64, 32, 3)
+		for _, b := range [][]byte{buf, buf, buf[:10], buf} {
+			dev.feed <- b
+		}
+		close(dev.feed)
+		c, err := openCamera(ctx, "/dev/video7", req, (&fakeOpener{devs: []*fakeCam{dev}}).open, slog.New(slog.DiscardHandler))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		c.retryFirst, c.retryMax = time.Hour, time.Hour
+		for i := 0; i < 3; i++ {
+			if _, err := c.Next(ctx); err != nil {
+				t.Fatal(err)
+			}
+		}
+		lctx, lcancel := context.WithCancel(ctx)
+		go func() { // the fake is unplugged now: wait until that is recorded
+			for c.Stats().LastLoss == "" {
+				time.Sleep(time.Millisecond)
+			}
+			lcancel()
+		}()
+		c.Next(lctx)
+		want := CameraStats{Delivered: 12, Frames: 3, DroppedStale: 4, DroppedCorrupt: 1, DroppedError: 4, SequenceGaps: 8,
+			LastLoss: "device removed (unplugged?)"}
+		if got := c.Stats(); got != want {
+			t.Fatalf("got  %+v\nwant %+v", got, want)
 		}
 	})
 

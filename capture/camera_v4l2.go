@@ -133,6 +133,9 @@ func openV4L2(path string, req camRequest, log *slog.Logger) (camDevice, error) 
 	if xioctl(fd, C.VIDIOC_G_PARM, unsafe.Pointer(&parm)) == nil && cp.timeperframe.numerator > 0 {
 		mode.FPS = float64(cp.timeperframe.denominator) / float64(cp.timeperframe.numerator)
 	}
+	if formatName(mode.FourCC) == "mjpeg" {
+		mode.Colour = jfifColour // whatever the driver says, the JPEG decoder follows JFIF
+	}
 	if formatName(mode.FourCC) == "" {
 		return fail("negotiate", fmt.Errorf("asked for %s, the driver chose %s, which hrvs cannot convert", choice.FourCC, mode.FourCC))
 	}
