@@ -264,9 +264,6 @@ func (c *v4l2Cam) Read(ctx context.Context) (camFrame, error) {
 		b, err := c.dequeue()
 		switch {
 		case err == nil:
-			if got {
-				out.Stale++
-			}
 			idx := int(b.index)
 			flags := uint32(b.flags)
 			used := int(b.bytesused)
@@ -274,13 +271,17 @@ func (c *v4l2Cam) Read(ctx context.Context) (camFrame, error) {
 			c.lastSeq, c.haveSeq = uint32(b.sequence), true
 			out.Delivered++
 			switch {
+			case idx >= len(c.bufs):
+				out.Errored++
+				continue // not a buffer this stream queued: nothing to requeue
 			case flags&C.V4L2_BUF_FLAG_ERROR != 0:
 				out.Errored++
-				got = false
 			case used == 0 || used > len(c.bufs[idx]):
 				out.Empty++
-				got = false
 			default:
+				if got {
+					out.Stale++
+				}
 				c.data = append(c.data[:0], c.bufs[idx][:used]...)
 				got = true
 			}

@@ -50,6 +50,9 @@ const (
 // apart by content: YUV4MPEG2 and MJPEG (concatenated JPEG) are decoded here, any
 // other format by ffmpeg. Errors are one-line reasons fit to show a user.
 func Open(ctx context.Context, name string, o Options) (Source, error) {
+	if o.Controls != "" && !isCameraPath(name) {
+		o.logger().Warn("--ctrl applies to cameras; ignored", "source", name)
+	}
 	switch {
 	case name == "pattern":
 		w, h, fps := o.Width, o.Height, o.FPS
