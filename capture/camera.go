@@ -723,3 +723,12 @@ func (e *errWriter) printf(format string, args ...any) {
 		_, e.err = fmt.Fprintf(e.w, format, args...)
 	}
 }
+
+// CameraStatsOf returns the counters of a camera source; ok is false for any other
+// source.
+func CameraStatsOf(s Source) (st CameraStats, ok bool) {
+	if c, isCam := s.(*Camera); isCam {
+		return c.Stats(), true
+	}
+	return CameraStats{}, false
+}

@@ -256,6 +256,29 @@ func startSend(t *testing.T, vm *VM, x *rx, path string, flags ...string) (stop 
 	}
 }
 
+// startFeed starts the MJPEG producer on v4l2loopback's /dev/video10 (640x480 at
+// 15 fps) until the test ends, and waits until hrvs devices lists the node as a
+// capture node offering it: with exclusive_caps it turns into one once fed.
+func startFeed(t *testing.T, vm *VM, flags ...string) {
+	t.Helper()
+	if err := vm.Start("feed", append(append([]string{"/agent", "feed"}, flags...), "/dev/video10", "640x480", "15")...); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { vm.Stop("feed", 10*time.Second) })
+	var node string
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		r, err := vm.Run(time.Minute, send, "devices")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if node = nodes(r.Stdout)["/dev/video10"]; strings.Contains(node, "MJPG  Motion-JPEG, compressed\n    640x480") {
+			return
+		}
+	}
+	r, _ := vm.Peek("feed")
+	t.Fatalf("/dev/video10 does not offer MJPEG 640x480 while fed:\n%s\nthe producer: %v", node, r)
+}
+
 // logValue finds key=value (or key="value") in hrvs's log; the last one wins.
 func logValue(log, key string) string {
 	re := regexp.MustCompile(`(?:^| )` + regexp.QuoteMeta(key) + `=("(?:[^"\\]|\\.)*"|\S*)`)
@@ -358,22 +381,7 @@ func TestRealDrivers(t *testing.T) {
 	})
 
 	t.Run("MJPEG from v4l2loopback arrives with the producer's bars", func(t *testing.T) {
-		if err := vm.Start("feed", "/agent", "feed", "/dev/video10", "640x480", "15", "4"); err != nil {
-			t.Fatal(err)
-		}
-		defer vm.Stop("feed", 10*time.Second)
-		// With exclusive_caps the node turns into a capture node once fed.
-		deadline := time.Now().Add(30 * time.Second)
-		var devs Result
-		for time.Now().Before(deadline) {
-			devs = sh(t, send+" devices")
-			if strings.Contains(nodes(devs.Stdout)["/dev/video10"], "MJPG") {
-				break
-			}
-		}
-		if n := nodes(devs.Stdout)["/dev/video10"]; !strings.Contains(n, "MJPG  Motion-JPEG, compressed\n    640x480") {
-			t.Fatalf("/dev/video10 does not offer MJPEG 640x480:\n%s", n)
-		}
+		startFeed(t, vm, "-corrupt", "4")
 		x := startRx(t)
 		img, log := capture(t, vm, x, "/dev/video10", "--format", "mjpeg", "--size", "640x480", "--fps", "15")
 		if got := logValue(log, "got"); !strings.HasPrefix(got, "MJPG 640x480") {
@@ -382,6 +390,16 @@ func TestRealDrivers(t *testing.T) {
 		checkBars(t, img, fullBars)
 		if logInt(t, log, "dropped_corrupt") < 1 {
 			t.Errorf("every 4th frame was cut short, yet none was dropped as corrupt:\n%s", log)
+		}
+	})
+
+	t.Run("MJPEG without Huffman tables, as UVC cameras send it, arrives with the producer's bars", func(t *testing.T) {
+		startFeed(t, vm, "-no-dht")
+		x := startRx(t)
+		img, log := capture(t, vm, x, "/dev/video10", "--format", "mjpeg", "--size", "640x480", "--fps", "15")
+		checkBars(t, img, fullBars)
+		if n := logInt(t, log, "dropped_corrupt"); n != 0 {
+			t.Errorf("%d frames without tables dropped as corrupt:\n%s", n, log)
 		}
 	})
 

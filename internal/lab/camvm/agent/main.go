@@ -8,7 +8,8 @@
 //
 //	agent serve            the guest's main loop (address from hrvs.agent= on the kernel command line)
 //	agent ctrl DEV N=V...  set controls by v4l2-ctl style name; V is a number or a menu item's name
-//	agent feed DEV WxH FPS write 75% colour bars as MJPEG into a v4l2loopback output node
+//	agent feed [-corrupt N] [-no-dht] DEV WxH FPS
+//	                       write 75% colour bars as MJPEG into a v4l2loopback output node
 //	agent input DEV N      select video input N (vivid: 0 webcam, 1 TV, 2 S-Video, 3 HDMI)
 //
 // It is lab code: built for the guest by the camvm package, never linked into hrvs.

@@ -5,6 +5,7 @@ package main
 import (
 	"bytes"
 	"encoding/binary"
+	"flag"
 	"fmt"
 	"image"
 	"image/jpeg"
@@ -19,7 +20,8 @@ import (
 // V4L2 ioctls and layouts as in linux/videodev2.h for x86-64 (the guest is always
 // Debian's amd64 kernel): _IOWR('V', nr, size).
 const (
-	vidiocSFmt      = 0xc0d05605 // struct v4l2_format, 208 bytes
+	vidiocGFmt      = 0xc0d05604 // struct v4l2_format, 208 bytes
+	vidiocSFmt      = 0xc0d05605
 	vidiocGCtrl     = 0xc008561b // struct v4l2_control
 	vidiocSCtrl     = 0xc008561c
 	vidiocQueryCtrl = 0xc0445624 // struct v4l2_queryctrl, 68 bytes
@@ -145,18 +147,19 @@ func inputCmd(args []string) error {
 }
 
 // feedCmd writes JPEG colour bars into a v4l2loopback output node at a steady rate
-// until killed, every CORRUPT_EVERY-th frame cut short: agent feed /dev/video10 640x480 15 5.
+// until killed: agent feed [-corrupt N] [-no-dht] /dev/video10 640x480 15. With
+// -corrupt every Nth frame is cut short; with -no-dht the frames leave out their
+// Huffman tables, as most UVC cameras' MJPEG does.
 func feedCmd(args []string) error {
-	if len(args) != 3 && len(args) != 4 {
-		return fmt.Errorf("usage: feed DEV WxH FPS [CORRUPT_EVERY]")
+	fs := flag.NewFlagSet("feed", flag.ContinueOnError)
+	corruptEvery := fs.Int("corrupt", 0, "cut every Nth frame short")
+	noDHT := fs.Bool("no-dht", false, "leave out the Huffman tables")
+	if err := fs.Parse(args); err != nil {
+		return err
 	}
-	corruptEvery := 0
-	if len(args) == 4 {
-		n, err := strconv.Atoi(args[3])
-		if err != nil || n < 2 {
-			return fmt.Errorf("corrupt every %q: want 2 or more", args[3])
-		}
-		corruptEvery = n
+	args = fs.Args()
+	if len(args) != 3 {
+		return fmt.Errorf("usage: feed [-corrupt N] [-no-dht] DEV WxH FPS")
 	}
 	var w, h int
 	if _, err := fmt.Sscanf(args[1], "%dx%d", &w, &h); err != nil {
@@ -171,6 +174,11 @@ func feedCmd(args []string) error {
 		return err
 	}
 	frame := buf.Bytes()
+	if *noDHT {
+		// image/jpeg writes the standard tables of ITU T.81 Annex K, the ones a
+		// decoder assumes when a frame has none (the MJPEG convention).
+		frame = withoutDHT(frame)
+	}
 	fd, err := unix.Open(args[0], unix.O_RDWR, 0)
 	if err != nil {
 		return err
@@ -187,7 +195,15 @@ func feedCmd(args []string) error {
 	le.PutUint32(f[20:], fieldNone)
 	le.PutUint32(f[28:], uint32(w*h*2)) // room for any JPEG of the frame
 	if err := ioctl(fd, vidiocSFmt, unsafe.Pointer(&f)); err != nil {
-		return fmt.Errorf("set the output format: %w", err)
+		// v4l2loopback keeps the format of an earlier producer and refuses to
+		// change it (EINVAL): carry on if it is the one wanted.
+		var g [208]byte
+		le.PutUint32(g[0:], bufTypeOutput)
+		if gerr := ioctl(fd, vidiocGFmt, unsafe.Pointer(&g)); gerr != nil || le.Uint32(g[8:]) != uint32(w) ||
+			le.Uint32(g[12:]) != uint32(h) || le.Uint32(g[16:]) != le.Uint32(f[16:]) {
+			return fmt.Errorf("set the output format: %w", err)
+		}
+		f = g
 	}
 	// v4l2loopback hands out whole buffers of sizeimage: pad the JPEG with
 	// zeros after its EOI, as real cameras do.
@@ -202,13 +218,31 @@ func feedCmd(args []string) error {
 	for n := 1; ; n++ {
 		<-tick.C
 		out := padded
-		if corruptEvery > 0 && n%corruptEvery == 0 {
+		if *corruptEvery > 0 && n%*corruptEvery == 0 {
 			out = corrupt
 		}
 		if _, err := unix.Write(fd, out); err != nil {
 			return fmt.Errorf("write a frame: %w", err)
 		}
 	}
+}
+
+// withoutDHT drops the DHT (0xFFC4) marker segments of a JPEG; everything up to
+// SOS is marker segments with a 2-byte length (ITU T.81 B.1.1.4).
+func withoutDHT(j []byte) []byte {
+	out := append([]byte(nil), j[:2]...) // SOI
+	for i := 2; i+4 <= len(j); {
+		marker := j[i+1]
+		n := int(j[i+2])<<8 | int(j[i+3])
+		if marker == 0xda { // SOS: the rest is scan data
+			return append(out, j[i:]...)
+		}
+		if marker != 0xc4 {
+			out = append(out, j[i:i+2+n]...)
+		}
+		i += 2 + n
+	}
+	return out
 }
 
 // Bars draws the 75% colour bars of EBU Tech 3325 / vivid's "75% Colorbar"
