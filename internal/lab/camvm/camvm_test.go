@@ -202,17 +202,24 @@ func checkBars(t *testing.T, img *image.YCbCr, want [8]float64) {
 // waitLog polls the log of the running hrvs send until it holds want.
 func waitLog(t *testing.T, vm *VM, want string, timeout time.Duration) error {
 	t.Helper()
+	return waitOutput(vm, "send", want, timeout)
+}
+
+// waitOutput polls the output of the guest command started as id until it holds
+// want.
+func waitOutput(vm *VM, id, want string, timeout time.Duration) error {
+	var r Result
 	for deadline := time.Now().Add(timeout); time.Now().Before(deadline); {
-		r, err := vm.Peek("send")
-		if err != nil {
+		var err error
+		if r, err = vm.Peek(id); err != nil {
 			return err
 		}
-		if strings.Contains(r.Stderr, want) {
+		if strings.Contains(r.Stdout+r.Stderr, want) {
 			return nil
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	return fmt.Errorf("no %q in hrvs's log after %v", want, timeout)
+	return fmt.Errorf("no %q from %s after %v:\n%v", want, id, timeout, r)
 }
 
 const send = "/hrvs"
@@ -265,6 +272,11 @@ func startFeed(t *testing.T, vm *VM, flags ...string) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { vm.Stop("feed", 10*time.Second) })
+	// Opening the node while the producer sets its format can make
+	// v4l2loopback refuse the format: list it only once frames flow.
+	if err := waitOutput(vm, "feed", "feeding", 30*time.Second); err != nil {
+		t.Fatal(err)
+	}
 	var node string
 	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
 		r, err := vm.Run(time.Minute, send, "devices")

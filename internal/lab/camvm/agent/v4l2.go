@@ -194,7 +194,16 @@ func feedCmd(args []string) error {
 	le.PutUint32(f[16:], 'M'|'J'<<8|'P'<<16|'G'<<24)
 	le.PutUint32(f[20:], fieldNone)
 	le.PutUint32(f[28:], uint32(w*h*2)) // room for any JPEG of the frame
-	if err := ioctl(fd, vidiocSFmt, unsafe.Pointer(&f)); err != nil {
+	// The loopback can refuse the format for a moment after the last producer
+	// or reader closed: try for a few seconds.
+	want := f
+	err = ioctl(fd, vidiocSFmt, unsafe.Pointer(&f))
+	for deadline := time.Now().Add(5 * time.Second); err != nil && time.Now().Before(deadline); {
+		time.Sleep(100 * time.Millisecond)
+		f = want
+		err = ioctl(fd, vidiocSFmt, unsafe.Pointer(&f))
+	}
+	if err != nil {
 		// v4l2loopback keeps the format of an earlier producer and refuses to
 		// change it (EINVAL): carry on if it is the one wanted.
 		var g [208]byte
@@ -216,6 +225,9 @@ func feedCmd(args []string) error {
 	corrupt := make([]byte, len(padded))
 	copy(corrupt, frame[:len(frame)/2])
 	for n := 1; ; n++ {
+		if n == 2 {
+			fmt.Println("feeding") // the loopback is a capture node now
+		}
 		<-tick.C
 		out := padded
 		if *corruptEvery > 0 && n%*corruptEvery == 0 {
