@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # build.sh: build, cross-build and test HRVS.
-#   ./build.sh          build ./bin/hrvs for this machine: with the window when gcc and the X11
+#   ./build.sh          build ./bin/hrvs (and the lab's bin/hrvs-lab) for this machine: with the window when gcc and the X11
 #                       headers are there (that binary needs a display), headless otherwise
 #   ./build.sh cross    static headless binaries for linux amd64, arm64 and armv7 into dist/
 #   ./build.sh test     install what the tests need (Debian packages) and run the whole suite
@@ -54,9 +54,11 @@ build() {
 	mkdir -p bin
 	if has_window_deps; then
 		CGO_ENABLED=1 go build -tags window -trimpath -ldflags "$LDFLAGS" -o bin/hrvs .
+		CGO_ENABLED=0 go build -trimpath -ldflags "$LDFLAGS" -o bin/hrvs-lab ./cmd/hrvs-lab
 		echo "built bin/hrvs ($VERSION) with the window (it needs a display; ./build.sh cross makes headless ones)"
 	else
 		CGO_ENABLED=0 go build -trimpath -ldflags "$LDFLAGS" -o bin/hrvs .
+		CGO_ENABLED=0 go build -trimpath -ldflags "$LDFLAGS" -o bin/hrvs-lab ./cmd/hrvs-lab
 		echo "built bin/hrvs ($VERSION), headless: for the window install gcc libx11-dev libxrandr-dev libxcursor-dev libxinerama-dev libxi-dev libxxf86vm-dev libgl1-mesa-dev"
 	fi
 }
@@ -105,8 +107,8 @@ test_all() {
 	fuzz ./net/wire FuzzControl 100000x
 	fuzz ./net/wire FuzzRebuilt 100000x
 	fuzz ./net/tile FuzzDecodeTile 100000x
-	fuzz ./net/fastjpeg FuzzDecodeScan 50000x
-	fuzz ./net/fastjpeg FuzzRoundTrip 15000x
+	fuzz ./internal/fastjpeg FuzzDecodeScan 50000x
+	fuzz ./internal/fastjpeg FuzzRoundTrip 15000x
 	for target in FuzzY4M FuzzJPEGSplitter FuzzJPEGLayout; do
 		fuzz ./capture "$target" 20000x
 	done

@@ -6,7 +6,8 @@ require (
 	github.com/hajimehoshi/ebiten/v2 v2.8.8
 	github.com/klauspost/reedsolomon v1.14.2
 	github.com/vladimirvivien/go4vl v0.3.0
-	golang.org/x/sys v0.49.0
+	golang.org/x/crypto v0.59.0
+	golang.org/x/sys v0.50.0
 )
 
 require (

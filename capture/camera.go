@@ -294,8 +294,12 @@ type camMode struct {
 	Width, Height int
 	Stride        int     // bytes per line of a YUYV frame
 	FPS           float64 // 0 when the driver does not say
-	Colour        camColour
-	Detail        string // card and driver, for logs
+	Detail        string  // card and driver, for logs
+	// Colour is how the driver's samples are to be read, from its quantization
+	// and ycbcr_enc (camera_v4l2.go fills it). The camera converts every frame
+	// from it with a ColourConverter, YUYV or MJPEG alike; the zero value (JFIF)
+	// converts nothing.
+	Colour Colour
 }
 
 // camFrame is one buffer from the device; release hands it back. The counts say
@@ -357,6 +361,7 @@ type Camera struct {
 	mode  camMode
 	info  Info
 	dec   jpegDecoder
+	conv  *ColourConverter // from mode.Colour; nil when frames are JFIF already
 	pool  *ImagePool
 	first *Frame // decoded while opening, to learn the subsampling
 	fixed bool   // info.Subsample is settled: later frames must match it
@@ -387,8 +392,12 @@ func openCamera(ctx context.Context, path string, req camRequest, opener camOpen
 	}
 	c := &Camera{path: path, req: req, open: opener, log: log, dev: dev, mode: dev.Mode(), done: make(chan struct{}),
 		retryFirst: camRetryFirst, retryMax: camRetryMax}
+	if c.conv, err = NewColourConverter(c.mode.Colour); err != nil {
+		dev.Close()
+		return nil, fmt.Errorf("camera %s: %w", path, err)
+	}
 	c.info = Info{Name: path, Width: c.mode.Width, Height: c.mode.Height, FPS: c.mode.FPS,
-		Subsample: image.YCbCrSubsampleRatio422}
+		Subsample: image.YCbCrSubsampleRatio422, Colour: c.mode.Colour}
 	if formatName(c.mode.FourCC) == "yuyv" {
 		c.pool = NewImagePool(c.mode.Width, c.mode.Height, image.YCbCrSubsampleRatio422)
 	}
@@ -403,7 +412,7 @@ func openCamera(ctx context.Context, path string, req camRequest, opener camOpen
 		return nil, fmt.Errorf("camera %s: %w", path, err)
 	}
 	c.info.Subsample = f.Image.SubsampleRatio
-	c.info.Detail = fmt.Sprintf("%s, %s", c.mode.Detail, subsampleName(f.Image.SubsampleRatio))
+	c.info.Detail = fmt.Sprintf("%s, %s, %s", c.mode.Detail, subsampleName(f.Image.SubsampleRatio), colourDetail(c.mode.Colour))
 	c.first, c.fixed = f, true
 	return c, nil
 }
@@ -531,8 +540,18 @@ func (c *Camera) nextFrom(ctx context.Context, reopen bool) (*Frame, error) {
 	}
 }
 
-// convert turns one buffer into a picture of the stream's size and subsampling.
+// convert turns one buffer into a picture of the stream's size and subsampling, in
+// JFIF's colour.
 func (c *Camera) convert(data []byte) (*image.YCbCr, *ImagePool, error) {
+	img, pool, err := c.unpack(data)
+	if err == nil {
+		c.conv.Convert(img)
+	}
+	return img, pool, err
+}
+
+// unpack turns one buffer into a picture with the driver's own sample values.
+func (c *Camera) unpack(data []byte) (*image.YCbCr, *ImagePool, error) {
 	m := c.mode
 	switch formatName(m.FourCC) {
 	case "yuyv":
@@ -592,14 +611,15 @@ func (c *Camera) reopen(ctx context.Context) error {
 		dev, err := c.open(c.path, req, c.log)
 		if err == nil {
 			m := dev.Mode()
-			if m.Width == c.mode.Width && m.Height == c.mode.Height && formatName(m.FourCC) != "" {
+			conv, cerr := NewColourConverter(m.Colour)
+			if cerr == nil && m.Width == c.mode.Width && m.Height == c.mode.Height && formatName(m.FourCC) != "" {
 				c.mu.Lock()
 				if c.closed {
 					c.mu.Unlock()
 					dev.Close()
 					return errClosed
 				}
-				c.dev, c.mode = dev, m
+				c.dev, c.mode, c.conv = dev, m, conv
 				c.mu.Unlock()
 				if formatName(m.FourCC) == "yuyv" && c.pool == nil {
 					c.pool = NewImagePool(m.Width, m.Height, image.YCbCrSubsampleRatio422)
@@ -610,6 +630,9 @@ func (c *Camera) reopen(ctx context.Context) error {
 			}
 			dev.Close()
 			err = fmt.Errorf("it came back as %s %dx%d, the stream is %dx%d", m.FourCC, m.Width, m.Height, c.mode.Width, c.mode.Height)
+			if cerr != nil {
+				err = cerr
+			}
 		}
 		if time.Since(lastLog) >= logEvery {
 			lastLog = time.Now()

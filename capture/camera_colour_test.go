@@ -3,28 +3,29 @@ package capture
 import "testing"
 
 func TestCamColourOf(t *testing.T) {
+	lim601, lim709 := Colour{Range: RangeLimited}, Colour{Range: RangeLimited, Matrix: MatrixBT709}
 	for _, tc := range []struct {
 		name                   string
 		colorspace, enc, quant uint32
-		want                   camColour
+		want                   Colour
 	}{
-		{"sRGB defaults to BT.601 limited (vivid, most webcams' YUYV)", 8, 0, 0, camColour{"601", false}},
-		{"SMPTE 170M defaults to BT.601 limited", 1, 0, 0, camColour{"601", false}},
-		{"Rec.709 defaults to the BT.709 matrix (HDMI capture)", 3, 0, 0, camColour{"709", false}},
-		{"JPEG colorspace defaults to full range", 7, 0, 0, camColour{"601", true}},
-		{"BT.2020 defaults to its own matrix", 10, 0, 0, camColour{"2020", false}},
-		{"an explicit full range wins", 8, 1, 1, camColour{"601", true}},
-		{"an explicit 709 matrix wins over sRGB", 8, 2, 2, camColour{"709", false}},
-		{"xvYCC 709 is limited range by default", 7, 4, 0, camColour{"709", false}},
+		{"sRGB defaults to BT.601 limited (vivid, most webcams' YUYV)", 8, 0, 0, lim601},
+		{"SMPTE 170M defaults to BT.601 limited", 1, 0, 0, lim601},
+		{"Rec.709 defaults to the BT.709 matrix (HDMI capture)", 3, 0, 0, lim709},
+		{"JPEG colorspace defaults to full range", 7, 0, 0, Colour{}},
+		{"BT.2020 defaults to its own matrix", 10, 0, 0, Colour{Range: RangeLimited, Matrix: MatrixBT2020}},
+		{"an explicit full range wins", 8, 1, 1, Colour{}},
+		{"an explicit 709 matrix wins over sRGB", 8, 2, 2, lim709},
+		{"xvYCC 709 is limited range by default", 7, 4, 0, lim709},
+		{"SMPTE 240M is read as its nearest, BT.709", 2, 0, 0, lim709},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if got := camColourOf(tc.colorspace, tc.enc, tc.quant); got != tc.want {
-				t.Fatalf("got %+v, want %+v", got, tc.want)
+				t.Fatalf("got %v, want %v", got, tc.want)
 			}
 		})
 	}
 }
-
 func TestNodeCanCapture(t *testing.T) {
 	for _, tc := range []struct {
 		name             string

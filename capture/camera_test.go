@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"image"
+	"image/color"
 	"log/slog"
 	"reflect"
 	"strings"
@@ -420,4 +421,53 @@ func (s *syncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
+}
+
+func TestCameraColour(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	const w, h = 64, 32
+	for _, tc := range []struct {
+		name       string
+		colour     Colour
+		in         [3]uint8 // Y, Cb, Cr of every YUYV sample
+		want       [3]uint8 // ±2
+		wantDetail string
+	}{
+		{"a limited-range YUYV camera's 75% white arrives at 191", Colour{Range: RangeLimited},
+			[3]uint8{180, 128, 128}, [3]uint8{191, 128, 128}, "limited range BT.601 converted to full range BT.601"},
+		{"a limited-range YUYV camera's black arrives at 0", Colour{Range: RangeLimited},
+			[3]uint8{16, 128, 128}, [3]uint8{0, 128, 128}, "limited range BT.601 converted"},
+		{"a Rec.709 camera's colour arrives with its Rec.601 values", Colour{Range: RangeLimited, Matrix: MatrixBT709},
+			[3]uint8{117, 96, 174}, func() [3]uint8 { y, cb, cr := color.RGBToYCbCr(200, 100, 50); return [3]uint8{y, cb, cr} }(),
+			"limited range BT.709 converted"},
+		{"a full-range BT.601 camera's samples arrive unchanged", Colour{},
+			[3]uint8{180, 100, 30}, [3]uint8{180, 100, 30}, "full range BT.601"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dev := newFakeCam("YUYV", w, h)
+			dev.mode.Colour = tc.colour
+			img := uniform(w, h, image.YCbCrSubsampleRatio422, tc.in[0], tc.in[1], tc.in[2])
+			dev.feed <- packYUYV(img, 2*w)
+			c, err := openCamera(ctx, "/dev/video7", camRequest{"auto", w, h, 30, nil}, (&fakeOpener{devs: []*fakeCam{dev}}).open, slog.New(slog.DiscardHandler))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			if c.Info().Colour != tc.colour || !strings.Contains(c.Info().Detail, tc.wantDetail) {
+				t.Fatalf("info %+v", c.Info())
+			}
+			f, err := c.Next(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := f.Image
+			for _, p := range []image.Point{{0, 0}, {w - 1, h - 1}, {w / 2, h / 2}} {
+				y, o := got.Y[got.YOffset(p.X, p.Y)], got.COffset(p.X, p.Y)
+				if !near(y, tc.want[0], 2) || !near(got.Cb[o], tc.want[1], 2) || !near(got.Cr[o], tc.want[2], 2) {
+					t.Fatalf("at %v: %d %d %d, want %v ±2", p, y, got.Cb[o], got.Cr[o], tc.want)
+				}
+			}
+		})
+	}
 }

@@ -139,7 +139,7 @@ func openV4L2(path string, req camRequest, log *slog.Logger) (camDevice, error) 
 	if formatName(mode.FourCC) == "" {
 		return fail("negotiate", fmt.Errorf("asked for %s, the driver chose %s, which hrvs cannot convert", choice.FourCC, mode.FourCC))
 	}
-	mode.Detail = fmt.Sprintf("%s %dx%d @ %s fps, %s (%s, %s)", mode.FourCC, mode.Width, mode.Height, fpsText(mode.FPS), mode.Colour, desc.Card, desc.Driver)
+	mode.Detail = fmt.Sprintf("%s %dx%d @ %s fps (%s, %s)", mode.FourCC, mode.Width, mode.Height, fpsText(mode.FPS), desc.Card, desc.Driver)
 	c.mode = mode
 	log.Info("camera negotiated", "camera", path,
 		"wanted", fmt.Sprintf("%s %dx%d @ %s fps", req.Format, req.Width, req.Height, fpsText(req.FPS)),

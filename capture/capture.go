@@ -14,7 +14,8 @@ import (
 var ErrEnd = errors.New("capture: end of stream")
 
 // Frame is one captured picture. Image is 4:2:0 or 4:2:2 Y'CbCr; sources keep that
-// subsampling from the device or file so it is never resampled twice.
+// subsampling from the device or file so it is never resampled twice. Its samples
+// are JFIF's: full range, BT.601 matrix (sources convert others, see Colour).
 type Frame struct {
 	Image *image.YCbCr
 	Seq   uint64    // source frame number, counting from 0
@@ -45,7 +46,11 @@ type Info struct {
 	Height    int
 	FPS       float64 // nominal frame rate; 0 means as fast as frames can be made
 	Subsample image.YCbCrSubsampleRatio
-	Detail    string // free text for logs: negotiated pixel format, codec, etc.
+	// Colour is how the source's own samples are read, as it declared them or as
+	// assumed (see Colour). Frames are delivered converted to JFIF's full-range
+	// BT.601 whatever it is, so the tiles can declare that.
+	Colour Colour
+	Detail string // free text for logs: negotiated pixel format, codec, etc.
 }
 
 // Source yields frames. Next blocks until the next frame is due (sources pace

@@ -10,6 +10,7 @@ import (
 	"io"
 	"log/slog"
 	"math"
+	"os"
 	"os/exec"
 	"regexp"
 	"strconv"
@@ -29,19 +30,41 @@ const probeTimeout = 30 * time.Second
 
 // videoProbe is what ffprobe says about a file's first video stream.
 type videoProbe struct {
-	Codec  string
-	Width  int
-	Height int
-	PixFmt string
-	FPS    float64
+	Codec      string
+	Width      int
+	Height     int
+	PixFmt     string
+	FPS        float64
+	ColorRange string // "tv", "pc", "unknown" or absent
+	ColorSpace string // the matrix: "bt709", "bt470bg", "smpte170m", "unknown"...
+}
+
+// colour is how the frames ffmpeg delivers (outPixFmt) are to be read. The range
+// is full for yuvj formats and streams tagged "pc", limited otherwise (ffmpeg's
+// default for untagged video, and what it converts RGB sources to). The matrix is
+// BT.709 or BT.2020 when the stream says so and BT.601 otherwise, as ffmpeg's own
+// conversions assume for untagged video.
+func (p videoProbe) colour() Colour {
+	c := Colour{Range: RangeLimited}
+	if strings.HasPrefix(p.PixFmt, "yuvj") || p.ColorRange == "pc" {
+		c.Range = RangeFull
+	}
+	switch p.ColorSpace {
+	case "bt709":
+		c.Matrix = MatrixBT709
+	case "bt2020nc", "bt2020c":
+		c.Matrix = MatrixBT2020
+	}
+	return c
 }
 
 // outPixFmt picks the raw format ffmpeg delivers: 4:2:2 stays 4:2:2, everything
-// else becomes 4:2:0, and full-range (yuvj) sources stay full range so samples are
-// passed on unchanged rather than rescaled.
+// else becomes 4:2:0, and the range stays the source's (yuvj for full range) so
+// that samples are passed on unchanged and converted once, by colour's converter,
+// rather than rescaled by ffmpeg too.
 func (p videoProbe) outPixFmt() (string, image.YCbCrSubsampleRatio) {
 	j := ""
-	if strings.HasPrefix(p.PixFmt, "yuvj") {
+	if p.colour().Range == RangeFull {
 		j = "j"
 	}
 	if strings.Contains(p.PixFmt, "422") {
@@ -69,6 +92,10 @@ func parseProbe(out []byte) (videoProbe, error) {
 			p.Height, _ = strconv.Atoi(v)
 		case "pix_fmt":
 			p.PixFmt = v
+		case "color_range":
+			p.ColorRange = v
+		case "color_space":
+			p.ColorSpace = v
 		case "avg_frame_rate":
 			avg = parseRate(v)
 		case "r_frame_rate":
@@ -90,9 +117,9 @@ func parseProbe(out []byte) (videoProbe, error) {
 	// The average rate is the truer one for variable-rate files; the base rate
 	// covers containers that do not record an average.
 	switch {
-	case avg > 0 && avg <= 1000:
+	case avg > 0 && avg <= maxFileFPS:
 		p.FPS = avg
-	case base > 0 && base <= 1000:
+	case base > 0 && base <= maxFileFPS:
 		p.FPS = base
 	default:
 		p.FPS = 25
@@ -134,7 +161,7 @@ func probe(ffprobe, path string) (videoProbe, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), probeTimeout)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, ffprobe, "-v", "error", "-select_streams", "v:0",
-		"-show_entries", "stream=codec_name,width,height,pix_fmt,avg_frame_rate,r_frame_rate:stream_tags=rotate:stream_side_data=rotation",
+		"-show_entries", "stream=codec_name,width,height,pix_fmt,color_range,color_space,avg_frame_rate,r_frame_rate:stream_tags=rotate:stream_side_data=rotation",
 		"-of", "default=noprint_wrappers=1", "--", path)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
@@ -158,10 +185,14 @@ func probe(ffprobe, path string) (videoProbe, error) {
 type ffmpegReader struct {
 	path, ffmpeg string
 	fps          float64
-	pixFmt       string
-	w, h         int
-	pool         *ImagePool
-	log          *slog.Logger
+	// byPTS: every frame is passed through with its own presentation time (read
+	// from pipe 3, see ffmpeg_pts.go) instead of being resampled to fps.
+	byPTS   bool
+	lastPTS time.Duration // the presentation time of the frame read last
+	pixFmt  string
+	w, h    int
+	pool    *ImagePool
+	log     *slog.Logger
 
 	mu     sync.Mutex
 	p      *ffmpegProc
@@ -179,7 +210,10 @@ func openFFmpeg(path string, o Options) (*FileSource, error) {
 		return nil, err
 	}
 	pixFmt, sub := vp.outPixFmt()
-	r := &ffmpegReader{path: path, ffmpeg: ffmpeg, fps: vp.FPS, pixFmt: pixFmt, w: vp.Width, h: vp.Height,
+	// Played at the file's own pace (or as fast as possible), frames keep their
+	// own times; a rate given with --fps resamples the file to its probed rate as
+	// before and plays those frames at the rate given.
+	r := &ffmpegReader{path: path, ffmpeg: ffmpeg, fps: vp.FPS, byPTS: o.FPS <= 0, pixFmt: pixFmt, w: vp.Width, h: vp.Height,
 		pool: NewImagePool(vp.Width, vp.Height, sub), log: o.logger()}
 	if err := r.start(); err != nil {
 		return nil, err
@@ -196,18 +230,36 @@ func openFFmpeg(path string, o Options) (*FileSource, error) {
 		return nil, err
 	}
 	r.first = first
-	detail := fmt.Sprintf("%s %s via ffmpeg as %s", vp.Codec, vp.PixFmt, pixFmt)
-	info := Info{Name: path, Width: vp.Width, Height: vp.Height, FPS: vp.FPS, Subsample: sub, Detail: detail}
-	return newFileSource(info, r, o), nil
+	detail := fmt.Sprintf("%s %s via ffmpeg as %s, %s", vp.Codec, vp.PixFmt, pixFmt, colourDetail(vp.colour()))
+	info := Info{Name: path, Width: vp.Width, Height: vp.Height, FPS: vp.FPS, Subsample: sub, Colour: vp.colour(), Detail: detail}
+	src, err := newFileSource(info, r, o)
+	if err != nil {
+		r.close()
+		return nil, err
+	}
+	return src, nil
 }
 
-// args is ffmpeg's command line: the first video stream only, as raw planes at the
-// probed rate (so the frame count matches the rate the source paces at).
+// args is ffmpeg's command line: the first video stream only, as raw planes on
+// stdout. With byPTS every decoded frame comes out once with its own timestamp
+// (-vsync passthrough, accepted by ffmpeg 4 to 7; -enc_time_base -1 keeps the
+// stream's time base so no two timestamps merge), and the framecrc output on pipe
+// 3 gives those timestamps. Otherwise frames are resampled to the probed rate, so
+// the frame count matches the rate the source paces at.
 func (r *ffmpegReader) args() []string {
-	return []string{"-nostdin", "-hide_banner", "-loglevel", "error",
-		"-i", r.path, "-map", "0:v:0", "-an", "-sn", "-dn",
-		"-r", strconv.FormatFloat(r.fps, 'f', -1, 64),
-		"-f", "rawvideo", "-pix_fmt", r.pixFmt, "pipe:1"}
+	args := []string{"-nostdin", "-hide_banner", "-loglevel", "error",
+		"-i", r.path, "-map", "0:v:0", "-an", "-sn", "-dn"}
+	if r.byPTS {
+		args = append(args, "-vsync", "passthrough", "-enc_time_base", "-1")
+	} else {
+		args = append(args, "-r", strconv.FormatFloat(r.fps, 'f', -1, 64))
+	}
+	args = append(args, "-f", "rawvideo", "-pix_fmt", r.pixFmt, "pipe:1")
+	if r.byPTS {
+		args = append(args, "-map", "0:v:0", "-an", "-sn", "-dn", "-enc_time_base", "-1",
+			"-c:v", "wrapped_avframe", "-flush_packets", "1", "-f", "framecrc", "pipe:3")
+	}
+	return args
 }
 
 func (r *ffmpegReader) start() error {
@@ -223,8 +275,25 @@ func (r *ffmpegReader) start() error {
 	}
 	p := &ffmpegProc{cmd: cmd, stderr: &tailBuffer{max: 8 << 10}}
 	cmd.Stderr = p.stderr
-	if err := cmd.Start(); err != nil {
+	var timesR, timesW *os.File
+	if r.byPTS {
+		if timesR, timesW, err = os.Pipe(); err != nil {
+			return fmt.Errorf("a pipe for ffmpeg's frame times: %w", err)
+		}
+		cmd.ExtraFiles = []*os.File{timesW} // the child's fd 3
+	}
+	err = cmd.Start()
+	if timesW != nil {
+		timesW.Close() // the child holds its own copy; its exit ends the pipe
+	}
+	if err != nil {
+		if timesR != nil {
+			timesR.Close()
+		}
 		return fmt.Errorf("starting ffmpeg: %w", err)
+	}
+	if timesR != nil {
+		p.times = newFrameTimes(timesR)
 	}
 	p.out = bufio.NewReaderSize(stdout, 1<<20)
 	r.p = p
@@ -263,6 +332,14 @@ func (r *ffmpegReader) read() (*image.YCbCr, *ImagePool, error) {
 			return nil, nil, io.ErrUnexpectedEOF
 		}
 		return nil, nil, fmt.Errorf("ffmpeg stopped inside a frame: %w", end)
+	}
+	if p.times != nil {
+		// A frame whose time is unknown follows the last one by a nominal interval.
+		if pts, ok := p.times.next(); ok {
+			r.lastPTS = pts
+		} else {
+			r.lastPTS += time.Duration(float64(time.Second) / r.fps)
+		}
 	}
 	return img, r.pool, nil
 }
@@ -307,6 +384,10 @@ func (r *ffmpegReader) finish(p *ffmpegProc) error {
 	return fmt.Errorf("ffmpeg reported an error: %s", msg)
 }
 
+func (r *ffmpegReader) pts() (time.Duration, bool) { return r.lastPTS, r.byPTS }
+
+func (r *ffmpegReader) timed() bool { return r.byPTS }
+
 func (r *ffmpegReader) rewind() error {
 	if p := r.proc(); p != nil {
 		p.kill()
@@ -334,13 +415,20 @@ type ffmpegProc struct {
 	cmd      *exec.Cmd
 	out      *bufio.Reader
 	stderr   *tailBuffer
+	times    *frameTimes // each frame's time, when passed through by pts
 	waitOnce sync.Once
 	waitErr  error
 }
 
-// wait reaps the process once; later calls return the first result.
+// wait reaps the process once, and the reader of its frame times; later calls
+// return the first result.
 func (p *ffmpegProc) wait() error {
-	p.waitOnce.Do(func() { p.waitErr = p.cmd.Wait() })
+	p.waitOnce.Do(func() {
+		p.waitErr = p.cmd.Wait()
+		if p.times != nil {
+			p.times.close()
+		}
+	})
 	return p.waitErr
 }
 

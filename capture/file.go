@@ -26,6 +26,10 @@ type frameReader interface {
 	skip() error
 	// rewind starts over at the first frame, for --loop.
 	rewind() error
+	// pts is the presentation time of the frame read or skipped last, from the
+	// file's own clock; ok is false for formats that have none (frames then fall
+	// every 1/FPS).
+	pts() (pts time.Duration, ok bool)
 	close() error
 }
 
@@ -37,9 +41,21 @@ type FileSource struct {
 	r    frameReader
 	loop bool
 	log  *slog.Logger
+	// conv turns the reader's samples into JFIF's, once a frame is to be shown
+	// (dropped frames are never converted); nil when they are JFIF's already.
+	conv *ColourConverter
 
-	start   time.Time
-	next    uint64 // sequence number of the next frame
+	start time.Time
+	next  uint64 // sequence number of the next frame
+	// timed pacing, by the reader's presentation times rather than 1/FPS slots
+	timed       bool
+	passStarted bool          // passFirst holds the first time of this pass through the file
+	passFirst   time.Duration // the reader's time of the pass's first frame
+	passBase    time.Duration // where this pass starts on the play clock (--loop)
+	shown       bool          // lastAt and lastGap are set
+	lastAt      time.Duration
+	lastGap     time.Duration
+
 	inLoop  uint64 // frames delivered since the last rewind, to catch empty loops
 	skipped atomic.Uint64
 	dropped atomic.Uint64
@@ -51,14 +67,25 @@ type FileSource struct {
 	closeErr  error
 }
 
-func newFileSource(info Info, r frameReader, o Options) *FileSource {
+// newFileSource plays what r reads, converting it from info.Colour.
+func newFileSource(info Info, r frameReader, o Options) (*FileSource, error) {
+	conv, err := NewColourConverter(info.Colour)
+	if err != nil {
+		return nil, err
+	}
 	switch {
 	case o.FPS > 0:
 		info.FPS = o.FPS
 	case o.FPS < 0:
 		info.FPS = 0
 	}
-	return &FileSource{info: info, r: r, loop: o.Loop, log: o.logger()}
+	return &FileSource{info: info, r: r, loop: o.Loop, log: o.logger(), conv: conv, timed: o.FPS == 0 && isTimed(r)}, nil
+}
+
+// isTimed reports readers that give every frame its presentation time.
+func isTimed(r frameReader) bool {
+	t, ok := r.(interface{ timed() bool })
+	return ok && t.timed()
 }
 
 // Info describes the stream: the file's size and subsampling and the playing rate.
@@ -84,7 +111,11 @@ func (s *FileSource) Close() error {
 	return s.closeErr
 }
 
-// Next returns the next frame when it is due.
+// Next returns the next frame when it is due. Every frame of the file has its time
+// slot, whether it is shown, dropped because the caller was late, or skipped as
+// corrupt, so a file plays at its real rate whatever is left out. A reader that
+// knows each frame's presentation time (ffmpeg's, for variable-rate files) is
+// paced by it; the others get a slot every 1/FPS.
 func (s *FileSource) Next(ctx context.Context) (*Frame, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
@@ -92,49 +123,124 @@ func (s *FileSource) Next(ctx context.Context) (*Frame, error) {
 	if s.closed.Load() {
 		return nil, errClosed
 	}
-	var due time.Time
-	if s.info.FPS > 0 {
-		if s.start.IsZero() {
-			s.start = time.Now()
-		}
+	paced := s.info.FPS > 0
+	entry := time.Now()
+	// Dropping stops after dropBudget (or two frame intervals, if longer) spent on
+	// it: a reader slower than real time (a busy machine decoding 1080p) would
+	// otherwise chase a backlog that grows faster than it is read, and never
+	// deliver again. The clock then restarts at the frame in hand, and the file
+	// plays slower.
+	budget := max(dropBudget, 2*time.Duration(float64(time.Second)/s.info.FPS))
+	overBudget := func() bool { return time.Since(entry) >= budget }
+	// The play clock starts when the first frame is ready to show (see below).
+	if paced && !s.start.IsZero() {
 		// Frames whose slot has already passed are dropped, as a live source would.
-		now := uint64(time.Since(s.start).Seconds() * s.info.FPS)
-		for s.next < now {
+		now := uint64(entry.Sub(s.start).Seconds() * s.info.FPS)
+		for !s.timed && s.next < now {
+			if overBudget() {
+				s.start = time.Now().Add(-s.slotTime(s.next))
+				break
+			}
 			if err := s.advance(); err != nil {
 				return nil, s.fail(err)
 			}
 			s.dropped.Add(1)
-			s.next++
 		}
-		due = s.start.Add(time.Duration(float64(s.next) / s.info.FPS * float64(time.Second)))
 	}
-	img, pool, err := s.read()
-	if err != nil {
-		return nil, s.fail(err)
-	}
-	if d := time.Until(due); !due.IsZero() && d > 0 {
-		t := time.NewTimer(d)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			if pool != nil {
-				pool.Put(img)
+	for {
+		img, pool, err := s.read()
+		if err != nil {
+			return nil, s.fail(err)
+		}
+		if !paced {
+			s.conv.Convert(img)
+			return s.deliver(img, pool), nil
+		}
+		at, gap := s.when()
+		first := s.start.IsZero()
+		due := s.start.Add(at)
+		// A frame that the next one had replaced before this call began is
+		// dropped, as a live source would (timed files; slotted ones skipped
+		// theirs above, without decoding).
+		if !first && s.timed && entry.Sub(due) >= gap {
+			if !overBudget() {
+				if pool != nil {
+					pool.Put(img)
+				}
+				s.dropped.Add(1)
+				s.next++
+				continue
 			}
-			return nil, ctx.Err()
-		case <-t.C:
+			now := time.Now()
+			s.start, due = now.Add(-at), now
 		}
+		s.conv.Convert(img)
+		if first {
+			// Anchored once the first frame is read and converted, so that its
+			// cost does not make every later frame early relative to it.
+			now := time.Now()
+			s.start, due = now.Add(-at), now
+		}
+		if d := time.Until(due); d > 0 {
+			t := time.NewTimer(d)
+			select {
+			case <-ctx.Done():
+				t.Stop()
+				if pool != nil {
+					pool.Put(img)
+				}
+				return nil, ctx.Err()
+			case <-t.C:
+			}
+		}
+		return s.deliver(img, pool), nil
 	}
+}
+
+// dropBudget bounds the time one Next spends dropping late frames; a caller that
+// was late (the sender busy) catches up well within it.
+const dropBudget = 250 * time.Millisecond
+
+// slotTime is when frame seq of a slotted file falls, from the start of play.
+func (s *FileSource) slotTime(seq uint64) time.Duration {
+	return time.Duration(float64(seq) / s.info.FPS * float64(time.Second))
+}
+
+// deliver wraps the frame just read as frame number s.next.
+func (s *FileSource) deliver(img *image.YCbCr, pool *ImagePool) *Frame {
 	seq := s.next
 	s.next++
 	var release func(*Frame)
 	if pool != nil {
 		release = pool.Release
 	}
-	return NewFrame(img, seq, time.Now(), release), nil
+	return NewFrame(img, seq, time.Now(), release)
 }
 
-// read returns the next decodable frame, skipping corrupt ones and rewinding at the
-// end of the file when looping.
+// when returns the time from the start of play at which the frame just read is
+// due, and how long after the previous frame that is. A reader with presentation
+// times gives them (shifted by the length of the passes before, under --loop);
+// otherwise frame s.next falls at s.next/FPS.
+func (s *FileSource) when() (at, gap time.Duration) {
+	interval := time.Duration(float64(time.Second) / s.info.FPS)
+	pts, ok := s.r.pts()
+	if !s.timed || !ok {
+		return s.slotTime(s.next), interval
+	}
+	if !s.passStarted {
+		s.passStarted, s.passFirst = true, pts
+	}
+	at = s.passBase + pts - s.passFirst
+	gap = interval
+	if s.shown {
+		gap = at - s.lastAt
+	}
+	s.shown, s.lastAt, s.lastGap = true, at, gap
+	return at, gap
+}
+
+// read returns the next decodable frame, skipping corrupt ones (each keeps its
+// slot: s.next moves past it) and rewinding at the end of the file when looping.
 func (s *FileSource) read() (*image.YCbCr, *ImagePool, error) {
 	for {
 		img, pool, err := s.r.read()
@@ -143,6 +249,7 @@ func (s *FileSource) read() (*image.YCbCr, *ImagePool, error) {
 			s.inLoop++
 			return img, pool, nil
 		case errors.Is(err, errCorruptJPEG):
+			s.next++
 			n := s.skipped.Add(1)
 			s.warn.do(func() {
 				s.log.Warn("skipping a corrupt frame", "source", s.info.Name, "skipped", n, "err", err)
@@ -157,16 +264,20 @@ func (s *FileSource) read() (*image.YCbCr, *ImagePool, error) {
 	}
 }
 
-// advance moves one frame on without decoding it where the format allows.
+// advance moves one frame on without decoding it where the format allows; a frame
+// found corrupt on the way has used the slot as well.
 func (s *FileSource) advance() error {
 	for {
 		err := s.r.skip()
 		switch {
 		case err == nil:
 			s.inLoop++
+			s.next++
 			return nil
 		case errors.Is(err, errCorruptJPEG):
 			s.skipped.Add(1)
+			s.next++
+			return nil
 		case err == io.EOF:
 			if err := s.rewind(); err != nil {
 				return err
@@ -186,6 +297,8 @@ func (s *FileSource) rewind() error {
 		return fmt.Errorf("%s: no frames to loop over", s.info.Name)
 	}
 	s.inLoop = 0
+	// The next pass's presentation times start where this one's last frame ends.
+	s.passBase, s.passStarted = s.lastAt+s.lastGap, false
 	if err := s.r.rewind(); err != nil {
 		return fmt.Errorf("%s: restarting for --loop: %w", s.info.Name, err)
 	}
@@ -207,6 +320,13 @@ func (s *FileSource) fail(err error) error {
 	return fmt.Errorf("%s: frame %d: %w", s.info.Name, s.next, err)
 }
 
+// The frame rates a file may declare: from one frame a minute (a slide show) to
+// 1000 fps (high-speed cameras); ffprobe's rates are bounded the same way.
+const (
+	minFileFPS = 1.0 / 60
+	maxFileFPS = 1000.0
+)
+
 // y4mFile reads a YUV4MPEG2 file.
 type y4mFile struct {
 	f    *os.File
@@ -220,16 +340,25 @@ func openY4M(f *os.File, o Options) (*FileSource, error) {
 		return nil, err
 	}
 	h := y.hdr
+	// A rate no video has would make the source drop all but a frame or two (at
+	// 1000000 fps every slot has passed before the second frame is read): refuse
+	// it unless --fps replaces it.
+	if fps := h.FPS(); o.FPS == 0 && (fps < minFileFPS || fps > maxFileFPS) {
+		return nil, fmt.Errorf("y4m header: frame rate F%d:%d is %g fps, not a video rate (1/60 to %g fps); give --fps to play it at another",
+			h.RateNum, h.RateDen, fps, maxFileFPS)
+	}
+	if _, err := y.r.Peek(1); err == io.EOF {
+		return nil, fmt.Errorf("no frames: the file holds a YUV4MPEG2 header only")
+	}
 	r := &y4mFile{f: f, y: y, pool: NewImagePool(h.Width, h.Height, h.OutSub())}
 	detail := fmt.Sprintf("YUV4MPEG2 C%s", h.Chroma)
 	if h.OutSub() != h.Sub || h.Mono {
 		detail += " converted to 4:2:0"
 	}
-	if h.FullRange {
-		detail += ", full range"
-	}
-	info := Info{Name: f.Name(), Width: h.Width, Height: h.Height, FPS: h.FPS(), Subsample: h.OutSub(), Detail: detail}
-	return newFileSource(info, r, o), nil
+	detail += ", " + colourDetail(h.Colour)
+	info := Info{Name: f.Name(), Width: h.Width, Height: h.Height, FPS: h.FPS(), Subsample: h.OutSub(),
+		Colour: h.Colour, Detail: detail}
+	return newFileSource(info, r, o)
 }
 
 func (r *y4mFile) read() (*image.YCbCr, *ImagePool, error) {
@@ -247,7 +376,17 @@ func (r *y4mFile) read() (*image.YCbCr, *ImagePool, error) {
 	return out, r.pool, nil
 }
 
+// colourDetail says, for Info.Detail, how a source's colour is handled.
+func colourDetail(c Colour) string {
+	if c.IsJPEG() {
+		return c.String()
+	}
+	return c.String() + " converted to full range BT.601"
+}
+
 func (r *y4mFile) skip() error { return r.y.skipFrame() }
+
+func (r *y4mFile) pts() (time.Duration, bool) { return 0, false }
 
 func (r *y4mFile) rewind() error {
 	if _, err := r.f.Seek(r.y.hdrLen, io.SeekStart); err != nil {
@@ -281,12 +420,15 @@ func openMJPEG(f *os.File, o Options) (*FileSource, error) {
 	}
 	img, err := r.dec.decode(frame)
 	if err != nil {
+		if r.split.atEnd {
+			return nil, fmt.Errorf("first JPEG frame: %w", unexpectedAsTruncated(io.ErrUnexpectedEOF))
+		}
 		return nil, fmt.Errorf("first JPEG frame: %w", err)
 	}
 	r.first, r.w, r.h, r.sub = img, img.Rect.Dx(), img.Rect.Dy(), img.SubsampleRatio
 	info := Info{Name: f.Name(), Width: r.w, Height: r.h, FPS: mjpegDefaultRate, Subsample: r.sub,
-		Detail: fmt.Sprintf("MJPEG %s, full range", subsampleName(r.sub))}
-	return newFileSource(info, r, o), nil
+		Detail: fmt.Sprintf("MJPEG %s, %s", subsampleName(r.sub), colourDetail(Colour{}))}
+	return newFileSource(info, r, o)
 }
 
 func unexpectedAsTruncated(err error) error {
@@ -307,6 +449,9 @@ func (r *mjpegFile) read() (*image.YCbCr, *ImagePool, error) {
 	}
 	img, err := r.dec.decode(frame)
 	if err != nil {
+		if r.split.atEnd { // the file ends inside a frame that is not whole
+			return nil, nil, io.ErrUnexpectedEOF
+		}
 		return nil, nil, err
 	}
 	if img.Rect.Dx() != r.w || img.Rect.Dy() != r.h || img.SubsampleRatio != r.sub {
@@ -324,6 +469,8 @@ func (r *mjpegFile) skip() error {
 	_, err := r.split.next()
 	return err
 }
+
+func (r *mjpegFile) pts() (time.Duration, bool) { return 0, false }
 
 func (r *mjpegFile) rewind() error {
 	if _, err := r.f.Seek(0, io.SeekStart); err != nil {

@@ -53,6 +53,16 @@ var clipSpecs = []clipSpec{
 		"-c:v", "mjpeg", "-q:v", "3", "-pix_fmt", "yuvj422p", "-f", "mjpeg"}},
 	{"short.mjpeg", []string{"-f", "lavfi", "-i", "testsrc2=size=320x240:rate=25", "-frames:v", "10",
 		"-c:v", "mjpeg", "-q:v", "5", "-pix_fmt", "yuvj422p", "-f", "mjpeg"}},
+	// 75% colour bars in limited range (white 180, black 16), and one Rec.709
+	// colour (R'G'B' 200, 100, 50), losslessly coded so levels are exact.
+	{"bars.y4m", []string{"-f", "lavfi", "-i", "smptebars=size=320x240:rate=25", "-t", "0.2", "-pix_fmt", "yuv420p"}},
+	{"bars.mkv", []string{"-f", "lavfi", "-i", "smptebars=size=320x240:rate=25", "-t", "0.2", "-pix_fmt", "yuv420p", "-c:v", "ffv1"}},
+	{"colour709.mkv", []string{"-f", "lavfi", "-i", "color=c=0xC86432:size=64x64:rate=25", "-t", "0.2",
+		"-vf", "scale=out_color_matrix=bt709:out_range=tv,format=yuv420p", "-colorspace", "bt709", "-color_range", "tv", "-c:v", "ffv1"}},
+	// variable frame rate, as phones record: 1 s at 10 fps, then 1 s at 50 fps
+	{"vfr.mkv", []string{"-f", "lavfi", "-i", "testsrc2=size=160x120:rate=10:duration=1",
+		"-f", "lavfi", "-i", "testsrc2=size=160x120:rate=50:duration=1", "-filter_complex", "[0][1]concat=n=2:v=1[v]",
+		"-map", "[v]", "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-fps_mode", "passthrough"}},
 	{"mjpeg.avi", []string{"-f", "lavfi", "-i", "testsrc2=size=640x360:rate=25:duration=1",
 		"-c:v", "mjpeg", "-q:v", "3", "-pix_fmt", "yuvj422p"}},
 }
@@ -124,6 +134,8 @@ func makeBrokenClips(dir string) error {
 		"badhdr.mkv":    append([]byte("this is not a matroska header"), mkv[200:]...),
 		"trunc.y4m":     y4m[:hdr+10*frame+frame/2],
 		"badhdr.y4m":    append([]byte("YUV4MPEG2 W0 H360 F25:1\n"), y4m[hdr:]...),
+		"fastrate.y4m":  append([]byte("YUV4MPEG2 W640 H360 F1000000:1 C420jpeg\n"), y4m[hdr:]...),
+		"hdronly.y4m":   y4m[:hdr],
 		"trunc.mjpeg":   mj[:len(mj)-5000],
 		"corrupt.mjpeg": corrupt,
 		"badhdr.mjpeg":  append([]byte{0xff, 0xd8, 0xff, 0xc0, 0x00, 0x04, 0x01, 0x02, 0x12, 0x34}, mj[500:]...),
@@ -197,14 +209,16 @@ func TestFileSourcesMatchFFmpeg(t *testing.T) {
 		frames  int
 		minPSNR float64 // +Inf: must be identical
 	}{
-		{"c420.y4m", "yuv420p", 640, 360, image.YCbCrSubsampleRatio420, 25, 50, math.Inf(1)},
-		{"c422.y4m", "yuv422p", 642, 362, image.YCbCrSubsampleRatio422, 30, 60, math.Inf(1)},
-		{"c444.y4m", "yuv420p", 320, 240, image.YCbCrSubsampleRatio420, 25, 25, 40},
-		{"c420p10.y4m", "yuv420p", 320, 240, image.YCbCrSubsampleRatio420, 25, 25, math.Inf(1)},
-		{"h264-720p.mkv", "yuv420p", 1280, 720, image.YCbCrSubsampleRatio420, 25, 50, math.Inf(1)},
-		{"h264-1080p.mkv", "yuv420p", 1920, 1080, image.YCbCrSubsampleRatio420, 30, 60, math.Inf(1)},
-		{"h264-422.mkv", "yuv422p", 320, 240, image.YCbCrSubsampleRatio422, 25, 25, math.Inf(1)},
-		{"rotated.mp4", "yuv420p", 240, 320, image.YCbCrSubsampleRatio420, 25, 25, math.Inf(1)},
+		// Limited-range sources are compared with ffmpeg's own conversion to full
+		// range (yuvj), which rounds a little differently from ours.
+		{"c420.y4m", "yuvj420p", 640, 360, image.YCbCrSubsampleRatio420, 25, 50, 45},
+		{"c422.y4m", "yuvj422p", 642, 362, image.YCbCrSubsampleRatio422, 30, 60, 45},
+		{"c444.y4m", "yuvj420p", 320, 240, image.YCbCrSubsampleRatio420, 25, 25, 38},
+		{"c420p10.y4m", "yuvj420p", 320, 240, image.YCbCrSubsampleRatio420, 25, 25, 45},
+		{"h264-720p.mkv", "yuvj420p", 1280, 720, image.YCbCrSubsampleRatio420, 25, 50, 45},
+		{"h264-1080p.mkv", "yuvj420p", 1920, 1080, image.YCbCrSubsampleRatio420, 30, 60, 45},
+		{"h264-422.mkv", "yuvj422p", 320, 240, image.YCbCrSubsampleRatio422, 25, 25, 45},
+		{"rotated.mp4", "yuvj420p", 240, 320, image.YCbCrSubsampleRatio420, 25, 25, 45},
 		{"m420.mjpeg", "yuvj420p", 1280, 720, image.YCbCrSubsampleRatio420, 25, 50, 40},
 		{"m422.mjpeg", "yuvj422p", 640, 360, image.YCbCrSubsampleRatio422, 25, 50, 40},
 		{"mjpeg.avi", "yuvj422p", 640, 360, image.YCbCrSubsampleRatio422, 25, 25, math.Inf(1)},
@@ -273,6 +287,7 @@ func TestBrokenFiles(t *testing.T) {
 		{file: "noise.bin", openErr: "ffmpeg cannot read it"},
 		{file: "trunc.y4m", frames: 10, endErr: "file is truncated: it ends inside frame 10"},
 		{file: "badhdr.y4m", openErr: "y4m header: size 0x360"},
+		{file: "hdronly.y4m", openErr: "no frames: the file holds a YUV4MPEG2 header only"},
 		{file: "trunc.mjpeg", frames: 49, endErr: "file is truncated: it ends inside frame 49"},
 		{file: "badhdr.mjpeg", openErr: "first JPEG frame: corrupt JPEG frame"},
 		{file: "corrupt.mjpeg", frames: 49, skipped: 1},
@@ -369,13 +384,88 @@ func TestFilePacing(t *testing.T) {
 			t.Fatalf("11 frames took %v, want about 400ms", el)
 		}
 	})
-	t.Run("--fps overrides the file's rate", func(t *testing.T) {
-		src, err := Open(ctx, testClip(t, "h264-720p.mkv"), Options{FPS: 100})
+	t.Run("skipped corrupt frames keep their time slots, so a file plays at its real rate", func(t *testing.T) {
+		// 2 s at 25 fps: frames 0 and 49 whole, the 48 between cut to a quarter.
+		var file []byte
+		for i := 0; i < 50; i++ {
+			f := encodeJPEG(t, testPicture(t, 160, 96, image.YCbCrSubsampleRatio420, uint64(i)), 80)
+			if i != 0 && i != 49 {
+				f = f[:len(f)/4]
+			}
+			file = append(file, f...)
+		}
+		path := filepath.Join(t.TempDir(), "cut.mjpeg")
+		if err := os.WriteFile(path, file, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		src, err := Open(ctx, path, Options{})
 		if err != nil {
 			t.Fatal(err)
 		}
 		defer src.Close()
-		if src.Info().FPS != 100 {
+		start := time.Now()
+		var got []*Frame
+		for {
+			f, err := src.Next(ctx)
+			if err == ErrEnd {
+				break
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			got = append(got, f)
+		}
+		took := time.Since(start)
+		if len(got) != 2 || got[0].Seq != 0 || got[1].Seq != 49 {
+			t.Fatalf("%d frames, want frames 0 and 49", len(got))
+		}
+		if sk := src.(*FileSource).Skipped(); sk != 48 {
+			t.Fatalf("skipped %d, want 48", sk)
+		}
+		// frame 49 is due 49/25 = 1.96 s after frame 0
+		if d := got[1].Time.Sub(got[0].Time); d < 1900*time.Millisecond || d > 2600*time.Millisecond {
+			t.Fatalf("frame 49 was captured %v after frame 0, want 1.96 s", d)
+		}
+		if took < 1900*time.Millisecond {
+			t.Fatalf("the file played in %v, want about 1.96 s", took)
+		}
+	})
+	t.Run("a Y4M whose header rate is absurd is refused, and --fps plays it", func(t *testing.T) {
+		path := filepath.Join(filepath.Dir(testClip(t, "c420.y4m")), "fastrate.y4m")
+		_, err := Open(ctx, path, Options{})
+		want := path + ": y4m header: frame rate F1000000:1 is 1e+06 fps, not a video rate (1/60 to 1000 fps); give --fps to play it at another"
+		if err == nil || err.Error() != want {
+			t.Fatalf("got %v\nwant %s", err, want)
+		}
+		src, err := Open(ctx, path, Options{FPS: 10})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer src.Close()
+		if src.Info().FPS != 10 {
+			t.Fatalf("FPS %v, want 10", src.Info().FPS)
+		}
+		start := time.Now()
+		for i := 0; i < 4; i++ {
+			f, err := src.Next(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			f.Release()
+		}
+		// three intervals of 100 ms; at the header's rate they would take 3 µs
+		if el := time.Since(start); el < 290*time.Millisecond {
+			t.Fatalf("4 frames took %v, want about 300ms", el)
+		}
+	})
+	t.Run("--fps overrides the file's rate", func(t *testing.T) {
+		// 25 frames of a 25 fps file at 20 fps: 1.25 s, time enough on a busy machine
+		src, err := Open(ctx, testClip(t, "h264-422.mkv"), Options{FPS: 20})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer src.Close()
+		if src.Info().FPS != 20 {
 			t.Fatalf("FPS %v", src.Info().FPS)
 		}
 		start := time.Now()
@@ -386,8 +476,9 @@ func TestFilePacing(t *testing.T) {
 			}
 			f.Release()
 		}
-		if el := time.Since(start); el < 95*time.Millisecond || el > 400*time.Millisecond {
-			t.Fatalf("11 frames took %v, want about 100ms", el)
+		// ten intervals: 500 ms at 20 fps, 400 ms at the file's own 25
+		if el := time.Since(start); el < 490*time.Millisecond || el > 3*time.Second {
+			t.Fatalf("11 frames took %v, want about 500ms", el)
 		}
 	})
 	t.Run("a late caller gets the current frame and the late ones are dropped", func(t *testing.T) {
@@ -404,6 +495,27 @@ func TestFilePacing(t *testing.T) {
 		}
 		if f.Seq < 9 || f.Seq > 13 {
 			t.Fatalf("seq %d after 200 ms at 50 fps", f.Seq)
+		}
+		if d := src.(*FileSource).Dropped(); d != f.Seq-1 {
+			t.Fatalf("dropped %d, want %d", d, f.Seq-1)
+		}
+	})
+	t.Run("a file paced by its frames' times drops the frames a late caller missed", func(t *testing.T) {
+		// 25 fps, timed by ffmpeg; small, so that reading the missed frames stays
+		// well inside the drop budget on a busy machine
+		src, err := Open(ctx, testClip(t, "h264-422.mkv"), Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer src.Close()
+		f, _ := src.Next(ctx)
+		time.Sleep(205 * time.Millisecond) // five frame slots
+		f, err = src.Next(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if f.Seq < 3 || f.Seq > 12 {
+			t.Fatalf("seq %d after 200 ms at 25 fps", f.Seq)
 		}
 		if d := src.(*FileSource).Dropped(); d != f.Seq-1 {
 			t.Fatalf("dropped %d, want %d", d, f.Seq-1)
@@ -543,4 +655,103 @@ func TestOpenPattern(t *testing.T) {
 	if i := src2.Info(); i.Width != 320 || i.FPS != 0 {
 		t.Fatalf("info %+v", i)
 	}
+}
+
+// slowReader is a frameReader whose frames take longer to read than they last,
+// as a 1080p file decodes on a busy machine; with times set it gives each frame a
+// presentation time 1/fps apart.
+type slowReader struct {
+	n, frames int
+	fps       float64
+	wait      time.Duration
+	times     bool
+}
+
+func (r *slowReader) read() (*image.YCbCr, *ImagePool, error) {
+	if err := r.skip(); err != nil {
+		return nil, nil, err
+	}
+	return image.NewYCbCr(image.Rect(0, 0, 16, 16), image.YCbCrSubsampleRatio420), nil, nil
+}
+
+func (r *slowReader) skip() error {
+	if r.n == r.frames {
+		return io.EOF
+	}
+	time.Sleep(r.wait) // the reader's cost, not a test's wait
+	r.n++
+	return nil
+}
+
+func (r *slowReader) rewind() error { r.n = 0; return nil }
+func (r *slowReader) close() error  { return nil }
+func (r *slowReader) timed() bool   { return r.times }
+func (r *slowReader) pts() (time.Duration, bool) {
+	return time.Duration(float64(r.n-1) / r.fps * float64(time.Second)), r.times
+}
+
+func TestSlowReaderStillDelivers(t *testing.T) {
+	for _, times := range []bool{true, false} {
+		name := "a reader slower than real time still delivers frames, slotted"
+		if times {
+			name = "a reader slower than real time still delivers frames, timed"
+		}
+		t.Run(name, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			r := &slowReader{frames: 1 << 30, fps: 100, wait: 25 * time.Millisecond, times: times}
+			src, err := newFileSource(Info{Name: "slow", Width: 16, Height: 16, FPS: 100}, r, Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if src.timed != times {
+				t.Fatalf("timed %v", src.timed)
+			}
+			start := time.Now()
+			for i := 0; i < 8; i++ {
+				if _, err := src.Next(ctx); err != nil {
+					t.Fatalf("frame %d: %v", i, err)
+				}
+			}
+			// each call drops for at most dropBudget (ten 25 ms frames), then
+			// delivers: under 300 ms a frame, not seconds
+			if el := time.Since(start); el > 8*time.Second {
+				t.Fatalf("8 frames took %v", el)
+			}
+			if src.Dropped() == 0 {
+				t.Fatal("nothing dropped: the reader was not behind")
+			}
+			t.Logf("8 frames in %v, %d dropped", time.Since(start).Round(time.Millisecond), src.Dropped())
+		})
+	}
+}
+
+func TestTimedLoop(t *testing.T) {
+	t.Run("a looped file paced by its frames' times starts its next pass one frame after its last", func(t *testing.T) {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		// five frames 100 ms apart: the second pass starts at 500 ms
+		r := &slowReader{frames: 5, fps: 10, times: true}
+		src, err := newFileSource(Info{Name: "timed", Width: 16, Height: 16, FPS: 10}, r, Options{Loop: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var t0 time.Time
+		for i := 0; i < 8; i++ {
+			f, err := src.Next(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if i == 0 {
+				t0 = f.Time
+			}
+			want := time.Duration(f.Seq) * 100 * time.Millisecond
+			if at := f.Time.Sub(t0); at < want-5*time.Millisecond || at > want+250*time.Millisecond {
+				t.Fatalf("frame %d captured %v after frame 0, want %v", f.Seq, at, want)
+			}
+		}
+		if src.Loops() != 1 {
+			t.Fatalf("%d loops, want 1", src.Loops())
+		}
+	})
 }

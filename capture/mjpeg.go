@@ -133,17 +133,29 @@ func standaloneMarker(m byte) bool {
 	return m == markerTEM || m == markerSOI || (m >= markerRST0 && m <= markerRST7)
 }
 
-// withHuffmanTables returns frame unchanged when it defines its Huffman tables, and
-// otherwise a copy in scratch with the standard tables inserted before the first
-// SOS. It returns the (possibly grown) scratch for reuse.
+// withHuffmanTables returns frame unchanged when it defines its Huffman tables and
+// ends with EOI, and otherwise a copy in scratch with the standard tables inserted
+// before the first SOS and an EOI appended where there was none: image/jpeg needs
+// both, and webcams leave out either. It returns the (possibly grown) scratch for
+// reuse. A frame whose entropy-coded data is cut short still fails to decode, EOI or
+// not: the appended marker only ends data that is already complete.
 func withHuffmanTables(frame, scratch []byte) (fixed, scratchOut []byte, err error) {
 	sos, hasDHT, err := jpegLayout(frame)
-	if err != nil || hasDHT {
+	if err != nil {
 		return frame, scratch, err
 	}
+	hasEOI := bytes.HasSuffix(frame, []byte{markerPrefix, markerEOI})
+	if hasDHT && hasEOI {
+		return frame, scratch, nil
+	}
 	out := append(scratch[:0], frame[:sos]...)
-	out = append(out, standardDHT...)
+	if !hasDHT {
+		out = append(out, standardDHT...)
+	}
 	out = append(out, frame[sos:]...)
+	if !hasEOI {
+		out = append(out, markerPrefix, markerEOI)
+	}
 	return out, out, nil
 }
 
@@ -202,6 +214,10 @@ type jpegSplitter struct {
 	// soi is set when the last frame broke off at the SOI of the next one, which
 	// has therefore been read already.
 	soi bool
+	// atEnd is set when the last frame returned had no EOI because the stream
+	// ended inside its entropy-coded data: if it does not decode, the stream was
+	// cut there.
+	atEnd bool
 }
 
 func newJPEGSplitter(r io.Reader) *jpegSplitter {
@@ -211,14 +227,21 @@ func newJPEGSplitter(r io.Reader) *jpegSplitter {
 // reset starts over on r (after a seek, for --loop).
 func (s *jpegSplitter) reset(r io.Reader) {
 	s.r.Reset(r)
-	s.soi = false
+	s.soi, s.atEnd = false, false
 }
 
 // next returns the next frame, valid until the following call. It returns io.EOF
 // when the stream ends between frames, io.ErrUnexpectedEOF when it ends inside
-// one, and an error wrapping errCorruptJPEG for a frame whose structure is broken
-// (the following call resynchronises on the next SOI).
+// one's headers, and an error wrapping errCorruptJPEG for a frame whose structure
+// is broken (the following call resynchronises on the next SOI).
+//
+// Some webcams end a frame without an EOI marker (ffmpeg shows such frames). A
+// frame whose entropy-coded data runs into the next SOI, or into the end of the
+// stream, is therefore returned with an EOI appended: whether its data is complete
+// is for the decoder to find out (image/jpeg fails on a scan that is cut short), and
+// atEnd says whether it was the end of the stream that stopped it.
 func (s *jpegSplitter) next() ([]byte, error) {
+	s.atEnd = false
 	if s.soi {
 		s.soi = false
 	} else if err := s.findSOI(); err != nil {
@@ -226,21 +249,30 @@ func (s *jpegSplitter) next() ([]byte, error) {
 	}
 	buf := append(s.buf[:0], markerPrefix, markerSOI)
 	defer func() { s.buf = buf[:0] }()
+	scanned := false // entropy-coded data has been read: the frame may end without EOI
 	m, err := s.readMarker()
 	for {
+		if err == io.ErrUnexpectedEOF && scanned {
+			s.atEnd = true
+			return append(buf, markerPrefix, markerEOI), nil
+		}
 		if err != nil {
 			return nil, err
 		}
 		if len(buf) > maxJPEGFrame {
 			return nil, fmt.Errorf("%w: longer than %d MiB", errCorruptJPEG, maxJPEGFrame>>20)
 		}
+		if m == markerSOI { // the next frame begins
+			s.soi = true
+			if scanned {
+				return append(buf, markerPrefix, markerEOI), nil
+			}
+			return nil, fmt.Errorf("%w: cut short by the next frame", errCorruptJPEG)
+		}
 		buf = append(buf, markerPrefix, m)
 		switch {
 		case m == markerEOI:
 			return buf, nil
-		case m == markerSOI: // this frame was cut short and the next one begins
-			s.soi = true
-			return nil, fmt.Errorf("%w: cut short by the next frame", errCorruptJPEG)
 		case standaloneMarker(m):
 			m, err = s.readMarker()
 			continue
@@ -250,6 +282,7 @@ func (s *jpegSplitter) next() ([]byte, error) {
 		}
 		if m == markerSOS {
 			buf, m, err = s.scanEntropy(buf)
+			scanned = true
 		} else {
 			m, err = s.readMarker()
 		}
@@ -325,7 +358,8 @@ func (s *jpegSplitter) scanEntropy(buf []byte) ([]byte, byte, error) {
 			continue
 		}
 		if err != nil {
-			return buf, 0, unexpected(err)
+			// What came before the end is kept: a frame without EOI may be whole.
+			return append(buf, chunk...), 0, unexpected(err)
 		}
 		buf = append(buf, chunk[:len(chunk)-1]...) // the FF goes with what follows
 		b, err := s.r.ReadByte()

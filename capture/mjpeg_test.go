@@ -2,13 +2,19 @@ package capture
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"image"
 	"image/jpeg"
 	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
 	"runtime"
+	"strings"
 	"testing"
+	"time"
 )
 
 func TestStandardDHT(t *testing.T) {
@@ -166,9 +172,26 @@ func TestJPEGSplitter(t *testing.T) {
 			t.Fatalf("next frame: %v", err)
 		}
 	})
-	t.Run("a stream cut inside a frame ends with io.ErrUnexpectedEOF", func(t *testing.T) {
+	t.Run("a stream cut inside a frame's scan gives the cut frame, marked, which fails to decode", func(t *testing.T) {
 		all := stream(frames[0], frames[1])
 		s := newJPEGSplitter(bytes.NewReader(all[:len(frames[0])+len(frames[1])/2]))
+		if _, err := s.next(); err != nil || s.atEnd {
+			t.Fatalf("first frame: %v, atEnd %v", err, s.atEnd)
+		}
+		cut, err := s.next()
+		if err != nil || !s.atEnd || !bytes.HasSuffix(cut, []byte{0xff, markerEOI}) {
+			t.Fatalf("cut frame: %v, atEnd %v", err, s.atEnd)
+		}
+		var d jpegDecoder
+		if _, err := d.decode(cut); !errors.Is(err, errCorruptJPEG) {
+			t.Fatalf("decoding the cut frame: %v, want errCorruptJPEG", err)
+		}
+		if _, err := s.next(); err != io.EOF {
+			t.Fatalf("after it: %v, want io.EOF", err)
+		}
+	})
+	t.Run("a stream cut inside a frame's headers ends with io.ErrUnexpectedEOF", func(t *testing.T) {
+		s := newJPEGSplitter(bytes.NewReader(stream(frames[0], frames[1][:20])))
 		if _, err := s.next(); err != nil {
 			t.Fatal(err)
 		}
@@ -191,6 +214,8 @@ func TestJPEGSplitter(t *testing.T) {
 func FuzzJPEGSplitter(f *testing.F) {
 	f.Add(encodeJPEG(f, testPicture(f, 32, 16, image.YCbCrSubsampleRatio420, 0), 50))
 	f.Add([]byte{0xff, 0xd8, 0xff, 0xda, 0x00, 0x02, 0xff, 0x00, 0xff, 0xd9})
+	// frames without EOI: one ended by the next SOI, one by the end of the stream
+	f.Add([]byte{0xff, 0xd8, 0xff, 0xda, 0x00, 0x02, 0x12, 0xff, 0xd8, 0xff, 0xda, 0x00, 0x02, 0x34})
 	f.Fuzz(func(t *testing.T, data []byte) {
 		s := newJPEGSplitter(bytes.NewReader(data))
 		for i := 0; i < 1000; i++ {
@@ -213,12 +238,16 @@ func FuzzJPEGSplitter(f *testing.F) {
 func FuzzJPEGLayout(f *testing.F) {
 	f.Add(stripDHT(f, encodeJPEG(f, testPicture(f, 32, 16, image.YCbCrSubsampleRatio420, 0), 50)))
 	f.Add([]byte{0xff, 0xd8, 0xff, 0xff, 0xd0, 0xff, 0xda})
+	f.Add(noEOI(f, encodeJPEG(f, testPicture(f, 32, 16, image.YCbCrSubsampleRatio420, 0), 50)))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		sos, _, err := jpegLayout(data)
 		if err == nil && (sos < 2 || sos+1 >= len(data) || data[sos] != 0xff || data[sos+1] != markerSOS) {
 			t.Fatalf("SOS at %d is not an SOS marker", sos)
 		}
-		withHuffmanTables(data, nil)
+		fixed, _, err := withHuffmanTables(data, nil)
+		if err == nil && !bytes.HasSuffix(fixed, []byte{0xff, markerEOI}) {
+			t.Fatalf("prepared frame %x does not end with EOI", fixed)
+		}
 	})
 }
 
@@ -245,15 +274,163 @@ func BenchmarkMJPEGDecode(b *testing.B) {
 }
 
 func TestJPEGSplitterCutFrame(t *testing.T) {
-	t.Run("a frame cut short by the next one is reported and the next one kept", func(t *testing.T) {
-		a := encodeJPEG(t, testPicture(t, 96, 64, image.YCbCrSubsampleRatio420, 1), 70)
-		b := encodeJPEG(t, testPicture(t, 96, 64, image.YCbCrSubsampleRatio420, 2), 70)
+	a := encodeJPEG(t, testPicture(t, 96, 64, image.YCbCrSubsampleRatio420, 1), 70)
+	b := encodeJPEG(t, testPicture(t, 96, 64, image.YCbCrSubsampleRatio420, 2), 70)
+	t.Run("a frame cut short in its scan by the next one fails to decode and the next one is kept", func(t *testing.T) {
 		s := newJPEGSplitter(bytes.NewReader(bytes.Join([][]byte{a[:len(a)/2], b}, nil)))
+		cut, err := s.next()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var d jpegDecoder
+		if _, err := d.decode(cut); !errors.Is(err, errCorruptJPEG) {
+			t.Fatalf("decoding the cut frame: %v, want errCorruptJPEG", err)
+		}
+		if got, err := s.next(); err != nil || !bytes.Equal(got, b) {
+			t.Fatalf("next frame: %v", err)
+		}
+	})
+	t.Run("a frame cut short in its headers by the next one is reported and the next one kept", func(t *testing.T) {
+		sos, _, err := jpegLayout(a)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s := newJPEGSplitter(bytes.NewReader(bytes.Join([][]byte{a[:sos], b}, nil))) // no scan at all
 		if _, err := s.next(); !errors.Is(err, errCorruptJPEG) {
 			t.Fatalf("got %v, want errCorruptJPEG", err)
 		}
 		if got, err := s.next(); err != nil || !bytes.Equal(got, b) {
 			t.Fatalf("next frame: %v", err)
+		}
+	})
+}
+
+// noEOI is frame without its final EOI marker, as some webcams send frames.
+func noEOI(t testing.TB, frame []byte) []byte {
+	t.Helper()
+	if !bytes.HasSuffix(frame, []byte{0xff, markerEOI}) {
+		t.Fatal("noEOI: the frame has no EOI to remove")
+	}
+	return frame[: len(frame)-2 : len(frame)-2]
+}
+
+func TestFramesWithoutEOI(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	const w, h, n = 160, 96, 6
+	var pics []*image.YCbCr
+	var whole, bare [][]byte
+	for i := 0; i < n; i++ {
+		pic := testPicture(t, w, h, image.YCbCrSubsampleRatio420, uint64(i))
+		f := encodeJPEG(t, pic, 80)
+		pics, whole, bare = append(pics, pic), append(whole, f), append(bare, noEOI(t, f))
+	}
+	writeFile := func(t *testing.T, frames ...[]byte) string {
+		path := filepath.Join(t.TempDir(), "noeoi.mjpeg")
+		if err := os.WriteFile(path, bytes.Join(frames, nil), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return path
+	}
+
+	t.Run("a frame without EOI decodes to the same picture as with it", func(t *testing.T) {
+		var d jpegDecoder
+		for _, f := range [][]byte{bare[0], stripDHT(t, bare[0])} {
+			got, err := d.decode(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want, err := d.decode(whole[0])
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !planesEqual(got, want) {
+				t.Fatal("the pictures differ")
+			}
+		}
+	})
+	t.Run("a file of frames without EOI plays every frame", func(t *testing.T) {
+		src, err := Open(ctx, writeFile(t, bare...), Options{FPS: -1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer src.Close()
+		for i := 0; ; i++ {
+			f, err := src.Next(ctx)
+			if err == ErrEnd {
+				if i != n {
+					t.Fatalf("%d frames, want %d", i, n)
+				}
+				break
+			}
+			if err != nil {
+				t.Fatalf("frame %d: %v", i, err)
+			}
+			if p := psnr(f.Image, pics[i]); p < 30 {
+				t.Fatalf("frame %d: PSNR %.1f dB against the original", i, p)
+			}
+		}
+		if sk := src.(*FileSource).Skipped(); sk != 0 {
+			t.Fatalf("skipped %d, want 0", sk)
+		}
+	})
+	t.Run("a frame without EOI whose scan is cut is a counted skip", func(t *testing.T) {
+		cut := bare[1][:len(bare[1])*2/3]
+		src, err := Open(ctx, writeFile(t, bare[0], cut, bare[2]), Options{FPS: -1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer src.Close()
+		var seqs []uint64
+		for {
+			f, err := src.Next(ctx)
+			if err == ErrEnd {
+				break
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			seqs = append(seqs, f.Seq)
+		}
+		if len(seqs) != 2 || src.(*FileSource).Skipped() != 1 {
+			t.Fatalf("frames %v, skipped %d; want 2 frames and 1 skipped", seqs, src.(*FileSource).Skipped())
+		}
+	})
+	t.Run("a file whose last frame without EOI is cut ends as truncated", func(t *testing.T) {
+		src, err := Open(ctx, writeFile(t, bare[0], bare[1][:len(bare[1])/2]), Options{FPS: -1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer src.Close()
+		if _, err := src.Next(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := src.Next(ctx); err == nil || !strings.Contains(err.Error(), "file is truncated: it ends inside frame 1") {
+			t.Fatalf("got %v, want the truncation", err)
+		}
+	})
+	t.Run("a camera that leaves out EOI has its frames shown", func(t *testing.T) {
+		dev := newFakeCam("MJPG", w, h)
+		dev.feed <- stripDHT(t, bare[0])
+		dev.feed <- bare[1]
+		dev.feed <- bare[2][:len(bare[2])/2] // truly cut: skipped
+		dev.feed <- bare[3]
+		c, err := openCamera(ctx, "/dev/video7", camRequest{"auto", w, h, 30, nil}, (&fakeOpener{devs: []*fakeCam{dev}}).open, slog.New(slog.DiscardHandler))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		for _, i := range []int{0, 1, 3} {
+			f, err := c.Next(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if p := psnr(f.Image, pics[i]); p < 30 {
+				t.Fatalf("frame %d: PSNR %.1f dB against the original", i, p)
+			}
+		}
+		if c.Skipped() != 1 {
+			t.Fatalf("skipped %d, want 1", c.Skipped())
 		}
 	})
 }

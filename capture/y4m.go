@@ -37,7 +37,12 @@ type y4mHeader struct {
 	Sub              image.YCbCrSubsampleRatio
 	Mono             bool // C mono: a Y plane only
 	Alpha            bool // C 444alpha: a fourth plane follows Cr
-	FullRange        bool // XCOLORRANGE=FULL, as ffmpeg writes for yuvj formats
+	// Colour is how the samples are to be read. The Y4M header has no matrix
+	// field, so it is BT.601; the range is limited unless the ffmpeg extension
+	// XCOLORRANGE says FULL (ffmpeg writes FULL for yuvj formats and for full-range
+	// sources, LIMITED or nothing otherwise: limited is its default and the
+	// format's convention).
+	Colour Colour
 }
 
 // FPS is the header's frame rate.
@@ -82,7 +87,7 @@ func (h y4mHeader) OutSub() image.YCbCrSubsampleRatio {
 
 // parseY4MHeader parses the header line, without its newline.
 func parseY4MHeader(line []byte) (y4mHeader, error) {
-	h := y4mHeader{RateNum: y4mDefaultRate, RateDen: 1, Chroma: "420jpeg"}
+	h := y4mHeader{RateNum: y4mDefaultRate, RateDen: 1, Chroma: "420jpeg", Colour: Colour{Range: RangeLimited}}
 	fields := strings.Fields(string(line))
 	if len(fields) == 0 || fields[0] != y4mMagic {
 		return h, errNotY4M
@@ -100,8 +105,11 @@ func parseY4MHeader(line []byte) (y4mHeader, error) {
 		case 'C':
 			h.Chroma = val
 		case 'X':
-			if strings.EqualFold(val, "COLORRANGE=FULL") {
-				h.FullRange = true
+			switch {
+			case strings.EqualFold(val, "COLORRANGE=FULL"):
+				h.Colour.Range = RangeFull
+			case strings.EqualFold(val, "COLORRANGE=LIMITED"):
+				h.Colour.Range = RangeLimited
 			}
 		case 'I', 'A': // interlacing and pixel aspect do not change the planes
 		default: // unknown parameters are allowed and ignored

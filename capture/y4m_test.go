@@ -11,21 +11,24 @@ import (
 )
 
 func TestParseY4MHeader(t *testing.T) {
+	limited := Colour{Range: RangeLimited}
 	for _, tc := range []struct {
 		line string
 		want y4mHeader
 		err  string
 	}{
 		{line: "YUV4MPEG2 W1280 H720 F30000:1001 Ip A1:1 C420jpeg XYSCSS=420JPEG",
-			want: y4mHeader{Width: 1280, Height: 720, RateNum: 30000, RateDen: 1001, Chroma: "420jpeg", Sub: image.YCbCrSubsampleRatio420}},
+			want: y4mHeader{Width: 1280, Height: 720, RateNum: 30000, RateDen: 1001, Chroma: "420jpeg", Sub: image.YCbCrSubsampleRatio420, Colour: limited}},
 		{line: "YUV4MPEG2 W64 H48 F25:1",
-			want: y4mHeader{Width: 64, Height: 48, RateNum: 25, RateDen: 1, Chroma: "420jpeg", Sub: image.YCbCrSubsampleRatio420}},
+			want: y4mHeader{Width: 64, Height: 48, RateNum: 25, RateDen: 1, Chroma: "420jpeg", Sub: image.YCbCrSubsampleRatio420, Colour: limited}},
 		{line: "YUV4MPEG2 H48 W63 C422 F50:1 XCOLORRANGE=FULL",
-			want: y4mHeader{Width: 63, Height: 48, RateNum: 50, RateDen: 1, Chroma: "422", Sub: image.YCbCrSubsampleRatio422, FullRange: true}},
+			want: y4mHeader{Width: 63, Height: 48, RateNum: 50, RateDen: 1, Chroma: "422", Sub: image.YCbCrSubsampleRatio422, Colour: Colour{Range: RangeFull}}},
+		{line: "YUV4MPEG2 W8 H8 F25:1 XCOLORRANGE=LIMITED",
+			want: y4mHeader{Width: 8, Height: 8, RateNum: 25, RateDen: 1, Chroma: "420jpeg", Sub: image.YCbCrSubsampleRatio420, Colour: limited}},
 		{line: "YUV4MPEG2 W8 H8 F1:1 Cmono",
-			want: y4mHeader{Width: 8, Height: 8, RateNum: 1, RateDen: 1, Chroma: "mono", Sub: image.YCbCrSubsampleRatio420, Mono: true}},
+			want: y4mHeader{Width: 8, Height: 8, RateNum: 1, RateDen: 1, Chroma: "mono", Sub: image.YCbCrSubsampleRatio420, Mono: true, Colour: limited}},
 		{line: "YUV4MPEG2 W8 H8 F1:1 C444alpha",
-			want: y4mHeader{Width: 8, Height: 8, RateNum: 1, RateDen: 1, Chroma: "444alpha", Sub: image.YCbCrSubsampleRatio444, Alpha: true}},
+			want: y4mHeader{Width: 8, Height: 8, RateNum: 1, RateDen: 1, Chroma: "444alpha", Sub: image.YCbCrSubsampleRatio444, Alpha: true, Colour: limited}},
 		{line: "YUV4MPEG2 W8 H8 F25:1 C420p10", err: "unsupported"},
 		{line: "YUV4MPEG2 W0 H8 F25:1", err: "size 0x8"},
 		{line: "YUV4MPEG2 H8 F25:1", err: "need W and H"},
@@ -171,6 +174,8 @@ func FuzzY4M(f *testing.F) {
 	f.Add(makeY4M(4, 4, 2, "420jpeg"))
 	f.Add(makeY4M(3, 2, 1, "422"))
 	f.Add(makeY4M(2, 2, 1, "mono"))
+	f.Add(bytes.Replace(makeY4M(5, 3, 2, "420jpeg"), []byte("\n"), []byte(" XCOLORRANGE=LIMITED\n"), 1))
+	f.Add(bytes.Replace(makeY4M(3, 3, 1, "411"), []byte("\n"), []byte(" XCOLORRANGE=FULL\n"), 1))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		y, err := newY4MReader(bytes.NewReader(data))
 		if err != nil {
@@ -179,11 +184,17 @@ func FuzzY4M(f *testing.F) {
 		if y.hdr.Width*y.hdr.Height > 1<<16 {
 			return // a real size with too little data; not worth allocating
 		}
+		conv, err := NewColourConverter(y.hdr.Colour)
+		if err != nil {
+			t.Fatalf("header colour %v has no converter: %v", y.hdr.Colour, err)
+		}
 		dst := image.NewYCbCr(image.Rect(0, 0, y.hdr.Width, y.hdr.Height), y.hdr.OutSub())
 		for i := 0; i < 8; i++ {
-			if _, err := y.readFrame(dst); err != nil {
+			out, err := y.readFrame(dst)
+			if err != nil {
 				return
 			}
+			conv.Convert(out) // must stay inside the picture for every size
 		}
 	})
 }

@@ -25,6 +25,9 @@ type Config struct {
 	Stats     func() any    // live stats for /stats.json (JSON-marshalable); may be nil
 	StatsText func() string // live stats as a few lines for the window's overlay; may be nil
 	Log       *slog.Logger  // may be nil
+	// Token, when set, is required by the browser view (a keyed receiver's); the
+	// logged link carries it.
+	Token string
 }
 
 // ErrBadSink is wrapped by Open for a --sink value it does not know.
@@ -85,12 +88,16 @@ func Open(cfg Config) (*Set, error) {
 		return nil, fmt.Errorf("%w %q: use window, null or dir:PATH", ErrBadSink, cfg.Sink)
 	}
 	if cfg.HTTP != "" {
-		srv, err := web.New(cfg.HTTP, web.Options{Stats: cfg.Stats, Title: cfg.Title, Log: cfg.Log})
+		srv, err := web.New(cfg.HTTP, web.Options{Stats: cfg.Stats, Title: cfg.Title, Log: cfg.Log, Token: cfg.Token})
 		if err != nil {
 			s.Close()
 			return nil, fmt.Errorf("--http %s: %w", cfg.HTTP, err)
 		}
-		s.log.Info("browser view", "url", "http://"+srv.Addr().String()+"/")
+		url := "http://" + srv.Addr().String() + "/"
+		if cfg.Token != "" {
+			url += "?token=" + cfg.Token
+		}
+		s.log.Info("browser view", "url", url)
 		s.outs = append(s.outs, &output{name: "http", sink: srv})
 	}
 	if cfg.Record != "" {

@@ -2,12 +2,14 @@ package control
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"net"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/hrvs/hrvs/net/seal"
 	"github.com/hrvs/hrvs/net/wire"
 )
 
@@ -25,14 +27,43 @@ type Client struct {
 	// Dial, when set, opens the connection instead of net.Dialer: a sender running
 	// inside a network namespace needs its connections dialled there too.
 	Dial func(ctx context.Context, addr string) (net.Conn, error)
+	// Key, when set, makes the link keyed (docs/PROTOCOL.md §7.2): the client proves the
+	// key with Suite and Random (the sender's random value, from which its datagram key
+	// is derived), telling the receiver NextCounter, the datagram counter it seals next.
+	Key         *seal.Key
+	Suite       seal.Suite
+	Random      [wire.RandomSize]byte
+	NextCounter func() uint64
 
 	clk        clock
+	refusal    atomic.Pointer[error]
+	cur        atomic.Pointer[conn] // the connection being served, for tests
+	readyOnce  sync.Once
+	ready      chan struct{} // closed once the first connection is served (after its handshake)
+	readyInit  sync.Once
 	connected  atomic.Bool
 	reconnects atomic.Uint64
 }
 
+// Ready is closed once the first connection has been served: with a key, once the
+// receiver proved it and holds the datagram key. A keyed sender waits for it, since
+// before that no receiver can open its datagrams.
+func (c *Client) Ready() <-chan struct{} {
+	c.readyInit.Do(func() { c.ready = make(chan struct{}) })
+	return c.ready
+}
+
 // Connected reports whether the control link is up.
 func (c *Client) Connected() bool { return c.connected.Load() }
+
+// Refusal is why the receiver refused the last connection (a key mismatch, say), or nil
+// once a connection was served.
+func (c *Client) Refusal() error {
+	if e := c.refusal.Load(); e != nil {
+		return *e
+	}
+	return nil
+}
 
 // RTT is the latest measured round trip (0 before the first pong).
 func (c *Client) RTT() time.Duration { return time.Duration(c.clk.rtt.Load()) * time.Microsecond }
@@ -80,7 +111,15 @@ func (c *Client) Run(ctx context.Context) error {
 		at := time.Now()
 		err = c.serve(ctx, &conn{c: nc})
 		c.connected.Store(false)
-		if ctx.Err() == nil {
+		switch {
+		case ctx.Err() != nil:
+		case errors.Is(err, ErrRefused) || errors.Is(err, ErrAuth):
+			// The same refusal on every retry is logged once.
+			if old := c.refusal.Swap(&err); old == nil || (*old).Error() != err.Error() {
+				log.Error("control: the receiver will not take this stream; retrying", "err", err)
+			}
+		default:
+			c.refusal.Store(nil)
 			log.Warn("control: link to receiver lost, reconnecting", "err", err)
 		}
 		// A peer that accepts and hangs up at once (a relay or proxy whose far side
@@ -99,13 +138,22 @@ func (c *Client) serve(ctx context.Context, cn *conn) error {
 	defer cn.c.Close()
 	stop := context.AfterFunc(ctx, func() { cn.c.Close() })
 	defer stop()
-	var hb [wire.HelloSize]byte
-	h := wire.Hello{Stream: c.Stream}
-	h.MarshalTo(hb[:])
-	if err := cn.send(wire.MsgHello, hb[:]); err != nil {
-		return err
+	if c.Key != nil {
+		if err := c.clientHandshake(cn); err != nil {
+			return err
+		}
+	} else {
+		var hb [wire.HelloSize]byte
+		h := wire.Hello{Stream: c.Stream}
+		h.MarshalTo(hb[:])
+		if err := cn.send(wire.MsgHello, hb[:]); err != nil {
+			return err
+		}
 	}
 	c.connected.Store(true)
+	c.refusal.Store(nil)
+	c.cur.Store(cn)
+	c.readyOnce.Do(func() { c.Ready(); close(c.ready) })
 	done := make(chan struct{})
 	var pings sync.WaitGroup
 	defer pings.Wait()
@@ -116,14 +164,17 @@ func (c *Client) serve(ctx context.Context, cn *conn) error {
 		defer pings.Done()
 		pinger(cn, done)
 	}()
-	buf := make([]byte, wire.MaxControlBody)
+	buf := make([]byte, maxSealedBody)
 	var a wire.Ack
 	for {
 		// A receiver that stops talking altogether is as good as gone: it pings every second.
 		cn.c.SetReadDeadline(time.Now().Add(5 * PingInterval))
-		typ, body, err := wire.ReadMsg(cn.c, buf)
+		typ, body, err := cn.read(buf)
 		if err != nil {
 			return err
+		}
+		if typ == wire.MsgRefuse && cn.ch == nil {
+			return refusal(body)
 		}
 		if ok, err := answerPings(cn, &c.clk, typ, body); ok {
 			if err != nil {

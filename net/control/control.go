@@ -6,12 +6,14 @@ package control
 import (
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/hrvs/hrvs/net/seal"
 	"github.com/hrvs/hrvs/net/wire"
 )
 
@@ -56,10 +58,13 @@ func (c *clock) add(t1, t2, t3 int64) {
 
 // conn wraps one control connection with a mutex so acks and pongs can be written
 // from different goroutines.
+// Once a keyed handshake is done, ch seals every message (docs/PROTOCOL.md §7.3).
 type conn struct {
-	c   net.Conn
-	mu  sync.Mutex
-	buf []byte
+	c    net.Conn
+	mu   sync.Mutex
+	buf  []byte
+	acks chan []byte   // the server's acks waiting for this connection's writer
+	ch   *seal.Channel // set before any goroutine but the handshake's uses the conn
 }
 
 func (c *conn) send(typ uint8, body []byte) error {
@@ -68,8 +73,50 @@ func (c *conn) send(typ uint8, body []byte) error {
 	if err := c.c.SetWriteDeadline(time.Now().Add(2 * time.Second)); err != nil {
 		return err
 	}
-	err := wire.WriteMsg(c.c, c.buf, typ, body)
+	if c.ch == nil {
+		return wire.WriteMsg(c.c, c.buf, typ, body)
+	}
+	// type | length | sealed body: the clear type and length are the associated data.
+	n := len(body) + seal.TagSize
+	if n > maxSealedBody {
+		return fmt.Errorf("%w: body of %d bytes", wire.ErrControl, len(body))
+	}
+	c.buf = append(c.buf[:0], typ, byte(n>>8), byte(n))
+	var err error
+	c.buf, err = c.ch.Seal(c.buf, c.buf[:wire.ControlHeaderSize], body)
+	if err != nil {
+		return err
+	}
+	_, err = c.c.Write(c.buf)
 	return err
+}
+
+// maxSealedBody is the largest sealed body: a clear one plus the AEAD tag.
+const maxSealedBody = wire.MaxControlBody + seal.TagSize
+
+// read reads the next message into buf (at least maxSealedBody bytes), opening it when the
+// connection is sealed; a message that fails authentication is an error that ends the
+// connection.
+func (c *conn) read(buf []byte) (uint8, []byte, error) {
+	if c.ch == nil {
+		return wire.ReadMsg(c.c, buf)
+	}
+	var hdr [wire.ControlHeaderSize]byte
+	if _, err := io.ReadFull(c.c, hdr[:]); err != nil {
+		return 0, nil, err
+	}
+	n := int(hdr[1])<<8 | int(hdr[2])
+	if n < seal.TagSize || n > maxSealedBody || n > len(buf) {
+		return 0, nil, fmt.Errorf("%w: sealed body of %d bytes", wire.ErrControl, n)
+	}
+	if _, err := io.ReadFull(c.c, buf[:n]); err != nil {
+		return 0, nil, fmt.Errorf("control message body: %w", err)
+	}
+	body, err := c.ch.Open(buf[:0], hdr[:], buf[:n])
+	if err != nil {
+		return 0, nil, fmt.Errorf("control: sealed message: %w", err)
+	}
+	return hdr[0], body, nil
 }
 
 // ErrClosed is returned by Run after Close.

@@ -2,32 +2,62 @@ package control
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/hrvs/hrvs/net/seal"
 	"github.com/hrvs/hrvs/net/wire"
 )
 
-// Server is the receiver's end: it accepts the sender's control connection (a new
-// connection replaces the old one, so a restarted sender takes over at once),
-// queues acknowledgements without ever blocking the caller, and keeps the clock
-// offset used to turn capture timestamps into latencies.
+// Limits on the connections a Server holds, so a flood of connections costs bounded
+// memory and descriptors and can never push out a live sender.
+const (
+	// HelloTimeout is how long a new connection has to say hello.
+	HelloTimeout = 5 * time.Second
+	// MaxPending is how many connections may wait for their hello at once; a further one
+	// closes the oldest waiting, so a flood of silent connections cannot keep a sender
+	// that says hello at once from getting in.
+	MaxPending = 16
+	// MaxPerStream is how many connections may carry one stream's acknowledgements
+	// (a sender that reconnected, with its old connection not yet timed out); a further
+	// hello for that stream is refused while they live.
+	MaxPerStream = 4
+	// ackQueue is how many acks may wait for one connection's writer.
+	ackQueue = 64
+)
+
+// Server is the receiver's end. It accepts control connections; one says hello naming
+// its stream, and from then on receives that stream's acknowledgements and pings. Nothing
+// is sent on a connection before its hello, acknowledgements go only to connections whose
+// hello named their stream, and no connection displaces another: a junk, silent or
+// hostile connection cannot take the acks away from a live sender. Acks are queued without
+// ever blocking the caller, and the Server keeps the clock offset used to turn capture
+// timestamps into latencies.
 type Server struct {
 	ln  net.Listener
 	log *slog.Logger
 	clk clock
 
-	acks    chan []byte
-	dropped atomic.Uint64
+	acks     chan []byte
+	dropped  atomic.Uint64
+	rejected atomic.Uint64
 
 	mu      sync.Mutex
-	cur     *conn
-	stream  atomic.Uint32
+	streams map[uint32][]*conn               // connections that said hello, by stream
+	pending []*conn                          // connections waiting for their hello, oldest first
+	openers map[uint32]keyedStream           // keyed streams' datagram openers
 	OnHello func(stream uint32, from string) // optional; called from the connection's goroutine
+	// Key, when set before Run, makes the Server keyed: a connection must complete the
+	// handshake of docs/PROTOCOL.md §7.2 before anything else, and from then on every
+	// message is sealed.
+	Key *seal.Key
 }
 
 // Listen binds the TCP control port.
@@ -36,7 +66,8 @@ func Listen(addr string, log *slog.Logger) (*Server, error) {
 	if err != nil {
 		return nil, errorf("control listen %s: %w", addr, err)
 	}
-	return &Server{ln: ln, log: logf(log), acks: make(chan []byte, 256)}, nil
+	return &Server{ln: ln, log: logf(log), acks: make(chan []byte, 256), streams: map[uint32][]*conn{},
+		openers: map[uint32]keyedStream{}}, nil
 }
 
 // Addr is the bound address.
@@ -50,18 +81,30 @@ func (s *Server) Offset() (time.Duration, bool) {
 // RTT is the latest measured round trip.
 func (s *Server) RTT() time.Duration { return time.Duration(s.clk.rtt.Load()) * time.Microsecond }
 
-// Connected reports whether a sender is attached.
+// Connected reports whether a sender that said hello is attached.
 func (s *Server) Connected() bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.cur != nil
+	return len(s.streams) > 0
 }
 
-// AcksDropped counts acknowledgements discarded because no sender was connected or
-// the link was backed up; the sender treats them as lost frames.
+// Linked reports whether a connection that said hello for stream is attached (with a
+// key: one that proved it).
+func (s *Server) Linked(stream uint32) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.streams[stream]) > 0
+}
+
+// AcksDropped counts acknowledgements discarded because no connection of their stream
+// was attached or the link was backed up; the sender treats them as lost frames.
 func (s *Server) AcksDropped() uint64 { return s.dropped.Load() }
 
-// SendAck queues an acknowledgement; it never blocks.
+// Rejected counts connections closed without serving them: no hello in time, not a
+// hello, over MaxPending or MaxPerStream.
+func (s *Server) Rejected() uint64 { return s.rejected.Load() }
+
+// SendAck queues an acknowledgement for the connections of a.Stream; it never blocks.
 func (s *Server) SendAck(a *wire.Ack) {
 	if !s.Connected() {
 		s.dropped.Add(1)
@@ -79,6 +122,9 @@ func (s *Server) SendAck(a *wire.Ack) {
 	}
 }
 
+// ackStream reads the stream id an encoded Ack body starts with (§5).
+func ackStream(b []byte) uint32 { return binary.BigEndian.Uint32(b) }
+
 // Run accepts connections until ctx ends; it closes the listener on return.
 func (s *Server) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
@@ -86,16 +132,25 @@ func (s *Server) Run(ctx context.Context) error {
 	defer stop()
 	defer wg.Wait()
 	defer s.ln.Close()
-	go func() { // the writer: one per server, it follows whichever connection is current
+	wg.Add(1)
+	go func() { // the dispatcher: it hands each ack to its stream's connections' writers
+		defer wg.Done()
 		for {
 			select {
 			case <-ctx.Done():
 				return
 			case b := <-s.acks:
 				s.mu.Lock()
-				c := s.cur
+				queued := false
+				for _, c := range s.streams[ackStream(b)] {
+					select {
+					case c.acks <- b:
+						queued = true
+					default: // that connection is backed up; the others still get it
+					}
+				}
 				s.mu.Unlock()
-				if c == nil || c.send(wire.MsgAck, b) != nil {
+				if !queued {
 					s.dropped.Add(1)
 				}
 			}
@@ -109,12 +164,13 @@ func (s *Server) Run(ctx context.Context) error {
 			}
 			return errorf("control accept: %w", err)
 		}
-		c := &conn{c: nc}
+		c := &conn{c: nc, acks: make(chan []byte, ackQueue)}
 		s.mu.Lock()
-		if s.cur != nil {
-			s.cur.c.Close()
+		if len(s.pending) >= MaxPending {
+			s.pending[0].c.Close() // its serve sees the error, counts and forgets it
+			s.pending = s.pending[1:]
 		}
-		s.cur = c
+		s.pending = append(s.pending, c)
 		s.mu.Unlock()
 		wg.Add(1)
 		go func() {
@@ -124,50 +180,94 @@ func (s *Server) Run(ctx context.Context) error {
 	}
 }
 
-func (s *Server) serve(ctx context.Context, c *conn) {
-	done := make(chan struct{})
-	var pings sync.WaitGroup
-	stopOnCtx := context.AfterFunc(ctx, func() { c.c.Close() })
-	defer func() {
-		stopOnCtx()
-		c.c.Close()
-		close(done)
-		pings.Wait()
-		s.mu.Lock()
-		if s.cur == c {
-			s.cur = nil
-		}
-		s.mu.Unlock()
-	}()
-	from := c.c.RemoteAddr().String()
+// hello waits for c's hello and attaches c to its stream; it reports false (and has
+// closed nothing) when c is to be refused.
+func (s *Server) hello(c *conn) (uint32, bool, error) {
 	buf := make([]byte, wire.MaxControlBody)
-	// The hello must come first and soon; anything else is not a sender.
-	c.c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	c.c.SetReadDeadline(time.Now().Add(HelloTimeout))
 	typ, body, err := wire.ReadMsg(c.c, buf)
-	var h wire.Hello
-	if err == nil && typ != wire.MsgHello {
+	var stream uint32
+	switch {
+	case err != nil:
+	case s.Key != nil:
+		stream, err = s.serverHandshake(c, typ, body)
+	case typ == wire.MsgAuthHello:
+		refuse(c, wire.RefuseNoKey, "this receiver has no key: start it with --key FILE (the sender's key) or pair them with --pair")
+		err = errors.New("sender offered a key this receiver does not have")
+	case typ != wire.MsgHello:
 		err = errors.New("first message is not a hello")
-	}
-	if err == nil {
+	default:
+		var h wire.Hello
 		err = h.Unmarshal(body)
+		stream = h.Stream
 	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.pending = slices.DeleteFunc(s.pending, func(x *conn) bool { return x == c })
 	if err != nil {
-		s.log.Warn("control: rejected connection", "from", from, "err", err)
+		return 0, false, err
+	}
+	if len(s.streams[stream]) >= MaxPerStream {
+		refuse(c, wire.RefuseBusy, "too many connections for this stream")
+		return 0, false, fmt.Errorf("stream %08x already has %d connections", stream, MaxPerStream)
+	}
+	s.streams[stream] = append(s.streams[stream], c)
+	c.c.SetReadDeadline(time.Time{})
+	return stream, true, nil
+}
+
+func (s *Server) detach(stream uint32, c *conn) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	cs := slices.DeleteFunc(s.streams[stream], func(x *conn) bool { return x == c })
+	if len(cs) == 0 {
+		delete(s.streams, stream)
+	} else {
+		s.streams[stream] = cs
+	}
+}
+
+func (s *Server) serve(ctx context.Context, c *conn) {
+	stopOnCtx := context.AfterFunc(ctx, func() { c.c.Close() })
+	defer stopOnCtx()
+	defer c.c.Close()
+	from := c.c.RemoteAddr().String()
+	stream, ok, err := s.hello(c)
+	if !ok {
+		// Counted, and logged at debug only: a flood of junk connections must not flood
+		// the log too.
+		s.rejected.Add(1)
+		s.log.Debug("control: refused connection", "from", from, "err", err)
 		return
 	}
-	c.c.SetReadDeadline(time.Time{})
-	s.stream.Store(h.Stream)
-	s.log.Info("control: sender connected", "from", from, "stream", h.Stream)
+	defer s.detach(stream, c)
+	s.log.Info("control: sender connected", "from", from, "stream", stream, "keyed", s.Key != nil)
 	if s.OnHello != nil {
-		s.OnHello(h.Stream, from)
+		s.OnHello(stream, from)
 	}
-	pings.Add(1)
-	go func() {
-		defer pings.Done()
-		pinger(c, done)
-	}()
+	done := make(chan struct{})
+	var writers sync.WaitGroup
+	defer writers.Wait()
+	defer close(done)
+	writers.Go(func() { pinger(c, done) })
+	writers.Go(func() {
+		// Each connection writes its own acks, so one that stops reading (its writes
+		// time out and close it) delays no other.
+		for {
+			select {
+			case <-done:
+				return
+			case b := <-c.acks:
+				if c.send(wire.MsgAck, b) != nil {
+					c.c.Close()
+					return
+				}
+			}
+		}
+	})
+	buf := make([]byte, maxSealedBody)
 	for {
-		typ, body, err := wire.ReadMsg(c.c, buf)
+		typ, body, err := c.read(buf)
 		if err != nil {
 			if ctx.Err() == nil {
 				s.log.Info("control: sender went away", "from", from, "err", err)

@@ -54,18 +54,54 @@ func (f *Frame) Release() {
 // framePool recycles frame buffers of one size and subsampling so the steady state
 // allocates no pixel memory.
 type framePool struct {
-	mu   sync.Mutex
-	free []*Frame
-	w, h int
-	sub  image.YCbCrSubsampleRatio
-	max  int // free frames kept; more are left to the GC
+	mu      sync.Mutex
+	free    []*Frame
+	w, h    int
+	sub     image.YCbCrSubsampleRatio
+	bytes   int64     // one frame's pixel memory
+	mem     *frameMem // shared by every pool of the receiver
+	retired bool      // replaced by a pool of another size: frames coming back are dropped
 }
 
-func newFramePool(w, h int, sub image.YCbCrSubsampleRatio) *framePool {
-	return &framePool{w: w, h: h, sub: sub, max: 8}
+// frameMem is the budget of frame images across pools, so frames of several sizes
+// alive at once (a size change, or hostile datagrams announcing other sizes) still fit.
+type frameMem struct {
+	mu        sync.Mutex
+	used, max int64
 }
 
-// get returns a frame with one reference. Its pixels are stale; the caller overwrites them.
+func (m *frameMem) take(n int64) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.used+n > m.max {
+		return false
+	}
+	m.used += n
+	return true
+}
+
+func (m *frameMem) give(n int64) {
+	m.mu.Lock()
+	m.used -= n
+	m.mu.Unlock()
+}
+
+// newFramePool makes a pool for w x h frames that takes its memory from mem.
+func newFramePool(w, h int, sub image.YCbCrSubsampleRatio, mem *frameMem) *framePool {
+	bytes := int64(w) * int64(h)
+	switch sub {
+	case image.YCbCrSubsampleRatio420:
+		bytes += 2 * int64((w+1)/2) * int64((h+1)/2)
+	case image.YCbCrSubsampleRatio422:
+		bytes += 2 * int64((w+1)/2) * int64(h)
+	default:
+		bytes *= 3
+	}
+	return &framePool{w: w, h: h, sub: sub, bytes: bytes, mem: mem}
+}
+
+// get returns a frame with one reference, or nil when the budget has no room for
+// another. Its pixels are stale; the caller overwrites them.
 func (p *framePool) get() *Frame {
 	p.mu.Lock()
 	var f *Frame
@@ -75,6 +111,9 @@ func (p *framePool) get() *Frame {
 	}
 	p.mu.Unlock()
 	if f == nil {
+		if !p.mem.take(p.bytes) {
+			return nil
+		}
 		f = &Frame{Image: image.NewYCbCr(image.Rect(0, 0, p.w, p.h), p.sub), pool: p}
 	}
 	f.refs.Store(1)
@@ -83,10 +122,24 @@ func (p *framePool) get() *Frame {
 
 func (p *framePool) put(f *Frame) {
 	p.mu.Lock()
-	if len(p.free) < p.max {
-		p.free = append(p.free, f)
+	keep := !p.retired
+	if keep {
+		p.free = append(p.free, f) // every frame was budgeted, so free stays bounded
 	}
 	p.mu.Unlock()
+	if !keep {
+		p.mem.give(p.bytes) // left to the GC
+	}
+}
+
+// retire gives the pool's free frames back to the budget; frames still out are given
+// back as they are released.
+func (p *framePool) retire() {
+	p.mu.Lock()
+	n := len(p.free)
+	p.free, p.retired = nil, true
+	p.mu.Unlock()
+	p.mem.give(int64(n) * p.bytes)
 }
 
 // NewFrame wraps img in an unpooled frame holding one reference, for sinks' tests and

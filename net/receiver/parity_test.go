@@ -53,7 +53,7 @@ func buildProtected(t *testing.T, stream uint32, m int) protectedFrame {
 		}
 		count := wire.Fragments(len(payload), room)
 		for f := range count {
-			h := wire.Header{Flags: wire.FlagProtected, Stream: stream, Frame: 1, Width: 512, Height: 256, Tile: uint16(i),
+			h := wire.Header{Flags: wire.FlagProtected, Stream: stream, Frame: 1, CaptureUS: testCapture, Width: 512, Height: 256, Tile: uint16(i),
 				Seq: uint16(len(pf.data)), FrameTiles: uint16(g.Len()), TileW: 256, TileH: 128, Fragment: uint16(f),
 				Fragments: uint16(count), PayloadSize: uint32(len(payload)), Quality: 90, Format: sub}
 			off, n := wire.FragmentSpan(h.PayloadSize, h.Fragments, h.Fragment)
@@ -84,7 +84,7 @@ func buildProtected(t *testing.T, stream uint32, m int) protectedFrame {
 		t.Fatal(err)
 	}
 	for j, p := range par {
-		h := wire.Header{Stream: stream, Frame: 1, Width: 512, Height: 256, FrameTiles: uint16(g.Len()), TileW: 256, TileH: 128,
+		h := wire.Header{Stream: stream, Frame: 1, CaptureUS: testCapture, Width: 512, Height: 256, FrameTiles: uint16(g.Len()), TileW: 256, TileH: 128,
 			Quality: 90, Format: sub}
 		h.SetBlock(wire.Block{Start: 0, K: len(shards), M: m, Index: j}, l)
 		d := make([]byte, wire.HeaderSize+l)
@@ -325,3 +325,7 @@ func TestEndMarkerReleasesAFrameThatLostDatagrams(t *testing.T) {
 		t.Fatalf("the end marker was counted: %+v", st)
 	}
 }
+
+// testCapture is the capture time the hand-made frames carry: a real one, so the
+// receiver, whose clock the control link relates to ours, does not find them stale.
+var testCapture = uint32(time.Now().UnixMicro())

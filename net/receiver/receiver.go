@@ -6,14 +6,14 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"net/netip"
 	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/hrvs/hrvs/net/control"
-	"github.com/hrvs/hrvs/net/stats"
+	"github.com/hrvs/hrvs/net/receiver/mailbox"
+	"github.com/hrvs/hrvs/net/seal"
 	"github.com/hrvs/hrvs/net/tile"
 	"github.com/hrvs/hrvs/net/udp"
 	"github.com/hrvs/hrvs/net/wire"
@@ -21,11 +21,17 @@ import (
 
 // Config holds the receiver's settings; zero values take the defaults noted.
 type Config struct {
-	Listen     string                             // host:port for UDP datagrams and the TCP control link
-	Sockets    int                                // UDP sockets (and reader goroutines) sharing the port (runtime.NumCPU)
-	Decoders   int                                // tile decoders (runtime.NumCPU)
-	Deadline   time.Duration                      // how long a frame waits for missing tiles after its latest datagram (DefaultDeadline)
-	Limits     wire.Limits                        // largest frame accepted (wire.DefaultLimits)
+	Listen   string        // host:port for UDP datagrams and the TCP control link
+	Sockets  int           // UDP sockets (and reader goroutines) sharing the port (runtime.NumCPU)
+	Decoders int           // tile decoders (runtime.NumCPU)
+	Deadline time.Duration // how long a frame waits for missing tiles after its latest datagram (DefaultDeadline)
+	Limits   wire.Limits   // largest frame accepted (wire.DefaultLimits)
+	// Key, when set, makes the receiver keyed: it accepts only sealed datagrams of
+	// streams whose sender proved the key on the control link (docs/PROTOCOL.md §7).
+	Key *seal.Key
+	// MaxMemory bounds, in bytes, everything the receiver holds from the network: the
+	// queue, reassembly and parity buffers, and frame images (DefaultMaxMemory).
+	MaxMemory  int64
 	NewDecoder func(h *tile.Headers) tile.Decoder // tile decoder per decode worker (tile.NewFastDecoder)
 	Log        *slog.Logger
 }
@@ -43,76 +49,76 @@ const reorderGrace = 10 * time.Millisecond
 // maxAssembly bounds how long any frame may be assembled, in Deadlines.
 const maxAssembly = 15
 
-// Budgets that keep hostile or broken input from growing memory without bound.
+// DefaultMaxMemory is Config.MaxMemory's default: room for 8K frames.
+const DefaultMaxMemory = 256 << 20
+
+// Budgets that keep hostile or broken input from growing memory without bound. The
+// byte budgets are shares of Config.MaxMemory (see budgets).
 const (
-	maxPending     = 8         // frames being assembled at once
-	maxReserved    = 128 << 20 // bytes of tile reassembly buffers
-	queueLen       = 8192      // datagrams between readers and the assembler
-	silentSwitchTo = 250 * time.Millisecond
+	maxPending = 8    // frames being assembled at once, at most
+	queueLen   = 8192 // datagrams between readers and the assembler, at most
 )
 
-// Stats is a snapshot of the receiver's counters; field names are the --stats-json contract.
-type Stats struct {
-	FramesReceived     uint64  `json:"frames_received"`
-	FramesComplete     uint64  `json:"frames_complete"`
-	FramesPartial      uint64  `json:"frames_partial"`
-	FramesDisplayed    uint64  `json:"frames_displayed"`
-	TilesReceived      uint64  `json:"tiles_received"`
-	TilesMissing       uint64  `json:"tiles_missing"`
-	DatagramsReceived  uint64  `json:"datagrams_received"`
-	DatagramsInvalid   uint64  `json:"datagrams_invalid"`
-	DatagramsLate      uint64  `json:"datagrams_late"`
-	DatagramsDuplicate uint64  `json:"datagrams_duplicate"` // repeats, and parity that was not needed
-	DatagramsOverflow  uint64  `json:"datagrams_overflow"`
-	DatagramsLost      uint64  `json:"datagrams_lost"`
-	DatagramsRecovered uint64  `json:"datagrams_recovered"` // rebuilt from parity (FEC)
-	DecodeErrors       uint64  `json:"decode_errors"`
-	BytesReceived      uint64  `json:"bytes_received"`
-	Streams            uint64  `json:"streams"`
-	AcksDropped        uint64  `json:"acks_dropped"`
-	FPS                float64 `json:"fps"`
-	Mbps               float64 `json:"mbit_per_s"`
-	LatencyP50         float64 `json:"latency_ms_p50"`
-	LatencyP99         float64 `json:"latency_ms_p99"`
-	ClockOffsetMs      float64 `json:"clock_offset_ms"`
-	ClockSynced        bool    `json:"clock_synced"`
-	Seconds            float64 `json:"seconds"`
-	Width              int     `json:"width"`
-	Height             int     `json:"height"`
-	Quality            int     `json:"quality"`
-	Sender             string  `json:"sender"`
+// Stream rules that keep one stray or hostile datagram from taking over or freezing the
+// display (docs/SECURITY.md).
+const (
+	// SwitchAfter is how long the current stream must have been silent before
+	// datagrams of another stream take over (immediately, with a key, once the new
+	// stream's sender proved the key).
+	SwitchAfter = time.Second
+	// maxAhead is how many frame numbers ahead of the newest released frame (or the
+	// stream's first frame) a datagram may be; beyond, it is dropped and counted.
+	maxAhead = 300
+	// resyncAfter and resyncCount: frame numbers outside the window take over only
+	// when nothing inside it arrived for resyncAfter and at least resyncCount
+	// datagrams came from outside meanwhile; a single far-ahead datagram never does.
+	resyncAfter = time.Second
+	resyncCount = 8
+	// StaleAfter drops frames captured longer ago than this (once the clocks are
+	// related by pings): after a stall the receiver jumps to the newest frames
+	// instead of showing the backlog.
+	StaleAfter = 500 * time.Millisecond
+)
+
+// budgets splits maxMemory: a sixteenth for the queue, an eighth for reassembly and
+// parity buffers, the rest for frame images.
+func budgets(maxMemory int64) (queue, reassembly, frames int64) {
+	return maxMemory / 16, maxMemory / 8, maxMemory - maxMemory/16 - maxMemory/8
 }
 
-type counters struct {
-	frames, complete, partial, displayed               atomic.Uint64
-	tilesGot, tilesMissing                             atomic.Uint64
-	dgrams, invalid, late, dup, overflow, lost, decErr atomic.Uint64
-	recovered                                          atomic.Uint64
-	bytes, streams                                     atomic.Uint64
-}
-
-// Receiver reads, reassembles and acknowledges one stream at a time.
+// Receiver reads, reassembles and acknowledges one stream at a time. The socket
+// readers feed an assembler through a queue; the assembler hands released frames to
+// the display through a mailbox that always holds the newest.
 type Receiver struct {
 	cfg   Config
 	conns []*net.UDPConn
 	ctl   *control.Server
-	heads tile.Headers
 
-	packets chan packet
-	c       counters
-	latency stats.Latency
-	recent  stats.Latency // since the last LiveLatency call
-	latest  latest
+	packets   chan packet
+	bufs      sync.Pool    // *[]byte of smallBuf bytes, for payloads on their way to the assembler
+	c         readCounters // the readers'
+	asm       *assembler
+	frames    *mailbox.Box[*Frame]
+	displayed atomic.Uint64 // frames taken by Next
 
-	mu        sync.Mutex
-	first     time.Time // first frame released
-	lastFrame time.Time
-	info      struct{ w, h, q int }
-	sender    string
+	liveMu   sync.Mutex
+	liveLast latencyCounts // the latency histogram at the previous LiveLatency call
 
-	announced     atomic.Uint32 // stream id from the last control hello
-	versionWarned atomic.Bool   // a datagram of another protocol version was logged once
+	queued atomic.Int64 // payload bytes in packets, against the queue budget
+	warned [numRefusals]atomic.Bool
+	// current is the assembler's stream (valid once haveCur) and curNs when its latest
+	// datagram was queued: readers drop other streams while it is live, so a flood of
+	// foreign datagrams never fills the queue the live stream needs.
+	current atomic.Uint32
+	haveCur atomic.Bool
+	curNs   atomic.Int64
+	// newest is the newest capture time seen of the current stream, stream<<32 |
+	// low 32 bits of µs, so the assembler can tell a backlog after a stall.
+	newest atomic.Uint64
 }
+
+// ErrClosed is returned by Next after the receiver has stopped.
+var ErrClosed = errors.New("receiver: closed")
 
 // New binds the UDP socket pool and the control port.
 func New(cfg Config) (*Receiver, error) {
@@ -134,6 +140,12 @@ func New(cfg Config) (*Receiver, error) {
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.DiscardHandler)
 	}
+	if cfg.MaxMemory <= 0 {
+		cfg.MaxMemory = DefaultMaxMemory
+	}
+	if cfg.MaxMemory < 32<<20 {
+		return nil, fmt.Errorf("max memory %d MB: at least 32 MB", cfg.MaxMemory>>20)
+	}
 	if cfg.Sockets > 64 {
 		return nil, fmt.Errorf("sockets %d: at most 64", cfg.Sockets)
 	}
@@ -154,9 +166,26 @@ func New(cfg Config) (*Receiver, error) {
 		}
 		return nil, err
 	}
-	r := &Receiver{cfg: cfg, conns: conns, ctl: ctl, packets: make(chan packet, queueLen)}
-	r.latest.init()
-	ctl.OnHello = func(stream uint32, from string) { r.announced.Store(stream) }
+	r := &Receiver{cfg: cfg, conns: conns, ctl: ctl, packets: make(chan packet, queueLen), frames: mailbox.New[*Frame]()}
+	r.bufs.New = func() any { b := make([]byte, smallBuf); return &b }
+	_, reassembly, frameBytes := budgets(cfg.MaxMemory)
+	acfg := assemblerConfig{
+		decoders: cfg.Decoders, newDecoder: cfg.NewDecoder, deadline: cfg.Deadline, limits: cfg.Limits, log: cfg.Log,
+		acks: ctl, clock: ctl, publish: func(f *Frame) { r.frames.Put(f) },
+		reassembly: int(reassembly), frameBytes: frameBytes,
+		newest: r.newest.Load,
+		following: func(stream uint32, at time.Time) {
+			r.current.Store(stream)
+			r.haveCur.Store(true)
+			r.curNs.Store(at.UnixNano())
+		},
+	}
+	acfg.linked = ctl.Linked
+	if cfg.Key != nil {
+		ctl.Key = cfg.Key
+		acfg.keyed = true
+	}
+	r.asm = newAssembler(acfg)
 	return r, nil
 }
 
@@ -167,9 +196,12 @@ func (r *Receiver) Addr() string { return r.conns[0].LocalAddr().String() }
 // reference the caller must Release. Frames that arrive while the caller is busy are
 // skipped: the caller always gets the newest.
 func (r *Receiver) Next(ctx context.Context) (*Frame, error) {
-	f, err := r.latest.take(ctx)
+	f, err := r.frames.Take(ctx)
+	if errors.Is(err, mailbox.ErrClosed) {
+		return nil, ErrClosed
+	}
 	if err == nil {
-		r.c.displayed.Add(1)
+		r.displayed.Add(1)
 	}
 	return f, err
 }
@@ -192,109 +224,14 @@ func (r *Receiver) Run(ctx context.Context) error {
 		}
 	})
 	defer stopReaders()
-	a := newAssembler(r)
 	wg.Add(1)
-	go func() { defer wg.Done(); a.run(ctx) }()
+	go func() { defer wg.Done(); r.asm.run(ctx, r.packets) }()
 	readers.Wait()
 	close(r.packets) // the assembler drains what is queued and stops
 	wg.Wait()
-	r.latest.close()
+	r.frames.Close()
 	if err := <-ctlErr; err != nil && !errors.Is(err, net.ErrClosed) {
 		return err
 	}
 	return nil
-}
-
-// packet is one validated datagram on its way to the assembler.
-type packet struct {
-	h       wire.Header
-	buf     *[]byte // pooled storage holding the payload
-	payload []byte
-	at      time.Time
-	from    netip.AddrPort
-}
-
-var smallBufs = sync.Pool{New: func() any { b := make([]byte, 2048); return &b }}
-
-func (r *Receiver) read(c *net.UDPConn) {
-	scratch := make([]byte, wire.MaxDatagram+1)
-	for {
-		n, from, err := c.ReadFromUDPAddrPort(scratch)
-		if err != nil {
-			if errors.Is(err, net.ErrClosed) {
-				return
-			}
-			continue // ICMP errors and the like: nothing to do but read on
-		}
-		r.c.dgrams.Add(1)
-		var p packet
-		payload, err := p.h.Unmarshal(scratch[:n], r.cfg.Limits)
-		if err != nil {
-			r.c.invalid.Add(1)
-			if errors.Is(err, wire.ErrVersion) && !r.versionWarned.Swap(true) {
-				// Most likely an hrvs of another release at the other end: say so once,
-				// where a silent invalid count would leave the user guessing.
-				r.cfg.Log.Warn("datagrams of another protocol version are dropped: run the same hrvs release at both ends",
-					"err", err, "ours", wire.Version)
-			}
-			continue
-		}
-		r.c.bytes.Add(uint64(n))
-		if len(payload) <= 2048 {
-			p.buf = smallBufs.Get().(*[]byte)
-		} else {
-			b := make([]byte, len(payload))
-			p.buf = &b
-		}
-		p.payload = (*p.buf)[:len(payload)]
-		copy(p.payload, payload)
-		p.at, p.from = time.Now(), from
-		select {
-		case r.packets <- p:
-		default:
-			r.c.overflow.Add(1)
-			p.free()
-		}
-	}
-}
-
-func (p *packet) free() {
-	if p.buf != nil && cap(*p.buf) == 2048 {
-		smallBufs.Put(p.buf)
-	}
-	p.buf = nil
-}
-
-// LiveLatency returns the median latency in ms of the frames released since the
-// previous call, for the live status line.
-func (r *Receiver) LiveLatency() float64 {
-	p := r.recent.Percentile(50)
-	r.recent.Reset()
-	return p
-}
-
-// Stats returns a snapshot of the counters.
-func (r *Receiver) Stats() Stats {
-	r.mu.Lock()
-	first, last, info, sender := r.first, r.lastFrame, r.info, r.sender
-	r.mu.Unlock()
-	off, synced := r.ctl.Offset()
-	s := Stats{
-		FramesReceived: r.c.frames.Load(), FramesComplete: r.c.complete.Load(), FramesPartial: r.c.partial.Load(),
-		FramesDisplayed: r.c.displayed.Load(),
-		TilesReceived:   r.c.tilesGot.Load(), TilesMissing: r.c.tilesMissing.Load(),
-		DatagramsReceived: r.c.dgrams.Load(), DatagramsInvalid: r.c.invalid.Load(), DatagramsLate: r.c.late.Load(),
-		DatagramsDuplicate: r.c.dup.Load(), DatagramsOverflow: r.c.overflow.Load(), DatagramsLost: r.c.lost.Load(), DatagramsRecovered: r.c.recovered.Load(),
-		DecodeErrors: r.c.decErr.Load(), BytesReceived: r.c.bytes.Load(), Streams: r.c.streams.Load(),
-		AcksDropped: r.ctl.AcksDropped(),
-		LatencyP50:  r.latency.Percentile(50), LatencyP99: r.latency.Percentile(99),
-		ClockOffsetMs: float64(off) / float64(time.Millisecond), ClockSynced: synced,
-		Width: info.w, Height: info.h, Quality: info.q, Sender: sender,
-	}
-	if d := last.Sub(first).Seconds(); d > 0 && s.FramesReceived > 1 {
-		s.Seconds = d
-		s.FPS = float64(s.FramesReceived-1) / d
-		s.Mbps = float64(s.BytesReceived) * 8 / d / 1e6
-	}
-	return s
 }

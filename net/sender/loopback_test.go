@@ -8,8 +8,8 @@ import (
 	"time"
 
 	"github.com/hrvs/hrvs/capture"
+	"github.com/hrvs/hrvs/internal/lab/relay"
 	"github.com/hrvs/hrvs/net/receiver"
-	"github.com/hrvs/hrvs/net/relay"
 	"github.com/hrvs/hrvs/net/sender"
 	"github.com/hrvs/hrvs/net/tile"
 )

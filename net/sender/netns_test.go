@@ -7,9 +7,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hrvs/hrvs/internal/lab/testbed"
+	"github.com/hrvs/hrvs/internal/testrig"
 	"github.com/hrvs/hrvs/net/receiver"
 	"github.com/hrvs/hrvs/net/sender"
-	"github.com/hrvs/hrvs/net/testbed"
 )
 
 // newBedRig puts the receiver in the bed's receiver namespace and the sender in the
@@ -36,7 +37,7 @@ func newBedRig(t *testing.T, b *testbed.Bed, src source, cfg sender.Config) *rig
 }
 
 func TestKernelLossIsRepaired(t *testing.T) {
-	b := testbed.ForTest(t, "")
+	b := testrig.Netns(t, "")
 	if err := b.SetLoss(10); err != nil {
 		t.Fatal(err)
 	}
@@ -59,7 +60,7 @@ func TestKernelLossIsRepaired(t *testing.T) {
 }
 
 func TestKernelRateCapKeepsLatencyBounded(t *testing.T) {
-	b := testbed.ForTest(t, "")
+	b := testrig.Netns(t, "")
 	if err := b.SetRate(3_000_000); err != nil {
 		t.Fatal(err)
 	}

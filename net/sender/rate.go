@@ -73,6 +73,7 @@ const (
 	growthPer100ms      = 0.10 // multiplicative probing while the path is calm
 	nearCapGrowthPerSec = 0.10 // probing near the last measured capacity
 	recvWindowUS        = 500_000
+	implausibleShare    = 0.5  // a frame's dispersion under this share of the receive rate is the receiver's, not the path's
 	startBits           = 20e6 // first target; a faster path is found within a few frames (frameSent doubles the target while the path stays calm)
 	defaultMinBits      = 300e3
 	qualityStepDown     = 100 * time.Millisecond
@@ -157,17 +158,36 @@ func (rc *rateControl) onAck(now time.Time, owdMs float64, firstUS int64, bytes 
 // capacity (packet-train dispersion). This catches a bottleneck that big frames
 // overflow before any queueing delay shows on their first datagram, which is all
 // the one-way delay sees.
-func (rc *rateControl) onDispersion(now time.Time, wireBytes int64, sendUS, arriveUS int64) {
-	if wireBytes < 32<<10 || arriveUS < 2*sendUS+20_000 {
-		return // too small to measure, or not stretched beyond decoding and jitter
+//
+// The receiver stamps the release after it has decoded the frame, so a slow
+// receiver stretches the span with no network behind it, and cutting the rate
+// for it would only cost picture quality. Two tests tell the receiver's time from
+// the path's. pathUS (at most arriveUS) is the longest the path can have taken:
+// the next frame's first datagram arrived then, and on a FIFO path it cannot
+// overtake this frame's last. And a lossless frame, with the queue calm, that
+// claims a capacity under half of what the receiver has been getting over the
+// last half second is implausible: a path cannot average more than it carries.
+// Either way the frame is the receiver's slowness, reported by returning true,
+// and the rate stays.
+func (rc *rateControl) onDispersion(now time.Time, wireBytes, sendUS, arriveUS, pathUS int64, lossless bool) (receiverSlow bool) {
+	stretched := func(us int64) bool { return us >= 2*sendUS+20_000 } // beyond decoding and jitter
+	if wireBytes < 32<<10 || !stretched(arriveUS) {
+		return false // too small to measure, or not stretched
 	}
-	c := float64(wireBytes) * 8 / (float64(arriveUS) / 1e6)
+	if !stretched(pathUS) {
+		return true
+	}
+	c := float64(wireBytes) * 8 / (float64(pathUS) / 1e6)
+	if lossless && rc.queueMs < calmQueueMs && c < implausibleShare*rc.recvRate {
+		return true
+	}
 	if c < rc.target && now.Sub(rc.lastDown) > 200*time.Millisecond {
 		rc.capEst, rc.capAt = c, now
 		rc.target = max(rc.minBits, backoff*c)
 		rc.lastDown = now
 		rc.holdUntil = now.Add(300 * time.Millisecond)
 	}
+	return false
 }
 
 // onDatagramLoss takes how a frame's lost data datagrams fell over its sending
@@ -275,8 +295,9 @@ func (rc *rateControl) randomLoss() bool {
 
 // openLoop is the rate while no acknowledgements arrive: three quarters of the last
 // target, since nothing tells the sender whether the path is still there.
-func (rc *rateControl) openLoop() {
+func (rc *rateControl) openLoop() (targetBits float64) {
 	rc.target = max(rc.minBits, min(rc.target, 0.75*rc.target))
+	return rc.target
 }
 
 // frameBudget decides for a captured frame whether it may be sent: the credit is a
@@ -349,4 +370,9 @@ func (rc *rateControl) frameSent(now time.Time, bytes, wanted int, skippedBefore
 		}
 		rc.qUp = now
 	}
+}
+
+// budget is what the chooser needs of rate control for the next frame.
+func (rc *rateControl) budget() budget {
+	return budget{refreshX: rc.refreshX, lowest: rc.quality <= rc.qMin, targetBits: rc.target}
 }

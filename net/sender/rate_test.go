@@ -1,12 +1,8 @@
 package sender
 
 import (
-	"slices"
 	"testing"
 	"time"
-
-	"github.com/hrvs/hrvs/net/tile"
-	"github.com/hrvs/hrvs/net/wire"
 )
 
 // path simulates a bottleneck of capBits with a FIFO in front: it turns the bytes the
@@ -119,90 +115,6 @@ func TestRateControl(t *testing.T) {
 			t.Errorf("target %.1f Mbit/s with 0.5 Mbit/s of traffic", rc.target/1e6)
 		}
 	})
-}
-
-func TestAdaptiveParityHysteresis(t *testing.T) {
-	s := &Sender{rc: newRateControl(0, 75, 20)}
-	s.rc.lossyFrames = 5
-	steps := []struct {
-		loss float64
-		tail bool
-		want bool
-	}{
-		{0.002, false, false},  // below the threshold: no parity yet
-		{0.006, false, true},   // on
-		{0.003, false, true},   // a lull at 1% loss: stays on
-		{0.0005, false, false}, // the path is clean again: off
-		{0.003, false, false},  // and not back on below the threshold
-		{0.02, false, true},
-		{0.02, true, false}, // a queue's tail drops: parity would feed the queue
-	}
-	for i, st := range steps {
-		s.rc.loss, s.rc.tail = st.loss, st.tail
-		if got := s.protect(); got != st.want {
-			t.Fatalf("step %d (loss %.4f, tail %v): parity %v, want %v", i, st.loss, st.tail, got, st.want)
-		}
-	}
-	s.cfg.FEC = -1
-	s.rc.loss, s.rc.tail = 0.05, false
-	if s.protect() {
-		t.Fatal("--fec -1 sent parity")
-	}
-}
-
-// fit keeps what crosses the path in frameSpan: repairs first, then changed tiles
-// from where the last trimmed frame stopped, and never nothing.
-func TestFitTrimsAFrameToTheSpan(t *testing.T) {
-	s := &Sender{rc: newRateControl(0, 75, 20), cfg: Config{FrameSpan: DefaultFrameSpan}}
-	g, err := tile.NewGrid(2048, 128, 256, 128, wire.Sub420) // 8 tiles in a row
-	if err != nil {
-		t.Fatal(err)
-	}
-	s.grid = g
-	s.tiles = make([]tileState, 8)
-	for i := range s.tiles {
-		s.tiles[i].est = 10_000
-	}
-	s.rc.target = 30_500 * 8 / DefaultFrameSpan.Seconds() // 30.5 KB in a frame span: three tiles
-	all := func() []tileJob {
-		jobs := []tileJob{{tile: 6, flag: wire.FlagRefresh}}
-		for i := range 6 {
-			jobs = append(jobs, tileJob{tile: i})
-		}
-		return append(jobs, tileJob{tile: 7, flag: wire.FlagRepair})
-	}
-	tiles := func(jobs []tileJob, deferred int) []int {
-		var ts []int
-		for _, j := range jobs {
-			ts = append(ts, j.tile)
-		}
-		if want := (8 - len(jobs)) * 10_000; deferred != want {
-			t.Fatalf("%d bytes deferred with %d of 8 tiles sent, want %d", deferred, len(jobs), want)
-		}
-		return ts
-	}
-	s.rc.quality = 50
-	if _, deferred := s.fit(all()); deferred != 0 {
-		t.Fatal("trimmed a frame while the quality could still go down")
-	}
-	s.rc.quality = s.rc.qMin
-	if got := tiles(s.fit(all())); !slices.Equal(got, []int{7, 0, 1}) {
-		t.Fatalf("first frame sends %v, want the repair then tiles 0 and 1", got)
-	}
-	if got := tiles(s.fit(all())); !slices.Equal(got, []int{7, 2, 3}) {
-		t.Fatalf("second frame sends %v, want the repair then the next changed tiles", got)
-	}
-	s.rc.target = 100e6
-	if got := tiles(s.fit(all())); len(got) != 8 {
-		t.Fatalf("a fast path trimmed the frame to %v", got)
-	}
-	s.rc.target = 1e5 // not even one tile fits: one goes anyway
-	if got := tiles(s.fit(all())); len(got) != 1 || got[0] != 7 {
-		t.Fatalf("a path too slow for one tile sends %v, want the repair alone", got)
-	}
-	if n := s.deferredN.Load(); n != 5+5+7 {
-		t.Fatalf("tiles deferred %d", n)
-	}
 }
 
 // The pacer bursts at twice the target while quality can still give, and stays

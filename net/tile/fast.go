@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"image"
 
-	"github.com/hrvs/hrvs/net/fastjpeg"
+	"github.com/hrvs/hrvs/internal/fastjpeg"
 )
 
 // FastEncoder encodes tiles with the project's own JPEG encoder, straight from the

@@ -25,8 +25,9 @@ const (
 // ControlHeaderSize is the type byte plus the length.
 const ControlHeaderSize = 3
 
-// MaxControlBody bounds a message body; larger lengths are a protocol error.
-const MaxControlBody = 1 << 14
+// MaxControlBody bounds a message body; larger lengths are a protocol error. It is
+// the largest legal acknowledgement, so every ack a receiver may send fits.
+const MaxControlBody = MaxAckSize
 
 // ErrControl is wrapped by every control-message parse error.
 var ErrControl = errors.New("wire: malformed control message")
@@ -38,6 +39,9 @@ var ErrControl = errors.New("wire: malformed control message")
 //	+-------------------------------+---------------+---------------+
 //	|                          stream id                            |
 //	+---------------------------------------------------------------+
+//
+// The reserved byte is sent as 0 and ignored on receipt; bytes after the eighth
+// are ignored too.
 type Hello struct {
 	Stream uint32
 }
@@ -75,11 +79,11 @@ func (m *Hello) Unmarshal(b []byte) error {
 //	+---------------------------------------------------------------+
 //	|                         frame number                          |  4
 //	+---------------------------------------------------------------+
-//	|                    first datagram arrival, µs               |  8
-//	|                    (receiver's clock)                         |
+//	|          first datagram arrival, µs, receiver's clock         |  8
+//	|                   (64 bits, two's complement)                 |
 //	+---------------------------------------------------------------+
-//	|                    frame released, µs                         | 16
-//	|                    (receiver's clock)                         |
+//	|          frame released, µs, receiver's clock                 | 16
+//	|                   (64 bits, two's complement)                 |
 //	+---------------------------------------------------------------+
 //	|                    payload bytes received                     | 24
 //	+-------------------------------+-------------------------------+
@@ -95,7 +99,10 @@ func (m *Hello) Unmarshal(b []byte) error {
 //	+---------------------------------------------------------------+
 //
 // A set bit in the received bitmap marks a tile of this frame that arrived whole
-// and decoded before the frame was released. The sender knows which tiles it sent,
+// and decoded before the frame was released; tiles received is the number of set
+// bits. ReadyUS is the instant the receiver stopped waiting for the frame's
+// datagrams (complete, or given up), taken before decoding, so ReadyUS - FirstUS is
+// the frame's arrival spread on the path (docs/PROTOCOL.md §5.3). The sender knows which tiles it sent,
 // so the ones it sent whose bits are clear were lost: it resends exactly those with
 // the next frame. The arrival bitmap says which data datagrams arrived from the
 // network (not rebuilt from parity), by their index (Header.Seq); D is one more
@@ -104,8 +111,8 @@ func (m *Hello) Unmarshal(b []byte) error {
 type Ack struct {
 	Stream     uint32
 	Frame      uint32
-	FirstUS    int64
-	ReadyUS    int64
+	FirstUS    int64 // the frame's first accepted datagram arrived, µs on the receiver's clock
+	ReadyUS    int64 // the receiver stopped waiting for the frame's datagrams, before decoding, µs on its clock
 	Bytes      uint32
 	Received   uint16
 	FrameTiles uint16
@@ -116,6 +123,11 @@ type Ack struct {
 }
 
 const ackFixed = 34
+
+// MaxAckSize is the body of the largest legal acknowledgement (docs/PROTOCOL.md §5):
+// a grid of 65535 tiles and MaxFrameDatagrams data datagrams, 34 + 8192 + 2 + 8192
+// = 16420 bytes.
+const MaxAckSize = ackFixed + (1<<16-1+7)/8 + 2 + (MaxFrameDatagrams+7)/8
 
 func (m *Ack) gotSize() int { return (int(m.GridTiles) + 7) / 8 }
 
@@ -185,8 +197,9 @@ func Bit(bitmap []byte, i int) bool {
 // SetBit sets bit i in a bitmap laid out like Ack.Got.
 func SetBit(bitmap []byte, i int) { bitmap[i/8] |= 0x80 >> (i % 8) }
 
-// Ping carries the sender's clock; Pong echoes it with the answerer's clock, so the
-// pinger learns the round trip time and the clock offset (docs/PROTOCOL.md §6).
+// Ping carries the pinger's clock (either end pings); Pong echoes it with the
+// answerer's clock, so the pinger learns the round trip time and the clock offset
+// (docs/PROTOCOL.md §6).
 type Ping struct {
 	T1 int64 // pinger's clock when sent, µs
 }

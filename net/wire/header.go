@@ -10,7 +10,7 @@ import (
 )
 
 // Version is the protocol version carried by every datagram and control hello.
-const Version = 2
+const Version = 3
 
 // Magic opens every datagram: "HV".
 const Magic uint16 = 0x4856
@@ -24,6 +24,12 @@ const MaxDatagram = 65507
 // MaxTilePayload caps one tile's encoded size (24 bits on the wire) so a hostile
 // header cannot make the receiver reserve more than this for reassembly.
 const MaxTilePayload = 1<<24 - 1
+
+// MaxFrameDatagrams is the most data datagrams one frame may have (docs/PROTOCOL.md
+// §3.1): datagram indices 0 .. MaxFrameDatagrams-1. Index 65535 is never valid, so
+// that an acknowledgement's 16-bit datagram count (one more than the last index,
+// §5) can always say how many there were.
+const MaxFrameDatagrams = 1<<16 - 1
 
 // Grid tile sizes are carried in units of the largest MCU side, 16 across and 8
 // down, in one byte each.
@@ -45,7 +51,14 @@ const (
 	// FlagProtected marks a data datagram of a frame that parity datagrams follow,
 	// so the receiver keeps the frame's datagrams until it can rebuild lost ones.
 	FlagProtected uint8 = 1 << 3
-	flagsKnown          = FlagRefresh | FlagRepair | FlagParity | FlagProtected
+	// FlagSealed marks a datagram of a keyed stream: after the 37-byte header come an
+	// 8-byte packet counter, the payload encrypted, and a 16-byte AEAD tag, the header
+	// and counter authenticated as associated data (docs/PROTOCOL.md §7.3). It belongs
+	// to the transport, not to the datagram's content: the sender sets it when it seals
+	// (SetSealed) and the receiver clears it once it opened the datagram (ClearSealed),
+	// so parity, computed over the clear datagrams' fields, never includes it.
+	FlagSealed uint8 = 1 << 4
+	flagsKnown       = FlagRefresh | FlagRepair | FlagParity | FlagProtected | FlagSealed
 )
 
 // Reed-Solomon blocks (docs/PROTOCOL.md §3.4). A block is a run of consecutive
@@ -98,6 +111,22 @@ func (h *Header) SetEnd(last int) {
 	h.Seq, h.Tile, h.Fragments, h.Fragment, h.PayloadSize = uint16(last), 0, 0, 0, 0
 }
 
+// Peek reads the stream id and flags of a datagram without validating anything else,
+// so a receiver can find the stream's key before it opens a sealed datagram; ok is
+// false when b is too short or not an HRVS datagram of this version.
+func Peek(b []byte) (stream uint32, flags uint8, ok bool) {
+	if len(b) < HeaderSize || binary.BigEndian.Uint16(b[offMagic:]) != Magic || b[offVersion] != Version {
+		return 0, 0, false
+	}
+	return binary.BigEndian.Uint32(b[offStream:]), b[offFlags], true
+}
+
+// SetSealed sets FlagSealed in the datagram d (at least HeaderSize bytes).
+func SetSealed(d []byte) { d[offFlags] |= FlagSealed }
+
+// ClearSealed clears FlagSealed in the datagram d (at least HeaderSize bytes).
+func ClearSealed(d []byte) { d[offFlags] &^= FlagSealed }
+
 // IsEnd reports whether a parsed datagram is an end marker.
 func (h *Header) IsEnd() bool { return h.Flags&FlagParity != 0 && h.Tile == 0 && h.Fragments == 0 }
 
@@ -112,14 +141,18 @@ func PutShardPrefix(b []byte, h *Header) {
 }
 
 // Rebuilt turns a data shard rebuilt from parity back into its datagram: the frame
-// fields come from parity header p, the tile fields from the shard's prefix, and
-// the payload is cut to the fragment's length. It is validated like any datagram
-// (a hostile parity datagram rebuilds garbage): dst receives the datagram and the
-// parsed header and payload (a sub-slice of dst) are returned.
+// fields come from parity header p, the datagram index is seq, the tile fields come
+// from the shard's prefix, and the payload is cut to the fragment's length. It is
+// validated like any datagram (a hostile parity datagram rebuilds garbage), and its
+// flags must mark a protected data datagram, as every shard's do: dst receives the
+// datagram and the parsed header and payload (a sub-slice of dst) are returned.
 func Rebuilt(dst []byte, p *Header, seq int, shard []byte, lim Limits) (Header, []byte, error) {
 	var h Header
 	if len(shard) < ShardPrefix {
 		return h, nil, ErrShort
+	}
+	if seq < 0 || seq >= MaxFrameDatagrams {
+		return h, nil, ErrIndex
 	}
 	be := binary.BigEndian
 	d := *p
@@ -127,11 +160,16 @@ func Rebuilt(dst []byte, p *Header, seq int, shard []byte, lim Limits) (Header, 
 	d.Tile, d.Fragment, d.Fragments = be.Uint16(shard[0:]), be.Uint16(shard[2:]), be.Uint16(shard[4:])
 	d.PayloadSize = uint32(shard[6])<<16 | uint32(shard[7])<<8 | uint32(shard[8])
 	d.Flags = shard[9]
-	if d.Flags&FlagParity != 0 || d.Fragments == 0 || d.Fragment >= d.Fragments || uint32(d.Fragments) > d.PayloadSize {
+	// Only protected data datagrams are shards (§3.4): any other flags came from
+	// a parity datagram that rebuilt garbage.
+	if d.Flags&FlagParity != 0 || d.Flags&FlagProtected == 0 {
+		return h, nil, ErrFlags
+	}
+	if d.Fragment >= d.Fragments || !fragmentsFit(d.PayloadSize, d.Fragments) {
 		return h, nil, ErrFragment
 	}
 	_, n := FragmentSpan(d.PayloadSize, d.Fragments, d.Fragment)
-	if n <= 0 || ShardPrefix+n > len(shard) || HeaderSize+n > len(dst) {
+	if ShardPrefix+n > len(shard) || HeaderSize+n > len(dst) {
 		return h, nil, ErrFragment
 	}
 	if _, err := d.MarshalTo(dst); err != nil {
@@ -142,7 +180,7 @@ func Rebuilt(dst []byte, p *Header, seq int, shard []byte, lim Limits) (Header, 
 	return h, payload, err
 }
 
-// Format byte (byte 47): low nibble is the chroma subsampling, high nibble the codec.
+// Format byte (byte 36): low nibble is the chroma subsampling, high nibble the codec.
 const (
 	Sub420 uint8 = 0 // Y sampled 2x2 per MCU, MCU 16x16
 	Sub422 uint8 = 1 // Y sampled 2x1 per MCU, MCU 16x8
@@ -160,6 +198,7 @@ var (
 	ErrFragment = errors.New("wire: fragment index, count or length inconsistent")
 	ErrFormat   = errors.New("wire: unknown format or quality")
 	ErrFlags    = errors.New("wire: unknown flags")
+	ErrIndex    = errors.New("wire: datagram index past the last a frame may have")
 )
 
 // Header is the fixed part of every tile datagram.
@@ -184,9 +223,9 @@ var (
 //	|        fragment index         |        fragment count         | 28
 //	+-------------------------------+---------------+---------------+
 //	|       tile payload size (bytes, 24 bits)      |    quality    | 32
-//	+---------------+---------------+---------------+---------------+
-//	|    format     |  fragment payload (up to --mtu - 37 bytes) ...  36
-//	+---------------+------------------------------------------------
+//	+---------------+-------------------------------+---------------+
+//	|    format     |  fragment payload (up to --mtu - 37 bytes) ...    36
+//	+---------------+-------------------------------------------------
 //
 // All integers are big-endian. The tile's rectangle follows from the frame size,
 // the grid's tile size and the tile index (Rect); edge tiles are clipped.
@@ -310,34 +349,55 @@ func (h *Header) Unmarshal(b []byte, lim Limits) ([]byte, error) {
 		return nil, ErrFlags
 	}
 	if h.Flags&FlagParity != 0 {
-		if h.Flags != FlagParity {
+		if h.Flags&^FlagSealed != FlagParity {
 			return nil, ErrFlags
 		}
 		k, m := int(h.Tile), int(h.Fragments)
-		if k == 0 && m == 0 { // an end marker (§3.5)
+		if k == 0 && m == 0 { // an end marker (§3.5): names the frame's last data datagram
 			if h.Fragment != 0 || h.PayloadSize != 0 || len(b) != HeaderSize {
 				return nil, ErrFragment
 			}
+			if int(h.Seq) >= MaxFrameDatagrams {
+				return nil, ErrIndex
+			}
 			return b[HeaderSize:], nil
 		}
-		if k == 0 || k > MaxBlockData || int(h.Seq)+k > 1<<16 || m == 0 || CodeSize(k)+m > MaxCodeShards ||
+		if k == 0 || k > MaxBlockData || m == 0 || CodeSize(k)+m > MaxCodeShards ||
 			int(h.Fragment) >= m || h.PayloadSize <= ShardPrefix || len(b)-HeaderSize != int(h.PayloadSize) {
 			return nil, ErrFragment
+		}
+		if int(h.Seq)+k > MaxFrameDatagrams {
+			return nil, ErrIndex
 		}
 		return b[HeaderSize:], nil
 	}
 	if h.Tile >= h.GridTiles {
 		return nil, ErrTile
 	}
-	if h.Fragments == 0 || h.Fragment >= h.Fragments || h.PayloadSize == 0 ||
-		uint32(h.Fragments) > h.PayloadSize {
+	if int(h.Seq) >= MaxFrameDatagrams {
+		return nil, ErrIndex
+	}
+	if h.Fragment >= h.Fragments || !fragmentsFit(h.PayloadSize, h.Fragments) {
 		return nil, ErrFragment
 	}
-	off, n := FragmentSpan(h.PayloadSize, h.Fragments, h.Fragment)
-	if n <= 0 || off+n > int(h.PayloadSize) || len(b)-HeaderSize != n {
+	if _, n := FragmentSpan(h.PayloadSize, h.Fragments, h.Fragment); len(b)-HeaderSize != n {
 		return nil, ErrFragment
 	}
 	return b[HeaderSize:], nil
+}
+
+// fragmentsFit reports whether a tile payload of size bytes can be cut into count
+// fragments by the rule of FragmentSpan with every fragment at least one byte long:
+// (count-1) * ceil(size/count) < size (docs/PROTOCOL.md §3.3). Otherwise the
+// fragments before the last already cover the payload, the last would be empty or
+// negative, and the tile could never complete. It also excludes size 0, count 0
+// and more fragments than bytes.
+func fragmentsFit(size uint32, count uint16) bool {
+	if size == 0 || count == 0 {
+		return false
+	}
+	each := (int(size) + int(count) - 1) / int(count)
+	return (int(count)-1)*each < int(size)
 }
 
 // Rect is the tile's rectangle in the frame: row-major in a grid of TileW x TileH

@@ -7,6 +7,7 @@ package web
 
 import (
 	"context"
+	"crypto/subtle"
 	_ "embed"
 	"encoding/json"
 	"errors"
@@ -21,6 +22,7 @@ import (
 	"time"
 
 	"github.com/hrvs/hrvs/net/receiver"
+	"github.com/hrvs/hrvs/net/receiver/mailbox"
 	"github.com/hrvs/hrvs/render/internal/jpegenc"
 )
 
@@ -32,6 +34,14 @@ const (
 	defaultMaxClients = 32
 	writeTimeout      = 10 * time.Second // a client that takes longer for one picture is dropped
 	snapshotTimeout   = 5 * time.Second
+	// stalledAfter: a stream client that has not taken a picture for this long, while
+	// pictures were there for it, is not reading; it is the first to go when the view
+	// is full.
+	stalledAfter = 2 * time.Second
+	// maxRequests bounds the other endpoints' requests in flight at once.
+	maxRequests = 64
+	// tokenCookie carries the token after the page was opened with ?token=.
+	tokenCookie = "hrvs_token"
 )
 
 // Options tune a Server.
@@ -40,7 +50,10 @@ type Options struct {
 	Stats      func() any // served as /stats.json; nil serves the view's own figures
 	Quality    int        // JPEG quality, 1..100; 0 means 80
 	MaxClients int        // streams served at once; 0 means 32
-	Log        *slog.Logger
+	// Token, when set, is required of every request, as ?token= or the cookie the
+	// page sets from it (a keyed receiver's view: docs/SECURITY.md).
+	Token string
+	Log   *slog.Logger
 }
 
 // Server is a Sink that serves the newest frame over HTTP.
@@ -53,21 +66,36 @@ type Server struct {
 	wg     sync.WaitGroup
 	kick   chan struct{} // wakes the encoder
 
+	frames *mailbox.Box[numbered] // newest frame not yet encoded
+
 	mu      sync.Mutex
-	latest  *receiver.Frame // newest frame, holding a reference
-	gen     uint64          // counts frames shown; the generation of latest
+	gen     uint64 // counts frames shown: the number of the newest
 	info    frameInfo
 	jpeg    *picture      // newest encoded picture
 	changed chan struct{} // closed and replaced when jpeg changes
 	wanted  int           // streams and snapshot requests waiting for pictures
 	closed  bool
 
-	clients  atomic.Int64
-	encoded  atomic.Uint64
-	served   atomic.Uint64
-	refused  atomic.Uint64
-	encodeNs atomic.Int64
+	viewers      map[*viewer]struct{} // stream clients, under mu
+	requests     chan struct{}        // a slot per request in flight on the other endpoints
+	clients      atomic.Int64
+	encoded      atomic.Uint64
+	served       atomic.Uint64
+	refused      atomic.Uint64
+	dropped      atomic.Uint64
+	busy         atomic.Uint64
+	unauthorized atomic.Uint64
+	encodeNs     atomic.Int64
 }
+
+// numbered is a frame with its number among the frames shown, so a picture says
+// which frame it is of.
+type numbered struct {
+	f   *receiver.Frame
+	gen uint64
+}
+
+func (n numbered) Release() { n.f.Release() }
 
 type picture struct {
 	data []byte
@@ -97,16 +125,22 @@ func New(addr string, opt Options) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{opt: opt, ln: ln, kick: make(chan struct{}, 1), changed: make(chan struct{})}
+	s := &Server{opt: opt, ln: ln, kick: make(chan struct{}, 1), changed: make(chan struct{}),
+		frames: mailbox.New[numbered]()}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
+	s.viewers = map[*viewer]struct{}{}
+	s.requests = make(chan struct{}, maxRequests)
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /{$}", s.page)
-	mux.HandleFunc("GET /stream.mjpg", s.stream)
-	mux.HandleFunc("GET /snapshot.jpg", s.snapshot)
-	mux.HandleFunc("GET /stats.json", s.stats)
+	mux.HandleFunc("GET /{$}", s.guard(s.limited(s.page)))
+	mux.HandleFunc("GET /stream.mjpg", s.guard(s.stream))
+	mux.HandleFunc("GET /snapshot.jpg", s.guard(s.limited(s.snapshot)))
+	mux.HandleFunc("GET /stats.json", s.guard(s.limited(s.stats)))
 	s.srv = &http.Server{
 		Handler:           mux,
-		ReadHeaderTimeout: 10 * time.Second,
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       10 * time.Second,
+		IdleTimeout:       30 * time.Second, // keep-alive connections that say nothing go
+		MaxHeaderBytes:    8 << 10,
 		BaseContext:       func(net.Listener) context.Context { return s.ctx },
 		ErrorLog:          slog.NewLogLogger(opt.Log.Handler(), slog.LevelDebug),
 	}
@@ -132,23 +166,16 @@ func (s *Server) Addr() net.Addr { return s.ln.Addr() }
 func (s *Server) Show(f *receiver.Frame) error {
 	f.Retain()
 	s.mu.Lock()
-	if s.closed {
-		s.mu.Unlock()
-		f.Release()
-		return nil
-	}
-	old := s.latest
-	s.latest = f
 	s.gen++
+	// Under s.mu, so the box never holds a frame older than s.gen says; after
+	// Close, Put releases the frame at once.
+	s.frames.Put(numbered{f: f, gen: s.gen})
 	s.info = frameInfo{Seq: f.Seq, Sender: f.Sender}
 	if f.Image != nil {
 		s.info.Width, s.info.Height = f.Image.Rect.Dx(), f.Image.Rect.Dy()
 	}
 	wanted := s.wanted > 0
 	s.mu.Unlock()
-	if old != nil {
-		old.Release()
-	}
 	if wanted {
 		s.wake()
 	}
@@ -172,13 +199,7 @@ func (s *Server) Close() error {
 		err = s.srv.Close()
 	}
 	s.wg.Wait()
-	s.mu.Lock()
-	f := s.latest
-	s.latest = nil
-	s.mu.Unlock()
-	if f != nil {
-		f.Release()
-	}
+	s.frames.Close()
 	return err
 }
 
@@ -189,8 +210,8 @@ func (s *Server) wake() {
 	}
 }
 
-// encoder turns the newest frame into JPEG whenever someone waits for one and the
-// newest picture is older than the newest frame.
+// encoder turns the newest frame into JPEG whenever someone waits for one and a
+// frame newer than the newest picture is waiting.
 func (s *Server) encoder() {
 	for {
 		select {
@@ -199,13 +220,16 @@ func (s *Server) encoder() {
 		case <-s.kick:
 		}
 		s.mu.Lock()
-		if s.wanted == 0 || s.latest == nil || (s.jpeg != nil && s.jpeg.gen == s.gen) {
-			s.mu.Unlock()
+		wanted := s.wanted > 0
+		s.mu.Unlock()
+		if !wanted {
+			continue // the frame waits in the box until someone asks
+		}
+		n, ok := s.frames.TryTake()
+		if !ok {
 			continue
 		}
-		f, gen := s.latest, s.gen
-		f.Retain()
-		s.mu.Unlock()
+		f, gen := n.f, n.gen
 		start := time.Now()
 		// A new slice every time: clients may still be writing the previous picture.
 		data, err := jpegenc.Encode(nil, f.Image, s.opt.Quality)
@@ -249,15 +273,59 @@ func (s *Server) newer(after uint64) (*picture, <-chan struct{}) {
 	return nil, s.changed
 }
 
+// viewer is one /stream.mjpg client: cancel ends it, lastTaken is when it last took
+// a picture (Unix ns), waiting whether a picture is there for it that it has not taken.
+type viewer struct {
+	cancel    context.CancelFunc
+	lastTaken atomic.Int64
+	behind    atomic.Bool
+}
+
+// admit makes room for a new stream client: under the cap it is let in; at the cap the
+// client that has been stalled longest (not reading while pictures waited for it) is
+// dropped for it; if every client is reading, the new one is refused.
+func (s *Server) admit(v *viewer) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.viewers) >= s.opt.MaxClients {
+		var worst *viewer
+		now := time.Now().UnixNano()
+		for c := range s.viewers {
+			if c.behind.Load() && now-c.lastTaken.Load() > int64(stalledAfter) &&
+				(worst == nil || c.lastTaken.Load() < worst.lastTaken.Load()) {
+				worst = c
+			}
+		}
+		if worst == nil {
+			return false
+		}
+		worst.cancel()
+		delete(s.viewers, worst)
+		s.dropped.Add(1)
+	}
+	s.viewers[v] = struct{}{}
+	return true
+}
+
 func (s *Server) stream(w http.ResponseWriter, r *http.Request) {
-	if n := s.clients.Add(1); n > int64(s.opt.MaxClients) {
-		s.clients.Add(-1)
+	ctx, cancel := context.WithCancel(r.Context())
+	defer cancel()
+	v := &viewer{cancel: cancel}
+	v.lastTaken.Store(time.Now().UnixNano())
+	if !s.admit(v) {
 		s.refused.Add(1)
 		http.Error(w, "too many viewers", http.StatusServiceUnavailable)
 		return
 	}
+	defer func() {
+		s.mu.Lock()
+		delete(s.viewers, v)
+		s.mu.Unlock()
+	}()
+	s.clients.Add(1)
 	defer s.clients.Add(-1)
 	defer s.want()()
+	r = r.WithContext(ctx)
 	h := w.Header()
 	h.Set("Content-Type", "multipart/x-mixed-replace; boundary="+Boundary)
 	h.Set("Cache-Control", "no-cache, no-store, must-revalidate")
@@ -285,6 +353,7 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request) {
 				return
 			}
 		}
+		v.behind.Store(true) // a picture waits for it until the write below is done
 		// The boundary goes right after each picture: browsers show a part only once
 		// the next boundary arrives.
 		rc.SetWriteDeadline(time.Now().Add(writeTimeout))
@@ -300,6 +369,8 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request) {
 		if err := rc.Flush(); err != nil {
 			return
 		}
+		v.lastTaken.Store(time.Now().UnixNano())
+		v.behind.Store(false)
 		s.served.Add(1)
 		sent = p.gen
 	}
@@ -311,13 +382,14 @@ func (s *Server) snapshot(w http.ResponseWriter, r *http.Request) {
 	defer timeout.Stop()
 	for {
 		s.mu.Lock()
-		have, gen, p, ch := s.latest != nil, s.gen, s.jpeg, s.changed
+		have, gen, p, ch := s.gen > 0, s.gen, s.jpeg, s.changed
 		s.mu.Unlock()
 		if !have {
 			http.Error(w, "no frame received yet", http.StatusServiceUnavailable)
 			return
 		}
 		if p != nil && p.gen == gen {
+			http.NewResponseController(w).SetWriteDeadline(time.Now().Add(writeTimeout))
 			h := w.Header()
 			h.Set("Content-Type", "image/jpeg")
 			h.Set("Content-Length", strconv.Itoa(len(p.data)))
@@ -347,6 +419,9 @@ type ViewStats struct {
 	JPEGsServed  uint64    `json:"jpegs_served"`
 	EncodeMs     float64   `json:"encode_ms_avg"`
 	Refused      uint64    `json:"viewers_refused"`
+	Dropped      uint64    `json:"viewers_dropped"` // stalled viewers dropped to make room
+	Busy         uint64    `json:"requests_refused"`
+	Unauthorized uint64    `json:"requests_unauthorized"`
 }
 
 // Stats returns the view's own figures.
@@ -355,7 +430,8 @@ func (s *Server) Stats() ViewStats {
 	info := s.info
 	s.mu.Unlock()
 	v := ViewStats{Frame: info, Viewers: s.clients.Load(), JPEGsEncoded: s.encoded.Load(),
-		JPEGsServed: s.served.Load(), Refused: s.refused.Load()}
+		JPEGsServed: s.served.Load(), Refused: s.refused.Load(), Dropped: s.dropped.Load(),
+		Busy: s.busy.Load(), Unauthorized: s.unauthorized.Load()}
 	if v.JPEGsEncoded > 0 {
 		v.EncodeMs = float64(s.encodeNs.Load()) / float64(v.JPEGsEncoded) / 1e6
 	}
@@ -396,4 +472,41 @@ func (s *Server) page(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")
 	pageTmpl.Execute(w, struct{ Title string }{title})
+}
+
+// guard lets a request through when the view needs no token or the request carries it
+// (as ?token=, which also sets the cookie the page's own requests then carry).
+func (s *Server) guard(h http.HandlerFunc) http.HandlerFunc {
+	if s.opt.Token == "" {
+		return h
+	}
+	want := []byte(s.opt.Token)
+	return func(w http.ResponseWriter, r *http.Request) {
+		if q := r.URL.Query().Get("token"); q != "" && subtle.ConstantTimeCompare([]byte(q), want) == 1 {
+			http.SetCookie(w, &http.Cookie{Name: tokenCookie, Value: s.opt.Token, Path: "/", HttpOnly: true, SameSite: http.SameSiteStrictMode})
+			h(w, r)
+			return
+		}
+		if c, err := r.Cookie(tokenCookie); err == nil && subtle.ConstantTimeCompare([]byte(c.Value), want) == 1 {
+			h(w, r)
+			return
+		}
+		s.unauthorized.Add(1)
+		http.Error(w, "this view needs the token printed by hrvs recv at start", http.StatusUnauthorized)
+	}
+}
+
+// limited bounds the requests in flight on an endpoint other than the stream: past
+// maxRequests, a request is refused at once instead of queueing.
+func (s *Server) limited(h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case s.requests <- struct{}{}:
+			defer func() { <-s.requests }()
+			h(w, r)
+		default:
+			s.busy.Add(1)
+			http.Error(w, "busy", http.StatusServiceUnavailable)
+		}
+	}
 }

@@ -13,7 +13,6 @@ import (
 	"image/draw"
 	"os"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -23,6 +22,7 @@ import (
 	"github.com/hajimehoshi/ebiten/v2/vector"
 
 	"github.com/hrvs/hrvs/net/receiver"
+	"github.com/hrvs/hrvs/net/receiver/mailbox"
 )
 
 const builtIn = true
@@ -36,9 +36,7 @@ var yuvKage []byte
 type Window struct {
 	opt Options
 
-	mu      sync.Mutex
-	pending *receiver.Frame // newest frame not yet uploaded, holding a reference
-	closed  bool
+	frames *mailbox.Box[*receiver.Frame] // newest frame not yet uploaded
 
 	started atomic.Bool
 	uploads atomic.Uint64 // frames uploaded so far (tests wait on it)
@@ -88,52 +86,20 @@ func New(opt Options) (*Window, error) {
 	if opt.Width <= 0 || opt.Height <= 0 {
 		opt.Width, opt.Height = 1280, 720
 	}
-	return &Window{opt: opt}, nil
+	return &Window{opt: opt, frames: mailbox.New[*receiver.Frame]()}, nil
 }
 
 // Show keeps f as the newest frame, dropping the one that was waiting, if any.
 func (w *Window) Show(f *receiver.Frame) error {
 	f.Retain()
-	w.mu.Lock()
-	if w.closed {
-		w.mu.Unlock()
-		f.Release()
-		return nil
-	}
-	old := w.pending
-	w.pending = f
-	w.mu.Unlock()
-	if old != nil {
-		old.Release()
-	}
+	w.frames.Put(f) // after Close, Put releases it at once
 	return nil
 }
 
 // Close gives back the waiting frame and makes Run return if it is running.
 func (w *Window) Close() error {
-	w.mu.Lock()
-	w.closed = true
-	f := w.pending
-	w.pending = nil
-	w.mu.Unlock()
-	if f != nil {
-		f.Release()
-	}
+	w.frames.Close()
 	return nil
-}
-
-func (w *Window) take() *receiver.Frame {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	f := w.pending
-	w.pending = nil
-	return f
-}
-
-func (w *Window) isClosed() bool {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.closed
 }
 
 // Run opens the window and shows frames until ctx ends or Close is called (it returns
@@ -165,7 +131,7 @@ type game struct{ w *Window }
 
 func (g *game) Update() error {
 	w := g.w
-	if w.ctx.Err() != nil || w.isClosed() {
+	if w.ctx.Err() != nil || w.frames.Closed() {
 		return ebiten.Termination
 	}
 	if ebiten.IsWindowBeingClosed() || inpututil.IsKeyJustPressed(ebiten.KeyQ) || inpututil.IsKeyJustPressed(ebiten.KeyEscape) {
@@ -186,7 +152,7 @@ func (g *game) Update() error {
 
 func (g *game) Draw(screen *ebiten.Image) {
 	w := g.w
-	if f := w.take(); f != nil {
+	if f, ok := w.frames.TryTake(); ok {
 		start := time.Now()
 		err := w.upload(f)
 		w.uploadTime.Add(int64(time.Since(start)))

@@ -7,7 +7,7 @@ import (
 	"image"
 	"sync"
 
-	"github.com/hrvs/hrvs/net/fastjpeg"
+	"github.com/hrvs/hrvs/internal/fastjpeg"
 )
 
 // encoders recycles encoders (each keeps its scratch buffers) across calls from

@@ -214,22 +214,18 @@ func feedCmd(args []string) error {
 		}
 		f = g
 	}
-	// v4l2loopback hands out whole buffers of sizeimage: pad the JPEG with
-	// zeros after its EOI, as real cameras do.
-	padded := make([]byte, le.Uint32(f[28:]))
-	copy(padded, frame)
+	// v4l2loopback takes each write() as one frame, its length as bytesused.
 	tick := time.NewTicker(time.Duration(float64(time.Second) / fps))
 	defer tick.Stop()
 	// A corrupt frame is the JPEG cut in the middle of its entropy-coded data,
 	// as a USB camera delivers when it loses packets.
-	corrupt := make([]byte, len(padded))
-	copy(corrupt, frame[:len(frame)/2])
+	corrupt := frame[:len(frame)/2]
 	for n := 1; ; n++ {
 		if n == 2 {
 			fmt.Println("feeding") // the loopback is a capture node now
 		}
 		<-tick.C
-		out := padded
+		out := frame
 		if *corruptEvery > 0 && n%*corruptEvery == 0 {
 			out = corrupt
 		}

@@ -1,0 +1,189 @@
+package receiver
+
+import (
+	"image"
+	"log/slog"
+	"testing"
+	"time"
+
+	"github.com/hrvs/hrvs/net/tile"
+	"github.com/hrvs/hrvs/net/wire"
+)
+
+// The assembler is driven step by step here, on the test's goroutine, through the
+// interfaces it declares: no Receiver, no sockets, and a clock the test sets.
+
+type ackRecorder struct{ acks []wire.Ack }
+
+func (r *ackRecorder) SendAck(a *wire.Ack) { r.acks = append(r.acks, *a) }
+
+type fixedOffset time.Duration
+
+func (o fixedOffset) Offset() (time.Duration, bool) { return time.Duration(o), true }
+
+// nopDecoder "decodes" at once; the assembler learns of it only when the test hands
+// it the result, so decoding takes as long as the test says.
+type nopDecoder struct{}
+
+func (nopDecoder) DecodeTile(*image.YCbCr, image.Rectangle, int, uint8, []byte) error { return nil }
+
+type rig struct {
+	a         *assembler
+	acks      ackRecorder
+	published []*Frame
+	clock     time.Time
+}
+
+func newRig(t *testing.T) *rig {
+	r := &rig{clock: time.Unix(1000, 0)}
+	r.a = newAssembler(assemblerConfig{
+		decoders: 1, newDecoder: func(*tile.Headers) tile.Decoder { return nopDecoder{} },
+		deadline: 100 * time.Millisecond, limits: wire.DefaultLimits, log: slog.New(slog.DiscardHandler),
+		acks: &r.acks, clock: fixedOffset(0), publish: func(f *Frame) { r.published = append(r.published, f) },
+		now: func() time.Time { return r.clock },
+	})
+	r.a.startDecoders()
+	t.Cleanup(func() {
+		r.a.stop()
+		for _, f := range r.published {
+			f.Release()
+		}
+	})
+	return r
+}
+
+// tileDatagram is tile i (of the two in a 64x32 frame) in one fragment, as read
+// from the network at the rig's clock.
+func (r *rig) tileDatagram(t *testing.T, frame uint32, i int) *packet {
+	h := wire.Header{Stream: 7, Frame: frame, Width: 64, Height: 32, Tile: uint16(i), Seq: uint16(i), FrameTiles: 2,
+		TileW: 32, TileH: 32, Fragments: 1, PayloadSize: 20, Quality: 75, CaptureUS: uint32(time.Unix(1000, 0).UnixMicro())} // the rig's start
+	return r.parsed(t, &h, make([]byte, 20))
+}
+
+func (r *rig) parsed(t *testing.T, h *wire.Header, payload []byte) *packet {
+	t.Helper()
+	b := make([]byte, wire.HeaderSize+len(payload))
+	h.MarshalTo(b)
+	copy(b[wire.HeaderSize:], payload)
+	p := &packet{at: r.clock}
+	pl, err := p.h.Unmarshal(b, wire.DefaultLimits)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.payload, p.kind = pl, kindOf(&p.h)
+	return p
+}
+
+// decodeAll hands the assembler the results of n decodes, as its loop would.
+func (r *rig) decodeAll(t *testing.T, n int) {
+	t.Helper()
+	for range n {
+		select {
+		case res := <-r.a.results:
+			r.a.finishDecode(res)
+		case <-time.After(10 * time.Second):
+			t.Fatal("no decode result")
+		}
+	}
+	r.a.release()
+}
+
+// TestReleasedIsStampedBeforeDecoding: the ack's "frame released" is the instant
+// the frame was complete (or given up) and handed to decoding, not when decoding
+// ended (docs/PROTOCOL.md §5), while the frame's Ready is when it was ready to show.
+func TestReleasedIsStampedBeforeDecoding(t *testing.T) {
+	const decodeTime = 300 * time.Millisecond
+	cases := []struct {
+		name string
+		// feed delivers the frame's datagrams and returns the instant the frame
+		// was complete or given up, and how many tiles went to the decoders.
+		feed     func(t *testing.T, r *rig) (time.Time, int)
+		complete bool
+	}{
+		{"a whole frame at the hand-off of its last tile", func(t *testing.T, r *rig) (time.Time, int) {
+			r.a.handle(r.tileDatagram(t, 1, 0))
+			r.clock = r.clock.Add(3 * time.Millisecond)
+			r.a.handle(r.tileDatagram(t, 1, 1))
+			return r.clock, 2
+		}, true},
+		{"a frame that lost a tile when it is given up", func(t *testing.T, r *rig) (time.Time, int) {
+			r.a.handle(r.tileDatagram(t, 1, 0))
+			r.clock = r.clock.Add(150 * time.Millisecond) // past the 100 ms deadline
+			r.a.expire(r.clock)
+			return r.clock, 1
+		}, false},
+		{"a frame that lost a tile when its end marker's grace ends", func(t *testing.T, r *rig) (time.Time, int) {
+			first := r.clock
+			r.a.handle(r.tileDatagram(t, 1, 0))
+			end := r.tileDatagram(t, 1, 0).h
+			end.SetEnd(1)
+			r.a.handle(r.parsed(t, &end, nil))
+			r.clock = r.clock.Add(2 * reorderGrace) // past the grace, well before the deadline
+			r.a.expire(r.clock)
+			if r.clock.Sub(first) >= r.a.cfg.deadline {
+				t.Fatal("the test's end grace reaches the deadline")
+			}
+			return r.clock, 1
+		}, false},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			r := newRig(t)
+			first := r.clock
+			released, tiles := c.feed(t, r)
+			r.clock = r.clock.Add(decodeTime) // decoding is slow
+			r.decodeAll(t, tiles)
+			if len(r.acks.acks) != 1 || len(r.published) != 1 {
+				t.Fatalf("%d acks and %d frames published, want 1 and 1", len(r.acks.acks), len(r.published))
+			}
+			ack, f := r.acks.acks[0], r.published[0]
+			if ack.FirstUS != first.UnixMicro() || ack.ReadyUS != released.UnixMicro() {
+				t.Fatalf("ack says first %d released %d µs; want %d and %d (decoding took until %d)",
+					ack.FirstUS, ack.ReadyUS, first.UnixMicro(), released.UnixMicro(), r.clock.UnixMicro())
+			}
+			if !f.Ready.Equal(r.clock) || f.Complete() != c.complete {
+				t.Fatalf("frame ready %v complete %v; want %v and %v", f.Ready, f.Complete(), r.clock, c.complete)
+			}
+		})
+	}
+}
+
+// TestAssemblerCountsWhatItDrops: the assembler's own counters, which it alone
+// writes, say what became of each datagram.
+func TestAssemblerCountsWhatItDrops(t *testing.T) {
+	r := newRig(t)
+	r.a.handle(r.tileDatagram(t, 1, 0))
+	r.a.handle(r.tileDatagram(t, 1, 0)) // a repeat of a tile in decoding
+	r.a.handle(r.tileDatagram(t, 1, 1))
+	r.decodeAll(t, 2)
+	r.a.handle(r.tileDatagram(t, 1, 1)) // its frame is gone
+	other := r.tileDatagram(t, 2, 0)
+	other.h.Stream = 8 // another stream while this one plays
+	r.a.handle(other)
+	c := &r.a.c
+	got := []uint64{c.frames.Load(), c.complete.Load(), c.dup.Load(), c.late.Load(), c.otherStream.Load(), c.streams.Load()}
+	want := []uint64{1, 1, 1, 1, 1, 1}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Fatalf("frames, complete, duplicate, late, other stream, streams = %v, want %v", got, want)
+		}
+	}
+	if s := c.sender.Load(); s == nil {
+		t.Fatal("the stream's sender was not published")
+	}
+}
+
+// TestATileDescribedTwoWaysIsInvalid: a fragment that gives its tile more fragments
+// than the tile's first fragment did is refused and counted, without reading past
+// the tile's fragment bitmap.
+func TestATileDescribedTwoWaysIsInvalid(t *testing.T) {
+	r := newRig(t)
+	h := r.tileDatagram(t, 1, 0).h
+	h.Fragments, h.Fragment, h.PayloadSize = 2, 0, 40
+	r.a.handle(r.parsed(t, &h, make([]byte, 20)))
+	h.Fragments, h.Fragment, h.PayloadSize = 100, 60, 1000
+	r.a.handle(r.parsed(t, &h, make([]byte, 10)))
+	if got := r.a.c.invalid.Load(); got != 1 {
+		t.Fatalf("%d datagrams counted invalid, want 1", got)
+	}
+}

@@ -1,0 +1,164 @@
+package receiver
+
+import (
+	"image"
+
+	"github.com/hrvs/hrvs/net/wire"
+)
+
+// pendingTile is one tile's payload being reassembled from its fragments.
+type pendingTile struct {
+	buf      []byte
+	have     []byte // bitmap of fragments
+	frags    int
+	received int
+	done     bool // handed to a decoder
+}
+
+// size is what the tile holds against the memory budget.
+func (t *pendingTile) size() int { return len(t.buf) }
+
+type decodeJob struct {
+	pf   *pendingFrame
+	tile uint16
+	rect image.Rectangle
+	buf  []byte
+}
+
+type decodeResult struct {
+	pf   *pendingFrame
+	tile uint16
+	rect image.Rectangle
+	ok   bool
+}
+
+// startDecoders starts the decode workers; stop ends them.
+func (a *assembler) startDecoders() {
+	for range a.cfg.decoders {
+		a.workers.Add(1)
+		go a.decoder()
+	}
+}
+
+func (a *assembler) decoder() {
+	defer a.workers.Done()
+	dec := a.cfg.newDecoder(&a.heads)
+	for j := range a.jobs {
+		pf := j.pf
+		err := dec.DecodeTile(pf.f.Image, j.rect, pf.quality, pf.sub, j.buf)
+		a.results <- decodeResult{pf: pf, tile: j.tile, rect: j.rect, ok: err == nil}
+	}
+}
+
+// fileData copies a data datagram's fragment into its tile and hands the tile to a
+// decoder once whole. rebuilt says it came from parity, not from the network.
+func (a *assembler) fileData(pf *pendingFrame, h *wire.Header, payload []byte, rebuilt bool) {
+	t := pf.tiles[h.Tile]
+	if t == nil {
+		if wire.Bit(pf.got, int(h.Tile)) {
+			if !rebuilt {
+				a.c.dup.Add(1)
+			}
+			return
+		}
+		if pf.started >= pf.frameTiles {
+			// More distinct tiles than the frame declared: a broken or lying sender,
+			// whose ack would otherwise report more tiles than the frame has.
+			a.c.invalid.Add(1)
+			return
+		}
+		if !a.budget.Take(int(h.PayloadSize)) {
+			a.c.overflow.Add(1)
+			return
+		}
+		t = a.newTile(int(h.PayloadSize), int(h.Fragments))
+		pf.tiles[h.Tile] = t
+		pf.started++
+	}
+	if t.done || wire.Bit(t.have, int(h.Fragment)) {
+		if !rebuilt {
+			a.c.dup.Add(1)
+		}
+		return
+	}
+	if len(t.buf) != int(h.PayloadSize) || t.frags != int(h.Fragments) {
+		a.c.invalid.Add(1) // the same tile described two ways: not ours to trust
+		return
+	}
+	if rebuilt {
+		a.c.recovered.Add(1)
+	} else {
+		// Only fragments that arrived count, not what parity rebuilt: the sender
+		// compares this with what it sent to measure the path's loss.
+		pf.bytes += len(payload)
+	}
+	wire.SetBit(t.have, int(h.Fragment))
+	off, _ := wire.FragmentSpan(h.PayloadSize, h.Fragments, h.Fragment)
+	copy(t.buf[off:], payload)
+	t.received++
+	if t.received < t.frags {
+		return
+	}
+	if a.outstanding >= cap(a.jobs) { // decoders hopelessly behind: shed the tile
+		a.c.overflow.Add(1)
+		a.budget.Give(t.size())
+		delete(pf.tiles, h.Tile)
+		return
+	}
+	t.done = true
+	pf.decoding++
+	a.outstanding++
+	x, y, w, hh := h.Rect()
+	a.jobs <- decodeJob{pf: pf, tile: h.Tile, rect: image.Rect(x, y, x+w, y+hh), buf: t.buf}
+	if pf.handed++; pf.handed >= pf.frameTiles && pf.releasedAt.IsZero() {
+		pf.releasedAt = a.cfg.now() // complete: see finish
+	}
+}
+
+// maxSpareTiles bounds the reuse list: a 4K frame of default tiles has 255.
+// maxSpareBytes bounds the memory it keeps.
+const (
+	maxSpareTiles = 512
+	maxSpareBytes = 32 << 20
+)
+
+// newTile returns a reassembly tile for size bytes in frags fragments, reusing the
+// newest spare tile's buffers when they are large enough.
+func (a *assembler) newTile(size, frags int) *pendingTile {
+	nh := (frags + 7) / 8
+	if n := len(a.spare); n > 0 {
+		t := a.spare[n-1]
+		a.spare = a.spare[:n-1]
+		a.spareBytes -= cap(t.buf)
+		if cap(t.buf) >= size && cap(t.have) >= nh {
+			*t = pendingTile{buf: t.buf[:size], have: t.have[:nh], frags: frags}
+			clear(t.have)
+			return t
+		}
+	}
+	// Room to grow by a quarter, so the next frame's slightly larger tile fits.
+	return &pendingTile{buf: make([]byte, size, size+size/4), have: make([]byte, nh, max(nh, 8)), frags: frags}
+}
+
+func (a *assembler) finishDecode(res decodeResult) {
+	pf := res.pf
+	pf.decoding--
+	a.outstanding--
+	if t := pf.tiles[res.tile]; t != nil {
+		a.budget.Give(t.size())
+		delete(pf.tiles, res.tile)
+		// The decoder is done with t.buf: keep it for a later frame's tile.
+		if len(a.spare) < maxSpareTiles && a.spareBytes+cap(t.buf) <= maxSpareBytes {
+			a.spare = append(a.spare, t)
+			a.spareBytes += cap(t.buf)
+		}
+	}
+	if res.ok {
+		pf.decoded++
+		wire.SetBit(pf.got, int(res.tile))
+		pf.cover(res.rect)
+	} else {
+		pf.failed++
+		a.c.decErr.Add(1)
+	}
+}

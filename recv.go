@@ -1,0 +1,267 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"runtime"
+	"runtime/debug"
+	"sync"
+	"time"
+
+	"github.com/hrvs/hrvs/internal/cli"
+	"github.com/hrvs/hrvs/internal/units"
+	"github.com/hrvs/hrvs/net/receiver"
+	"github.com/hrvs/hrvs/net/stats"
+	"github.com/hrvs/hrvs/net/tile"
+	"github.com/hrvs/hrvs/net/wire"
+	"github.com/hrvs/hrvs/render"
+)
+
+// maxRecvSockets bounds --sockets: SO_REUSEPORT readers of one port.
+const maxRecvSockets = 64
+
+// recvFlags are the flags recv and demo share. Their values when register is called
+// are the defaults the flags show.
+type recvFlags struct {
+	sockets, frames int
+	sink            string
+	http, record    string
+	maxSize         units.Size
+	deadline        time.Duration
+	duration        time.Duration
+	statsJSON       string
+	decoder         string
+	maxMemory       units.Bytes
+	key             keyFlags
+}
+
+// newRecvFlags returns the receive flags' defaults.
+func newRecvFlags() *recvFlags {
+	return &recvFlags{sockets: min(runtime.NumCPU(), maxRecvSockets), maxSize: maxFrame,
+		deadline: receiver.DefaultDeadline, decoder: "fast", maxMemory: receiver.DefaultMaxMemory}
+}
+
+// register adds the receiver's flags; demo leaves out those the sender's flags already name.
+func (f *recvFlags) register(fs *flag.FlagSet, demo bool) {
+	fs.Var(&f.maxSize, "max-size", fmt.Sprintf("largest frame accepted, `WxH` in pixels, up to %s; datagrams for larger frames are dropped", maxFrame.String()))
+	fs.DurationVar(&f.deadline, "deadline", f.deadline, "how long a stalled frame waits for missing tiles, above 0")
+	fs.StringVar(&f.decoder, "decoder", f.decoder, "tile JPEG decoder: fast (the project's own, image/jpeg for what it does not take) or stdlib")
+	fs.StringVar(&f.sink, "sink", f.sink, "where frames go: window, null or dir:PATH (a PNG per frame, never overwriting)\n(default: the window when a display is available, else null)")
+	fs.StringVar(&f.http, "http", f.http, "also serve a browser view (MJPEG, /snapshot.jpg, /stats.json) on this `address`; :8080 listens on\nloopback only, 0.0.0.0:8080 on every interface (default: none)")
+	fs.Var(&f.maxMemory, "max-memory", "the most `bytes` the receiver holds from the network (queue, reassembly, frame images), like 256mb;\nat least 32mb")
+	fs.StringVar(&f.record, "record", f.record, "also record what is received into this AVI (MJPEG) `file` (default: none)")
+	if demo {
+		return
+	}
+	f.key.register(fs, "the sender")
+	fs.IntVar(&f.sockets, "sockets", f.sockets, fmt.Sprintf("UDP sockets sharing the port (SO_REUSEPORT), one reader each, 1..%d; the default is this machine's CPU count", maxRecvSockets))
+	fs.DurationVar(&f.duration, "duration", f.duration, "stop after this long, like 10s or 2m (default 0: run until interrupted)")
+	fs.IntVar(&f.frames, "frames", f.frames, "stop after this many frames (default 0: no limit)")
+	fs.StringVar(&f.statsJSON, "stats-json", f.statsJSON, "write a JSON summary to this `file` on exit (default: none)")
+}
+
+// check validates the receive flags: the one place their bounds are checked.
+func (f *recvFlags) check() error {
+	switch {
+	case f.sockets < 1 || f.sockets > maxRecvSockets:
+		return cli.Usagef("--sockets %d: want 1..%d", f.sockets, maxRecvSockets)
+	case f.frames < 0:
+		return cli.Usagef("--frames %d: must not be negative", f.frames)
+	case f.duration < 0:
+		return cli.Usagef("--duration %v: must not be negative", f.duration)
+	case f.deadline <= 0:
+		return cli.Usagef("--deadline %v: must be positive", f.deadline)
+	case f.maxSize.W > maxFrame.W || f.maxSize.H > maxFrame.H:
+		return cli.Usagef("--max-size %s: want at most %s, the largest frame a sender sends", f.maxSize.String(), maxFrame.String())
+	case f.decoder != "fast" && f.decoder != "stdlib":
+		return cli.Usagef("--decoder %q: want fast or stdlib", f.decoder)
+	case f.maxMemory < 32<<20:
+		return cli.Usagef("--max-memory %s: want at least 32mb", f.maxMemory.String())
+	}
+	if f.http != "" {
+		host, _, err := net.SplitHostPort(f.http)
+		if err != nil {
+			return cli.Usagef("--http %q: want [HOST]:PORT, like :8080", f.http)
+		}
+		if host == "" { // no address given: loopback only (docs/SECURITY.md)
+			f.http = "127.0.0.1" + f.http
+		}
+	}
+	return f.key.check()
+}
+
+// config is the receiver's configuration from checked flags.
+func (f *recvFlags) config(listen string, log *slog.Logger) receiver.Config {
+	cfg := receiver.Config{Listen: listen, Sockets: f.sockets, Deadline: f.deadline, MaxMemory: int64(f.maxMemory),
+		Limits: wire.Limits{MaxWidth: f.maxSize.W, MaxHeight: f.maxSize.H}, Log: log}
+	if f.decoder == "stdlib" {
+		cfg.NewDecoder = func(h *tile.Headers) tile.Decoder { return &tile.StdDecoder{Headers: h} }
+	} else {
+		cfg.NewDecoder = func(h *tile.Headers) tile.Decoder { return tile.NewFastDecoder(h) }
+	}
+	return cfg
+}
+
+func recvCommand() *cli.Command {
+	f := newRecvFlags()
+	var listen string
+	return &cli.Command{
+		Name:      "recv",
+		UsageLine: "recv --listen HOST:PORT [flags]",
+		Short:     "receive, assemble and show a stream",
+		Long: "Receives a stream on a UDP port (and TCP on the same port for acknowledgements),\n" +
+			"rebuilds frames and shows the newest.",
+		Flags: func(fs *flag.FlagSet) {
+			fs.StringVar(&listen, "listen", "", "`address` to listen on, HOST:PORT, e.g. 0.0.0.0:5000; port 0 picks a free one (required)")
+			f.register(fs, false)
+		},
+		Check: func(*flag.FlagSet) error {
+			if err := checkAddr("--listen", listen, true); err != nil {
+				return err
+			}
+			return f.check()
+		},
+		Run: func(ctx context.Context, env *cli.Env) error { return runRecv(ctx, env, f, listen) },
+	}
+}
+
+func runRecv(ctx context.Context, env *cli.Env, f *recvFlags, listen string) error {
+	cfg := f.config(listen, env.Log)
+	_, port, _ := net.SplitHostPort(listen)
+	var err error
+	if cfg.Key, err = f.key.resolve(ctx, env, storeName("recv", port), pairAsReceiver(listen, env.Log)); err != nil {
+		return err
+	}
+	// The Go runtime keeps the heap near the budget too, collecting sooner as it nears it.
+	debug.SetMemoryLimit(int64(f.maxMemory) + 64<<20)
+	rx, err := receiver.New(cfg)
+	if err != nil {
+		return fmt.Errorf("--listen %s: %w", listen, err)
+	}
+	token := ""
+	if cfg.Key != nil && f.http != "" {
+		// A keyed stream's picture is as private as its datagrams: the view wants a token.
+		var b [16]byte
+		rand.Read(b[:])
+		token = hex.EncodeToString(b[:])
+	}
+	sinks, err := f.outputs(rx, env.Log, token)
+	if err != nil {
+		rx.Close()
+		return err
+	}
+	env.Log.Info("receiving", "listen", rx.Addr(), "sockets", cfg.Sockets)
+	ctx, cancel := withDuration(ctx, f.duration)
+	defer cancel()
+	err = receive(ctx, cancel, rx, sinks, f.frames, env.Stderr, env.Log)
+	if f.statsJSON != "" {
+		if jerr := stats.WriteJSON(f.statsJSON, rx.Stats()); jerr != nil && err == nil {
+			err = jerr
+		}
+	}
+	return err
+}
+
+// outputs opens the sinks the flags name, fed with the receiver's live stats.
+func (f *recvFlags) outputs(rx *receiver.Receiver, log *slog.Logger, token string) (*render.Set, error) {
+	set, err := render.Open(render.Config{Sink: f.sink, HTTP: f.http, Record: f.record, Frames: f.frames, Token: token,
+		Title: "hrvs recv on " + rx.Addr(), Log: log,
+		Stats:     func() any { return rx.Stats() },
+		StatsText: func() string { return overlay(rx.Stats()) },
+	})
+	if errors.Is(err, render.ErrBadSink) {
+		return nil, &cli.UsageError{Reason: err.Error()}
+	}
+	return set, err
+}
+
+// overlay is the window's stats text.
+func overlay(s receiver.Stats) string {
+	return fmt.Sprintf("%dx%d q%d  %.1f fps  %.1f Mbit/s\nlost %d datagrams  concealed %d frames  invalid %d\nlatency p50 %.1f ms  p99 %.1f ms",
+		s.Width, s.Height, s.Quality, s.FPS, s.Mbps, s.DatagramsLost, s.FramesPartial, s.DatagramsInvalid, s.LatencyP50, s.LatencyP99)
+}
+
+// receive runs rx and feeds sinks until ctx ends, frames frames have been released,
+// the sinks have what they asked for, or the user closes the window. The window,
+// when there is one, runs on this goroutine: the caller must be the main one.
+func receive(ctx context.Context, cancel context.CancelFunc, rx *receiver.Receiver, sinks *render.Set, frames int, stderr io.Writer, log *slog.Logger) error {
+	if !sinks.HasWindow() {
+		return feed(ctx, cancel, rx, sinks, frames, stderr, log)
+	}
+	fed := make(chan error, 1)
+	go func() { fed <- feed(ctx, cancel, rx, sinks, frames, stderr, log) }()
+	werr := sinks.RunWindow(ctx)
+	if errors.Is(werr, render.ErrQuit) {
+		werr = nil // the user closed the window: a normal end
+	}
+	cancel()
+	return errors.Join(<-fed, werr)
+}
+
+// feed is receive without the window.
+func feed(ctx context.Context, cancel context.CancelFunc, rx *receiver.Receiver, sink *render.Set, frames int, stderr io.Writer, log *slog.Logger) error {
+	if done := sink.Done(); done != nil {
+		go func() { // ends with ctx at the latest
+			select {
+			case <-done:
+				cancel()
+			case <-ctx.Done():
+			}
+		}()
+	}
+	var wg sync.WaitGroup
+	runErr := make(chan error, 1)
+	wg.Add(2)
+	go func() { defer wg.Done(); runErr <- rx.Run(ctx) }()
+	go func() { defer wg.Done(); stats.Live(ctx, stderr, time.Second, recvLine(rx)) }()
+	var sinkErr error
+	for {
+		f, err := rx.Next(ctx)
+		if err != nil {
+			break
+		}
+		if sinkErr == nil {
+			sinkErr = sink.Show(f)
+			if sinkErr != nil {
+				cancel()
+			}
+		}
+		f.Release()
+		if frames > 0 && rx.Stats().FramesReceived >= uint64(frames) {
+			cancel()
+		}
+	}
+	cancel()
+	wg.Wait()
+	err := <-runErr
+	// The receiver keeps only the newest frame for the outputs: say how many they never
+	// saw, so a file sink's count of frames written adds up.
+	if s := rx.Stats(); s.FramesReceived > s.FramesDisplayed {
+		log.Warn("outputs missed frames: a newer frame replaced each before they were free to take it",
+			"missed", s.FramesReceived-s.FramesDisplayed, "received", s.FramesReceived)
+	}
+	if cerr := sink.Close(); sinkErr == nil {
+		sinkErr = cerr
+	}
+	return errors.Join(err, sinkErr)
+}
+
+func recvLine(rx *receiver.Receiver) func(time.Time) string {
+	var frames, bytes, lost stats.Rate
+	for _, r := range []*stats.Rate{&frames, &bytes, &lost} {
+		r.Per(0, time.Now())
+	}
+	return func(now time.Time) string {
+		s := rx.Stats()
+		return fmt.Sprintf("recv: %5.1f fps %7.1f Mbit/s  %dx%d q%d  frames %d complete %d partial  datagrams lost %.0f/s invalid %d  latency p50 %.1f ms",
+			frames.Per(s.FramesReceived, now), bytes.Per(s.BytesReceived, now)*8/1e6, s.Width, s.Height, s.Quality,
+			s.FramesComplete, s.FramesPartial, lost.Per(s.DatagramsLost, now), s.DatagramsInvalid, rx.LiveLatency())
+	}
+}
