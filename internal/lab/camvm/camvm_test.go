@@ -164,7 +164,6 @@ func barsFor(matrix string, full bool) (b [8]float64) {
 // 75% of 255 = 191.
 var fullBars = barsFor("601", true)
 
-
 // checkBars asserts each bar's luma within ±3 of want. The frame is saved as a
 // PNG in $HRVS_CAMVM_PNG (a directory), or in the temporary directory when a bar
 // is off.
