@@ -17,7 +17,7 @@ import (
 
 // This file holds everything about cameras that needs no device: choosing a mode
 // from what a camera offers, turning its buffers into pictures, and riding out an
-// unplugged camera. camera_v4l2.go is the thin layer over go4vl.
+// unplugged camera. camera_v4l2.go is the thin layer over the V4L2 ioctls.
 
 // errCameraNeedsCgo is what every camera call returns in a build without cgo.
 var errCameraNeedsCgo = errors.New("camera capture needs a cgo build on Linux")
