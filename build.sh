@@ -31,6 +31,8 @@ TEST_PACKAGES=(
 	libx11-dev libxrandr-dev libxcursor-dev libxinerama-dev libxi-dev libxxf86vm-dev
 	chromium iproute2 nftables libjpeg-turbo-progs plasma-workspace-wallpapers
 	gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad
+	# internal/lab/camvm boots Debian's kernel under QEMU with vivid and a v4l2loopback built here
+	linux-image-amd64 linux-headers-amd64 v4l2loopback-dkms busybox-static qemu-system-x86 xz-utils make
 )
 
 install_packages() {

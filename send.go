@@ -52,7 +52,7 @@ type sendFlags struct {
 	size, tile              units.Size
 	sizeGiven               bool
 	fps                     units.FrameRate
-	format                  string
+	format, ctrl            string
 	loop                    bool
 	quality, mtu, workers   int
 	sockets, window, frames int
@@ -83,6 +83,7 @@ func (f *sendFlags) register(fs *flag.FlagSet) {
 	fs.Var(&f.size, "size", fmt.Sprintf("frame size `WxH` in pixels for the pattern, or the size to ask a camera for (files keep theirs);\n16x16 up to %s, the most a receiver accepts", maxFrame.String()))
 	fs.Var(&f.fps, "fps", "frame `rate` in frames per second, 0..1000 (default: the source's own, 30 for the pattern); 0 or max: as fast as possible")
 	fs.StringVar(&f.format, "format", f.format, "camera pixel format: mjpeg, yuyv or auto (MJPEG at high resolutions)")
+	fs.StringVar(&f.ctrl, "ctrl", "", "camera controls to set at start and after a reconnect, name=value[,name=value] (hrvs devices lists them), e.g. power_line_frequency=1 (default: leave them as they are)")
 	fs.BoolVar(&f.loop, "loop", f.loop, "restart a file at its end (default: stop)")
 	fs.IntVar(&f.quality, "quality", f.quality, "highest JPEG quality, 1..100, where rate control starts")
 	fs.Var(&f.tile, "tile", fmt.Sprintf("tile size `WxH` in pixels, both multiples of 16, up to %s", maxTile.String()))
@@ -162,7 +163,7 @@ func (f *sendFlags) config(to string, log *slog.Logger) sender.Config {
 // open opens the source; a source the user named wrongly, or one whose frames are larger
 // than a receiver accepts, is a usage error.
 func (f *sendFlags) open(ctx context.Context, log *slog.Logger) (capture.Source, error) {
-	o := capture.Options{Format: f.format, Loop: f.loop, Log: log}
+	o := capture.Options{Format: f.format, Controls: f.ctrl, Loop: f.loop, Log: log}
 	switch {
 	case !f.fps.Given:
 		o.FPS = 0 // the source's own

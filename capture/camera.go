@@ -19,7 +19,7 @@ import (
 
 // This file holds everything about cameras that needs no device: choosing a mode
 // from what a camera offers, turning its buffers into pictures, and riding out an
-// unplugged camera. camera_v4l2.go is the thin layer over go4vl.
+// unplugged camera. camera_v4l2.go is the thin layer over the V4L2 ioctls.
 
 // errCameraNeedsCgo is what every camera call returns in a build without cgo.
 var errCameraNeedsCgo = errors.New("camera capture needs a cgo build on Linux")
@@ -47,6 +47,7 @@ type camRequest struct {
 	Format        string // "auto", "mjpeg" or "yuyv"
 	Width, Height int
 	FPS           float64
+	Controls      []camCtrlSet // set at every open, so a reconnected camera gets them again
 }
 
 func (o Options) camRequest() (camRequest, error) {
@@ -67,6 +68,11 @@ func (o Options) camRequest() (camRequest, error) {
 	if r.FPS <= 0 {
 		r.FPS = camDefaultFPS
 	}
+	ctrls, err := parseControls(o.Controls)
+	if err != nil {
+		return r, err
+	}
+	r.Controls = ctrls
 	return r, nil
 }
 
@@ -105,6 +111,55 @@ type camDesc struct {
 	Capture                 bool   // a video capture node (not metadata or output)
 	Err                     string // why it could not be queried
 	Formats                 []camFormat
+	Controls                []camControl
+}
+
+// V4L2 capability bits (struct v4l2_capability, VIDIOC_QUERYCAP).
+const (
+	capVideoCapture = 0x00000001
+	capStreaming    = 0x04000000
+	capDeviceCaps   = 0x80000000
+)
+
+// nodeCanCapture reports whether a node streams video frames. A device's
+// capabilities cover all its nodes (a UVC webcam's metadata node says "video
+// capture" there too); device_caps, when the driver fills it, is this node's own.
+func nodeCanCapture(caps, deviceCaps uint32) bool {
+	if caps&capDeviceCaps != 0 {
+		caps = deviceCaps
+	}
+	return caps&capVideoCapture != 0 && caps&capStreaming != 0
+}
+
+// fourccCode and fourccName convert between "MJPG" and the little-endian code.
+// A code with bit 31 set is the big-endian variant of the same format
+// (V4L2_PIX_FMT_FLAG_BE) and is named as v4l2-ctl does: "Y16 -BE".
+func fourccCode(s string) uint32 {
+	be := strings.HasSuffix(s, "-BE")
+	s = strings.TrimSuffix(s, "-BE")
+	var b [4]byte
+	copy(b[:], s+"    ")
+	code := uint32(b[0]) | uint32(b[1])<<8 | uint32(b[2])<<16 | uint32(b[3])<<24
+	if be {
+		code |= fourccBE
+	}
+	return code
+}
+
+const fourccBE = 1 << 31
+
+func fourccName(code uint32) string {
+	b := []byte{byte(code), byte(code >> 8), byte(code >> 16), byte(code >> 24 &^ (fourccBE >> 24))}
+	for _, c := range b {
+		if c < ' ' || c > '~' {
+			return fmt.Sprintf("0x%08x", code)
+		}
+	}
+	name := strings.TrimRight(string(b), " ")
+	if code&fourccBE != 0 {
+		name = string(b) + "-BE"
+	}
+	return name
 }
 
 // camChoice is the mode picked for a camera before the driver has its say.
@@ -249,11 +304,28 @@ type camMode struct {
 	Colour Colour
 }
 
-// camFrame is one buffer from the device; release hands it back.
+// camFrame is one buffer from the device; release hands it back. The counts say
+// what else the driver handed over since the last Read.
 type camFrame struct {
 	Data    []byte
 	Time    time.Time
 	release func()
+
+	Delivered uint64 // buffers dequeued, this one included
+	Stale     uint64 // good frames replaced by a newer one before being read
+	Errored   uint64 // buffers the driver flagged as bad (V4L2_BUF_FLAG_ERROR)
+	Empty     uint64 // buffers with no data
+	Gaps      uint64 // frames the driver's sequence numbers skipped
+}
+
+// seqGap is how many frames the driver skipped between sequence numbers last and
+// seq (V4L2 counts every frame it captured, delivered or not). have is false for
+// the first buffer of a stream.
+func seqGap(last, seq uint32, have bool) uint64 {
+	if !have || seq-last-1 >= 1<<31 { // the first, a repeat, or a restarted count
+		return 0
+	}
+	return uint64(seq - last - 1)
 }
 
 // camDevice is an open, streaming camera.
@@ -299,6 +371,12 @@ type Camera struct {
 
 	skipped    atomic.Uint64
 	reconnects atomic.Uint64
+	delivered  atomic.Uint64
+	frames     atomic.Uint64
+	stale      atomic.Uint64
+	errored    atomic.Uint64
+	gaps       atomic.Uint64
+	lastLoss   atomic.Pointer[string]
 	warn       logLimiter
 	retryFirst time.Duration // reopen delays; tests shorten them
 	retryMax   time.Duration
@@ -350,6 +428,30 @@ func (c *Camera) Skipped() uint64 { return c.skipped.Load() }
 // Reconnects counts how many times the camera came back after going away.
 func (c *Camera) Reconnects() uint64 { return c.reconnects.Load() }
 
+// CameraStats counts what a camera's driver delivered and what the camera path
+// dropped, and why; field names are the --stats-json contract.
+type CameraStats struct {
+	Delivered      uint64 `json:"delivered"`       // buffers the driver handed over
+	Frames         uint64 `json:"frames"`          // frames passed on
+	DroppedStale   uint64 `json:"dropped_stale"`   // replaced by a newer frame before being read: the consumer was slower than the camera
+	DroppedCorrupt uint64 `json:"dropped_corrupt"` // could not be converted (corrupt or truncated JPEG, short YUYV)
+	DroppedError   uint64 `json:"dropped_error"`   // flagged bad or empty by the driver
+	SequenceGaps   uint64 `json:"sequence_gaps"`   // frames the driver's sequence numbers say it never handed over
+	Reconnects     uint64 `json:"reconnects"`
+	LastLoss       string `json:"last_loss,omitempty"` // why the camera was last lost
+}
+
+// Stats returns the camera's counters; safe to call from any goroutine.
+func (c *Camera) Stats() CameraStats {
+	s := CameraStats{Delivered: c.delivered.Load(), Frames: c.frames.Load(), DroppedStale: c.stale.Load(),
+		DroppedCorrupt: c.skipped.Load(), DroppedError: c.errored.Load(), SequenceGaps: c.gaps.Load(),
+		Reconnects: c.reconnects.Load()}
+	if p := c.lastLoss.Load(); p != nil {
+		s.LastLoss = *p
+	}
+	return s
+}
+
 // Close stops streaming and closes the device; safe to call more than once and
 // while Next is blocked in another goroutine.
 func (c *Camera) Close() error {
@@ -362,6 +464,10 @@ func (c *Camera) Close() error {
 	close(c.done)
 	dev := c.dev
 	c.mu.Unlock()
+	s := c.Stats()
+	c.log.Info("camera closed", "camera", c.path, "delivered", s.Delivered, "frames", s.Frames,
+		"dropped_stale", s.DroppedStale, "dropped_corrupt", s.DroppedCorrupt, "dropped_error", s.DroppedError,
+		"sequence_gaps", s.SequenceGaps, "reconnects", s.Reconnects, "last_loss", s.LastLoss)
 	if dev != nil {
 		return dev.Close()
 	}
@@ -399,6 +505,10 @@ func (c *Camera) nextFrom(ctx context.Context, reopen bool) (*Frame, error) {
 			}
 		}
 		raw, err := c.dev.Read(ctx)
+		c.delivered.Add(raw.Delivered)
+		c.stale.Add(raw.Stale)
+		c.errored.Add(raw.Errored + raw.Empty)
+		c.gaps.Add(raw.Gaps)
 		if err != nil {
 			if ctx.Err() != nil {
 				return nil, ctx.Err()
@@ -427,6 +537,7 @@ func (c *Camera) nextFrom(ctx context.Context, reopen bool) (*Frame, error) {
 		}
 		f := NewFrame(img, c.seq, raw.Time, release)
 		c.seq++
+		c.frames.Add(1)
 		return f, nil
 	}
 }
@@ -470,7 +581,9 @@ func (c *Camera) unpack(data []byte) (*image.YCbCr, *ImagePool, error) {
 
 // lost closes a device that failed and leaves Next to reopen it.
 func (c *Camera) lost(err error) {
-	c.log.Warn("camera lost; reopening it until it is back", "camera", c.path, "err", err)
+	why := err.Error()
+	c.lastLoss.Store(&why)
+	c.log.Warn("camera lost; reopening it until it is back", "camera", c.path, "why", why)
 	c.mu.Lock()
 	dev := c.dev
 	c.dev = nil
@@ -584,6 +697,12 @@ func writeDeviceList(w io.Writer, devs []camDesc) error {
 				ew.printf("    %s  %s\n", sizeText(s), ratesText(s))
 			}
 		}
+		if len(d.Controls) > 0 {
+			ew.printf("  controls (hrvs send --ctrl name=value):\n")
+			for _, ct := range d.Controls {
+				ew.printf("    %s\n", controlText(ct))
+			}
+		}
 	}
 	return ew.err
 }
@@ -628,4 +747,13 @@ func (e *errWriter) printf(format string, args ...any) {
 	if e.err == nil {
 		_, e.err = fmt.Fprintf(e.w, format, args...)
 	}
+}
+
+// CameraStatsOf returns the counters of a camera source; ok is false for any other
+// source.
+func CameraStatsOf(s Source) (st CameraStats, ok bool) {
+	if c, isCam := s.(*Camera); isCam {
+		return c.Stats(), true
+	}
+	return CameraStats{}, false
 }

@@ -8,6 +8,7 @@ import (
 	"image"
 	"image/color"
 	"log/slog"
+	"reflect"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -41,18 +42,18 @@ func TestChooseCamMode(t *testing.T) {
 		want    camChoice
 		err     string
 	}{
-		{"auto at 720p30 picks MJPEG", webcam, camRequest{"auto", 1280, 720, 30}, camChoice{"MJPG", 1280, 720, 30}, ""},
-		{"auto at 1080p30 picks MJPEG", webcam, camRequest{"auto", 1920, 1080, 30}, camChoice{"MJPG", 1920, 1080, 30}, ""},
-		{"auto at 640x480 picks YUYV", webcam, camRequest{"auto", 640, 480, 30}, camChoice{"YUYV", 640, 480, 30}, ""},
-		{"auto at an unlisted small size takes the nearest, in YUYV", webcam, camRequest{"auto", 320, 240, 30}, camChoice{"YUYV", 640, 480, 30}, ""},
-		{"yuyv at 1080p gets the rate the camera has", webcam, camRequest{"yuyv", 1920, 1080, 30}, camChoice{"YUYV", 1920, 1080, 5}, ""},
-		{"mjpeg at 800x600 takes the nearest size", webcam, camRequest{"mjpeg", 800, 600, 30}, camChoice{"MJPG", 640, 480, 30}, ""},
-		{"a rate between listed ones takes the nearest", webcam, camRequest{"mjpeg", 1280, 720, 20}, camChoice{"MJPG", 1280, 720, 15}, ""},
-		{"a stepwise camera gets the exact size", stepwise, camRequest{"auto", 1280, 720, 30}, camChoice{"MJPG", 1280, 720, 30}, ""},
-		{"a stepwise size is rounded onto the grid", stepwise, camRequest{"yuyv", 641, 479, 200}, camChoice{"YUYV", 642, 480, 90}, ""},
-		{"an H.264-only camera is refused", []camFormat{{FourCC: "H264", Sizes: []camSize{{Width: 1920, Height: 1080}}}}, camRequest{"auto", 1280, 720, 30}, camChoice{}, "offers no MJPEG or YUYV frames (it offers H264)"},
-		{"yuyv from an MJPEG-only camera is refused", webcam[1:], camRequest{"yuyv", 1280, 720, 30}, camChoice{}, "offers no YUYV frames (it offers MJPG)"},
-		{"a camera listing nothing is refused", nil, camRequest{"auto", 1280, 720, 30}, camChoice{}, "lists no pixel formats"},
+		{"auto at 720p30 picks MJPEG", webcam, camRequest{"auto", 1280, 720, 30, nil}, camChoice{"MJPG", 1280, 720, 30}, ""},
+		{"auto at 1080p30 picks MJPEG", webcam, camRequest{"auto", 1920, 1080, 30, nil}, camChoice{"MJPG", 1920, 1080, 30}, ""},
+		{"auto at 640x480 picks YUYV", webcam, camRequest{"auto", 640, 480, 30, nil}, camChoice{"YUYV", 640, 480, 30}, ""},
+		{"auto at an unlisted small size takes the nearest, in YUYV", webcam, camRequest{"auto", 320, 240, 30, nil}, camChoice{"YUYV", 640, 480, 30}, ""},
+		{"yuyv at 1080p gets the rate the camera has", webcam, camRequest{"yuyv", 1920, 1080, 30, nil}, camChoice{"YUYV", 1920, 1080, 5}, ""},
+		{"mjpeg at 800x600 takes the nearest size", webcam, camRequest{"mjpeg", 800, 600, 30, nil}, camChoice{"MJPG", 640, 480, 30}, ""},
+		{"a rate between listed ones takes the nearest", webcam, camRequest{"mjpeg", 1280, 720, 20, nil}, camChoice{"MJPG", 1280, 720, 15}, ""},
+		{"a stepwise camera gets the exact size", stepwise, camRequest{"auto", 1280, 720, 30, nil}, camChoice{"MJPG", 1280, 720, 30}, ""},
+		{"a stepwise size is rounded onto the grid", stepwise, camRequest{"yuyv", 641, 479, 200, nil}, camChoice{"YUYV", 642, 480, 90}, ""},
+		{"an H.264-only camera is refused", []camFormat{{FourCC: "H264", Sizes: []camSize{{Width: 1920, Height: 1080}}}}, camRequest{"auto", 1280, 720, 30, nil}, camChoice{}, "offers no MJPEG or YUYV frames (it offers H264)"},
+		{"yuyv from an MJPEG-only camera is refused", webcam[1:], camRequest{"yuyv", 1280, 720, 30, nil}, camChoice{}, "offers no YUYV frames (it offers MJPG)"},
+		{"a camera listing nothing is refused", nil, camRequest{"auto", 1280, 720, 30, nil}, camChoice{}, "lists no pixel formats"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got, err := chooseCamMode(tc.formats, tc.req)
@@ -72,7 +73,7 @@ func TestChooseCamMode(t *testing.T) {
 func TestCamRequest(t *testing.T) {
 	t.Run("defaults fill a zero request", func(t *testing.T) {
 		r, err := Options{}.camRequest()
-		if err != nil || r != (camRequest{"auto", 1280, 720, 30}) {
+		if err != nil || !reflect.DeepEqual(r, camRequest{"auto", 1280, 720, 30, nil}) {
 			t.Fatalf("got %+v %v", r, err)
 		}
 	})
@@ -96,7 +97,7 @@ func TestWriteDeviceList(t *testing.T) {
 	t.Run("devices are listed with formats, sizes and rates", func(t *testing.T) {
 		var b bytes.Buffer
 		devs := []camDesc{
-			{Path: "/dev/video0", Card: "HD Webcam", Driver: "uvcvideo", Bus: "usb-1", Capture: true,
+			{Path: "/dev/video0", Card: "HD Webcam", Driver: "uvcvideo", Bus: "usb-1", Capture: true, Controls: testCtrls[1:3],
 				Formats: append(append([]camFormat{}, webcam...), camFormat{FourCC: "H264", Description: "H.264", Compressed: true,
 					Sizes: []camSize{{Stepwise: true, MinW: 32, MinH: 32, Width: 1920, Height: 1080, StepW: 2, StepH: 2, MinFPS: 1, MaxFPS: 30}}})},
 			{Path: "/dev/video1", Card: "HD Webcam", Driver: "uvcvideo", Bus: "usb-1"},
@@ -116,6 +117,9 @@ func TestWriteDeviceList(t *testing.T) {
     1920x1080  30, 15 fps
   H264  H.264, compressed  [hrvs cannot use it]
     32x32 to 1920x1080 step 2x2  1 to 30 fps
+  controls (hrvs send --ctrl name=value):
+    contrast (int) 0 to 100 step 5, default 50, value 50
+    power_line_frequency (menu) 0 (disabled), 1 (50_hz), 2 (60_hz); default 1, value 1
 
 /dev/video1: HD Webcam (uvcvideo, usb-1)
   not a video capture node (metadata or output)
@@ -136,6 +140,7 @@ type fakeCam struct {
 	feed     chan []byte
 	closed   atomic.Bool
 	released atomic.Int32
+	counts   camFrame // what the driver reports with every frame
 }
 
 func newFakeCam(fourcc string, w, h int) *fakeCam {
@@ -152,7 +157,9 @@ func (f *fakeCam) Read(ctx context.Context) (camFrame, error) {
 		if !ok {
 			return camFrame{}, errors.New("device removed (unplugged?)")
 		}
-		return camFrame{Data: b, Time: time.Now(), release: func() { f.released.Add(1) }}, nil
+		out := f.counts
+		out.Data, out.Time, out.release = b, time.Now(), func() { f.released.Add(1) }
+		return out, nil
 	}
 }
 
@@ -194,7 +201,7 @@ func yuyvFrame(w, h int, seed byte) ([]byte, *image.YCbCr) {
 func TestCameraSource(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	req := camRequest{"auto", 64, 32, 30}
+	req := camRequest{"auto", 64, 32, 30, nil}
 
 	t.Run("YUYV frames arrive as 4:2:2 pictures and a short frame is skipped", func(t *testing.T) {
 		dev := newFakeCam("YUYV", 64, 32)
@@ -258,6 +265,40 @@ func TestCameraSource(t *testing.T) {
 		}
 		if c.Skipped() != 3 {
 			t.Fatalf("skipped %d, want 3", c.Skipped())
+		}
+	})
+
+	t.Run("the counters add up what the driver reported and why the camera was lost", func(t *testing.T) {
+		dev := newFakeCam("YUYV", 64, 32)
+		dev.counts = camFrame{Delivered: 3, Stale: 1, Errored: 1, Gaps: 2}
+		buf, _ := yuyvFrame(64, 32, 3)
+		for _, b := range [][]byte{buf, buf, buf[:10], buf} {
+			dev.feed <- b
+		}
+		close(dev.feed)
+		c, err := openCamera(ctx, "/dev/video7", req, (&fakeOpener{devs: []*fakeCam{dev}}).open, slog.New(slog.DiscardHandler))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		c.retryFirst, c.retryMax = time.Hour, time.Hour
+		for i := 0; i < 3; i++ {
+			if _, err := c.Next(ctx); err != nil {
+				t.Fatal(err)
+			}
+		}
+		lctx, lcancel := context.WithCancel(ctx)
+		go func() { // the fake is unplugged now: wait until that is recorded
+			for c.Stats().LastLoss == "" {
+				time.Sleep(time.Millisecond)
+			}
+			lcancel()
+		}()
+		c.Next(lctx)
+		want := CameraStats{Delivered: 12, Frames: 3, DroppedStale: 4, DroppedCorrupt: 1, DroppedError: 4, SequenceGaps: 8,
+			LastLoss: "device removed (unplugged?)"}
+		if got := c.Stats(); got != want {
+			t.Fatalf("got  %+v\nwant %+v", got, want)
 		}
 	})
 
@@ -410,7 +451,7 @@ func TestCameraColour(t *testing.T) {
 			dev.mode.Colour = tc.colour
 			img := uniform(w, h, image.YCbCrSubsampleRatio422, tc.in[0], tc.in[1], tc.in[2])
 			dev.feed <- packYUYV(img, 2*w)
-			c, err := openCamera(ctx, "/dev/video7", camRequest{"auto", w, h, 30}, (&fakeOpener{devs: []*fakeCam{dev}}).open, slog.New(slog.DiscardHandler))
+			c, err := openCamera(ctx, "/dev/video7", camRequest{"auto", w, h, 30, nil}, (&fakeOpener{devs: []*fakeCam{dev}}).open, slog.New(slog.DiscardHandler))
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -25,7 +25,7 @@ func TestOpenMissingCamera(t *testing.T) {
 
 func TestOpenNonCamera(t *testing.T) {
 	// /dev/null is a character device but no V4L2 node.
-	if _, err := openV4L2("/dev/null", camRequest{"auto", 640, 480, 30}, nil); err == nil || !strings.Contains(err.Error(), "not a V4L2 device") {
+	if _, err := openV4L2("/dev/null", camRequest{"auto", 640, 480, 30, nil}, nil); err == nil || !strings.Contains(err.Error(), "not a V4L2 device") {
 		t.Fatalf("got %v", err)
 	}
 }

@@ -415,7 +415,7 @@ func TestFramesWithoutEOI(t *testing.T) {
 		dev.feed <- bare[1]
 		dev.feed <- bare[2][:len(bare[2])/2] // truly cut: skipped
 		dev.feed <- bare[3]
-		c, err := openCamera(ctx, "/dev/video7", camRequest{"auto", w, h, 30}, (&fakeOpener{devs: []*fakeCam{dev}}).open, slog.New(slog.DiscardHandler))
+		c, err := openCamera(ctx, "/dev/video7", camRequest{"auto", w, h, 30, nil}, (&fakeOpener{devs: []*fakeCam{dev}}).open, slog.New(slog.DiscardHandler))
 		if err != nil {
 			t.Fatal(err)
 		}

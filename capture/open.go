@@ -22,6 +22,9 @@ type Options struct {
 	FPS float64
 	// Format is the camera pixel format: "auto", "mjpeg" or "yuyv".
 	Format string
+	// Controls are camera controls to set at open and after every reconnect,
+	// "name=value[,name=value]" with v4l2-ctl's names (hrvs devices lists them).
+	Controls string
 	// Loop restarts a file at its end.
 	Loop bool
 	// Log receives warnings (skipped frames, a lost camera); nil discards them.
@@ -47,6 +50,9 @@ const (
 // apart by content: YUV4MPEG2 and MJPEG (concatenated JPEG) are decoded here, any
 // other format by ffmpeg. Errors are one-line reasons fit to show a user.
 func Open(ctx context.Context, name string, o Options) (Source, error) {
+	if o.Controls != "" && !isCameraPath(name) {
+		o.logger().Warn("--ctrl applies to cameras; ignored", "source", name)
+	}
 	switch {
 	case name == "pattern":
 		w, h, fps := o.Width, o.Height, o.FPS
