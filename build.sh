@@ -163,13 +163,25 @@ test_all() {
 	fuzz ./net/wire FuzzControl 100000x
 	fuzz ./net/wire FuzzRebuilt 100000x
 	fuzz ./net/tile FuzzDecodeTile 100000x
+	fuzz ./net/fec FuzzDecoder 20000x
+	fuzz ./net/seal FuzzOpen 50000x
+	fuzz ./net/pair FuzzRead 50000x
+	fuzz ./net/discover FuzzParseTXT 50000x
 	fuzz ./internal/fastjpeg FuzzDecodeScan 50000x
 	fuzz ./internal/fastjpeg FuzzRoundTrip 15000x
-	for target in FuzzY4M FuzzJPEGSplitter FuzzJPEGLayout; do
+	fuzz ./internal/fastjpeg FuzzCoefFrame 20000x
+	fuzz ./internal/fastjpeg FuzzDecodeTile 20000x
+	fuzz ./internal/fastjpeg FuzzParseTables 20000x
+	for target in FuzzY4M FuzzJPEGSplitter FuzzJPEGLayout FuzzFrameCRCLine FuzzParseControls; do
 		fuzz ./capture "$target" 20000x
 	done
+	for target in FuzzParseBitrate FuzzParseSize FuzzParseFrameRate FuzzParseProbability FuzzParseBytes; do
+		fuzz ./internal/units "$target" 10000x
+	done
+	echo "== arm64 under qemu-user: the wire, parity and AEAD code (what a Raspberry Pi runs)"
+	GOARCH=arm64 CGO_ENABLED=0 go test -count=1 -exec qemu-aarch64 ./net/wire ./net/seal ./net/pair ./net/fec
 	echo "== tests (race detector, under Xvfb for the window tests)"
-	HRVS_DISPLAY_TESTS=1 xvfb-run -a -s "-screen 0 1920x1080x24" go test -race -tags window -count=1 -timeout 20m ./...
+	HRVS_DISPLAY_TESTS=1 xvfb-run -a -s "-screen 0 1920x1080x24" go test -race -tags window -count=1 -timeout 40m ./...
 }
 
 # fresh_root DIR: the README's two commands on a brand-new Debian 12 machine with only Go
