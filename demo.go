@@ -81,7 +81,7 @@ func runDemo(ctx context.Context, env *cli.Env, sf *sendFlags, rf *recvFlags) er
 		sendErr <- tx.Run(sctx, src, sf.frames)
 		rcancel()
 	}()
-	go func() { defer wg.Done(); stats.Live(sctx, env.Stderr, time.Second, sendLine(tx)) }()
+	go func() { defer wg.Done(); stats.Live(sctx, env.Stderr, time.Second, sendLine(tx, src)) }()
 	err = receive(rctx, rcancel, rx, sinks, rf.frames, env.Stderr, env.Log)
 	scancel()
 	wg.Wait()

@@ -248,16 +248,29 @@ func runSend(ctx context.Context, env *cli.Env, f *sendFlags, to string) error {
 	var wg sync.WaitGroup
 	liveCtx, stopLive := context.WithCancel(ctx)
 	wg.Add(1)
-	go func() { defer wg.Done(); stats.Live(liveCtx, env.Stderr, time.Second, sendLine(tx)) }()
+	go func() { defer wg.Done(); stats.Live(liveCtx, env.Stderr, time.Second, sendLine(tx, src)) }()
 	err = tx.Run(ctx, src, f.frames)
 	stopLive()
 	wg.Wait()
 	if f.statsJSON != "" {
-		if jerr := stats.WriteJSON(f.statsJSON, tx.Stats()); jerr != nil && err == nil {
+		if jerr := stats.WriteJSON(f.statsJSON, sendSummary(tx, src)); jerr != nil && err == nil {
 			err = jerr
 		}
 	}
 	return err
+}
+
+// sendSummary is the sender's --stats-json: its Stats, and a camera's own counters
+// under "camera" when the source is one.
+func sendSummary(tx *sender.Sender, src capture.Source) any {
+	cam, ok := capture.CameraStatsOf(src)
+	if !ok {
+		return tx.Stats()
+	}
+	return struct {
+		sender.Stats
+		Camera capture.CameraStats `json:"camera"`
+	}{tx.Stats(), cam}
 }
 
 // checkAddr refuses an address that is not HOST:PORT before anything is opened. Port 0
@@ -287,7 +300,7 @@ func withDuration(ctx context.Context, d time.Duration) (context.Context, contex
 	return context.WithCancel(ctx)
 }
 
-func sendLine(tx *sender.Sender) func(time.Time) string {
+func sendLine(tx *sender.Sender, src capture.Source) func(time.Time) string {
 	var frames, bytes stats.Rate
 	frames.Per(0, time.Now())
 	bytes.Per(0, time.Now())
@@ -300,8 +313,13 @@ func sendLine(tx *sender.Sender) func(time.Time) string {
 		if s.ControlConnected {
 			link = fmt.Sprintf("rtt %.1f ms", s.RTTMs)
 		}
-		return fmt.Sprintf("send: %5.1f fps %7.1f Mbit/s (target %.1f)  q%d  %dx%d  tiles %.0f%%  loss %.1f%%  fec %.0f%%  sent %d  dropped %d busy %d window %d rate  encode %.1f ms  %s",
+		line := fmt.Sprintf("send: %5.1f fps %7.1f Mbit/s (target %.1f)  q%d  %dx%d  tiles %.0f%%  loss %.1f%%  fec %.0f%%  sent %d  dropped %d busy %d window %d rate  encode %.1f ms  %s",
 			frames.Per(s.FramesSent, now), bytes.Per(s.BytesSent, now)*8/1e6, s.TargetMbps, s.Quality, s.Width, s.Height,
 			s.TileShare*100, s.LossPct, s.FECPct, s.FramesSent, s.FramesDroppedBusy, s.FramesDroppedAck, s.FramesDroppedRate, s.EncodeMsP50, link)
+		if c, ok := capture.CameraStatsOf(src); ok {
+			line += fmt.Sprintf("  camera %d delivered, dropped %d stale %d corrupt %d bad, %d gaps, %d reconnects",
+				c.Delivered, c.DroppedStale, c.DroppedCorrupt, c.DroppedError, c.SequenceGaps, c.Reconnects)
+		}
+		return line
 	}
 }
