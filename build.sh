@@ -162,6 +162,7 @@ test_all() {
 	fuzz ./net/wire FuzzHeader 250000x
 	fuzz ./net/wire FuzzControl 100000x
 	fuzz ./net/wire FuzzRebuilt 100000x
+	fuzz ./net/wire FuzzAuthMessages 50000x
 	fuzz ./net/tile FuzzDecodeTile 100000x
 	fuzz ./net/fec FuzzDecoder 20000x
 	fuzz ./net/seal FuzzOpen 50000x
