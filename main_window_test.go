@@ -25,14 +25,6 @@ import (
 	"github.com/hrvs/hrvs/net/tile"
 )
 
-// TestMain lets the test binary stand in for hrvs itself: the window must run on a
-// process's main thread, so the end-to-end test starts this binary as `hrvs recv`.
-func TestMain(m *testing.M) {
-	if os.Getenv("HRVS_TEST_AS_MAIN") == "1" {
-		os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
-	}
-	os.Exit(m.Run())
-}
 
 // TestStreamToTheWindow streams a still picture through the whole pipeline into a
 // real window under Xvfb and compares a screenshot of the window with the picture.
