@@ -25,7 +25,6 @@ import (
 	"github.com/hrvs/hrvs/net/tile"
 )
 
-
 // TestStreamToTheWindow streams a still picture through the whole pipeline into a
 // real window under Xvfb and compares a screenshot of the window with the picture.
 func TestStreamToTheWindow(t *testing.T) {
