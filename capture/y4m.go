@@ -29,8 +29,10 @@ var (
 	errY4MUnsupported = errors.New("unsupported YUV4MPEG2 colour space")
 )
 
-// y4mHeader is the stream header of a YUV4MPEG2 file.
-type y4mHeader struct {
+// Y4MHeader is the stream header of a YUV4MPEG2 file, as this package reads it; the
+// lab's benchmark clips are read with it too.
+type Y4MHeader struct {
+	Interlace        string // the I parameter: "p" progressive (the default), "t", "b", "m" or "?"
 	Width, Height    int
 	RateNum, RateDen int
 	Chroma           string // the C parameter as written, "420jpeg" when absent
@@ -46,10 +48,10 @@ type y4mHeader struct {
 }
 
 // FPS is the header's frame rate.
-func (h y4mHeader) FPS() float64 { return float64(h.RateNum) / float64(h.RateDen) }
+func (h Y4MHeader) FPS() float64 { return float64(h.RateNum) / float64(h.RateDen) }
 
 // chromaSize is the size of one chroma plane of a frame.
-func (h y4mHeader) chromaSize() (w, ht int) {
+func (h Y4MHeader) chromaSize() (w, ht int) {
 	if h.Mono {
 		return 0, 0
 	}
@@ -68,7 +70,7 @@ func (h y4mHeader) chromaSize() (w, ht int) {
 }
 
 // frameBytes is the size of one frame's planes.
-func (h y4mHeader) frameBytes() int {
+func (h Y4MHeader) frameBytes() int {
 	cw, ch := h.chromaSize()
 	n := h.Width*h.Height + 2*cw*ch
 	if h.Alpha {
@@ -78,16 +80,18 @@ func (h y4mHeader) frameBytes() int {
 }
 
 // OutSub is the subsampling frames leave the reader with.
-func (h y4mHeader) OutSub() image.YCbCrSubsampleRatio {
+func (h Y4MHeader) OutSub() image.YCbCrSubsampleRatio {
 	if !h.Mono && keepsSubsampling(h.Sub) {
 		return h.Sub
 	}
 	return image.YCbCrSubsampleRatio420
 }
 
-// parseY4MHeader parses the header line, without its newline.
-func parseY4MHeader(line []byte) (y4mHeader, error) {
-	h := y4mHeader{RateNum: y4mDefaultRate, RateDen: 1, Chroma: "420jpeg", Colour: Colour{Range: RangeLimited}}
+// ParseY4MHeader parses the header line, without its newline. It returns an error
+// for anything but the YUV4MPEG2 magic, a size of 1..16384 a side, a positive rate, and
+// an 8-bit colour space this package reads (errY4MUnsupported for the others).
+func ParseY4MHeader(line []byte) (Y4MHeader, error) {
+	h := Y4MHeader{RateNum: y4mDefaultRate, RateDen: 1, Chroma: "420jpeg", Interlace: "p", Colour: Colour{Range: RangeLimited}}
 	fields := strings.Fields(string(line))
 	if len(fields) == 0 || fields[0] != y4mMagic {
 		return h, errNotY4M
@@ -111,7 +115,9 @@ func parseY4MHeader(line []byte) (y4mHeader, error) {
 			case strings.EqualFold(val, "COLORRANGE=LIMITED"):
 				h.Colour.Range = RangeLimited
 			}
-		case 'I', 'A': // interlacing and pixel aspect do not change the planes
+		case 'I':
+			h.Interlace = val // interlacing does not change the planes
+		case 'A': // nor does the pixel aspect
 		default: // unknown parameters are allowed and ignored
 		}
 		if err != nil {
@@ -163,7 +169,7 @@ func parseRatio(s string) (num, den int, err error) {
 // y4mReader reads frames of a YUV4MPEG2 stream into 4:2:0 or 4:2:2 pictures.
 type y4mReader struct {
 	r       *bufio.Reader
-	hdr     y4mHeader
+	hdr     Y4MHeader
 	hdrLen  int64 // bytes of the header line, newline included: where frame 0 starts
 	scratch *image.YCbCr
 	discard []byte
@@ -179,7 +185,7 @@ func newY4MReader(r io.Reader) (*y4mReader, error) {
 		}
 		return nil, fmt.Errorf("y4m header: %w", unexpected(err))
 	}
-	hdr, err := parseY4MHeader(line)
+	hdr, err := ParseY4MHeader(line)
 	if err != nil {
 		return nil, err
 	}

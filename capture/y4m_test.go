@@ -14,21 +14,21 @@ func TestParseY4MHeader(t *testing.T) {
 	limited := Colour{Range: RangeLimited}
 	for _, tc := range []struct {
 		line string
-		want y4mHeader
+		want Y4MHeader
 		err  string
 	}{
 		{line: "YUV4MPEG2 W1280 H720 F30000:1001 Ip A1:1 C420jpeg XYSCSS=420JPEG",
-			want: y4mHeader{Width: 1280, Height: 720, RateNum: 30000, RateDen: 1001, Chroma: "420jpeg", Sub: image.YCbCrSubsampleRatio420, Colour: limited}},
+			want: Y4MHeader{Interlace: "p", Width: 1280, Height: 720, RateNum: 30000, RateDen: 1001, Chroma: "420jpeg", Sub: image.YCbCrSubsampleRatio420, Colour: limited}},
 		{line: "YUV4MPEG2 W64 H48 F25:1",
-			want: y4mHeader{Width: 64, Height: 48, RateNum: 25, RateDen: 1, Chroma: "420jpeg", Sub: image.YCbCrSubsampleRatio420, Colour: limited}},
+			want: Y4MHeader{Interlace: "p", Width: 64, Height: 48, RateNum: 25, RateDen: 1, Chroma: "420jpeg", Sub: image.YCbCrSubsampleRatio420, Colour: limited}},
 		{line: "YUV4MPEG2 H48 W63 C422 F50:1 XCOLORRANGE=FULL",
-			want: y4mHeader{Width: 63, Height: 48, RateNum: 50, RateDen: 1, Chroma: "422", Sub: image.YCbCrSubsampleRatio422, Colour: Colour{Range: RangeFull}}},
+			want: Y4MHeader{Interlace: "p", Width: 63, Height: 48, RateNum: 50, RateDen: 1, Chroma: "422", Sub: image.YCbCrSubsampleRatio422, Colour: Colour{Range: RangeFull}}},
 		{line: "YUV4MPEG2 W8 H8 F25:1 XCOLORRANGE=LIMITED",
-			want: y4mHeader{Width: 8, Height: 8, RateNum: 25, RateDen: 1, Chroma: "420jpeg", Sub: image.YCbCrSubsampleRatio420, Colour: limited}},
+			want: Y4MHeader{Interlace: "p", Width: 8, Height: 8, RateNum: 25, RateDen: 1, Chroma: "420jpeg", Sub: image.YCbCrSubsampleRatio420, Colour: limited}},
 		{line: "YUV4MPEG2 W8 H8 F1:1 Cmono",
-			want: y4mHeader{Width: 8, Height: 8, RateNum: 1, RateDen: 1, Chroma: "mono", Sub: image.YCbCrSubsampleRatio420, Mono: true, Colour: limited}},
+			want: Y4MHeader{Interlace: "p", Width: 8, Height: 8, RateNum: 1, RateDen: 1, Chroma: "mono", Sub: image.YCbCrSubsampleRatio420, Mono: true, Colour: limited}},
 		{line: "YUV4MPEG2 W8 H8 F1:1 C444alpha",
-			want: y4mHeader{Width: 8, Height: 8, RateNum: 1, RateDen: 1, Chroma: "444alpha", Sub: image.YCbCrSubsampleRatio444, Alpha: true, Colour: limited}},
+			want: Y4MHeader{Interlace: "p", Width: 8, Height: 8, RateNum: 1, RateDen: 1, Chroma: "444alpha", Sub: image.YCbCrSubsampleRatio444, Alpha: true, Colour: limited}},
 		{line: "YUV4MPEG2 W8 H8 F25:1 C420p10", err: "unsupported"},
 		{line: "YUV4MPEG2 W0 H8 F25:1", err: "size 0x8"},
 		{line: "YUV4MPEG2 H8 F25:1", err: "need W and H"},
@@ -44,7 +44,7 @@ func TestParseY4MHeader(t *testing.T) {
 			name = "header " + tc.line + " is refused"
 		}
 		t.Run(name, func(t *testing.T) {
-			got, err := parseY4MHeader([]byte(tc.line))
+			got, err := ParseY4MHeader([]byte(tc.line))
 			if tc.err != "" {
 				if err == nil || !strings.Contains(err.Error(), tc.err) {
 					t.Fatalf("got %v, want an error containing %q", err, tc.err)
@@ -61,7 +61,7 @@ func TestParseY4MHeader(t *testing.T) {
 // makeY4M writes frames of the given chroma layout; plane contents derive from
 // the frame index so every frame differs.
 func makeY4M(w, h, frames int, chroma string) []byte {
-	hdr, _ := parseY4MHeader([]byte(fmt.Sprintf("YUV4MPEG2 W%d H%d F25:1 C%s", w, h, chroma)))
+	hdr, _ := ParseY4MHeader([]byte(fmt.Sprintf("YUV4MPEG2 W%d H%d F25:1 C%s", w, h, chroma)))
 	var b bytes.Buffer
 	fmt.Fprintf(&b, "YUV4MPEG2 W%d H%d F25:1 Ip A1:1 C%s\n", w, h, chroma)
 	for f := 0; f < frames; f++ {

@@ -7,7 +7,8 @@ import (
 	"fmt"
 	"image"
 	"io"
-	"strconv"
+
+	"github.com/hrvs/hrvs/capture"
 )
 
 // The benchmark's clips are YUV4MPEG2 files, 4:2:0 only: every system under test can
@@ -18,11 +19,10 @@ import (
 var ErrY4M = errors.New("y4m")
 
 const (
-	y4mMagic       = "YUV4MPEG2"
-	y4mFrameTag    = "FRAME\n"
-	y4mMaxHeader   = 256
-	y4mMaxSide     = 16384
-	y4mDefaultRate = 30
+	y4mMagic     = "YUV4MPEG2"
+	y4mFrameTag  = "FRAME\n"
+	y4mMaxHeader = 256
+	y4mMaxSide   = 16384
 )
 
 // y4mHeader is what the benchmark needs from a stream header.
@@ -40,57 +40,25 @@ func frameBytes(w, h int) int {
 	return w*h + 2*cw*ch
 }
 
-// parseY4MHeader reads the stream header at the start of b. Only 4:2:0 colour
-// spaces (no C tag, C420, C420jpeg, C420paldv, C420mpeg2) and progressive frames
-// are accepted: the benchmark compares raw planes, so anything else would need a
-// conversion that muddies the comparison.
+// parseY4MHeader reads the stream header at the start of b with capture's parser, and
+// accepts only 4:2:0 (C420, C420jpeg, C420paldv, C420mpeg2, or no C tag) progressive
+// clips: the benchmark compares raw planes, so anything else would need a conversion
+// that muddies the comparison.
 func parseY4MHeader(b []byte) (y4mHeader, error) {
 	end := bytes.IndexByte(b, '\n')
 	if end < 0 || end > y4mMaxHeader {
 		return y4mHeader{}, fmt.Errorf("%w: no header line in the first %d bytes", ErrY4M, y4mMaxHeader)
 	}
-	fields := bytes.Fields(b[:end])
-	if len(fields) == 0 || string(fields[0]) != y4mMagic {
-		return y4mHeader{}, fmt.Errorf("%w: not a YUV4MPEG2 file", ErrY4M)
+	c, err := capture.ParseY4MHeader(b[:end])
+	switch {
+	case err != nil:
+		return y4mHeader{}, fmt.Errorf("%w: %v", ErrY4M, err)
+	case c.Sub != image.YCbCrSubsampleRatio420 || c.Mono:
+		return y4mHeader{}, fmt.Errorf("%w: colour space %q is not 4:2:0", ErrY4M, c.Chroma)
+	case c.Interlace != "p" && c.Interlace != "?":
+		return y4mHeader{}, fmt.Errorf("%w: interlaced clips are not supported", ErrY4M)
 	}
-	h := y4mHeader{FPS: y4mDefaultRate, Len: end + 1}
-	for _, f := range fields[1:] {
-		v := string(f[1:])
-		switch f[0] {
-		case 'W', 'H':
-			n, err := strconv.Atoi(v)
-			if err != nil || n <= 0 || n > y4mMaxSide {
-				return y4mHeader{}, fmt.Errorf("%w: bad size field %q", ErrY4M, f)
-			}
-			if f[0] == 'W' {
-				h.W = n
-			} else {
-				h.H = n
-			}
-		case 'F':
-			num, den, ok := bytes.Cut(f[1:], []byte{':'})
-			a, err1 := strconv.Atoi(string(num))
-			d, err2 := strconv.Atoi(string(den))
-			if !ok || err1 != nil || err2 != nil || a <= 0 || d <= 0 {
-				return y4mHeader{}, fmt.Errorf("%w: bad rate field %q", ErrY4M, f)
-			}
-			h.FPS = float64(a) / float64(d)
-		case 'C':
-			switch v {
-			case "420", "420jpeg", "420paldv", "420mpeg2":
-			default:
-				return y4mHeader{}, fmt.Errorf("%w: colour space %q is not 4:2:0", ErrY4M, v)
-			}
-		case 'I':
-			if v != "p" && v != "?" {
-				return y4mHeader{}, fmt.Errorf("%w: interlaced clips are not supported", ErrY4M)
-			}
-		}
-	}
-	if h.W == 0 || h.H == 0 {
-		return y4mHeader{}, fmt.Errorf("%w: header has no size", ErrY4M)
-	}
-	return h, nil
+	return y4mHeader{W: c.Width, H: c.Height, FPS: c.FPS(), Len: end + 1}, nil
 }
 
 // y4mWriter writes a 4:2:0 clip.

@@ -18,7 +18,7 @@ func TestParseY4MHeader(t *testing.T) {
 		{"a plain 4:2:0 header is read", "YUV4MPEG2 W1280 H720 F30:1 Ip A1:1 C420jpeg\n", 1280, 720, 30, false},
 		{"a header without a colour space means 4:2:0", "YUV4MPEG2 W64 H48 F25:1\nFRAME\n", 64, 48, 25, false},
 		{"a fractional rate is divided out", "YUV4MPEG2 W64 H48 F30000:1001 C420mpeg2\n", 64, 48, 30000.0 / 1001, false},
-		{"a missing rate defaults to 30", "YUV4MPEG2 W64 H48\n", 64, 48, 30, false},
+		{"a missing rate defaults to 25, as ffmpeg assumes", "YUV4MPEG2 W64 H48\n", 64, 48, 25, false},
 		{"4:2:2 is refused", "YUV4MPEG2 W64 H48 F30:1 C422\n", 0, 0, 0, true},
 		{"interlaced clips are refused", "YUV4MPEG2 W64 H48 F30:1 It\n", 0, 0, 0, true},
 		{"another magic is refused", "YUV4MPEG3 W64 H48\n", 0, 0, 0, true},
