@@ -558,7 +558,7 @@ func (a *assembler) finish(pf *pendingFrame) {
 	}
 	ack := wire.Ack{Stream: a.stream, Frame: pf.no, FirstUS: pf.first.UnixMicro(), ReadyUS: released.UnixMicro(),
 		Bytes: uint32(pf.bytes), Received: uint16(pf.decoded), FrameTiles: uint16(pf.frameTiles),
-		GridTiles: uint16(pf.gridTiles), Got: pf.got, Datagrams: uint16(min(pf.datagrams, 0xffff)), Arrived: pf.arrived}
+		GridTiles: uint16(pf.gridTiles), Got: pf.got, Datagrams: uint16(min(pf.datagrams, wire.MaxFrameDatagrams)), Arrived: pf.arrived}
 	if need := (int(ack.Datagrams) + 7) / 8; len(ack.Arrived) < need {
 		ack.Arrived = append(ack.Arrived, make([]byte, need-len(ack.Arrived))...)
 	}

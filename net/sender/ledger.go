@@ -68,7 +68,7 @@ type tally struct {
 }
 
 // dataDatagrams is how many data datagrams were numbered (at most 2^16).
-func (t *tally) dataDatagrams() int { return min(int(t.seq.Load()), 1<<16) }
+func (t *tally) dataDatagrams() int { return min(int(t.seq.Load()), wire.MaxFrameDatagrams) }
 
 // flight is a frame sent and not yet acknowledged.
 type flight struct {

@@ -69,7 +69,7 @@ func (p *packer) packTile(fj *frameJob, j tileJob, payload, dgram []byte, spread
 	h.Flags, h.Tile, h.Fragments, h.PayloadSize = flags, uint16(j.tile), uint16(count), uint32(len(payload))
 	for i := 0; i < count; i++ {
 		seq := int(fj.sent.seq.Add(1)) - 1
-		if seq > 0xffff { // a frame of more than 65536 datagrams (~90 MB) cannot be numbered
+		if seq >= wire.MaxFrameDatagrams { // a frame of more data datagrams (~90 MB) cannot be numbered (docs/PROTOCOL.md §3.1)
 			p.count.encErrs.Add(1)
 			return
 		}
