@@ -50,7 +50,7 @@ type Window struct {
 	rgb     *ebiten.Image
 	rgbPix  []byte // the RGB picture, for the CPU conversion
 	info    frameInfo
-	overlay bool
+	overlay atomic.Bool // the stats overlay is on (S toggles it); read by tests too
 	title   string
 	shown   rateMeter
 	stats   string
@@ -141,7 +141,7 @@ func (g *game) Update() error {
 		ebiten.SetFullscreen(!ebiten.IsFullscreen())
 	}
 	if inpututil.IsKeyJustPressed(ebiten.KeyS) {
-		w.overlay = !w.overlay
+		w.overlay.Store(!w.overlay.Load())
 	}
 	if t := title(w.opt.Title, w.info.sender); t != w.title {
 		w.title = t
@@ -169,8 +169,8 @@ func (g *game) Draw(screen *ebiten.Image) {
 		}
 	}
 	sb := screen.Bounds()
-	now := drawState{uploads: w.uploads.Load(), size: sb.Size(), overlay: w.overlay, title: w.title}
-	if w.overlay {
+	now := drawState{uploads: w.uploads.Load(), size: sb.Size(), overlay: w.overlay.Load(), title: w.title}
+	if now.overlay {
 		w.updateStats()
 		now.stats = w.stats
 	}
@@ -189,7 +189,7 @@ func (g *game) Draw(screen *ebiten.Image) {
 	op.GeoM.Scale(float64(r.Dx())/float64(fb.Dx()), float64(r.Dy())/float64(fb.Dy()))
 	op.GeoM.Translate(float64(r.Min.X), float64(r.Min.Y))
 	screen.DrawImage(w.rgb, op)
-	if w.overlay {
+	if now.overlay {
 		w.drawOverlay(screen)
 	}
 }
