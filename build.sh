@@ -6,6 +6,7 @@
 #   ./build.sh cross    static headless binaries for linux amd64, arm64 and armv7 into dist/
 #   ./build.sh test     install what the tests need (Debian packages) and run the whole suite
 #   ./build.sh demo     build, then stream the test pattern to a local receiver for 10 s
+#   ./build.sh test-loaded [N]   the test suite N times (3) while two busy loops hold both cores
 #   ./build.sh fresh-root [DIR]  (root) run demo and test on a new Debian 12 root in DIR
 #                       (docs/FRESH-MACHINE.md)
 set -euo pipefail
@@ -320,6 +321,24 @@ fresh_root_cleanup() {
 	echo "the root stays in $dir (nothing mounted): rm -rf $dir $dir.debootstrap.log to remove it"
 }
 
+# test_loaded N: ./build.sh test N times in a row in a clean clone of the current commit
+# while two busy loops hold both cores, printing each run's wall time, exit status and the
+# load average: the suite must pass on a busy machine (issue 17). Logs stay in the clone's
+# parent folder.
+test_loaded() {
+	local n=${1:-3} dir pids=() r s rc
+	dir=$(mktemp -d /tmp/hrvs-loaded.XXXX)
+	git clone -q . "$dir/hrvs"
+	for _ in 1 2; do (while :; do :; done) & pids+=($!); done
+	trap 'kill "${pids[@]}" 2>/dev/null' EXIT
+	for r in $(seq 1 "$n"); do
+		s=$(date +%s)
+		(cd "$dir/hrvs" && ./build.sh test) >"$dir/run$r.log" 2>&1 && rc=0 || rc=$?
+		echo "run $r: exit $rc, $(($(date +%s) - s)) s, load $(cut -d' ' -f1-3 /proc/loadavg), log $dir/run$r.log"
+		[ "$rc" -eq 0 ] || exit "$rc"
+	done
+}
+
 case "${1:-build}" in
 	build) build ;;
 	cross) cross ;;
@@ -331,5 +350,6 @@ case "${1:-build}" in
 	fresh-root)
 		fresh_root "${2:-/var/tmp/hrvs-fresh-root}"
 		;;
-	*) echo "usage: ./build.sh [build|cross|test|demo|fresh-root [DIR]]" >&2; exit 2 ;;
+	test-loaded) test_loaded "${2:-3}" ;;
+	*) echo "usage: ./build.sh [build|cross|test|demo|fresh-root [DIR]|test-loaded [N]]" >&2; exit 2 ;;
 esac
