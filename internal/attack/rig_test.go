@@ -2,6 +2,7 @@ package attack
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -9,6 +10,7 @@ import (
 
 	"github.com/hrvs/hrvs/capture"
 	"github.com/hrvs/hrvs/internal/lab/relay"
+	"github.com/hrvs/hrvs/internal/testrig"
 	"github.com/hrvs/hrvs/net/receiver"
 	"github.com/hrvs/hrvs/net/seal"
 	"github.com/hrvs/hrvs/net/sender"
@@ -133,14 +135,13 @@ func (l *live) capturedCopy() [][]byte {
 	return append([][]byte(nil), l.captured...)
 }
 
-// eventually waits up to a generous deadline for cond.
+// eventually waits for cond, failing the test after testrig.Patience.
 func eventually(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(60 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
+	testrig.Eventually(t, testrig.Patience, func() error {
+		if !cond() {
+			return fmt.Errorf("waiting for %s", what)
 		}
-		time.Sleep(10 * time.Millisecond)
-	}
+		return nil
+	})
 }

@@ -7,6 +7,8 @@ import (
 	"net/http"
 	"testing"
 	"time"
+
+	"github.com/hrvs/hrvs/internal/testrig"
 )
 
 // neverReads opens /stream.mjpg on a raw connection and never reads from it.
@@ -29,7 +31,12 @@ func TestAStalledViewerMakesRoomForANewOne(t *testing.T) {
 	defer stop()
 	neverReads(t, s.Addr().String())
 	neverReads(t, s.Addr().String())
-	waitFor(t, "both stalled viewers to be attached", func() bool { return s.Stats().Viewers == 2 })
+	testrig.Eventually(t, testrig.Patience, func() error {
+		if v := s.Stats().Viewers; v != 2 {
+			return fmt.Errorf("%d viewers attached, want the two stalled ones", v)
+		}
+		return nil
+	})
 	// Once their buffers are full and stalledAfter has passed, a newcomer gets in: on a
 	// busy machine encoding is slow and filling the buffers takes a while.
 	deadline := time.Now().Add(90 * time.Second)
@@ -105,16 +112,5 @@ func TestATokenGuardsEveryEndpoint(t *testing.T) {
 	}
 	if s.Stats().Unauthorized != 8 {
 		t.Fatalf("%d requests counted unauthorized, want 8", s.Stats().Unauthorized)
-	}
-}
-
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
 	}
 }
