@@ -86,7 +86,7 @@ func (r *Receiver) Stats() Stats {
 		AcksDropped:              r.ctl.AcksDropped(),
 		DatagramsUnauthenticated: r.c.unauthenticated.Load(), DatagramsReplayed: r.c.replayed.Load(),
 		DatagramsOtherStream: r.c.otherStream.Load() + c.otherStream.Load(), DatagramsOutOfWindow: c.outside.Load(),
-		DatagramsStale: c.stale.Load(), Keyed: r.cfg.Key != nil,
+		DatagramsStale: c.stale.Load(), Keyed: r.cfg.Key != nil, ControlRefused: r.ctl.Rejected(),
 		ClockOffsetMs: float64(off) / float64(time.Millisecond), ClockSynced: synced,
 	}
 	var lat latencyCounts
