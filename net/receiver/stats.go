@@ -28,23 +28,26 @@ type Stats struct {
 	// Datagrams refused before assembly: failed authentication (or, keyed, no key for
 	// their stream; unkeyed, sealed), replayed, of another stream while the current one
 	// is live, outside the frame-number window, or of frames captured too long ago.
-	DatagramsUnauthenticated uint64  `json:"datagrams_unauthenticated"`
-	DatagramsReplayed        uint64  `json:"datagrams_replayed"`
-	DatagramsOtherStream     uint64  `json:"datagrams_other_stream"`
-	DatagramsOutOfWindow     uint64  `json:"datagrams_out_of_window"`
-	DatagramsStale           uint64  `json:"datagrams_stale"`
-	Keyed                    bool    `json:"keyed"`
-	FPS                      float64 `json:"fps"`
-	Mbps                     float64 `json:"mbit_per_s"`
-	LatencyP50               float64 `json:"latency_ms_p50"`
-	LatencyP99               float64 `json:"latency_ms_p99"`
-	ClockOffsetMs            float64 `json:"clock_offset_ms"`
-	ClockSynced              bool    `json:"clock_synced"`
-	Seconds                  float64 `json:"seconds"`
-	Width                    int     `json:"width"`
-	Height                   int     `json:"height"`
-	Quality                  int     `json:"quality"`
-	Sender                   string  `json:"sender"`
+	DatagramsUnauthenticated uint64 `json:"datagrams_unauthenticated"`
+	DatagramsReplayed        uint64 `json:"datagrams_replayed"`
+	DatagramsOtherStream     uint64 `json:"datagrams_other_stream"`
+	DatagramsOutOfWindow     uint64 `json:"datagrams_out_of_window"`
+	DatagramsStale           uint64 `json:"datagrams_stale"`
+	Keyed                    bool   `json:"keyed"`
+	// ControlRefused counts control connections closed unserved: no hello in time, junk,
+	// a key that did not verify, too many (net/control.Server.Rejected).
+	ControlRefused uint64  `json:"control_connections_refused"`
+	FPS            float64 `json:"fps"`
+	Mbps           float64 `json:"mbit_per_s"`
+	LatencyP50     float64 `json:"latency_ms_p50"`
+	LatencyP99     float64 `json:"latency_ms_p99"`
+	ClockOffsetMs  float64 `json:"clock_offset_ms"`
+	ClockSynced    bool    `json:"clock_synced"`
+	Seconds        float64 `json:"seconds"`
+	Width          int     `json:"width"`
+	Height         int     `json:"height"`
+	Quality        int     `json:"quality"`
+	Sender         string  `json:"sender"`
 }
 
 // readCounters are the socket readers' figures: only the readers write them.
