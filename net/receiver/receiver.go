@@ -9,6 +9,7 @@ import (
 	"runtime"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/hrvs/hrvs/net/control"
@@ -154,7 +155,7 @@ func New(cfg Config) (*Receiver, error) {
 	if cfg.Sockets > 64 {
 		return nil, fmt.Errorf("sockets %d: at most 64", cfg.Sockets)
 	}
-	conns, err := udp.ListenPool(cfg.Listen, cfg.Sockets)
+	conns, ctl, err := listen(cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -162,14 +163,6 @@ func New(cfg Config) (*Receiver, error) {
 		if rcv, _, err := udp.RaiseBuffers(c, udp.BufferBytes); err == nil && i == 0 && rcv < udp.BufferBytes {
 			cfg.Log.Warn("receive buffer smaller than asked: bursts may be lost (raise net.core.rmem_max or run as root)", "got", rcv, "asked", udp.BufferBytes)
 		}
-	}
-	// The control link listens on the same port number over TCP.
-	ctl, err := control.Listen(conns[0].LocalAddr().String(), cfg.Log)
-	if err != nil {
-		for _, c := range conns {
-			c.Close()
-		}
-		return nil, err
 	}
 	r := &Receiver{cfg: cfg, conns: conns, ctl: ctl, packets: make(chan packet, queueLen), frames: mailbox.NewDepth[*Frame](cfg.Backlog)}
 	r.bufs.New = func() any { b := make([]byte, smallBuf); return &b }
@@ -192,6 +185,29 @@ func New(cfg Config) (*Receiver, error) {
 	}
 	r.asm = newAssembler(acfg)
 	return r, nil
+}
+
+// listen binds the UDP socket pool and the TCP control port on the same port number.
+// With port 0 the kernel picks the UDP port, and that number may be taken over TCP
+// (another program's connection): then it tries another, a few times.
+func listen(cfg Config) ([]*net.UDPConn, *control.Server, error) {
+	_, port, _ := net.SplitHostPort(cfg.Listen)
+	for attempt := 0; ; attempt++ {
+		conns, err := udp.ListenPool(cfg.Listen, cfg.Sockets)
+		if err != nil {
+			return nil, nil, err
+		}
+		ctl, err := control.Listen(conns[0].LocalAddr().String(), cfg.Log)
+		if err == nil {
+			return conns, ctl, nil
+		}
+		for _, c := range conns {
+			c.Close()
+		}
+		if port != "0" || attempt == 8 || !errors.Is(err, syscall.EADDRINUSE) {
+			return nil, nil, err
+		}
+	}
 }
 
 // Addr is the bound UDP address (useful with port 0).
