@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"image"
 	"math"
+
+	"github.com/hrvs/hrvs/internal/ycbcr"
 )
 
 // Every frame leaves capture as what the JPEG tiles declare: JFIF's Y'CbCr, full
@@ -229,24 +231,6 @@ func clampU8(v int32) uint8 {
 	return uint8(v)
 }
 
-// chromaShift is how many bits luma coordinates shift right to give chroma ones,
-// across and down, for each subsampling image.YCbCr knows.
-func chromaShift(r image.YCbCrSubsampleRatio) (hs, vs int) {
-	switch r {
-	case image.YCbCrSubsampleRatio422:
-		return 1, 0
-	case image.YCbCrSubsampleRatio420:
-		return 1, 1
-	case image.YCbCrSubsampleRatio440:
-		return 0, 1
-	case image.YCbCrSubsampleRatio411:
-		return 2, 0
-	case image.YCbCrSubsampleRatio410:
-		return 2, 1
-	}
-	return 0, 0
-}
-
 // Convert rewrites img's samples from the converter's source colour to JFIF's, in
 // place. Rows are split over the CPUs. It never reads or writes outside img.Rect.
 func (cv *ColourConverter) Convert(img *image.YCbCr) {
@@ -254,7 +238,7 @@ func (cv *ColourConverter) Convert(img *image.YCbCr) {
 		return
 	}
 	b := img.Rect
-	hs, vs := chromaShift(img.SubsampleRatio)
+	hs, vs := ycbcr.Shift(img.SubsampleRatio)
 	cy0, cy1 := b.Min.Y>>vs, (b.Max.Y-1)>>vs+1 // chroma rows
 	cx0 := b.Min.X >> hs
 	cw := (b.Max.X-1)>>hs + 1 - cx0

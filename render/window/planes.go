@@ -1,6 +1,10 @@
 package window
 
-import "image"
+import (
+	"image"
+
+	"github.com/hrvs/hrvs/internal/ycbcr"
+)
 
 // A plane of 8-bit samples goes to the GPU as an RGBA texture whose every texel holds
 // four neighbouring samples of a row, so no sample is converted or widened on the CPU:
@@ -32,20 +36,9 @@ func packPlane(buf []byte, plane []byte, off, stride, n, rows int) (packed, []by
 }
 
 // chromaDiv is how many luma samples share one chroma sample across and down.
-func chromaDiv(s image.YCbCrSubsampleRatio) (int, int) {
-	switch s {
-	case image.YCbCrSubsampleRatio422:
-		return 2, 1
-	case image.YCbCrSubsampleRatio420:
-		return 2, 2
-	case image.YCbCrSubsampleRatio440:
-		return 1, 2
-	case image.YCbCrSubsampleRatio411:
-		return 4, 1
-	case image.YCbCrSubsampleRatio410:
-		return 4, 2
-	}
-	return 1, 1
+func chromaDiv(r image.YCbCrSubsampleRatio) (int, int) {
+	hs, vs := ycbcr.Shift(r)
+	return 1 << hs, 1 << vs
 }
 
 // planes packs the three planes of img for upload. bufs holds reusable storage for the
