@@ -63,7 +63,7 @@ func TestAnotherKeyShowsNothing(t *testing.T) {
 	}
 	send(t, l.rx.Addr(), ds...)
 	eventually(t, "the 100 datagrams counted unauthenticated", func() bool { return l.rx.Stats().DatagramsUnauthenticated >= 100 })
-	if n := l.shownAll.Load(); n != 0 {
+	if n := l.shownAll(); n != 0 {
 		t.Fatalf("%d frames shown from datagrams sealed under another key", n)
 	}
 }

@@ -4,33 +4,29 @@ import (
 	"context"
 	"fmt"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/hrvs/hrvs/capture"
 	"github.com/hrvs/hrvs/internal/lab/relay"
 	"github.com/hrvs/hrvs/internal/testrig"
+	"github.com/hrvs/hrvs/internal/testrig/loopback"
 	"github.com/hrvs/hrvs/net/receiver"
 	"github.com/hrvs/hrvs/net/seal"
 	"github.com/hrvs/hrvs/net/sender"
 	"github.com/hrvs/hrvs/net/tile"
 )
 
-// live is a receiver playing a sender's pattern through a tapping relay, and a display
-// that counts what it shows by stream.
+// live is the shared loopback rig (internal/testrig/loopback) with a relay that taps
+// every datagram for the eavesdropper.
 type live struct {
-	rx    *receiver.Receiver
-	tx    *sender.Sender
-	relay *relay.Relay
-	ctx   context.Context
+	*loopback.Rig
+	rx  *receiver.Receiver
+	tx  *sender.Sender
+	ctx context.Context // ends with the test
 
 	mu       sync.Mutex
-	captured [][]byte       // datagrams the eavesdropper saw, in order
-	shown    map[uint32]int // complete frames shown, by stream
-	shownAll atomic.Int64   // every frame shown
-	sent     chan struct{}  // closed when the sender has sent all its frames
-	txErr    chan error
+	captured [][]byte // datagrams the eavesdropper saw, in order
 }
 
 type opts struct {
@@ -48,82 +44,62 @@ func key(b byte) *seal.Key {
 	return &k
 }
 
-// start runs the rig until the test ends.
+// start runs the rig, and its sender, until the test ends.
 func start(t *testing.T, o opts) *live {
 	t.Helper()
 	if o.w == 0 {
 		o.w, o.h = 320, 192
 	}
-	rx, err := receiver.New(receiver.Config{Listen: "127.0.0.1:0", Sockets: 2, Key: o.rxKey, MaxMemory: o.maxMemory, Deadline: time.Second})
+	pat, err := capture.NewPattern(o.w, o.h, 30)
 	if err != nil {
 		t.Fatal(err)
 	}
-	l := &live{rx: rx, shown: map[uint32]int{}, sent: make(chan struct{}), txErr: make(chan error, 1)}
-	l.relay, err = relay.Start(relay.Config{Listen: "127.0.0.1:0", Forward: rx.Addr(), Tap: func(d []byte) {
+	l := &live{}
+	tap := relay.Config{Tap: func(d []byte) {
 		l.mu.Lock()
 		if len(l.captured) < 20000 {
 			l.captured = append(l.captured, append([]byte(nil), d...))
 		}
 		l.mu.Unlock()
-	}}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	}}
+	l.Rig = loopback.Start(t, pat, loopback.Config{
+		Receiver: receiver.Config{Sockets: 2, Key: o.rxKey, MaxMemory: o.maxMemory, Deadline: time.Second},
+		Sender: sender.Config{Key: o.txKey, Quality: 80, MinQuality: 80, FrameSpan: -1,
+			NewEncoder: func() tile.Encoder { return &tile.FastEncoder{} }},
+		Relay: &tap,
+	})
+	l.rx, l.tx = l.RX, l.TX
 	ctx, cancel := context.WithCancel(context.Background())
 	l.ctx = ctx
-	var wg sync.WaitGroup
-	t.Cleanup(func() {
-		cancel()
-		wg.Wait()
-		l.relay.Close()
-	})
-	wg.Go(func() { rx.Run(ctx) })
-	wg.Go(func() {
-		for {
-			f, err := rx.Next(ctx)
-			if err != nil {
-				return
-			}
-			l.shownAll.Add(1)
-			if f.Complete() {
-				l.mu.Lock()
-				l.shown[f.Stream]++
-				l.mu.Unlock()
-			}
-			f.Release()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if err := l.Send(ctx, o.frames); err != nil {
+			t.Error(err)
 		}
-	})
-	pat, err := capture.NewPattern(o.w, o.h, 30)
-	if err != nil {
-		t.Fatal(err)
-	}
-	l.tx, err = sender.New(sender.Config{To: l.relay.Addr().String(), Key: o.txKey, Quality: 80, MinQuality: 80,
-		FrameSpan: -1, NewEncoder: func() tile.Encoder { return &tile.FastEncoder{} }})
-	if err != nil {
-		t.Fatal(err)
-	}
-	wg.Go(func() {
-		l.txErr <- l.tx.Run(ctx, pat, o.frames)
-		close(l.sent)
-	})
+	}()
+	t.Cleanup(func() { cancel(); <-done })
 	return l
 }
 
 // realShown is how many complete frames of the real sender's stream were shown.
 func (l *live) realShown() int {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.shown[l.tx.Stream()]
+	return l.count(func(s loopback.Shown) bool { return s.Complete && s.Stream == l.tx.Stream() })
 }
 
 // foreignShown is how many complete frames of any other stream were shown.
 func (l *live) foreignShown() int {
-	l.mu.Lock()
-	defer l.mu.Unlock()
+	return l.count(func(s loopback.Shown) bool { return s.Complete && s.Stream != l.tx.Stream() })
+}
+
+// shownAll is how many frames were shown at all.
+func (l *live) shownAll() int { return l.count(func(loopback.Shown) bool { return true }) }
+
+func (l *live) count(match func(loopback.Shown) bool) int {
 	n := 0
-	for s, c := range l.shown {
-		if s != l.tx.Stream() {
-			n += c
+	for _, s := range l.Shown() {
+		if match(s) {
+			n++
 		}
 	}
 	return n
