@@ -134,6 +134,28 @@ func (c *Client) Run(ctx context.Context) error {
 	return nil
 }
 
+// Serve serves one connection the receiver opened to us (multicast, docs/PROTOCOL.md
+// §10.2) as Run serves one it dialled: the sender's side of the hello or handshake,
+// pings, acknowledgements to OnAck. It returns when the link breaks or ctx ends.
+func (c *Client) Serve(ctx context.Context, nc net.Conn) error {
+	defer c.connected.Store(false)
+	return c.serve(ctx, &conn{c: nc})
+}
+
+// Offset is the receiver's clock minus ours, and whether it has been measured.
+func (c *Client) Offset() (time.Duration, bool) {
+	return time.Duration(c.clk.offset.Load()) * time.Microsecond, c.clk.valid.Load()
+}
+
+// Notify sends n on the link being served (multicast, §10.3); an error when no link is up.
+func (c *Client) Notify(n wire.Notice) error {
+	cn := c.cur.Load()
+	if cn == nil || !c.connected.Load() {
+		return errors.New("control: no link to notify")
+	}
+	return cn.send(wire.MsgNotice, wire.AppendNotice(nil, n))
+}
+
 func (c *Client) serve(ctx context.Context, cn *conn) error {
 	defer cn.c.Close()
 	stop := context.AfterFunc(ctx, func() { cn.c.Close() })

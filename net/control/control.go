@@ -65,6 +65,9 @@ type conn struct {
 	buf  []byte
 	acks chan []byte   // the server's acks waiting for this connection's writer
 	ch   *seal.Channel // set before any goroutine but the handshake's uses the conn
+	// idle, when set, closes the connection after that long without a message: a
+	// receiver that dialled its sender notices a sender that vanished (it pings every second).
+	idle time.Duration
 }
 
 func (c *conn) send(typ uint8, body []byte) error {

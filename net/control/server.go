@@ -54,6 +54,9 @@ type Server struct {
 	pending []*conn                          // connections waiting for their hello, oldest first
 	openers map[uint32]keyedStream           // keyed streams' datagram openers
 	OnHello func(stream uint32, from string) // optional; called from the connection's goroutine
+	// OnNotice, when set, is called from the connection's goroutine with each notice a
+	// multicast sender sends (docs/PROTOCOL.md §10.3).
+	OnNotice func(n wire.Notice, from string)
 	// Key, when set before Run, makes the Server keyed: a connection must complete the
 	// handshake of docs/PROTOCOL.md §7.2 before anything else, and from then on every
 	// message is sealed.
@@ -70,8 +73,13 @@ func Listen(addr string, log *slog.Logger) (*Server, error) {
 		openers: map[uint32]keyedStream{}}, nil
 }
 
-// Addr is the bound address.
-func (s *Server) Addr() net.Addr { return s.ln.Addr() }
+// Addr is the bound address (nil for a Server made by NewDialing).
+func (s *Server) Addr() net.Addr {
+	if s.ln == nil {
+		return nil
+	}
+	return s.ln.Addr()
+}
 
 // Offset is the sender's clock minus ours, and whether it has been measured.
 func (s *Server) Offset() (time.Duration, bool) {
@@ -128,10 +136,12 @@ func ackStream(b []byte) uint32 { return binary.BigEndian.Uint32(b) }
 // Run accepts connections until ctx ends; it closes the listener on return.
 func (s *Server) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
-	stop := context.AfterFunc(ctx, func() { s.ln.Close() })
-	defer stop()
 	defer wg.Wait()
-	defer s.ln.Close()
+	if s.ln != nil {
+		stop := context.AfterFunc(ctx, func() { s.ln.Close() })
+		defer stop()
+		defer s.ln.Close()
+	}
 	wg.Add(1)
 	go func() { // the dispatcher: it hands each ack to its stream's connections' writers
 		defer wg.Done()
@@ -156,6 +166,10 @@ func (s *Server) Run(ctx context.Context) error {
 			}
 		}
 	}()
+	if s.ln == nil { // a multicast receiver dials its sender instead (Dial)
+		<-ctx.Done()
+		return nil
+	}
 	for {
 		nc, err := s.ln.Accept()
 		if err != nil {
@@ -164,20 +178,26 @@ func (s *Server) Run(ctx context.Context) error {
 			}
 			return errorf("control accept: %w", err)
 		}
-		c := &conn{c: nc, acks: make(chan []byte, ackQueue)}
-		s.mu.Lock()
-		if len(s.pending) >= MaxPending {
-			s.pending[0].c.Close() // its serve sees the error, counts and forgets it
-			s.pending = s.pending[1:]
-		}
-		s.pending = append(s.pending, c)
-		s.mu.Unlock()
+		c := s.admit(nc)
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			s.serve(ctx, c)
 		}()
 	}
+}
+
+// admit files a new connection as waiting for its hello.
+func (s *Server) admit(nc net.Conn) *conn {
+	c := &conn{c: nc, acks: make(chan []byte, ackQueue)}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.pending) >= MaxPending {
+		s.pending[0].c.Close() // its serve sees the error, counts and forgets it
+		s.pending = s.pending[1:]
+	}
+	s.pending = append(s.pending, c)
+	return c
 }
 
 // hello waits for c's hello and attaches c to its stream; it reports false (and has
@@ -267,6 +287,9 @@ func (s *Server) serve(ctx context.Context, c *conn) {
 	})
 	buf := make([]byte, maxSealedBody)
 	for {
+		if c.idle > 0 {
+			c.c.SetReadDeadline(time.Now().Add(c.idle))
+		}
 		typ, body, err := c.read(buf)
 		if err != nil {
 			if ctx.Err() == nil {
@@ -274,7 +297,11 @@ func (s *Server) serve(ctx context.Context, c *conn) {
 			}
 			return
 		}
-		if _, err := answerPings(c, &s.clk, typ, body); err != nil {
+		ok, err := answerPings(c, &s.clk, typ, body)
+		if err == nil && !ok && typ == wire.MsgNotice {
+			err = s.notice(body, from)
+		}
+		if err != nil {
 			s.log.Warn("control: bad message", "from", from, "err", err)
 			return
 		}
@@ -282,4 +309,9 @@ func (s *Server) serve(ctx context.Context, c *conn) {
 }
 
 // Close stops accepting connections; Run returns soon after.
-func (s *Server) Close() error { return s.ln.Close() }
+func (s *Server) Close() error {
+	if s.ln == nil {
+		return nil
+	}
+	return s.ln.Close()
+}
