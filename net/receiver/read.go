@@ -65,6 +65,7 @@ func (r *Receiver) read(c *net.UDPConn) {
 			continue // ICMP errors and the like: nothing to do but read on
 		}
 		r.c.dgrams.Add(1)
+		r.noteSource(scratch[:n], from)
 		d, ok := r.open(scratch[:n], from)
 		if !ok {
 			continue

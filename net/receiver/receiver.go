@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/netip"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -39,7 +40,13 @@ type Config struct {
 	// waiting count against MaxMemory's frame budget.
 	Backlog    int
 	NewDecoder func(h *tile.Headers) tile.Decoder // tile decoder per decode worker (tile.NewFastDecoder)
-	Log        *slog.Logger
+	// Iface is the interface a multicast receiver joins its group on ("": the route's);
+	// Listen names the group then (docs/PROTOCOL.md §10).
+	Iface string
+	// DialControl, when set, dials a multicast receiver's control link to its sender
+	// (tests run receivers inside network namespaces with it); nil uses net.Dialer.
+	DialControl func(ctx context.Context, addr string) (net.Conn, error)
+	Log         *slog.Logger
 }
 
 // DefaultDeadline is how long a frame that stopped receiving datagrams waits for
@@ -99,6 +106,7 @@ type Receiver struct {
 	cfg   Config
 	conns []*net.UDPConn
 	ctl   *control.Server
+	group groupState // a multicast receiver's: multicast.go
 
 	packets   chan packet
 	bufs      sync.Pool    // *[]byte of smallBuf bytes, for payloads on their way to the assembler
@@ -155,7 +163,14 @@ func New(cfg Config) (*Receiver, error) {
 	if cfg.Sockets > 64 {
 		return nil, fmt.Errorf("sockets %d: at most 64", cfg.Sockets)
 	}
-	conns, ctl, err := listen(cfg)
+	var conns []*net.UDPConn
+	var ctl *control.Server
+	var err error
+	if udp.IsGroup(cfg.Listen) {
+		conns, ctl, err = joinGroup(cfg)
+	} else {
+		conns, ctl, err = listen(cfg)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -165,6 +180,11 @@ func New(cfg Config) (*Receiver, error) {
 		}
 	}
 	r := &Receiver{cfg: cfg, conns: conns, ctl: ctl, packets: make(chan packet, queueLen), frames: mailbox.NewDepth[*Frame](cfg.Backlog)}
+	if r.group.on = ctl.Addr() == nil; r.group.on {
+		g, _ := udp.ParseGroup(cfg.Listen)
+		r.group.addr = netip.AddrPortFrom(g.Addr(), uint16(conns[0].LocalAddr().(*net.UDPAddr).Port)).String()
+	}
+	ctl.OnNotice = func(n wire.Notice, _ string) { r.group.left.Store(n.State == wire.NoticeLeftBehind) }
 	r.bufs.New = func() any { b := make([]byte, smallBuf); return &b }
 	_, reassembly, frameBytes := budgets(cfg.MaxMemory)
 	acfg := assemblerConfig{
@@ -210,8 +230,14 @@ func listen(cfg Config) ([]*net.UDPConn, *control.Server, error) {
 	}
 }
 
-// Addr is the bound UDP address (useful with port 0).
-func (r *Receiver) Addr() string { return r.conns[0].LocalAddr().String() }
+// Addr is the bound UDP address (useful with port 0); a multicast receiver's group
+// and port.
+func (r *Receiver) Addr() string {
+	if r.group.on {
+		return r.group.addr
+	}
+	return r.conns[0].LocalAddr().String()
+}
 
 // Next waits for a frame newer than the last one taken and returns it with one
 // reference the caller must Release. Frames that arrive while the caller is busy are
@@ -234,6 +260,9 @@ func (r *Receiver) Run(ctx context.Context) error {
 	ctlErr := make(chan error, 1)
 	wg.Add(1)
 	go func() { defer wg.Done(); ctlErr <- r.ctl.Run(ctx) }()
+	if r.group.on {
+		wg.Go(func() { r.ctl.Dial(ctx, r.group.sender, r.cfg.DialControl) })
+	}
 	var readers sync.WaitGroup
 	for _, c := range r.conns {
 		readers.Add(1)

@@ -70,7 +70,14 @@ type Config struct {
 	// only a receiver holding the same key can read or be fed the stream. Each datagram
 	// then carries seal.Overhead bytes more within the MTU.
 	Key *seal.Key
-	Log *slog.Logger
+	// Iface, TTL and GroupFloor apply when To is an IPv4 multicast group (group.go,
+	// docs/PROTOCOL.md §10): the interface datagrams leave through ("": the route's),
+	// their TTL (udp.DefaultTTL: the LAN only), and the rate in bit/s below which the
+	// group stops following one receiver far behind the rest (DefaultGroupFloor).
+	Iface      string
+	TTL        int
+	GroupFloor int64
+	Log        *slog.Logger
 }
 
 // Defaults; docs/PROTOCOL.md explains the tile size, docs/CONTROL.md the rest.
@@ -160,7 +167,8 @@ func (c *Config) fill() error {
 type Sender struct {
 	cfg   Config
 	conns []*net.UDPConn
-	ctl   *control.Client
+	ctl   feedback // the control link: one receiver's, or a multicast group's
+	grp   *group   // the group, when multicast
 	pace  pacer
 	pack  *packer
 	pool  *encoders
@@ -191,6 +199,7 @@ func New(cfg Config) (*Sender, error) {
 	if err := cfg.fill(); err != nil {
 		return nil, err
 	}
+	multicast := udp.IsGroup(cfg.To)
 	raddr, err := net.ResolveUDPAddr("udp", cfg.To)
 	if err != nil {
 		return nil, fmt.Errorf("receiver address %q: %w", cfg.To, err)
@@ -217,7 +226,7 @@ func New(cfg Config) (*Sender, error) {
 	s.choose = chooser{threshold: cfg.ChangeThreshold, refresh: cfg.Refresh, span: cfg.FrameSpan, count: &s.count}
 	s.pack = &packer{pace: &s.pace, mtu: mtu, count: &s.count, sealer: sealer}
 	s.pack.sealBufs.New = func() any { b := make([]byte, 0, cfg.MTU); return &b }
-	for i := 0; i < cfg.Sockets; i++ {
+	for i := 0; i < cfg.Sockets && !multicast; i++ {
 		c, err := net.DialUDP("udp", nil, raddr)
 		if err != nil {
 			s.closeConns()
@@ -229,9 +238,16 @@ func New(cfg Config) (*Sender, error) {
 		s.conns = append(s.conns, c)
 		s.pack.conns = append(s.pack.conns, c)
 	}
-	s.ctl = &control.Client{Addr: cfg.To, Stream: cfg.Stream, Log: cfg.Log, OnAck: s.onAck, Dial: cfg.DialControl}
-	if sealer != nil {
-		s.ctl.Key, s.ctl.Suite, s.ctl.Random, s.ctl.NextCounter = cfg.Key, suite, random, sealer.Next
+	if multicast {
+		if err := s.openGroup(sealer, suite, random); err != nil {
+			return nil, err
+		}
+	} else {
+		cl := &control.Client{Addr: cfg.To, Stream: cfg.Stream, Log: cfg.Log, OnAck: s.onAck, Dial: cfg.DialControl}
+		if sealer != nil {
+			keyedClient(cl, cfg.Key, suite, random, sealer.Next)
+		}
+		s.ctl = cl
 	}
 	s.led = newLedger(cfg.Stream, cfg.Window, cfg.RateBits, s.ctl, s.rc, &s.pace, &s.count, cfg.Log)
 	s.pace.setRate(s.rc.paceBits(time.Now(), cfg.RateBits))
@@ -270,9 +286,11 @@ func (s *Sender) Run(ctx context.Context, src capture.Source, maxFrames int) err
 		stopCtl()
 		wg.Wait()
 	}()
-	if s.cfg.Key != nil {
+	if s.cfg.Key != nil && s.grp == nil {
 		// No receiver can open a keyed stream's datagrams before it has proved the key
-		// on the control link: sending earlier would only be dropped.
+		// on the control link: sending earlier would only be dropped. (Multicast
+		// receivers find the sender's control port from its datagrams, so a group
+		// gets them at once, docs/PROTOCOL.md §10.2.)
 		s.cfg.Log.Info("keyed: waiting for the receiver to prove the key", "to", s.cfg.To, "key", s.cfg.Key.Fingerprint())
 		select {
 		case <-s.ctl.Ready():
@@ -510,6 +528,9 @@ func (s *Sender) Stats() Stats {
 		}
 	}
 	s.count.snapshot(&st)
+	if s.grp != nil {
+		st.Receivers = s.grp.receivers(time.Now())
+	}
 	if st.FramesSent > 0 && g.Len() > 0 {
 		st.TileShare = float64(st.TilesSent) / float64(st.FramesSent) / float64(g.Len())
 	}

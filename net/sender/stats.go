@@ -70,6 +70,8 @@ type Stats struct {
 	Width             int     `json:"width"`
 	Height            int     `json:"height"`
 	Tiles             int     `json:"tiles_per_frame"` // grid tiles
+	// Receivers are a multicast group's receivers (group.go), nil for one receiver.
+	Receivers []ReceiverStats `json:"receivers,omitempty"`
 }
 
 // counters are the sender's running totals. Each stage adds to its own (the

@@ -33,7 +33,8 @@ func IsGroup(hostport string) bool {
 	return err == nil && a.Is4() && a.IsMulticast()
 }
 
-// ParseGroup parses "A.B.C.D:PORT" as an IPv4 multicast group and a port 1..65535.
+// ParseGroup parses "A.B.C.D:PORT" as an IPv4 multicast group and a port (0 lets a
+// receiver's kernel pick one; a sender needs the receivers' port).
 func ParseGroup(hostport string) (netip.AddrPort, error) {
 	ap, err := netip.ParseAddrPort(hostport)
 	if err != nil {
@@ -41,9 +42,6 @@ func ParseGroup(hostport string) (netip.AddrPort, error) {
 	}
 	if !ap.Addr().Is4() || !ap.Addr().IsMulticast() {
 		return netip.AddrPort{}, fmt.Errorf("multicast group %q: %w", hostport, ErrNotGroup)
-	}
-	if ap.Port() == 0 {
-		return netip.AddrPort{}, fmt.Errorf("multicast group %q: port 0: give the port the receivers listen on", hostport)
 	}
 	return ap, nil
 }
@@ -76,6 +74,9 @@ func ifindex(ifi *net.Interface) int32 {
 // loop back to receivers on this machine. The socket is bound to an ephemeral port
 // on every address, which a multicast sender also uses for its TCP control port.
 func DialGroup(group netip.AddrPort, ifi *net.Interface, ttl int) (*net.UDPConn, error) {
+	if group.Port() == 0 {
+		return nil, fmt.Errorf("multicast group %s: port 0: give the port the receivers listen on", group)
+	}
 	if ttl == 0 {
 		ttl = DefaultTTL
 	}

@@ -17,7 +17,7 @@ func TestParseGroup(t *testing.T) {
 		{"an administratively scoped group parses", "239.1.2.3:5000", true},
 		{"a unicast address is refused", "10.0.0.1:5000", false},
 		{"an IPv6 group is refused", "[ff02::1]:5000", false},
-		{"port 0 is refused", "239.1.2.3:0", false},
+		{"port 0 parses, for a receiver to pick one", "239.1.2.3:0", true},
 		{"a name is refused", "group.local:5000", false},
 		{"no port is refused", "239.1.2.3", false},
 	} {
@@ -26,7 +26,7 @@ func TestParseGroup(t *testing.T) {
 			if (err == nil) != tc.ok {
 				t.Fatalf("ParseGroup(%q) = %v, want ok=%v", tc.in, err, tc.ok)
 			}
-			if IsGroup(tc.in) != (tc.ok || tc.in == "239.1.2.3:0") {
+			if IsGroup(tc.in) != tc.ok {
 				t.Fatalf("IsGroup(%q) = %v", tc.in, IsGroup(tc.in))
 			}
 		})
@@ -99,9 +99,22 @@ func TestGroupOnLoopbackReachesEveryMember(t *testing.T) {
 	}
 }
 
-func TestTTLOutOfRangeIsAnError(t *testing.T) {
-	if _, err := DialGroup(netip.MustParseAddrPort("239.77.0.1:5000"), nil, 256); err == nil {
-		t.Fatal("ttl 256 accepted")
+func TestDialGroupRefusesBadSettings(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		group string
+		ttl   int
+	}{
+		{"a TTL above 255 is an error", "239.77.0.1:5000", 256},
+		{"a negative TTL is an error", "239.77.0.1:5000", -1},
+		{"port 0 is an error: the receivers' port is needed", "239.77.0.1:0", 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if c, err := DialGroup(netip.MustParseAddrPort(tc.group), nil, tc.ttl); err == nil {
+				c.Close()
+				t.Fatal("accepted")
+			}
+		})
 	}
 }
 
