@@ -128,7 +128,7 @@ type group struct {
 	// it, or of older frames, come too late to count.
 	handed    uint32
 	hasHanded bool
-	refusal error
+	refusal   error
 }
 
 func newGroup(ln net.Listener, stream uint32, floor int64, log *slog.Logger) *group {
