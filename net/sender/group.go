@@ -78,7 +78,8 @@ type ReceiverStats struct {
 // member is one receiver's control link and what the group knows of it.
 type member struct {
 	addr   string
-	cl     *control.Client
+	cl     *control.Client // its link, served by Run
+	link   memberLink      // the same link, as the group reads it
 	joined time.Time
 
 	// under group.mu
@@ -91,6 +92,14 @@ type member struct {
 	left     bool
 	since    time.Time // when it started to look like it should change state; zero while it does not
 	gone     bool
+}
+
+// memberLink is a receiver's control link as the group reads it (control.Client).
+type memberLink interface {
+	Connected() bool
+	RTT() time.Duration
+	Offset() (time.Duration, bool)
+	Notify(n wire.Notice) error
 }
 
 // merge collects one frame's acknowledgements from the receivers in step.
@@ -216,7 +225,7 @@ func (g *group) join(nc net.Conn) *member {
 	cl := g.newClient()
 	cl.Stream = g.stream
 	cl.OnAck = func(a *wire.Ack, now time.Time) { g.ack(m, a, now) }
-	m.cl = cl
+	m.cl, m.link = cl, cl
 	g.members = append(g.members, m)
 	// A receiver that joins holds nothing: every tile goes again (the ledger acts on
 	// a change of Reconnects), so it has a whole picture within a frame or two.
@@ -253,7 +262,7 @@ func keepRecent(ms []*member, _ time.Time) []*member {
 }
 
 // inStep reports whether m's acknowledgements steer the group.
-func (m *member) inStep() bool { return !m.gone && !m.left && m.cl.Connected() }
+func (m *member) inStep() bool { return !m.gone && !m.left && m.link.Connected() }
 
 // ack takes one receiver's acknowledgement (on its link's goroutine).
 func (g *group) ack(m *member, a *wire.Ack, now time.Time) {
@@ -307,7 +316,7 @@ func (g *group) find(frame uint32, now time.Time) *merge {
 // add folds receiver m's acknowledgement a into the merge.
 func (mg *merge) add(m *member, a *wire.Ack) {
 	mg.from[m] = true
-	off, _ := m.cl.Offset()
+	off, _ := m.link.Offset()
 	// The receiver's clock, turned into ours, so receivers can be compared.
 	first, ready := a.FirstUS-off.Microseconds(), a.ReadyUS-off.Microseconds()
 	if !mg.got {
@@ -363,7 +372,7 @@ func (g *group) collect(now time.Time, force bool) []*wire.Ack {
 	for _, m := range g.members {
 		if m.inStep() {
 			steer = append(steer, m)
-			hold = max(hold, 2*m.cl.RTT())
+			hold = max(hold, 2*m.link.RTT())
 		}
 	}
 	last := -1
@@ -415,7 +424,7 @@ func (g *group) tick(ctx context.Context, now time.Time, wg *sync.WaitGroup) {
 	g.emitMu.Unlock()
 	for _, n := range notes {
 		wg.Go(func() {
-			if err := n.m.cl.Notify(n.n); err != nil && ctx.Err() == nil {
+			if err := n.m.link.Notify(n.n); err != nil && ctx.Err() == nil {
 				g.log.Debug("multicast: notice not sent", "addr", n.m.addr, "err", err)
 			}
 		})
@@ -433,7 +442,7 @@ func (g *group) review(now time.Time, target float64) []note {
 	var live []*member
 	best := 1.0
 	for _, m := range g.members {
-		if m.gone || !m.cl.Connected() || now.Sub(m.joined) < leaveAfter {
+		if m.gone || !m.link.Connected() || now.Sub(m.joined) < leaveAfter {
 			continue
 		}
 		live = append(live, m)
@@ -527,7 +536,7 @@ func (g *group) RTT() time.Duration {
 	var rtt time.Duration
 	for _, m := range g.members {
 		if m.inStep() {
-			rtt = max(rtt, m.cl.RTT())
+			rtt = max(rtt, m.link.RTT())
 		}
 	}
 	return rtt
@@ -557,9 +566,9 @@ func (g *group) receivers(now time.Time) []ReceiverStats {
 		if span := min(fpsSpan, now.Sub(m.joined)); span > 0 {
 			fps = float64(len(m.ackTimes)) / span.Seconds()
 		}
-		out = append(out, ReceiverStats{Addr: m.addr, RTTMs: float64(m.cl.RTT()) / float64(time.Millisecond),
+		out = append(out, ReceiverStats{Addr: m.addr, RTTMs: float64(m.link.RTT()) / float64(time.Millisecond),
 			LossPct: 100 * m.loss, AckedFPS: fps, FramesAcked: m.acked, LatePct: 100 * m.late,
-			LeftBehind: m.left, Connected: m.cl.Connected()})
+			LeftBehind: m.left, Connected: m.link.Connected()})
 	}
 	return out
 }
