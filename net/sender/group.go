@@ -508,6 +508,26 @@ func (g *group) review(now time.Time, target float64) []note {
 	return notes
 }
 
+// parityLoss is the share of datagrams that some receiver in step misses, their
+// losses taken as independent (1 - the product of what each gets), within the limit
+// beyond which a receiver is left behind: parity for more would cost every receiver
+// more than that one is worth. own reports whether that loss is some receivers' own
+// (the best loses under a quarter of the worst's): not a queue on the sender's link,
+// which every receiver would share, so parity helps and cannot feed that queue.
+func (g *group) parityLoss() (loss float64, own bool) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	got, best, worst, n := 1.0, 1.0, 0.0, 0
+	for _, m := range g.members {
+		if m.inStep() {
+			got *= 1 - m.loss
+			best, worst = min(best, m.loss), max(worst, m.loss)
+			n++
+		}
+	}
+	return min(1-got, leaveLoss), n > 1 && best < worst/4
+}
+
 // The group as the ledger's link (and the sender's feedback).
 
 // Connected reports whether some receiver in step is linked.

@@ -177,3 +177,30 @@ func TestGroupLeavesBehindAReceiverFarBehind(t *testing.T) {
 		}
 	})
 }
+
+func TestGroupParityFollowsTheWorstReceiver(t *testing.T) {
+	t0 := time.Unix(1000, 0)
+	for _, tc := range []struct {
+		name   string
+		losses []float64
+		min    float64
+		max    float64
+		own    bool
+	}{
+		{"one lossy receiver among clean ones: its loss, its own", []float64{0, 0.05, 0}, 0.05, 0.051, true},
+		{"two lossy receivers: both counted", []float64{0.05, 0.05, 0}, 0.097, 0.098, true},
+		{"every receiver losing alike: a shared path, not theirs", []float64{0.05, 0.05, 0.05}, 0.14, 0.15, false},
+		{"a receiver beyond the limit: parity stops at the limit", []float64{0, 0.6}, leaveLoss, leaveLoss, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			g, _ := newTestGroup()
+			for _, l := range tc.losses {
+				g.addMember(&fakeMember{up: true}, t0).loss = l
+			}
+			loss, own := g.parityLoss()
+			if loss < tc.min || loss > tc.max || own != tc.own {
+				t.Fatalf("parity loss %.4f, own %v; want %.3f..%.3f, %v", loss, own, tc.min, tc.max, tc.own)
+			}
+		})
+	}
+}

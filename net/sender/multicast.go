@@ -93,3 +93,16 @@ func (s *Sender) ControlAddr() net.Addr {
 	}
 	return s.grp.ln.Addr()
 }
+
+// parityLoss is the datagram loss parity is sized for, and whether it looks random
+// (parity helps) rather than a queue's (a lower rate does); the caller holds s.mu.
+// For a group it is at least the loss that some receiver in step sees, each counted
+// (group.parityLoss): a tile rebuilt at every receiver needs no repair at any.
+func (s *Sender) parityLoss() (float64, bool) {
+	loss, random := s.rc.loss, s.rc.randomLoss()
+	if s.grp == nil {
+		return loss, random
+	}
+	g, own := s.grp.parityLoss()
+	return max(loss, g), random || own
+}

@@ -459,7 +459,7 @@ func (s *Sender) submit(f *capture.Frame) error {
 	fj := &frameJob{f: f, grid: s.choose.grid, ref: s.choose.ref, deferred: deferred, start: now,
 		hdr:   frameHeader(s.cfg.Stream, s.frameNo, f.Time.UnixMicro(), s.choose.grid, uint16(len(jobs)), s.rc.quality, format),
 		sizes: make([]int32, len(jobs)), tiles: make([]uint16, len(jobs))}
-	if s.fec.Protect(s.rc.loss, s.rc.randomLoss()) {
+	if s.fec.Protect(s.parityLoss()) {
 		fj.parity = s.fec.Start()
 	}
 	for i := range jobs {
@@ -477,7 +477,7 @@ func (s *Sender) submit(f *capture.Frame) error {
 // tells the ledger and rate control what the frame cost.
 func (s *Sender) frameDone(fj *frameJob) {
 	s.mu.Lock()
-	loss := s.rc.loss
+	loss, _ := s.parityLoss()
 	s.mu.Unlock()
 	s.pack.finish(fj, loss)
 	now := time.Now()

@@ -1,0 +1,230 @@
+//go:build linux
+
+package sender_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/hrvs/hrvs/internal/lab/testbed"
+	"github.com/hrvs/hrvs/internal/testrig"
+	"github.com/hrvs/hrvs/net/receiver"
+	"github.com/hrvs/hrvs/net/sender"
+)
+
+// lan is a LAN of hosts in network namespaces, each with one veth ("mc0") into a hub
+// namespace holding a bridge: the shape of one switch and several machines. Names
+// end in -tx or -rx with the test's pid, so testbed.Sweep removes what a killed test
+// left behind; t.Cleanup removes them on every other exit.
+type lan struct {
+	hosts []string // namespaces; hosts[0] is the sender
+	addrs []string
+}
+
+var lanSeq atomic.Int64
+
+const lanDev = "mc0"
+
+func newLAN(t *testing.T, hosts int) *lan {
+	t.Helper()
+	testrig.RequireNetns(t)
+	testbed.Sweep()
+	n, pid := lanSeq.Add(1), os.Getpid()
+	hub := fmt.Sprintf("hrvs-mc_hub-%d-%d-tx", pid, n)
+	l := &lan{}
+	for i := range hosts {
+		l.hosts = append(l.hosts, fmt.Sprintf("hrvs-mc_h%d-%d-%d-rx", i, pid, n))
+		l.addrs = append(l.addrs, fmt.Sprintf("10.232.%d.%d", n%250, i+1))
+	}
+	all := append([]string{hub}, l.hosts...)
+	t.Cleanup(func() {
+		for _, ns := range all {
+			if _, err := os.Stat(filepath.Join("/run/netns", ns)); err == nil {
+				if out, err := exec.Command("ip", "netns", "del", ns).CombinedOutput(); err != nil {
+					t.Errorf("ip netns del %s: %v: %s", ns, err, out)
+				}
+			}
+		}
+	})
+	run := func(args ...string) {
+		t.Helper()
+		if out, err := exec.Command("ip", args...).CombinedOutput(); err != nil {
+			t.Fatalf("ip %s: %v: %s", strings.Join(args, " "), err, out)
+		}
+	}
+	for _, ns := range all {
+		run("netns", "add", ns)
+		run("-n", ns, "link", "set", "lo", "up")
+	}
+	// Snooping off: the bridge floods the group to every port, as a plain switch does.
+	run("-n", hub, "link", "add", "br0", "type", "bridge", "mcast_snooping", "0")
+	run("-n", hub, "link", "set", "br0", "up")
+	for i, ns := range l.hosts {
+		port := fmt.Sprintf("p%d", i)
+		run("link", "add", lanDev, "netns", ns, "type", "veth", "peer", "name", port, "netns", hub)
+		run("-n", hub, "link", "set", port, "master", "br0", "up")
+		run("-n", ns, "addr", "add", l.addrs[i]+"/24", "dev", lanDev)
+		run("-n", ns, "link", "set", lanDev, "up")
+	}
+	return l
+}
+
+// do runs fn on a thread inside host i's namespace (as testbed.Bed.Do): sockets fn
+// opens live there.
+func (l *lan) do(i int, fn func() error) error {
+	f, err := os.Open(filepath.Join("/run/netns", l.hosts[i]))
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	errc := make(chan error, 1)
+	go func() {
+		runtime.LockOSThread() // never unlocked: the thread dies with the goroutine
+		if err := unix.Setns(int(f.Fd()), unix.CLONE_NEWNET); err != nil {
+			errc <- err
+			return
+		}
+		errc <- fn()
+	}()
+	return <-errc
+}
+
+// linkBytes reads host i's veth byte counters.
+func (l *lan) linkBytes(t *testing.T, i int) (rx, tx uint64) {
+	t.Helper()
+	out, err := exec.Command("ip", "-n", l.hosts[i], "-s", "-j", "link", "show", "dev", lanDev).Output()
+	if err != nil {
+		t.Fatalf("ip -s link in %s: %v", l.hosts[i], err)
+	}
+	var links []struct {
+		Stats struct {
+			RX struct{ Bytes uint64 } `json:"rx"`
+			TX struct{ Bytes uint64 } `json:"tx"`
+		} `json:"stats64"`
+	}
+	if err := json.Unmarshal(out, &links); err != nil || len(links) != 1 {
+		t.Fatalf("ip -s -j link: %v: %s", err, out)
+	}
+	return links[0].Stats.RX.Bytes, links[0].Stats.TX.Bytes
+}
+
+// One sender and three receivers on a switch, one receiver behind 5% random loss:
+// every receiver shows at least 99% of the frames whole (arrived, rebuilt from parity
+// or repaired by the next frame), and the sender's link carries about one stream,
+// not three.
+func TestMulticastToThreeReceiversOneLossy(t *testing.T) {
+	const receivers, port, group = 3, 5600, "239.77.2.1:5600"
+	l := newLAN(t, 1+receivers)
+	// 5% of the group's datagrams dropped on arrival at receiver 1 (nftables; no netem here).
+	nft := fmt.Sprintf("table inet hrvsmc {\n chain in {\n  type filter hook input priority 0;\n  udp dport %d numgen random mod 100 < 5 drop\n }\n}\n", port)
+	cmd := exec.Command("ip", "netns", "exec", l.hosts[1], "nft", "-f", "-")
+	cmd.Stdin = strings.NewReader(nft)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("nft: %v: %s", err, out)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	defer cancel()
+	rs := startGroupReceivers(t, ctx, &wg, make([]receiver.Config, receivers), func(i int, c receiver.Config) (rx *receiver.Receiver, err error) {
+		c.Listen, c.Iface = group, lanDev
+		c.DialControl = func(ctx context.Context, addr string) (nc net.Conn, err error) {
+			err = l.do(1+i, func() (err error) {
+				var d net.Dialer
+				nc, err = d.DialContext(ctx, "tcp", addr)
+				return err
+			})
+			return nc, err
+		}
+		err = l.do(1+i, func() (err error) { rx, err = receiver.New(c); return err })
+		return rx, err
+	})
+	var tx *sender.Sender
+	if err := l.do(0, func() (err error) {
+		tx, err = sender.New(sender.Config{To: group, Iface: lanDev})
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	txCtx, stopTX := context.WithCancel(ctx)
+	txDone := make(chan error, 1)
+	go func() { txDone <- tx.Run(txCtx, pattern(t, 640, 384, 30), 0) }()
+	defer func() { stopTX(); <-txDone }()
+
+	// Warm up: every receiver linked and showing frames; then measure from there.
+	testrig.Eventually(t, testrig.Patience, func() error {
+		st := tx.Stats()
+		if len(st.Receivers) != receivers {
+			return fmt.Errorf("%d receivers linked", len(st.Receivers))
+		}
+		for i := range rs.rx {
+			if n := rs.count(i); n < 20 {
+				return fmt.Errorf("receiver %d showed %d frames", i, n)
+			}
+		}
+		return nil
+	})
+	type counts struct{ frames, whole uint64 }
+	snap := func() (c []counts, rxBytes []uint64, txBytes uint64) {
+		for i, rx := range rs.rx {
+			st := rx.Stats()
+			c = append(c, counts{st.FramesReceived, st.FramesComplete})
+			b, _ := l.linkBytes(t, 1+i)
+			rxBytes = append(rxBytes, b)
+		}
+		_, txBytes = l.linkBytes(t, 0)
+		return
+	}
+	c0, rx0, tx0 := snap()
+	testrig.Eventually(t, testrig.Patience, func() error {
+		for i, rx := range rs.rx {
+			if n := rx.Stats().FramesReceived - c0[i].frames; n < 150 {
+				return fmt.Errorf("receiver %d released %d frames since the warm-up", i, n)
+			}
+		}
+		return nil
+	})
+	c1, rx1, tx1 := snap()
+	st := tx.Stats()
+	for i := range rs.rx {
+		frames, whole := c1[i].frames-c0[i].frames, c1[i].whole-c0[i].whole
+		share := float64(whole) / float64(frames)
+		t.Logf("receiver %d: %d of %d frames whole (%.2f%%), %d bytes on its link; %+v", i, whole, frames, 100*share, rx1[i]-rx0[i], rs.rx[i].Stats())
+		if share < 0.99 {
+			t.Errorf("receiver %d: %.2f%% of frames whole, want at least 99%%", i, 100*share)
+		}
+	}
+	one := rx1[0] - rx0[0]
+	sent := tx1 - tx0
+	t.Logf("sender's link: %d bytes, %.2fx one receiver's; sender: %d frames, parity %.1f%%, loss %.1f%%, %d tiles lost, %d repaired; receivers %+v",
+		sent, float64(sent)/float64(one), st.FramesSent, st.FECPct, st.LossPct, st.TilesLost, st.TilesRepaired, st.Receivers)
+	if float64(sent) >= 1.5*float64(one) {
+		t.Errorf("the sender's link carried %d bytes, %.2fx one receiver's %d: want one stream, not %d", sent, float64(sent)/float64(one), one, receivers)
+	}
+	// The loss did bite: the lossy receiver needed parity, and the sender saw its loss.
+	if rst := rs.rx[0].Stats(); rst.DatagramsRecovered == 0 {
+		t.Errorf("the lossy receiver rebuilt nothing from parity: %+v", rst)
+	}
+	lossiest := 0.0
+	for _, r := range st.Receivers {
+		lossiest = max(lossiest, r.LossPct)
+		if r.LeftBehind {
+			t.Errorf("receiver %s left behind at %.1f%% loss", r.Addr, r.LossPct)
+		}
+	}
+	if lossiest < 2 || lossiest > 10 {
+		t.Errorf("the sender saw at most %.1f%% loss at a receiver, want about 5%%", lossiest)
+	}
+}
