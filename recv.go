@@ -44,8 +44,9 @@ type recvFlags struct {
 	decoder         string
 	maxMemory       units.Bytes
 	key             keyFlags
-	name            string // recv only: the name announced on the LAN
-	announce        bool   // recv only: announce at all
+	name            string     // recv only: the name announced on the LAN
+	announce        bool       // recv only: announce at all
+	group           groupFlags // recv only: multicast (multicast.go)
 }
 
 // newRecvFlags returns the receive flags' defaults.
@@ -126,7 +127,7 @@ const dirBacklog = 8
 func (f *recvFlags) config(listen string, log *slog.Logger) receiver.Config {
 	cfg := receiver.Config{Listen: listen, Sockets: f.sockets, Deadline: f.deadline, MaxMemory: int64(f.maxMemory),
 		Backlog: f.backlog(),
-		Limits:  wire.Limits{MaxWidth: f.maxSize.W, MaxHeight: f.maxSize.H}, Log: log}
+		Limits:  wire.Limits{MaxWidth: f.maxSize.W, MaxHeight: f.maxSize.H}, Log: log, Iface: f.group.iface}
 	if f.decoder == "stdlib" {
 		cfg.NewDecoder = func(h *tile.Headers) tile.Decoder { return &tile.StdDecoder{Headers: h} }
 	} else {
@@ -145,11 +146,15 @@ func recvCommand() *cli.Command {
 		Long: "Receives a stream on a UDP port (and TCP on the same port for acknowledgements),\n" +
 			"rebuilds frames and shows the newest.",
 		Flags: func(fs *flag.FlagSet) {
-			fs.StringVar(&listen, "listen", "", "`address` to listen on, HOST:PORT, e.g. 0.0.0.0:5000; port 0 picks a free one (required)")
+			fs.StringVar(&listen, "listen", "", "`address` to listen on, HOST:PORT, e.g. 0.0.0.0:5000; port 0 picks a free one;\nor a multicast GROUP:PORT to join, e.g. 239.1.2.3:5000 (required)")
 			f.register(fs, false)
+			f.group.register(fs, false)
 		},
-		Check: func(*flag.FlagSet) error {
+		Check: func(fs *flag.FlagSet) error {
 			if err := checkAddr("--listen", listen, true); err != nil {
+				return err
+			}
+			if err := f.group.check(fs, "--listen", listen); err != nil {
 				return err
 			}
 			return f.check()
@@ -190,7 +195,9 @@ func runRecv(ctx context.Context, env *cli.Env, f *recvFlags, listen string) err
 		return err
 	}
 	env.Log.Info("receiving", "listen", rx.Addr(), "sockets", cfg.Sockets)
-	if f.announce {
+	if f.announce && isGroupAddr(listen) {
+		env.Log.Info(groupNote(listen, f.group.iface))
+	} else if f.announce {
 		name := f.name
 		if name == "" {
 			name = discover.DefaultName()

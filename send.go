@@ -65,7 +65,8 @@ type sendFlags struct {
 	refresh                 time.Duration
 	minQuality, fec         int
 	key                     keyFlags
-	metrics                 string // send only: where to serve /metrics
+	metrics                 string     // send only: where to serve /metrics
+	group                   groupFlags // send only: multicast (multicast.go)
 }
 
 // newSendFlags returns the send flags' defaults.
@@ -151,7 +152,8 @@ func (f *sendFlags) config(to string, log *slog.Logger) sender.Config {
 	cfg := sender.Config{To: to, Quality: f.quality, TileW: f.tile.W, TileH: f.tile.H, MTU: f.mtu,
 		Workers: f.workers, Sockets: f.sockets, Window: f.window, RateBits: int64(f.rate * 1e6),
 		MaxBitrate: int64(f.maxBitrate), ChangeThreshold: f.changeThreshold, Refresh: f.refresh,
-		MinQuality: f.minQuality, FEC: f.fec, Log: log}
+		MinQuality: f.minQuality, FEC: f.fec, Log: log,
+		Iface: f.group.iface, TTL: f.group.ttl, GroupFloor: int64(f.group.floor * 1e6)}
 	if f.encoder == "stdlib" {
 		cfg.NewEncoder = func() tile.Encoder { return &tile.StdEncoder{} }
 	} else {
@@ -191,17 +193,22 @@ func sendCommand() *cli.Command {
 	var to string
 	return &cli.Command{
 		Name:      "send",
-		UsageLine: "send --to HOST:PORT|NAME|auto [flags]",
+		UsageLine: "send --to HOST:PORT|GROUP:PORT|NAME|auto [flags]",
 		Short:     "stream a source to a receiver",
 		Long: "Streams a source (the test pattern, a V4L2 camera or a video file) to a receiver over UDP,\n" +
-			"with acknowledgements over TCP on the same port.",
+			"with acknowledgements over TCP on the same port; or to any number of receivers at once\n" +
+			"through a multicast group (--to 239.1.2.3:5000), each receiver dialling back for its acknowledgements.",
 		Flags: func(fs *flag.FlagSet) {
 			fs.StringVar(&to, "to", "", "receiver `address` HOST:PORT, port 1..65535, or the name a receiver announces on the LAN\n(hrvs list), or auto for the only one (required)")
 			fs.StringVar(&f.metrics, "metrics", "", "serve Prometheus /metrics on this `address`; :9100 listens on loopback only,\n0.0.0.0:9100 on every interface (default: none)")
 			f.register(fs)
+			f.group.register(fs, true)
 		},
 		Check: func(fs *flag.FlagSet) error {
 			if err := checkTo(to); err != nil {
+				return err
+			}
+			if err := f.group.check(fs, "--to", to); err != nil {
 				return err
 			}
 			if f.metrics != "" {
@@ -312,6 +319,9 @@ func sendLine(tx *sender.Sender, src capture.Source) func(time.Time) string {
 		}
 		if s.ControlConnected {
 			link = fmt.Sprintf("rtt %.1f ms", s.RTTMs)
+		}
+		if s.Receivers != nil {
+			link = groupLine(s)
 		}
 		line := fmt.Sprintf("send: %5.1f fps %7.1f Mbit/s (target %.1f)  q%d  %dx%d  tiles %.0f%%  loss %.1f%%  fec %.0f%%  sent %d  dropped %d busy %d window %d rate  encode %.1f ms  %s",
 			frames.Per(s.FramesSent, now), bytes.Per(s.BytesSent, now)*8/1e6, s.TargetMbps, s.Quality, s.Width, s.Height,

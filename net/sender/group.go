@@ -572,15 +572,13 @@ func (g *group) Refusal() error {
 	return g.refusal
 }
 
-// receivers is the per-receiver part of Stats.
+// receivers is the per-receiver part of Stats: every receiver linked now, and the
+// most recent maxMembers that went.
 func (g *group) receivers(now time.Time) []ReceiverStats {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	var out []ReceiverStats
-	for _, m := range g.members {
-		if m.gone {
-			continue
-		}
+	for _, m := range g.members { // those gone too, for a summary at the end
 		m.ackTimes = pruneTimes(m.ackTimes, now)
 		fps := 0.0
 		if span := min(fpsSpan, now.Sub(m.joined)); span > 0 {

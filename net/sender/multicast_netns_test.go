@@ -166,8 +166,8 @@ func TestMulticastToThreeReceiversOneLossy(t *testing.T) {
 	// Warm up: every receiver linked and showing frames; then measure from there.
 	testrig.Eventually(t, testrig.Patience, func() error {
 		st := tx.Stats()
-		if len(st.Receivers) != receivers {
-			return fmt.Errorf("%d receivers linked", len(st.Receivers))
+		if linked(st) != receivers {
+			return fmt.Errorf("%d receivers linked", linked(st))
 		}
 		for i := range rs.rx {
 			if n := rs.count(i); n < 20 {
