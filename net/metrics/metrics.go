@@ -187,7 +187,7 @@ func NewReceiverCollector(rx Receiver) prometheus.Collector {
 // the rate control's state and the control link's round-trip time.
 func NewSenderCollector(tx Sender) prometheus.Collector {
 	type S = sender.Stats
-	return newCollector("sender", tx.Stats, []*metric[S]{
+	c := newCollector("sender", tx.Stats, []*metric[S]{
 		counter("frames_captured_total", "Frames taken from the source.", func(s S) uint64 { return s.FramesCaptured }),
 		counter("frames_sent_total", "Frames sent.", func(s S) uint64 { return s.FramesSent }),
 		byLabel("frames_dropped_total", "Frames not sent, by reason: busy (encoders still on the previous frame), window (too many unacknowledged), rate (over the rate control's budget).", "reason", map[string]func(S) uint64{
@@ -224,6 +224,9 @@ func NewSenderCollector(tx Sender) prometheus.Collector {
 		gauge("frame_width_pixels", "The frame's width.", func(s S) float64 { return float64(s.Width) }),
 		gauge("frame_height_pixels", "The frame's height.", func(s S) float64 { return float64(s.Height) }),
 	})
+	g := newGroupMetrics() // a multicast group's receivers (group.go)
+	c.descs, c.extra = g.describe(), g.collect
+	return c
 }
 
 // Handler serves the collectors' metrics, and the process's and Go runtime's, in the
