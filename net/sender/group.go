@@ -137,6 +137,7 @@ type group struct {
 	// it, or of older frames, come too late to count.
 	handed    uint32
 	hasHanded bool
+	handedAt  map[uint32]time.Time // when the last handedKeep merges were handed on
 	refusal   error
 }
 
@@ -144,7 +145,8 @@ func newGroup(ln net.Listener, stream uint32, floor int64, log *slog.Logger) *gr
 	if floor <= 0 {
 		floor = DefaultGroupFloor
 	}
-	return &group{ln: ln, stream: stream, floor: float64(floor), log: log, ready: make(chan struct{})}
+	return &group{ln: ln, stream: stream, floor: float64(floor), log: log, ready: make(chan struct{}),
+		handedAt: map[uint32]time.Time{}}
 }
 
 // keyed sets the sender's key for every link: each receiver proves it (§7.2) and gets
@@ -280,9 +282,18 @@ func (g *group) ack(m *member, a *wire.Ack, now time.Time) {
 		m.loss += 0.05 * (float64(lost)/float64(d) - m.loss)
 	}
 	var out []*wire.Ack
-	if m.inStep() && g.hasHanded && int32(a.Frame-g.handed) <= 0 {
+	switch {
+	case m.left && !m.gone:
+		// Not waited for, but still timed against the merge, so one that keeps up
+		// again can come back in step.
+		if at, ok := g.handedAt[a.Frame]; ok && now.Sub(at) > g.hold() {
+			m.late += 0.02 * (1 - m.late)
+		} else {
+			m.late *= 0.98
+		}
+	case m.inStep() && g.hasHanded && int32(a.Frame-g.handed) <= 0:
 		m.late += 0.02 * (1 - m.late) // its frame was merged without it
-	} else if m.inStep() {
+	case m.inStep():
 		mg := g.find(a.Frame, now)
 		if mg != nil && !mg.from[m] {
 			mg.add(m, a)
@@ -367,12 +378,11 @@ func (mg *merge) miss(m *member) {
 // once they waited mergeHold, the rest up to them. A receiver whose acknowledgement
 // missed a merge that went without it counts it late and its tiles as lost.
 func (g *group) collect(now time.Time, force bool) []*wire.Ack {
-	hold := mergeHold
+	hold := g.hold()
 	var steer []*member
 	for _, m := range g.members {
 		if m.inStep() {
 			steer = append(steer, m)
-			hold = max(hold, 2*m.link.RTT())
 		}
 	}
 	last := -1
@@ -401,6 +411,8 @@ func (g *group) collect(now time.Time, force bool) []*wire.Ack {
 			}
 		}
 		g.handed, g.hasHanded = mg.frame, true
+		g.handedAt[mg.frame] = now
+		delete(g.handedAt, mg.frame-handedKeep)
 		if mg.got {
 			a := mg.ack
 			out = append(out, &a)
@@ -408,6 +420,22 @@ func (g *group) collect(now time.Time, force bool) []*wire.Ack {
 	}
 	g.pending = g.pending[last+1:]
 	return out
+}
+
+// handedKeep is how many merges' hand-on times are kept, to time the acknowledgements
+// of receivers left behind.
+const handedKeep = 256
+
+// hold is how long a merge waits for slow receivers: mergeHold, or twice the longest
+// round trip of the receivers in step.
+func (g *group) hold() time.Duration {
+	hold := mergeHold
+	for _, m := range g.members {
+		if m.inStep() {
+			hold = max(hold, 2*m.link.RTT())
+		}
+	}
+	return hold
 }
 
 // tick hands on merges that waited long enough and reviews each receiver's place.

@@ -204,3 +204,30 @@ func TestGroupParityFollowsTheWorstReceiver(t *testing.T) {
 		})
 	}
 }
+
+func TestAReceiverLeftBehindIsStillTimed(t *testing.T) {
+	t0 := time.Unix(1000, 0)
+	for _, tc := range []struct {
+		name  string
+		after time.Duration
+		later bool
+	}{
+		{"its acknowledgement soon after the merge counts as keeping up", 10 * time.Millisecond, false},
+		{"its acknowledgement long after the merge counts as late", time.Second, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			g, out := newTestGroup()
+			in := g.addMember(&fakeMember{up: true}, t0)
+			left := g.addMember(&fakeMember{up: true}, t0)
+			left.left, left.late = true, 0.5
+			g.ack(in, ack(1, 4000, []int{0}, 1, []int{0}, 1, 2), t0)
+			if len(*out) != 1 {
+				t.Fatalf("the merge waited for a receiver left behind: %d merged", len(*out))
+			}
+			g.ack(left, ack(1, 4000, []int{0}, 1, []int{0}, 1, 2), t0.Add(tc.after))
+			if (left.late > 0.5) != tc.later {
+				t.Fatalf("late share %.3f after an acknowledgement %v after the merge", left.late, tc.after)
+			}
+		})
+	}
+}
