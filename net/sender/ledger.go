@@ -187,15 +187,16 @@ func (l *ledger) checkLoop(now time.Time) bool {
 	up := l.link.Connected()
 	if up && !l.linkUp {
 		l.linkUpAt = now
-		// A reconnection may reach a restarted receiver that holds nothing: send
-		// every tile again. (On the first connection, frames sent before it are
-		// settled by the first ack like any others.)
-		if n := l.link.Reconnects(); n != l.reconnects {
-			l.reconnects = n
-			for i := range l.tiles {
-				if l.tiles[i].everSent {
-					l.tiles[i].lost = true
-				}
+	}
+	// A reconnection may reach a restarted receiver that holds nothing, and a
+	// multicast receiver that joins holds nothing (the link stays up for the others):
+	// send every tile again. (On the first connection, frames sent before it are
+	// settled by the first ack like any others.)
+	if n := l.link.Reconnects(); up && n != l.reconnects {
+		l.reconnects = n
+		for i := range l.tiles {
+			if l.tiles[i].everSent {
+				l.tiles[i].lost = true
 			}
 		}
 	}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -12,6 +13,7 @@ import (
 	"github.com/hrvs/hrvs/net/receiver"
 	"github.com/hrvs/hrvs/net/seal"
 	"github.com/hrvs/hrvs/net/sender"
+	"github.com/hrvs/hrvs/net/tile"
 )
 
 // loopbackName is the loopback interface's name, where a group on this machine lives.
@@ -166,4 +168,79 @@ func linked(st sender.Stats) int {
 		}
 	}
 	return n
+}
+
+// A receiver that joins a running group of a still scene is sent the whole picture at
+// once: its link's arrival marks every tile for repair (with the rolling refresh out of
+// the way, an hour; only the one-tile keepalive would bring it otherwise, a tile a frame).
+func TestALateJoinerIsSentTheWholePictureAtOnce(t *testing.T) {
+	lo := loopbackName(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	defer cancel()
+	first, err := receiver.New(receiver.Config{Listen: "239.77.1.2:0", Iface: lo})
+	if err != nil {
+		t.Fatal(err)
+	}
+	group := first.Addr()
+	wg.Go(func() { first.Run(ctx) })
+	wg.Go(func() {
+		for {
+			f, err := first.Next(ctx)
+			if err != nil {
+				return
+			}
+			f.Release()
+		}
+	})
+	src := still{pattern(t, 320, 192, 30)}
+	tx, err := sender.New(sender.Config{To: group, Iface: lo, Refresh: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	txCtx, stopTX := context.WithCancel(ctx)
+	txDone := make(chan error, 1)
+	go func() { txDone <- tx.Run(txCtx, src, 0) }()
+	defer func() { stopTX(); <-txDone }()
+	// The first receiver has had the whole picture and the scene sends nothing new.
+	testrig.Eventually(t, testrig.Patience, func() error {
+		if st := tx.Stats(); st.FramesAcked < 30 {
+			return fmt.Errorf("%d frames acknowledged", st.FramesAcked)
+		}
+		return nil
+	})
+	before := tx.Stats()
+	late, err := receiver.New(receiver.Config{Listen: group, Iface: lo})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wg.Go(func() { late.Run(ctx) })
+	ref := reference(src)(0)
+	var best atomic.Uint64 // PSNR x 100 of the best frame the joiner showed
+	wg.Go(func() {
+		for {
+			f, err := late.Next(ctx)
+			if err != nil {
+				return
+			}
+			if p := uint64(100 * tile.PSNR(ref, f.Image)); p > best.Load() {
+				best.Store(p)
+			}
+			f.Release()
+		}
+	})
+	testrig.Eventually(t, testrig.Patience, func() error {
+		if p := float64(best.Load()) / 100; p < 30 {
+			return fmt.Errorf("the late joiner's best picture is at %.1f dB", p)
+		}
+		return nil
+	})
+	testrig.Eventually(t, testrig.Patience, func() error {
+		st := tx.Stats()
+		if n := st.TilesRepaired - before.TilesRepaired; n < uint64(st.Tiles) {
+			return fmt.Errorf("%d tiles sent again since the join, want all %d", n, st.Tiles)
+		}
+		return nil
+	})
 }
