@@ -120,25 +120,29 @@ func (l *lan) linkBytes(t *testing.T, i int) (rx, tx uint64) {
 	return links[0].Stats.RX.Bytes, links[0].Stats.TX.Bytes
 }
 
-// One sender and three receivers on a switch, one receiver behind 5% random loss:
-// every receiver shows at least 99% of the frames whole (arrived, rebuilt from parity
-// or repaired by the next frame), and the sender's link carries about one stream,
-// not three.
-func TestMulticastToThreeReceiversOneLossy(t *testing.T) {
-	const receivers, port, group = 3, 5600, "239.77.2.1:5600"
-	l := newLAN(t, 1+receivers)
-	// 5% of the group's datagrams dropped on arrival at receiver 1 (nftables; no netem here).
-	nft := fmt.Sprintf("table inet hrvsmc {\n chain in {\n  type filter hook input priority 0;\n  udp dport %d numgen random mod 100 < 5 drop\n }\n}\n", port)
-	cmd := exec.Command("ip", "netns", "exec", l.hosts[1], "nft", "-f", "-")
-	cmd.Stdin = strings.NewReader(nft)
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("nft: %v: %s", err, out)
-	}
+// groupOnLAN runs one sender and a receiver per entry of lossPct on a LAN, each
+// receiver dropping that percentage of the group's datagrams on arrival (nftables; no
+// netem here), until the test ends; then it stops them all before the LAN goes.
+func groupOnLAN(t *testing.T, lossPct []int, cfg sender.Config) (*lan, *groupReceivers, *sender.Sender) {
+	t.Helper()
+	const port, group = 5600, "239.77.2.1:5600"
+	l := newLAN(t, 1+len(lossPct))
 	ctx, cancel := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	defer wg.Wait()
-	defer cancel()
-	rs := startGroupReceivers(t, ctx, &wg, make([]receiver.Config, receivers), func(i int, c receiver.Config) (rx *receiver.Receiver, err error) {
+	wg := &sync.WaitGroup{}
+	t.Cleanup(wg.Wait) // cleanups run last first: the LAN goes after everything on it stopped
+	t.Cleanup(cancel)
+	for i, pct := range lossPct {
+		if pct == 0 {
+			continue
+		}
+		nft := fmt.Sprintf("table inet hrvsmc {\n chain in {\n  type filter hook input priority 0;\n  udp dport %d numgen random mod 100 < %d drop\n }\n}\n", port, pct)
+		cmd := exec.Command("ip", "netns", "exec", l.hosts[1+i], "nft", "-f", "-")
+		cmd.Stdin = strings.NewReader(nft)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("nft: %v: %s", err, out)
+		}
+	}
+	rs := startGroupReceivers(t, ctx, wg, make([]receiver.Config, len(lossPct)), func(i int, c receiver.Config) (rx *receiver.Receiver, err error) {
 		c.Listen, c.Iface = group, lanDev
 		c.DialControl = func(ctx context.Context, addr string) (nc net.Conn, err error) {
 			err = l.do(1+i, func() (err error) {
@@ -152,22 +156,18 @@ func TestMulticastToThreeReceiversOneLossy(t *testing.T) {
 		return rx, err
 	})
 	var tx *sender.Sender
-	if err := l.do(0, func() (err error) {
-		tx, err = sender.New(sender.Config{To: group, Iface: lanDev})
-		return err
-	}); err != nil {
+	cfg.To, cfg.Iface = group, lanDev
+	if err := l.do(0, func() (err error) { tx, err = sender.New(cfg); return err }); err != nil {
 		t.Fatal(err)
 	}
 	txCtx, stopTX := context.WithCancel(ctx)
 	txDone := make(chan error, 1)
 	go func() { txDone <- tx.Run(txCtx, pattern(t, 640, 384, 30), 0) }()
-	defer func() { stopTX(); <-txDone }()
-
-	// Warm up: every receiver linked and showing frames; then measure from there.
+	t.Cleanup(func() { stopTX(); <-txDone })
+	// Warm up: every receiver linked and showing frames.
 	testrig.Eventually(t, testrig.Patience, func() error {
-		st := tx.Stats()
-		if linked(st) != receivers {
-			return fmt.Errorf("%d receivers linked", linked(st))
+		if n := linked(tx.Stats()); n != len(lossPct) {
+			return fmt.Errorf("%d receivers linked", n)
 		}
 		for i := range rs.rx {
 			if n := rs.count(i); n < 20 {
@@ -176,6 +176,15 @@ func TestMulticastToThreeReceiversOneLossy(t *testing.T) {
 		}
 		return nil
 	})
+	return l, rs, tx
+}
+
+// One sender and three receivers on a switch, one receiver behind 5% random loss:
+// every receiver shows at least 99% of the frames whole (arrived, or rebuilt from the
+// parity sized for the lossy one), and the sender's link carries about one stream,
+// not three.
+func TestMulticastToThreeReceiversOneLossy(t *testing.T) {
+	l, rs, tx := groupOnLAN(t, []int{5, 0, 0}, sender.Config{})
 	type counts struct{ frames, whole uint64 }
 	snap := func() (c []counts, rxBytes []uint64, txBytes uint64) {
 		for i, rx := range rs.rx {
@@ -211,7 +220,7 @@ func TestMulticastToThreeReceiversOneLossy(t *testing.T) {
 	t.Logf("sender's link: %d bytes, %.2fx one receiver's; sender: %d frames, parity %.1f%%, loss %.1f%%, %d tiles lost, %d repaired; receivers %+v",
 		sent, float64(sent)/float64(one), st.FramesSent, st.FECPct, st.LossPct, st.TilesLost, st.TilesRepaired, st.Receivers)
 	if float64(sent) >= 1.5*float64(one) {
-		t.Errorf("the sender's link carried %d bytes, %.2fx one receiver's %d: want one stream, not %d", sent, float64(sent)/float64(one), one, receivers)
+		t.Errorf("the sender's link carried %d bytes, %.2fx one receiver's %d: want one stream, not %d", sent, float64(sent)/float64(one), one, len(rs.rx))
 	}
 	// The loss did bite: the lossy receiver needed parity, and the sender saw its loss.
 	if rst := rs.rx[0].Stats(); rst.DatagramsRecovered == 0 {
@@ -226,5 +235,51 @@ func TestMulticastToThreeReceiversOneLossy(t *testing.T) {
 	}
 	if lossiest < 2 || lossiest > 10 {
 		t.Errorf("the sender saw at most %.1f%% loss at a receiver, want about 5%%", lossiest)
+	}
+}
+
+// A receiver behind 40% loss would cost the others parity beyond the limit (20%): it is
+// left behind, told so and logged, while the two others keep their frames whole.
+func TestMulticastLeavesAFarLossierReceiverBehind(t *testing.T) {
+	_, rs, tx := groupOnLAN(t, []int{40, 0, 0}, sender.Config{})
+	testrig.Eventually(t, testrig.Patience, func() error {
+		if !rs.rx[0].LeftBehind() {
+			return fmt.Errorf("the receiver at 40%% loss was not told it is left behind; sender sees %+v", tx.Stats().Receivers)
+		}
+		return nil
+	})
+	st := tx.Stats()
+	left := 0
+	for _, r := range st.Receivers {
+		if r.LeftBehind {
+			left++
+			if r.LossPct < 20 {
+				t.Errorf("receiver %s left behind at %.1f%% loss", r.Addr, r.LossPct)
+			}
+		}
+	}
+	if left != 1 {
+		t.Fatalf("%d receivers left behind, want the lossy one: %+v", left, st.Receivers)
+	}
+	// From here the others steer alone: their frames stay whole.
+	before := []receiver.Stats{rs.rx[1].Stats(), rs.rx[2].Stats()}
+	testrig.Eventually(t, testrig.Patience, func() error {
+		for i, rx := range rs.rx[1:] {
+			if n := rx.Stats().FramesReceived - before[i].FramesReceived; n < 100 {
+				return fmt.Errorf("receiver %d released %d frames since", 1+i, n)
+			}
+		}
+		return nil
+	})
+	for i, rx := range rs.rx[1:] {
+		after := rx.Stats()
+		frames, whole := after.FramesReceived-before[i].FramesReceived, after.FramesComplete-before[i].FramesComplete
+		t.Logf("receiver %d: %d of %d frames whole", 1+i, whole, frames)
+		if float64(whole) < 0.99*float64(frames) {
+			t.Errorf("receiver %d: %d of %d frames whole after the lossy one was left behind", 1+i, whole, frames)
+		}
+	}
+	if st := tx.Stats(); st.FECPct > 25 {
+		t.Errorf("parity at %.0f%% with the lossy receiver left behind", st.FECPct)
 	}
 }
