@@ -273,4 +273,3 @@ func TestFit(t *testing.T) {
 		})
 	}
 }
-
