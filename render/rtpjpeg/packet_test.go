@@ -273,3 +273,40 @@ func TestFit(t *testing.T) {
 		})
 	}
 }
+
+func TestShrink(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		w, h    int
+		sub     image.YCbCrSubsampleRatio
+		dw, dh  int
+		minPSNR float64
+	}{
+		{"2560x1440 4:2:0 to 2040x1144", 2560, 1440, image.YCbCrSubsampleRatio420, 2040, 1144, 40},
+		{"7680x4320 4:2:2 to 2040x1144", 7680, 4320, image.YCbCrSubsampleRatio422, 2040, 1144, 35},
+		{"odd-sized 4:4:4 301x203 to 96x64", 301, 203, image.YCbCrSubsampleRatio444, 96, 64, 35},
+	} {
+		t.Run(tc.name+" matches an area filter", func(t *testing.T) {
+			img := testpic.Picture(tc.w, tc.h, tc.sub, 2)
+			var s shrinker
+			got, err := s.shrink(img, tc.dw, tc.dh)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got.Rect.Dx() != tc.dw || got.Rect.Dy() != tc.dh || got.SubsampleRatio != tc.sub {
+				t.Fatalf("got %v %v", got.Rect, got.SubsampleRatio)
+			}
+			if p := testpic.PSNR(testpic.Shrink(img, tc.dw, tc.dh), got); p < tc.minPSNR {
+				t.Fatalf("PSNR %.1f dB against testpic.Shrink, want >= %.0f", p, tc.minPSNR)
+			}
+		})
+	}
+	t.Run("a picture whose planes are too short is an error, not a panic", func(t *testing.T) {
+		img := testpic.Picture(64, 64, image.YCbCrSubsampleRatio420, 0)
+		img.Cb = img.Cb[:10]
+		var s shrinker
+		if _, err := s.shrink(img, 32, 32); err == nil {
+			t.Fatal("no error")
+		}
+	})
+}

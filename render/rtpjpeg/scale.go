@@ -23,7 +23,8 @@ func fit(w, h int) (fw, fh int, scaled bool) {
 // between calls, so a stream of one size allocates once.
 type shrinker struct {
 	dst    *image.YCbCr
-	x0, x1 []int // source columns [x0, x1) of each output column, for the plane in use
+	x0, x1 []int    // source columns [x0, x1) of each output column, for the plane in use
+	colSum []uint32 // the source rows of one output row summed per column
 }
 
 // shrink returns src scaled to w x h with src's chroma subsampling; planes too short
@@ -70,7 +71,10 @@ func chromaSize(r image.YCbCrSubsampleRatio, w, h int) (int, int) {
 	return w, h
 }
 
-// plane scales one sw x sh plane into a dw x dh one.
+// plane scales one sw x sh plane into a dw x dh one. Each output row first sums the
+// source rows it covers into colSum, then each output sample sums its columns of
+// colSum and divides by the box's area with a 16-bit fixed-point reciprocal (one
+// multiply instead of a division per sample).
 func (s *shrinker) plane(dst []byte, dstride, dw, dh int, src []byte, sstride, sw, sh int) {
 	if dw == 0 || dh == 0 || sw == 0 || sh == 0 {
 		return
@@ -81,20 +85,37 @@ func (s *shrinker) plane(dst []byte, dstride, dw, dh int, src []byte, sstride, s
 		s.x0 = append(s.x0, a)
 		s.x1 = append(s.x1, max((x+1)*sw/dw, a+1))
 	}
+	if cap(s.colSum) < sw {
+		s.colSum = make([]uint32, sw)
+	}
+	colSum := s.colSum[:sw]
 	for y := range dh {
 		y0 := y * sh / dh
 		y1 := max((y+1)*sh/dh, y0+1)
+		copy8(colSum, src[y0*sstride:y0*sstride+sw])
+		for sy := y0 + 1; sy < y1; sy++ {
+			line := src[sy*sstride : sy*sstride+sw]
+			for i, v := range line {
+				colSum[i] += uint32(v)
+			}
+		}
+		ny := uint32(y1 - y0)
 		row := dst[y*dstride : y*dstride+dw]
 		for x := range row {
-			sum, n := 0, 0
-			for sy := y0; sy < y1; sy++ {
-				line := src[sy*sstride:]
-				for sx := s.x0[x]; sx < s.x1[x]; sx++ {
-					sum += int(line[sx])
-				}
-				n += s.x1[x] - s.x0[x]
+			a, b := s.x0[x], s.x1[x]
+			var sum uint32
+			for _, v := range colSum[a:b] {
+				sum += v
 			}
-			row[x] = uint8((sum + n/2) / n)
+			n := ny * uint32(b-a)
+			row[x] = uint8(min((uint64(sum)*(1<<16/uint64(n)+1)+1<<15)>>16, 255)) // the reciprocal rounds up
 		}
+	}
+}
+
+// copy8 widens src into dst.
+func copy8(dst []uint32, src []byte) {
+	for i, v := range src {
+		dst[i] = uint32(v)
 	}
 }

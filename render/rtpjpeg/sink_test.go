@@ -118,6 +118,11 @@ func TestSinkSendsFrames(t *testing.T) {
 					t.Fatalf("timestamps %v: want 3600 apart", ts)
 				}
 			}
+			// The count follows the last packet: wait for it.
+			end := time.Now().Add(deadline)
+			for s.Stats().FramesSent < 3 && time.Now().Before(end) {
+				time.Sleep(time.Millisecond)
+			}
 			st := s.Stats()
 			if st.FramesSent != 3 || st.SendErrors != 0 || (tc.wantW != tc.w) != (st.FramesScaled == 3) {
 				t.Fatalf("stats %+v", st)
