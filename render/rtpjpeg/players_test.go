@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hrvs/hrvs/net/receiver"
 	"github.com/hrvs/hrvs/render/internal/testpic"
 )
 
@@ -32,7 +33,12 @@ func feed(t *testing.T, s *Sink, img *image.YCbCr) (stop func()) {
 		tick := time.NewTicker(40 * time.Millisecond)
 		defer tick.Stop()
 		for seq := uint32(0); ; seq++ {
-			show(t, s, img, seq, time.Now())
+			f := receiver.NewFrame(img, seq)
+			f.Captured = time.Now()
+			if err := s.Show(f); err != nil {
+				t.Error(err) // not Fatal: this is not the test's goroutine
+			}
+			f.Release()
 			select {
 			case <-done:
 				return

@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -214,6 +215,34 @@ func TestSinkClose(t *testing.T) {
 		show(t, s, img, 1, time.Now())
 		if f, _ := s.take(); f != nil {
 			t.Fatal("a frame kept after Close")
+		}
+	})
+}
+
+func TestSinkStopsItsGoroutines(t *testing.T) {
+	t.Run("a sink sending and publishing to a server that is not there leaves no goroutine behind after Close", func(t *testing.T) {
+		before := runtime.NumGoroutine()
+		s, err := Open(Options{To: "127.0.0.1:9", Publish: "rtsp://127.0.0.1:9/x"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		img := testpic.Picture(64, 64, image.YCbCrSubsampleRatio420, 0)
+		end := time.Now().Add(deadline)
+		for s.Stats().FramesSent == 0 || s.Stats().PublishDrops == 0 {
+			if time.Now().After(end) {
+				t.Fatalf("stats %+v", s.Stats())
+			}
+			show(t, s, img, 0, time.Now())
+			time.Sleep(time.Millisecond)
+		}
+		if err := s.Close(); err != nil {
+			t.Fatal(err)
+		}
+		for n := runtime.NumGoroutine(); n > before; n = runtime.NumGoroutine() {
+			if time.Now().After(end) {
+				t.Fatalf("%d goroutines after Close, %d before Open", n, before)
+			}
+			time.Sleep(5 * time.Millisecond)
 		}
 	})
 }
