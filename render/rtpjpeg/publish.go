@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	neturl "net/url"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -49,6 +50,7 @@ func CheckPublishURL(u string) error {
 // and counted.
 type publisher struct {
 	url   string
+	shown string // url without its password, for logs
 	log   *slog.Logger
 	desc  *description.Session
 	media *description.Media
@@ -68,7 +70,11 @@ type publisher struct {
 func startPublisher(url string, log *slog.Logger) *publisher {
 	media := &description.Media{Type: description.MediaTypeVideo, Formats: []format.Format{&format.MJPEG{}}}
 	ctx, cancel := context.WithCancel(context.Background())
-	p := &publisher{url: url, log: log, media: media, desc: &description.Session{Title: "HRVS", Medias: []*description.Media{media}},
+	shown := url
+	if u, err := neturl.Parse(url); err == nil {
+		shown = u.Redacted()
+	}
+	p := &publisher{url: url, shown: shown, log: log, media: media, desc: &description.Session{Title: "HRVS", Medias: []*description.Media{media}},
 		cancel: cancel, done: make(chan struct{})}
 	go p.run(ctx)
 	return p
@@ -95,7 +101,7 @@ func (p *publisher) run(ctx context.Context) {
 			if ctx.Err() != nil {
 				return
 			}
-			p.log.Warn("RTSP publish failed; retrying", "url", p.url, "in", backoff, "err", err)
+			p.log.Warn("RTSP publish failed; retrying", "url", p.shown, "in", backoff, "err", err)
 			select {
 			case <-time.After(backoff):
 			case <-ctx.Done():
@@ -106,7 +112,7 @@ func (p *publisher) run(ctx context.Context) {
 		}
 		backoff = minBackoff
 		p.sessions.Add(1)
-		p.log.Info("RTSP publishing", "url", p.url)
+		p.log.Info("RTSP publishing", "url", p.shown)
 		p.setClient(c)
 		ended := make(chan error, 1)
 		go func() { ended <- c.Wait() }() // returns once c is closed, by the server or below
@@ -120,7 +126,7 @@ func (p *publisher) run(ctx context.Context) {
 			<-ended
 			return
 		}
-		p.log.Warn("RTSP publish ended; reconnecting", "url", p.url, "err", err)
+		p.log.Warn("RTSP publish ended; reconnecting", "url", p.shown, "err", err)
 	}
 }
 

@@ -228,6 +228,10 @@ func (s *Sink) run() {
 
 // send encodes f, releases it, and sends its packets.
 func (s *Sink) send(f *receiver.Frame, at time.Time) error {
+	if f.Image == nil {
+		f.Release()
+		return fmt.Errorf("rtpjpeg: frame %d has no picture", f.Seq)
+	}
 	img, err := s.fitted(f.Image)
 	if err == nil {
 		q := s.opt.Quality
@@ -334,5 +338,9 @@ func (s *Sink) Close() error {
 		s.pub.close()
 	}
 	s.closeConn()
+	st := s.Stats()
+	s.log.Info("RTP/JPEG out closed", "frames_sent", st.FramesSent, "frames_skipped", st.FramesSkipped,
+		"frames_scaled", st.FramesScaled, "frames_failed", st.FramesFailed, "packets", st.Packets,
+		"send_errors", st.SendErrors, "rtsp_sessions", st.Sessions, "rtsp_dropped", st.PublishDrops)
 	return nil
 }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"image"
+	"log/slog"
 	"net"
 	"os"
 	"path/filepath"
@@ -243,6 +244,27 @@ func TestSinkStopsItsGoroutines(t *testing.T) {
 				t.Fatalf("%d goroutines after Close, %d before Open", n, before)
 			}
 			time.Sleep(5 * time.Millisecond)
+		}
+	})
+}
+
+func TestPublisherLogsNoPassword(t *testing.T) {
+	t.Run("the URL of a refused RTSP server is logged without its password", func(t *testing.T) {
+		var logs syncBuffer
+		s, err := Open(Options{Publish: "rtsp://cam:s3cret@127.0.0.1:9/x", Log: slog.New(slog.NewTextHandler(&logs, nil))})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s.Close()
+		end := time.Now().Add(deadline)
+		for !strings.Contains(logs.String(), "RTSP publish failed") {
+			if time.Now().After(end) {
+				t.Fatalf("no failure logged:\n%s", logs.String())
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+		if l := logs.String(); strings.Contains(l, "s3cret") || !strings.Contains(l, "cam:xxxxx@127.0.0.1:9") {
+			t.Fatalf("log shows the password or not the user:\n%s", l)
 		}
 	})
 }
