@@ -22,6 +22,10 @@ import (
 // The players' end-to-end tests: the stream is played by ffmpeg and GStreamer, the
 // programs people already run, over loopback only.
 
+// playDeadline bounds one player's run: encoding 2560x1440 under the race detector on
+// a busy machine makes a frame every few seconds.
+const playDeadline = 3 * time.Minute
+
 // feed shows img to s every 40 ms (25 fps), stamped with the time shown, until
 // the returned stop is called; stop waits for the feeding goroutine.
 func feed(t *testing.T, s *Sink, img *image.YCbCr) (stop func()) {
@@ -88,7 +92,7 @@ func freeTCPPort(t *testing.T) int {
 // fails the test.
 func play(t *testing.T, args []string, w, h, frames int, start func() (stop func())) *image.RGBA {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), deadline)
+	ctx, cancel := context.WithTimeout(context.Background(), playDeadline)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, args[0], args[1:]...)
 	var out, stderr bytes.Buffer
@@ -139,7 +143,8 @@ func TestPlayers(t *testing.T) {
 				port := freeRTPPort(t)
 				opt = Options{To: net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), SDP: filepath.Join(t.TempDir(), "stream.sdp")}
 				args = []string{ffmpeg, "-hide_banner", "-loglevel", "error", "-protocol_whitelist", "file,udp,rtp",
-					"-buffer_size", "8388608", "-i", opt.SDP, "-frames:v", strconv.Itoa(frames), "-f", "rawvideo", "-pix_fmt", "rgb24", "pipe:1"}
+					"-buffer_size", "8388608", "-analyzeduration", "500000", "-fpsprobesize", "1", // the JPEG headers say all there is: probe briefly
+					"-i", opt.SDP, "-frames:v", strconv.Itoa(frames), "-f", "rawvideo", "-pix_fmt", "rgb24", "pipe:1"}
 			case "gst":
 				port := freeRTPPort(t)
 				opt = Options{To: net.JoinHostPort("127.0.0.1", strconv.Itoa(port))}
@@ -150,7 +155,7 @@ func TestPlayers(t *testing.T) {
 			case "rtsp":
 				url := fmt.Sprintf("rtsp://127.0.0.1:%d/hrvs", freeTCPPort(t))
 				opt = Options{Publish: url}
-				args = []string{ffmpeg, "-hide_banner", "-loglevel", "error", "-rtsp_flags", "listen", "-i", url,
+				args = []string{ffmpeg, "-hide_banner", "-loglevel", "error", "-rtsp_flags", "listen", "-analyzeduration", "500000", "-fpsprobesize", "1", "-i", url,
 					"-frames:v", strconv.Itoa(frames), "-f", "rawvideo", "-pix_fmt", "rgb24", "pipe:1"}
 			}
 			var s *Sink
@@ -214,7 +219,7 @@ func TestPublisherReconnects(t *testing.T) {
 			time.Sleep(10 * time.Millisecond)
 		}
 		noop := func() func() { return func() {} }
-		args := []string{ffmpeg, "-hide_banner", "-loglevel", "error", "-rtsp_flags", "listen", "-i", url,
+		args := []string{ffmpeg, "-hide_banner", "-loglevel", "error", "-rtsp_flags", "listen", "-analyzeduration", "500000", "-fpsprobesize", "1", "-i", url,
 			"-frames:v", "3", "-f", "rawvideo", "-pix_fmt", "rgb24", "pipe:1"}
 		for i := range 2 {
 			got := play(t, args, 320, 240, 3, noop)
