@@ -102,15 +102,13 @@ func (p *publisher) run(ctx context.Context) {
 				return
 			}
 			p.log.Warn("RTSP publish failed; retrying", "url", p.shown, "in", backoff, "err", err)
-			select {
-			case <-time.After(backoff):
-			case <-ctx.Done():
+			if !sleep(ctx, backoff) {
 				return
 			}
 			backoff = min(2*backoff, maxBackoff)
 			continue
 		}
-		backoff = minBackoff
+		started := time.Now()
 		p.sessions.Add(1)
 		p.log.Info("RTSP publishing", "url", p.shown)
 		p.setClient(c)
@@ -126,7 +124,28 @@ func (p *publisher) run(ctx context.Context) {
 			<-ended
 			return
 		}
-		p.log.Warn("RTSP publish ended; reconnecting", "url", p.shown, "err", err)
+		// A session that lasted resets the delay; one the server ends at once (a
+		// refusal after RECORD) backs off like a failed connection.
+		if time.Since(started) > maxBackoff {
+			backoff = minBackoff
+		}
+		p.log.Warn("RTSP publish ended; reconnecting", "url", p.shown, "in", backoff, "err", err)
+		if !sleep(ctx, backoff) {
+			return
+		}
+		backoff = min(2*backoff, maxBackoff)
+	}
+}
+
+// sleep waits d and reports true, or false as soon as ctx ends.
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
 	}
 }
 
