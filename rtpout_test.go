@@ -72,7 +72,7 @@ func TestDemoPlaysInFFmpegOverRTP(t *testing.T) {
 		ctx, cancel := context.WithDeadline(context.Background(), end)
 		defer cancel()
 		cmd := exec.CommandContext(ctx, ffmpeg, "-hide_banner", "-loglevel", "error", "-protocol_whitelist", "file,udp,rtp",
-			"-buffer_size", "8388608", "-analyzeduration", "500000", "-fpsprobesize", "1", "-i", sdp, "-frames:v", fmt.Sprint(frames), "-f", "rawvideo", "-pix_fmt", "gray", "pipe:1")
+			"-buffer_size", "8388608", "-analyzeduration", "500000", "-fpsprobesize", "1", "-i", sdp, "-frames:v", fmt.Sprint(frames), "-fps_mode", "passthrough", "-f", "rawvideo", "-pix_fmt", "gray", "pipe:1")
 		var out, stderr bytes.Buffer
 		cmd.Stdout, cmd.Stderr = &out, &stderr
 		err = cmd.Run()
