@@ -26,6 +26,7 @@ import (
 	"github.com/hrvs/hrvs/net/tile"
 	"github.com/hrvs/hrvs/net/wire"
 	"github.com/hrvs/hrvs/render"
+	"github.com/hrvs/hrvs/render/rtpjpeg"
 )
 
 // maxRecvSockets bounds --sockets: SO_REUSEPORT readers of one port.
@@ -37,6 +38,8 @@ type recvFlags struct {
 	sockets, frames int
 	sink            string
 	http, record    string
+	rtpOut, sdp     string // RTP/JPEG out: address, SDP file
+	rtspPublish     string
 	maxSize         units.Size
 	deadline        time.Duration
 	duration        time.Duration
@@ -64,6 +67,9 @@ func (f *recvFlags) register(fs *flag.FlagSet, demo bool) {
 	fs.StringVar(&f.http, "http", f.http, "also serve a browser view (MJPEG, /snapshot.jpg, /stats.json, Prometheus /metrics) on this `address`; :8080 listens on\nloopback only, 0.0.0.0:8080 on every interface (default: none)")
 	fs.Var(&f.maxMemory, "max-memory", "the most `bytes` the receiver holds from the network (queue, reassembly, frame images), like 256mb;\nat least 32mb")
 	fs.StringVar(&f.record, "record", f.record, "also record what is received into this AVI (MJPEG) `file` (default: none)")
+	fs.StringVar(&f.rtpOut, "rtp-out", f.rtpOut, "also send the newest frames as RTP/JPEG (RFC 2435) to this `HOST:PORT`, for VLC, ffplay and GStreamer;\n:5004 sends to this machine; frames above 2040 pixels a side are scaled down (default: none)")
+	fs.StringVar(&f.sdp, "sdp", f.sdp, "write the --rtp-out stream's session description to this `file`, for a player to open (default: none)")
+	fs.StringVar(&f.rtspPublish, "rtsp-publish", f.rtspPublish, "also publish the RTP/JPEG stream to an RTSP server at this `URL`, rtsp://SERVER/PATH, reconnecting\nwhen it drops (default: none)")
 	if demo {
 		return
 	}
@@ -103,12 +109,40 @@ func (f *recvFlags) check() error {
 			f.http = "127.0.0.1" + f.http
 		}
 	}
+	if err := f.checkRTP(); err != nil {
+		return err
+	}
 	if f.name != "" {
 		if err := discover.CheckName(f.name); err != nil {
 			return cli.Usagef("--name: %v", err)
 		}
 	}
 	return f.key.check()
+}
+
+// checkRTP validates the RTP/JPEG output's flags.
+func (f *recvFlags) checkRTP() error {
+	if f.rtpOut != "" {
+		if err := checkAddr("--rtp-out", f.rtpOut, false); err != nil {
+			return err
+		}
+		host, _, _ := net.SplitHostPort(f.rtpOut)
+		if ip := net.ParseIP(host); ip != nil && ip.IsUnspecified() {
+			return cli.Usagef("--rtp-out %s: want the address of the player's machine, not %s", f.rtpOut, host)
+		}
+		if host == "" { // no host: a player on this machine
+			f.rtpOut = "127.0.0.1" + f.rtpOut
+		}
+	}
+	if f.sdp != "" && f.rtpOut == "" {
+		return cli.Usagef("--sdp %s describes the --rtp-out stream: give --rtp-out HOST:PORT too", f.sdp)
+	}
+	if f.rtspPublish != "" {
+		if err := rtpjpeg.CheckPublishURL(f.rtspPublish); err != nil {
+			return cli.Usagef("--rtsp-publish %q: %v; want rtsp://SERVER[:PORT]/PATH", f.rtspPublish, err)
+		}
+	}
+	return nil
 }
 
 // backlog is how many frames wait for the outputs: a file sink wants every frame, so
@@ -229,6 +263,7 @@ func (f *recvFlags) outputs(rx *receiver.Receiver, log *slog.Logger, token strin
 		Stats:     func() any { return rx.Stats() },
 		StatsText: func() string { return overlay(rx.Stats()) },
 		Metrics:   mh,
+		RTPOut:    f.rtpOut, SDP: f.sdp, RTSPPublish: f.rtspPublish,
 	})
 	if errors.Is(err, render.ErrBadSink) {
 		return nil, &cli.UsageError{Reason: err.Error()}

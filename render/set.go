@@ -12,6 +12,7 @@ import (
 	"github.com/hrvs/hrvs/net/receiver"
 	"github.com/hrvs/hrvs/render/dir"
 	"github.com/hrvs/hrvs/render/record"
+	"github.com/hrvs/hrvs/render/rtpjpeg"
 	"github.com/hrvs/hrvs/render/web"
 	"github.com/hrvs/hrvs/render/window"
 )
@@ -30,6 +31,15 @@ type Config struct {
 	// Token, when set, is required by the browser view (a keyed receiver's); the
 	// logged link carries it.
 	Token string
+	// RTPOut is a HOST:PORT the newest frames are also sent to as RTP/JPEG (RFC 2435),
+	// for VLC, ffplay and GStreamer; "" for none.
+	RTPOut string
+	// SDP is the file the RTPOut stream's session description is written to, for a
+	// player to open; "" for none. It needs RTPOut.
+	SDP string
+	// RTSPPublish is an rtsp:// URL the same RTP/JPEG stream is published to
+	// (ANNOUNCE, RECORD), reconnecting when the server drops it; "" for none.
+	RTSPPublish string
 }
 
 // ErrBadSink is wrapped by Open for a --sink value it does not know.
@@ -43,7 +53,8 @@ type output struct {
 }
 
 // Set is every output the receiver feeds: one main sink (window, directory or nothing)
-// plus the browser view and the recording when asked for. It is itself a Sink.
+// plus the browser view, the recording and the RTP/JPEG output when asked for. It is
+// itself a Sink.
 type Set struct {
 	outs []*output
 	win  *window.Window
@@ -109,6 +120,17 @@ func Open(cfg Config) (*Set, error) {
 			return nil, fmt.Errorf("--record %s: %w", cfg.Record, err)
 		}
 		s.outs = append(s.outs, &output{name: "record " + cfg.Record, sink: rec})
+	}
+	if cfg.RTPOut != "" || cfg.RTSPPublish != "" {
+		out, err := rtpjpeg.Open(rtpjpeg.Options{To: cfg.RTPOut, SDP: cfg.SDP, Publish: cfg.RTSPPublish, Log: cfg.Log})
+		if err != nil {
+			s.Close()
+			return nil, fmt.Errorf("RTP/JPEG out: %w", err)
+		}
+		if cfg.RTPOut != "" {
+			s.log.Info("RTP/JPEG out", "to", out.Addr().String(), "sdp", cfg.SDP)
+		}
+		s.outs = append(s.outs, &output{name: "rtp", sink: out})
 	}
 	return s, nil
 }
