@@ -70,6 +70,13 @@ type Stats struct {
 	Width             int     `json:"width"`
 	Height            int     `json:"height"`
 	Tiles             int     `json:"tiles_per_frame"` // grid tiles
+	// MJPEG is what frames a source hands through compressed become (Config.MJPEG:
+	// retile or decode); FramesRetiled counts frames cut into tiles in the DCT
+	// domain, FramesFellBack those that could not be (progressive, arithmetic,
+	// another layout, corrupt) and were decoded and encoded instead.
+	MJPEG          string `json:"mjpeg"`
+	FramesRetiled  uint64 `json:"frames_retiled"`
+	FramesFellBack uint64 `json:"frames_fell_back"`
 }
 
 // counters are the sender's running totals. Each stage adds to its own (the
