@@ -237,7 +237,7 @@ func (s *Sender) retileFrame(f *capture.Frame, now time.Time) (bool, error) {
 		}
 		rt.fellBack.Add(1)
 		s.fallbackWarn.Do(func() {
-			s.cfg.Log.Warn("an MJPEG frame cannot be re-tiled: decoding and encoding it instead (counted)", "err", err)
+			s.cfg.Log.Warn("an MJPEG frame cannot be re-tiled: it is decoded and encoded instead (counted as fell back; logged once)", "err", err)
 		})
 	}
 	if _, err := f.Decode(); err != nil {

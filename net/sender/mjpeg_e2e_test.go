@@ -15,6 +15,7 @@ import (
 
 	"github.com/hrvs/hrvs/capture"
 	"github.com/hrvs/hrvs/internal/fastjpeg"
+	"github.com/hrvs/hrvs/internal/lab/relay"
 	"github.com/hrvs/hrvs/internal/testrig"
 	"github.com/hrvs/hrvs/internal/testrig/loopback"
 	"github.com/hrvs/hrvs/net/receiver"
@@ -211,4 +212,46 @@ func psnrYCbCr(a, b *image.YCbCr) float64 {
 		return math.Inf(1)
 	}
 	return 10 * math.Log10(255*255/(sum/float64(n)))
+}
+
+// TestRetiledStillPictureHealsUnderLoss: with a fifth of the datagrams lost, table
+// datagrams among them, a camera's still picture re-tiled heals to the camera's
+// coefficients bit for bit: repair by acknowledgement resends lost tiles, and the
+// repeated table sets reach the receiver.
+func TestRetiledStillPictureHealsUnderLoss(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "still.mjpeg")
+	args := []string{"-v", "error", "-y", "-i", panPhoto, "-vf", "crop=640:384:900:500", "-frames:v", "1",
+		"-c:v", "mjpeg", "-q:v", "3", "-pix_fmt", "yuvj422p", "-f", "mjpeg", path}
+	if b, err := exec.Command("ffmpeg", args...).CombinedOutput(); err != nil {
+		t.Fatalf("ffmpeg: %v\n%s", err, b)
+	}
+	_, exact, _ := clipFrames(t, path)
+	src, err := capture.Open(context.Background(), path, capture.Options{FPS: 30, JPEG: true, Loop: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
+	r := loopback.Start(t, src, loopback.Config{
+		Receiver:  receiver.Config{Sockets: 1, Deadline: time.Second},
+		Sender:    sender.Config{Refresh: time.Hour, Sockets: 1},
+		Relay:     &relay.Config{Loss: 0.2, Seed: 3},
+		Reference: func(uint64) *image.YCbCr { return exact[0] },
+	})
+	r.SendUntil(t, func() error {
+		fr, st := r.Shown(), r.TX.Stats()
+		if len(fr) < 10 || st.TilesLost == 0 || st.TilesRepaired == 0 || !math.IsInf(fr[len(fr)-1].PSNR, 1) {
+			last := 0.0
+			if len(fr) > 0 {
+				last = fr[len(fr)-1].PSNR
+			}
+			return fmt.Errorf("%d frames shown, the last %.1f dB from the camera's: %d tiles lost, %d repaired", len(fr), last, st.TilesLost, st.TilesRepaired)
+		}
+		return nil
+	})
+	st, rs := r.TX.Stats(), r.RX.Stats()
+	t.Logf("sender: %d frames re-tiled, %d tiles lost, %d repaired; receiver: %d tiles waited in vain for their table set",
+		st.FramesRetiled, st.TilesLost, st.TilesRepaired, rs.TablesMissing)
+	if st.FramesFellBack != 0 || st.FramesRetiled == 0 {
+		t.Fatalf("%d frames re-tiled, %d fell back", st.FramesRetiled, st.FramesFellBack)
+	}
 }
