@@ -19,6 +19,7 @@ import (
 	"github.com/hrvs/hrvs/internal/testrig"
 	"github.com/hrvs/hrvs/internal/testrig/loopback"
 	"github.com/hrvs/hrvs/net/receiver"
+	"github.com/hrvs/hrvs/net/seal"
 	"github.com/hrvs/hrvs/net/sender"
 )
 
@@ -253,5 +254,46 @@ func TestRetiledStillPictureHealsUnderLoss(t *testing.T) {
 		st.FramesRetiled, st.TilesLost, st.TilesRepaired, rs.TablesMissing)
 	if st.FramesFellBack != 0 || st.FramesRetiled == 0 {
 		t.Fatalf("%d frames re-tiled, %d fell back", st.FramesRetiled, st.FramesFellBack)
+	}
+}
+
+// TestRetiledFramesTravelSealed: on a keyed stream the table datagrams are sealed
+// like every other, and the receiver, which opens them, decodes the camera's
+// tiles bit for bit.
+func TestRetiledFramesTravelSealed(t *testing.T) {
+	path := mjpegClips[1].make(t, t.TempDir(), 3)
+	_, exact, _ := clipFrames(t, path)
+	src, err := capture.Open(context.Background(), path, capture.Options{FPS: -1, JPEG: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
+	key, err := seal.NewKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := loopback.Start(t, src, loopback.Config{
+		Receiver:  receiver.Config{Sockets: 1, Deadline: 10 * time.Second, Key: &key},
+		Sender:    sender.Config{ChangeThreshold: -1, Sockets: 1, Key: &key},
+		Reference: func(seq uint64) *image.YCbCr { return exact[min(int(seq), len(exact)-1)] },
+	})
+	if err := r.Send(context.Background(), len(exact)); err != nil {
+		t.Fatal(err)
+	}
+	r.Settle()
+	testrig.Eventually(t, testrig.Patience, func() error {
+		if sh := r.Shown(); len(sh) == 0 || sh[len(sh)-1].Seq != uint64(len(exact)-1) {
+			return fmt.Errorf("%d frames shown, not yet the last", len(sh))
+		}
+		return nil
+	})
+	for _, s := range r.Shown() {
+		if !math.IsInf(s.PSNR, 1) {
+			t.Fatalf("frame %d is %.1f dB from the camera's coefficients", s.Seq, s.PSNR)
+		}
+	}
+	if rs := r.RX.Stats(); !rs.Keyed || rs.DatagramsUnauthenticated != 0 || rs.TablesMissing != 0 || rs.FramesComplete != uint64(len(exact)) {
+		t.Fatalf("receiver: keyed %v, %d unauthenticated, %d tiles without tables, %d frames complete",
+			rs.Keyed, rs.DatagramsUnauthenticated, rs.TablesMissing, rs.FramesComplete)
 	}
 }
