@@ -230,6 +230,10 @@ func New(cfg Config) (*Sender, error) {
 	s.pack.sealBufs.New = func() any { b := make([]byte, 0, cfg.MTU); return &b }
 	if cfg.MJPEG == MJPEGRetile {
 		s.mj = &retiler{threshold: 2 * float64(cfg.ChangeThreshold), mtu: mtu}
+		if !s.mj.canRetile() {
+			cfg.Log.Warn("--mtu too small for a table datagram: MJPEG frames are decoded and encoded, not re-tiled",
+				"mtu", cfg.MTU, "needs", cfg.MTU-mtu+wire.HeaderSize+wire.MaxTableSet)
+		}
 	}
 	for i := 0; i < cfg.Sockets; i++ {
 		c, err := net.DialUDP("udp", nil, raddr)
