@@ -60,6 +60,7 @@ type sendFlags struct {
 	duration                time.Duration
 	statsJSON               string
 	encoder                 string
+	mjpeg                   string // what MJPEG frames become: retile or decode
 	maxBitrate              units.Bitrate
 	changeThreshold         int
 	refresh                 time.Duration
@@ -74,7 +75,7 @@ func newSendFlags() *sendFlags {
 	return &sendFlags{
 		source: "pattern", size: units.Size{W: 1280, H: 720}, tile: units.Size{W: sender.DefaultTileW, H: sender.DefaultTileH},
 		format: "auto", quality: sender.DefaultQuality, mtu: sender.DefaultMTU, workers: runtime.NumCPU(),
-		sockets: 4, window: sender.DefaultWindow, rate: sender.DefaultRateBits / 1e6, encoder: "fast",
+		sockets: 4, window: sender.DefaultWindow, rate: sender.DefaultRateBits / 1e6, encoder: "fast", mjpeg: sender.MJPEGRetile,
 		changeThreshold: sender.DefaultChangeThreshold, refresh: sender.DefaultRefresh, minQuality: sender.DefaultMinQuality,
 	}
 }
@@ -97,6 +98,7 @@ func (f *sendFlags) register(fs *flag.FlagSet) {
 	fs.IntVar(&f.frames, "frames", f.frames, "stop after sending this many frames (default 0: no limit)")
 	fs.StringVar(&f.statsJSON, "stats-json", f.statsJSON, "write a JSON summary to this `file` on exit (default: none)")
 	fs.StringVar(&f.encoder, "encoder", f.encoder, "tile JPEG encoder: fast (the project's own) or stdlib (Go's image/jpeg, the reference)")
+	fs.StringVar(&f.mjpeg, "mjpeg", f.mjpeg, "what an MJPEG camera's or file's frames become: retile (cut into tiles from the camera's own JPEG,\nno decode, no second generation of loss; the camera's tables travel with the stream) or decode (decoded and encoded again)")
 	fs.Var(&f.maxBitrate, "max-bitrate", fmt.Sprintf("cap the average `rate` in tc units, like 20mbit or 500kbit, at least %dkbit\n(default: none; rate control still follows the path)", minMaxBitrate/1000))
 	fs.IntVar(&f.changeThreshold, "change-threshold", f.changeThreshold, fmt.Sprintf("mean change in `levels` (1..%d) over a 16x16 block that makes a tile worth sending; -1 sends every tile", maxChangeThreshold))
 	fs.DurationVar(&f.refresh, "refresh", f.refresh, fmt.Sprintf("every tile is sent again at least this often, changed or not; at least %v", minRefresh))
@@ -134,6 +136,8 @@ func (f *sendFlags) check(fs *flag.FlagSet) error {
 		return cli.Usagef("--duration %v: must not be negative", f.duration)
 	case f.encoder != "fast" && f.encoder != "stdlib":
 		return cli.Usagef("--encoder %q: want fast or stdlib", f.encoder)
+	case f.mjpeg != sender.MJPEGRetile && f.mjpeg != sender.MJPEGDecode:
+		return cli.Usagef("--mjpeg %q: want %s or %s", f.mjpeg, sender.MJPEGRetile, sender.MJPEGDecode)
 	case f.maxBitrate != 0 && f.maxBitrate < minMaxBitrate:
 		return cli.Usagef("--max-bitrate %s: want at least %dkbit, or 0 for none", f.maxBitrate.String(), minMaxBitrate/1000)
 	case f.changeThreshold < -1 || f.changeThreshold == 0 || f.changeThreshold > maxChangeThreshold:
@@ -152,7 +156,7 @@ func (f *sendFlags) config(to string, log *slog.Logger) sender.Config {
 	cfg := sender.Config{To: to, Quality: f.quality, TileW: f.tile.W, TileH: f.tile.H, MTU: f.mtu,
 		Workers: f.workers, Sockets: f.sockets, Window: f.window, RateBits: int64(f.rate * 1e6),
 		MaxBitrate: int64(f.maxBitrate), ChangeThreshold: f.changeThreshold, Refresh: f.refresh,
-		MinQuality: f.minQuality, FEC: f.fec, Log: log,
+		MinQuality: f.minQuality, FEC: f.fec, MJPEG: f.mjpeg, Log: log,
 		Iface: f.group.iface, TTL: f.group.ttl, GroupFloor: int64(f.group.floor * 1e6)}
 	if f.encoder == "stdlib" {
 		cfg.NewEncoder = func() tile.Encoder { return &tile.StdEncoder{} }
@@ -165,7 +169,7 @@ func (f *sendFlags) config(to string, log *slog.Logger) sender.Config {
 // open opens the source; a source the user named wrongly, or one whose frames are larger
 // than a receiver accepts, is a usage error.
 func (f *sendFlags) open(ctx context.Context, log *slog.Logger) (capture.Source, error) {
-	o := capture.Options{Format: f.format, Controls: f.ctrl, Loop: f.loop, Log: log}
+	o := capture.Options{Format: f.format, Controls: f.ctrl, Loop: f.loop, Log: log, JPEG: f.mjpeg == sender.MJPEGRetile}
 	switch {
 	case !f.fps.Given:
 		o.FPS = 0 // the source's own
@@ -326,6 +330,9 @@ func sendLine(tx *sender.Sender, src capture.Source) func(time.Time) string {
 		line := fmt.Sprintf("send: %5.1f fps %7.1f Mbit/s (target %.1f)  q%d  %dx%d  tiles %.0f%%  loss %.1f%%  fec %.0f%%  sent %d  dropped %d busy %d window %d rate  encode %.1f ms  %s",
 			frames.Per(s.FramesSent, now), bytes.Per(s.BytesSent, now)*8/1e6, s.TargetMbps, s.Quality, s.Width, s.Height,
 			s.TileShare*100, s.LossPct, s.FECPct, s.FramesSent, s.FramesDroppedBusy, s.FramesDroppedAck, s.FramesDroppedRate, s.EncodeMsP50, link)
+		if s.FramesRetiled+s.FramesFellBack > 0 {
+			line += fmt.Sprintf("  mjpeg %s %d (%d fell back to decode)", s.MJPEG, s.FramesRetiled, s.FramesFellBack)
+		}
 		if c, ok := capture.CameraStatsOf(src); ok {
 			line += fmt.Sprintf("  camera %d delivered, dropped %d stale %d corrupt %d bad, %d gaps, %d reconnects",
 				c.Delivered, c.DroppedStale, c.DroppedCorrupt, c.DroppedError, c.SequenceGaps, c.Reconnects)

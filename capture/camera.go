@@ -367,7 +367,10 @@ type Camera struct {
 	pool  *ImagePool
 	first *Frame // decoded while opening, to learn the subsampling
 	fixed bool   // info.Subsample is settled: later frames must match it
-	seq   uint64
+	// pass hands MJPEG frames through undecoded (Options.JPEG, handThrough) once
+	// the first has told the subsampling, when they are JFIF's colour already.
+	pass *jpegPass
+	seq  uint64
 
 	skipped    atomic.Uint64
 	reconnects atomic.Uint64
@@ -417,6 +420,19 @@ func openCamera(ctx context.Context, path string, req camRequest, opener camOpen
 	c.info.Detail = fmt.Sprintf("%s, %s, %s", c.mode.Detail, ycbcr.Name(f.Image.SubsampleRatio), colourDetail(c.mode.Colour))
 	c.first, c.fixed = f, true
 	return c, nil
+}
+
+// handThrough makes an MJPEG camera hand its frames through undecoded
+// (Options.JPEG), when they are JFIF's colour already: the frames after the first,
+// which opening decoded, carry their JPEG and no picture. It must be called before
+// the first Next; it reports whether the camera hands frames through.
+func (c *Camera) handThrough() bool {
+	if c.conv != nil || formatName(c.mode.FourCC) != "mjpeg" {
+		return false
+	}
+	c.pass = newJPEGPass(c.mode.Width, c.mode.Height, c.info.Subsample)
+	c.info.Detail += ", frames handed through undecoded"
+	return true
 }
 
 // Info describes the stream as the driver set it up.
@@ -521,6 +537,13 @@ func (c *Camera) nextFrom(ctx context.Context, reopen bool) (*Frame, error) {
 			}
 			c.lost(err)
 			continue
+		}
+		if c.pass != nil && len(raw.Data) > 0 {
+			f := c.pass.frame(raw.Data, c.seq, raw.Time)
+			raw.release()
+			c.seq++
+			c.frames.Add(1)
+			return f, nil
 		}
 		img, pool, err := c.convert(raw.Data)
 		raw.release()

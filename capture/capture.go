@@ -20,8 +20,33 @@ type Frame struct {
 	Image *image.YCbCr
 	Seq   uint64    // source frame number, counting from 0
 	Time  time.Time // capture instant on the local clock
+	// JPEG is the frame as the camera or file compressed it (one whole JPEG, SOI to
+	// EOI or to the end of its scan), set by MJPEG sources opened with
+	// Options.JPEG: a sender can cut it into tiles without decoding it. Image is
+	// then nil until Decode. It is valid until Release.
+	JPEG []byte
 
+	decode  func(jpeg []byte) (*image.YCbCr, error)
 	release func(*Frame)
+}
+
+// Decode returns the frame's picture, decoding JPEG the first time when the
+// source handed the frame through undecoded. The picture is in JFIF's colour, of
+// the stream's size and subsampling; a frame that does not decode to that is an
+// error.
+func (f *Frame) Decode() (*image.YCbCr, error) {
+	if f.Image != nil || f.decode == nil {
+		if f.Image == nil {
+			return nil, errors.New("capture: frame has no picture")
+		}
+		return f.Image, nil
+	}
+	img, err := f.decode(f.JPEG)
+	if err != nil {
+		return nil, err
+	}
+	f.Image = img
+	return img, nil
 }
 
 // NewFrame returns a frame whose Release hands it back through release (may be nil).

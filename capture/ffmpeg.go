@@ -198,6 +198,10 @@ type ffmpegReader struct {
 	p      *ffmpegProc
 	closed bool
 	first  *image.YCbCr // decoded while opening, to fail early on undecodable files
+
+	// copied: an MJPEG stream handed through (Options.JPEG): ffmpeg copies the
+	// frames out of the container undecoded and split cuts them apart.
+	copied *copiedJPEG
 }
 
 func openFFmpeg(path string, o Options) (*FileSource, error) {
@@ -210,6 +214,9 @@ func openFFmpeg(path string, o Options) (*FileSource, error) {
 		return nil, err
 	}
 	pixFmt, sub := vp.outPixFmt()
+	if o.JPEG && vp.Codec == "mjpeg" {
+		return openCopiedMJPEG(path, ffmpeg, vp, sub, o)
+	}
 	// Played at the file's own pace (or as fast as possible), frames keep their
 	// own times; a rate given with --fps resamples the file to its probed rate as
 	// before and plays those frames at the rate given.
@@ -249,6 +256,9 @@ func openFFmpeg(path string, o Options) (*FileSource, error) {
 func (r *ffmpegReader) args() []string {
 	args := []string{"-nostdin", "-hide_banner", "-loglevel", "error",
 		"-i", r.path, "-map", "0:v:0", "-an", "-sn", "-dn"}
+	if r.copied != nil {
+		return append(args, "-c:v", "copy", "-f", "mjpeg", "pipe:1")
+	}
 	if r.byPTS {
 		args = append(args, "-vsync", "passthrough", "-enc_time_base", "-1")
 	} else {
@@ -307,6 +317,9 @@ func (r *ffmpegReader) proc() *ffmpegProc {
 }
 
 func (r *ffmpegReader) read() (*image.YCbCr, *ImagePool, error) {
+	if r.copied != nil {
+		return nil, nil, r.copied.read(r)
+	}
 	if img := r.first; img != nil {
 		r.first = nil
 		return img, r.pool, nil
@@ -345,6 +358,9 @@ func (r *ffmpegReader) read() (*image.YCbCr, *ImagePool, error) {
 }
 
 func (r *ffmpegReader) skip() error {
+	if r.copied != nil {
+		return r.copied.read(r)
+	}
 	if r.first != nil {
 		r.pool.Put(r.first)
 		r.first = nil
@@ -396,7 +412,13 @@ func (r *ffmpegReader) rewind() error {
 		r.pool.Put(r.first)
 		r.first = nil
 	}
-	return r.start()
+	if err := r.start(); err != nil {
+		return err
+	}
+	if r.copied != nil {
+		r.copied.restart(r.proc())
+	}
+	return nil
 }
 
 func (r *ffmpegReader) close() error {

@@ -213,6 +213,9 @@ func (s *FileSource) slotTime(seq uint64) time.Duration {
 func (s *FileSource) deliver(img *image.YCbCr, pool *ImagePool) *Frame {
 	seq := s.next
 	s.next++
+	if p, ok := s.r.(jpegPasser); ok && img == nil { // handed through compressed (Options.JPEG)
+		return p.passed(seq, time.Now())
+	}
 	var release func(*Frame)
 	if pool != nil {
 		release = pool.Release
@@ -410,6 +413,11 @@ type mjpegFile struct {
 	w, h  int
 	sub   image.YCbCrSubsampleRatio
 	first *image.YCbCr // decoded while opening, to learn the size
+	// With Options.JPEG, frames are handed through: read leaves the frame in cur
+	// (firstJPEG for the one read while opening) and passed wraps it.
+	pass      *jpegPass
+	cur       []byte
+	firstJPEG []byte
 }
 
 // mjpegDefaultRate is the rate of an MJPEG file when --fps is not given.
@@ -429,8 +437,13 @@ func openMJPEG(f *os.File, o Options) (*FileSource, error) {
 		return nil, fmt.Errorf("first JPEG frame: %w", err)
 	}
 	r.first, r.w, r.h, r.sub = img, img.Rect.Dx(), img.Rect.Dy(), img.SubsampleRatio
-	info := Info{Name: f.Name(), Width: r.w, Height: r.h, FPS: mjpegDefaultRate, Subsample: r.sub,
-		Detail: fmt.Sprintf("MJPEG %s, %s", ycbcr.Name(r.sub), colourDetail(Colour{}))}
+	detail := fmt.Sprintf("MJPEG %s, %s", ycbcr.Name(r.sub), colourDetail(Colour{}))
+	if o.JPEG {
+		r.pass = newJPEGPass(r.w, r.h, r.sub)
+		r.first, r.firstJPEG = nil, append([]byte(nil), frame...)
+		detail += ", frames handed through undecoded"
+	}
+	info := Info{Name: f.Name(), Width: r.w, Height: r.h, FPS: mjpegDefaultRate, Subsample: r.sub, Detail: detail}
 	return newFileSource(info, r, o)
 }
 
@@ -442,6 +455,15 @@ func unexpectedAsTruncated(err error) error {
 }
 
 func (r *mjpegFile) read() (*image.YCbCr, *ImagePool, error) {
+	if r.pass != nil {
+		if r.firstJPEG != nil {
+			r.cur, r.firstJPEG = r.firstJPEG, nil
+			return nil, nil, nil
+		}
+		frame, err := r.split.next()
+		r.cur = frame
+		return nil, nil, err
+	}
 	if img := r.first; img != nil {
 		r.first = nil
 		return img, nil, nil
@@ -465,8 +487,8 @@ func (r *mjpegFile) read() (*image.YCbCr, *ImagePool, error) {
 }
 
 func (r *mjpegFile) skip() error {
-	if r.first != nil {
-		r.first = nil
+	if r.first != nil || r.firstJPEG != nil {
+		r.first, r.firstJPEG = nil, nil
 		return nil
 	}
 	_, err := r.split.next()
@@ -479,12 +501,15 @@ func (r *mjpegFile) rewind() error {
 	if _, err := r.f.Seek(0, io.SeekStart); err != nil {
 		return err
 	}
-	r.first = nil
+	r.first, r.firstJPEG = nil, nil
 	r.split.reset(r.f)
 	return nil
 }
 
 func (r *mjpegFile) close() error { return r.f.Close() }
+
+// passed wraps the frame read last, handed through compressed.
+func (r *mjpegFile) passed(seq uint64, t time.Time) *Frame { return r.pass.frame(r.cur, seq, t) }
 
 // logLimiter lets a repeated warning through at most once per interval, so a
 // stream of bad frames is reported without flooding the log.

@@ -27,6 +27,11 @@ type Options struct {
 	Controls string
 	// Loop restarts a file at its end.
 	Loop bool
+	// JPEG hands MJPEG sources' frames through compressed (Frame.JPEG), decoded
+	// only if the caller asks (Frame.Decode): MJPEG files, MJPEG in other containers
+	// (ffmpeg copies the frames out without decoding them) and MJPEG cameras whose
+	// frames are JFIF's colour already. Other sources ignore it.
+	JPEG bool
 	// Log receives warnings (skipped frames, a lost camera); nil discards them.
 	Log *slog.Logger
 }
@@ -71,7 +76,14 @@ func Open(ctx context.Context, name string, o Options) (Source, error) {
 		if err != nil {
 			return nil, err
 		}
-		return openCamera(ctx, name, req, openV4L2, o.logger())
+		cam, err := openCamera(ctx, name, req, openV4L2, o.logger())
+		if err != nil {
+			return nil, err
+		}
+		if o.JPEG {
+			cam.handThrough()
+		}
+		return cam, nil
 	}
 	return openFile(name, o)
 }

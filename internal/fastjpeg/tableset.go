@@ -226,28 +226,12 @@ func AppendTablesHeader(dst []byte, w, h int, ts *TableSet, s Subsampling) []byt
 		nq = 2
 	}
 	sof := byte(markerSOF0)
-	n := 2
 	for c := 0; c < nq; c++ {
-		n += 1 + blockSize
 		if wide(&t.Quant[c]) {
-			n += blockSize
 			sof = markerSOF1
 		}
 	}
-	dst = append(dst, 0xff, markerSOI, 0xff, markerDQT, byte(n>>8), byte(n))
-	for c := 0; c < nq; c++ {
-		if !wide(&t.Quant[c]) {
-			dst = append(dst, byte(c))
-			for _, v := range t.Quant[c] {
-				dst = append(dst, byte(v))
-			}
-			continue
-		}
-		dst = append(dst, 0x10|byte(c))
-		for _, v := range t.Quant[c] {
-			dst = append(dst, byte(v>>8), byte(v))
-		}
-	}
+	dst = appendDQT(append(dst, 0xff, markerSOI), t.Quant[:nq])
 	ySampling := byte(0x22)
 	if s == S422 {
 		ySampling = 0x21
@@ -257,17 +241,7 @@ func AppendTablesHeader(dst []byte, w, h int, ts *TableSet, s Subsampling) []byt
 		1, ySampling, 0,
 		2, 0x11, 1,
 		3, 0x11, byte(nq-1))
-	n = 2
-	for _, h := range t.Huff {
-		n += 1 + 16 + len(h.Symbol)
-	}
-	dst = append(dst, 0xff, markerDHT, byte(n>>8), byte(n))
-	for i, h := range t.Huff {
-		dst = append(dst, "\x00\x10\x01\x11"[i])
-		dst = append(dst, h.Count[:]...)
-		dst = append(dst, h.Symbol...)
-	}
-	return append(dst, sosYCbCr[:]...)
+	return append(appendDHT(dst, &t.Huff), sosYCbCr[:]...)
 }
 
 // wide reports whether a table needs 16-bit DQT precision.
@@ -288,33 +262,45 @@ func wide(t *QuantTable) bool {
 // Annex K.3's Huffman tables, at most 4+3*129 + 4+4*17+2*12+2*256 = 999 bytes.
 // ParseTables reads it back.
 func AppendTables(dst []byte, t *Tables) []byte {
+	return appendDHT(appendDQT(dst, t.Quant[:]), &t.Huff)
+}
+
+// appendDQT appends one DQT segment defining quant[c] as table c, each with 8-bit
+// precision or, when a step exceeds 255, 16-bit (T.81 §B.2.4.1).
+func appendDQT(dst []byte, quant []QuantTable) []byte {
 	n := 2
-	for c := range t.Quant {
+	for c := range quant {
 		n += 1 + blockSize
-		if wide(&t.Quant[c]) {
+		if wide(&quant[c]) {
 			n += blockSize
 		}
 	}
 	dst = append(dst, 0xff, markerDQT, byte(n>>8), byte(n))
-	for c := range t.Quant {
-		if !wide(&t.Quant[c]) {
+	for c := range quant {
+		if !wide(&quant[c]) {
 			dst = append(dst, byte(c))
-			for _, v := range t.Quant[c] {
+			for _, v := range quant[c] {
 				dst = append(dst, byte(v))
 			}
 			continue
 		}
 		dst = append(dst, 0x10|byte(c))
-		for _, v := range t.Quant[c] {
+		for _, v := range quant[c] {
 			dst = append(dst, byte(v>>8), byte(v))
 		}
 	}
-	n = 2
-	for _, h := range t.Huff {
+	return dst
+}
+
+// appendDHT appends one DHT segment defining the four Huffman tables: DC and AC
+// of the luminance as ids 0, of the chrominance as ids 1 (T.81 §B.2.4.2).
+func appendDHT(dst []byte, huff *[4]HuffTable) []byte {
+	n := 2
+	for _, h := range huff {
 		n += 1 + 16 + len(h.Symbol)
 	}
 	dst = append(dst, 0xff, markerDHT, byte(n>>8), byte(n))
-	for i, h := range t.Huff {
+	for i, h := range huff {
 		dst = append(dst, "\x00\x10\x01\x11"[i])
 		dst = append(dst, h.Count[:]...)
 		dst = append(dst, h.Symbol...)

@@ -59,6 +59,7 @@ type assembler struct {
 	cfg   assemblerConfig
 	c     assemblerCounters
 	heads tile.Headers // JPEG headers the decoders share
+	sets  tableSets    // the current stream's table sets (docs/PROTOCOL.md §4.1)
 
 	stream  uint32
 	haveStr bool
@@ -102,8 +103,8 @@ type pendingFrame struct {
 	no                          uint32
 	f                           *Frame
 	w, h, gridTiles, frameTiles int
-	quality                     int
-	sub                         uint8
+	quality                     int    // codec 0: the JPEG quality; codec 1: the table set id
+	sub, codec                  uint8  // the format byte's nibbles
 	captureLow                  uint32 // as stamped: low 32 bits of the sender's µs clock
 	tileW, tileH                uint16
 	first, lastAt, newerAt      time.Time
@@ -118,6 +119,7 @@ type pendingFrame struct {
 	bytes                       int
 	closing                     bool
 	arrived                     []byte       // bitmap of data datagram indices that came from the network
+	waiting                     []uint16     // whole codec-1 tiles whose table set has not come yet
 	datagrams                   int          // data datagram indices known: highest seen + 1, or the end marker's
 	parity                      fec.Incoming // what the frame holds to rebuild lost datagrams
 }
@@ -237,6 +239,10 @@ func (a *assembler) handle(p *packet) {
 	if a.cfg.following != nil {
 		a.cfg.following(a.stream, p.at)
 	}
+	if p.kind == kindTables { // the stream's, not a frame's: any frame number will do
+		a.defineTables(h.Quality, p.payload)
+		return
+	}
 	if a.released && !before(a.lastNo, h.Frame) {
 		switch p.kind {
 		case kindEnd: // the end of a frame released whole: as expected
@@ -328,6 +334,7 @@ func (a *assembler) acceptStream(stream uint32, p *packet) bool {
 		}
 	}
 	a.stream, a.haveStr, a.released = stream, true, false
+	a.sets.reset()
 	a.ref, a.inWinAt, a.outsideN = p.h.Frame, p.at, 0
 	a.sender = p.from.String()
 	a.c.streams.Add(1)
@@ -403,7 +410,7 @@ func (a *assembler) frame(h *wire.Header, at time.Time) *pendingFrame {
 	if i < len(a.pending) && a.pending[i].no == h.Frame {
 		pf := a.pending[i]
 		if pf.w != int(h.Width) || pf.h != int(h.Height) || pf.gridTiles != int(h.GridTiles) ||
-			pf.frameTiles != int(h.FrameTiles) || pf.quality != int(h.Quality) || pf.sub != h.Format&0xf ||
+			pf.frameTiles != int(h.FrameTiles) || pf.quality != int(h.Quality) || pf.sub != h.Sub() || pf.codec != h.Codec() ||
 			pf.tileW != h.TileW || pf.tileH != h.TileH || pf.captureLow != h.CaptureUS {
 			a.c.invalid.Add(1)
 			return nil
@@ -437,7 +444,7 @@ func (a *assembler) frame(h *wire.Header, at time.Time) *pendingFrame {
 	f.Tiles, f.TilesMissing, f.Quality, f.Bytes = int(h.FrameTiles), 0, int(h.Quality), 0
 	pf := &pendingFrame{
 		no: h.Frame, f: f, w: int(h.Width), h: int(h.Height), gridTiles: int(h.GridTiles), frameTiles: int(h.FrameTiles),
-		quality: int(h.Quality), sub: h.Format & 0xf, captureLow: h.CaptureUS, tileW: h.TileW, tileH: h.TileH,
+		quality: int(h.Quality), sub: h.Sub(), codec: h.Codec(), captureLow: h.CaptureUS, tileW: h.TileW, tileH: h.TileH,
 		first: at, lastAt: at,
 		tiles: make(map[uint16]*pendingTile), got: make([]byte, (int(h.GridTiles)+7)/8),
 		covered: make([]bool, ((int(h.Width)+blockW-1)/blockW)*((int(h.Height)+blockH-1)/blockH)),
@@ -518,6 +525,10 @@ func (a *assembler) finish(pf *pendingFrame) {
 	if f.Stream != a.stream { // a frame of a stream that has since been replaced
 		f.Release()
 		return
+	}
+	if len(pf.waiting) > 0 { // their table set never came: concealed like tiles lost
+		a.c.tablesMissing.Add(uint64(len(pf.waiting)))
+		pf.waiting = nil
 	}
 	conceal(pf, a.last)
 	now := a.cfg.now()

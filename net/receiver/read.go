@@ -34,10 +34,13 @@ const (
 	kindData   kind = iota // a tile fragment (§3.1)
 	kindParity             // a Reed-Solomon parity shard over a block (§3.4)
 	kindEnd                // the frame's end marker (§3.5)
+	kindTables             // a table set of the stream (§4.1)
 )
 
 func kindOf(h *wire.Header) kind {
 	switch {
+	case h.IsTables():
+		return kindTables
 	case h.IsEnd():
 		return kindEnd
 	case h.Flags&wire.FlagParity != 0:

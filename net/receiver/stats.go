@@ -22,9 +22,12 @@ type Stats struct {
 	DatagramsLost      uint64 `json:"datagrams_lost"`
 	DatagramsRecovered uint64 `json:"datagrams_recovered"` // rebuilt from parity (FEC)
 	DecodeErrors       uint64 `json:"decode_errors"`
-	BytesReceived      uint64 `json:"bytes_received"`
-	Streams            uint64 `json:"streams"`
-	AcksDropped        uint64 `json:"acks_dropped"`
+	// TablesMissing counts whole tiles concealed because the table set they name
+	// never came (docs/PROTOCOL.md §4.1).
+	TablesMissing uint64 `json:"tables_missing"`
+	BytesReceived uint64 `json:"bytes_received"`
+	Streams       uint64 `json:"streams"`
+	AcksDropped   uint64 `json:"acks_dropped"`
 	// Datagrams refused before assembly: failed authentication (or, keyed, no key for
 	// their stream; unkeyed, sealed), replayed, of another stream while the current one
 	// is live, outside the frame-number window, or of frames captured too long ago.
@@ -66,6 +69,7 @@ type assemblerCounters struct {
 	invalid, late, dup, overflow atomic.Uint64
 	outside, stale, otherStream  atomic.Uint64
 	lost, recovered, decErr      atomic.Uint64
+	tablesMissing                atomic.Uint64 // whole tiles whose table set never came
 	streams                      atomic.Uint64
 	firstNs, lastNs              atomic.Int64           // when the first and the newest frame were released, Unix ns
 	shape                        atomic.Uint64          // the newest frame's width<<32 | height<<16 | quality
@@ -85,7 +89,7 @@ func (r *Receiver) Stats() Stats {
 		DatagramsLate: c.late.Load(), DatagramsDuplicate: c.dup.Load(),
 		DatagramsOverflow: r.c.overflow.Load() + c.overflow.Load(),
 		DatagramsLost:     c.lost.Load(), DatagramsRecovered: c.recovered.Load(),
-		DecodeErrors: c.decErr.Load(), BytesReceived: r.c.bytes.Load(), Streams: c.streams.Load(),
+		DecodeErrors: c.decErr.Load(), TablesMissing: c.tablesMissing.Load(), BytesReceived: r.c.bytes.Load(), Streams: c.streams.Load(),
 		AcksDropped:              r.ctl.AcksDropped(),
 		DatagramsUnauthenticated: r.c.unauthenticated.Load(), DatagramsReplayed: r.c.replayed.Load(),
 		DatagramsOtherStream: r.c.otherStream.Load() + c.otherStream.Load(), DatagramsOutOfWindow: c.outside.Load(),

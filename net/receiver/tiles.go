@@ -3,6 +3,7 @@ package receiver
 import (
 	"image"
 
+	"github.com/hrvs/hrvs/internal/fastjpeg"
 	"github.com/hrvs/hrvs/net/wire"
 )
 
@@ -23,6 +24,7 @@ type decodeJob struct {
 	tile uint16
 	rect image.Rectangle
 	buf  []byte
+	ts   *fastjpeg.TableSet // codec 1: the table set the tile names; nil for codec 0
 }
 
 type decodeResult struct {
@@ -43,13 +45,20 @@ func (a *assembler) startDecoders() {
 func (a *assembler) decoder() {
 	defer a.workers.Done()
 	dec := a.cfg.newDecoder(&a.heads)
+	var tables fastjpeg.Decoder // codec 1 tiles: any baseline tables, never image/jpeg
 	for j := range a.jobs {
 		pf := j.pf
 		if a.stopping.Load() { // nobody will see this frame: hand the job back undone
 			a.results <- decodeResult{pf: pf, tile: j.tile, rect: j.rect}
 			continue
 		}
-		err := dec.DecodeTile(pf.f.Image, j.rect, pf.quality, pf.sub, j.buf)
+		var err error
+		if j.ts != nil {
+			// The frame's image has the frame's subsampling, which the tile shares.
+			err = tables.DecodeTile(pf.f.Image, j.rect, j.ts, fastjpeg.Subsampling(pf.sub), j.buf)
+		} else {
+			err = dec.DecodeTile(pf.f.Image, j.rect, pf.quality, pf.sub, j.buf)
+		}
 		a.results <- decodeResult{pf: pf, tile: j.tile, rect: j.rect, ok: err == nil}
 	}
 }
@@ -103,19 +112,65 @@ func (a *assembler) fileData(pf *pendingFrame, h *wire.Header, payload []byte, r
 	if t.received < t.frags {
 		return
 	}
+	var ts *fastjpeg.TableSet
+	if pf.codec == wire.CodecTableScan {
+		if ts = a.sets.get(uint8(pf.quality)); ts == nil {
+			// Its table set has not come (lost, or the stream joined late): the tile
+			// waits for it until the frame is released (defineTables, finish).
+			t.done = true
+			pf.waiting = append(pf.waiting, h.Tile)
+			return
+		}
+	}
+	a.dispatch(pf, h.Tile, t, ts)
+}
+
+// dispatch hands whole tile i of pf to a decoder, coded with ts (nil for codec 0).
+func (a *assembler) dispatch(pf *pendingFrame, i uint16, t *pendingTile, ts *fastjpeg.TableSet) {
 	if a.outstanding >= cap(a.jobs) { // decoders hopelessly behind: shed the tile
 		a.c.overflow.Add(1)
 		a.budget.Give(t.size())
-		delete(pf.tiles, h.Tile)
+		delete(pf.tiles, i)
 		return
 	}
 	t.done = true
 	pf.decoding++
 	a.outstanding++
-	x, y, w, hh := h.Rect()
-	a.jobs <- decodeJob{pf: pf, tile: h.Tile, rect: image.Rect(x, y, x+w, y+hh), buf: t.buf}
+	x, y := int(i)%pf.cols()*int(pf.tileW), int(i)/pf.cols()*int(pf.tileH)
+	r := image.Rect(x, y, min(x+int(pf.tileW), pf.w), min(y+int(pf.tileH), pf.h))
+	a.jobs <- decodeJob{pf: pf, tile: i, rect: r, buf: t.buf, ts: ts}
 	if pf.handed++; pf.handed >= pf.frameTiles && pf.releasedAt.IsZero() {
 		pf.releasedAt = a.cfg.now() // complete: see finish
+	}
+}
+
+// cols is the number of tiles across pf's grid (docs/PROTOCOL.md §2).
+func (pf *pendingFrame) cols() int { return (pf.w + int(pf.tileW) - 1) / int(pf.tileW) }
+
+// defineTables takes a table datagram of the current stream and hands the tiles
+// that waited for the set to the decoders. A set that does not parse is counted
+// invalid; tiles naming it keep waiting.
+func (a *assembler) defineTables(id uint8, payload []byte) {
+	fresh, err := a.sets.define(id, payload)
+	if err != nil {
+		a.c.invalid.Add(1)
+		return
+	}
+	if !fresh {
+		return
+	}
+	ts := a.sets.get(id)
+	for _, pf := range a.pending {
+		if pf.codec != wire.CodecTableScan || pf.quality != int(id) || len(pf.waiting) == 0 {
+			continue
+		}
+		waiting := pf.waiting
+		pf.waiting = nil
+		for _, i := range waiting {
+			if t := pf.tiles[i]; t != nil {
+				a.dispatch(pf, i, t, ts)
+			}
+		}
 	}
 }
 

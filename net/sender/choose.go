@@ -19,6 +19,9 @@ type chooser struct {
 	refresh   time.Duration // Config.Refresh
 	span      time.Duration // Config.FrameSpan
 	count     *counters
+	// test, when set, is the change test of grid tile i in place of comparing
+	// pixels with ref: a re-tiled MJPEG frame's, from its coefficients (mjpeg.go).
+	test func(i int) bool
 
 	grid       tile.Grid
 	ref        *image.YCbCr // the newest version sent of every tile: what change is measured against
@@ -55,7 +58,7 @@ func (c *chooser) pick(now time.Time, img *image.YCbCr, tiles []tileState, b bud
 			jobs = append(jobs, tileJob{tile: i})
 		case ts.lost:
 			jobs = append(jobs, tileJob{tile: i, flag: wire.FlagRepair})
-		case changed(img, c.ref, c.grid.Rect(i), c.threshold):
+		case c.changed(img, i):
 			jobs = append(jobs, tileJob{tile: i})
 		default:
 			continue
@@ -94,6 +97,14 @@ func (c *chooser) pick(now time.Time, img *image.YCbCr, tiles []tileState, b bud
 		}
 	}
 	return jobs, deferred
+}
+
+// changed is the change test of grid tile i of picture img (nil with test set).
+func (c *chooser) changed(img *image.YCbCr, i int) bool {
+	if c.test != nil {
+		return c.test(i)
+	}
+	return changed(img, c.ref, c.grid.Rect(i), c.threshold)
 }
 
 // fit trims jobs, once the quality is at its lowest, to the bytes the path carries

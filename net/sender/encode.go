@@ -24,6 +24,8 @@ type frameJob struct {
 	deferred int           // estimated bytes of the tiles fit left for later frames
 	parity   *fec.Outgoing // the frame's parity, nil when unprotected (docs/PROTOCOL.md §3.4)
 	left     atomic.Int32  // tiles not yet encoded and sent
+	rt       *retiler      // a re-tiled MJPEG frame's coefficients and payloads (mjpeg.go); nil for pictures
+	prepare  time.Duration // re-tiling the frame before its tiles went to the encoders
 	sent     tally
 	start    time.Time
 }
@@ -100,6 +102,10 @@ func (e *encoders) done() {
 // reference, and finish the frame after its last tile.
 func (s *Sender) encodeTile(w *worker, j tileJob) {
 	fj := j.fj
+	if fj.rt != nil {
+		s.sendRetiled(w, j)
+		return
+	}
 	r := fj.grid.Rect(j.tile)
 	var sub uint8
 	var err error

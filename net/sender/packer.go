@@ -20,6 +20,7 @@ const (
 	kindData   kind = iota // a fragment of a tile's payload
 	kindParity             // a Reed-Solomon parity shard (docs/PROTOCOL.md §3.4)
 	kindEnd                // the frame's end marker (docs/PROTOCOL.md §3.5)
+	kindTables             // the stream's table set, before a re-tiled frame (docs/PROTOCOL.md §4.1)
 )
 
 // frameHeader is the header every datagram of a frame carries: the stream, the

@@ -60,7 +60,10 @@ type Config struct {
 	// FrameSpan is the longest a frame may take to cross the path at the target
 	// rate once the quality is at its lowest: tiles beyond it wait for the next
 	// frames (DefaultFrameSpan; negative never trims, for tests of fidelity).
-	FrameSpan  time.Duration
+	FrameSpan time.Duration
+	// MJPEG is what frames a source hands through compressed become: MJPEGRetile
+	// (the default) or MJPEGDecode.
+	MJPEG      string
 	NewEncoder func() tile.Encoder // tile encoder per worker (tile.FastEncoder)
 	// DialControl, when set, dials the TCP control link (tests run senders inside
 	// network namespaces with it); nil uses net.Dialer.
@@ -129,6 +132,9 @@ func (c *Config) fill() error {
 	if c.FrameSpan == 0 {
 		c.FrameSpan = DefaultFrameSpan
 	}
+	if c.MJPEG == "" {
+		c.MJPEG = MJPEGRetile
+	}
 	if c.NewEncoder == nil {
 		c.NewEncoder = func() tile.Encoder { return &tile.FastEncoder{} }
 	}
@@ -153,6 +159,8 @@ func (c *Config) fill() error {
 		return fmt.Errorf("change threshold %d: must be at most 255 levels", c.ChangeThreshold)
 	case c.FEC < -1 || c.FEC > 100:
 		return fmt.Errorf("fec %d: must be -1 (off), 0 (adaptive) or 1..100 parity datagrams per 100", c.FEC)
+	case c.MJPEG != MJPEGRetile && c.MJPEG != MJPEGDecode:
+		return fmt.Errorf("mjpeg %q: must be %s or %s", c.MJPEG, MJPEGRetile, MJPEGDecode)
 	case c.Refresh < 100*time.Millisecond:
 		return fmt.Errorf("refresh period %v: must be at least 100ms", c.Refresh)
 	}
@@ -179,6 +187,9 @@ type Sender struct {
 	// scans take, and its answers by subsampling.
 	probe   tile.Encoder
 	formats map[image.YCbCrSubsampleRatio]uint8
+	// mj re-tiles handed-through MJPEG frames (Config.MJPEG retile; nil: decode).
+	mj           *retiler
+	fallbackWarn sync.Once
 
 	// acked is signalled after each acknowledgement, for a source that waits for
 	// the window.
@@ -226,6 +237,13 @@ func New(cfg Config) (*Sender, error) {
 	s.choose = chooser{threshold: cfg.ChangeThreshold, refresh: cfg.Refresh, span: cfg.FrameSpan, count: &s.count}
 	s.pack = &packer{pace: &s.pace, mtu: mtu, count: &s.count, sealer: sealer}
 	s.pack.sealBufs.New = func() any { b := make([]byte, 0, cfg.MTU); return &b }
+	if cfg.MJPEG == MJPEGRetile {
+		s.mj = &retiler{threshold: 2 * float64(cfg.ChangeThreshold), mtu: mtu}
+		if !s.mj.canRetile() {
+			cfg.Log.Warn("--mtu too small for a table datagram: MJPEG frames are decoded and encoded, not re-tiled",
+				"mtu", cfg.MTU, "needs", cfg.MTU-mtu+wire.HeaderSize+wire.MaxTableSet)
+		}
+	}
 	for i := 0; i < cfg.Sockets && !multicast; i++ {
 		c, err := net.DialUDP("udp", nil, raddr)
 		if err != nil {
@@ -415,9 +433,25 @@ func (s *Sender) submit(f *capture.Frame) error {
 		f.Release()
 		return nil
 	}
+	var rt *retiler // set when f's JPEG was re-tiled (mjpeg.go)
+	if f.JPEG != nil {
+		retiled, err := s.retileFrame(f, now)
+		if err != nil { // neither re-tiled nor decoded: the frame is lost, the stream goes on
+			s.count.encErrs.Add(1)
+			f.Release()
+			return nil
+		}
+		if retiled {
+			rt = s.mj
+		}
+	}
 	img := f.Image
-	format, ok := s.formats[img.SubsampleRatio]
-	if !ok {
+	var format uint8
+	if rt != nil {
+		format = rt.format()
+	} else if known, ok := s.formats[img.SubsampleRatio]; ok {
+		format = known
+	} else {
 		var err error
 		if format, err = scanFormat(s.probe, img); err != nil {
 			f.Release()
@@ -441,10 +475,11 @@ func (s *Sender) submit(f *capture.Frame) error {
 		f.Release()
 		return nil
 	}
-	if g := s.choose.grid; g.W != img.Rect.Dx() || g.H != img.Rect.Dy() || s.format != format ||
-		s.choose.ref == nil || s.choose.ref.SubsampleRatio != img.SubsampleRatio {
+	fw, fh, ratio := frameSize(img, rt)
+	if g := s.choose.grid; g.W != fw || g.H != fh || s.format != format ||
+		s.choose.ref == nil || s.choose.ref.SubsampleRatio != ratio {
 		// The grid's tiles are whole MCUs of the scans' subsampling, which the format names.
-		g, err := tile.NewGrid(img.Rect.Dx(), img.Rect.Dy(), s.cfg.TileW, s.cfg.TileH, format&0xf)
+		g, err := tile.NewGrid(fw, fh, s.cfg.TileW, s.cfg.TileH, format&0xf)
 		if err != nil {
 			s.mu.Unlock()
 			f.Release()
@@ -452,12 +487,20 @@ func (s *Sender) submit(f *capture.Frame) error {
 		}
 		s.format = format
 		s.led.reset(g.Len())
-		s.choose.reset(g, image.NewYCbCr(image.Rect(0, 0, g.W, g.H), img.SubsampleRatio))
+		s.choose.reset(g, image.NewYCbCr(image.Rect(0, 0, g.W, g.H), ratio))
+		if rt != nil {
+			rt.reset(g.Len())
+		}
+	}
+	quality := s.rc.quality
+	s.choose.test = nil
+	if rt != nil {
+		quality, s.choose.test = int(rt.set.id), rt.changedTile // codec 1: the quality byte names the table set
 	}
 	jobs, deferred := s.choose.pick(now, img, s.led.tiles, s.rc.budget())
 	s.frameNo++
-	fj := &frameJob{f: f, grid: s.choose.grid, ref: s.choose.ref, deferred: deferred, start: now,
-		hdr:   frameHeader(s.cfg.Stream, s.frameNo, f.Time.UnixMicro(), s.choose.grid, uint16(len(jobs)), s.rc.quality, format),
+	fj := &frameJob{f: f, grid: s.choose.grid, ref: s.choose.ref, deferred: deferred, start: now, rt: rt,
+		hdr:   frameHeader(s.cfg.Stream, s.frameNo, f.Time.UnixMicro(), s.choose.grid, uint16(len(jobs)), quality, format),
 		sizes: make([]int32, len(jobs)), tiles: make([]uint16, len(jobs))}
 	if s.fec.Protect(s.parityLoss()) {
 		fj.parity = s.fec.Start()
@@ -468,6 +511,10 @@ func (s *Sender) submit(f *capture.Frame) error {
 	}
 	s.led.record(s.frameNo, fj.tiles, &fj.sent, now)
 	s.mu.Unlock()
+	if rt != nil {
+		fj.prepare = time.Since(now)
+		s.sendTables(fj, now) // before the frame's first tile
+	}
 	fj.left.Store(int32(len(jobs)))
 	s.pool.submit(jobs)
 	return nil
@@ -486,7 +533,7 @@ func (s *Sender) frameDone(fj *frameJob) {
 	// The encoders' time for the frame: each tile's encoding summed over the
 	// workers that shared them, pacing excluded.
 	share := int64(max(1, min(s.cfg.Workers, len(fj.tiles))))
-	encode, paced := time.Duration(fj.sent.encoding.Load()/share), time.Duration(fj.sent.paced.Load()/share)
+	encode, paced := time.Duration(fj.sent.encoding.Load()/share)+fj.prepare, time.Duration(fj.sent.paced.Load()/share)
 	s.mu.Lock()
 	s.led.sent(fj.hdr.Frame, fj.sizes, now)
 	bytes := int(fj.sent.bytes.Load())
@@ -530,6 +577,10 @@ func (s *Sender) Stats() Stats {
 	s.count.snapshot(&st)
 	if s.grp != nil {
 		st.Receivers = s.grp.receivers(time.Now())
+	}
+	st.MJPEG = s.mjpegMode()
+	if s.mj != nil {
+		st.FramesRetiled, st.FramesFellBack = s.mj.retiled.Load(), s.mj.fellBack.Load()
 	}
 	if st.FramesSent > 0 && g.Len() > 0 {
 		st.TileShare = float64(st.TilesSent) / float64(st.FramesSent) / float64(g.Len())

@@ -72,6 +72,13 @@ type Stats struct {
 	Tiles             int     `json:"tiles_per_frame"` // grid tiles
 	// Receivers are a multicast group's receivers (group.go), nil for one receiver.
 	Receivers []ReceiverStats `json:"receivers,omitempty"`
+	// MJPEG is what frames a source hands through compressed become (Config.MJPEG:
+	// retile or decode); FramesRetiled counts frames cut into tiles in the DCT
+	// domain, FramesFellBack those that could not be (progressive, arithmetic,
+	// another layout, corrupt) and were decoded and encoded instead.
+	MJPEG          string `json:"mjpeg"`
+	FramesRetiled  uint64 `json:"frames_retiled"`
+	FramesFellBack uint64 `json:"frames_fell_back"`
 }
 
 // counters are the sender's running totals. Each stage adds to its own (the

@@ -58,7 +58,10 @@ const (
 	// (SetSealed) and the receiver clears it once it opened the datagram (ClearSealed),
 	// so parity, computed over the clear datagrams' fields, never includes it.
 	FlagSealed uint8 = 1 << 4
-	flagsKnown       = FlagRefresh | FlagRepair | FlagParity | FlagProtected | FlagSealed
+	// FlagTables marks a table datagram (docs/PROTOCOL.md §4.1): its payload is a
+	// stream's table set, which tiles of codec CodecTableScan name by id.
+	FlagTables uint8 = 1 << 5
+	flagsKnown       = FlagRefresh | FlagRepair | FlagParity | FlagProtected | FlagSealed | FlagTables
 )
 
 // Reed-Solomon blocks (docs/PROTOCOL.md §3.4). A block is a run of consecutive
@@ -162,7 +165,7 @@ func Rebuilt(dst []byte, p *Header, seq int, shard []byte, lim Limits) (Header, 
 	d.Flags = shard[9]
 	// Only protected data datagrams are shards (§3.4): any other flags came from
 	// a parity datagram that rebuilt garbage.
-	if d.Flags&FlagParity != 0 || d.Flags&FlagProtected == 0 {
+	if d.Flags&(FlagParity|FlagTables) != 0 || d.Flags&FlagProtected == 0 {
 		return h, nil, ErrFlags
 	}
 	if d.Fragment >= d.Fragments || !fragmentsFit(d.PayloadSize, d.Fragments) {
@@ -186,7 +189,17 @@ const (
 	Sub422 uint8 = 1 // Y sampled 2x1 per MCU, MCU 16x8
 
 	CodecJPEGScan uint8 = 0 // baseline JPEG entropy-coded scan, image/jpeg's tables (docs/PROTOCOL.md §4)
+	// CodecTableScan is a baseline JPEG entropy-coded scan coded with the stream's
+	// table set whose id the quality byte carries (docs/PROTOCOL.md §4.1): a
+	// camera's own quantisation tables, re-tiled without decoding.
+	CodecTableScan uint8 = 1
 )
+
+// Codec is the codec nibble of the format byte.
+func (h *Header) Codec() uint8 { return h.Format >> 4 }
+
+// Sub is the subsampling nibble of the format byte.
+func (h *Header) Sub() uint8 { return h.Format & 0xf }
 
 // Errors returned by Unmarshal; every rejected datagram maps to one of them.
 var (
@@ -245,7 +258,7 @@ type Header struct {
 	Fragment    uint16 // index of this fragment in the tile payload
 	Fragments   uint16 // fragments in the tile payload
 	PayloadSize uint32 // bytes of the whole tile payload, < 2^24
-	Quality     uint8  // JPEG quality 1..100 selecting the quantisation tables
+	Quality     uint8  // JPEG quality 1..100 selecting the quantisation tables; with CodecTableScan, the table set id 0..255
 	Format      uint8  // subsampling (low nibble) and codec (high nibble)
 }
 
@@ -329,7 +342,10 @@ func (h *Header) Unmarshal(b []byte, lim Limits) ([]byte, error) {
 	if h.Width == 0 || h.Height == 0 || int(h.Width) > lim.MaxWidth || int(h.Height) > lim.MaxHeight {
 		return nil, fmt.Errorf("%w: %dx%d", ErrFrame, h.Width, h.Height)
 	}
-	if h.Quality < 1 || h.Quality > 100 || h.Format>>4 != CodecJPEGScan || h.Format&0xf > Sub422 {
+	switch codec := h.Codec(); {
+	case h.Format&0xf > Sub422, codec > CodecTableScan:
+		return nil, ErrFormat
+	case codec == CodecJPEGScan && (h.Quality < 1 || h.Quality > 100):
 		return nil, ErrFormat
 	}
 	mw, mh := MCUSize(h.Format & 0xf)
@@ -347,6 +363,9 @@ func (h *Header) Unmarshal(b []byte, lim Limits) ([]byte, error) {
 	}
 	if h.Flags&^flagsKnown != 0 {
 		return nil, ErrFlags
+	}
+	if h.Flags&FlagTables != 0 {
+		return h.tables(b)
 	}
 	if h.Flags&FlagParity != 0 {
 		if h.Flags&^FlagSealed != FlagParity {

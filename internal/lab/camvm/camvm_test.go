@@ -401,7 +401,8 @@ func TestRealDrivers(t *testing.T) {
 	t.Run("MJPEG from v4l2loopback arrives with the producer's bars", func(t *testing.T) {
 		startFeed(t, vm, "-corrupt", "4")
 		x := startRx(t)
-		stop := startSend(t, vm, x, "/dev/video10", "--format", "mjpeg", "--size", "640x480", "--fps", "15")
+		// --mjpeg decode: the camera source decodes, and counts the frames it cannot.
+		stop := startSend(t, vm, x, "/dev/video10", "--format", "mjpeg", "--size", "640x480", "--fps", "15", "--mjpeg", "decode")
 		img, err := x.frame(90*time.Second, time.Now())
 		if err == nil {
 			err = waitLog(t, vm, "skipping a bad camera frame", 60*time.Second)
@@ -422,10 +423,35 @@ func TestRealDrivers(t *testing.T) {
 	t.Run("MJPEG without Huffman tables, as UVC cameras send it, arrives with the producer's bars", func(t *testing.T) {
 		startFeed(t, vm, "-no-dht")
 		x := startRx(t)
-		img, log := capture(t, vm, x, "/dev/video10", "--format", "mjpeg", "--size", "640x480", "--fps", "15")
+		img, log := capture(t, vm, x, "/dev/video10", "--format", "mjpeg", "--size", "640x480", "--fps", "15", "--mjpeg", "decode")
 		checkBars(t, img, fullBars)
 		if n := logInt(t, log, "dropped_corrupt"); n != 0 {
 			t.Errorf("%d frames without tables dropped as corrupt:\n%s", n, log)
+		}
+	})
+
+	t.Run("MJPEG re-tiled from the camera's own JPEG, its tables in-band, arrives with the producer's bars", func(t *testing.T) {
+		startFeed(t, vm, "-no-dht")
+		x := startRx(t)
+		stop := startSend(t, vm, x, "/dev/video10", "--format", "mjpeg", "--size", "640x480", "--fps", "15", "--mjpeg", "retile")
+		img, err := x.frame(90*time.Second, time.Now())
+		if err == nil { // the stats line comes once a second
+			err = waitLog(t, vm, "mjpeg retile", 60*time.Second)
+		}
+		log := stop()
+		if err != nil {
+			t.Fatalf("%v\n%s", err, log)
+		}
+		checkBars(t, img, fullBars)
+		m := regexp.MustCompile(`mjpeg retile (\d+) \((\d+) fell back`).FindAllStringSubmatch(log, -1)
+		if m == nil {
+			t.Fatalf("the stats line never said the frames were re-tiled:\n%s", log)
+		}
+		if last := m[len(m)-1]; last[1] == "0" || last[2] != "0" {
+			t.Errorf("%s frames re-tiled, %s fell back to decoding:\n%s", last[1], last[2], log)
+		}
+		if st := x.r.Stats(); st.TablesMissing != 0 || st.DecodeErrors != 0 {
+			t.Errorf("receiver: %d tiles without their table set, %d decode errors", st.TablesMissing, st.DecodeErrors)
 		}
 	})
 

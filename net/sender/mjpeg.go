@@ -1,0 +1,320 @@
+package sender
+
+import (
+	"errors"
+	"fmt"
+	"image"
+	"sync/atomic"
+	"time"
+
+	"github.com/hrvs/hrvs/capture"
+	"github.com/hrvs/hrvs/internal/fastjpeg"
+	"github.com/hrvs/hrvs/net/tile"
+	"github.com/hrvs/hrvs/net/wire"
+)
+
+// What the sender does with a frame a source hands through compressed
+// (capture.Frame.JPEG, an MJPEG camera or file): Config.MJPEG.
+const (
+	// MJPEGRetile cuts the camera's JPEG into tiles in the DCT domain: no IDCT, no
+	// colour conversion, no second generation of loss (docs/JPEG.md, Re-tiling).
+	// The tiles keep the camera's quantisation tables, which travel in the
+	// stream's table sets (codec 1, docs/PROTOCOL.md §4.1).
+	MJPEGRetile = "retile"
+	// MJPEGDecode decodes the frame and encodes its tiles again, as for any source.
+	MJPEGDecode = "decode"
+)
+
+// Table sets are repeated (docs/PROTOCOL.md §4.1): with every frame for
+// tablesFresh after a set comes into use, then at least every tablesEvery, so a
+// receiver that joined late or lost the datagram decodes within that.
+const (
+	tablesFresh = time.Second
+	tablesEvery = 100 * time.Millisecond
+	// maxSets bounds the table sets the sender remembers for reuse: rate control
+	// moving between a few qualities reuses their ids instead of taking new ones.
+	maxSets = 8
+)
+
+// retiler re-tiles the frames of an MJPEG source. It holds the coefficients of
+// the frame being sent, its tile payloads, each tile's change summary as last
+// sent, and the stream's table sets. Run's goroutine prepares a frame while no
+// other is being encoded (the pool is idle); the encoders then only read it, each
+// writing its own tiles' entries of sent.
+type retiler struct {
+	threshold float64 // SummaryChange peak, in levels, above which a tile changed; negative: every tile
+	mtu       int     // the clear datagram's largest size: a table datagram must fit
+
+	coef  fastjpeg.CoefFrame
+	tiles [][]byte // Transcode's payloads by grid tile, when coded is set
+	coded bool     // tiles holds the frame's payloads; otherwise encoders code them from coef (AppendTile)
+	cur   [][]int32
+	sent  [][]int32 // the summary of the version last sent, nil for never
+	grid  tile.Grid
+	sub   uint8
+
+	// The stream's Huffman tables: optimal (T.81 Annex K.2) for the coefficients
+	// of the first frame of the camera's quantisation tables huffFor, complete, so
+	// every later frame codes with them (docs/JPEG.md: they do as well as each
+	// frame's own).
+	huff     [4]fastjpeg.HuffTable
+	huffFor  [3]fastjpeg.QuantTable
+	haveHuff bool
+	sets     []*streamSet // newest last
+	nextID   uint8
+	set      *streamSet // the frame's
+	lastSet  *streamSet // the previous frame's
+
+	retiled, fellBack atomic.Uint64
+}
+
+// streamSet is one table set of the stream (docs/PROTOCOL.md §4.1).
+type streamSet struct {
+	id     uint8
+	tables fastjpeg.Tables
+	ts     *fastjpeg.TableSet
+	since  time.Time // came into use (again)
+	last   time.Time // table datagram last sent
+}
+
+// canRetile reports whether the path can carry table datagrams at all.
+func (r *retiler) canRetile() bool { return r.mtu >= wire.HeaderSize+wire.MaxTableSet }
+
+// ijgScale is the Independent JPEG Group's quality curve (docs/PROTOCOL.md §4):
+// the percentage the Annex K.1 tables are scaled by at quality q.
+func ijgScale(q int) int {
+	q = min(max(q, 1), 100)
+	if q < 50 {
+		return 5000 / q
+	}
+	return max(200-2*q, 1)
+}
+
+// requant is how rate control's quality q (of at most qMax, where the camera's
+// own tables stand) becomes a requantisation: the steps scaled as the IJG curve
+// scales them from qMax to q, and high frequencies dropped once the steps double.
+func requant(q, qMax int) (scale, keep int) {
+	scale = 100 * ijgScale(q) / ijgScale(qMax)
+	switch {
+	case scale <= 100:
+		return 100, 64
+	case scale <= 200:
+		return scale, 64
+	case scale <= 400:
+		return scale, 28
+	}
+	return scale, 15
+}
+
+// prepare re-tiles frame data on the grid of tw x th tiles at rate control's
+// quality q (of qMax): it parses and codes the frame (one pass when the
+// camera's tables and q allow; otherwise coefficients the encoders code), fills
+// each tile's summary, and picks the frame's table set. An error wrapping
+// fastjpeg.ErrUnsupported, ErrCorrupt or ErrShort means the frame must be
+// decoded instead.
+func (r *retiler) prepare(data []byte, tw, th, q, qMax int, now time.Time) error {
+	scale, keep := requant(q, qMax)
+	r.coded = false
+	if r.haveHuff && scale == 100 {
+		set, err := r.setFor(r.huffFor, now)
+		if err != nil {
+			return err
+		}
+		tiles, err := r.coef.Transcode(data, tw, th, set.ts, r.tiles)
+		r.tiles = tiles
+		if err != nil {
+			return err
+		}
+		r.coded = r.coef.Quant() == r.huffFor // else the camera's tables changed: count again below
+	}
+	if !r.coded {
+		if err := r.coef.Decode(data); err != nil {
+			return err
+		}
+	}
+	w, h := r.coef.Size()
+	sub := uint8(r.coef.Subsampling())
+	g, err := tile.NewGrid(w, h, tw, th, sub)
+	if err != nil {
+		return fmt.Errorf("%w: %v", fastjpeg.ErrUnsupported, err)
+	}
+	r.grid, r.sub = g, sub
+	if !r.coded && (!r.haveHuff || r.coef.Quant() != r.huffFor) {
+		var counts fastjpeg.SymbolCounts
+		for i := range g.Len() {
+			if err := r.coef.CountTile(&counts, g.Rect(i)); err != nil {
+				return err
+			}
+		}
+		r.huff, r.huffFor, r.haveHuff = fastjpeg.OptimalHuffman(&counts), r.coef.Quant(), true
+		r.sets = r.sets[:0] // Huffman tables of another stream's making: every set is new
+	}
+	if !r.coded && scale > 100 {
+		if _, err := r.coef.Requantize(scale, keep); err != nil {
+			return err
+		}
+	}
+	if r.set, err = r.setFor(r.coef.Quant(), now); err != nil {
+		return err
+	}
+	for len(r.cur) < g.Len() {
+		r.cur = append(r.cur, nil)
+	}
+	for i := range g.Len() {
+		if r.cur[i], err = r.coef.AppendSummary(r.cur[i][:0], g.Rect(i)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// setFor returns the set of quantisation tables quant and the stream's Huffman
+// tables, making it (with the next id) when the stream has none.
+func (r *retiler) setFor(quant [3]fastjpeg.QuantTable, now time.Time) (*streamSet, error) {
+	for _, s := range r.sets {
+		if s.tables.Quant == quant {
+			return s, nil
+		}
+	}
+	t := fastjpeg.Tables{Quant: quant, Huff: r.huff}
+	ts, err := fastjpeg.NewTableSet(&t)
+	if err != nil { // the camera's tables parsed and OptimalHuffman is complete: not expected
+		return nil, fmt.Errorf("the stream's table set: %w", err)
+	}
+	if !ts.CanEncode() {
+		return nil, fmt.Errorf("%w: the stream's Huffman tables cannot code every symbol", fastjpeg.ErrUnsupported)
+	}
+	s := &streamSet{id: r.nextID, tables: t, ts: ts, since: now}
+	r.nextID++
+	if len(r.sets) == maxSets {
+		r.sets = append(r.sets[:0], r.sets[1:]...)
+	}
+	r.sets = append(r.sets, s)
+	return s, nil
+}
+
+// reset forgets what was sent of a grid of n tiles: every tile goes again.
+func (r *retiler) reset(n int) {
+	for len(r.sent) < n {
+		r.sent = append(r.sent, nil)
+	}
+	r.sent = r.sent[:n]
+	for i := range r.sent {
+		r.sent[i] = nil
+	}
+}
+
+// changedTile is the chooser's change test for grid tile i: its summary moved by
+// more than the threshold since the version sent (docs/JPEG.md, Conditional
+// replenishment: sensor noise peaks near 5 levels, a real change at 100 and more).
+func (r *retiler) changedTile(i int) bool {
+	if r.threshold < 0 || i >= len(r.sent) || r.sent[i] == nil {
+		return true
+	}
+	peak, _ := fastjpeg.SummaryChange(r.cur[i], r.sent[i])
+	return peak > r.threshold
+}
+
+// format is the format byte of the frame's tiles.
+func (r *retiler) format() uint8 { return wire.CodecTableScan<<4 | r.sub }
+
+// retileFrame prepares frame f for sending re-tiled, and reports false (with the
+// frame's picture decoded, for the ordinary path) when it cannot be: the frame is
+// progressive, arithmetic-coded, of a layout the grid cannot take, or corrupt.
+func (s *Sender) retileFrame(f *capture.Frame, now time.Time) (bool, error) {
+	rt := s.mj
+	if rt != nil && rt.canRetile() {
+		s.mu.Lock()
+		q := s.rc.quality
+		s.mu.Unlock()
+		err := rt.prepare(f.JPEG, s.cfg.TileW, s.cfg.TileH, q, s.cfg.Quality, now)
+		if err == nil {
+			rt.retiled.Add(1)
+			return true, nil
+		}
+		if !errors.Is(err, fastjpeg.ErrUnsupported) && !errors.Is(err, fastjpeg.ErrCorrupt) && !errors.Is(err, fastjpeg.ErrShort) {
+			return false, fmt.Errorf("re-tiling an MJPEG frame: %w", err)
+		}
+		rt.fellBack.Add(1)
+		s.fallbackWarn.Do(func() {
+			s.cfg.Log.Warn("an MJPEG frame cannot be re-tiled: it is decoded and encoded instead (counted as fell back; logged once)", "err", err)
+		})
+	}
+	if _, err := f.Decode(); err != nil {
+		return false, err
+	}
+	return false, nil
+}
+
+// sendTables sends the frame's table set before its tiles when it is due: the
+// set is new or was not the previous frame's, it came into use within
+// tablesFresh, or it was last sent tablesEvery ago.
+func (s *Sender) sendTables(fj *frameJob, now time.Time) {
+	rt := fj.rt
+	set := rt.set
+	if set != rt.lastSet {
+		set.since = now
+	}
+	rt.lastSet = set
+	if now.Sub(set.since) >= tablesFresh && now.Sub(set.last) < tablesEvery {
+		return
+	}
+	d, err := wire.AppendTableDatagram(make([]byte, 0, wire.HeaderSize+wire.MaxTableSet), fj.hdr, set.id, &set.tables)
+	if err != nil {
+		s.count.encErrs.Add(1)
+		return
+	}
+	set.last = now
+	s.pack.send(s.pack.conns[int(fj.hdr.Frame)%len(s.pack.conns)], &fj.sent, d, kindTables)
+}
+
+// sendRetiled is encodeTile for a re-tiled frame: the tile's payload is
+// Transcode's, or coded now from the frame's coefficients, and what was sent of
+// the tile becomes its summary.
+func (s *Sender) sendRetiled(w *worker, j tileJob) {
+	fj := j.fj
+	rt := fj.rt
+	var payload []byte
+	var err error
+	if rt.coded {
+		payload = rt.tiles[j.tile]
+	} else {
+		start := time.Now()
+		w.payload, err = rt.coef.AppendTile(w.payload[:0], rt.grid.Rect(j.tile), rt.set.ts)
+		fj.sent.encoding.Add(int64(time.Since(start)))
+		payload = w.payload
+	}
+	if err != nil || len(payload) == 0 {
+		s.count.encErrs.Add(1)
+	} else {
+		w.sent++
+		fj.sizes[j.pos] = int32(len(payload))
+		s.pack.packTile(fj, j, payload, w.dgram, j.tile+w.sent)
+	}
+	// No other encoder touches this tile's entries, and submit reads them only
+	// once the whole frame is done (busy).
+	rt.sent[j.tile] = append(rt.sent[j.tile][:0], rt.cur[j.tile]...)
+	if fj.left.Add(-1) == 0 {
+		s.frameDone(fj)
+	}
+}
+
+// mjpegMode names what the sender does with handed-through frames, for the stats.
+func (s *Sender) mjpegMode() string {
+	switch {
+	case s.mj == nil:
+		return MJPEGDecode
+	case !s.mj.canRetile():
+		return MJPEGDecode + " (mtu too small for table sets)"
+	}
+	return MJPEGRetile
+}
+
+// frameSize is the size and subsampling of the frame being submitted: the
+// re-tiled JPEG's, or the picture's.
+func frameSize(img *image.YCbCr, rt *retiler) (w, h int, ratio image.YCbCrSubsampleRatio) {
+	if rt != nil {
+		return rt.grid.W, rt.grid.H, tile.SubsampleRatio(rt.sub)
+	}
+	return img.Rect.Dx(), img.Rect.Dy(), img.SubsampleRatio
+}
