@@ -6,6 +6,7 @@ import (
 	"image"
 	"math/rand/v2"
 	"net"
+	"net/http"
 	"strings"
 	"sync"
 	"testing"
@@ -333,6 +334,16 @@ func TestTheTileViewNeedsTheToken(t *testing.T) {
 	v := dialTiles(t, url+"/ws?token=s3cret")
 	if _, err := v.next(ctx); err != nil {
 		t.Fatalf("with the token: %v", err)
+	}
+	// A page of another site cannot open the view with the cookie its browser holds.
+	h := http.Header{"Origin": {"http://elsewhere.example"}}
+	c, resp, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(url, "http")+"/ws?token=s3cret", &websocket.DialOptions{HTTPHeader: h})
+	if err == nil {
+		c.CloseNow()
+		t.Fatal("a page from another origin connected")
+	}
+	if resp == nil || resp.StatusCode != http.StatusForbidden {
+		t.Fatalf("from another origin: %v, want 403", err)
 	}
 }
 
