@@ -125,7 +125,7 @@ func TestAStaticSceneCostsTheTileViewAFractionOfMJPEG(t *testing.T) {
 // With its CPU slowed 20 times by DevTools the page draws about a frame a second, but
 // each is the newest when it asks: its latency stays about one batch's decoding, and
 // the frames in between are skipped. A page that queued every frame would draw 1 of 30
-// and, 10 s in, show a frame ~9 s old.
+// and, 15 s in, show a frame ~14 s old.
 func TestAThrottledChromiumStaysOnTheNewestFrame(t *testing.T) {
 	s, url := start(t, Options{})
 	ctx, cancel := context.WithTimeout(context.Background(), 3*testrig.Patience) // a throttled page answers slowly
@@ -156,10 +156,10 @@ func TestAThrottledChromiumStaysOnTheNewestFrame(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Sample the page for 10 s: a page that queued would fall further behind each time.
+	// Sample the page for 15 s: a page that queued would fall further behind each time.
 	var worst float64
 	var last pageFigures
-	for i := 0; i < 20; i++ {
+	for i := 0; i < 30; i++ {
 		time.Sleep(500 * time.Millisecond) // the sampling period
 		f, err := tb.figures(ctx)
 		if err != nil {
@@ -173,13 +173,13 @@ func TestAThrottledChromiumStaysOnTheNewestFrame(t *testing.T) {
 	}
 	drawn := last.Frames - first.Frames
 	if drawn < 3 {
-		t.Fatalf("the throttled page drew %d frames in 10 s", drawn)
+		t.Fatalf("the throttled page drew %d frames in 15 s", drawn)
 	}
 	if last.Skipped <= first.Skipped {
 		t.Fatalf("the throttled page skipped no frames: it kept up at full rate, so this test throttled nothing")
 	}
-	if worst > 5000 {
+	if worst > 6000 {
 		t.Fatalf("the throttled page drew a frame %.0f ms after capture: it is queueing, not jumping to the newest", worst)
 	}
-	t.Logf("throttled 20x: %d frames drawn in 10 s, %d skipped, worst latency %.0f ms", drawn, last.Skipped-first.Skipped, worst)
+	t.Logf("throttled 20x: %d frames drawn in 15 s, %d skipped, worst latency %.0f ms", drawn, last.Skipped-first.Skipped, worst)
 }
