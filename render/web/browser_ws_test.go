@@ -106,13 +106,16 @@ func TestAStaticSceneCostsTheTileViewAFractionOfMJPEG(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	c := s.Stats()
 	took := time.Since(start)
 	// From the start: the tile view's whole first picture counts against it.
 	ws, mjpeg := b.WSBytes, b.MJPEGBytes
 	t.Logf("static 1280x720 at 30 fps, %v after both showed: tile view %d bytes (%d in the window, %d frames drawn), MJPEG %d bytes (%d in the window, %d pictures); tile view / MJPEG = %.2f%%",
 		took.Round(time.Millisecond), ws, b.WSBytes-a.WSBytes, f.Frames, mjpeg, b.MJPEGBytes-a.MJPEGBytes, b.JPEGsServed, 100*float64(ws)/float64(mjpeg))
-	if int64(ws) != f.Bytes {
-		t.Errorf("the server sent %d bytes of messages, the page counted %d", ws, f.Bytes)
+	// What the page counted lies between what the server had sent at the start of the
+	// window and what it had sent once the page was asked.
+	if f.Bytes < int64(a.WSBytes) || f.Bytes > int64(c.WSBytes) {
+		t.Errorf("the page counted %d bytes of messages, the server sent %d to %d meanwhile", f.Bytes, a.WSBytes, c.WSBytes)
 	}
 	if b.MJPEGBytes-a.MJPEGBytes == 0 || f.Frames < 10 {
 		t.Fatalf("the views did not run: MJPEG %d bytes in the window, tile page %d frames", b.MJPEGBytes-a.MJPEGBytes, f.Frames)
