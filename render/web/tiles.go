@@ -3,8 +3,12 @@ package web
 import (
 	"bytes"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"image"
+	"runtime"
+	"sync"
+	"sync/atomic"
 
 	"github.com/hrvs/hrvs/internal/fastjpeg"
 	"github.com/hrvs/hrvs/net/receiver"
@@ -34,16 +38,20 @@ type tileSet struct {
 	tiles     []tileVersion
 }
 
+// maxTileWorkers bounds the goroutines that encode one frame's changed tiles.
+const maxTileWorkers = 4
+
 // tiler turns frames into tiles, encoding only the tiles whose pixels changed since
-// the frame it saw last. It is not safe for concurrent use: the Server's tiler
-// goroutine owns it.
+// the frame it saw last, on up to GOMAXPROCS (at most maxTileWorkers) cores. It is not
+// safe for concurrent use: the Server's tiler goroutine owns it.
 type tiler struct {
 	quality, tw, th int
 
-	enc   fastjpeg.Encoder
-	prev  *image.YCbCr // the pixels of the last frame seen, the same size and layout
-	set   *tileSet
-	epoch uint64
+	encs    []fastjpeg.Encoder // one per worker
+	changed []int              // scratch: the tiles that differ
+	prev    *image.YCbCr       // the pixels of the last frame seen, the same size and layout
+	set     *tileSet
+	epoch   uint64
 }
 
 // update brings the tiles up to frame f, the gen-th frame shown, and returns the new
@@ -83,23 +91,59 @@ func (t *tiler) update(f *receiver.Frame, gen uint64) (*tileSet, int, error) {
 		set.tiles = append([]tileVersion(nil), old.tiles...)
 	}
 	set.epoch = t.epoch
-	encoded := 0
+	t.changed = t.changed[:0]
 	for i := range set.tiles {
-		r := set.grid.Rect(i)
-		if !fresh && sameRect(t.prev, img, r) {
-			continue
+		if fresh || !sameRect(t.prev, img, set.grid.Rect(i)) {
+			t.changed = append(t.changed, i)
 		}
-		// A new slice for every tile: viewers may still be writing the previous one.
-		data, err := t.enc.AppendScan(nil, img, r, t.quality)
-		if err != nil {
-			return nil, encoded, fmt.Errorf("frame %d: tile %v: %w", f.Seq, r, err)
-		}
-		tile.CopyRect(t.prev, img, r)
-		set.tiles[i] = tileVersion{ver: gen, seq: f.Seq, captureUS: captureUS, data: data}
-		encoded++
+	}
+	if err := t.encode(set, img); err != nil {
+		t.prev, t.set = nil, nil // start afresh: prev may hold pixels no payload has
+		return nil, 0, fmt.Errorf("frame %d: %w", f.Seq, err)
+	}
+	for _, i := range t.changed {
+		tile.CopyRect(t.prev, img, set.grid.Rect(i))
+		set.tiles[i].ver, set.tiles[i].seq, set.tiles[i].captureUS = gen, f.Seq, captureUS
 	}
 	t.set = set
-	return set, encoded, nil
+	return set, len(t.changed), nil
+}
+
+// encode encodes the changed tiles of img into set.tiles[i].data, spreading them over
+// the workers; it returns once every worker is done.
+func (t *tiler) encode(set *tileSet, img *image.YCbCr) error {
+	workers := min(runtime.GOMAXPROCS(0), maxTileWorkers, len(t.changed))
+	if len(t.encs) < workers {
+		t.encs = make([]fastjpeg.Encoder, workers)
+	}
+	errs := make([]error, max(workers, 1))
+	var next atomic.Int64
+	work := func(w int) {
+		for {
+			k := int(next.Add(1)) - 1
+			if k >= len(t.changed) {
+				return
+			}
+			i := t.changed[k]
+			r := set.grid.Rect(i)
+			// A new slice for every tile: viewers may still be writing the previous one.
+			data, err := t.encs[w].AppendScan(nil, img, r, t.quality)
+			if err != nil {
+				errs[w] = fmt.Errorf("tile %v: %w", r, err)
+				return
+			}
+			set.tiles[i].data = data
+		}
+	}
+	var wg sync.WaitGroup
+	for w := 1; w < workers; w++ {
+		wg.Go(func() { work(w) })
+	}
+	if workers > 0 {
+		work(0)
+	}
+	wg.Wait()
+	return errors.Join(errs...)
 }
 
 // sameRect reports whether rectangle r holds the same samples in a and b, which have
