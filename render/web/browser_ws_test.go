@@ -186,3 +186,19 @@ func TestAThrottledChromiumStaysOnTheNewestFrame(t *testing.T) {
 	}
 	t.Logf("throttled 20x: %d frames drawn in 15 s, %d skipped, worst latency %.0f ms", drawn, last.Skipped-first.Skipped, worst)
 }
+
+// A keyed receiver's view: the page opened with ?token= sets the cookie that its
+// WebSocket then carries.
+func TestChromiumOpensTheTileViewWithTheToken(t *testing.T) {
+	s, url := start(t, Options{Token: "s3cret"})
+	ctx := patient(t)
+	_, stop := showing(s, 30, testpic.Picture(320, 240, image.YCbCrSubsampleRatio420, 0))
+	defer stop()
+	f := showsFrames(t, ctx, launchChromium(t).open(t, url+"/?token=s3cret"), 3)
+	if f.Tiles < 4 || f.Errors != 0 {
+		t.Fatalf("the page drew %d tiles with %d errors", f.Tiles, f.Errors)
+	}
+	if n := s.Stats().Unauthorized; n != 0 {
+		t.Fatalf("%d of the page's requests were refused", n)
+	}
+}
