@@ -67,3 +67,26 @@ func TestTheTilerEncodesOnlyTheTilesThatChanged(t *testing.T) {
 		}
 	})
 }
+
+func TestATileSizeOffTheMCUGridIsRefused(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		tw, th int
+		ok     bool
+	}{
+		{"the default", 0, 0, true},
+		{"64x64", 64, 64, true},
+		{"a width of 100", 100, 64, false},
+		{"a height of 8, which 4:2:0 cannot cut", 64, 8, false},
+	} {
+		t.Run(tc.name+map[bool]string{true: " is taken", false: " is refused"}[tc.ok], func(t *testing.T) {
+			s, err := New("127.0.0.1:0", Options{TileW: tc.tw, TileH: tc.th})
+			if s != nil {
+				s.Close()
+			}
+			if (err == nil) != tc.ok {
+				t.Fatalf("New: %v", err)
+			}
+		})
+	}
+}

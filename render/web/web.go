@@ -15,6 +15,7 @@ import (
 	"errors"
 	"fmt"
 	"html/template"
+	"image"
 	"log/slog"
 	"net"
 	"net/http"
@@ -115,7 +116,7 @@ type Server struct {
 	wsSkipped    atomic.Uint64 // frames viewers missed because they were slower
 	wsBytes      atomic.Uint64
 	wsBad        atomic.Uint64 // malformed or unexpected messages from pages, dropped
-	wsDropped    atomic.Uint64 // viewers that did not take a batch within writeTimeout
+	wsDropped    atomic.Uint64 // viewers that did not take and ack a batch within AckTimeout
 }
 
 // numbered is a frame with its number among the frames shown, so a picture says
@@ -157,8 +158,10 @@ func New(addr string, opt Options) (*Server, error) {
 	if opt.TileH <= 0 {
 		opt.TileH = tile.DefaultH
 	}
-	if opt.TileW%16 != 0 || opt.TileH%16 != 0 {
-		return nil, fmt.Errorf("browser view: tile size %dx%d is not a multiple of 16", opt.TileW, opt.TileH)
+	// 4:2:0's MCU grid is the stricter: a size that suits it suits 4:2:2.
+	sub420, _ := tile.SubsampleCode(image.YCbCrSubsampleRatio420)
+	if _, err := tile.NewGrid(opt.TileW, opt.TileH, opt.TileW, opt.TileH, sub420); err != nil {
+		return nil, fmt.Errorf("browser view: %w", err)
 	}
 	if opt.Log == nil {
 		opt.Log = slog.New(slog.DiscardHandler)
