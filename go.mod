@@ -4,6 +4,7 @@ go 1.26.0
 
 require (
 	github.com/bluenviron/gortsplib/v4 v4.16.2
+	github.com/coder/websocket v1.8.15
 	github.com/hajimehoshi/ebiten/v2 v2.8.8
 	github.com/hashicorp/mdns v1.0.7
 	github.com/klauspost/reedsolomon v1.14.2

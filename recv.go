@@ -64,7 +64,7 @@ func (f *recvFlags) register(fs *flag.FlagSet, demo bool) {
 	fs.DurationVar(&f.deadline, "deadline", f.deadline, "how long a stalled frame waits for missing tiles, above 0")
 	fs.StringVar(&f.decoder, "decoder", f.decoder, "tile JPEG decoder: fast (the project's own, image/jpeg for what it does not take) or stdlib")
 	fs.StringVar(&f.sink, "sink", f.sink, "where frames go: window, null or dir:PATH (a PNG per frame, never overwriting)\n(default: the window when a display is available, else null)")
-	fs.StringVar(&f.http, "http", f.http, "also serve a browser view (MJPEG, /snapshot.jpg, /stats.json, Prometheus /metrics) on this `address`; :8080 listens on\nloopback only, 0.0.0.0:8080 on every interface (default: none)")
+	fs.StringVar(&f.http, "http", f.http, "also serve a browser view on this `address`: the page draws JPEG tiles sent over a WebSocket (/ws), only\nthose that changed; /mjpeg and /stream.mjpg, /snapshot.jpg, /stats.json, Prometheus /metrics too. :8080 listens on\nloopback only, 0.0.0.0:8080 on every interface (default: none)")
 	fs.Var(&f.maxMemory, "max-memory", "the most `bytes` the receiver holds from the network (queue, reassembly, frame images), like 256mb;\nat least 32mb")
 	fs.StringVar(&f.record, "record", f.record, "also record what is received into this AVI (MJPEG) `file` (default: none)")
 	fs.StringVar(&f.rtpOut, "rtp-out", f.rtpOut, "also send the newest frames as RTP/JPEG (RFC 2435) to this `HOST:PORT`, for VLC, ffplay and GStreamer;\n:5004 sends to this machine; frames above 2040 pixels a side are scaled down (default: none)")

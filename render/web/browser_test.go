@@ -13,7 +13,7 @@ import (
 	"github.com/hrvs/hrvs/render/internal/testpic"
 )
 
-// TestChromiumShowsTheVideo opens the page in headless Chromium and looks for the
+// TestChromiumShowsTheVideo opens the MJPEG view in headless Chromium and looks for the
 // picture's colour bars in its screenshot.
 func TestChromiumShowsTheVideo(t *testing.T) {
 	chromium := testpic.NeedTool(t, "chromium")
@@ -25,7 +25,7 @@ func TestChromiumShowsTheVideo(t *testing.T) {
 	defer cancel()
 	cmd := exec.CommandContext(ctx, chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
 		"--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync",
-		"--user-data-dir="+filepath.Join(dir, "profile"), "--screenshot="+shot, "--window-size=800,600", url+"/")
+		"--user-data-dir="+filepath.Join(dir, "profile"), "--screenshot="+shot, "--window-size=800,600", url+"/mjpeg")
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("chromium: %v\n%s", err, out)
 	}

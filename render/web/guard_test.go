@@ -68,7 +68,7 @@ func TestATokenGuardsEveryEndpoint(t *testing.T) {
 	s, url := start(t, Options{Token: "s3cret"})
 	stop := feeder(s, 64, 64, 30)
 	defer stop()
-	for _, path := range []string{"/", "/stats.json", "/snapshot.jpg", "/stream.mjpg"} {
+	for _, path := range []string{"/", "/mjpeg", "/ws", "/stats.json", "/snapshot.jpg", "/stream.mjpg"} {
 		resp, err := http.Get(url + path)
 		if err != nil {
 			t.Fatal(err)
@@ -110,7 +110,7 @@ func TestATokenGuardsEveryEndpoint(t *testing.T) {
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("stats with the page's cookie: %d", resp.StatusCode)
 	}
-	if s.Stats().Unauthorized != 8 {
-		t.Fatalf("%d requests counted unauthorized, want 8", s.Stats().Unauthorized)
+	if s.Stats().Unauthorized != 12 {
+		t.Fatalf("%d requests counted unauthorized, want 12", s.Stats().Unauthorized)
 	}
 }

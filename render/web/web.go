@@ -1,8 +1,10 @@
-// Package web serves the received video to browsers: a page with the live picture as
-// MJPEG (multipart/x-mixed-replace, which every browser shows in an <img>), live stats,
-// /snapshot.jpg and /stats.json. Each frame is encoded to JPEG at most once, and only
-// while someone is watching; a slow client gets the newest picture when it is ready
-// for one and misses the rest, so no client can hold up the receiver or another client.
+// Package web serves the received video to browsers: a page that draws the picture
+// from JPEG tiles sent over a WebSocket, only those that changed (docs/PROTOCOL.md
+// §11), and the whole picture as MJPEG (multipart/x-mixed-replace, which every
+// browser shows in an <img>) for tools that want it, with live stats, /snapshot.jpg
+// and /stats.json. Each frame is encoded at most once for all viewers of a kind, and
+// only while someone is watching; a slow client gets the newest picture when it is
+// ready for one and misses the rest, so no client can hold up the receiver or another.
 package web
 
 import (
@@ -13,6 +15,7 @@ import (
 	"errors"
 	"fmt"
 	"html/template"
+	"image"
 	"log/slog"
 	"net"
 	"net/http"
@@ -23,6 +26,7 @@ import (
 
 	"github.com/hrvs/hrvs/net/receiver"
 	"github.com/hrvs/hrvs/net/receiver/mailbox"
+	"github.com/hrvs/hrvs/net/tile"
 	"github.com/hrvs/hrvs/render/internal/jpegenc"
 )
 
@@ -49,7 +53,13 @@ type Options struct {
 	Title      string     // what the receiver listens on, for the page title
 	Stats      func() any // served as /stats.json; nil serves the view's own figures
 	Quality    int        // JPEG quality, 1..100; 0 means 80
-	MaxClients int        // streams served at once; 0 means 32
+	MaxClients int        // streams (MJPEG and WebSocket) served at once; 0 means 32
+	// TileW and TileH are the WebSocket view's tile size in pixels, multiples of 16;
+	// 0 means net/tile's default (256 x 128).
+	TileW, TileH int
+	// AckTimeout is how long a WebSocket viewer has to take a batch of tiles and
+	// acknowledge it before it is dropped; 0 means 10 s.
+	AckTimeout time.Duration
 	// Token, when set, is required of every request, as ?token= or the cookie the
 	// page sets from it (a keyed receiver's view: docs/SECURITY.md).
 	Token string
@@ -69,7 +79,9 @@ type Server struct {
 	wg     sync.WaitGroup
 	kick   chan struct{} // wakes the encoder
 
-	frames *mailbox.Box[numbered] // newest frame not yet encoded
+	frames  *mailbox.Box[numbered] // newest frame not yet encoded
+	tframes *mailbox.Box[numbered] // newest frame not yet tiled
+	tkick   chan struct{}          // wakes the tiler
 
 	mu      sync.Mutex
 	gen     uint64 // counts frames shown: the number of the newest
@@ -78,6 +90,10 @@ type Server struct {
 	changed chan struct{} // closed and replaced when jpeg changes
 	wanted  int           // streams and snapshot requests waiting for pictures
 	closed  bool
+
+	tset      *tileSet      // newest tiles
+	tchanged  chan struct{} // closed and replaced when tset changes
+	wsViewers int           // WebSocket viewers
 
 	viewers      map[*viewer]struct{} // stream clients, under mu
 	requests     chan struct{}        // a slot per request in flight on the other endpoints
@@ -89,6 +105,18 @@ type Server struct {
 	busy         atomic.Uint64
 	unauthorized atomic.Uint64
 	encodeNs     atomic.Int64
+	mjpegBytes   atomic.Uint64
+
+	tileFrames   atomic.Uint64 // frames tiled
+	tilesEncoded atomic.Uint64
+	untiled      atomic.Uint64 // frames the tiler could not cut (a layout it cannot carry)
+	tileNs       atomic.Int64
+	wsBatches    atomic.Uint64
+	wsTilesSent  atomic.Uint64
+	wsSkipped    atomic.Uint64 // frames viewers missed because they were slower
+	wsBytes      atomic.Uint64
+	wsBad        atomic.Uint64 // malformed or unexpected messages from pages, dropped
+	wsDropped    atomic.Uint64 // viewers that did not take and ack a batch within AckTimeout
 }
 
 // numbered is a frame with its number among the frames shown, so a picture says
@@ -121,6 +149,20 @@ func New(addr string, opt Options) (*Server, error) {
 	if opt.MaxClients <= 0 {
 		opt.MaxClients = defaultMaxClients
 	}
+	if opt.AckTimeout <= 0 {
+		opt.AckTimeout = writeTimeout
+	}
+	if opt.TileW <= 0 {
+		opt.TileW = tile.DefaultW
+	}
+	if opt.TileH <= 0 {
+		opt.TileH = tile.DefaultH
+	}
+	// 4:2:0's MCU grid is the stricter: a size that suits it suits 4:2:2.
+	sub420, _ := tile.SubsampleCode(image.YCbCrSubsampleRatio420)
+	if _, err := tile.NewGrid(opt.TileW, opt.TileH, opt.TileW, opt.TileH, sub420); err != nil {
+		return nil, fmt.Errorf("browser view: %w", err)
+	}
 	if opt.Log == nil {
 		opt.Log = slog.New(slog.DiscardHandler)
 	}
@@ -129,12 +171,15 @@ func New(addr string, opt Options) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{opt: opt, ln: ln, kick: make(chan struct{}, 1), changed: make(chan struct{}),
-		frames: mailbox.New[numbered]()}
+		frames: mailbox.New[numbered](), tframes: mailbox.New[numbered](), tkick: make(chan struct{}, 1),
+		tchanged: make(chan struct{})}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	s.viewers = map[*viewer]struct{}{}
 	s.requests = make(chan struct{}, maxRequests)
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /{$}", s.guard(s.limited(s.page)))
+	mux.HandleFunc("GET /{$}", s.guard(s.limited(s.tilePage)))
+	mux.HandleFunc("GET /mjpeg", s.guard(s.limited(s.page)))
+	mux.HandleFunc("GET /ws", s.guard(s.ws))
 	mux.HandleFunc("GET /stream.mjpg", s.guard(s.stream))
 	mux.HandleFunc("GET /snapshot.jpg", s.guard(s.limited(s.snapshot)))
 	mux.HandleFunc("GET /stats.json", s.guard(s.limited(s.stats)))
@@ -150,7 +195,7 @@ func New(addr string, opt Options) (*Server, error) {
 		BaseContext:       func(net.Listener) context.Context { return s.ctx },
 		ErrorLog:          slog.NewLogLogger(opt.Log.Handler(), slog.LevelDebug),
 	}
-	s.wg.Add(2)
+	s.wg.Add(3)
 	go func() {
 		defer s.wg.Done()
 		if err := s.srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
@@ -161,29 +206,38 @@ func New(addr string, opt Options) (*Server, error) {
 		defer s.wg.Done()
 		s.encoder()
 	}()
+	go func() {
+		defer s.wg.Done()
+		s.tiles()
+	}()
 	return s, nil
 }
 
 // Addr is the address the server listens on.
 func (s *Server) Addr() net.Addr { return s.ln.Addr() }
 
-// Show keeps f as the newest frame and wakes the encoder if anyone is watching. It
-// never encodes or waits for a client.
+// Show keeps f as the newest frame and wakes the encoder and the tiler if anyone is
+// watching. It never encodes or waits for a client.
 func (s *Server) Show(f *receiver.Frame) error {
+	f.Retain()
 	f.Retain()
 	s.mu.Lock()
 	s.gen++
-	// Under s.mu, so the box never holds a frame older than s.gen says; after
+	// Under s.mu, so the boxes never hold a frame older than s.gen says; after
 	// Close, Put releases the frame at once.
 	s.frames.Put(numbered{f: f, gen: s.gen})
+	s.tframes.Put(numbered{f: f, gen: s.gen})
 	s.info = frameInfo{Seq: f.Seq, Sender: f.Sender}
 	if f.Image != nil {
 		s.info.Width, s.info.Height = f.Image.Rect.Dx(), f.Image.Rect.Dy()
 	}
-	wanted := s.wanted > 0
+	wanted, tiles := s.wanted > 0, s.wsViewers > 0
 	s.mu.Unlock()
 	if wanted {
 		s.wake()
+	}
+	if tiles {
+		s.wakeTiler()
 	}
 	return nil
 }
@@ -206,6 +260,7 @@ func (s *Server) Close() error {
 	}
 	s.wg.Wait()
 	s.frames.Close()
+	s.tframes.Close()
 	return err
 }
 
@@ -375,6 +430,7 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request) {
 		if err := rc.Flush(); err != nil {
 			return
 		}
+		s.mjpegBytes.Add(uint64(len(p.data)))
 		v.lastTaken.Store(time.Now().UnixNano())
 		v.behind.Store(false)
 		s.served.Add(1)
@@ -428,18 +484,39 @@ type ViewStats struct {
 	Dropped      uint64    `json:"viewers_dropped"` // stalled viewers dropped to make room
 	Busy         uint64    `json:"requests_refused"`
 	Unauthorized uint64    `json:"requests_unauthorized"`
+	MJPEGBytes   uint64    `json:"mjpeg_bytes"` // JPEG bytes written to /stream.mjpg clients
+
+	// The WebSocket tile view's (docs/PROTOCOL.md §11).
+	WSViewers    int     `json:"ws_viewers"`
+	TileFrames   uint64  `json:"tile_frames"`   // frames cut into tiles
+	TilesEncoded uint64  `json:"tiles_encoded"` // once per changed tile, whatever the viewers
+	TileMs       float64 `json:"tile_ms_avg"`   // per frame tiled: comparing and encoding
+	Untiled      uint64  `json:"frames_untiled"`
+	WSBatches    uint64  `json:"ws_batches"`
+	WSTilesSent  uint64  `json:"ws_tiles_sent"`
+	WSSkipped    uint64  `json:"ws_frames_skipped"` // frames slower viewers missed
+	WSBytes      uint64  `json:"ws_bytes"`          // message bytes sent, WebSocket framing aside
+	WSBad        uint64  `json:"ws_bad_messages"`   // dropped: malformed, unexpected, too long
+	WSDropped    uint64  `json:"ws_viewers_dropped"`
 }
 
 // Stats returns the view's own figures.
 func (s *Server) Stats() ViewStats {
 	s.mu.Lock()
-	info := s.info
+	info, ws := s.info, s.wsViewers
 	s.mu.Unlock()
 	v := ViewStats{Frame: info, Viewers: s.clients.Load(), JPEGsEncoded: s.encoded.Load(),
 		JPEGsServed: s.served.Load(), Refused: s.refused.Load(), Dropped: s.dropped.Load(),
-		Busy: s.busy.Load(), Unauthorized: s.unauthorized.Load()}
+		Busy: s.busy.Load(), Unauthorized: s.unauthorized.Load(), MJPEGBytes: s.mjpegBytes.Load(),
+		WSViewers: ws, TileFrames: s.tileFrames.Load(), TilesEncoded: s.tilesEncoded.Load(),
+		Untiled: s.untiled.Load(), WSBatches: s.wsBatches.Load(), WSTilesSent: s.wsTilesSent.Load(),
+		WSSkipped: s.wsSkipped.Load(), WSBytes: s.wsBytes.Load(), WSBad: s.wsBad.Load(),
+		WSDropped: s.wsDropped.Load()}
 	if v.JPEGsEncoded > 0 {
 		v.EncodeMs = float64(s.encodeNs.Load()) / float64(v.JPEGsEncoded) / 1e6
+	}
+	if v.TileFrames > 0 {
+		v.TileMs = float64(s.tileNs.Load()) / float64(v.TileFrames) / 1e6
 	}
 	return v
 }
@@ -462,9 +539,20 @@ func (s *Server) stats(w http.ResponseWriter, r *http.Request) {
 //go:embed page.html
 var pageHTML string
 
-var pageTmpl = template.Must(template.New("page").Parse(pageHTML))
+//go:embed ws.html
+var tilePageHTML string
 
-func (s *Server) page(w http.ResponseWriter, r *http.Request) {
+var (
+	pageTmpl     = template.Must(template.New("page").Parse(pageHTML))
+	tilePageTmpl = template.Must(template.New("tiles").Parse(tilePageHTML))
+)
+
+// page serves the MJPEG view; tilePage the WebSocket one.
+func (s *Server) page(w http.ResponseWriter, r *http.Request) { s.servePage(w, pageTmpl) }
+
+func (s *Server) tilePage(w http.ResponseWriter, r *http.Request) { s.servePage(w, tilePageTmpl) }
+
+func (s *Server) servePage(w http.ResponseWriter, tmpl *template.Template) {
 	s.mu.Lock()
 	sender := s.info.Sender
 	s.mu.Unlock()
@@ -477,7 +565,7 @@ func (s *Server) page(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")
-	pageTmpl.Execute(w, struct{ Title string }{title})
+	tmpl.Execute(w, struct{ Title string }{title})
 }
 
 // guard lets a request through when the view needs no token or the request carries it

@@ -185,15 +185,20 @@ func getJSON(t *testing.T, url string, v any) {
 
 func TestPageEmbedsTheStreamAndStats(t *testing.T) {
 	_, url := start(t, Options{Title: ":5000"})
-	resp, err := http.Get(url + "/")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	for _, want := range []string{`<img id="video" src="/stream.mjpg"`, `/stats.json`, `<title>HRVS: receiver on :5000</title>`} {
-		if !strings.Contains(string(b), want) {
-			t.Fatalf("page lacks %s", want)
+	for path, wants := range map[string][]string{
+		"/":      {`<canvas id="video"`, `'/ws'`, `href="/mjpeg"`, `href="/stream.mjpg"`, `/stats.json`, `<title>HRVS: receiver on :5000</title>`},
+		"/mjpeg": {`<img id="video" src="/stream.mjpg"`, `/stats.json`, `<title>HRVS: receiver on :5000</title>`},
+	} {
+		resp, err := http.Get(url + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		for _, want := range wants {
+			if !strings.Contains(string(b), want) {
+				t.Fatalf("page %s lacks %s", path, want)
+			}
 		}
 	}
 	if r, _ := http.Get(url + "/nothing"); r == nil || r.StatusCode != 404 {
