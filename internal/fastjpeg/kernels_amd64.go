@@ -4,6 +4,10 @@ package fastjpeg
 
 import "golang.org/x/sys/cpu"
 
+// simdBuild reports whether this build has SIMD kernels (not purego, and an
+// architecture that has them).
+const simdBuild = true
+
 // simdAvailable reports whether this CPU runs the AVX2 kernels of kernels_amd64.s.
 var simdAvailable = cpu.X86.HasAVX2
 

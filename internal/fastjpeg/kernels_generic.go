@@ -1,6 +1,10 @@
-//go:build purego || !amd64
+//go:build purego || !(amd64 || arm64)
 
 package fastjpeg
+
+// simdBuild reports whether this build has SIMD kernels (not purego, and an
+// architecture that has them).
+const simdBuild = false
 
 // Without SIMD kernels (another architecture, or the purego build tag) the
 // generic code is all there is.

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"image"
 	"math/rand/v2"
+	"runtime"
 	"testing"
 )
 
@@ -59,6 +60,19 @@ func sampleBlocks(rng *rand.Rand) map[string][blockSize]byte {
 		blocks["noise "+string(rune('a'+k%26))+string(rune('a'+k/26))] = b
 	}
 	return blocks
+}
+
+func TestSIMDKernelsAreUsedWhereTheCPUHasThem(t *testing.T) {
+	t.Logf("GOARCH %s, SIMD build %v, CPU has the kernels' instructions %v", runtime.GOARCH, simdBuild, simdAvailable)
+	if simdBuild && runtime.GOARCH == "arm64" && !simdAvailable {
+		t.Fatal("every arm64 CPU has NEON (ASIMD), but it was not detected")
+	}
+	if !simdBuild && (simdAvailable || useSIMD) {
+		t.Fatal("a build without kernels claims to have them")
+	}
+	if useSIMD != simdAvailable {
+		t.Fatalf("useSIMD %v by default, want %v", useSIMD, simdAvailable)
+	}
 }
 
 func TestFDCTQuantKernelMatchesGeneric(t *testing.T) {
