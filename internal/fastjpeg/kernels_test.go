@@ -259,3 +259,55 @@ func itoa(i int) string {
 	}
 	return itoa(i/10) + string(rune('0'+i%10))
 }
+
+// BenchmarkKernels times one 8x8 block through each kernel, generic and SIMD,
+// over 1024 blocks of the photograph (so the data is in cache, as in the codec).
+func BenchmarkKernels(b *testing.B) {
+	img := toYCbCr(photoRGBA(b, 256, 256), image.YCbCrSubsampleRatio420)
+	tables := quantTables(benchQuality)
+	rq, dq := newEncQuant(&tables[0]), newDecQuant(&tables[0])
+	type block struct {
+		off int
+		blk [blockSize]int32
+	}
+	var blocks []block
+	for y := 0; y < 256; y += 8 {
+		for x := 0; x < 256; x += 8 {
+			o := y*img.YStride + x
+			var c coefs
+			var tmp [blockSize]int32
+			fdctQuantGeneric(&c, &tmp, img.Y[o:], img.YStride, &rq)
+			bl := block{off: o}
+			for k, n := range unzig {
+				bl.blk[n] = c.at(coefOf[k]) * dq[k]
+			}
+			blocks = append(blocks, bl)
+		}
+	}
+	out := make([]byte, len(img.Y))
+	for _, simd := range []bool{false, true} {
+		kind := map[bool]string{false: "generic", true: "simd"}[simd]
+		b.Run("fdctQuant/"+kind, func(b *testing.B) {
+			withSIMD(simd, func() {
+				defer threadCPU(b)()
+				var c coefs
+				var tmp [blockSize]int32
+				var sink uint64
+				for i := 0; b.Loop(); i++ {
+					sink += fdctQuant(&c, &tmp, img.Y[blocks[i&1023].off:], img.YStride, &rq)
+				}
+				_ = sink
+			})
+		})
+		b.Run("idct/"+kind, func(b *testing.B) {
+			withSIMD(simd, func() {
+				defer threadCPU(b)()
+				for i := 0; b.Loop(); i++ {
+					bl := &blocks[i&1023]
+					blk := bl.blk
+					idct(&blk, out[bl.off:], img.YStride)
+				}
+			})
+		})
+	}
+}
