@@ -85,23 +85,19 @@ DATA sign80<>+0(SB)/8, $0x8080808080808080
 DATA sign80<>+8(SB)/8, $0x8080808080808080
 GLOBL sign80<>(SB), RODATA|NOPTR, $16
 
-// VPERMD indices: dwords 0..3 and 4..7 spread into the low halves of 64-bit lanes,
-// and [q0 q4 q1 q5 q2 q6 q3 q7] put back in order.
-DATA permlo<>+0(SB)/8, $0x0000000000000000
-DATA permlo<>+8(SB)/8, $0x0000000100000001
-DATA permlo<>+16(SB)/8, $0x0000000200000002
-DATA permlo<>+24(SB)/8, $0x0000000300000003
-GLOBL permlo<>(SB), RODATA|NOPTR, $32
-DATA permhi<>+0(SB)/8, $0x0000000400000004
-DATA permhi<>+8(SB)/8, $0x0000000500000005
-DATA permhi<>+16(SB)/8, $0x0000000600000006
-DATA permhi<>+24(SB)/8, $0x0000000700000007
-GLOBL permhi<>(SB), RODATA|NOPTR, $32
-DATA permfix<>+0(SB)/8, $0x0000000200000000
-DATA permfix<>+8(SB)/8, $0x0000000600000004
-DATA permfix<>+16(SB)/8, $0x0000000300000001
-DATA permfix<>+24(SB)/8, $0x0000000700000005
-GLOBL permfix<>(SB), RODATA|NOPTR, $32
+// wordpair reorders the words of each 128-bit lane from [x0 x4 x1 x5 y0 y4 y1 y5]
+// to [x0 x1 x4 x5 y0 y1 y4 y5]; permpair then gathers the dword pairs of two
+// columns' [q0 q4 q1 q5 | q2 q6 q3 q7] (see QUANT) into their natural order.
+DATA wordpair<>+0(SB)/8, $0x0706030205040100
+DATA wordpair<>+8(SB)/8, $0x0f0e0b0a0d0c0908
+DATA wordpair<>+16(SB)/8, $0x0706030205040100
+DATA wordpair<>+24(SB)/8, $0x0f0e0b0a0d0c0908
+GLOBL wordpair<>(SB), RODATA|NOPTR, $32
+DATA permpair<>+0(SB)/8, $0x0000000400000000
+DATA permpair<>+8(SB)/8, $0x0000000500000001
+DATA permpair<>+16(SB)/8, $0x0000000600000002
+DATA permpair<>+24(SB)/8, $0x0000000700000003
+GLOBL permpair<>(SB), RODATA|NOPTR, $32
 
 // bytet transposes a 4x4 matrix of bytes in each 128-bit lane: byte 4*y+i from
 // byte 4*i+y.
@@ -208,20 +204,28 @@ GLOBL bytet<>(SB), RODATA|NOPTR, $32
 	VMOVDQU 192(DI), Y6 \
 	VMOVDQU 224(DI), Y7
 
-// QUANT quantises column u (coefficients by vertical frequency in the lanes of
-// p) with the eight int64 reciprocals at off(BX), as quant does, leaving the
-// 32-bit results in p. Uses Y0, Y1; Y4..Y7 hold permlo, permhi, permfix, round30.
+// QUANT quantises column u, whose coefficients p holds in the order
+// [v0 v4 v1 v5 v2 v6 v3 v7], with the eight int64 reciprocals at off(BX), as
+// quant does: the even lanes meet reciprocals 0..3 and the odd ones 4..7 as they
+// lie in memory. p is left holding [q0 q4 q1 q5 q2 q6 q3 q7]. Uses Y0, Y1; Y7
+// holds round30.
 #define QUANT(p, off) \
-	VPERMD   p, Y4, Y0      \
-	VPERMD   p, Y5, Y1      \
-	VPMULDQ  off(BX), Y0, Y0 \
+	VPMULDQ  off(BX), p, Y0 \
+	VPSRLQ   $32, p, Y1     \
 	VPMULDQ  off+32(BX), Y1, Y1 \
 	VPADDQ   Y7, Y0, Y0     \
 	VPADDQ   Y7, Y1, Y1     \
 	VPSRLQ   $31, Y0, Y0    \
 	VPSLLQ   $1, Y1, Y1     \
-	VPBLENDD $0xaa, Y1, Y0, Y0 \
-	VPERMD   Y0, Y6, p
+	VPBLENDD $0xaa, Y1, Y0, p
+
+// PACK2 packs the quantised columns a and b (see QUANT) to int16 in natural
+// order into a: quantised values are far inside int16's range, so saturation is
+// the reference's truncation. Y5 and Y6 hold permpair and wordpair.
+#define PACK2(a, b) \
+	VPACKSSDW b, a, a  \
+	VPSHUFB   Y6, a, a \
+	VPERMD    a, Y5, a
 
 // func fdctQuantAVX2(out *coefs, tmp *[blockSize]int32, src *byte, stride int, rq *encQuant) uint64
 TEXT ·fdctQuantAVX2(SB), NOSPLIT, $0-48
@@ -291,13 +295,21 @@ TEXT ·fdctQuantAVX2(SB), NOSPLIT, $0-48
 
 	// Column pass: tmp row v holds vertical frequency v of columns 0..7.
 	FDCT_PASS
-	LOAD8
+
+	// Rows in the order 0 4 1 5 2 6 3 7, so that the transpose leaves column u's
+	// coefficients in Y8+u as [v0 v4 v1 v5 v2 v6 v3 v7], the order QUANT takes.
+	VMOVDQU 0(DI), Y0
+	VMOVDQU 128(DI), Y1
+	VMOVDQU 32(DI), Y2
+	VMOVDQU 160(DI), Y3
+	VMOVDQU 64(DI), Y4
+	VMOVDQU 192(DI), Y5
+	VMOVDQU 96(DI), Y6
+	VMOVDQU 224(DI), Y7
 	TRANSPOSE8(Y0, Y1, Y2, Y3, Y4, Y5, Y6, Y7, Y8, Y9, Y10, Y11, Y12, Y13, Y14, Y15)
 
-	// Y8+u holds column u's coefficients by v: position u*8+v of coefs.
-	VMOVDQU permlo<>(SB), Y4
-	VMOVDQU permhi<>(SB), Y5
-	VMOVDQU permfix<>(SB), Y6
+	VMOVDQU permpair<>(SB), Y5
+	VMOVDQU wordpair<>(SB), Y6
 	VMOVDQU round30<>(SB), Y7
 	QUANT(Y8, 0)
 	QUANT(Y9, 64)
@@ -307,21 +319,14 @@ TEXT ·fdctQuantAVX2(SB), NOSPLIT, $0-48
 	QUANT(Y13, 320)
 	QUANT(Y14, 384)
 	QUANT(Y15, 448)
-
-	// Pack to int16: quantised values are far inside its range, so saturation
-	// is the reference's truncation.
-	VPACKSSDW Y9, Y8, Y8
-	VPACKSSDW Y11, Y10, Y10
-	VPACKSSDW Y13, Y12, Y12
-	VPACKSSDW Y15, Y14, Y14
-	VPERMQ    $0xd8, Y8, Y8
-	VPERMQ    $0xd8, Y10, Y10
-	VPERMQ    $0xd8, Y12, Y12
-	VPERMQ    $0xd8, Y14, Y14
-	VMOVDQU   Y8, 0(AX)
-	VMOVDQU   Y10, 32(AX)
-	VMOVDQU   Y12, 64(AX)
-	VMOVDQU   Y14, 96(AX)
+	PACK2(Y8, Y9)
+	PACK2(Y10, Y11)
+	PACK2(Y12, Y13)
+	PACK2(Y14, Y15)
+	VMOVDQU Y8, 0(AX)
+	VMOVDQU Y10, 32(AX)
+	VMOVDQU Y12, 64(AX)
+	VMOVDQU Y14, 96(AX)
 
 	// Mask of the zero coefficients by position, inverted.
 	VPXOR      Y0, Y0, Y0
