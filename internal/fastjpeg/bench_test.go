@@ -65,6 +65,19 @@ func BenchmarkEncode(b *testing.B) {
 				}
 				b.ReportMetric(float64(len(buf)), "bytes/frame")
 			})
+			b.Run(name+"/generic/1thread", func(b *testing.B) {
+				withSIMD(false, func() {
+					var e Encoder
+					buf, _ := e.AppendScan(nil, img, img.Rect, benchQuality)
+					b.SetBytes(int64(sz.w * sz.h * 3 / 2))
+					b.ReportAllocs()
+					defer threadCPU(b)()
+					b.ResetTimer()
+					for b.Loop() {
+						buf, _ = e.AppendScan(buf[:0], img, img.Rect, benchQuality)
+					}
+				})
+			})
 			b.Run(name+"/fast/allcores", func(b *testing.B) {
 				n := runtime.GOMAXPROCS(0)
 				parts := bands(img.Rect, n, mh)
@@ -165,6 +178,19 @@ func BenchmarkDecode(b *testing.B) {
 						b.Fatal(err)
 					}
 				}
+			})
+			b.Run(name+"/generic/1thread", func(b *testing.B) {
+				withSIMD(false, func() {
+					var d Decoder
+					b.SetBytes(int64(sz.w * sz.h * 3 / 2))
+					b.ReportAllocs()
+					defer threadCPU(b)()
+					for b.Loop() {
+						if err := d.DecodeScan(dst, dst.Rect, benchQuality, s, scan); err != nil {
+							b.Fatal(err)
+						}
+					}
+				})
 			})
 			b.Run(name+"/fast/allcores", func(b *testing.B) {
 				decs := make([]Decoder, len(parts))

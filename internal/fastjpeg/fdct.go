@@ -75,13 +75,16 @@ func nonZero4(w uint64) uint64 {
 	return (t >> 15) * (1 | 1<<15 | 1<<30 | 1<<45) >> 45 & 15
 }
 
-// fdctQuant transforms the 8x8 samples at src (rows stride bytes apart), quantises
+// fdctQuantGeneric transforms the 8x8 samples at src (rows stride bytes apart), quantises
 // them with rq (reciprocals by position, see encQuant) into out, and returns the
 // zig-zag-order mask of the non-zero coefficients. Only src[:7*stride+8] is read.
 // Rows are transformed first, each row's eight loads coming from one slice, and
 // written transposed, so that the column pass produces whole columns of
 // coefficients, which it packs and tests for zeros a word at a time.
-func fdctQuant(out *coefs, tmp *[blockSize]int32, src []byte, stride int, rq *encQuant) uint64 {
+//
+// It is the reference for the SIMD kernels (kernels_*.s), which must match it bit
+// for bit, and the code every machine without them runs.
+func fdctQuantGeneric(out *coefs, tmp *[blockSize]int32, src []byte, stride int, rq *encQuant) uint64 {
 	_ = src[7*stride+7] // one check for the whole block
 	for y, o := 0, 0; y < 8; y, o = y+1, o+stride {
 		s := (*[8]byte)(src[o : o+8])
@@ -171,6 +174,12 @@ func fdctQuant(out *coefs, tmp *[blockSize]int32, src []byte, stride int, rq *en
 		out[2*u+1] = w1
 		pos |= (nonZero4(w0) | nonZero4(w1)<<4) << (8 * u)
 	}
+	return zigOfPos(pos)
+}
+
+// zigOfPos turns a mask of non-zero coefficients by position in coefs (bit u*8+v)
+// into the same mask in zig-zag order.
+func zigOfPos(pos uint64) uint64 {
 	var zz uint64
 	for i := 0; i < 8; i++ {
 		zz |= zigMask[i][uint8(pos>>(8*i))]

@@ -16,10 +16,12 @@ const (
 
 func imul(a, c int64) int64 { return (a*c + 1<<(idctBits-1)) >> idctBits }
 
-// idct inverse-transforms the dequantised coefficients in blk (natural order,
+// idctGeneric inverse-transforms the dequantised coefficients in blk (natural order,
 // clobbered) and writes 8x8 samples, level-shifted and clamped to 0..255, to dst
-// with rows stride bytes apart. Only dst[:7*stride+8] is written.
-func idct(blk *[blockSize]int32, dst []byte, stride int) {
+// with rows stride bytes apart. Only dst[:7*stride+8] is written. It is the
+// reference for the SIMD kernels (kernels_*.s) and the code every machine without
+// them runs.
+func idctGeneric(blk *[blockSize]int32, dst []byte, stride int) {
 	for x := 0; x < 8; x++ {
 		if blk[8+x]|blk[16+x]|blk[24+x]|blk[32+x]|blk[40+x]|blk[48+x]|blk[56+x] == 0 {
 			// A column of DC only is flat: common in smooth areas.

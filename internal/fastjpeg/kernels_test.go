@@ -1,0 +1,313 @@
+package fastjpeg
+
+import (
+	"bytes"
+	"image"
+	"math/rand/v2"
+	"runtime"
+	"testing"
+)
+
+// The SIMD kernels (kernels_*.s) must give exactly what the generic code gives.
+// On a build or CPU without them the dispatchers are the generic code, and these
+// tests still check that much.
+
+// idctExactBound is the magnitude below which every dequantised IDCT input keeps
+// the SIMD kernels bit-exact: they add in 32-bit lanes where the reference adds in
+// 64 bits. Every block an 8-bit encoder's DCT produces is far below it (about
+// 2^19 at most); docs/JPEG.md states it.
+const idctExactBound = 1 << 22
+
+// withSIMD runs f with useSIMD set to on, restoring it afterwards. Tests that
+// call it must not run in parallel.
+func withSIMD(on bool, f func()) {
+	old := useSIMD
+	useSIMD = on && simdAvailable
+	defer func() { useSIMD = old }()
+	f()
+}
+
+// sampleBlocks are 8x8 sample blocks that reach the corners of the DCT's range.
+func sampleBlocks(rng *rand.Rand) map[string][blockSize]byte {
+	blocks := map[string][blockSize]byte{}
+	var b [blockSize]byte
+	for _, v := range []byte{0, 1, 127, 128, 254, 255} {
+		for i := range b {
+			b[i] = v
+		}
+		blocks["flat "+string(rune('0'+v%10))+string(rune('a'+v/10%26))] = b
+	}
+	for i := range b {
+		b[i] = byte(255 * ((i>>3 + i&7) & 1)) // checkerboard: the largest AC
+	}
+	blocks["checkerboard of 0 and 255"] = b
+	for i := range b {
+		b[i] = byte(255 * (i & 1))
+	}
+	blocks["vertical stripes"] = b
+	for i := range b {
+		b[i] = byte(255 * (i >> 3 & 1))
+	}
+	blocks["horizontal stripes"] = b
+	for i := range b {
+		b[i] = byte(i * 4)
+	}
+	blocks["ramp"] = b
+	for k := 0; k < 200; k++ {
+		for i := range b {
+			b[i] = byte(rng.Uint32())
+		}
+		blocks["noise "+string(rune('a'+k%26))+string(rune('a'+k/26))] = b
+	}
+	return blocks
+}
+
+func TestSIMDKernelsAreUsedWhereTheCPUHasThem(t *testing.T) {
+	t.Logf("GOARCH %s, SIMD build %v, CPU has the kernels' instructions %v", runtime.GOARCH, simdBuild, simdAvailable)
+	if simdBuild && runtime.GOARCH == "arm64" && !simdAvailable {
+		t.Fatal("every arm64 CPU has NEON (ASIMD), but it was not detected")
+	}
+	if !simdBuild && (simdAvailable || useSIMD) {
+		t.Fatal("a build without kernels claims to have them")
+	}
+	if useSIMD != simdAvailable {
+		t.Fatalf("useSIMD %v by default, want %v", useSIMD, simdAvailable)
+	}
+}
+
+func TestFDCTQuantKernelMatchesGeneric(t *testing.T) {
+	rng := rand.New(rand.NewPCG(15, 4))
+	blocks := sampleBlocks(rng)
+	for _, q := range []int{1, 10, 50, 75, 90, 100} {
+		tables := quantTables(q)
+		for ti := range tables {
+			rq := newEncQuant(&tables[ti])
+			for _, stride := range []int{8, 13, 64} {
+				t.Run("quality "+itoa(q)+" table "+itoa(ti)+" stride "+itoa(stride)+" gives the generic coefficients and mask", func(t *testing.T) {
+					for name, b := range blocks {
+						// The block sits at the start of a buffer of rows stride bytes
+						// apart, the bytes between rows set to junk the kernel must not use.
+						src := make([]byte, 7*stride+8)
+						for i := range src {
+							src[i] = byte(rng.Uint32())
+						}
+						for y := 0; y < 8; y++ {
+							copy(src[y*stride:], b[y*8:y*8+8])
+						}
+						var want, got coefs
+						var tmp [blockSize]int32
+						wantNZ := fdctQuantGeneric(&want, &tmp, src, stride, &rq)
+						var gotNZ uint64
+						withSIMD(true, func() { gotNZ = fdctQuant(&got, &tmp, src, stride, &rq) })
+						if got != want || gotNZ != wantNZ {
+							t.Fatalf("%s: kernel gave %x mask %x, generic %x mask %x", name, got, gotNZ, want, wantNZ)
+						}
+					}
+				})
+			}
+		}
+	}
+}
+
+// dctInputs are dequantised IDCT inputs: the DCT of sample blocks at several
+// qualities, as a decoder sees them, and random coefficients up to idctExactBound.
+func dctInputs(rng *rand.Rand) map[string][blockSize]int32 {
+	out := map[string][blockSize]int32{}
+	for _, q := range []int{1, 50, 75, 100} {
+		tables := quantTables(q)
+		eq, dq := newEncQuant(&tables[0]), newDecQuant(&tables[0])
+		for name, b := range sampleBlocks(rng) {
+			var c coefs
+			var tmp [blockSize]int32
+			fdctQuantGeneric(&c, &tmp, b[:], 8, &eq)
+			var blk [blockSize]int32
+			for k, n := range unzig {
+				blk[n] = c.at(coefOf[k]) * dq[k]
+			}
+			out[name+" at quality "+itoa(q)] = blk
+		}
+	}
+	for k := 0; k < 300; k++ {
+		var blk [blockSize]int32
+		amp := int32(1) << (4 + k%19) // 16 .. 2^22
+		for i := range blk {
+			if rng.IntN(4) == 0 || k%3 == 0 {
+				blk[i] = rng.Int32N(2*amp) - amp
+			}
+		}
+		out["random coefficients "+itoa(k)] = blk
+	}
+	var dc [blockSize]int32
+	dc[0] = idctExactBound - 1
+	out["DC at the bound"] = dc
+	dc[0] = -(idctExactBound - 1)
+	out["negative DC at the bound"] = dc
+	return out
+}
+
+func TestIDCTKernelMatchesGeneric(t *testing.T) {
+	rng := rand.New(rand.NewPCG(15, 5))
+	inputs := dctInputs(rng)
+	for _, stride := range []int{8, 11, 64} {
+		t.Run("stride "+itoa(stride)+" gives the generic pixels and writes nothing else", func(t *testing.T) {
+			for name, blk := range inputs {
+				want := make([]byte, 7*stride+8+16)
+				for i := range want {
+					want[i] = byte(rng.Uint32())
+				}
+				got := bytes.Clone(want)
+				b1, b2 := blk, blk
+				idctGeneric(&b1, want[8:], stride)
+				withSIMD(true, func() { idct(&b2, got[8:], stride) })
+				if !bytes.Equal(got, want) {
+					t.Fatalf("%s: kernel wrote\n%v\ngeneric\n%v", name, got, want)
+				}
+			}
+		})
+	}
+}
+
+func TestCodecIsTheSameWithAndWithoutSIMD(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		img  *image.RGBA
+	}{
+		{"photograph", photoRGBA(t, 333, 217)},
+		{"test pattern", patternRGBA(250, 130)},
+		{"noise", noiseRGBA(97, 33, 7)},
+	} {
+		for _, ratio := range []image.YCbCrSubsampleRatio{image.YCbCrSubsampleRatio420, image.YCbCrSubsampleRatio422} {
+			img := toYCbCr(tc.img, ratio)
+			s, _ := SubsamplingOf(ratio)
+			for _, q := range []int{20, 75, 100} {
+				t.Run(tc.name+" "+s.String()+" quality "+itoa(q)+" codes and decodes to the same bytes", func(t *testing.T) {
+					var scans [2][]byte
+					var frames [2]*image.YCbCr
+					for i, on := range []bool{false, true} {
+						withSIMD(on, func() {
+							var e Encoder
+							var d Decoder
+							var err error
+							if scans[i], err = e.AppendScan(nil, img, img.Rect, q); err != nil {
+								t.Fatal(err)
+							}
+							frames[i] = image.NewYCbCr(img.Rect, ratio)
+							if err := d.DecodeScan(frames[i], img.Rect, q, s, scans[0]); err != nil {
+								t.Fatal(err)
+							}
+						})
+					}
+					if !bytes.Equal(scans[0], scans[1]) {
+						t.Fatalf("scans differ: %d bytes generic, %d with SIMD", len(scans[0]), len(scans[1]))
+					}
+					for _, p := range [][2][]byte{{frames[0].Y, frames[1].Y}, {frames[0].Cb, frames[1].Cb}, {frames[0].Cr, frames[1].Cr}} {
+						if !bytes.Equal(p[0], p[1]) {
+							t.Fatal("decoded planes differ")
+						}
+					}
+				})
+			}
+		}
+	}
+}
+
+// FuzzKernels compares the SIMD kernels with the generic code on arbitrary sample
+// blocks, quantiser qualities and IDCT inputs (bounded by idctExactBound).
+func FuzzKernels(f *testing.F) {
+	f.Add(bytes.Repeat([]byte{255, 0}, 100), uint8(75), uint8(8))
+	f.Add(bytes.Repeat([]byte{128}, 200), uint8(100), uint8(20))
+	f.Add([]byte{}, uint8(1), uint8(0))
+	f.Fuzz(func(t *testing.T, data []byte, quality, pad uint8) {
+		stride := 8 + int(pad%64)
+		src := make([]byte, 7*stride+8)
+		copy(src, data)
+		tables := quantTables(int(quality%100) + 1)
+		rq := newEncQuant(&tables[int(pad>>7)])
+		var want, got coefs
+		var tmp [blockSize]int32
+		wantNZ := fdctQuantGeneric(&want, &tmp, src, stride, &rq)
+		var gotNZ uint64
+		withSIMD(true, func() { gotNZ = fdctQuant(&got, &tmp, src, stride, &rq) })
+		if got != want || gotNZ != wantNZ {
+			t.Fatalf("fdctQuant: kernel %x mask %x, generic %x mask %x", got, gotNZ, want, wantNZ)
+		}
+
+		// IDCT inputs: four bytes per coefficient from the data, cut to the bound.
+		var blk [blockSize]int32
+		for i := range blk {
+			if 4*i+4 <= len(data) {
+				v := int32(uint32(data[4*i]) | uint32(data[4*i+1])<<8 | uint32(data[4*i+2])<<16 | uint32(data[4*i+3])<<24)
+				blk[i] = v % idctExactBound
+			}
+		}
+		outG, outS := make([]byte, 7*stride+8), make([]byte, 7*stride+8)
+		b1, b2 := blk, blk
+		idctGeneric(&b1, outG, stride)
+		withSIMD(true, func() { idct(&b2, outS, stride) })
+		if !bytes.Equal(outG, outS) {
+			t.Fatalf("idct of %v: kernel %v, generic %v", blk, outS, outG)
+		}
+	})
+}
+
+func itoa(i int) string {
+	if i < 0 {
+		return "-" + itoa(-i)
+	}
+	if i < 10 {
+		return string(rune('0' + i))
+	}
+	return itoa(i/10) + string(rune('0'+i%10))
+}
+
+// BenchmarkKernels times one 8x8 block through each kernel, generic and SIMD,
+// over 1024 blocks of the photograph (so the data is in cache, as in the codec).
+func BenchmarkKernels(b *testing.B) {
+	img := toYCbCr(photoRGBA(b, 256, 256), image.YCbCrSubsampleRatio420)
+	tables := quantTables(benchQuality)
+	rq, dq := newEncQuant(&tables[0]), newDecQuant(&tables[0])
+	type block struct {
+		off int
+		blk [blockSize]int32
+	}
+	var blocks []block
+	for y := 0; y < 256; y += 8 {
+		for x := 0; x < 256; x += 8 {
+			o := y*img.YStride + x
+			var c coefs
+			var tmp [blockSize]int32
+			fdctQuantGeneric(&c, &tmp, img.Y[o:], img.YStride, &rq)
+			bl := block{off: o}
+			for k, n := range unzig {
+				bl.blk[n] = c.at(coefOf[k]) * dq[k]
+			}
+			blocks = append(blocks, bl)
+		}
+	}
+	out := make([]byte, len(img.Y))
+	for _, simd := range []bool{false, true} {
+		kind := map[bool]string{false: "generic", true: "simd"}[simd]
+		b.Run("fdctQuant/"+kind, func(b *testing.B) {
+			withSIMD(simd, func() {
+				defer threadCPU(b)()
+				var c coefs
+				var tmp [blockSize]int32
+				var sink uint64
+				for i := 0; b.Loop(); i++ {
+					sink += fdctQuant(&c, &tmp, img.Y[blocks[i&1023].off:], img.YStride, &rq)
+				}
+				_ = sink
+			})
+		})
+		b.Run("idct/"+kind, func(b *testing.B) {
+			withSIMD(simd, func() {
+				defer threadCPU(b)()
+				for i := 0; b.Loop(); i++ {
+					bl := &blocks[i&1023]
+					blk := bl.blk
+					idct(&blk, out[bl.off:], img.YStride)
+				}
+			})
+		})
+	}
+}
