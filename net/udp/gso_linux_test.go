@@ -5,6 +5,7 @@ import (
 	"net"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/hrvs/hrvs/internal/testrig"
 	"golang.org/x/sys/unix"
@@ -82,4 +83,23 @@ func TestMmsgReaderGrowsItsSlot(t *testing.T) {
 	if err != nil || len(msgs) != 1 || msgs[0].Trunc || !bytes.Equal(buf[msgs[0].Off:msgs[0].Off+msgs[0].Len], big) {
 		t.Fatalf("second read: %+v, %v; want the datagram whole", msgs, err)
 	}
+}
+
+// groSize reads control messages the kernel wrote; whatever the bytes, it must
+// stay inside them and never panic.
+func FuzzGroSize(f *testing.F) {
+	ok := make([]byte, cmsgBytes)
+	cm := (*unix.Cmsghdr)(unsafe.Pointer(&ok[0]))
+	cm.Level, cm.Type = unix.SOL_UDP, unix.UDP_GRO
+	cm.SetLen(unix.CmsgLen(4))
+	ok[unix.CmsgLen(0)] = 0x78
+	f.Add(ok, len(ok))
+	f.Add([]byte{}, 0)
+	f.Add(make([]byte, 40), 100)
+	f.Fuzz(func(t *testing.T, b []byte, n int) {
+		// The buffer's alignment is the kernel's: copy into one like Reader's.
+		oob := make([]byte, len(b)+8)
+		copy(oob, b)
+		groSize(oob[:len(b)], n)
+	})
 }
