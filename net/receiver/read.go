@@ -20,6 +20,7 @@ type packet struct {
 	kind    kind
 	chunk   *chunk // the read buffer holding the payload, which free releases
 	payload []byte
+	charge  int64 // bytes counted against the queue budget: the payload and read-buffer room it leaves unused
 	at      time.Time
 	from    netip.AddrPort
 	queued  *atomic.Int64 // the queue's byte count, which free gives the payload back to
@@ -118,21 +119,25 @@ func (r *Receiver) readBy(c *net.UDPConn, path udp.RecvPath) {
 			continue // ICMP errors and the like: nothing to do but read on
 		}
 		now := time.Now()
+		end := 0 // of the previous datagram in buf
 		for _, m := range msgs {
 			r.c.dgrams.Add(1)
 			if m.Trunc { // longer than the slot; the next slots take it whole
 				r.c.invalid.Add(1)
 				continue
 			}
-			r.queue(ch, ch.buf[off+m.Off:off+m.Off+m.Len], m.From, now, queueBudget)
+			// The room a batch leaves between slots is held as long as the datagrams
+			// after it: the budget counts it, so it bounds the memory queued packets pin.
+			r.queue(ch, ch.buf[off+m.Off:off+m.Off+m.Len], int64(m.Off-end), m.From, now, queueBudget)
+			end = m.Off + m.Len
 		}
 		off += used
 	}
 }
 
-// queue validates datagram d, read into ch, and queues it for the assembler; the
-// packet takes a reference on ch.
-func (r *Receiver) queue(ch *chunk, d []byte, from netip.AddrPort, now time.Time, queueBudget int64) {
+// queue validates datagram d, read into ch after unused bytes of it, and queues
+// it for the assembler; the packet takes a reference on ch.
+func (r *Receiver) queue(ch *chunk, d []byte, unused int64, from netip.AddrPort, now time.Time, queueBudget int64) {
 	n := len(d)
 	d, ok := r.open(d, from)
 	if !ok {
@@ -155,16 +160,17 @@ func (r *Receiver) queue(ch *chunk, d []byte, from netip.AddrPort, now time.Time
 	if r.haveCur.Load() && p.h.Stream == r.current.Load() {
 		r.noteCapture(p.h.Stream, p.h.CaptureUS)
 	}
-	if r.queued.Load()+int64(len(payload)) > queueBudget {
+	charge := int64(len(payload)) + unused
+	if r.queued.Load()+charge > queueBudget {
 		r.c.overflow.Add(1)
 		return
 	}
 	p.kind = kindOf(&p.h)
 	r.c.bytes.Add(uint64(n))
 	ch.refs.Add(1)
-	p.chunk, p.payload = ch, payload
+	p.chunk, p.payload, p.charge = ch, payload, charge
 	p.at, p.from, p.queued = now, from, &r.queued
-	r.queued.Add(int64(len(payload)))
+	r.queued.Add(charge)
 	select {
 	case r.packets <- p:
 	default:
@@ -226,7 +232,7 @@ func (r *Receiver) open(d []byte, from netip.AddrPort) ([]byte, bool) {
 // free gives the payload's storage back; the payload must not be used after.
 func (p *packet) free() {
 	if p.queued != nil {
-		p.queued.Add(-int64(len(p.payload)))
+		p.queued.Add(-p.charge)
 		p.queued = nil
 	}
 	if p.chunk != nil {

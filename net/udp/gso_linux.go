@@ -104,8 +104,9 @@ func (w *Writer) Write(dgrams [][]byte) (int, error) {
 		}
 		sent += n
 		switch {
-		case err != nil && w.path == SendGSO && n == 0 && gsoRefusal(err):
-			w.path, w.refuse = SendMmsg, err // and send the same datagrams again, one message each
+		case err != nil && w.path == SendGSO && gsoRefusal(err):
+			// What went, went; the rest go again, one message each.
+			w.path, w.refuse = SendMmsg, err
 		case err != nil:
 			return sent, err
 		case n == 0:
