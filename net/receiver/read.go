@@ -47,8 +47,8 @@ func kindOf(h *wire.Header) kind {
 	return kindData
 }
 
-// smallBuf is the payload size kept in the receiver's buffer pool: a datagram of the
-// default MTU fits, larger ones get a buffer of their own.
+// smallBuf sizes the buffers of Receiver.bufs (receiver.go), which the readers no
+// longer take from: they read into chunks and queue slices of them.
 const smallBuf = 2048
 
 // Read batches: a reader takes up to readBatch messages a system call into a chunk

@@ -164,6 +164,32 @@ func TestOutboxBatchesStayWithinThePacersBudget(t *testing.T) {
 	}
 }
 
+// Batching keeps the pacing rate: a tile far larger than the burst leaves no
+// faster than the rate allows (the lower bound alone: a busy machine may be slower).
+func TestOutboxBatchesKeepThePacingRate(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		path udp.SendPath
+	}{{"GSO batches keep the rate", udp.SendGSO}, {"sendmmsg batches keep the rate", udp.SendMmsg}, {"plain writes keep the rate", udp.SendPlain}} {
+		t.Run(c.name, func(t *testing.T) {
+			const rate, size = 40e6, 400_000 // bits/s, bytes: 80 ms at the rate
+			p, _ := loopbackPacker(t, c.path, 1, 1400, nil)
+			p.pace = &pacer{}
+			p.pace.setRate(rate)
+			o := p.newOutbox()
+			fj := &frameJob{hdr: wire.Header{Stream: 1, Frame: 1, Width: 256, Height: 128, FrameTiles: 1, TileW: 256, TileH: 128, Quality: 50}}
+			start := time.Now()
+			p.packTile(o, fj, tileJob{fj: fj}, filled(0, size), 0)
+			took := time.Since(start)
+			burst := float64(p.pace.budget())
+			want := time.Duration((float64(fj.sent.bytes.Load()) - 2*burst) / (rate / 8) * float64(time.Second))
+			if took < want {
+				t.Fatalf("%d bytes left in %v, the rate allows no less than %v", fj.sent.bytes.Load(), took, want)
+			}
+		})
+	}
+}
+
 // batchRecorder keeps the byte size of each batch.
 type batchRecorder struct{ batches []int }
 
