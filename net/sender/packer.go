@@ -266,7 +266,7 @@ func (o *outbox) flush() {
 			rest++
 		}
 	}
-	if uw, ok := w.(*udp.Writer); ok && uw.Refused() != nil && !p.warned.Swap(true) {
+	if uw, ok := w.(*udp.Writer); ok && uw.Refused() != nil && p.log != nil && !p.warned.Swap(true) {
 		p.log.Info("udp: sending without GSO", "path", uw.Path().String(), "reason", uw.Refused())
 	}
 	o.buf, o.dgrams, o.payload, o.t = o.buf[:0], o.dgrams[:0], o.payload[:0], nil
