@@ -107,6 +107,8 @@ func (w *Writer) Write(dgrams [][]byte) (int, error) {
 		case err != nil && w.path == SendGSO && gsoRefusal(err):
 			// What went, went; the rest go again, one message each.
 			w.path, w.refuse = SendMmsg, err
+		case err != nil && w.path == SendMmsg && mmsgMissing(err):
+			w.path, w.refuse = SendPlain, err
 		case err != nil:
 			return sent, err
 		case n == 0:
@@ -122,6 +124,11 @@ func gsoRefusal(err error) bool {
 	return errors.Is(err, unix.EIO) || errors.Is(err, unix.EINVAL) || errors.Is(err, unix.EOPNOTSUPP) ||
 		errors.Is(err, unix.ENOPROTOOPT)
 }
+
+// mmsgMissing tells that sendmmsg(2) or recvmmsg(2) is not there: a kernel before
+// 3.0, or a sandbox that hides it, says ENOSYS. (Not EPERM: a firewall's drop on
+// output says that too.)
+func mmsgMissing(err error) bool { return errors.Is(err, unix.ENOSYS) }
 
 func (w *Writer) writePlain(dgrams [][]byte) (int, error) {
 	for i, d := range dgrams {
@@ -328,7 +335,11 @@ func (r *Reader) Read(buf []byte) (msgs []Msg, used int, err error) {
 		return nil, 0, fmt.Errorf("recvmmsg: %w", err)
 	}
 	if r.err != nil {
-		return nil, 0, fmt.Errorf("recvmmsg (%s): %w", r.path, r.err)
+		err := fmt.Errorf("recvmmsg (%s): %w", r.path, r.err)
+		if mmsgMissing(r.err) {
+			r.path, r.refuse = RecvPlain, err // the caller's next Read is plain
+		}
+		return nil, 0, err
 	}
 	for i := 0; i < r.done; i++ {
 		h := &r.hdrs[i]

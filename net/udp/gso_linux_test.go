@@ -103,3 +103,26 @@ func FuzzGroSize(f *testing.F) {
 		groSize(oob[:len(b)], n)
 	})
 }
+
+// The errors that make a Writer or Reader step down, and those that do not.
+func TestStepDownErrors(t *testing.T) {
+	for _, c := range []struct {
+		name        string
+		err         error
+		gso, noMmsg bool
+	}{
+		{"EIO (no checksum offload) refuses GSO", unix.EIO, true, false},
+		{"EINVAL (no UDP checksums, a segment over the MTU) refuses GSO", unix.EINVAL, true, false},
+		{"EOPNOTSUPP refuses GSO", unix.EOPNOTSUPP, true, false},
+		{"ENOSYS means no sendmmsg or recvmmsg", unix.ENOSYS, false, true},
+		{"EPERM is a firewall's drop on output, not the path's", unix.EPERM, false, false},
+		{"ECONNREFUSED is the peer's, not the path's", unix.ECONNREFUSED, false, false},
+		{"EMSGSIZE is the datagram's, not the path's", unix.EMSGSIZE, false, false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			if gsoRefusal(c.err) != c.gso || mmsgMissing(c.err) != c.noMmsg {
+				t.Fatalf("gsoRefusal %v, mmsgMissing %v; want %v, %v", gsoRefusal(c.err), mmsgMissing(c.err), c.gso, c.noMmsg)
+			}
+		})
+	}
+}
