@@ -172,7 +172,7 @@ func (f *recvFlags) config(listen string, log *slog.Logger) receiver.Config {
 
 func recvCommand() *cli.Command {
 	f := newRecvFlags()
-	var listen string
+	var listen, cpuProfile string
 	return &cli.Command{
 		Name:      "recv",
 		UsageLine: "recv --listen HOST:PORT [flags]",
@@ -181,6 +181,7 @@ func recvCommand() *cli.Command {
 			"rebuilds frames and shows the newest.",
 		Flags: func(fs *flag.FlagSet) {
 			fs.StringVar(&listen, "listen", "", "`address` to listen on, HOST:PORT, e.g. 0.0.0.0:5000; port 0 picks a free one;\nor a multicast GROUP:PORT to join, e.g. 239.1.2.3:5000 (required)")
+			fs.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile (go tool pprof) of the whole run to this `file` (default: none)")
 			f.register(fs, false)
 			f.group.register(fs, false)
 		},
@@ -193,7 +194,13 @@ func recvCommand() *cli.Command {
 			}
 			return f.check()
 		},
-		Run: func(ctx context.Context, env *cli.Env) error { return runRecv(ctx, env, f, listen) },
+		Run: func(ctx context.Context, env *cli.Env) error {
+			stop, err := profileCPU(cpuProfile)
+			if err != nil {
+				return err
+			}
+			return errors.Join(runRecv(ctx, env, f, listen), stop())
+		},
 	}
 }
 

@@ -2,12 +2,15 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"log/slog"
 	"math"
 	"net"
+	"os"
 	"runtime"
+	"runtime/pprof"
 	"strconv"
 	"sync"
 	"time"
@@ -194,7 +197,7 @@ func (f *sendFlags) open(ctx context.Context, log *slog.Logger) (capture.Source,
 
 func sendCommand() *cli.Command {
 	f := newSendFlags()
-	var to string
+	var to, cpuProfile string
 	return &cli.Command{
 		Name:      "send",
 		UsageLine: "send --to HOST:PORT|GROUP:PORT|NAME|auto [flags]",
@@ -205,6 +208,7 @@ func sendCommand() *cli.Command {
 		Flags: func(fs *flag.FlagSet) {
 			fs.StringVar(&to, "to", "", "receiver `address` HOST:PORT, port 1..65535, or the name a receiver announces on the LAN\n(hrvs list), or auto for the only one (required)")
 			fs.StringVar(&f.metrics, "metrics", "", "serve Prometheus /metrics on this `address`; :9100 listens on loopback only,\n0.0.0.0:9100 on every interface (default: none)")
+			fs.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile (go tool pprof) of the whole run to this `file` (default: none)")
 			f.register(fs)
 			f.group.register(fs, true)
 		},
@@ -223,8 +227,37 @@ func sendCommand() *cli.Command {
 			}
 			return f.check(fs)
 		},
-		Run: func(ctx context.Context, env *cli.Env) error { return runSend(ctx, env, f, to) },
+		Run: func(ctx context.Context, env *cli.Env) error {
+			stop, err := profileCPU(cpuProfile)
+			if err != nil {
+				return err
+			}
+			return errors.Join(runSend(ctx, env, f, to), stop())
+		},
 	}
+}
+
+// profileCPU starts a CPU profile written to path (none when path is empty); stop
+// ends it and closes the file.
+func profileCPU(path string) (stop func() error, err error) {
+	if path == "" {
+		return func() error { return nil }, nil
+	}
+	out, err := os.Create(path)
+	if err != nil {
+		return nil, fmt.Errorf("--cpuprofile: %w", err)
+	}
+	if err := pprof.StartCPUProfile(out); err != nil {
+		out.Close()
+		return nil, fmt.Errorf("--cpuprofile: %w", err)
+	}
+	return func() error {
+		pprof.StopCPUProfile()
+		if err := out.Close(); err != nil {
+			return fmt.Errorf("--cpuprofile: %w", err)
+		}
+		return nil
+	}, nil
 }
 
 func runSend(ctx context.Context, env *cli.Env, f *sendFlags, to string) error {

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/hrvs/hrvs/net/seal"
+	"github.com/hrvs/hrvs/net/udp"
 	"github.com/hrvs/hrvs/net/wire"
 )
 
@@ -17,9 +18,9 @@ import (
 type packet struct {
 	h       wire.Header
 	kind    kind
-	buf     *[]byte    // storage holding the payload
-	pool    *sync.Pool // where buf goes back, if it came from one
+	chunk   *chunk // the read buffer holding the payload, which free releases
 	payload []byte
+	charge  int64 // bytes counted against the queue budget: the payload and read-buffer room it leaves unused
 	at      time.Time
 	from    netip.AddrPort
 	queued  *atomic.Int64 // the queue's byte count, which free gives the payload back to
@@ -49,70 +50,136 @@ func kindOf(h *wire.Header) kind {
 	return kindData
 }
 
-// smallBuf is the payload size kept in the receiver's buffer pool: a datagram of the
-// default MTU fits, larger ones get a buffer of their own.
+// smallBuf sizes the buffers of Receiver.bufs (receiver.go), which the readers no
+// longer take from: they read into chunks and queue slices of them.
 const smallBuf = 2048
+
+// Read batches: a reader takes up to readBatch messages a system call into a chunk
+// of chunkBytes, and the payloads go to the assembler as slices of it, not copies.
+const (
+	readBatch  = 64
+	chunkBytes = 512 << 10 // eight 64 KB GRO buffers, or hundreds of plain datagrams
+)
+
+// chunk is a reader's buffer that datagrams are read into. The reader holds one
+// reference while it reads into it and each queued packet one; the last release
+// gives it back to the reader's pool. The assembler frees packets as it takes them,
+// so a chunk is back in its pool soon after its last datagram is handled.
+type chunk struct {
+	buf  []byte
+	refs atomic.Int32
+	pool *sync.Pool
+}
+
+func (c *chunk) release() {
+	if c.refs.Add(-1) == 0 {
+		c.pool.Put(c)
+	}
+}
 
 // read reads datagrams from c, opens sealed ones, validates them and queues them for the
 // assembler, until c is closed. What it refuses costs at most a header check, a table
-// lookup and one AEAD open, and never reaches the queue.
+// lookup and one AEAD open, and never reaches the queue. It reads by UDP GRO where
+// the kernel has it, else by recvmmsg.
 func (r *Receiver) read(c *net.UDPConn) {
-	scratch := make([]byte, wire.MaxDatagram+1)
+	r.readBy(c, udp.RecvGRO)
+}
+
+// readBy is read by path, or the fastest path below it the kernel has.
+func (r *Receiver) readBy(c *net.UDPConn, path udp.RecvPath) {
+	rd, err := udp.NewReader(c, path, readBatch)
+	if err != nil {
+		r.cfg.Log.Error("udp reader", "err", err) // a batch size out of range: a bug
+		return
+	}
+	if rd.Refused() != nil && !r.warned[noGRO].Swap(true) {
+		r.cfg.Log.Info("udp: receiving without GRO", "path", rd.Path().String(), "reason", rd.Refused())
+	}
 	queueBudget, _, _ := budgets(r.cfg.MaxMemory)
+	pool := &sync.Pool{}
+	pool.New = func() any { return &chunk{buf: make([]byte, chunkBytes), pool: pool} }
+	take := func() (*chunk, int) {
+		ch := pool.Get().(*chunk)
+		ch.refs.Store(1)
+		return ch, 0
+	}
+	ch, off := take()
+	defer func() { ch.release() }()
 	for {
-		n, from, err := c.ReadFromUDPAddrPort(scratch)
+		if len(ch.buf)-off < rd.MinBuf() {
+			if ch.refs.Load() == 1 { // no packet holds it: read into it again
+				off = 0
+			} else {
+				ch.release()
+				ch, off = take()
+			}
+		}
+		msgs, used, err := rd.Read(ch.buf[off:])
 		if err != nil {
 			if errors.Is(err, net.ErrClosed) {
 				return
 			}
 			continue // ICMP errors and the like: nothing to do but read on
 		}
-		r.c.dgrams.Add(1)
-		r.noteSource(scratch[:n], from)
-		d, ok := r.open(scratch[:n], from)
-		if !ok {
-			continue
-		}
-		var p packet
-		payload, err := p.h.Unmarshal(d, r.cfg.Limits)
-		if err != nil {
-			r.c.invalid.Add(1)
-			r.explain(err, from)
-			continue
-		}
 		now := time.Now()
-		if cur := r.current.Load(); r.haveCur.Load() && p.h.Stream != cur && now.UnixNano()-r.curNs.Load() < int64(SwitchAfter) &&
-			!takesOver(r.ctl.Linked, r.cfg.Key != nil, p.h.Stream, cur) {
-			// Another stream while the current one is live: the assembler would refuse
-			// it too, but dropping it here keeps a flood of them out of the queue.
-			r.c.otherStream.Add(1)
-			continue
+		end := 0 // of the previous datagram in buf
+		for _, m := range msgs {
+			r.c.dgrams.Add(1)
+			if m.Trunc { // longer than the slot; the next slots take it whole
+				r.c.invalid.Add(1)
+				continue
+			}
+			// The room a batch leaves between slots is held as long as the datagrams
+			// after it: the budget counts it, so it bounds the memory queued packets pin.
+			r.queue(ch, ch.buf[off+m.Off:off+m.Off+m.Len], int64(m.Off-end), m.From, now, queueBudget)
+			end = m.Off + m.Len
 		}
-		if r.haveCur.Load() && p.h.Stream == r.current.Load() {
-			r.noteCapture(p.h.Stream, p.h.CaptureUS)
-		}
-		if r.queued.Load()+int64(len(payload)) > queueBudget {
-			r.c.overflow.Add(1)
-			continue
-		}
-		p.kind = kindOf(&p.h)
-		r.c.bytes.Add(uint64(n))
-		if len(payload) <= smallBuf {
-			p.buf, p.pool = r.bufs.Get().(*[]byte), &r.bufs
-		} else {
-			b := make([]byte, len(payload))
-			p.buf = &b
-		}
-		p.payload = (*p.buf)[:len(payload)]
-		copy(p.payload, payload)
-		p.at, p.from, p.queued = now, from, &r.queued
-		r.queued.Add(int64(len(payload)))
-		select {
-		case r.packets <- p:
-		default:
-			r.c.overflow.Add(1)
-			p.free()
-		}
+		off += used
+	}
+}
+
+// queue validates datagram d, read into ch after unused bytes of it, and queues
+// it for the assembler; the packet takes a reference on ch.
+func (r *Receiver) queue(ch *chunk, d []byte, unused int64, from netip.AddrPort, now time.Time, queueBudget int64) {
+	n := len(d)
+	r.noteSource(d, from)
+	d, ok := r.open(d, from)
+	if !ok {
+		return
+	}
+	var p packet
+	payload, err := p.h.Unmarshal(d, r.cfg.Limits)
+	if err != nil {
+		r.c.invalid.Add(1)
+		r.explain(err, from)
+		return
+	}
+	if cur := r.current.Load(); r.haveCur.Load() && p.h.Stream != cur && now.UnixNano()-r.curNs.Load() < int64(SwitchAfter) &&
+		!takesOver(r.ctl.Linked, r.cfg.Key != nil, p.h.Stream, cur) {
+		// Another stream while the current one is live: the assembler would refuse
+		// it too, but dropping it here keeps a flood of them out of the queue.
+		r.c.otherStream.Add(1)
+		return
+	}
+	if r.haveCur.Load() && p.h.Stream == r.current.Load() {
+		r.noteCapture(p.h.Stream, p.h.CaptureUS)
+	}
+	charge := int64(len(payload)) + unused
+	if r.queued.Load()+charge > queueBudget {
+		r.c.overflow.Add(1)
+		return
+	}
+	p.kind = kindOf(&p.h)
+	r.c.bytes.Add(uint64(n))
+	ch.refs.Add(1)
+	p.chunk, p.payload, p.charge = ch, payload, charge
+	p.at, p.from, p.queued = now, from, &r.queued
+	r.queued.Add(charge)
+	select {
+	case r.packets <- p:
+	default:
+		r.c.overflow.Add(1)
+		p.free()
 	}
 }
 
@@ -169,13 +236,13 @@ func (r *Receiver) open(d []byte, from netip.AddrPort) ([]byte, bool) {
 // free gives the payload's storage back; the payload must not be used after.
 func (p *packet) free() {
 	if p.queued != nil {
-		p.queued.Add(-int64(len(p.payload)))
+		p.queued.Add(-p.charge)
 		p.queued = nil
 	}
-	if p.pool != nil {
-		p.pool.Put(p.buf)
+	if p.chunk != nil {
+		p.chunk.release()
 	}
-	p.buf, p.pool, p.payload = nil, nil, nil
+	p.chunk, p.payload = nil, nil
 }
 
 // Refusals that drop every datagram of a stream, not one stray datagram: each is
@@ -189,6 +256,7 @@ const (
 	refusedFormat                  // a codec, subsampling or quality this receiver does not know
 	refusedSealed                  // sealed datagrams, and this receiver has no key
 	refusedUnsealed                // clear datagrams, and this receiver has a key
+	noGRO                          // not a refusal: the kernel has no UDP GRO, said once at info
 	numRefusals
 )
 

@@ -55,19 +55,19 @@ func newEncoders() *encoders {
 // worker is one encoder goroutine's own state.
 type worker struct {
 	enc     tile.Encoder
-	payload []byte // the tile being sent, reused
-	dgram   []byte // the datagram being built, mtu bytes
-	sent    int    // tiles this worker sent, which spreads them over the sockets
+	payload []byte  // the tile being sent, reused
+	out     *outbox // the datagrams on their way to a socket
+	sent    int     // tiles this worker sent, which spreads them over the sockets
 }
 
-// start runs n workers, each with its own encoder from newEnc and a datagram
-// buffer of mtu bytes, calling do for every tile job until stop.
-func (e *encoders) start(n int, newEnc func() tile.Encoder, mtu int, do func(w *worker, j tileJob)) {
+// start runs n workers, each with its own encoder from newEnc and outbox from
+// newOut, calling do for every tile job until stop.
+func (e *encoders) start(n int, newEnc func() tile.Encoder, newOut func() *outbox, do func(w *worker, j tileJob)) {
 	for range n {
 		e.wg.Add(1)
 		go func() {
 			defer e.wg.Done()
-			w := &worker{enc: newEnc(), dgram: make([]byte, mtu)}
+			w := &worker{enc: newEnc(), out: newOut()}
 			for j := range e.jobs {
 				do(w, j)
 			}
@@ -122,7 +122,7 @@ func (s *Sender) encodeTile(w *worker, j tileJob) {
 	default:
 		w.sent++
 		fj.sizes[j.pos] = int32(len(w.payload))
-		s.pack.packTile(fj, j, w.payload, w.dgram, j.tile+w.sent)
+		s.pack.packTile(w.out, fj, j, w.payload, j.tile+w.sent)
 	}
 	// The reference holds what was sent, so the next change test compares with it.
 	// No other worker touches this tile's rectangle, and submit reads the
@@ -131,7 +131,7 @@ func (s *Sender) encodeTile(w *worker, j tileJob) {
 		tile.CopyRect(ref, fj.f.Image, r)
 	}
 	if fj.left.Add(-1) == 0 {
-		s.frameDone(fj)
+		s.frameDone(w.out, fj)
 	}
 }
 

@@ -2,6 +2,7 @@ package sender
 
 import (
 	"image"
+	"io"
 	"sync/atomic"
 	"testing"
 
@@ -40,9 +41,10 @@ func TestScanFormatAsksTheEncoder(t *testing.T) {
 func TestEncoderPoolRunsEveryJobAndStops(t *testing.T) {
 	e := newEncoders()
 	var ran, encoders atomic.Int32
-	e.start(3, func() tile.Encoder { encoders.Add(1); return &tile.FastEncoder{} }, 100, func(w *worker, j tileJob) {
-		if len(w.dgram) != 100 || w.enc == nil {
-			t.Errorf("worker without its encoder or a datagram buffer of the mtu")
+	p := &packer{conns: []io.Writer{io.Discard}, pace: &pacer{}, mtu: 100, count: &counters{}}
+	e.start(3, func() tile.Encoder { encoders.Add(1); return &tile.FastEncoder{} }, p.newOutbox, func(w *worker, j tileJob) {
+		if w.out == nil || w.out.p != p || w.enc == nil {
+			t.Errorf("worker without its encoder or its outbox")
 		}
 		ran.Add(1)
 	})

@@ -260,12 +260,18 @@ func (s *Sender) sendTables(fj *frameJob, now time.Time) {
 		return
 	}
 	d, err := wire.AppendTableDatagram(make([]byte, 0, wire.HeaderSize+wire.MaxTableSet), fj.hdr, set.id, &set.tables)
-	if err != nil {
+	if err != nil || len(d) > s.pack.mtu {
 		s.count.encErrs.Add(1)
 		return
 	}
 	set.last = now
-	s.pack.send(s.pack.conns[int(fj.hdr.Frame)%len(s.pack.conns)], &fj.sent, d, kindTables)
+	// submit's own outbox: the encoders' outboxes belong to their goroutines.
+	if s.tablesOut == nil {
+		s.tablesOut = s.pack.newOutbox()
+	}
+	o := s.tablesOut
+	o.add(copy(o.next(int(fj.hdr.Frame)%len(s.pack.conns), &fj.sent), d), kindTables)
+	o.flush()
 }
 
 // sendRetiled is encodeTile for a re-tiled frame: the tile's payload is
@@ -289,13 +295,13 @@ func (s *Sender) sendRetiled(w *worker, j tileJob) {
 	} else {
 		w.sent++
 		fj.sizes[j.pos] = int32(len(payload))
-		s.pack.packTile(fj, j, payload, w.dgram, j.tile+w.sent)
+		s.pack.packTile(w.out, fj, j, payload, j.tile+w.sent)
 	}
 	// No other encoder touches this tile's entries, and submit reads them only
 	// once the whole frame is done (busy).
 	rt.sent[j.tile] = append(rt.sent[j.tile][:0], rt.cur[j.tile]...)
 	if fj.left.Add(-1) == 0 {
-		s.frameDone(fj)
+		s.frameDone(w.out, fj)
 	}
 }
 

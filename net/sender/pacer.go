@@ -56,3 +56,11 @@ func (p *pacer) wait(n int) time.Duration {
 	}
 	return 0
 }
+
+// budget is the most bytes the bucket lets through at once: what a batch of
+// datagrams sent in one system call may hold, so batching keeps the pacing.
+func (p *pacer) budget() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return int(p.burst)
+}

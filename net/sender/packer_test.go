@@ -51,12 +51,12 @@ func TestPackerFramesDatagrams(t *testing.T) {
 				}
 				fj.parity = e.Start()
 			}
-			dgram := make([]byte, mtu)
+			o := p.newOutbox()
 			payloads := [][]byte{bytes.Repeat([]byte{1}, 1000), bytes.Repeat([]byte{2}, 200)}
 			for i, pl := range payloads {
-				p.packTile(fj, tileJob{fj: fj, tile: i}, pl, dgram, i)
+				p.packTile(o, fj, tileJob{fj: fj, tile: i}, pl, i)
 			}
-			p.finish(fj, 0)
+			p.finish(o, fj, 0)
 			var data, parity, ends int
 			var got [2][]byte
 			for i, d := range rec.dgrams {

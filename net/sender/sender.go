@@ -189,6 +189,7 @@ type Sender struct {
 	formats map[image.YCbCrSubsampleRatio]uint8
 	// mj re-tiles handed-through MJPEG frames (Config.MJPEG retile; nil: decode).
 	mj           *retiler
+	tablesOut    *outbox // submit's own, for table datagrams (mjpeg.go); nil until first used
 	fallbackWarn sync.Once
 
 	// acked is signalled after each acknowledgement, for a source that waits for
@@ -235,8 +236,7 @@ func New(cfg Config) (*Sender, error) {
 	s := &Sender{cfg: cfg, pool: newEncoders(), fec: parity, probe: cfg.NewEncoder(), acked: make(chan struct{}, 1),
 		formats: make(map[image.YCbCrSubsampleRatio]uint8), rc: newRateControl(cfg.MaxBitrate, cfg.Quality, cfg.MinQuality)}
 	s.choose = chooser{threshold: cfg.ChangeThreshold, refresh: cfg.Refresh, span: cfg.FrameSpan, count: &s.count}
-	s.pack = &packer{pace: &s.pace, mtu: mtu, count: &s.count, sealer: sealer}
-	s.pack.sealBufs.New = func() any { b := make([]byte, 0, cfg.MTU); return &b }
+	s.pack = &packer{pace: &s.pace, mtu: mtu, count: &s.count, sealer: sealer, log: cfg.Log}
 	if cfg.MJPEG == MJPEGRetile {
 		s.mj = &retiler{threshold: 2 * float64(cfg.ChangeThreshold), mtu: mtu}
 		if !s.mj.canRetile() {
@@ -296,7 +296,7 @@ func (s *Sender) Run(ctx context.Context, src capture.Source, maxFrames int) err
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() { defer wg.Done(); s.ctl.Run(ctlCtx) }()
-	s.pool.start(s.cfg.Workers, s.cfg.NewEncoder, s.pack.mtu, s.encodeTile)
+	s.pool.start(s.cfg.Workers, s.cfg.NewEncoder, s.pack.newOutbox, s.encodeTile)
 	defer func() {
 		s.pool.stop()
 		// Give the receiver a moment to acknowledge the last frames before the link closes.
@@ -521,12 +521,13 @@ func (s *Sender) submit(f *capture.Frame) error {
 }
 
 // frameDone follows the frame's last tile with its parity and end marker, and
-// tells the ledger and rate control what the frame cost.
-func (s *Sender) frameDone(fj *frameJob) {
+// tells the ledger and rate control what the frame cost; o is the outbox of the
+// encoder that sent the last tile.
+func (s *Sender) frameDone(o *outbox, fj *frameJob) {
 	s.mu.Lock()
 	loss, _ := s.parityLoss()
 	s.mu.Unlock()
-	s.pack.finish(fj, loss)
+	s.pack.finish(o, fj, loss)
 	now := time.Now()
 	s.count.encodeTime.Add(now.Sub(fj.start))
 	fj.f.Release()

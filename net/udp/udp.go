@@ -1,6 +1,8 @@
-// Package udp opens the UDP sockets both ends use: a pool of receive sockets sharing
-// one port through SO_REUSEPORT, and send sockets with raised buffers. Kernel
-// features that are missing or refused are reported once and worked around.
+// Package udp opens the UDP sockets both ends use (a pool of receive sockets sharing
+// one port through SO_REUSEPORT, send sockets with raised buffers) and moves
+// datagrams through them many per system call: Writer by GSO and sendmmsg, Reader by
+// GRO and recvmmsg. Kernel features that are missing or refused are reported once
+// and worked around.
 package udp
 
 import (
