@@ -73,7 +73,9 @@ func newLAN(t *testing.T, hosts int) *lan {
 	run("-n", hub, "link", "set", "br0", "up")
 	for i, ns := range l.hosts {
 		port := fmt.Sprintf("p%d", i)
-		run("link", "add", lanDev, "netns", ns, "type", "veth", "peer", "name", port, "netns", hub)
+		// gso_max_segs 1: a UDP GSO run leaves the host as separate datagrams, as from a
+		// real NIC, so nftables' per-packet loss falls on single datagrams, not on runs.
+		run("link", "add", "name", lanDev, "netns", ns, "gso_max_segs", "1", "type", "veth", "peer", "name", port, "netns", hub, "gso_max_segs", "1")
 		run("-n", hub, "link", "set", port, "master", "br0", "up")
 		run("-n", ns, "addr", "add", l.addrs[i]+"/24", "dev", lanDev)
 		run("-n", ns, "link", "set", lanDev, "up")

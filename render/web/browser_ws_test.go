@@ -70,14 +70,18 @@ func TestChromiumDrawsTheTilesOnACanvas(t *testing.T) {
 	if p < 30 {
 		t.Fatalf("the canvas is %.1f dB from the source, want >= 30: the tiles are not drawn where they belong", p)
 	}
-	var overlay string
-	if err := tb.eval(ctx, `document.getElementById('overlay').textContent`, &overlay); err != nil {
-		t.Fatal(err)
-	}
-	var w, h, fps int
-	if _, err := fmt.Sscanf(overlay, "%dx%d %d fps", &w, &h, &fps); err != nil || w != 640 || h != 360 {
-		t.Fatalf("overlay %q: want the size, fps, latency and loss", overlay)
-	}
+	// The overlay is redrawn on its own clock (about once a second): wait for it.
+	testrig.Eventually(t, testrig.Patience, func() error {
+		var overlay string
+		if err := tb.eval(ctx, `document.getElementById('overlay').textContent`, &overlay); err != nil {
+			return err
+		}
+		var w, h, fps int
+		if _, err := fmt.Sscanf(overlay, "%dx%d %d fps", &w, &h, &fps); err != nil || w != 640 || h != 360 {
+			return fmt.Errorf("overlay %q: want the size, fps, latency and loss", overlay)
+		}
+		return nil
+	})
 }
 
 // Both views of the same static scene in one browser over the same seconds: the tile

@@ -153,8 +153,11 @@ func New(ctx context.Context, name string) (*Bed, error) {
 		func() error { return b.ip(ctx, "netns", "add", b.ns[Sender]) },
 		func() error { return b.ip(ctx, "netns", "add", b.ns[Receiver]) },
 		func() error {
-			return b.ip(ctx, "link", "add", devs[Sender], "netns", b.ns[Sender], "type", "veth",
-				"peer", "name", devs[Receiver], "netns", b.ns[Receiver])
+			// gso_max_segs 1: a UDP GSO run leaves the veth as separate datagrams, as it
+			// leaves a real NIC, so the loss the impairment applies per packet falls on
+			// single datagrams, not on a whole run at once.
+			return b.ip(ctx, "link", "add", "name", devs[Sender], "netns", b.ns[Sender], "gso_max_segs", "1", "type", "veth",
+				"peer", "name", devs[Receiver], "netns", b.ns[Receiver], "gso_max_segs", "1")
 		},
 	}
 	for s := range 2 {
