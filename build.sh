@@ -164,6 +164,9 @@ test_all() {
 	fuzz ./net/wire FuzzControl 100000x
 	fuzz ./net/wire FuzzRebuilt 100000x
 	fuzz ./net/wire FuzzAuthMessages 50000x
+	fuzz ./net/wire FuzzTableDatagram 100000x
+	fuzz ./net/wire FuzzParseNotice 100000x
+	fuzz ./net/udp FuzzGroSize 100000x
 	fuzz ./net/tile FuzzDecodeTile 100000x
 	fuzz ./net/fec FuzzDecoder 20000x
 	fuzz ./net/seal FuzzOpen 50000x
@@ -174,14 +177,22 @@ test_all() {
 	fuzz ./internal/fastjpeg FuzzCoefFrame 20000x
 	fuzz ./internal/fastjpeg FuzzDecodeTile 20000x
 	fuzz ./internal/fastjpeg FuzzParseTables 20000x
+	fuzz ./internal/fastjpeg FuzzKernels 50000x
+	fuzz ./render/rtpjpeg FuzzDepacketize 50000x
+	fuzz ./render/rtpjpeg FuzzPacketize 50000x
+	fuzz ./render/web FuzzTileViewMessages 100000x
 	for target in FuzzY4M FuzzJPEGSplitter FuzzJPEGLayout FuzzFrameCRCLine FuzzParseControls; do
 		fuzz ./capture "$target" 20000x
 	done
 	for target in FuzzParseBitrate FuzzParseSize FuzzParseFrameRate FuzzParseProbability FuzzParseBytes; do
 		fuzz ./internal/units "$target" 10000x
 	done
-	echo "== arm64 under qemu-user: the wire, parity and AEAD code (what a Raspberry Pi runs)"
+	echo "== arm64 under qemu-user: the wire, parity and AEAD code, the codec's NEON kernels and re-tiling (what a Raspberry Pi runs)"
 	GOARCH=arm64 CGO_ENABLED=0 go test -count=1 -exec qemu-aarch64 ./net/wire ./net/seal ./net/pair ./net/fec
+	GOARCH=arm64 CGO_ENABLED=0 go test -count=1 -exec qemu-aarch64 \
+		-run 'Kernel|SIMD|IDCT|RoundTrip|Golden|Retile|Transcode|TableSet|Requant|Summary|Optimal|CoefFrame|DecodeTile' ./internal/fastjpeg
+	echo "== the codec's generic (pure Go) path, as built for other CPUs"
+	go test -count=1 -tags purego ./internal/fastjpeg
 	echo "== tests (race detector, under Xvfb for the window tests)"
 	HRVS_DISPLAY_TESTS=1 xvfb-run -a -s "-screen 0 1920x1080x24" go test -race -tags window -count=1 -timeout 40m ./...
 }
