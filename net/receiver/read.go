@@ -50,10 +50,6 @@ func kindOf(h *wire.Header) kind {
 	return kindData
 }
 
-// smallBuf sizes the buffers of Receiver.bufs (receiver.go), which the readers no
-// longer take from: they read into chunks and queue slices of them.
-const smallBuf = 2048
-
 // Read batches: a reader takes up to readBatch messages a system call into a chunk
 // of chunkBytes, and the payloads go to the assembler as slices of it, not copies.
 const (

@@ -109,7 +109,6 @@ type Receiver struct {
 	group groupState // a multicast receiver's: multicast.go
 
 	packets   chan packet
-	bufs      sync.Pool    // *[]byte of smallBuf bytes, for payloads on their way to the assembler
 	c         readCounters // the readers'
 	asm       *assembler
 	frames    *mailbox.Box[*Frame]
@@ -118,7 +117,7 @@ type Receiver struct {
 	liveMu   sync.Mutex
 	liveLast latencyCounts // the latency histogram at the previous LiveLatency call
 
-	queued atomic.Int64 // payload bytes in packets, against the queue budget
+	queued atomic.Int64 // payload bytes and unused read room in packets, against the queue budget
 	warned [numRefusals]atomic.Bool
 	// current is the assembler's stream (valid once haveCur) and curNs when its latest
 	// datagram was queued: readers drop other streams while it is live, so a flood of
@@ -185,7 +184,6 @@ func New(cfg Config) (*Receiver, error) {
 		r.group.addr = netip.AddrPortFrom(g.Addr(), uint16(conns[0].LocalAddr().(*net.UDPAddr).Port)).String()
 	}
 	ctl.OnNotice = func(n wire.Notice, _ string) { r.group.left.Store(n.State == wire.NoticeLeftBehind) }
-	r.bufs.New = func() any { b := make([]byte, smallBuf); return &b }
 	_, reassembly, frameBytes := budgets(cfg.MaxMemory)
 	acfg := assemblerConfig{
 		decoders: cfg.Decoders, newDecoder: cfg.NewDecoder, deadline: cfg.Deadline, limits: cfg.Limits, log: cfg.Log,
