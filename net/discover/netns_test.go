@@ -2,6 +2,7 @@ package discover_test
 
 import (
 	"context"
+	"errors"
 	"net/netip"
 	"slices"
 	"testing"
@@ -30,6 +31,12 @@ func bed(t *testing.T) *testbed.Bed {
 // discover.Where finds for host, until the test ends.
 func announce(t *testing.T, b *testbed.Bed, host, name string, info discover.Info) {
 	t.Helper()
+	announceOn(t, b, host, name, 5000, info)
+}
+
+// announceOn is announce with the SRV port.
+func announceOn(t *testing.T, b *testbed.Bed, host, name string, port int, info discover.Info) {
+	t.Helper()
 	var a *discover.Announcer
 	err := b.Do(testbed.Receiver, func() error {
 		ifi, ips, err := discover.Where(host)
@@ -39,7 +46,7 @@ func announce(t *testing.T, b *testbed.Bed, host, name string, info discover.Inf
 		if ifi.Name != b.Device(testbed.Receiver) {
 			t.Errorf("Where(%q) chose %s, want %s", host, ifi.Name, b.Device(testbed.Receiver))
 		}
-		a, err = discover.Announce(discover.AnnounceConfig{Instance: name, Port: 5000, Info: info, Iface: ifi, IPs: ips})
+		a, err = discover.Announce(discover.AnnounceConfig{Instance: name, Port: port, Info: info, Iface: ifi, IPs: ips})
 		return err
 	})
 	if err != nil {
@@ -52,11 +59,17 @@ func announce(t *testing.T, b *testbed.Bed, host, name string, info discover.Inf
 // second for answers), for at most 30 s.
 func browse(t *testing.T, b *testbed.Bed, want ...string) []discover.Entry {
 	t.Helper()
+	return browseRoles(t, b, nil, want...)
+}
+
+// browseRoles is browse for roles only (nil: both).
+func browseRoles(t *testing.T, b *testbed.Bed, roles []discover.Role, want ...string) []discover.Entry {
+	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		var found []discover.Entry
 		err := b.Do(testbed.Sender, func() (err error) {
-			found, err = discover.Browse(context.Background(), discover.BrowseConfig{})
+			found, err = discover.Browse(context.Background(), discover.BrowseConfig{Roles: roles})
 			return err
 		})
 		if err != nil {
@@ -111,6 +124,56 @@ func TestAReceiverIsFoundFromAnotherNamespace(t *testing.T) {
 		}
 		if e, err := discover.Pick(found, "lab"); err != nil || e.Info.Key != "" {
 			t.Fatalf("lab resolves to %+v, %v", e, err)
+		}
+	})
+}
+
+func TestASenderIsFoundFromAnotherNamespace(t *testing.T) {
+	group := netip.MustParseAddrPort("239.7.7.7:5000")
+	camera := discover.Info{Role: discover.RoleSender, Version: 3, W: 3840, H: 2160, FPS: 29.97, Key: "ab12-cd34", Group: group}
+	desk := discover.Info{Role: discover.RoleSender, Version: 3, W: 1280, H: 720, FPS: 30}
+	studio := discover.Info{Role: discover.RoleReceiver, Version: 3, MaxW: 1920, MaxH: 1080}
+	b := bed(t)
+	announceOn(t, b, b.ReceiverAddr().String(), "camera", 41000, camera)
+	announceOn(t, b, b.ReceiverAddr().String(), "desk", discover.UnicastPort, desk)
+	// The same name as the sender: a host that both receives and sends under its own name.
+	announce(t, b, b.ReceiverAddr().String(), "camera", studio)
+
+	t.Run("a receiver and senders are listed together, receivers first, with their TXT", func(t *testing.T) {
+		found := browse(t, b, "camera", "camera", "desk")
+		want := []struct {
+			role discover.Role
+			info discover.Info
+			port uint16
+		}{{discover.RoleReceiver, studio, 5000}, {discover.RoleSender, camera, 41000}, {discover.RoleSender, desk, discover.UnicastPort}}
+		for i, w := range want {
+			e := found[i]
+			if e.Info.Role != w.role || e.Info != w.info || !slices.Equal(e.TXT, w.info.TXT()) {
+				t.Errorf("%s: TXT %q decoded as %+v, want %q", e.Instance, e.TXT, e.Info, w.info.TXT())
+			}
+			if want := netip.AddrPortFrom(b.ReceiverAddr(), w.port); e.Addr != want {
+				t.Errorf("%s: address %v, want %v", e.Instance, e.Addr, want)
+			}
+		}
+		if e, err := discover.PickGroup(found, discover.Auto); err != nil || e.Info.Group != group {
+			t.Errorf("auto joins %v, %v; want the group %v", e, err, group)
+		}
+		if _, err := discover.PickGroup(found, "desk"); !errors.Is(err, discover.ErrUnicast) {
+			t.Errorf("desk, a unicast sender, gives %v", err)
+		}
+		if e, err := discover.Pick(found, discover.Auto); err != nil || e.Info != studio {
+			t.Errorf("send --to auto picks %+v, %v; want the receiver", e, err)
+		}
+	})
+	t.Run("asking for one role hears only that role", func(t *testing.T) {
+		for _, r := range []discover.Role{discover.RoleReceiver, discover.RoleSender} {
+			found := browseRoles(t, b, []discover.Role{r}, map[discover.Role][]string{
+				discover.RoleReceiver: {"camera"}, discover.RoleSender: {"camera", "desk"}}[r]...)
+			for _, e := range found {
+				if e.Info.Role != r {
+					t.Errorf("asking for %s heard %s, a %s", r, e.Instance, e.Info.Role)
+				}
+			}
 		}
 	})
 }

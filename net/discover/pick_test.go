@@ -58,3 +58,61 @@ func TestPick(t *testing.T) {
 		})
 	}
 }
+
+func TestPickGroup(t *testing.T) {
+	sender := func(name, group string) Entry {
+		e := entry(name, RoleSender, "10.0.0.4:40000")
+		if group != "" {
+			e.Info.Group = netip.MustParseAddrPort(group)
+		}
+		return e
+	}
+	camera, stage := sender("camera", "239.1.2.3:5000"), sender("stage", "239.1.2.4:5000")
+	desk := sender("desk", "")
+	studio := entry("camera", RoleReceiver, "10.0.0.2:5000") // a receiver of the same name
+	cases := []struct {
+		name    string
+		entries []Entry
+		ask     string
+		want    string // the group picked, "" for an error
+		err     error
+		says    string
+	}{
+		{"auto with nothing heard finds no group", nil, Auto, "", ErrNoGroup, "no multicast sender answered"},
+		{"auto with only a receiver finds no group", []Entry{studio}, Auto, "", ErrNoGroup, "no multicast sender answered"},
+		{"auto with only a unicast sender says so", []Entry{desk}, Auto, "", ErrNoGroup, "heard only senders to one receiver: desk (unicast, from 10.0.0.4)"},
+		{"auto with one multicast sender picks its group", []Entry{studio, desk, camera}, Auto, "239.1.2.3:5000", nil, ""},
+		{"auto with two multicast senders names both", []Entry{camera, stage}, Auto, "", nil,
+			"2 multicast senders answered: camera (group 239.1.2.3:5000), stage (group 239.1.2.4:5000)"},
+		{"a name picks that sender, not the receiver of the same name", []Entry{studio, camera, stage}, "camera", "239.1.2.3:5000", nil, ""},
+		{"a name matches without regard to case", []Entry{camera, stage}, "STAGE", "239.1.2.4:5000", nil, ""},
+		{"a unicast sender's name has no group", []Entry{desk, camera}, "desk", "", ErrUnicast, `"desk": it sends to one receiver, not to a multicast group`},
+		{"an unknown name lists the senders heard", []Entry{studio, camera, desk}, "garage", "", ErrNoSender,
+			`"garage" (heard: camera (group 239.1.2.3:5000), desk (unicast, from 10.0.0.4))`},
+		{"a receiver's name is not a sender", []Entry{studio}, "camera", "", ErrNoSender, `no sender of that name answered: "camera"`},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			got, err := PickGroup(c.entries, c.ask)
+			if c.want != "" {
+				if err != nil || got.Info.Group.String() != c.want || got.Info.Role != RoleSender {
+					t.Fatalf("PickGroup = %v, %v; want the sender to %s", got, err, c.want)
+				}
+				return
+			}
+			if err == nil {
+				t.Fatalf("PickGroup = %v, want an error", got)
+			}
+			if c.err != nil && !errors.Is(err, c.err) {
+				t.Fatalf("error %v, want %v", err, c.err)
+			}
+			var several *SeveralError
+			if c.err == nil && !errors.As(err, &several) {
+				t.Fatalf("error %v, want a *SeveralError", err)
+			}
+			if !strings.Contains(err.Error(), c.says) {
+				t.Fatalf("error %q does not say %q", err, c.says)
+			}
+		})
+	}
+}

@@ -3,6 +3,8 @@ package discover
 import (
 	"errors"
 	"fmt"
+	"math"
+	"net/netip"
 	"strconv"
 	"strings"
 )
@@ -22,7 +24,14 @@ const (
 	keyRole    = "role" // recv or send
 	keyMax     = "max"  // the largest frame accepted, WIDTHxHEIGHT in pixels
 	keyKey     = "key"  // the stream key's fingerprint; absent when the stream is open
+	// A sender's keys.
+	keySize  = "size"  // the frames sent, WIDTHxHEIGHT in pixels
+	keyFPS   = "fps"   // the source's frame rate, frames per second; absent: as fast as possible
+	keyGroup = "group" // the multicast GROUP:PORT sent to; absent for a sender to one receiver
 )
+
+// maxFPS is the highest frame rate a TXT record may state (hrvs send --fps takes 0..1000).
+const maxFPS = 1000
 
 // maxTXTString is the longest string a TXT record holds (RFC 6763 §6.1: one length byte).
 const maxTXTString = 255
@@ -34,10 +43,18 @@ var ErrBadTXT = errors.New("discover: bad TXT record")
 type Info struct {
 	Role    Role
 	Version int    // wire protocol version
-	MaxW    int    // largest frame accepted, pixels; 0 when not said
+	MaxW    int    // a receiver's largest frame accepted, pixels; 0 when not said
 	MaxH    int    //
 	Key     string // fingerprint of the stream key (seal.Key.Fingerprint); "" for an open stream
+
+	// A sender's stream. The receiver a sender sends to one by one is not told.
+	W, H  int            // frame size, pixels; 0 when not said
+	FPS   float64        // frames per second; 0 when not said (as fast as possible)
+	Group netip.AddrPort // the IPv4 multicast group and port sent to; invalid for unicast
 }
+
+// Multicast reports whether i is a sender's to a multicast group, which receivers may join.
+func (i Info) Multicast() bool { return i.Group.IsValid() }
 
 // TXT encodes i as DNS-SD key=value strings (RFC 6763 §6.3), in a fixed order.
 func (i Info) TXT() []string {
@@ -48,7 +65,31 @@ func (i Info) TXT() []string {
 	if i.Key != "" {
 		txt = append(txt, keyKey+"="+i.Key)
 	}
+	if i.W > 0 && i.H > 0 {
+		txt = append(txt, fmt.Sprintf("%s=%dx%d", keySize, i.W, i.H))
+	}
+	if fps := roundFPS(i.FPS); fps > 0 {
+		txt = append(txt, keyFPS+"="+strings.TrimRight(strings.TrimRight(strconv.FormatFloat(fps, 'f', 3, 64), "0"), "."))
+	}
+	if i.Group.IsValid() {
+		txt = append(txt, keyGroup+"="+i.Group.String())
+	}
 	return txt
+}
+
+// roundFPS rounds a frame rate to thousandths, as the TXT record writes it (29.97 stays
+// 29.97), so a rate read from a record is written back the same and stays short.
+func roundFPS(f float64) float64 { return math.Round(f*1000) / 1000 }
+
+// parseSize reads WIDTHxHEIGHT, each side 1..65535 (the wire's 16 bits).
+func parseSize(v string) (w, h int, err error) {
+	ws, hs, ok := strings.Cut(v, "x")
+	w, werr := strconv.Atoi(ws)
+	h, herr := strconv.Atoi(hs)
+	if !ok || werr != nil || herr != nil || w <= 0 || h <= 0 || w > 65535 || h > 65535 {
+		return 0, 0, fmt.Errorf("%w: size %q, want WIDTHxHEIGHT", ErrBadTXT, v)
+	}
+	return w, h, nil
 }
 
 // ParseTXT decodes a TXT record written by Info.TXT. Following RFC 6763 §6.4-6.5, keys
@@ -83,15 +124,31 @@ func ParseTXT(txt []string) (Info, error) {
 				return Info{}, fmt.Errorf("%w: role %q", ErrBadTXT, v)
 			}
 		case keyMax:
-			ws, hs, ok := strings.Cut(v, "x")
-			w, werr := strconv.Atoi(ws)
-			h, herr := strconv.Atoi(hs)
-			if !ok || werr != nil || herr != nil || w <= 0 || h <= 0 || w > 65535 || h > 65535 {
-				return Info{}, fmt.Errorf("%w: size %q, want WIDTHxHEIGHT", ErrBadTXT, v)
+			w, h, err := parseSize(v)
+			if err != nil {
+				return Info{}, err
 			}
 			i.MaxW, i.MaxH = w, h
 		case keyKey:
 			i.Key = v
+		case keySize:
+			w, h, err := parseSize(v)
+			if err != nil {
+				return Info{}, err
+			}
+			i.W, i.H = w, h
+		case keyFPS:
+			f, err := strconv.ParseFloat(v, 64)
+			if err != nil || math.IsNaN(f) || f < 0 || f > maxFPS {
+				return Info{}, fmt.Errorf("%w: frame rate %q, want 0..%d", ErrBadTXT, v, maxFPS)
+			}
+			i.FPS = roundFPS(f)
+		case keyGroup:
+			g, err := netip.ParseAddrPort(v)
+			if err != nil || !g.Addr().Is4() || !g.Addr().IsMulticast() || g.Port() == 0 {
+				return Info{}, fmt.Errorf("%w: group %q, want an IPv4 multicast GROUP:PORT", ErrBadTXT, v)
+			}
+			i.Group = g
 		}
 	}
 	switch {

@@ -2,6 +2,7 @@ package discover
 
 import (
 	"errors"
+	"net/netip"
 	"slices"
 	"strings"
 	"testing"
@@ -17,7 +18,11 @@ func TestTXTRoundTrips(t *testing.T) {
 			[]string{"v=3", "role=recv", "max=7680x4320"}},
 		{"a keyed receiver adds its key's fingerprint", Info{Role: RoleReceiver, Version: 3, MaxW: 1920, MaxH: 1080, Key: "ab12-cd34"},
 			[]string{"v=3", "role=recv", "max=1920x1080", "key=ab12-cd34"}},
-		{"a sender says no size", Info{Role: RoleSender, Version: 3}, []string{"v=3", "role=send"}},
+		{"a sender that says nothing more has only the two required keys", Info{Role: RoleSender, Version: 3}, []string{"v=3", "role=send"}},
+		{"a sender to one receiver says its frame size and rate, not where it sends", Info{Role: RoleSender, Version: 3, W: 1920, H: 1080, FPS: 30},
+			[]string{"v=3", "role=send", "size=1920x1080", "fps=30"}},
+		{"a keyed multicast sender adds its key and its group", Info{Role: RoleSender, Version: 3, Key: "ab12", W: 3840, H: 2160, FPS: 29.97,
+			Group: netip.MustParseAddrPort("239.1.2.3:5000")}, []string{"v=3", "role=send", "key=ab12", "size=3840x2160", "fps=29.97", "group=239.1.2.3:5000"}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -53,6 +58,15 @@ func TestParseTXT(t *testing.T) {
 		{"a size without an x is refused", []string{"v=3", "role=recv", "max=1920"}, Info{}, `size "1920"`},
 		{"a zero size is refused", []string{"v=3", "role=recv", "max=0x1080"}, Info{}, `size "0x1080"`},
 		{"a size past the wire's is refused", []string{"v=3", "role=recv", "max=70000x10"}, Info{}, `size "70000x10"`},
+		{"a sender's frame rate is read to the thousandth", []string{"v=3", "role=send", "fps=59.94006"}, Info{Role: RoleSender, Version: 3, FPS: 59.94}, ""},
+		{"a frame rate that is not a number is refused", []string{"v=3", "role=send", "fps=NaN"}, Info{}, `frame rate "NaN"`},
+		{"a negative frame rate is refused", []string{"v=3", "role=send", "fps=-1"}, Info{}, `frame rate "-1"`},
+		{"a frame rate past 1000 is refused", []string{"v=3", "role=send", "fps=1001"}, Info{}, `frame rate "1001"`},
+		{"a sender's size is read as a receiver's limit is", []string{"v=3", "role=send", "size=640x0"}, Info{}, `size "640x0"`},
+		{"a group that is not multicast is refused", []string{"v=3", "role=send", "group=10.0.0.1:5000"}, Info{}, `group "10.0.0.1:5000"`},
+		{"an IPv6 group is refused", []string{"v=3", "role=send", "group=[ff02::1]:5000"}, Info{}, `group "[ff02::1]:5000"`},
+		{"a group without a port is refused", []string{"v=3", "role=send", "group=239.1.2.3"}, Info{}, `group "239.1.2.3"`},
+		{"a group on port 0 is refused", []string{"v=3", "role=send", "group=239.1.2.3:0"}, Info{}, `group "239.1.2.3:0"`},
 		{"a string longer than a TXT string is refused", []string{"v=3", "role=recv", "key=" + strings.Repeat("a", 255)}, Info{}, "259 bytes"},
 	}
 	for _, c := range cases {
@@ -75,6 +89,8 @@ func FuzzParseTXT(f *testing.F) {
 	f.Add("v=3\x00role=recv\x00max=7680x4320\x00key=ab")
 	f.Add("V=1\x00ROLE=send")
 	f.Add("max=x\x00=\x00v=-1")
+	f.Add("v=3\x00role=send\x00size=1920x1080\x00fps=29.97\x00group=239.1.2.3:5000\x00key=ab")
+	f.Add("v=3\x00role=send\x00fps=1e-320\x00group=239.001.2.3:05000")
 	f.Fuzz(func(t *testing.T, joined string) {
 		txt := strings.Split(joined, "\x00")
 		info, err := ParseTXT(txt)
