@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -86,6 +87,85 @@ func TestSendToANameOrAuto(t *testing.T) {
 	}
 }
 
+func TestRecvListenANameOrAuto(t *testing.T) {
+	tx := func(name, group string) discover.Entry {
+		e := discover.Entry{Instance: name, Addr: netip.MustParseAddrPort("10.0.0.9:40000"), Info: discover.Info{Role: discover.RoleSender, Version: 3}}
+		if group != "" {
+			e.Info.Group = netip.MustParseAddrPort(group)
+		}
+		return e
+	}
+	camera, stage, desk := tx("camera", "239.1.2.3:5000"), tx("stage", "239.1.2.4:6000"), tx("desk", "")
+	cases := []struct {
+		name  string
+		heard []discover.Entry
+		ask   string
+		want  string // the group joined, "" for a usage error
+		says  string
+	}{
+		{"auto with one multicast sender joins its group", []discover.Entry{desk, camera}, "auto", "239.1.2.3:5000", ""},
+		{"a name joins that sender's group among several", []discover.Entry{camera, stage}, "stage", "239.1.2.4:6000", ""},
+		{"auto with two multicast senders lists them and exits 2", []discover.Entry{camera, stage}, "auto", "",
+			"--listen auto: 2 multicast senders answered: camera (group 239.1.2.3:5000), stage (group 239.1.2.4:6000); name one with --listen NAME"},
+		{"auto with none exits 2", nil, "auto", "", "--listen auto: no multicast sender answered"},
+		{"a unicast sender's name exits 2 saying why", []discover.Entry{desk}, "desk", "",
+			`--listen desk: sender "desk": it sends to one receiver, not to a multicast group; only the receiver it sends to gets its stream`},
+		{"an unknown name exits 2 listing the senders heard", []discover.Entry{camera}, "garage", "",
+			`--listen garage: no sender of that name answered: "garage" (heard: camera (group 239.1.2.3:5000))`},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			browse := func(context.Context) ([]discover.Entry, error) { return c.heard, nil }
+			got, err := resolveListen(context.Background(), c.ask, browse, slog.New(slog.DiscardHandler))
+			if c.want != "" {
+				if err != nil || got.Info.Group.String() != c.want {
+					t.Fatalf("resolveListen(%s) = %v, %v; want the group %s", c.ask, got, err, c.want)
+				}
+				return
+			}
+			var ue *cli.UsageError
+			if !errors.As(err, &ue) || !strings.Contains(err.Error(), c.says) || strings.Contains(err.Error(), "\n") {
+				t.Fatalf("resolveListen(%s) error %v; want one line, a usage error saying %q", c.ask, err, c.says)
+			}
+		})
+	}
+}
+
+func TestListShowsBothRolesInOneTable(t *testing.T) {
+	found := []discover.Entry{
+		{Instance: "studio", Addr: netip.MustParseAddrPort("10.0.0.2:5000"),
+			Info: discover.Info{Role: discover.RoleReceiver, Version: 3, MaxW: 7680, MaxH: 4320, Key: "ab12"}},
+		{Instance: "camera", Addr: netip.MustParseAddrPort("10.0.0.3:41000"),
+			Info: discover.Info{Role: discover.RoleSender, Version: 3, W: 3840, H: 2160, FPS: 29.97, Group: netip.MustParseAddrPort("239.1.2.3:5000")}},
+		{Instance: "desk", Addr: netip.MustParseAddrPort("10.0.0.4:9"),
+			Info: discover.Info{Role: discover.RoleSender, Version: 3, Key: "cd34"}},
+	}
+	var out bytes.Buffer
+	if err := printEntries(&out, found); err != nil {
+		t.Fatal(err)
+	}
+	want := [][]string{
+		{"NAME", "ROLE", "ADDRESS", "PROTOCOL", "SIZE", "KEY", "FPS", "GROUP"},
+		{"studio", "recv", "10.0.0.2:5000", "3", "7680x4320", "ab12", "-", "-"},
+		{"camera", "send", "10.0.0.3:41000", "3", "3840x2160", "none", "29.97", "239.1.2.3:5000"},
+		{"desk", "send", "10.0.0.4", "3", "-", "cd34", "-", "-"},
+	}
+	lines := strings.Split(strings.TrimSuffix(out.String(), "\n"), "\n")
+	if len(lines) != len(want) {
+		t.Fatalf("%d lines, want %d:\n%s", len(lines), len(want), out.String())
+	}
+	for i, w := range want {
+		t.Run("line "+strconv.Itoa(i)+" holds "+w[0]+"'s columns in the old places", func(t *testing.T) {
+			if got := strings.Fields(lines[i]); !slices.Equal(got, w) {
+				t.Errorf("line %q, want the columns %q", lines[i], w)
+			}
+			if i > 0 && strings.Index(lines[i], w[2]) != strings.Index(lines[0], "ADDRESS") {
+				t.Errorf("the address of %q is not under the ADDRESS header:\n%s", lines[i], out.String())
+			}
+		})
+	}
+}
+
 func TestDiscoveryFlagMistakesExitTwo(t *testing.T) {
 	cases := []struct {
 		name string
@@ -96,6 +176,12 @@ func TestDiscoveryFlagMistakesExitTwo(t *testing.T) {
 		{"a send target that is neither an address nor a name", []string{"send", "--duration", "2s", "--to", "my screen"}, `--to "my screen": want HOST:PORT, auto or a receiver's name`},
 		{"list waiting for nothing", []string{"list", "--wait", "0s"}, "--wait 0s: want above 0"},
 		{"list waiting too long", []string{"list", "--wait", "2m"}, "--wait 2m0s: want above 0 and at most 1m0s"},
+		{"list of a role that is neither", []string{"list", "--role", "relay"}, `--role "relay": want recv, send or all`},
+		{"a sender name with a space", []string{"send", "--duration", "2s", "--to", "127.0.0.1:9", "--name", "my camera"}, `--name: bad instance name "my camera"`},
+		{"a listen address that is neither an address nor a name", []string{"recv", "--duration", "2s", "--listen", "my camera"},
+			`--listen "my camera": want HOST:PORT, a multicast GROUP:PORT, auto or a multicast sender's name`},
+		{"joining a sender by name on an interface that does not exist", []string{"recv", "--duration", "2s", "--listen", "camera", "--iface", "nosuch0"},
+			"--iface nosuch0: no such network interface"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -148,7 +234,7 @@ func TestListFindsAReceiverInAnotherNamespace(t *testing.T) {
 		}
 	}()
 
-	want := strings.Join([]string{"studio", "recv", listen, strconv.Itoa(wire.Version), "7680x4320", key.Fingerprint()}, " ")
+	want := strings.Join([]string{"studio", "recv", listen, strconv.Itoa(wire.Version), "7680x4320", key.Fingerprint(), "-", "-"}, " ")
 	shows := func(out string) bool {
 		for _, line := range strings.Split(out, "\n") {
 			if strings.Join(strings.Fields(line), " ") == want {
@@ -184,7 +270,7 @@ func TestListFindsAReceiverInAnotherNamespace(t *testing.T) {
 			var err error
 			b.Do(testbed.Sender, func() error {
 				log := slog.New(slog.DiscardHandler)
-				got, err = resolveTo(context.Background(), to, browseLAN(log), log)
+				got, err = resolveTo(context.Background(), to, browseLAN(discover.RoleReceiver, nil, log), log)
 				return nil
 			})
 			if err != nil || got != listen {

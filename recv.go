@@ -24,6 +24,7 @@ import (
 	"github.com/hrvs/hrvs/net/receiver"
 	"github.com/hrvs/hrvs/net/stats"
 	"github.com/hrvs/hrvs/net/tile"
+	"github.com/hrvs/hrvs/net/udp"
 	"github.com/hrvs/hrvs/net/wire"
 	"github.com/hrvs/hrvs/render"
 	"github.com/hrvs/hrvs/render/rtpjpeg"
@@ -175,21 +176,23 @@ func recvCommand() *cli.Command {
 	var listen, cpuProfile string
 	return &cli.Command{
 		Name:      "recv",
-		UsageLine: "recv --listen HOST:PORT [flags]",
+		UsageLine: "recv --listen HOST:PORT|GROUP:PORT|NAME|auto [flags]",
 		Short:     "receive, assemble and show a stream",
 		Long: "Receives a stream on a UDP port (and TCP on the same port for acknowledgements),\n" +
 			"rebuilds frames and shows the newest.",
 		Flags: func(fs *flag.FlagSet) {
-			fs.StringVar(&listen, "listen", "", "`address` to listen on, HOST:PORT, e.g. 0.0.0.0:5000; port 0 picks a free one;\nor a multicast GROUP:PORT to join, e.g. 239.1.2.3:5000 (required)")
+			fs.StringVar(&listen, "listen", "", "`address` to listen on, HOST:PORT, e.g. 0.0.0.0:5000; port 0 picks a free one;\nor a multicast GROUP:PORT to join, e.g. 239.1.2.3:5000; or the name a multicast sender announces on the LAN\n(hrvs list), or auto for the only one, to join its group (required)")
 			fs.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile (go tool pprof) of the whole run to this `file` (default: none)")
 			f.register(fs, false)
 			f.group.register(fs, false)
 		},
 		Check: func(fs *flag.FlagSet) error {
-			if err := checkAddr("--listen", listen, true); err != nil {
+			if err := checkListen(listen); err != nil {
 				return err
 			}
-			if err := f.group.check(fs, "--listen", listen); err != nil {
+			// A name stands for a multicast sender's group: the group flags are checked
+			// as for any group.
+			if err := f.group.check(fs, "--listen", map[bool]string{true: anyGroup, false: listen}[isName(listen)]); err != nil {
 				return err
 			}
 			return f.check()
@@ -204,6 +207,10 @@ func recvCommand() *cli.Command {
 	}
 }
 
+// anyGroup is a multicast group that stands for the one a sender's name resolves to
+// when the flags are checked, before the LAN is asked.
+const anyGroup = "239.0.0.1:5000"
+
 func runRecv(ctx context.Context, env *cli.Env, f *recvFlags, listen string) error {
 	if prog, err := windowHandover(f.sink); err != nil || prog != "" {
 		if err != nil {
@@ -211,11 +218,26 @@ func runRecv(ctx context.Context, env *cli.Env, f *recvFlags, listen string) err
 		}
 		return becomeWindowProgram(prog)
 	}
+	var found *discover.Entry // the multicast sender --listen names
+	if isName(listen) {
+		ifi, err := udp.Interface(f.group.iface)
+		if err != nil {
+			return err
+		}
+		e, err := resolveListen(ctx, listen, browseLAN(discover.RoleSender, ifi, env.Log), env.Log)
+		if err != nil {
+			return err
+		}
+		found, listen = &e, e.Info.Group.String()
+	}
 	cfg := f.config(listen, env.Log)
 	_, port, _ := net.SplitHostPort(listen)
 	var err error
 	if cfg.Key, err = f.key.resolve(ctx, env, storeName("recv", port), pairAsReceiver(listen, env.Log)); err != nil {
 		return err
+	}
+	if found != nil {
+		checkSenderKey(*found, cfg.Key, env.Log)
 	}
 	// The Go runtime keeps the heap near the budget too, collecting sooner as it nears it.
 	debug.SetMemoryLimit(int64(f.maxMemory) + 64<<20)

@@ -18,6 +18,7 @@ import (
 	"github.com/hrvs/hrvs/capture"
 	"github.com/hrvs/hrvs/internal/cli"
 	"github.com/hrvs/hrvs/internal/units"
+	"github.com/hrvs/hrvs/net/discover"
 	"github.com/hrvs/hrvs/net/sender"
 	"github.com/hrvs/hrvs/net/stats"
 	"github.com/hrvs/hrvs/net/tile"
@@ -71,6 +72,8 @@ type sendFlags struct {
 	key                     keyFlags
 	metrics                 string     // send only: where to serve /metrics
 	group                   groupFlags // send only: multicast (multicast.go)
+	name                    string     // send only: the name announced on the LAN
+	announce                bool       // send only: announce at all
 }
 
 // newSendFlags returns the send flags' defaults.
@@ -80,6 +83,7 @@ func newSendFlags() *sendFlags {
 		format: "auto", quality: sender.DefaultQuality, mtu: sender.DefaultMTU, workers: runtime.NumCPU(),
 		sockets: 4, window: sender.DefaultWindow, rate: sender.DefaultRateBits / 1e6, encoder: "fast", mjpeg: sender.MJPEGRetile,
 		changeThreshold: sender.DefaultChangeThreshold, refresh: sender.DefaultRefresh, minQuality: sender.DefaultMinQuality,
+		announce: true,
 	}
 }
 
@@ -209,12 +213,19 @@ func sendCommand() *cli.Command {
 			fs.StringVar(&to, "to", "", "receiver `address` HOST:PORT, port 1..65535, or the name a receiver announces on the LAN\n(hrvs list), or auto for the only one (required)")
 			fs.StringVar(&f.metrics, "metrics", "", "serve Prometheus /metrics on this `address`; :9100 listens on loopback only,\n0.0.0.0:9100 on every interface (default: none)")
 			fs.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile (go tool pprof) of the whole run to this `file` (default: none)")
+			fs.StringVar(&f.name, "name", "", "the `name` announced on the LAN, letters, digits, '-' and '_' (default: this host's name)")
+			fs.BoolVar(&f.announce, "announce", f.announce, "announce this sender with mDNS ("+discover.SenderService+": frame size, rate, key fingerprint, and the\nmulticast group, which hrvs recv --listen NAME joins; never the receiver sent to); not when sending over\nloopback; --announce=false to stay unannounced")
 			f.register(fs)
 			f.group.register(fs, true)
 		},
 		Check: func(fs *flag.FlagSet) error {
 			if err := checkTo(to); err != nil {
 				return err
+			}
+			if f.name != "" {
+				if err := discover.CheckName(f.name); err != nil {
+					return cli.Usagef("--name: %v", err)
+				}
 			}
 			if err := f.group.check(fs, "--to", to); err != nil {
 				return err
@@ -261,7 +272,7 @@ func profileCPU(path string) (stop func() error, err error) {
 }
 
 func runSend(ctx context.Context, env *cli.Env, f *sendFlags, to string) error {
-	to, err := resolveTo(ctx, to, browseLAN(env.Log), env.Log)
+	to, err := resolveTo(ctx, to, browseLAN(discover.RoleReceiver, nil, env.Log), env.Log)
 	if err != nil {
 		return err
 	}
@@ -287,6 +298,13 @@ func runSend(ctx context.Context, env *cli.Env, f *sendFlags, to string) error {
 	}
 	info := src.Info()
 	env.Log.Info("sending", "to", to, "source", info.Name, "size", fmt.Sprintf("%dx%d", info.Width, info.Height), "fps", info.FPS, "stream", tx.Stream())
+	if f.announce {
+		name := f.name
+		if name == "" {
+			name = discover.DefaultName()
+		}
+		defer announceSender(to, f.group.iface, tx.ControlAddr(), info.Width, info.Height, info.FPS, cfg.Key, name, env.Log)()
+	}
 	ctx, cancel := withDuration(ctx, f.duration)
 	defer cancel()
 	var wg sync.WaitGroup

@@ -70,6 +70,9 @@ var (
 	ErrUnicast = errors.New("it sends to one receiver, not to a multicast group")
 	// ErrBadName is wrapped by CheckName for a name that cannot be announced.
 	ErrBadName = errors.New("bad instance name")
+	// ErrLoopback is wrapped by Where and WhereSending for a loopback address or
+	// interface, out of the LAN's reach.
+	ErrLoopback = errors.New("loopback, out of the LAN's reach")
 )
 
 // SeveralError is Pick's and PickGroup's error when "auto" finds more than one
@@ -383,7 +386,7 @@ func Where(host string) (*net.Interface, []net.IP, error) {
 		c.Close()
 	}
 	if ip.IsLoopback() {
-		return nil, nil, fmt.Errorf("discover: %s is loopback, out of the LAN's reach", ip)
+		return nil, nil, fmt.Errorf("discover: %s is %w", ip, ErrLoopback)
 	}
 	ifs, err := net.Interfaces()
 	if err != nil {
@@ -439,7 +442,7 @@ func WhereSending(to string, iface *net.Interface) (*net.Interface, []net.IP, er
 		return Where(ip.String())
 	}
 	if iface.Flags&net.FlagLoopback != 0 {
-		return nil, nil, fmt.Errorf("discover: %s is loopback, out of the LAN's reach", iface.Name)
+		return nil, nil, fmt.Errorf("discover: %s is %w", iface.Name, ErrLoopback)
 	}
 	if iface.Flags&net.FlagMulticast == 0 || iface.Flags&net.FlagUp == 0 {
 		return nil, nil, fmt.Errorf("discover: %s is down or cannot multicast", iface.Name)
