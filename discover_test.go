@@ -166,6 +166,16 @@ func TestListShowsBothRolesInOneTable(t *testing.T) {
 	}
 }
 
+func TestASenderOverLoopbackIsNotAnnounced(t *testing.T) {
+	var log syncBuffer
+	stop := announceSender("127.0.0.1:5000", "", nil, 640, 480, 30, nil, "desk",
+		slog.New(slog.NewTextHandler(&log, &slog.HandlerOptions{Level: slog.LevelDebug})))
+	stop()
+	if out := log.String(); !strings.Contains(out, "not announced on the LAN") || !strings.Contains(out, "loopback") || strings.Contains(out, "level=WARN") {
+		t.Fatalf("the log says %q; want a debug line: not announced, loopback", out)
+	}
+}
+
 func TestDiscoveryFlagMistakesExitTwo(t *testing.T) {
 	cases := []struct {
 		name string
@@ -349,5 +359,115 @@ func TestSendToAutoStreamsToTheAnnouncedReceiver(t *testing.T) {
 	}
 	if err := json.Unmarshal(raw, &st); err != nil || st.Frames < 20 {
 		t.Fatalf("recv's stats %s (%v): want 20 frames received", raw, err)
+	}
+}
+
+// TestRecvJoinsAMulticastSenderFoundByName runs the real binaries between two network
+// namespaces: a multicast hrvs send --name camera and a unicast hrvs send --name desk
+// in one; in the other, hrvs list shows both with their TXT, hrvs recv --listen camera
+// joins camera's group and shows its frames, and --listen desk or an unknown name exit
+// 2 on one line. mDNS and the group travel over the test's own veth pair only.
+func TestRecvJoinsAMulticastSenderFoundByName(t *testing.T) {
+	b := testrig.Netns(t, "")
+	for _, s := range []testbed.Side{testbed.Sender, testbed.Receiver} {
+		// A LAN host reaches the groups through its default route; here the veth is the LAN.
+		if out, err := b.Command(s, "ip", "route", "add", "224.0.0.0/4", "dev", b.Device(s)).CombinedOutput(); err != nil {
+			t.Fatalf("adding a multicast route in the %v namespace: %v: %s", s, err, out)
+		}
+	}
+	bin := buildHRVS(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	const group = "239.77.9.1:5700"
+	start := func(log *syncBuffer, args ...string) {
+		t.Helper()
+		tx := b.CommandContext(ctx, testbed.Sender, bin, args...)
+		tx.Stdout, tx.Stderr = log, log
+		if err := tx.Start(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { tx.Process.Kill(); tx.Wait() })
+		testrig.Eventually(t, testrig.Patience, func() error {
+			if !strings.Contains(log.String(), "announced on the LAN") {
+				return fmt.Errorf("%s never announced itself:\n%s", args, log.String())
+			}
+			return nil
+		})
+	}
+	var camLog, deskLog syncBuffer
+	start(&camLog, "send", "--to", group, "--name", "camera", "--size", "320x192", "--fps", "25", "--duration", "150s")
+	unicast := netip.AddrPortFrom(b.ReceiverAddr(), 5800).String()
+	start(&deskLog, "send", "--to", unicast, "--name", "desk", "--size", "640x384", "--fps", "30", "--duration", "150s")
+
+	wantRows := map[string]string{
+		"camera": strings.Join([]string{"camera", "send", b.SenderAddr().String() + ":", strconv.Itoa(wire.Version), "320x192", "none", "25", group}, " "),
+		"desk":   strings.Join([]string{"desk", "send", b.SenderAddr().String(), strconv.Itoa(wire.Version), "640x384", "none", "30", "-"}, " "),
+	}
+	t.Run("list in the other namespace shows both senders with their TXT", func(t *testing.T) {
+		var last string
+		testrig.Eventually(t, 2*testrig.Patience, func() error {
+			out, err := b.CommandContext(ctx, testbed.Receiver, bin, "list", "--role", "send", "--wait", "1s").Output()
+			if err != nil {
+				return fmt.Errorf("list: %v", err)
+			}
+			last = string(out)
+			rows := map[string]string{}
+			for _, line := range strings.Split(last, "\n") {
+				f := strings.Fields(line)
+				if len(f) == 8 && f[1] == "send" {
+					if f[0] == "camera" { // the control port is the sender's to choose
+						f[2] = f[2][:strings.LastIndex(f[2], ":")+1]
+					}
+					rows[f[0]] = strings.Join(f, " ")
+				}
+			}
+			for name, want := range wantRows {
+				if rows[name] != want {
+					return fmt.Errorf("list shows %s as %q, want %q:\n%s", name, rows[name], want, last)
+				}
+			}
+			if strings.Contains(last, unicast) {
+				return fmt.Errorf("list tells where desk sends:\n%s", last)
+			}
+			return nil
+		})
+	})
+	t.Run("recv --listen camera joins its group and shows its frames", func(t *testing.T) {
+		stats := filepath.Join(t.TempDir(), "recv.json")
+		rx := b.CommandContext(ctx, testbed.Receiver, bin, "recv", "--listen", "camera", "--sink", "null", "--frames", "20", "--stats-json", stats)
+		var rxLog syncBuffer
+		rx.Stdout, rx.Stderr = &rxLog, &rxLog
+		if err := rx.Run(); err != nil {
+			t.Fatalf("recv: %v\n%s\nsend:\n%s", err, rxLog.String(), camLog.String())
+		}
+		if !strings.Contains(rxLog.String(), `found the multicast sender" name=camera group=`+group) {
+			t.Errorf("recv did not say which sender it joined:\n%s", rxLog.String())
+		}
+		raw, err := os.ReadFile(stats)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var st struct {
+			Frames uint64 `json:"frames_received"`
+		}
+		if err := json.Unmarshal(raw, &st); err != nil || st.Frames < 20 {
+			t.Fatalf("recv's stats %s (%v): want 20 frames received", raw, err)
+		}
+	})
+	for _, c := range []struct{ name, listen, says string }{
+		{"a unicast sender's name exits 2 on one line", "desk", `--listen desk: sender "desk": it sends to one receiver`},
+		{"an unknown name exits 2 on one line", "garage", `--listen garage: no sender of that name answered: "garage" (heard: camera (group ` + group + `), desk (unicast, from ` + b.SenderAddr().String() + `))`},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			rx := b.CommandContext(ctx, testbed.Receiver, bin, "recv", "--listen", c.listen, "--sink", "null", "--duration", "20s")
+			var stderr bytes.Buffer
+			rx.Stderr = &stderr
+			err := rx.Run()
+			var ee *exec.ExitError
+			msg := strings.TrimSpace(stderr.String())
+			if !errors.As(err, &ee) || ee.ExitCode() != 2 || !strings.Contains(msg, c.says) || strings.Contains(msg, "\n") {
+				t.Fatalf("recv --listen %s: %v, stderr %q; want exit 2 saying %q", c.listen, err, msg, c.says)
+			}
+		})
 	}
 }

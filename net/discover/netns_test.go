@@ -3,6 +3,7 @@ package discover_test
 import (
 	"context"
 	"errors"
+	"net"
 	"net/netip"
 	"slices"
 	"testing"
@@ -184,5 +185,23 @@ func TestWhereRefusesLoopback(t *testing.T) {
 	}
 	if _, _, err := discover.Where("not-an-ip"); err == nil {
 		t.Fatal("a host name was taken for an address")
+	}
+	lo, err := net.InterfaceByName("lo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		name, to string
+		iface    *net.Interface
+	}{
+		{"a sender to this machine is not announced", "127.0.0.1:5000", nil},
+		{"a multicast sender on the loopback interface is not announced", "239.1.2.3:5000", lo},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			if _, _, err := discover.WhereSending(c.to, c.iface); !errors.Is(err, discover.ErrLoopback) {
+				t.Fatalf("WhereSending(%s) = %v, want ErrLoopback", c.to, err)
+			}
+		})
 	}
 }
