@@ -363,7 +363,7 @@ func TestSendToAutoStreamsToTheAnnouncedReceiver(t *testing.T) {
 }
 
 // TestRecvJoinsAMulticastSenderFoundByName runs the real binaries between two network
-// namespaces: a multicast hrvs send --name camera and a unicast hrvs send --name desk
+// namespaces: a keyed multicast hrvs send --name camera and a unicast hrvs send --name desk
 // in one; in the other, hrvs list shows both with their TXT, hrvs recv --listen camera
 // joins camera's group and shows its frames, and --listen desk or an unknown name exit
 // 2 on one line. mDNS and the group travel over the test's own veth pair only.
@@ -394,13 +394,21 @@ func TestRecvJoinsAMulticastSenderFoundByName(t *testing.T) {
 			return nil
 		})
 	}
+	keyFile := filepath.Join(t.TempDir(), "k")
+	key, err := seal.NewKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := seal.WriteKeyFile(keyFile, key); err != nil {
+		t.Fatal(err)
+	}
 	var camLog, deskLog syncBuffer
-	start(&camLog, "send", "--to", group, "--name", "camera", "--size", "320x192", "--fps", "25", "--duration", "150s")
+	start(&camLog, "send", "--to", group, "--name", "camera", "--size", "320x192", "--fps", "25", "--key", keyFile, "--duration", "150s")
 	unicast := netip.AddrPortFrom(b.ReceiverAddr(), 5800).String()
 	start(&deskLog, "send", "--to", unicast, "--name", "desk", "--size", "640x384", "--fps", "30", "--duration", "150s")
 
 	wantRows := map[string]string{
-		"camera": strings.Join([]string{"camera", "send", b.SenderAddr().String() + ":", strconv.Itoa(wire.Version), "320x192", "none", "25", group}, " "),
+		"camera": strings.Join([]string{"camera", "send", b.SenderAddr().String() + ":", strconv.Itoa(wire.Version), "320x192", key.Fingerprint(), "25", group}, " "),
 		"desk":   strings.Join([]string{"desk", "send", b.SenderAddr().String(), strconv.Itoa(wire.Version), "640x384", "none", "30", "-"}, " "),
 	}
 	t.Run("list in the other namespace shows both senders with their TXT", func(t *testing.T) {
@@ -432,9 +440,9 @@ func TestRecvJoinsAMulticastSenderFoundByName(t *testing.T) {
 			return nil
 		})
 	})
-	t.Run("recv --listen camera joins its group and shows its frames", func(t *testing.T) {
+	joins := func(t *testing.T, listen string) {
 		stats := filepath.Join(t.TempDir(), "recv.json")
-		rx := b.CommandContext(ctx, testbed.Receiver, bin, "recv", "--listen", "camera", "--sink", "null", "--frames", "20", "--stats-json", stats)
+		rx := b.CommandContext(ctx, testbed.Receiver, bin, "recv", "--listen", listen, "--key", keyFile, "--sink", "null", "--frames", "20", "--stats-json", stats)
 		var rxLog syncBuffer
 		rx.Stdout, rx.Stderr = &rxLog, &rxLog
 		if err := rx.Run(); err != nil {
@@ -442,6 +450,9 @@ func TestRecvJoinsAMulticastSenderFoundByName(t *testing.T) {
 		}
 		if !strings.Contains(rxLog.String(), `found the multicast sender" name=camera group=`+group) {
 			t.Errorf("recv did not say which sender it joined:\n%s", rxLog.String())
+		}
+		if strings.Contains(rxLog.String(), "key is not this receiver's") {
+			t.Errorf("recv found the sender's key fingerprint unlike its own:\n%s", rxLog.String())
 		}
 		raw, err := os.ReadFile(stats)
 		if err != nil {
@@ -453,7 +464,11 @@ func TestRecvJoinsAMulticastSenderFoundByName(t *testing.T) {
 		if err := json.Unmarshal(raw, &st); err != nil || st.Frames < 20 {
 			t.Fatalf("recv's stats %s (%v): want 20 frames received", raw, err)
 		}
-	})
+	}
+	// auto: desk sends to one receiver, so camera is the only group there is.
+	for _, listen := range []string{"camera", "auto"} {
+		t.Run("recv --listen "+listen+" joins camera's group and shows its frames", func(t *testing.T) { joins(t, listen) })
+	}
 	for _, c := range []struct{ name, listen, says string }{
 		{"a unicast sender's name exits 2 on one line", "desk", `--listen desk: sender "desk": it sends to one receiver`},
 		{"an unknown name exits 2 on one line", "garage", `--listen garage: no sender of that name answered: "garage" (heard: camera (group ` + group + `), desk (unicast, from ` + b.SenderAddr().String() + `))`},
