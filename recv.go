@@ -179,7 +179,8 @@ func recvCommand() *cli.Command {
 		UsageLine: "recv --listen HOST:PORT|GROUP:PORT|NAME|auto [flags]",
 		Short:     "receive, assemble and show a stream",
 		Long: "Receives a stream on a UDP port (and TCP on the same port for acknowledgements),\n" +
-			"rebuilds frames and shows the newest.",
+			"rebuilds frames and shows the newest; or joins a multicast group, given as GROUP:PORT or\n" +
+			"found on the LAN by the name its sender announces (hrvs list --role send).",
 		Flags: func(fs *flag.FlagSet) {
 			fs.StringVar(&listen, "listen", "", "`address` to listen on, HOST:PORT, e.g. 0.0.0.0:5000; port 0 picks a free one;\nor a multicast GROUP:PORT to join, e.g. 239.1.2.3:5000; or the name a multicast sender announces on the LAN\n(hrvs list), or auto for the only one, to join its group (required)")
 			fs.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile (go tool pprof) of the whole run to this `file` (default: none)")
@@ -190,9 +191,13 @@ func recvCommand() *cli.Command {
 			if err := checkListen(listen); err != nil {
 				return err
 			}
-			// A name stands for a multicast sender's group: the group flags are checked
-			// as for any group.
-			if err := f.group.check(fs, "--listen", map[bool]string{true: anyGroup, false: listen}[isName(listen)]); err != nil {
+			addr := listen
+			if isName(listen) {
+				// A name stands for a multicast sender's group: the group flags are
+				// checked as for any group.
+				addr = anyGroup
+			}
+			if err := f.group.check(fs, "--listen", addr); err != nil {
 				return err
 			}
 			return f.check()
