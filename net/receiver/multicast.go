@@ -60,7 +60,8 @@ func (r *Receiver) noteSource(d []byte, from netip.AddrPort) {
 	if _, _, ok := wire.Peek(d); !ok {
 		return
 	}
-	r.group.source.Store(&from)
+	src := from // a copy, so only this path allocates: storing &from would move the parameter to the heap on every call
+	r.group.source.Store(&src)
 }
 
 // sender is the control address to dial: the datagrams' source address and port.
