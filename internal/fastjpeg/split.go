@@ -35,7 +35,8 @@ func (s *Splitter) Size() (w, h int) { return s.w, s.h }
 // Subsampling is the last split frame's layout.
 func (s *Splitter) Subsampling() Subsampling { return s.sub }
 
-// Restart is the last split frame's restart interval in MCUs (DRI).
+// Restart is the last split frame's restart interval in MCUs (DRI), also when
+// Split refused the frame for any reason but its header; 0 for none.
 func (s *Splitter) Restart() int { return s.restart }
 
 // Tables returns the tables the last split frame's scan is coded with: the
@@ -72,8 +73,10 @@ func SplitLayout(w, h, tw, th, restart int, sub Subsampling) bool {
 func (s *Splitter) Split(data []byte, tw, th int, tiles [][]byte) ([][]byte, error) {
 	hd := &s.hd
 	if err := parseHeader(hd, data); err != nil {
+		s.restart = 0
 		return tiles, err
 	}
+	s.w, s.h, s.restart = hd.w, hd.h, hd.restart
 	if hd.ncomp != 3 {
 		return tiles, fmt.Errorf("%w: split: %d components", ErrUnsupported, hd.ncomp)
 	}
@@ -85,7 +88,6 @@ func (s *Splitter) Split(data []byte, tw, th int, tiles [][]byte) ([][]byte, err
 	if cb.td != cr.td || cb.ta != cr.ta {
 		return tiles, fmt.Errorf("%w: split: Cb and Cr use different Huffman tables", ErrUnsupported)
 	}
-	s.w, s.h, s.restart = hd.w, hd.h, hd.restart
 	s.sub = S420
 	if y.v == 1 {
 		s.sub = S422
