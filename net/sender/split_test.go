@@ -137,3 +137,24 @@ func TestSplitChangeTestComparesBytes(t *testing.T) {
 		}
 	})
 }
+
+func TestMovingBetweenSplitAndCoefficientsKeepsTheGrid(t *testing.T) {
+	c1, c2 := wire.CodecTableScan<<4, wire.CodecRestartScan<<4
+	for _, c := range []struct {
+		name string
+		a, b uint8
+		want bool
+	}{
+		{"codec 1 to codec 2 of 4:2:2 keeps it", c1 | wire.Sub422, c2 | wire.Sub422, true},
+		{"codec 2 to codec 1 of 4:2:0 keeps it", c2 | wire.Sub420, c1 | wire.Sub420, true},
+		{"another subsampling starts over", c1 | wire.Sub422, c2 | wire.Sub420, false},
+		{"a frame decoded and encoded (codec 0) starts over", wire.Sub422, c2 | wire.Sub422, false},
+		{"codec 0 to codec 1 starts over", c1 | wire.Sub420, wire.Sub420, false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			if got := retiledFormats(c.a, c.b); got != c.want {
+				t.Fatalf("retiledFormats(%#x, %#x) = %v", c.a, c.b, got)
+			}
+		})
+	}
+}
