@@ -64,7 +64,7 @@ type sendFlags struct {
 	duration                time.Duration
 	statsJSON               string
 	encoder                 string
-	mjpeg                   string // what MJPEG frames become: retile or decode
+	mjpeg                   string // what MJPEG frames become: retile, split or decode
 	maxBitrate              units.Bitrate
 	changeThreshold         int
 	refresh                 time.Duration
@@ -105,7 +105,7 @@ func (f *sendFlags) register(fs *flag.FlagSet) {
 	fs.IntVar(&f.frames, "frames", f.frames, "stop after sending this many frames (default 0: no limit)")
 	fs.StringVar(&f.statsJSON, "stats-json", f.statsJSON, "write a JSON summary to this `file` on exit (default: none)")
 	fs.StringVar(&f.encoder, "encoder", f.encoder, "tile JPEG encoder: fast (the project's own) or stdlib (Go's image/jpeg, the reference)")
-	fs.StringVar(&f.mjpeg, "mjpeg", f.mjpeg, "what an MJPEG camera's or file's frames become: retile (cut into tiles from the camera's own JPEG,\nno decode, no second generation of loss; the camera's tables travel with the stream) or decode (decoded and encoded again)")
+	fs.StringVar(&f.mjpeg, "mjpeg", f.mjpeg, "what an MJPEG camera's or file's frames become: retile (cut into tiles from the camera's own JPEG,\nno decode, no second generation of loss; the camera's tables travel with the stream), split (as retile, but a frame whose\nrestart markers line up with the tiles is cut at them without even Huffman decoding: docs/JPEG.md) or decode (decoded and encoded again)")
 	fs.Var(&f.maxBitrate, "max-bitrate", fmt.Sprintf("cap the average `rate` in tc units, like 20mbit or 500kbit, at least %dkbit\n(default: none; rate control still follows the path)", minMaxBitrate/1000))
 	fs.IntVar(&f.changeThreshold, "change-threshold", f.changeThreshold, fmt.Sprintf("mean change in `levels` (1..%d) over a 16x16 block that makes a tile worth sending; -1 sends every tile", maxChangeThreshold))
 	fs.DurationVar(&f.refresh, "refresh", f.refresh, fmt.Sprintf("every tile is sent again at least this often, changed or not; at least %v", minRefresh))
@@ -143,8 +143,8 @@ func (f *sendFlags) check(fs *flag.FlagSet) error {
 		return cli.Usagef("--duration %v: must not be negative", f.duration)
 	case f.encoder != "fast" && f.encoder != "stdlib":
 		return cli.Usagef("--encoder %q: want fast or stdlib", f.encoder)
-	case f.mjpeg != sender.MJPEGRetile && f.mjpeg != sender.MJPEGDecode:
-		return cli.Usagef("--mjpeg %q: want %s or %s", f.mjpeg, sender.MJPEGRetile, sender.MJPEGDecode)
+	case f.mjpeg != sender.MJPEGRetile && f.mjpeg != sender.MJPEGSplit && f.mjpeg != sender.MJPEGDecode:
+		return cli.Usagef("--mjpeg %q: want %s, %s or %s", f.mjpeg, sender.MJPEGRetile, sender.MJPEGSplit, sender.MJPEGDecode)
 	case f.maxBitrate != 0 && f.maxBitrate < minMaxBitrate:
 		return cli.Usagef("--max-bitrate %s: want at least %dkbit, or 0 for none", f.maxBitrate.String(), minMaxBitrate/1000)
 	case f.changeThreshold < -1 || f.changeThreshold == 0 || f.changeThreshold > maxChangeThreshold:
@@ -176,7 +176,7 @@ func (f *sendFlags) config(to string, log *slog.Logger) sender.Config {
 // open opens the source; a source the user named wrongly, or one whose frames are larger
 // than a receiver accepts, is a usage error.
 func (f *sendFlags) open(ctx context.Context, log *slog.Logger) (capture.Source, error) {
-	o := capture.Options{Format: f.format, Controls: f.ctrl, Loop: f.loop, Log: log, JPEG: f.mjpeg == sender.MJPEGRetile}
+	o := capture.Options{Format: f.format, Controls: f.ctrl, Loop: f.loop, Log: log, JPEG: f.mjpeg != sender.MJPEGDecode}
 	switch {
 	case !f.fps.Given:
 		o.FPS = 0 // the source's own
@@ -382,7 +382,8 @@ func sendLine(tx *sender.Sender, src capture.Source) func(time.Time) string {
 			frames.Per(s.FramesSent, now), bytes.Per(s.BytesSent, now)*8/1e6, s.TargetMbps, s.Quality, s.Width, s.Height,
 			s.TileShare*100, s.LossPct, s.FECPct, s.FramesSent, s.FramesDroppedBusy, s.FramesDroppedAck, s.FramesDroppedRate, s.EncodeMsP50, link)
 		if s.FramesRetiled+s.FramesFellBack > 0 {
-			line += fmt.Sprintf("  mjpeg %s %d (%d fell back to decode)", s.MJPEG, s.FramesRetiled, s.FramesFellBack)
+			line += fmt.Sprintf("  mjpeg %s %d (split %d, %d split fell back to coefficients, %d fell back to decode)",
+				s.MJPEG, s.FramesRetiled, s.FramesSplit, s.FramesSplitFellBack, s.FramesFellBack)
 		}
 		if c, ok := capture.CameraStatsOf(src); ok {
 			line += fmt.Sprintf("  camera %d delivered, dropped %d stale %d corrupt %d bad, %d gaps, %d reconnects",

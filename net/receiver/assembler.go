@@ -240,7 +240,7 @@ func (a *assembler) handle(p *packet) {
 		a.cfg.following(a.stream, p.at)
 	}
 	if p.kind == kindTables { // the stream's, not a frame's: any frame number will do
-		a.defineTables(h.Quality, p.payload)
+		a.defineTables(h.Quality, h.Codec(), p.payload)
 		return
 	}
 	if a.released && !before(a.lastNo, h.Frame) {

@@ -129,7 +129,7 @@ func TestARefusedStreamIsExplainedOnce(t *testing.T) {
 			h.MarshalTo(b)
 		}, "larger than this receiver accepts"},
 		{"a codec the receiver does not know", func(h *wire.Header, b []byte) {
-			h.Format = 2 << 4 // codecs 0 and 1 are known
+			h.Format = 3 << 4 // codecs 0, 1 and 2 are known
 			h.MarshalTo(b)
 		}, "format this receiver cannot decode"},
 		{"another protocol version", func(h *wire.Header, b []byte) {

@@ -23,26 +23,30 @@ type tableSets struct {
 }
 
 type tableSet struct {
-	id  uint8
-	raw []byte // the table datagram's payload, to recognise a repeat without parsing it
-	ts  *fastjpeg.TableSet
-	at  uint64 // tick of the definition; 0 for an empty slot
+	id      uint8
+	raw     []byte // the table datagram's payload, to recognise a repeat without parsing it
+	ts      *fastjpeg.TableSet
+	restart int    // codec 2's restart interval in MCUs (the set's DRI); 0 for a codec 1 set
+	at      uint64 // tick of the definition; 0 for an empty slot
 }
 
-// define takes a table datagram's payload as set id. A repeat of what the set holds
-// costs one comparison; a new or changed set is parsed and compiled, and replaces
-// the same id or else the oldest set. It reports whether the set is new.
-func (s *tableSets) define(id uint8, payload []byte) (bool, error) {
+// define takes the payload of a table datagram of codec codec (wire.CodecTableScan,
+// or wire.CodecRestartScan with its restart interval) as set id. A repeat of what
+// the set holds costs one comparison; a new or changed set is parsed and compiled,
+// and replaces the same id or else the oldest set. It reports whether the set is
+// new.
+func (s *tableSets) define(id, codec uint8, payload []byte) (bool, error) {
 	slot := -1
 	for i := range s.sets {
 		if e := &s.sets[i]; e.at != 0 && e.id == id {
+			// The payload says the codec: only codec 2's ends with a DRI.
 			if bytes.Equal(e.raw, payload) {
 				return false, nil
 			}
 			slot = i
 		}
 	}
-	t, err := wire.ParseTableSet(payload)
+	t, restart, err := wire.ParseCodecTableSet(codec, payload)
 	if err != nil {
 		return false, err
 	}
@@ -59,18 +63,25 @@ func (s *tableSets) define(id uint8, payload []byte) (bool, error) {
 		}
 	}
 	s.tick++
-	s.sets[slot] = tableSet{id: id, raw: append(s.sets[slot].raw[:0], payload...), ts: ts, at: s.tick}
+	s.sets[slot] = tableSet{id: id, raw: append(s.sets[slot].raw[:0], payload...), ts: ts, restart: restart, at: s.tick}
 	return true, nil
 }
 
 // get returns set id, or nil when the stream has not defined it (or it was replaced).
 func (s *tableSets) get(id uint8) *fastjpeg.TableSet {
+	ts, _ := s.lookup(id)
+	return ts
+}
+
+// lookup returns set id and its restart interval (0 for a codec 1 set), or nil
+// when the stream has not defined it.
+func (s *tableSets) lookup(id uint8) (*fastjpeg.TableSet, int) {
 	for i := range s.sets {
 		if e := &s.sets[i]; e.at != 0 && e.id == id {
-			return e.ts
+			return e.ts, e.restart
 		}
 	}
-	return nil
+	return nil, 0
 }
 
 // reset forgets every set: a new stream defines its own.

@@ -143,18 +143,18 @@ func TestTableSetsKeepTheNewestFour(t *testing.T) {
 		return fastjpeg.AppendTables(nil, &t)
 	}
 	for id := range uint8(5) {
-		if fresh, err := s.define(id, payload(50+int(id))); err != nil || !fresh {
+		if fresh, err := s.define(id, wire.CodecTableScan, payload(50+int(id))); err != nil || !fresh {
 			t.Fatalf("set %d: fresh %v, %v", id, fresh, err)
 		}
 	}
 	if s.get(0) != nil || s.get(1) == nil || s.get(4) == nil {
 		t.Fatal("the fifth set did not replace the oldest")
 	}
-	if fresh, _ := s.define(4, payload(54)); fresh {
+	if fresh, _ := s.define(4, wire.CodecTableScan, payload(54)); fresh {
 		t.Fatal("a repeat counted as a new set")
 	}
 	old := s.get(4)
-	if fresh, _ := s.define(4, payload(90)); !fresh || s.get(4) == old || s.get(1) == nil {
+	if fresh, _ := s.define(4, wire.CodecTableScan, payload(90)); !fresh || s.get(4) == old || s.get(1) == nil {
 		t.Fatal("a redefinition did not replace its own id alone")
 	}
 	s.reset()

@@ -1,6 +1,7 @@
 package receiver
 
 import (
+	"errors"
 	"image"
 
 	"github.com/hrvs/hrvs/internal/fastjpeg"
@@ -24,7 +25,9 @@ type decodeJob struct {
 	tile uint16
 	rect image.Rectangle
 	buf  []byte
-	ts   *fastjpeg.TableSet // codec 1: the table set the tile names; nil for codec 0
+	ts   *fastjpeg.TableSet // codecs 1 and 2: the table set the tile names; nil for codec 0
+	// restart is the set's restart interval (codec 2's DRI), 0 for a codec 1 set.
+	restart int
 }
 
 type decodeResult struct {
@@ -33,6 +36,9 @@ type decodeResult struct {
 	rect image.Rectangle
 	ok   bool
 }
+
+// errSetCodec is a codec 1 tile naming a codec 2 set (or the reverse).
+var errSetCodec = errors.New("receiver: the tile's table set is of the other codec")
 
 // startDecoders starts the decode workers; stop ends them.
 func (a *assembler) startDecoders() {
@@ -45,7 +51,7 @@ func (a *assembler) startDecoders() {
 func (a *assembler) decoder() {
 	defer a.workers.Done()
 	dec := a.cfg.newDecoder(&a.heads)
-	var tables fastjpeg.Decoder // codec 1 tiles: any baseline tables, never image/jpeg
+	var tables fastjpeg.Decoder // codec 1 and 2 tiles: any baseline tables, never image/jpeg
 	for j := range a.jobs {
 		pf := j.pf
 		if a.stopping.Load() { // nobody will see this frame: hand the job back undone
@@ -53,11 +59,20 @@ func (a *assembler) decoder() {
 			continue
 		}
 		var err error
-		if j.ts != nil {
-			// The frame's image has the frame's subsampling, which the tile shares.
-			err = tables.DecodeTile(pf.f.Image, j.rect, j.ts, fastjpeg.Subsampling(pf.sub), j.buf)
-		} else {
+		// The frame's image has the frame's subsampling, which the tile shares.
+		switch {
+		case j.ts == nil:
 			err = dec.DecodeTile(pf.f.Image, j.rect, pf.quality, pf.sub, j.buf)
+		case (j.restart > 0) != (pf.codec == wire.CodecRestartScan):
+			// A set of the other codec under this id: the sender's mistake, never
+			// decoded as what it is not (counted as a decode error, concealed).
+			err = errSetCodec
+		case j.restart > 0:
+			// Cut at its RST markers, each interval decoded as a scan of its own;
+			// a wrong count or order of markers is an error, never a panic.
+			err = tables.DecodeRestartTile(pf.f.Image, j.rect, j.ts, fastjpeg.Subsampling(pf.sub), j.restart, j.buf)
+		default:
+			err = tables.DecodeTile(pf.f.Image, j.rect, j.ts, fastjpeg.Subsampling(pf.sub), j.buf)
 		}
 		a.results <- decodeResult{pf: pf, tile: j.tile, rect: j.rect, ok: err == nil}
 	}
@@ -113,8 +128,9 @@ func (a *assembler) fileData(pf *pendingFrame, h *wire.Header, payload []byte, r
 		return
 	}
 	var ts *fastjpeg.TableSet
-	if pf.codec == wire.CodecTableScan {
-		if ts = a.sets.get(uint8(pf.quality)); ts == nil {
+	restart := 0
+	if pf.codec != wire.CodecJPEGScan {
+		if ts, restart = a.sets.lookup(uint8(pf.quality)); ts == nil {
 			// Its table set has not come (lost, or the stream joined late): the tile
 			// waits for it until the frame is released (defineTables, finish).
 			t.done = true
@@ -122,11 +138,12 @@ func (a *assembler) fileData(pf *pendingFrame, h *wire.Header, payload []byte, r
 			return
 		}
 	}
-	a.dispatch(pf, h.Tile, t, ts)
+	a.dispatch(pf, h.Tile, t, ts, restart)
 }
 
-// dispatch hands whole tile i of pf to a decoder, coded with ts (nil for codec 0).
-func (a *assembler) dispatch(pf *pendingFrame, i uint16, t *pendingTile, ts *fastjpeg.TableSet) {
+// dispatch hands whole tile i of pf to a decoder, coded with ts (nil for codec 0)
+// and restart interval restart (0 but for a codec 2 set).
+func (a *assembler) dispatch(pf *pendingFrame, i uint16, t *pendingTile, ts *fastjpeg.TableSet, restart int) {
 	if a.outstanding >= cap(a.jobs) { // decoders hopelessly behind: shed the tile
 		a.c.overflow.Add(1)
 		a.budget.Give(t.size())
@@ -138,7 +155,7 @@ func (a *assembler) dispatch(pf *pendingFrame, i uint16, t *pendingTile, ts *fas
 	a.outstanding++
 	x, y := int(i)%pf.cols()*int(pf.tileW), int(i)/pf.cols()*int(pf.tileH)
 	r := image.Rect(x, y, min(x+int(pf.tileW), pf.w), min(y+int(pf.tileH), pf.h))
-	a.jobs <- decodeJob{pf: pf, tile: i, rect: r, buf: t.buf, ts: ts}
+	a.jobs <- decodeJob{pf: pf, tile: i, rect: r, buf: t.buf, ts: ts, restart: restart}
 	if pf.handed++; pf.handed >= pf.frameTiles && pf.releasedAt.IsZero() {
 		pf.releasedAt = a.cfg.now() // complete: see finish
 	}
@@ -150,8 +167,8 @@ func (pf *pendingFrame) cols() int { return (pf.w + int(pf.tileW) - 1) / int(pf.
 // defineTables takes a table datagram of the current stream and hands the tiles
 // that waited for the set to the decoders. A set that does not parse is counted
 // invalid; tiles naming it keep waiting.
-func (a *assembler) defineTables(id uint8, payload []byte) {
-	fresh, err := a.sets.define(id, payload)
+func (a *assembler) defineTables(id, codec uint8, payload []byte) {
+	fresh, err := a.sets.define(id, codec, payload)
 	if err != nil {
 		a.c.invalid.Add(1)
 		return
@@ -159,16 +176,16 @@ func (a *assembler) defineTables(id uint8, payload []byte) {
 	if !fresh {
 		return
 	}
-	ts := a.sets.get(id)
+	ts, restart := a.sets.lookup(id)
 	for _, pf := range a.pending {
-		if pf.codec != wire.CodecTableScan || pf.quality != int(id) || len(pf.waiting) == 0 {
+		if pf.codec == wire.CodecJPEGScan || pf.quality != int(id) || len(pf.waiting) == 0 {
 			continue
 		}
 		waiting := pf.waiting
 		pf.waiting = nil
 		for _, i := range waiting {
 			if t := pf.tiles[i]; t != nil {
-				a.dispatch(pf, i, t, ts)
+				a.dispatch(pf, i, t, ts, restart)
 			}
 		}
 	}

@@ -1,6 +1,7 @@
 package sender
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"image"
@@ -21,6 +22,10 @@ const (
 	// The tiles keep the camera's quantisation tables, which travel in the
 	// stream's table sets (codec 1, docs/PROTOCOL.md §4.1).
 	MJPEGRetile = "retile"
+	// MJPEGSplit is MJPEGRetile that cuts a frame whose restart intervals line up
+	// with the tiles at its restart markers, with no Huffman decoding at all
+	// (codec 2; split.go has the rule), whether or not the change test is on.
+	MJPEGSplit = "split"
 	// MJPEGDecode decodes the frame and encodes its tiles again, as for any source.
 	MJPEGDecode = "decode"
 )
@@ -44,6 +49,8 @@ const (
 type retiler struct {
 	threshold float64 // SummaryChange peak, in levels, above which a tile changed; negative: every tile
 	mtu       int     // the clear datagram's largest size: a table datagram must fit
+	mode      string  // Config.MJPEG, for the stats
+	trySplit  bool    // cut frames at their restart markers where they allow it (split.go)
 
 	coef  fastjpeg.CoefFrame
 	tiles [][]byte // Transcode's payloads by grid tile, when coded is set
@@ -65,16 +72,25 @@ type retiler struct {
 	set      *streamSet // the frame's
 	lastSet  *streamSet // the previous frame's
 
-	retiled, fellBack atomic.Uint64
+	// The split path (split.go): the frame's payloads cut at its restart
+	// markers when cut is set, and what was sent of each tile by it.
+	splitter  fastjpeg.Splitter
+	cutTiles  [][]byte
+	cut       bool
+	sentBytes [][]byte     // the payload last sent by the split path, nil for none
+	sentSet   []*streamSet // and the set it was coded with
+
+	retiled, fellBack, split, splitFellBack atomic.Uint64
 }
 
 // streamSet is one table set of the stream (docs/PROTOCOL.md §4.1).
 type streamSet struct {
-	id     uint8
-	tables fastjpeg.Tables
-	ts     *fastjpeg.TableSet
-	since  time.Time // came into use (again)
-	last   time.Time // table datagram last sent
+	id      uint8
+	tables  fastjpeg.Tables
+	restart int // codec 2's restart interval (MCUs), 0 for a codec 1 set
+	ts      *fastjpeg.TableSet
+	since   time.Time // came into use (again)
+	last    time.Time // table datagram last sent
 }
 
 // canRetile reports whether the path can carry table datagrams at all.
@@ -114,9 +130,21 @@ func requant(q, qMax int) (scale, keep int) {
 // decoded instead.
 func (r *retiler) prepare(data []byte, tw, th, q, qMax int, now time.Time) error {
 	scale, keep := requant(q, qMax)
-	r.coded = false
+	r.coded, r.cut = false, false
+	if r.trySplit && scale == 100 {
+		err := r.prepareSplit(data, tw, th, now)
+		if err == nil {
+			return nil
+		}
+		if !errors.Is(err, fastjpeg.ErrUnsupported) && !errors.Is(err, fastjpeg.ErrCorrupt) && !errors.Is(err, fastjpeg.ErrShort) {
+			return err
+		}
+		if r.splitter.Restart() > 0 { // restart markers that could not be cut at
+			r.splitFellBack.Add(1)
+		}
+	}
 	if r.haveHuff && scale == 100 {
-		set, err := r.setFor(r.huffFor, now)
+		set, err := r.setFor(r.quantSet(r.huffFor), 0, now)
 		if err != nil {
 			return err
 		}
@@ -154,7 +182,7 @@ func (r *retiler) prepare(data []byte, tw, th, q, qMax int, now time.Time) error
 			return err
 		}
 	}
-	if r.set, err = r.setFor(r.coef.Quant(), now); err != nil {
+	if r.set, err = r.setFor(r.quantSet(r.coef.Quant()), 0, now); err != nil {
 		return err
 	}
 	for len(r.cur) < g.Len() {
@@ -168,23 +196,28 @@ func (r *retiler) prepare(data []byte, tw, th, q, qMax int, now time.Time) error
 	return nil
 }
 
-// setFor returns the set of quantisation tables quant and the stream's Huffman
-// tables, making it (with the next id) when the stream has none.
-func (r *retiler) setFor(quant [3]fastjpeg.QuantTable, now time.Time) (*streamSet, error) {
+// quantSet is the coefficient path's tables: quant and the stream's Huffman tables.
+func (r *retiler) quantSet(quant [3]fastjpeg.QuantTable) fastjpeg.Tables {
+	return fastjpeg.Tables{Quant: quant, Huff: r.huff}
+}
+
+// setFor returns the set of tables t with restart interval restart (0: codec 1,
+// coded by the coefficient path, so its Huffman tables must code every symbol),
+// making it (with the next id) when the stream has none.
+func (r *retiler) setFor(t fastjpeg.Tables, restart int, now time.Time) (*streamSet, error) {
 	for _, s := range r.sets {
-		if s.tables.Quant == quant {
+		if s.restart == restart && sameTables(&s.tables, &t) {
 			return s, nil
 		}
 	}
-	t := fastjpeg.Tables{Quant: quant, Huff: r.huff}
 	ts, err := fastjpeg.NewTableSet(&t)
 	if err != nil { // the camera's tables parsed and OptimalHuffman is complete: not expected
 		return nil, fmt.Errorf("the stream's table set: %w", err)
 	}
-	if !ts.CanEncode() {
+	if restart == 0 && !ts.CanEncode() {
 		return nil, fmt.Errorf("%w: the stream's Huffman tables cannot code every symbol", fastjpeg.ErrUnsupported)
 	}
-	s := &streamSet{id: r.nextID, tables: t, ts: ts, since: now}
+	s := &streamSet{id: r.nextID, tables: ts.Tables(), restart: restart, ts: ts, since: now}
 	r.nextID++
 	if len(r.sets) == maxSets {
 		r.sets = append(r.sets[:0], r.sets[1:]...)
@@ -193,14 +226,29 @@ func (r *retiler) setFor(quant [3]fastjpeg.QuantTable, now time.Time) (*streamSe
 	return s, nil
 }
 
+// sameTables reports whether a and b hold the same tables.
+func sameTables(a, b *fastjpeg.Tables) bool {
+	if a.Quant != b.Quant {
+		return false
+	}
+	for i := range a.Huff {
+		if a.Huff[i].Count != b.Huff[i].Count || !bytes.Equal(a.Huff[i].Symbol, b.Huff[i].Symbol) {
+			return false
+		}
+	}
+	return true
+}
+
 // reset forgets what was sent of a grid of n tiles: every tile goes again.
 func (r *retiler) reset(n int) {
 	for len(r.sent) < n {
 		r.sent = append(r.sent, nil)
+		r.sentBytes = append(r.sentBytes, nil)
+		r.sentSet = append(r.sentSet, nil)
 	}
-	r.sent = r.sent[:n]
+	r.sent, r.sentBytes, r.sentSet = r.sent[:n], r.sentBytes[:n], r.sentSet[:n]
 	for i := range r.sent {
-		r.sent[i] = nil
+		r.sent[i], r.sentBytes[i], r.sentSet[i] = nil, nil, nil
 	}
 }
 
@@ -208,6 +256,9 @@ func (r *retiler) reset(n int) {
 // more than the threshold since the version sent (docs/JPEG.md, Conditional
 // replenishment: sensor noise peaks near 5 levels, a real change at 100 and more).
 func (r *retiler) changedTile(i int) bool {
+	if r.cut {
+		return r.changedBytes(i)
+	}
 	if r.threshold < 0 || i >= len(r.sent) || r.sent[i] == nil {
 		return true
 	}
@@ -216,7 +267,12 @@ func (r *retiler) changedTile(i int) bool {
 }
 
 // format is the format byte of the frame's tiles.
-func (r *retiler) format() uint8 { return wire.CodecTableScan<<4 | r.sub }
+func (r *retiler) format() uint8 {
+	if r.cut {
+		return wire.CodecRestartScan<<4 | r.sub
+	}
+	return wire.CodecTableScan<<4 | r.sub
+}
 
 // retileFrame prepares frame f for sending re-tiled, and reports false (with the
 // frame's picture decoded, for the ordinary path) when it cannot be: the frame is
@@ -230,6 +286,9 @@ func (s *Sender) retileFrame(f *capture.Frame, now time.Time) (bool, error) {
 		err := rt.prepare(f.JPEG, s.cfg.TileW, s.cfg.TileH, q, s.cfg.Quality, now)
 		if err == nil {
 			rt.retiled.Add(1)
+			if rt.cut {
+				rt.split.Add(1)
+			}
 			return true, nil
 		}
 		if !errors.Is(err, fastjpeg.ErrUnsupported) && !errors.Is(err, fastjpeg.ErrCorrupt) && !errors.Is(err, fastjpeg.ErrShort) {
@@ -259,7 +318,13 @@ func (s *Sender) sendTables(fj *frameJob, now time.Time) {
 	if now.Sub(set.since) >= tablesFresh && now.Sub(set.last) < tablesEvery {
 		return
 	}
-	d, err := wire.AppendTableDatagram(make([]byte, 0, wire.HeaderSize+wire.MaxTableSet), fj.hdr, set.id, &set.tables)
+	d := make([]byte, 0, wire.HeaderSize+wire.MaxTableSet)
+	var err error
+	if set.restart > 0 {
+		d, err = wire.AppendRestartTableDatagram(d, fj.hdr, set.id, &set.tables, set.restart)
+	} else {
+		d, err = wire.AppendTableDatagram(d, fj.hdr, set.id, &set.tables)
+	}
 	if err != nil || len(d) > s.pack.mtu {
 		s.count.encErrs.Add(1)
 		return
@@ -282,9 +347,12 @@ func (s *Sender) sendRetiled(w *worker, j tileJob) {
 	rt := fj.rt
 	var payload []byte
 	var err error
-	if rt.coded {
+	switch {
+	case rt.cut:
+		payload = rt.cutTiles[j.tile]
+	case rt.coded:
 		payload = rt.tiles[j.tile]
-	} else {
+	default:
 		start := time.Now()
 		w.payload, err = rt.coef.AppendTile(w.payload[:0], rt.grid.Rect(j.tile), rt.set.ts)
 		fj.sent.encoding.Add(int64(time.Since(start)))
@@ -298,8 +366,14 @@ func (s *Sender) sendRetiled(w *worker, j tileJob) {
 		s.pack.packTile(w.out, fj, j, payload, j.tile+w.sent)
 	}
 	// No other encoder touches this tile's entries, and submit reads them only
-	// once the whole frame is done (busy).
-	rt.sent[j.tile] = append(rt.sent[j.tile][:0], rt.cur[j.tile]...)
+	// once the whole frame is done (busy). What one path sent, the other's change
+	// test cannot compare with: it is forgotten there, so the tile counts as changed.
+	if rt.cut {
+		rt.sentCut(j.tile, payload)
+	} else {
+		rt.sent[j.tile] = append(rt.sent[j.tile][:0], rt.cur[j.tile]...)
+		rt.sentBytes[j.tile], rt.sentSet[j.tile] = nil, nil
+	}
 	if fj.left.Add(-1) == 0 {
 		s.frameDone(w.out, fj)
 	}
@@ -313,7 +387,7 @@ func (s *Sender) mjpegMode() string {
 	case !s.mj.canRetile():
 		return MJPEGDecode + " (mtu too small for table sets)"
 	}
-	return MJPEGRetile
+	return s.mj.mode
 }
 
 // frameSize is the size and subsampling of the frame being submitted: the

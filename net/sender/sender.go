@@ -62,7 +62,7 @@ type Config struct {
 	// frames (DefaultFrameSpan; negative never trims, for tests of fidelity).
 	FrameSpan time.Duration
 	// MJPEG is what frames a source hands through compressed become: MJPEGRetile
-	// (the default) or MJPEGDecode.
+	// (the default), MJPEGSplit or MJPEGDecode.
 	MJPEG      string
 	NewEncoder func() tile.Encoder // tile encoder per worker (tile.FastEncoder)
 	// DialControl, when set, dials the TCP control link (tests run senders inside
@@ -159,8 +159,8 @@ func (c *Config) fill() error {
 		return fmt.Errorf("change threshold %d: must be at most 255 levels", c.ChangeThreshold)
 	case c.FEC < -1 || c.FEC > 100:
 		return fmt.Errorf("fec %d: must be -1 (off), 0 (adaptive) or 1..100 parity datagrams per 100", c.FEC)
-	case c.MJPEG != MJPEGRetile && c.MJPEG != MJPEGDecode:
-		return fmt.Errorf("mjpeg %q: must be %s or %s", c.MJPEG, MJPEGRetile, MJPEGDecode)
+	case c.MJPEG != MJPEGRetile && c.MJPEG != MJPEGSplit && c.MJPEG != MJPEGDecode:
+		return fmt.Errorf("mjpeg %q: must be %s, %s or %s", c.MJPEG, MJPEGRetile, MJPEGSplit, MJPEGDecode)
 	case c.Refresh < 100*time.Millisecond:
 		return fmt.Errorf("refresh period %v: must be at least 100ms", c.Refresh)
 	}
@@ -237,8 +237,9 @@ func New(cfg Config) (*Sender, error) {
 		formats: make(map[image.YCbCrSubsampleRatio]uint8), rc: newRateControl(cfg.MaxBitrate, cfg.Quality, cfg.MinQuality)}
 	s.choose = chooser{threshold: cfg.ChangeThreshold, refresh: cfg.Refresh, span: cfg.FrameSpan, count: &s.count}
 	s.pack = &packer{pace: &s.pace, mtu: mtu, count: &s.count, sealer: sealer, log: cfg.Log}
-	if cfg.MJPEG == MJPEGRetile {
-		s.mj = &retiler{threshold: 2 * float64(cfg.ChangeThreshold), mtu: mtu}
+	if cfg.MJPEG != MJPEGDecode {
+		s.mj = &retiler{threshold: 2 * float64(cfg.ChangeThreshold), mtu: mtu,
+			trySplit: cfg.MJPEG == MJPEGSplit || cfg.ChangeThreshold < 0, mode: cfg.MJPEG}
 		if !s.mj.canRetile() {
 			cfg.Log.Warn("--mtu too small for a table datagram: MJPEG frames are decoded and encoded, not re-tiled",
 				"mtu", cfg.MTU, "needs", cfg.MTU-mtu+wire.HeaderSize+wire.MaxTableSet)
@@ -476,7 +477,7 @@ func (s *Sender) submit(f *capture.Frame) error {
 		return nil
 	}
 	fw, fh, ratio := frameSize(img, rt)
-	if g := s.choose.grid; g.W != fw || g.H != fh || s.format != format ||
+	if g := s.choose.grid; g.W != fw || g.H != fh || (s.format != format && !retiledFormats(s.format, format)) ||
 		s.choose.ref == nil || s.choose.ref.SubsampleRatio != ratio {
 		// The grid's tiles are whole MCUs of the scans' subsampling, which the format names.
 		g, err := tile.NewGrid(fw, fh, s.cfg.TileW, s.cfg.TileH, format&0xf)
@@ -495,7 +496,7 @@ func (s *Sender) submit(f *capture.Frame) error {
 	quality := s.rc.quality
 	s.choose.test = nil
 	if rt != nil {
-		quality, s.choose.test = int(rt.set.id), rt.changedTile // codec 1: the quality byte names the table set
+		quality, s.choose.test = int(rt.set.id), rt.changedTile // codecs 1 and 2: the quality byte names the table set
 	}
 	jobs, deferred := s.choose.pick(now, img, s.led.tiles, s.rc.budget())
 	s.frameNo++
@@ -582,6 +583,7 @@ func (s *Sender) Stats() Stats {
 	st.MJPEG = s.mjpegMode()
 	if s.mj != nil {
 		st.FramesRetiled, st.FramesFellBack = s.mj.retiled.Load(), s.mj.fellBack.Load()
+		st.FramesSplit, st.FramesSplitFellBack = s.mj.split.Load(), s.mj.splitFellBack.Load()
 	}
 	if st.FramesSent > 0 && g.Len() > 0 {
 		st.TileShare = float64(st.TilesSent) / float64(st.FramesSent) / float64(g.Len())

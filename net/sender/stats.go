@@ -73,12 +73,19 @@ type Stats struct {
 	// Receivers are a multicast group's receivers (group.go), nil for one receiver.
 	Receivers []ReceiverStats `json:"receivers,omitempty"`
 	// MJPEG is what frames a source hands through compressed become (Config.MJPEG:
-	// retile or decode); FramesRetiled counts frames cut into tiles in the DCT
+	// retile, split or decode); FramesRetiled counts frames cut into tiles in the DCT
 	// domain, FramesFellBack those that could not be (progressive, arithmetic,
 	// another layout, corrupt) and were decoded and encoded instead.
 	MJPEG          string `json:"mjpeg"`
 	FramesRetiled  uint64 `json:"frames_retiled"`
 	FramesFellBack uint64 `json:"frames_fell_back"`
+	// FramesSplit counts the re-tiled frames cut at their restart markers without
+	// Huffman decoding (codec 2, mjpeg.go's split rule); FramesSplitFellBack the
+	// frames with restart markers that split was tried on and could not take
+	// (an interval not lining up with the tiles, another layout), re-tiled from
+	// coefficients instead.
+	FramesSplit         uint64 `json:"frames_split"`
+	FramesSplitFellBack uint64 `json:"frames_split_fell_back"`
 }
 
 // counters are the sender's running totals. Each stage adds to its own (the

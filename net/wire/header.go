@@ -59,7 +59,8 @@ const (
 	// so parity, computed over the clear datagrams' fields, never includes it.
 	FlagSealed uint8 = 1 << 4
 	// FlagTables marks a table datagram (docs/PROTOCOL.md §4.1): its payload is a
-	// stream's table set, which tiles of codec CodecTableScan name by id.
+	// stream's table set, which tiles of codec CodecTableScan (or CodecRestartScan)
+	// name by id.
 	FlagTables uint8 = 1 << 5
 	flagsKnown       = FlagRefresh | FlagRepair | FlagParity | FlagProtected | FlagSealed | FlagTables
 )
@@ -193,6 +194,12 @@ const (
 	// table set whose id the quality byte carries (docs/PROTOCOL.md §4.1): a
 	// camera's own quantisation tables, re-tiled without decoding.
 	CodecTableScan uint8 = 1
+	// CodecRestartScan is CodecTableScan's scan with restart markers: every R MCUs
+	// of the tile (R from the table set's DRI, a divisor of the tile's width in
+	// MCUs) an RSTm marker, m from 0 modulo 8, and the DC predictions start again
+	// from 0 (docs/PROTOCOL.md §4.1): a camera's scan cut at its own restart
+	// markers, without Huffman decoding.
+	CodecRestartScan uint8 = 2
 )
 
 // Codec is the codec nibble of the format byte.
@@ -258,7 +265,7 @@ type Header struct {
 	Fragment    uint16 // index of this fragment in the tile payload
 	Fragments   uint16 // fragments in the tile payload
 	PayloadSize uint32 // bytes of the whole tile payload, < 2^24
-	Quality     uint8  // JPEG quality 1..100 selecting the quantisation tables; with CodecTableScan, the table set id 0..255
+	Quality     uint8  // JPEG quality 1..100 selecting the quantisation tables; with CodecTableScan or CodecRestartScan, the table set id 0..255
 	Format      uint8  // subsampling (low nibble) and codec (high nibble)
 }
 
@@ -343,7 +350,7 @@ func (h *Header) Unmarshal(b []byte, lim Limits) ([]byte, error) {
 		return nil, fmt.Errorf("%w: %dx%d", ErrFrame, h.Width, h.Height)
 	}
 	switch codec := h.Codec(); {
-	case h.Format&0xf > Sub422, codec > CodecTableScan:
+	case h.Format&0xf > Sub422, codec > CodecRestartScan:
 		return nil, ErrFormat
 	case codec == CodecJPEGScan && (h.Quality < 1 || h.Quality > 100):
 		return nil, ErrFormat

@@ -85,12 +85,84 @@ func TestTableSetsFitTheirLimit(t *testing.T) {
 			big.Huff[i].Count[15], big.Huff[i].Count[14] = 128, 128
 		}
 	}
-	if n := len(fastjpeg.AppendTables(nil, &big)); n != MaxTableSet {
-		t.Fatalf("the largest table set is %d bytes, MaxTableSet %d", n, MaxTableSet)
+	if n := len(fastjpeg.AppendTables(nil, &big)) + driSize; n != MaxTableSet {
+		t.Fatalf("the largest table set with its DRI is %d bytes, MaxTableSet %d", n, MaxTableSet)
 	}
 	if _, err := AppendTableDatagram(nil, tableFrame(), 1, &big); err != nil {
 		t.Fatalf("the largest set does not travel: %v", err)
 	}
+	if _, err := AppendRestartTableDatagram(nil, tableFrame(), 1, &big, 0xffff); err != nil {
+		t.Fatalf("the largest set with a restart interval does not travel: %v", err)
+	}
+}
+
+func TestRestartTableDatagram(t *testing.T) {
+	ct := cameraTables()
+	for _, c := range []struct {
+		name    string
+		restart int
+	}{
+		{"a camera's tables with a restart every 8 MCUs travel as codec 2", 8},
+		{"the longest restart interval travels", 0xffff},
+		{"a restart every MCU travels", 1},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			d, err := AppendRestartTableDatagram(nil, tableFrame(), 9, &ct, c.restart)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var h Header
+			p, err := h.Unmarshal(d, DefaultLimits)
+			if err != nil {
+				t.Fatalf("Unmarshal: %v", err)
+			}
+			if !h.IsTables() || h.Quality != 9 || h.Codec() != CodecRestartScan || h.Sub() != Sub422 {
+				t.Fatalf("header %+v", h)
+			}
+			got, restart, err := ParseCodecTableSet(h.Codec(), p)
+			if err != nil || restart != c.restart || got.Quant != ct.Quant {
+				t.Fatalf("ParseCodecTableSet: restart %d, %v", restart, err)
+			}
+			if _, _, err := ParseCodecTableSet(CodecTableScan, p); !errors.Is(err, ErrFormat) {
+				t.Fatalf("a codec 1 set with a DRI: %v", err)
+			}
+		})
+	}
+	plain, err := AppendTableDatagram(nil, tableFrame(), 9, &ct)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tables := plain[HeaderSize:]
+	for _, c := range []struct {
+		name    string
+		payload []byte
+	}{
+		{"a codec 2 set without its DRI", tables},
+		{"a restart interval of 0", append(append([]byte(nil), tables...), 0xff, markerDRI, 0, 4, 0, 0)},
+		{"a DRI of the wrong length", append(append([]byte(nil), tables...), 0xff, markerDRI, 0, 5, 0, 8)},
+		{"a byte after the DRI", append(append([]byte(nil), tables...), 0xff, markerDRI, 0, 4, 0, 8, 0)},
+		{"a DRI before the tables", append([]byte{0xff, markerDRI, 0, 4, 0, 8}, tables...)},
+		{"a DRI alone", []byte{0xff, markerDRI, 0, 4, 0, 8}},
+		{"nothing", nil},
+	} {
+		t.Run("rejects "+c.name, func(t *testing.T) {
+			if _, _, err := ParseCodecTableSet(CodecRestartScan, c.payload); !errors.Is(err, ErrFormat) {
+				t.Fatalf("got %v", err)
+			}
+		})
+	}
+	t.Run("rejects a restart interval out of range", func(t *testing.T) {
+		for _, r := range []int{0, -1, 0x10000} {
+			if _, err := AppendRestartTableDatagram(nil, tableFrame(), 9, &ct, r); err == nil {
+				t.Fatalf("restart %d accepted", r)
+			}
+		}
+	})
+	t.Run("rejects a codec 0 table set", func(t *testing.T) {
+		if _, _, err := ParseCodecTableSet(CodecJPEGScan, tables); !errors.Is(err, ErrFormat) {
+			t.Fatalf("got %v", err)
+		}
+	})
 }
 
 func TestTableDatagramRejects(t *testing.T) {
@@ -179,23 +251,34 @@ func FuzzTableDatagram(f *testing.F) {
 	d, _ = AppendTableDatagram(nil, tableFrame(), 0, &st)
 	f.Add(d)
 	f.Add(d[:HeaderSize+10])
+	d, _ = AppendRestartTableDatagram(nil, tableFrame(), 4, &ct, 8)
+	f.Add(d)
 	f.Fuzz(func(t *testing.T, b []byte) {
 		var h Header
 		p, err := h.Unmarshal(b, DefaultLimits)
 		if err != nil || !h.IsTables() {
 			return
 		}
-		if len(p) != int(h.PayloadSize) || len(p) > MaxTableSet || h.Codec() != CodecTableScan || h.Flags&^FlagSealed != FlagTables {
+		if len(p) != int(h.PayloadSize) || len(p) > MaxTableSet || (h.Codec() != CodecTableScan && h.Codec() != CodecRestartScan) ||
+			h.Flags&^FlagSealed != FlagTables {
 			t.Fatalf("accepted an inconsistent table datagram %+v", h)
 		}
-		tables, err := ParseTableSet(p)
+		tables, restart, err := ParseCodecTableSet(h.Codec(), p)
 		if err != nil {
 			return
 		}
-		if _, err := fastjpeg.NewTableSet(&tables); err != nil {
-			t.Fatalf("ParseTableSet accepted tables NewTableSet refuses: %v", err)
+		if (restart != 0) != (h.Codec() == CodecRestartScan) {
+			t.Fatalf("codec %d set with restart interval %d", h.Codec(), restart)
 		}
-		again, err := AppendTableDatagram(nil, h, h.Quality, &tables)
+		if _, err := fastjpeg.NewTableSet(&tables); err != nil {
+			t.Fatalf("ParseCodecTableSet accepted tables NewTableSet refuses: %v", err)
+		}
+		var again []byte
+		if restart != 0 {
+			again, err = AppendRestartTableDatagram(nil, h, h.Quality, &tables, restart)
+		} else {
+			again, err = AppendTableDatagram(nil, h, h.Quality, &tables)
+		}
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -204,8 +287,8 @@ func FuzzTableDatagram(f *testing.F) {
 		if err != nil || h2 != h {
 			t.Fatalf("the set does not travel again: %v, %+v vs %+v", err, h2, h)
 		}
-		if _, err := ParseTableSet(p2); err != nil {
-			t.Fatal(err)
+		if _, r2, err := ParseCodecTableSet(h2.Codec(), p2); err != nil || r2 != restart {
+			t.Fatalf("the set parses again to restart %d: %v", r2, err)
 		}
 	})
 }

@@ -56,7 +56,7 @@ func TestHeaderRejects(t *testing.T) {
 		{name: "a frame taller than the limit", mod: func(h *Header) { h.Height = 4321 }, want: ErrFrame},
 		{name: "quality zero", mod: func(h *Header) { h.Quality = 0 }, want: ErrFormat},
 		{name: "quality above 100", mod: func(h *Header) { h.Quality = 101 }, want: ErrFormat},
-		{name: "an unknown codec", mod: func(h *Header) { h.Format = 0x20 }, want: ErrFormat},
+		{name: "an unknown codec", mod: func(h *Header) { h.Format = 0x30 }, want: ErrFormat},
 		{name: "an unknown subsampling", mod: func(h *Header) { h.Format = 5 }, want: ErrFormat},
 		{name: "tile index past the grid", mod: func(h *Header) { h.Tile = 135 }, want: ErrTile},
 		{name: "more frame tiles than grid tiles", mod: func(h *Header) { h.FrameTiles = 136 }, want: ErrTile},
