@@ -178,6 +178,7 @@ test_all() {
 	fuzz ./internal/fastjpeg FuzzDecodeTile 20000x
 	fuzz ./internal/fastjpeg FuzzParseTables 20000x
 	fuzz ./internal/fastjpeg FuzzKernels 50000x
+	fuzz ./internal/fastjpeg FuzzSplit 20000x
 	fuzz ./render/rtpjpeg FuzzDepacketize 50000x
 	fuzz ./render/rtpjpeg FuzzPacketize 50000x
 	fuzz ./render/web FuzzTileViewMessages 100000x
