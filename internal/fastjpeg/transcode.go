@@ -133,7 +133,7 @@ func (f *CoefFrame) transcode(tmx, tmy, cols int, ts *TableSet, tiles [][]byte) 
 				}
 				src[c], w.pred[c] = dc, dc
 			}
-			if br.over > br.n {
+			if br.short() {
 				return fmt.Errorf("%w: data ends inside MCU %d", ErrShort, mcu)
 			}
 			mcu++
@@ -157,10 +157,10 @@ func (f *CoefFrame) transcode(tmx, tmy, cols int, ts *TableSet, tiles [][]byte) 
 // tile's, its value bits copied unchanged. low gets the block's zigzag
 // coefficients 0..2. It returns the block's DC.
 func transBlock(br *bitReader, w *bitWriter, dcT, acT *decTable, tt *transTable, ht *encTables, srcPred, dstPred int32, low *[SummaryPerBlock]int16) (int32, error) {
-	if br.n < 32 {
-		br.fill()
+	seg, rpos, acc, n := br.seg, br.pos, br.acc, br.n
+	if n < 32 {
+		acc, n, rpos = refill(seg, rpos, acc, n)
 	}
-	acc, n := br.acc, br.n
 	wacc, wn, pos, buf := w.acc, w.n, w.pos, w.buf
 
 	var sym uint8
@@ -209,9 +209,7 @@ func transBlock(br *bitReader, w *bitWriter, dcT, acT *decTable, tt *transTable,
 	zrl := 0
 	for k := 1; k < blockSize; k++ {
 		if n < 32 {
-			br.acc, br.n = acc, n
-			br.fill()
-			acc, n = br.acc, br.n
+			acc, n, rpos = refill(seg, rpos, acc, n)
 		}
 		// Most symbols resolve with their value bits in one load.
 		if e := tt[acc>>(64-transBits)]; e != 0 {
@@ -325,7 +323,7 @@ func transBlock(br *bitReader, w *bitWriter, dcT, acT *decTable, tt *transTable,
 			wn -= 32
 		}
 	}
-	br.acc, br.n = acc, n
+	br.acc, br.n, br.pos = acc, n, rpos
 	w.acc, w.n, w.pos = wacc, wn, pos
 	return dc, nil
 }
