@@ -47,6 +47,7 @@ type CoefFrame struct {
 	trans     [3]*transTable // Transcode's combined AC tables, per component
 	transDec  [3]*decTable   // and what they were built from
 	transEnc  [3]*encTables
+	held      [][]uint64 // transcodeStacked's lower MCUs, per tile column
 
 	hd  jpegHeader
 	dec [8]*decTable // compiled hd.huff, kept while the frame's tables repeat
