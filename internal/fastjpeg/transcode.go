@@ -315,11 +315,12 @@ func holdBlock(br *bitReader, dcT, acT *decTable, tt *transTable, ht *encTables,
 
 	kept, k := len(held), 1 // entries up to the last coefficient; next zigzag index
 	var e uint64
+	tab := &tt.one
 	for k < blockSize {
 		if n < 32 {
 			acc, n, rpos = refill(seg, rpos, acc, n)
 		}
-		if e = tt[acc>>(64-transBits)]; e == 0 {
+		if e = tab[acc>>(64-transBits)]; e == 0 {
 			var err error
 			if e, err = slowAC(acT, ht, acc); err != nil {
 				return held, 0, err
@@ -330,6 +331,9 @@ func holdBlock(br *bitReader, dcT, acT *decTable, tt *transTable, ht *encTables,
 		n -= used
 		held = append(held, e)
 		if e&teEOB != 0 {
+			if e>>teStepShift&127 != eobStep {
+				kept = len(held) // a coefficient and the EOB, paired
+			}
 			break
 		}
 		if k += int(e>>teStepShift) & 127; k <= 3 {
@@ -338,6 +342,9 @@ func holdBlock(br *bitReader, dcT, acT *decTable, tt *transTable, ht *encTables,
 		}
 		if e&teZRL == 0 {
 			kept = len(held)
+		}
+		if tab = &tt.one; uint(k-pairFrom) <= pairTo-pairFrom {
+			tab = &tt.two
 		}
 	}
 	if k > blockSize {
@@ -452,12 +459,13 @@ func transBlock(br *bitReader, w *bitWriter, dcT, acT *decTable, tt *transTable,
 
 	k := 1 // zigzag index of the next coefficient
 	var e uint64
+	tab := &tt.one
 	for {
 		if n < 32 {
 			acc, n, rpos = refill(seg, rpos, acc, n)
 		}
-		// Most symbols resolve with their value bits in one load.
-		if e = tt[acc>>(64-transBits)]; e == 0 {
+		// Most symbols resolve with their value bits in one load, often two.
+		if e = tab[acc>>(64-transBits)]; e == 0 {
 			var err error
 			if e, err = slowAC(acT, ht, acc); err != nil {
 				return 0, err
@@ -482,7 +490,7 @@ func transBlock(br *bitReader, w *bitWriter, dcT, acT *decTable, tt *transTable,
 					if n < 32 {
 						acc, n, rpos = refill(seg, rpos, acc, n)
 					}
-					if e = tt[acc>>(64-transBits)]; e == 0 {
+					if e = tt.one[acc>>(64-transBits)]; e == 0 {
 						if e, err = slowAC(acT, ht, acc); err != nil {
 							return 0, err
 						}
@@ -516,6 +524,9 @@ func transBlock(br *bitReader, w *bitWriter, dcT, acT *decTable, tt *transTable,
 		}
 		if k >= blockSize {
 			break
+		}
+		if tab = &tt.one; uint(k-pairFrom) <= pairTo-pairFrom {
+			tab = &tt.two
 		}
 	}
 	if k > blockSize && e&teEOB == 0 {
@@ -561,12 +572,21 @@ func slowAC(acT *decTable, ht *encTables, acc uint64) (uint64, error) {
 }
 
 // transFor returns the combined table of component c's AC table (f.hd.huff[k])
-// and enc, rebuilt only when either changed since the last frame.
+// and enc, rebuilt only when either changed since the last frame. Components
+// with the same tables (Cb and Cr, nearly always) share one, so the lookups of
+// a scan stay within the first-level cache.
 func (f *CoefFrame) transFor(c, k int, enc *encTables) *transTable {
-	if f.trans[c] == nil || f.transDec[c] != f.dec[k] || f.transEnc[c] != enc {
-		f.trans[c] = newTransTable(f.hd.huff[k], enc)
-		f.transDec[c], f.transEnc[c] = f.dec[k], enc
+	if f.trans[c] != nil && f.transDec[c] == f.dec[k] && f.transEnc[c] == enc {
+		return f.trans[c]
 	}
+	f.transDec[c], f.transEnc[c] = f.dec[k], enc
+	for o := range c {
+		if f.transDec[o] == f.dec[k] && f.transEnc[o] == enc {
+			f.trans[c] = f.trans[o]
+			return f.trans[c]
+		}
+	}
+	f.trans[c] = newTransTable(f.hd.huff[k], enc)
 	return f.trans[c]
 }
 
@@ -601,8 +621,18 @@ const (
 const eobStep = blockSize
 
 // transTable maps the next transBits bits of a camera's scan to what the tile's
-// scan gets for them (see the te constants).
-type transTable [1 << transBits]uint64
+// scan gets for them (see the te constants): one symbol (one), or two where
+// both fit with their value bits (two; otherwise two holds one's entry), which
+// halves the serial chain of lookups for the short codes that dominate a scan.
+type transTable struct {
+	one, two [1 << transBits]uint64
+}
+
+// pairFrom and pairTo bound the zigzag index k at which transBlock takes pairs:
+// from 3, when the summary's coefficients 1 and 2 have been placed one by one,
+// to 32, so that neither symbol of a pair (16 positions at most each) can pass
+// the block's end, which the lone symbols check.
+const pairFrom, pairTo = 3, 32
 
 // newTransTable combines a camera's AC table with a tile set's AC codes.
 func newTransTable(dec huffSpec, enc *encTables) *transTable {
@@ -632,9 +662,24 @@ func newTransTable(dec huffSpec, enc *encTables) *transTable {
 			}
 			first := (uint(code[sym])<<size | v) << (transBits - l - size)
 			for j := uint(0); j < 1<<(transBits-l-size); j++ {
-				t[first+j] = e
+				t.one[first+j] = e
 			}
 		}
+	}
+	for i, e := range t.one {
+		t.two[i] = e
+		used := uint(e & teUsed)
+		if e == 0 || e&teEOB != 0 {
+			continue
+		}
+		e2 := t.one[i<<used&(1<<transBits-1)]
+		used2, out, out2 := uint(e2&teUsed), uint(e>>teOutShift)&63, uint(e2>>teOutShift)&63
+		if e2 == 0 || used+used2 > transBits || out+out2 > 32 {
+			continue // the second symbol is not wholly in the bits, or the output overflows
+		}
+		t.two[i] = uint64(used+used2) | uint64(out+out2)<<teOutShift |
+			(e>>teStepShift&127+e2>>teStepShift&127)<<teStepShift | e2&teEOB |
+			(e>>teOutBits<<out2|e2>>teOutBits)<<teOutBits
 	}
 	return &t
 }

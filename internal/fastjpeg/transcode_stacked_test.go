@@ -85,9 +85,9 @@ func TestStackedLayoutTranscodesInOnePass(t *testing.T) {
 
 // zrlScan codes blocks whose ZRLs the tile must rewrite, as a camera may send
 // them (Annex K.3 tables): ZRL then EOB (the tile codes the EOB alone), ZRLs
-// before a coefficient, ZRL up to the block's end (the tile owes an EOB), and
-// a last coefficient at 63 (no EOB). An MCU has lumaBlocks Y blocks and
-// chromaBlocks of Cb and of Cr.
+// before a coefficient, ZRL up to the block's end (the tile owes an EOB), a
+// last coefficient at 63 (no EOB), and ZRL before a coefficient and EOB. An
+// MCU has lumaBlocks Y blocks and chromaBlocks of Cb and of Cr.
 func zrlScan(mcus, lumaBlocks, chromaBlocks int) []byte {
 	type sym struct {
 		rs   uint8
@@ -98,6 +98,7 @@ func zrlScan(mcus, lumaBlocks, chromaBlocks int) []byte {
 		{{0xf0, 0}, {0xf0, 0}, {0x01, 1}, {0x00, 0}},
 		{{0xf1, 0}, {0xf1, 1}, {0xe1, 1}, {0xf0, 0}},
 		{{0xf1, 1}, {0xf1, 0}, {0xf1, 1}, {0xe1, 0}},
+		{{0xf0, 0}, {0x01, 0}, {0x00, 0}}, // the coefficient and EOB read as a pair
 	}
 	var bits []bool
 	put := func(v uint32, n uint8) {
@@ -149,15 +150,15 @@ func TestTranscodeRewritesCameraZRLs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	webcam := AppendTablesHeader(nil, 32, 16, ts, S422)
-	stacked := bytes.Replace(AppendTablesHeader(nil, 32, 16, ts, S422),
+	webcam := AppendTablesHeader(nil, 64, 16, ts, S422)
+	stacked := bytes.Replace(AppendTablesHeader(nil, 64, 16, ts, S422),
 		[]byte{1, 0x21, 0, 2, 0x11, 1, 3, 0x11}, []byte{1, 0x22, 0, 2, 0x12, 1, 3, 0x12}, 1)
 	for _, tc := range []struct {
 		name  string
 		frame []byte
 	}{
-		{"webcam 4:2:2 (Y 2x1)", AppendEOI(append(webcam, zrlScan(4, 2, 1)...))},
-		{"ffmpeg 4:2:2 (Y 2x2, chroma 1x2)", AppendEOI(append(stacked, zrlScan(2, 4, 2)...))},
+		{"webcam 4:2:2 (Y 2x1)", AppendEOI(append(webcam, zrlScan(8, 2, 1)...))},
+		{"ffmpeg 4:2:2 (Y 2x2, chroma 1x2)", AppendEOI(append(stacked, zrlScan(4, 4, 2)...))},
 	} {
 		t.Run(tc.name+" re-tiled in one pass codes ZRLs as AppendTile does", func(t *testing.T) {
 			var f, g CoefFrame
