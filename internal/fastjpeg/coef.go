@@ -47,6 +47,7 @@ type CoefFrame struct {
 	trans     [3]*transTable // Transcode's combined AC tables, per component
 	transDec  [3]*decTable   // and what they were built from
 	transEnc  [3]*encTables
+	held      [][]uint64 // transcodeStacked's lower MCUs, per tile column
 
 	hd  jpegHeader
 	dec [8]*decTable // compiled hd.huff, kept while the frame's tables repeat
@@ -129,7 +130,7 @@ func (f *CoefFrame) prepare(data []byte) error {
 			f.compile(k)
 		}
 	}
-	f.br = bitReader{data: hd.scan}
+	f.br.reset(hd.scan)
 	return nil
 }
 
@@ -234,7 +235,7 @@ func (f *CoefFrame) decodeInterleaved() error {
 					return fmt.Errorf("MCU %d: %w", mcu, err)
 				}
 			}
-			if br.over > br.n {
+			if br.short() {
 				return fmt.Errorf("%w: data ends inside MCU %d", ErrShort, mcu)
 			}
 			mcu++
@@ -274,7 +275,7 @@ func (f *CoefFrame) decodeGray() error {
 			if pred, err = f.block(b, dcT, acT, pred); err != nil {
 				return fmt.Errorf("block %d: %w", n, err)
 			}
-			if br.over > br.n {
+			if br.short() {
 				return fmt.Errorf("%w: data ends inside block %d", ErrShort, n)
 			}
 			n++
@@ -294,10 +295,10 @@ func (f *CoefFrame) block(b int, dcT, acT *decTable, prevDC int32) (int32, error
 	*zz = [blockSize]int16{}
 	var nz uint64
 
-	if br.n < 32 {
-		br.fill()
+	seg, pos, acc, n := br.seg, br.pos, br.acc, br.n
+	if n < 32 {
+		acc, n, pos = refill(seg, pos, acc, n)
 	}
-	acc, n := br.acc, br.n
 
 	var sym uint8
 	if e := dcT.lookup[acc>>(64-lookupBits)]; e != 0 {
@@ -330,9 +331,7 @@ func (f *CoefFrame) block(b int, dcT, acT *decTable, prevDC int32) (int32, error
 
 	for k := 1; k < blockSize; k++ {
 		if n < 32 {
-			br.acc, br.n = acc, n
-			br.fill()
-			acc, n = br.acc, br.n
+			acc, n, pos = refill(seg, pos, acc, n)
 		}
 		if e := acT.fast[acc>>(64-fastBits)]; e != 0 {
 			k += int(e>>8) & 15
@@ -383,29 +382,30 @@ func (f *CoefFrame) block(b int, dcT, acT *decTable, prevDC int32) (int32, error
 		acc <<= size
 		n -= size
 	}
-	br.acc, br.n = acc, n
+	br.acc, br.n, br.pos = acc, n, pos
 	f.nz[b] = nz
 	return dc, nil
 }
 
 // restart ends a restart interval (§F.2.2.5 and §B.1.1.2): the rest of the
 // current byte is padding, then RSTn with n = count mod 8 must follow. Bytes
-// before the marker that no MCU used are skipped, as libjpeg does.
+// before the marker that no MCU used are skipped, as libjpeg does; the search
+// starts where the segment ended, past every byte it could have used.
 func (r *bitReader) restart(count int) error {
 	want := byte(markerRST0 + count&7)
-	p := r.pos
+	p := r.next
 	for {
-		if p+1 >= len(r.data) {
+		if p+1 >= len(r.scan) {
 			return fmt.Errorf("%w: no RST%d marker", ErrShort, count&7)
 		}
-		if r.data[p] == 0xff && r.data[p+1] != 0 && r.data[p+1] != 0xff {
+		if r.scan[p] == 0xff && r.scan[p+1] != 0 && r.scan[p+1] != 0xff {
 			break
 		}
 		p++
 	}
-	if m := r.data[p+1]; m != want {
+	if m := r.scan[p+1]; m != want {
 		return fmt.Errorf("%w: marker %#02x where RST%d belongs", ErrCorrupt, m, count&7)
 	}
-	*r = bitReader{data: r.data, pos: p + 2}
+	r.load(p + 2)
 	return nil
 }

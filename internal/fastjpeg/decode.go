@@ -1,6 +1,7 @@
 package fastjpeg
 
 import (
+	"bytes"
 	"encoding/binary"
 	"fmt"
 	"image"
@@ -161,7 +162,7 @@ func (d *Decoder) decode(dst *image.YCbCr, r image.Rectangle, s Subsampling, sca
 	mw, mh := s.MCUSize()
 
 	br := &d.br
-	*br = bitReader{data: scan}
+	br.reset(scan)
 	var dcY, dcCb, dcCr int32
 	var err error
 	for my := 0; my < h; my += mh {
@@ -189,7 +190,7 @@ func (d *Decoder) decode(dst *image.YCbCr, r image.Rectangle, s Subsampling, sca
 				return err
 			}
 			// Past the end the reader feeds zeros; a scan that needed them is short.
-			if br.over > br.n {
+			if br.short() {
 				return fmt.Errorf("%w: %d bytes end inside MCU (%d, %d)", ErrShort, len(scan), mx, my)
 			}
 		}
@@ -204,11 +205,11 @@ func (d *Decoder) block(p *plane, x, y int, q *decQuant, dcT, acT *decTable, pre
 	blk := &d.blk
 	*blk = [blockSize]int32{}
 
-	// The bit state lives in locals for the block; fill is the only call.
-	if br.n < 32 {
-		br.fill()
+	// The bit state lives in locals for the block.
+	seg, pos, acc, n := br.seg, br.pos, br.acc, br.n
+	if n < 32 {
+		acc, n, pos = refill(seg, pos, acc, n)
 	}
-	acc, n := br.acc, br.n
 
 	// DC: a size category, then that many bits of difference (§F.2.2.1).
 	var sym uint8
@@ -240,9 +241,7 @@ func (d *Decoder) block(p *plane, x, y int, q *decQuant, dcT, acT *decTable, pre
 	ac := false
 	for k := 1; k < blockSize; k++ {
 		if n < 32 {
-			br.acc, br.n = acc, n
-			br.fill()
-			acc, n = br.acc, br.n
+			acc, n, pos = refill(seg, pos, acc, n)
 		}
 		// Most coefficients are small: code and value resolve in one lookup.
 		if f := acT.fast[acc>>(64-fastBits)]; f != 0 {
@@ -288,7 +287,7 @@ func (d *Decoder) block(p *plane, x, y int, q *decQuant, dcT, acT *decTable, pre
 		n -= size
 		ac = true
 	}
-	br.acc, br.n = acc, n
+	br.acc, br.n, br.pos = acc, n, pos
 
 	if x >= p.w || y >= p.h {
 		return dc, nil // a block wholly in the MCU's padding
@@ -318,50 +317,74 @@ func (d *Decoder) block(p *plane, x, y int, q *decQuant, dcT, acT *decTable, pre
 	return dc, nil
 }
 
-// bitReader reads the entropy-coded bits of a scan, removing stuffed zero bytes
-// (ITU T.81 §F.1.2.3). A marker or the end of the data ends the real bits; zeros
-// follow, counted in over, so a truncated scan is noticed rather than overrun.
+// bitReader reads the entropy-coded bits of a scan (ITU T.81 §F.1.2.3) one
+// segment at a time: the bytes up to the next marker or the end, copied once
+// with their stuffed zero bytes removed and segPad zero bytes after them. The
+// decoding loops then refill their bits with one unaligned 8-byte load and no
+// test of the data (refill), where a byte-wise reader checks every byte for
+// 0xFF (libjpeg-turbo's jdhuff.c takes the same fast path while no marker is
+// near; here the copy makes it the only path). Past the segment's end the bits
+// read as zeros; short reports when any of them was consumed, so a truncated
+// scan is noticed rather than overrun.
 type bitReader struct {
-	data []byte
-	pos  int
-	acc  uint64 // the next n bits, most significant first
+	scan []byte // the scan as it arrived: stuffed, with its markers
+	next int    // offset in scan where the segment ended: a marker's 0xFF, or len(scan)
+	seg  []byte // the segment unstuffed, then segPad zero bytes
+	end  int    // the segment's length without the padding
+	pos  int    // bytes of seg moved into acc
+	acc  uint64 // the next n bits, most significant first; the bits below are the stream's next ones or zero
 	n    uint
-	over uint // zero bits fed past the end of the data
-	end  bool // a marker or the end was reached
 }
 
-// fill tops acc up to more than 56 bits.
-func (r *bitReader) fill() {
-	for r.n <= 56 {
-		if !r.end && r.pos+8 <= len(r.data) {
-			v := binary.BigEndian.Uint64(r.data[r.pos:])
-			if x := ^v; (x-0x0101010101010101)&^x&0x8080808080808080 == 0 {
-				// No 0xFF among the next 8 bytes: take as many whole bytes as fit.
-				k := (64 - r.n) >> 3
-				r.acc |= v >> (64 - 8*k) << (64 - 8*k - r.n)
-				r.pos += int(k)
-				r.n += 8 * k
-				return
-			}
+// segPad is the zero bytes after a segment: an 8-byte load at any pos up to
+// the segment's end stays in the buffer.
+const segPad = 8
+
+// reset starts reading scan at its first segment, reusing r's buffer.
+func (r *bitReader) reset(scan []byte) {
+	r.scan = scan
+	r.load(0)
+}
+
+// load copies the segment of r.scan that starts at from into r.seg, removing
+// stuffed zeros: it ends at a 0xFF not followed by zero (a marker, as the
+// byte-wise reader saw it) or at the end of the data.
+func (r *bitReader) load(from int) {
+	scan, seg, p := r.scan, r.seg[:0], from
+	for p < len(scan) {
+		i := bytes.IndexByte(scan[p:], 0xff)
+		if i < 0 {
+			seg = append(seg, scan[p:]...)
+			p = len(scan)
+			break
 		}
-		var b byte
-		switch {
-		case r.end || r.pos >= len(r.data):
-			r.end = true
-			r.over += 8
-		case r.data[r.pos] != 0xff:
-			b = r.data[r.pos]
-			r.pos++
-		case r.pos+1 < len(r.data) && r.data[r.pos+1] == 0:
-			b = 0xff
-			r.pos += 2
-		default:
-			r.end = true // a marker: no more scan data
-			r.over += 8
+		seg = append(seg, scan[p:p+i]...)
+		if p += i; p+1 >= len(scan) || scan[p+1] != 0 {
+			break
 		}
-		r.acc |= uint64(b) << (56 - r.n)
-		r.n += 8
+		seg = append(seg, 0xff)
+		p += 2
 	}
+	r.end, r.next = len(seg), p
+	r.seg = append(seg, 0, 0, 0, 0, 0, 0, 0, 0)
+	r.pos, r.acc, r.n = 0, 0, 0
+}
+
+// short reports whether a bit past the segment's end was consumed.
+func (r *bitReader) short() bool {
+	return 8*r.pos-int(r.n) > 8*r.end
+}
+
+// refill tops a decoding loop's bit buffer (acc holding n < 64 bits) up to
+// 56-63 bits from seg at pos, returning the new acc, n and pos. It loads 8
+// bytes and keeps the whole ones that fit: the bits below n|56 are the next
+// byte's, which the next refill ORs in again unchanged (F. Giesen, "Reading
+// bits in far too many ways", 2018, variant 4). Past the end it adds zeros.
+func refill(seg []byte, pos int, acc uint64, n uint) (uint64, uint, int) {
+	if pos+8 <= len(seg) {
+		acc |= binary.BigEndian.Uint64(seg[pos:]) >> (n & 63)
+	}
+	return acc, n | 56, pos + int((63-n)>>3)
 }
 
 // slow decodes a code longer than lookupBits from the top of acc, returning its
