@@ -236,15 +236,25 @@ func (w *bitWriter) end(s bitState) {
 // nz the zigzag mask of the non-zero AC ones, through which the coder jumps from
 // one to the next (bits.TrailingZeros64). Each code goes out with its value's bits
 // in one step: size category codes plus value bits are at most 16+11 bits.
+// codeBlock (kernels_*.go) runs it, or its assembly version.
 func (s bitState) code(buf []byte, vals *[blockSize]int16, order *[blockSize]uint8, nz uint64, diff int32, ht *encTables) bitState {
 	out := (*[blockWindow]byte)(buf[s.pos : s.pos+blockWindow])
+	j := codeBlock(out, &s, vals, order, nz, diff, ht)
+	s.pos += j
+	return s
+}
+
+// codeBlockGeneric is code's work on the window out: it takes and updates s's
+// acc and free and returns the bytes it wrote. It is the reference for the
+// assembly versions (kernels_*.s).
+func codeBlockGeneric(out *[blockWindow]byte, s *bitState, vals *[blockSize]int16, order *[blockSize]uint8, nz uint64, diff int32, ht *encTables) int {
 	acc, free, j := s.acc, s.free, 0
 
 	// DC difference: its size category's code, then the value bits (§F.1.2.1).
 	// Every code below is put by hand: the compiler does not inline put.
 	vb := valueBits[uint32(diff)&valueMask]
-	hc := ht.dc[vb>>valueSizeShift]
-	l, b := int(hc>>huffCodeBits), uint64(hc&huffCodeMask|vb&valueBitsMask)
+	hc := ht.dc[vb&15]
+	l, b := int(hc>>huffCodeBits), uint64(hc&huffCodeMask|vb>>4)
 	if free -= l; free >= 0 {
 		acc = acc<<(l&63) | b
 	} else {
@@ -262,8 +272,8 @@ func (s bitState) code(buf []byte, vals *[blockSize]int16, order *[blockSize]uin
 			run &= 15
 		}
 		vb := valueBits[uint32(vals[order[k&63]&63])&valueMask]
-		hc := ht.ac[(run<<4|int(vb>>valueSizeShift))&255]
-		l, b := int(hc>>huffCodeBits), uint64(hc&huffCodeMask|vb&valueBitsMask)
+		hc := ht.ac[(run<<4|int(vb&15))&255]
+		l, b := int(hc>>huffCodeBits), uint64(hc&huffCodeMask|vb>>4)
 		if free -= l; free >= 0 {
 			acc = acc<<(l&63) | b
 			continue
@@ -288,7 +298,8 @@ func (s bitState) code(buf []byte, vals *[blockSize]int16, order *[blockSize]uin
 			acc, free, j = flush(out, acc, free, j, b, l)
 		}
 	}
-	return bitState{acc, free, s.pos + j}
+	s.acc, s.free = acc, free
+	return j
 }
 
 // putZRL puts the ZRL codes (sixteen zeros each) of a run of 16 or more zeros:
@@ -340,24 +351,22 @@ const (
 )
 
 // valueBits[v & valueMask] is, for -2047 <= v <= 2047, v's size category (ITU
-// T.81 Table F.1) above valueSizeShift and the bits that code it below (§F.1.2.1:
-// v itself, or v-1 for negative v, in that many bits): one load instead of an
-// absolute value, a bit length and a mask.
+// T.81 Table F.1) in the low 4 bits and above them the bits that code it
+// (§F.1.2.1: v itself, or v-1 for negative v, in that many bits): one load
+// instead of an absolute value, a bit length and a mask.
 var valueBits = func() (t [valueMask + 1]huffCode) {
 	for i := range t {
 		v := int32(i<<20) >> 20 // i as a 12-bit two's complement number
 		m := v >> 31
 		size := bits.Len32(uint32((v ^ m) - m))
-		t[i] = huffCode(size<<valueSizeShift | int(v+m)&(1<<size-1))
+		t[i] = huffCode(int(v+m)&(1<<size-1)<<4 | size)
 	}
 	return t
 }()
 
 const (
-	valueMask      = 1<<12 - 1
-	valueSizeShift = 12
-	valueBitsMask  = 1<<valueSizeShift - 1
-	huffCodeMask   = 1<<huffCodeBits - 1
+	valueMask    = 1<<12 - 1
+	huffCodeMask = 1<<huffCodeBits - 1
 )
 
 // touchAhead reads one byte of every row of the MCU row at Y column x (and the

@@ -225,28 +225,37 @@ func TestCoderMatchesFormerCoder(t *testing.T) {
 		{"blocks at the limits of the ranges", edge},
 		{"the photograph's blocks", photoBlocks(t)},
 	}
-	for _, ts := range tableSets {
-		for _, c := range corpora {
-			for _, zigzag := range []bool{false, true} {
-				name := ts.name + " code " + c.name
-				if zigzag {
-					name += " from zigzag order (re-tiling)"
+	for _, simd := range []bool{false, true} {
+		for _, ts := range tableSets {
+			for _, c := range corpora {
+				name := ts.name + " code " + c.name + " to the same bytes, in the encoder's order and in zigzag order"
+				if simd {
+					name += ", with the assembly coder where there is one"
 				}
-				t.Run(name+" to the same bytes", func(t *testing.T) {
-					for _, pb := range []uint{0, 1, 7, 8, 13, 31} {
-						got, want := codeAll(c.blocks, ts.tables, rng.Uint64()&(1<<pb-1), pb, zigzag)
-						if !bytes.Equal(got, want) {
-							i := 0
-							for i < min(len(got), len(want)) && got[i] == want[i] {
-								i++
-							}
-							t.Fatalf("after %d prefix bits: %d bytes, want %d; first difference at byte %d", pb, len(got), len(want), i)
-						}
-						if len(want) < len(c.blocks) {
-							t.Fatalf("%d bytes for %d blocks: the corpus codes to almost nothing", len(want), len(c.blocks))
-						}
-					}
+				t.Run(name, func(t *testing.T) {
+					withSIMD(simd, func() { compareCoders(t, c.blocks, ts.tables) })
 				})
+			}
+		}
+	}
+}
+
+// compareCoders codes blocks with the new and the former coder, from every
+// alignment of a few bits already pending, in the encoder's and in zigzag order.
+func compareCoders(t *testing.T, blocks []coderBlock, tables [2]*encTables) {
+	rng := rand.New(rand.NewPCG(15, 2))
+	for _, zigzag := range []bool{false, true} {
+		for _, pb := range []uint{0, 1, 7, 8, 13, 31} {
+			got, want := codeAll(blocks, tables, rng.Uint64()&(1<<pb-1), pb, zigzag)
+			if !bytes.Equal(got, want) {
+				i := 0
+				for i < min(len(got), len(want)) && got[i] == want[i] {
+					i++
+				}
+				t.Fatalf("zigzag %v, after %d prefix bits: %d bytes, want %d; first difference at byte %d", zigzag, pb, len(got), len(want), i)
+			}
+			if len(want) < len(blocks) {
+				t.Fatalf("%d bytes for %d blocks: the corpus codes to almost nothing", len(want), len(blocks))
 			}
 		}
 	}
@@ -321,30 +330,30 @@ func BenchmarkCoder(b *testing.B) {
 		}
 		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(len(blocks)), "ns/block")
 	}
-	b.Run("new", func(b *testing.B) {
-		run(b, func(buf []byte) []byte {
-			w := bitWriter{buf: buf[:cap(buf)], pos: len(buf)}
-			hs := w.begin()
-			var pred [2]int32
-			for i := range blocks {
-				bl := &blocks[i]
-				ci := 0
-				if bl.chroma {
-					ci = 1
-				}
-				w.pos = hs.pos
-				w.reserve(maxMCUBytes)
-				hs = hs.code(w.buf, (*[blockSize]int16)(&bl.c), &coefOf, bl.nz, bl.dc-pred[ci], tables[ci])
-				pred[ci] = bl.dc
+	codeNew := func(buf []byte) []byte {
+		w := bitWriter{buf: buf[:cap(buf)], pos: len(buf)}
+		hs := w.begin()
+		var pred [2]int32
+		for i := range blocks {
+			bl := &blocks[i]
+			ci := 0
+			if bl.chroma {
+				ci = 1
 			}
 			w.pos = hs.pos
-			w.reserve(16)
-			w.end(hs)
-			w.reserve(16)
-			w.pad()
-			return w.buf[:w.pos]
-		})
-	})
+			w.reserve(maxMCUBytes)
+			hs = hs.code(w.buf, (*[blockSize]int16)(&bl.c), &coefOf, bl.nz, bl.dc-pred[ci], tables[ci])
+			pred[ci] = bl.dc
+		}
+		w.pos = hs.pos
+		w.reserve(16)
+		w.end(hs)
+		w.reserve(16)
+		w.pad()
+		return w.buf[:w.pos]
+	}
+	b.Run("new", func(b *testing.B) { run(b, codeNew) })
+	b.Run("new-generic", func(b *testing.B) { withSIMD(false, func() { run(b, codeNew) }) })
 	b.Run("former", func(b *testing.B) {
 		run(b, func(buf []byte) []byte {
 			w := refWriter{buf: buf[:cap(buf)], pos: len(buf)}

@@ -437,3 +437,147 @@ TEXT ·idctAVX2(SB), NOSPLIT, $0-24
 	VPEXTRQ $1, X7, (DX)(R8*1)
 	VZEROUPPER
 	RET
+
+// func codeBlockAMD64(out *byte, s *bitState, vals *[64]int16, order *[64]uint8, nz uint64, diff int32, ht *encTables) int
+//
+// codeBlockGeneric (encode.go) with the same accumulator, tables and output, in
+// registers the compiler could not keep: AX acc, BX free, R8 the write pointer,
+// SI vals, R9 order, R10 the mask of the coefficients not coded yet, DI the
+// zigzag index of the last one coded, R12 ht, R13 valueBits. Each code reaches
+// emit with its bits in DX and its length in CX. Baseline x86-64 only.
+TEXT ·codeBlockAMD64(SB), NOSPLIT, $0-64
+	MOVQ out+0(FP), R8
+	MOVQ s+8(FP), R11
+	MOVQ 0(R11), AX
+	MOVQ 8(R11), BX
+	MOVQ vals+16(FP), SI
+	MOVQ order+24(FP), R9
+	MOVQ nz+32(FP), R10
+	MOVQ ht+48(FP), R12
+	LEAQ ·valueBits(SB), R13
+	XORL DI, DI
+
+	// DC difference: the code of its size category, then its value bits.
+	MOVL diff+40(FP), DX
+	ANDL $0xfff, DX
+	MOVL (R13)(DX*4), DX
+	MOVL DX, CX
+	ANDL $15, CX
+	MOVL (R12)(CX*4), CX
+	SHRL $4, DX
+	MOVL CX, R11
+	ANDL $0x3ffffff, R11
+	ORL  R11, DX
+	SHRL $26, CX
+	JMP  emit
+
+loop:
+	TESTQ R10, R10
+	JEQ   eob
+	XORL  CX, CX  // BSF leaves its destination alone for 0: without this, each
+	BSFQ  R10, CX // coefficient would wait for the last one's table loads
+	MOVQ  CX, R11
+	SUBQ  DI, R11
+	SUBQ  $1, R11 // the run of zeros before coefficient CX
+	CMPQ  R11, $16
+	JAE   zrl
+	MOVQ  CX, DI
+	LEAQ  -1(R10), DX
+	ANDQ  DX, R10
+	MOVBLZX (R9)(CX*1), DX
+	MOVWLSX (SI)(DX*2), DX
+	ANDL  $0xfff, DX
+	MOVL  (R13)(DX*4), DX // valueBits: value bits above, size below
+	MOVL  DX, CX
+	ANDL  $15, CX
+	SHLL  $4, R11
+	ORL   R11, CX
+	MOVL  64(R12)(CX*4), CX // ht.ac[run<<4 | size]
+	SHRL  $4, DX
+	MOVL  CX, R11
+	ANDL  $0x3ffffff, R11
+	ORL   R11, DX
+	SHRL  $26, CX
+
+emit:
+	SUBQ CX, BX
+	JLT  flush
+	SHLQ CX, AX
+	ORQ  DX, AX
+	JMP  loop
+
+flush:
+	// The first l+free bits of the code fill acc, whose 8 bytes go out; the
+	// other -free bits stay.
+	LEAQ (CX)(BX*1), CX
+	SHLQ CX, AX
+	MOVQ BX, CX
+	NEGQ CX
+	MOVQ DX, R11
+	SHRQ CX, R11
+	ORQ  R11, AX
+	MOVQ AX, R11
+	BSWAPQ R11
+	MOVQ R11, (R8)
+	// Any 0xFF byte? (^w - 0x01..01) & w & 0x80..80 (the zero-byte test on ^w).
+	MOVQ AX, R11
+	NOTQ R11
+	MOVQ $0x0101010101010101, CX
+	SUBQ CX, R11
+	ANDQ AX, R11
+	MOVQ $0x8080808080808080, CX
+	TESTQ CX, R11
+	JNE  stuff
+	ADDQ $8, R8
+
+flushed:
+	MOVQ DX, AX
+	ADDQ $64, BX
+	JMP  loop
+
+stuff:
+	// The 8 bytes again, one at a time, a 0x00 after each 0xFF (T.81 B.1.1.5).
+	MOVQ $8, CX
+
+stuffbyte:
+	ROLQ $8, AX
+	MOVB AX, (R8)
+	INCQ R8
+	CMPB AX, $0xff
+	JNE  stuffnext
+	MOVB $0, (R8)
+	INCQ R8
+
+stuffnext:
+	DECQ CX
+	JNE  stuffbyte
+	JMP  flushed
+
+zrl:
+	// Sixteen zeros: ZRL, then look at the same coefficient again.
+	ADDQ $16, DI
+	MOVL 1024(R12), CX // ht.ac[0xf0]
+	MOVL CX, DX
+	ANDL $0x3ffffff, DX
+	SHRL $26, CX
+	JMP  emit
+
+eob:
+	// EOB unless the last coefficient coded was the block's last; coding it
+	// moves DI there, so the second visit ends.
+	CMPQ DI, $63
+	JEQ  done
+	MOVQ $63, DI
+	MOVL 64(R12), CX // ht.ac[0x00]
+	MOVL CX, DX
+	ANDL $0x3ffffff, DX
+	SHRL $26, CX
+	JMP  emit
+
+done:
+	MOVQ s+8(FP), R11
+	MOVQ AX, 0(R11)
+	MOVQ BX, 8(R11)
+	SUBQ out+0(FP), R8
+	MOVQ R8, ret+56(FP)
+	RET
