@@ -190,7 +190,9 @@ func (e *Encoder) block(buf []byte, hs bitState, p *plane, x, y int, qi int, ht 
 		nz = fdctQuant(zz, &e.blk, e.edge[:], 8, &e.quant[qi])
 	}
 	dc := int32(zz[0])
-	return hs.code(buf, (*[blockSize]int16)(zz), &coefOf, nz&^1, dc-prevDC, ht), dc
+	out := (*[blockWindow]byte)(buf[hs.pos : hs.pos+blockWindow])
+	hs.pos += codeBlock(out, &hs, (*[blockSize]int16)(zz), &coefOf, nz&^1, dc-prevDC, ht)
+	return hs, dc
 }
 
 // bitState is the coder's accumulator while it codes a run of blocks, kept as
@@ -254,7 +256,7 @@ func codeBlockGeneric(out *[blockWindow]byte, s *bitState, vals *[blockSize]int1
 	// Every code below is put by hand: the compiler does not inline put.
 	vb := valueBits[uint32(diff)&valueMask]
 	hc := ht.dc[vb&15]
-	l, b := int(hc>>huffCodeBits), uint64(hc&huffCodeMask|vb>>4)
+	l, b := int(hc>>huffCodeBits), uint64(uint32(hc&huffCodeMask)|uint32(vb>>4))
 	if free -= l; free >= 0 {
 		acc = acc<<(l&63) | b
 	} else {
@@ -273,7 +275,7 @@ func codeBlockGeneric(out *[blockWindow]byte, s *bitState, vals *[blockSize]int1
 		}
 		vb := valueBits[uint32(vals[order[k&63]&63])&valueMask]
 		hc := ht.ac[(run<<4|int(vb&15))&255]
-		l, b := int(hc>>huffCodeBits), uint64(hc&huffCodeMask|vb>>4)
+		l, b := int(hc>>huffCodeBits), uint64(uint32(hc&huffCodeMask)|uint32(vb>>4))
 		if free -= l; free >= 0 {
 			acc = acc<<(l&63) | b
 			continue
@@ -354,12 +356,12 @@ const (
 // T.81 Table F.1) in the low 4 bits and above them the bits that code it
 // (§F.1.2.1: v itself, or v-1 for negative v, in that many bits): one load
 // instead of an absolute value, a bit length and a mask.
-var valueBits = func() (t [valueMask + 1]huffCode) {
+var valueBits = func() (t [valueMask + 1]uint16) {
 	for i := range t {
 		v := int32(i<<20) >> 20 // i as a 12-bit two's complement number
 		m := v >> 31
 		size := bits.Len32(uint32((v ^ m) - m))
-		t[i] = huffCode(int(v+m)&(1<<size-1)<<4 | size)
+		t[i] = uint16(int(v+m)&(1<<size-1)<<4 | size)
 	}
 	return t
 }()

@@ -19,7 +19,7 @@ var useSIMD = simdAvailable
 func fdctQuant(out *coefs, tmp *[blockSize]int32, src []byte, stride int, rq *encQuant) uint64 {
 	if useSIMD {
 		_ = src[7*stride+7] // the kernel reads 8 rows of 8 bytes
-		return zigOfPos(fdctQuantAVX2(out, tmp, &src[0], stride, rq))
+		return fdctQuantAVX2(out, tmp, &src[0], stride, rq)
 	}
 	return fdctQuantGeneric(out, tmp, src, stride, rq)
 }
@@ -35,7 +35,7 @@ func idct(blk *[blockSize]int32, dst []byte, stride int) {
 }
 
 // fdctQuantAVX2 is fdctQuantGeneric on the 8 rows of 8 bytes at src, stride bytes
-// apart, except that it returns the non-zero mask by position (see zigOfPos).
+// apart.
 //
 //go:noescape
 func fdctQuantAVX2(out *coefs, tmp *[blockSize]int32, src *byte, stride int, rq *encQuant) uint64

@@ -227,6 +227,44 @@ GLOBL bytet<>(SB), RODATA|NOPTR, $32
 	VPSHUFB   Y6, a, a \
 	VPERMD    a, Y5, a
 
+// zzshuf are the VPSHUFB indices that take the zigzag order's bytes 0-31
+// (first 128 bytes) and 32-63 from the four 16-byte quarters of a by-position
+// byte array, one 32-byte index vector per quarter: 0x80 (zero) where a byte
+// comes from another quarter.
+DATA zzshuf<>+0(SB)/8, $0x8080800902010800
+DATA zzshuf<>+8(SB)/8, $0x808080800b04030a
+DATA zzshuf<>+16(SB)/8, $0x800d06050c808080
+DATA zzshuf<>+24(SB)/8, $0x8080808080808080
+DATA zzshuf<>+32(SB)/8, $0x0108008080808080
+DATA zzshuf<>+40(SB)/8, $0x8080090280808080
+DATA zzshuf<>+48(SB)/8, $0x0480808080030a80
+DATA zzshuf<>+56(SB)/8, $0x808080808080800b
+DATA zzshuf<>+64(SB)/8, $0x8080808080808080
+DATA zzshuf<>+72(SB)/8, $0x0800808080808080
+DATA zzshuf<>+80(SB)/8, $0x8080808080808001
+DATA zzshuf<>+88(SB)/8, $0x030a808080090280
+DATA zzshuf<>+96(SB)/8, $0x8080808080808080
+DATA zzshuf<>+104(SB)/8, $0x8080808080808080
+DATA zzshuf<>+112(SB)/8, $0x8080808080808080
+DATA zzshuf<>+120(SB)/8, $0x8080010800808080
+DATA zzshuf<>+128(SB)/8, $0x8080800f070e8080
+DATA zzshuf<>+136(SB)/8, $0x8080808080808080
+DATA zzshuf<>+144(SB)/8, $0x8080808080808080
+DATA zzshuf<>+152(SB)/8, $0x8080808080808080
+DATA zzshuf<>+160(SB)/8, $0x800d06808080050c
+DATA zzshuf<>+168(SB)/8, $0x0e80808080808080
+DATA zzshuf<>+176(SB)/8, $0x8080808080800f07
+DATA zzshuf<>+184(SB)/8, $0x8080808080808080
+DATA zzshuf<>+192(SB)/8, $0x0480808080808080
+DATA zzshuf<>+200(SB)/8, $0x80050c808080800b
+DATA zzshuf<>+208(SB)/8, $0x808080800d068080
+DATA zzshuf<>+216(SB)/8, $0x80808080800f070e
+DATA zzshuf<>+224(SB)/8, $0x8080808080808080
+DATA zzshuf<>+232(SB)/8, $0x808080030a090280
+DATA zzshuf<>+240(SB)/8, $0x050c0b0480808080
+DATA zzshuf<>+248(SB)/8, $0x0f070e0d06808080
+GLOBL zzshuf<>(SB), RODATA|NOPTR, $256
+
 // func fdctQuantAVX2(out *coefs, tmp *[blockSize]int32, src *byte, stride int, rq *encQuant) uint64
 TEXT ·fdctQuantAVX2(SB), NOSPLIT, $0-48
 	MOVQ out+0(FP), AX
@@ -328,7 +366,11 @@ TEXT ·fdctQuantAVX2(SB), NOSPLIT, $0-48
 	VMOVDQU Y12, 64(AX)
 	VMOVDQU Y14, 96(AX)
 
-	// Mask of the zero coefficients by position, inverted.
+	// Mask of the zero coefficients, inverted, in zigzag order: one byte per
+	// coefficient by position (Y8 positions 0-31, Y12 32-63), each 16-byte
+	// quarter copied to both lanes of Y0..Y3, shuffled into zigzag order where
+	// zzshuf takes bytes from that quarter, the four ORed, and the bytes' top
+	// bits gathered.
 	VPXOR      Y0, Y0, Y0
 	VPCMPEQW   Y0, Y8, Y8
 	VPCMPEQW   Y0, Y10, Y10
@@ -338,8 +380,26 @@ TEXT ·fdctQuantAVX2(SB), NOSPLIT, $0-48
 	VPACKSSWB  Y14, Y12, Y12
 	VPERMQ     $0xd8, Y8, Y8
 	VPERMQ     $0xd8, Y12, Y12
-	VPMOVMSKB  Y8, R9
-	VPMOVMSKB  Y12, R10
+	VPERM2I128 $0x00, Y8, Y8, Y0
+	VPERM2I128 $0x11, Y8, Y8, Y1
+	VPERM2I128 $0x00, Y12, Y12, Y2
+	VPERM2I128 $0x11, Y12, Y12, Y3
+	VPSHUFB    zzshuf<>+0(SB), Y0, Y4
+	VPSHUFB    zzshuf<>+32(SB), Y1, Y5
+	VPSHUFB    zzshuf<>+64(SB), Y2, Y6
+	VPSHUFB    zzshuf<>+96(SB), Y3, Y7
+	VPOR       Y5, Y4, Y4
+	VPOR       Y7, Y6, Y6
+	VPOR       Y6, Y4, Y4
+	VPSHUFB    zzshuf<>+128(SB), Y0, Y0
+	VPSHUFB    zzshuf<>+160(SB), Y1, Y1
+	VPSHUFB    zzshuf<>+192(SB), Y2, Y2
+	VPSHUFB    zzshuf<>+224(SB), Y3, Y3
+	VPOR       Y1, Y0, Y0
+	VPOR       Y3, Y2, Y2
+	VPOR       Y2, Y0, Y0
+	VPMOVMSKB  Y4, R9
+	VPMOVMSKB  Y0, R10
 	SHLQ       $32, R10
 	ORQ        R10, R9
 	NOTQ       R9
@@ -460,7 +520,7 @@ TEXT ·codeBlockAMD64(SB), NOSPLIT, $0-64
 	// DC difference: the code of its size category, then its value bits.
 	MOVL diff+40(FP), DX
 	ANDL $0xfff, DX
-	MOVL (R13)(DX*4), DX
+	MOVWLZX (R13)(DX*2), DX
 	MOVL DX, CX
 	ANDL $15, CX
 	MOVL (R12)(CX*4), CX
@@ -487,7 +547,7 @@ loop:
 	MOVBLZX (R9)(CX*1), DX
 	MOVWLSX (SI)(DX*2), DX
 	ANDL  $0xfff, DX
-	MOVL  (R13)(DX*4), DX // valueBits: value bits above, size below
+	MOVWLZX (R13)(DX*2), DX // valueBits: value bits above, size below
 	MOVL  DX, CX
 	ANDL  $15, CX
 	SHLL  $4, R11
