@@ -65,11 +65,10 @@ func refPutStuffed(buf []byte, pos int, w uint32) int {
 	return pos
 }
 
-// code is the coder encode.go had before the byte-flushing one: it appends the Huffman codes of one quantised block (ITU T.81 §F.1.2): the DC
-// difference, then each run of zeros and non-zero AC coefficient found through the
-// mask nz, then EOB unless the last coefficient is non-zero. Each code and the bits
-// of its value go out in one step: size category codes plus value bits are at most
-// 16+11 bits. Shift counts are masked so the compiler drops its >= 64 checks.
+// code is encode.go's former coder: it appends the Huffman codes of one
+// quantised block (ITU T.81 §F.1.2): the DC difference, then each run of zeros
+// and non-zero AC coefficient found through the mask nz, then EOB unless the last
+// coefficient is non-zero.
 func (w *refWriter) code(zz *coefs, nz uint64, diff int32, ht *encTables) {
 	acc, n, pos, buf := w.acc, w.n, w.pos, w.buf
 
@@ -138,9 +137,8 @@ func (w *refWriter) code(zz *coefs, nz uint64, diff int32, ht *encTables) {
 	w.acc, w.n, w.pos = acc, n, pos
 }
 
-// codeZZ is retile.go's former coder: it appends one block's Huffman codes (§F.1.2) from its zigzag-ordered
-// coefficients and the mask of its non-zero AC ones, as code does for the
-// encoder's own blocks, and returns its DC for the next prediction.
+// codeZZ is retile.go's former coder: code for a block in zigzag order, with
+// the DC prediction in and out.
 func (w *refWriter) codeZZ(zz *[blockSize]int16, nz uint64, prevDC int32, ht *encTables) int32 {
 	acc, n, pos, buf := w.acc, w.n, w.pos, w.buf
 	dc := int32(zz[0])
