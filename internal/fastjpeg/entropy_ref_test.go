@@ -2,6 +2,7 @@ package fastjpeg
 
 import (
 	"encoding/binary"
+	"image"
 	"math/bits"
 )
 
@@ -206,4 +207,54 @@ func (w *refWriter) codeZZ(zz *[blockSize]int16, nz uint64, prevDC int32, ht *en
 	}
 	w.acc, w.n, w.pos = acc, n, pos
 	return dc
+}
+
+// appendScan is Encoder.appendScan as it was, with the generic DCT and the
+// former coder: the whole encode the new one must match byte for byte. r must
+// be a valid rectangle of img (AppendScan's checks).
+func (w *refWriter) appendScan(e *Encoder, img *image.YCbCr, r image.Rectangle, s Subsampling, quality int) []byte {
+	e.setQuality(quality)
+	wd, h := r.Dx(), r.Dy()
+	cw := (r.Max.X+1)/2 - r.Min.X/2
+	ch := h
+	if s == S420 {
+		ch = (r.Max.Y+1)/2 - r.Min.Y/2
+	}
+	yo, co := img.YOffset(r.Min.X, r.Min.Y), img.COffset(r.Min.X, r.Min.Y)
+	py := plane{img.Y[yo:], img.YStride, wd, h}
+	pcb := plane{img.Cb[co:], img.CStride, cw, ch}
+	pcr := plane{img.Cr[co:], img.CStride, cw, ch}
+	mw, mh := s.MCUSize()
+	block := func(p *plane, x, y, qi int, ht *encTables, prev int32) int32 {
+		var zz coefs
+		var nz uint64
+		if x+8 <= p.w && y+8 <= p.h {
+			nz = fdctQuantGeneric(&zz, &e.blk, p.pix[y*p.stride+x:], p.stride, &e.quant[qi])
+		} else {
+			e.loadEdge(p, x, y)
+			nz = fdctQuantGeneric(&zz, &e.blk, e.edge[:], 8, &e.quant[qi])
+		}
+		dc := zz.at(0)
+		w.code(&zz, nz&^1, dc-prev, ht)
+		return dc
+	}
+	var dcY, dcCb, dcCr int32
+	for my := 0; my < h; my += mh {
+		for mx := 0; mx < wd; mx += mw {
+			w.reserve(maxMCUBytes)
+			dcY = block(&py, mx, my, 0, encLum, dcY)
+			dcY = block(&py, mx+8, my, 0, encLum, dcY)
+			cy := my
+			if s == S420 {
+				dcY = block(&py, mx, my+8, 0, encLum, dcY)
+				dcY = block(&py, mx+8, my+8, 0, encLum, dcY)
+				cy = my / 2
+			}
+			dcCb = block(&pcb, mx/2, cy, 1, encChrom, dcCb)
+			dcCr = block(&pcr, mx/2, cy, 1, encChrom, dcCr)
+		}
+	}
+	w.reserve(16)
+	w.pad()
+	return w.buf[:w.pos]
 }

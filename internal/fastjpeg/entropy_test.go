@@ -3,6 +3,7 @@ package fastjpeg
 import (
 	"bytes"
 	"encoding/binary"
+	"fmt"
 	"image"
 	"math/rand/v2"
 	"testing"
@@ -234,6 +235,46 @@ func TestCoderMatchesFormerCoder(t *testing.T) {
 				}
 				t.Run(name, func(t *testing.T) {
 					withSIMD(simd, func() { compareCoders(t, c.blocks, ts.tables) })
+				})
+			}
+		}
+	}
+}
+
+func TestAppendScanMatchesFormerEncoder(t *testing.T) {
+	images := []struct {
+		name string
+		rgba *image.RGBA
+	}{
+		{"the photograph", photoRGBA(t, 333, 217)},
+		{"the test pattern", patternRGBA(250, 130)},
+		{"random noise", noiseRGBA(97, 71, 3)},
+	}
+	for _, simd := range []bool{false, true} {
+		for _, im := range images {
+			for _, ratio := range []image.YCbCrSubsampleRatio{image.YCbCrSubsampleRatio420, image.YCbCrSubsampleRatio422} {
+				img := toYCbCr(im.rgba, ratio)
+				s, _ := SubsamplingOf(ratio)
+				name := fmt.Sprintf("%s in %v codes to the former encoder's bytes", im.name, s)
+				if simd {
+					name += ", with the SIMD kernels where there are some"
+				}
+				t.Run(name, func(t *testing.T) {
+					withSIMD(simd, func() {
+						for _, q := range []int{1, 20, 75, 100} {
+							for _, r := range []image.Rectangle{img.Rect, image.Rect(16, 16, 16+33, 16+47)} {
+								var e, re Encoder
+								got, err := e.AppendScan(nil, img, r, q)
+								if err != nil {
+									t.Fatal(err)
+								}
+								want := (&refWriter{}).appendScan(&re, img, r, s, q)
+								if !bytes.Equal(got, want) {
+									t.Fatalf("quality %d, %v: %d bytes, want %d", q, r, len(got), len(want))
+								}
+							}
+						}
+					})
 				})
 			}
 		}
