@@ -69,10 +69,10 @@ func newEncQuant(t *[blockSize]uint8) (q encQuant) {
 	return q
 }
 
-// maxMCUBytes bounds the bytes one MCU can add to a scan: six blocks of at most 64
-// codes of at most 26 bits, every byte stuffed. The writer makes room for it once
-// per MCU so the inner loops never grow the buffer.
-const maxMCUBytes = 6 * 64 * 26 / 8 * 2
+// maxMCUBytes is the room the writer makes once per MCU so that the inner loops
+// never grow the buffer: five blocks of at most maxBlockBytes and the sixth's
+// blockWindow.
+const maxMCUBytes = 5*maxBlockBytes + blockWindow
 
 // Encoder writes baseline JPEG scans and files. It keeps its tables and scratch
 // buffers between calls, so the steady state allocates nothing beyond growing dst;
@@ -145,6 +145,7 @@ func (e *Encoder) appendScan(dst []byte, img *image.YCbCr, r image.Rectangle, s 
 	mw, mh := s.MCUSize()
 
 	bw := bitWriter{buf: dst[:cap(dst)], pos: len(dst)}
+	hs := bw.begin()
 	var dcY, dcCb, dcCr int32
 	var touch byte
 	for my := 0; my < h; my += mh {
@@ -152,28 +153,33 @@ func (e *Encoder) appendScan(dst []byte, img *image.YCbCr, r image.Rectangle, s 
 			if mx&63 == 0 {
 				touch += e.touchAhead(&py, &pcb, &pcr, mx+128, my, mh)
 			}
+			bw.pos = hs.pos
 			bw.reserve(maxMCUBytes)
-			dcY = e.block(&bw, &py, mx, my, 0, encLum, dcY)
-			dcY = e.block(&bw, &py, mx+8, my, 0, encLum, dcY)
+			hs, dcY = e.block(bw.buf, hs, &py, mx, my, 0, encLum, dcY)
+			hs, dcY = e.block(bw.buf, hs, &py, mx+8, my, 0, encLum, dcY)
 			cy := my
 			if s == S420 {
-				dcY = e.block(&bw, &py, mx, my+8, 0, encLum, dcY)
-				dcY = e.block(&bw, &py, mx+8, my+8, 0, encLum, dcY)
+				hs, dcY = e.block(bw.buf, hs, &py, mx, my+8, 0, encLum, dcY)
+				hs, dcY = e.block(bw.buf, hs, &py, mx+8, my+8, 0, encLum, dcY)
 				cy = my / 2
 			}
-			dcCb = e.block(&bw, &pcb, mx/2, cy, 1, encChrom, dcCb)
-			dcCr = e.block(&bw, &pcr, mx/2, cy, 1, encChrom, dcCr)
+			hs, dcCb = e.block(bw.buf, hs, &pcb, mx/2, cy, 1, encChrom, dcCb)
+			hs, dcCr = e.block(bw.buf, hs, &pcr, mx/2, cy, 1, encChrom, dcCr)
 		}
 	}
 	e.sink = touch
+	bw.pos = hs.pos
+	bw.reserve(16)
+	bw.end(hs)
 	bw.reserve(16)
 	bw.pad()
 	return bw.buf[:bw.pos]
 }
 
-// block transforms, quantises and entropy-codes the 8x8 block at (x, y) of p and
-// returns its quantised DC for the next block's prediction (ITU T.81 §F.1.2).
-func (e *Encoder) block(bw *bitWriter, p *plane, x, y int, qi int, ht *encTables, prevDC int32) int32 {
+// block transforms, quantises and entropy-codes the 8x8 block at (x, y) of p into
+// buf and returns the coder's state and the block's quantised DC for the next
+// block's prediction (ITU T.81 §F.1.2).
+func (e *Encoder) block(buf []byte, hs bitState, p *plane, x, y int, qi int, ht *encTables, prevDC int32) (bitState, int32) {
 	// The mask of non-zero AC coefficients lets the coder jump from one to the next.
 	var nz uint64
 	zz := &e.zz
@@ -183,36 +189,78 @@ func (e *Encoder) block(bw *bitWriter, p *plane, x, y int, qi int, ht *encTables
 		e.loadEdge(p, x, y)
 		nz = fdctQuant(zz, &e.blk, e.edge[:], 8, &e.quant[qi])
 	}
-	dc := zz.at(0)
-
-	bw.code(zz, nz&^1, dc-prevDC, ht)
-	return dc
+	dc := int32(zz[0])
+	out := (*[blockWindow]byte)(buf[hs.pos : hs.pos+blockWindow])
+	hs.pos += codeBlock(out, &hs, (*[blockSize]int16)(zz), &coefOf, nz&^1, dc-prevDC, ht)
+	return hs, dc
 }
 
-// code appends the Huffman codes of one quantised block (ITU T.81 §F.1.2): the DC
-// difference, then each run of zeros and non-zero AC coefficient found through the
-// mask nz, then EOB unless the last coefficient is non-zero. Each code and the bits
-// of its value go out in one step: size category codes plus value bits are at most
-// 16+11 bits. Shift counts are masked so the compiler drops its >= 64 checks.
-func (w *bitWriter) code(zz *coefs, nz uint64, diff int32, ht *encTables) {
-	acc, n, pos, buf := w.acc, w.n, w.pos, w.buf
+// bitState is the coder's accumulator while it codes a run of blocks, kept as
+// libjpeg-turbo's jchuff.c keeps it: the pending bits are the low 64-free bits of
+// acc (the bits above them are stale and get shifted out), so a code goes in with
+// one shift and one OR. A code that does not fit fills acc to 64 bits, which go
+// out as 8 bytes at once, byte by byte with stuffing only when one of them is 0xFF
+// (one SWAR test per 8 bytes). Between runs of blocks the bitWriter holds the
+// bits in its own form (see begin and end), which the re-tiler also writes.
+type bitState struct {
+	acc  uint64
+	free int // bits of acc not pending, 0..64
+	pos  int // write position in the bitWriter's buf
+}
 
-	// DC difference: its size category's code, then the value's low bits
-	// (negative values as value-1, §F.1.2.1).
-	m := diff >> 31
-	mag := magnitude[uint32((diff^m)-m)&2047]
-	hc := ht.dc[mag&15]
-	n += uint(hc >> huffCodeBits)
-	acc |= uint64(uint32(hc&(1<<huffCodeBits-1))|uint32(diff+m)&uint32(mag>>4)) << ((64 - n) & 63)
-	if n >= 32 {
-		if v := uint32(acc >> 32); !hasFF(v) {
-			binary.BigEndian.PutUint32(buf[pos:], v)
-			pos += 4
-		} else {
-			pos = putStuffed(buf, pos, v)
-		}
-		acc <<= 32
-		n -= 32
+// begin returns w's pending bits as a bitState.
+func (w *bitWriter) begin() bitState {
+	s := bitState{free: 64 - int(w.n), pos: w.pos}
+	if w.n > 0 {
+		s.acc = w.acc >> (64 - w.n)
+	}
+	return s
+}
+
+// end writes the whole bytes of s's pending bits at s.pos (w.buf must have room
+// for 16 bytes there) and keeps the rest, fewer than 8 bits, in w.
+func (w *bitWriter) end(s bitState) {
+	w.pos, w.acc, w.n = s.pos, 0, uint(64-s.free)
+	if w.n > 0 {
+		w.acc = s.acc << uint(s.free)
+	}
+	for w.n >= 8 {
+		w.byte(byte(w.acc >> 56))
+		w.acc <<= 8
+		w.n -= 8
+	}
+}
+
+// code appends the Huffman codes of one quantised block (ITU T.81 §F.1.2) to
+// buf at s.pos, which must have blockWindow bytes of room: the DC difference diff,
+// then each run of zeros and non-zero AC coefficient, then EOB unless the last
+// coefficient is non-zero. vals[order[k]] is the coefficient of zigzag index k and
+// nz the zigzag mask of the non-zero AC ones, through which the coder jumps from
+// one to the next (bits.TrailingZeros64). Each code goes out with its value's bits
+// in one step: size category codes plus value bits are at most 16+11 bits.
+// codeBlock (kernels_*.go) runs it, or its assembly version.
+func (s bitState) code(buf []byte, vals *[blockSize]int16, order *[blockSize]uint8, nz uint64, diff int32, ht *encTables) bitState {
+	out := (*[blockWindow]byte)(buf[s.pos : s.pos+blockWindow])
+	j := codeBlock(out, &s, vals, order, nz, diff, ht)
+	s.pos += j
+	return s
+}
+
+// codeBlockGeneric is code's work on the window out: it takes and updates s's
+// acc and free and returns the bytes it wrote. It is the reference for the
+// assembly versions (kernels_*.s).
+func codeBlockGeneric(out *[blockWindow]byte, s *bitState, vals *[blockSize]int16, order *[blockSize]uint8, nz uint64, diff int32, ht *encTables) int {
+	acc, free, j := s.acc, s.free, 0
+
+	// DC difference: its size category's code, then the value bits (§F.1.2.1).
+	// Every code below is put by hand: the compiler does not inline put.
+	vb := valueBits[uint32(diff)&valueMask]
+	hc := ht.dc[vb&15]
+	l, b := int(hc>>huffCodeBits), uint64(uint32(hc&huffCodeMask)|uint32(vb>>4))
+	if free -= l; free >= 0 {
+		acc = acc<<(l&63) | b
+	} else {
+		acc, free, j = flush(out, acc, free, j, b, l)
 	}
 
 	last := 0
@@ -221,46 +269,107 @@ func (w *bitWriter) code(zz *coefs, nz uint64, diff int32, ht *encTables) {
 		nz &= nz - 1
 		run := k - last - 1
 		last = k
-		for run >= 16 {
-			hc := ht.ac[0xf0] // ZRL: sixteen zeros
-			n += uint(hc >> huffCodeBits)
-			acc |= uint64(hc&(1<<huffCodeBits-1)) << ((64 - n) & 63)
-			if n >= 32 {
-				pos = putStuffed(buf, pos, uint32(acc>>32))
-				acc <<= 32
-				n -= 32
-			}
-			run -= 16
+		if run >= 16 {
+			acc, free, j = putZRL(out, acc, free, j, run, ht)
+			run &= 15
 		}
-		v := zz.at(coefOf[k&63])
-		m := v >> 31
-		mag := magnitude[uint32((v^m)-m)&2047]
-		hc := ht.ac[(run<<4|int(mag&15))&255]
-		n += uint(hc >> huffCodeBits)
-		acc |= uint64(uint32(hc&(1<<huffCodeBits-1))|uint32(v+m)&uint32(mag>>4)) << ((64 - n) & 63)
-		if n >= 32 {
-			if v := uint32(acc >> 32); !hasFF(v) {
-				binary.BigEndian.PutUint32(buf[pos:], v)
-				pos += 4
-			} else {
-				pos = putStuffed(buf, pos, v)
-			}
-			acc <<= 32
-			n -= 32
+		vb := valueBits[uint32(vals[order[k&63]&63])&valueMask]
+		hc := ht.ac[(run<<4|int(vb&15))&255]
+		l, b := int(hc>>huffCodeBits), uint64(uint32(hc&huffCodeMask)|uint32(vb>>4))
+		if free -= l; free >= 0 {
+			acc = acc<<(l&63) | b
+			continue
 		}
+		// flush, by hand: a call here would make the compiler keep the loop's
+		// state on the stack.
+		full := acc<<((l+free)&63) | b>>(-free&63)
+		binary.BigEndian.PutUint64(out[j&windowMask:], full)
+		if hasFF64(full) {
+			j = putBytes(out, j, full)
+		} else {
+			j += 8
+		}
+		acc, free = b, free+64
 	}
 	if last != blockSize-1 {
 		hc := ht.ac[0x00] // EOB
-		n += uint(hc >> huffCodeBits)
-		acc |= uint64(hc&(1<<huffCodeBits-1)) << ((64 - n) & 63)
-		if n >= 32 {
-			pos = putStuffed(buf, pos, uint32(acc>>32))
-			acc <<= 32
-			n -= 32
+		l, b := int(hc>>huffCodeBits), uint64(hc&huffCodeMask)
+		if free -= l; free >= 0 {
+			acc = acc<<(l&63) | b
+		} else {
+			acc, free, j = flush(out, acc, free, j, b, l)
 		}
 	}
-	w.acc, w.n, w.pos = acc, n, pos
+	s.acc, s.free = acc, free
+	return j
 }
+
+// putZRL puts the ZRL codes (sixteen zeros each) of a run of 16 or more zeros:
+// rare, so out of line.
+//
+//go:noinline
+func putZRL(out *[blockWindow]byte, acc uint64, free, j int, run int, ht *encTables) (uint64, int, int) {
+	hc := ht.ac[0xf0]
+	for ; run >= 16; run -= 16 {
+		acc, free, j = put(out, acc, free, j, uint64(hc&huffCodeMask), int(hc>>huffCodeBits))
+	}
+	return acc, free, j
+}
+
+// put appends the l low bits of b (l <= 27) to the accumulator acc, which has free
+// bits of room, writing it out at out[j:] when it fills (flush).
+func put(out *[blockWindow]byte, acc uint64, free, j int, b uint64, l int) (uint64, int, int) {
+	if free -= l; free >= 0 {
+		return acc<<(l&63) | b, free, j
+	}
+	return flush(out, acc, free, j, b, l)
+}
+
+// flush is put's other half, once per 64 bits: the first l+free bits of b fill
+// acc, whose 8 bytes go to out[j:], and the other -free stay pending.
+func flush(out *[blockWindow]byte, acc uint64, free, j int, b uint64, l int) (uint64, int, int) {
+	full := acc<<((l+free)&63) | b>>(-free&63)
+	binary.BigEndian.PutUint64(out[j&windowMask:], full)
+	if hasFF64(full) {
+		j = putBytes(out, j, full)
+	} else {
+		j += 8
+	}
+	return b, free + 64, j
+}
+
+// maxBlockBytes bounds the bytes one block adds to a scan with any complete
+// Huffman tables: a DC code (16 + 11 bits) and 63 AC codes (16 + 10 bits), every
+// byte stuffed, plus the 8 bytes still pending.
+const maxBlockBytes = (27+63*26+7)/8*2 + 8
+
+// blockWindow is the room the coder takes at the write position for one block:
+// each flush stores 8 bytes at an index below maxBlockBytes. Indices into it are
+// masked with windowMask, which keeps them and the 8 bytes after them inside it
+// without bounds checks; the mask never changes an index the coder reaches.
+const (
+	windowMask  = 1<<9 - 1
+	blockWindow = windowMask + 1 + 8
+)
+
+// valueBits[v & valueMask] is, for -2047 <= v <= 2047, v's size category (ITU
+// T.81 Table F.1) in the low 4 bits and above them the bits that code it
+// (§F.1.2.1: v itself, or v-1 for negative v, in that many bits): one load
+// instead of an absolute value, a bit length and a mask.
+var valueBits = func() (t [valueMask + 1]uint16) {
+	for i := range t {
+		v := int32(i<<20) >> 20 // i as a 12-bit two's complement number
+		m := v >> 31
+		size := bits.Len32(uint32((v ^ m) - m))
+		t[i] = uint16(int(v+m)&(1<<size-1)<<4 | size)
+	}
+	return t
+}()
+
+const (
+	valueMask    = 1<<12 - 1
+	huffCodeMask = 1<<huffCodeBits - 1
+)
 
 // touchAhead reads one byte of every row of the MCU row at Y column x (and the
 // matching chroma) so that those cache lines are on their way by the time the DCT
@@ -343,6 +452,12 @@ func hasFF(w uint32) bool {
 	return (x-0x01010101)&^x&0x80808080 != 0
 }
 
+// hasFF64 is hasFF for eight bytes.
+func hasFF64(w uint64) bool {
+	x := ^w
+	return (x-0x0101010101010101)&^x&0x8080808080808080 != 0
+}
+
 // putStuffed writes w's four bytes at buf[pos:] with a 0x00 after each 0xFF. It
 // is the rare path, kept out of line so the coder's loop stays small.
 //
@@ -358,4 +473,21 @@ func putStuffed(buf []byte, pos int, w uint32) int {
 		}
 	}
 	return pos
+}
+
+// putBytes writes the 8 bytes of full at out[j:] with a 0x00 after each 0xFF
+// (§B.1.1.5) and returns the index after them: flush's rare path.
+//
+//go:noinline
+func putBytes(out *[blockWindow]byte, j int, full uint64) int {
+	for sh := 56; sh >= 0; sh -= 8 {
+		b := byte(full >> sh)
+		out[j&windowMask] = b
+		j++
+		if b == 0xff {
+			out[j&windowMask] = 0
+			j++
+		}
+	}
+	return j
 }

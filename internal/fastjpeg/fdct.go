@@ -36,12 +36,13 @@ var zigOf = func() (z [blockSize]uint8) {
 func transpose(n uint8) uint8 { return n&7<<3 | n>>3 }
 
 // coefs holds a block's quantised coefficients column by column (see transpose),
-// four int16 to a word (position p in bits 16*(p%4) of word p/4), so that the
-// DCT's last pass can pack and test a whole column for zeros at once.
-type coefs [blockSize / 4]uint64
+// so that the DCT's last pass produces whole columns. The SIMD kernels store
+// them as the little-endian int16s this array is on amd64 and arm64; the
+// entropy coder loads each one directly.
+type coefs [blockSize]int16
 
 // at returns the coefficient at position p.
-func (c *coefs) at(p uint8) int32 { return int32(int16(c[(p>>2)&15] >> ((p & 3) * 16))) }
+func (c *coefs) at(p uint8) int32 { return int32(c[p&63]) }
 
 // coefOf maps a zig-zag index to its position in coefs.
 var coefOf = func() (t [blockSize]uint8) {
@@ -170,8 +171,10 @@ func fdctQuantGeneric(out *coefs, tmp *[blockSize]int32, src []byte, stride int,
 
 		w0 := quant(o0, r[0]) | quant(o1, r[1])<<16 | quant(o2, r[2])<<32 | quant(o3, r[3])<<48
 		w1 := quant(o4, r[4]) | quant(o5, r[5])<<16 | quant(o6, r[6])<<32 | quant(o7, r[7])<<48
-		out[2*u] = w0
-		out[2*u+1] = w1
+		c := (*[8]int16)(out[u*8:])
+		for i := range 4 {
+			c[i], c[4+i] = int16(w0>>(16*i)), int16(w1>>(16*i))
+		}
 		pos |= (nonZero4(w0) | nonZero4(w1)<<4) << (8 * u)
 	}
 	return zigOfPos(pos)

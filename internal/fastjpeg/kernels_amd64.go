@@ -19,7 +19,7 @@ var useSIMD = simdAvailable
 func fdctQuant(out *coefs, tmp *[blockSize]int32, src []byte, stride int, rq *encQuant) uint64 {
 	if useSIMD {
 		_ = src[7*stride+7] // the kernel reads 8 rows of 8 bytes
-		return zigOfPos(fdctQuantAVX2(out, tmp, &src[0], stride, rq))
+		return fdctQuantAVX2(out, tmp, &src[0], stride, rq)
 	}
 	return fdctQuantGeneric(out, tmp, src, stride, rq)
 }
@@ -35,7 +35,7 @@ func idct(blk *[blockSize]int32, dst []byte, stride int) {
 }
 
 // fdctQuantAVX2 is fdctQuantGeneric on the 8 rows of 8 bytes at src, stride bytes
-// apart, except that it returns the non-zero mask by position (see zigOfPos).
+// apart.
 //
 //go:noescape
 func fdctQuantAVX2(out *coefs, tmp *[blockSize]int32, src *byte, stride int, rq *encQuant) uint64
@@ -45,3 +45,18 @@ func fdctQuantAVX2(out *coefs, tmp *[blockSize]int32, src *byte, stride int, rq 
 //
 //go:noescape
 func idctAVX2(blk *[blockSize]int32, dst *byte, stride int)
+
+// codeBlock is codeBlockGeneric, in assembly where the AVX2 kernels run (the
+// coder itself needs only baseline x86-64 instructions; the switch is shared so
+// that tests run both on one machine).
+func codeBlock(out *[blockWindow]byte, s *bitState, vals *[blockSize]int16, order *[blockSize]uint8, nz uint64, diff int32, ht *encTables) int {
+	if useSIMD {
+		return codeBlockAMD64(&out[0], s, vals, order, nz, diff, ht)
+	}
+	return codeBlockGeneric(out, s, vals, order, nz, diff, ht)
+}
+
+// codeBlockAMD64 is codeBlockGeneric writing at out, which has blockWindow bytes.
+//
+//go:noescape
+func codeBlockAMD64(out *byte, s *bitState, vals *[blockSize]int16, order *[blockSize]uint8, nz uint64, diff int32, ht *encTables) int

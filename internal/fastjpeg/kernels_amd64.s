@@ -227,6 +227,44 @@ GLOBL bytet<>(SB), RODATA|NOPTR, $32
 	VPSHUFB   Y6, a, a \
 	VPERMD    a, Y5, a
 
+// zzshuf are the VPSHUFB indices that take the zigzag order's bytes 0-31
+// (first 128 bytes) and 32-63 from the four 16-byte quarters of a by-position
+// byte array, one 32-byte index vector per quarter: 0x80 (zero) where a byte
+// comes from another quarter.
+DATA zzshuf<>+0(SB)/8, $0x8080800902010800
+DATA zzshuf<>+8(SB)/8, $0x808080800b04030a
+DATA zzshuf<>+16(SB)/8, $0x800d06050c808080
+DATA zzshuf<>+24(SB)/8, $0x8080808080808080
+DATA zzshuf<>+32(SB)/8, $0x0108008080808080
+DATA zzshuf<>+40(SB)/8, $0x8080090280808080
+DATA zzshuf<>+48(SB)/8, $0x0480808080030a80
+DATA zzshuf<>+56(SB)/8, $0x808080808080800b
+DATA zzshuf<>+64(SB)/8, $0x8080808080808080
+DATA zzshuf<>+72(SB)/8, $0x0800808080808080
+DATA zzshuf<>+80(SB)/8, $0x8080808080808001
+DATA zzshuf<>+88(SB)/8, $0x030a808080090280
+DATA zzshuf<>+96(SB)/8, $0x8080808080808080
+DATA zzshuf<>+104(SB)/8, $0x8080808080808080
+DATA zzshuf<>+112(SB)/8, $0x8080808080808080
+DATA zzshuf<>+120(SB)/8, $0x8080010800808080
+DATA zzshuf<>+128(SB)/8, $0x8080800f070e8080
+DATA zzshuf<>+136(SB)/8, $0x8080808080808080
+DATA zzshuf<>+144(SB)/8, $0x8080808080808080
+DATA zzshuf<>+152(SB)/8, $0x8080808080808080
+DATA zzshuf<>+160(SB)/8, $0x800d06808080050c
+DATA zzshuf<>+168(SB)/8, $0x0e80808080808080
+DATA zzshuf<>+176(SB)/8, $0x8080808080800f07
+DATA zzshuf<>+184(SB)/8, $0x8080808080808080
+DATA zzshuf<>+192(SB)/8, $0x0480808080808080
+DATA zzshuf<>+200(SB)/8, $0x80050c808080800b
+DATA zzshuf<>+208(SB)/8, $0x808080800d068080
+DATA zzshuf<>+216(SB)/8, $0x80808080800f070e
+DATA zzshuf<>+224(SB)/8, $0x8080808080808080
+DATA zzshuf<>+232(SB)/8, $0x808080030a090280
+DATA zzshuf<>+240(SB)/8, $0x050c0b0480808080
+DATA zzshuf<>+248(SB)/8, $0x0f070e0d06808080
+GLOBL zzshuf<>(SB), RODATA|NOPTR, $256
+
 // func fdctQuantAVX2(out *coefs, tmp *[blockSize]int32, src *byte, stride int, rq *encQuant) uint64
 TEXT ·fdctQuantAVX2(SB), NOSPLIT, $0-48
 	MOVQ out+0(FP), AX
@@ -328,7 +366,11 @@ TEXT ·fdctQuantAVX2(SB), NOSPLIT, $0-48
 	VMOVDQU Y12, 64(AX)
 	VMOVDQU Y14, 96(AX)
 
-	// Mask of the zero coefficients by position, inverted.
+	// Mask of the zero coefficients, inverted, in zigzag order: one byte per
+	// coefficient by position (Y8 positions 0-31, Y12 32-63), each 16-byte
+	// quarter copied to both lanes of Y0..Y3, shuffled into zigzag order where
+	// zzshuf takes bytes from that quarter, the four ORed, and the bytes' top
+	// bits gathered.
 	VPXOR      Y0, Y0, Y0
 	VPCMPEQW   Y0, Y8, Y8
 	VPCMPEQW   Y0, Y10, Y10
@@ -338,8 +380,26 @@ TEXT ·fdctQuantAVX2(SB), NOSPLIT, $0-48
 	VPACKSSWB  Y14, Y12, Y12
 	VPERMQ     $0xd8, Y8, Y8
 	VPERMQ     $0xd8, Y12, Y12
-	VPMOVMSKB  Y8, R9
-	VPMOVMSKB  Y12, R10
+	VPERM2I128 $0x00, Y8, Y8, Y0
+	VPERM2I128 $0x11, Y8, Y8, Y1
+	VPERM2I128 $0x00, Y12, Y12, Y2
+	VPERM2I128 $0x11, Y12, Y12, Y3
+	VPSHUFB    zzshuf<>+0(SB), Y0, Y4
+	VPSHUFB    zzshuf<>+32(SB), Y1, Y5
+	VPSHUFB    zzshuf<>+64(SB), Y2, Y6
+	VPSHUFB    zzshuf<>+96(SB), Y3, Y7
+	VPOR       Y5, Y4, Y4
+	VPOR       Y7, Y6, Y6
+	VPOR       Y6, Y4, Y4
+	VPSHUFB    zzshuf<>+128(SB), Y0, Y0
+	VPSHUFB    zzshuf<>+160(SB), Y1, Y1
+	VPSHUFB    zzshuf<>+192(SB), Y2, Y2
+	VPSHUFB    zzshuf<>+224(SB), Y3, Y3
+	VPOR       Y1, Y0, Y0
+	VPOR       Y3, Y2, Y2
+	VPOR       Y2, Y0, Y0
+	VPMOVMSKB  Y4, R9
+	VPMOVMSKB  Y0, R10
 	SHLQ       $32, R10
 	ORQ        R10, R9
 	NOTQ       R9
@@ -436,4 +496,148 @@ TEXT ·idctAVX2(SB), NOSPLIT, $0-24
 	VMOVQ   X7, (DX)(CX*2)
 	VPEXTRQ $1, X7, (DX)(R8*1)
 	VZEROUPPER
+	RET
+
+// func codeBlockAMD64(out *byte, s *bitState, vals *[64]int16, order *[64]uint8, nz uint64, diff int32, ht *encTables) int
+//
+// codeBlockGeneric (encode.go) with the same accumulator, tables and output, in
+// registers the compiler could not keep: AX acc, BX free, R8 the write pointer,
+// SI vals, R9 order, R10 the mask of the coefficients not coded yet, DI the
+// zigzag index of the last one coded, R12 ht, R13 valueBits. Each code reaches
+// emit with its bits in DX and its length in CX. Baseline x86-64 only.
+TEXT ·codeBlockAMD64(SB), NOSPLIT, $0-64
+	MOVQ out+0(FP), R8
+	MOVQ s+8(FP), R11
+	MOVQ 0(R11), AX
+	MOVQ 8(R11), BX
+	MOVQ vals+16(FP), SI
+	MOVQ order+24(FP), R9
+	MOVQ nz+32(FP), R10
+	MOVQ ht+48(FP), R12
+	LEAQ ·valueBits(SB), R13
+	XORL DI, DI
+
+	// DC difference: the code of its size category, then its value bits.
+	MOVL diff+40(FP), DX
+	ANDL $0xfff, DX
+	MOVWLZX (R13)(DX*2), DX
+	MOVL DX, CX
+	ANDL $15, CX
+	MOVL (R12)(CX*4), CX
+	SHRL $4, DX
+	MOVL CX, R11
+	ANDL $0x3ffffff, R11
+	ORL  R11, DX
+	SHRL $26, CX
+	JMP  emit
+
+loop:
+	TESTQ R10, R10
+	JEQ   eob
+	XORL  CX, CX  // BSF leaves its destination alone for 0: without this, each
+	BSFQ  R10, CX // coefficient would wait for the last one's table loads
+	MOVQ  CX, R11
+	SUBQ  DI, R11
+	SUBQ  $1, R11 // the run of zeros before coefficient CX
+	CMPQ  R11, $16
+	JAE   zrl
+	MOVQ  CX, DI
+	LEAQ  -1(R10), DX
+	ANDQ  DX, R10
+	MOVBLZX (R9)(CX*1), DX
+	MOVWLSX (SI)(DX*2), DX
+	ANDL  $0xfff, DX
+	MOVWLZX (R13)(DX*2), DX // valueBits: value bits above, size below
+	MOVL  DX, CX
+	ANDL  $15, CX
+	SHLL  $4, R11
+	ORL   R11, CX
+	MOVL  64(R12)(CX*4), CX // ht.ac[run<<4 | size]
+	SHRL  $4, DX
+	MOVL  CX, R11
+	ANDL  $0x3ffffff, R11
+	ORL   R11, DX
+	SHRL  $26, CX
+
+emit:
+	SUBQ CX, BX
+	JLT  flush
+	SHLQ CX, AX
+	ORQ  DX, AX
+	JMP  loop
+
+flush:
+	// The first l+free bits of the code fill acc, whose 8 bytes go out; the
+	// other -free bits stay.
+	LEAQ (CX)(BX*1), CX
+	SHLQ CX, AX
+	MOVQ BX, CX
+	NEGQ CX
+	MOVQ DX, R11
+	SHRQ CX, R11
+	ORQ  R11, AX
+	MOVQ AX, R11
+	BSWAPQ R11
+	MOVQ R11, (R8)
+	// Any 0xFF byte? (^w - 0x01..01) & w & 0x80..80 (the zero-byte test on ^w).
+	MOVQ AX, R11
+	NOTQ R11
+	MOVQ $0x0101010101010101, CX
+	SUBQ CX, R11
+	ANDQ AX, R11
+	MOVQ $0x8080808080808080, CX
+	TESTQ CX, R11
+	JNE  stuff
+	ADDQ $8, R8
+
+flushed:
+	MOVQ DX, AX
+	ADDQ $64, BX
+	JMP  loop
+
+stuff:
+	// The 8 bytes again, one at a time, a 0x00 after each 0xFF (T.81 B.1.1.5).
+	MOVQ $8, CX
+
+stuffbyte:
+	ROLQ $8, AX
+	MOVB AX, (R8)
+	INCQ R8
+	CMPB AX, $0xff
+	JNE  stuffnext
+	MOVB $0, (R8)
+	INCQ R8
+
+stuffnext:
+	DECQ CX
+	JNE  stuffbyte
+	JMP  flushed
+
+zrl:
+	// Sixteen zeros: ZRL, then look at the same coefficient again.
+	ADDQ $16, DI
+	MOVL 1024(R12), CX // ht.ac[0xf0]
+	MOVL CX, DX
+	ANDL $0x3ffffff, DX
+	SHRL $26, CX
+	JMP  emit
+
+eob:
+	// EOB unless the last coefficient coded was the block's last; coding it
+	// moves DI there, so the second visit ends.
+	CMPQ DI, $63
+	JEQ  done
+	MOVQ $63, DI
+	MOVL 64(R12), CX // ht.ac[0x00]
+	MOVL CX, DX
+	ANDL $0x3ffffff, DX
+	SHRL $26, CX
+	JMP  emit
+
+done:
+	MOVQ s+8(FP), R11
+	MOVQ AX, 0(R11)
+	MOVQ BX, 8(R11)
+	SUBQ out+0(FP), R8
+	MOVQ R8, ret+56(FP)
 	RET

@@ -46,3 +46,8 @@ func fdctQuantNEON(out *coefs, tmp *[blockSize]int32, src *byte, stride int, rq 
 //
 //go:noescape
 func idctNEON(blk *[blockSize]int32, dst *byte, stride int)
+
+// codeBlock is codeBlockGeneric: arm64 has no assembly coder yet.
+func codeBlock(out *[blockWindow]byte, s *bitState, vals *[blockSize]int16, order *[blockSize]uint8, nz uint64, diff int32, ht *encTables) int {
+	return codeBlockGeneric(out, s, vals, order, nz, diff, ht)
+}

@@ -18,3 +18,7 @@ func fdctQuant(out *coefs, tmp *[blockSize]int32, src []byte, stride int, rq *en
 }
 
 func idct(blk *[blockSize]int32, dst []byte, stride int) { idctGeneric(blk, dst, stride) }
+
+func codeBlock(out *[blockWindow]byte, s *bitState, vals *[blockSize]int16, order *[blockSize]uint8, nz uint64, diff int32, ht *encTables) int {
+	return codeBlockGeneric(out, s, vals, order, nz, diff, ht)
+}

@@ -1,16 +1,13 @@
 package fastjpeg
 
 import (
-	"encoding/binary"
 	"fmt"
 	"image"
-	"math/bits"
 )
 
-// maxTileMCUBytes bounds the bytes one MCU adds to a tile scan with any complete
-// Huffman tables: six blocks of a DC code (16 + 11 bits) and 63 AC codes (16 +
-// 10 bits), every byte stuffed, plus the coder's 4-byte writes.
-const maxTileMCUBytes = 6*(27+63*26)/8*2 + 16
+// maxTileMCUBytes is maxMCUBytes for a tile coded with any complete Huffman
+// tables: maxBlockBytes already allows for the longest codes.
+const maxTileMCUBytes = maxMCUBytes
 
 // checkTile validates a tile rectangle against f: whole MCUs from the top-left
 // corner, ending on the MCU grid or at the frame's edge.
@@ -56,18 +53,29 @@ func (f *CoefFrame) AppendTile(dst []byte, r image.Rectangle, ts *TableSet) ([]b
 	lum, chrom := ts.enc[0], ts.enc[1]
 
 	bw := bitWriter{buf: dst[:cap(dst)], pos: len(dst)}
+	hs := bw.begin()
 	var predY, predCb, predCr int32
+	code := func(b int, pred int32, ht *encTables) int32 {
+		zz := f.block64(b)
+		dc := int32(zz[0])
+		hs = hs.code(bw.buf, zz, &zigzagOrder, f.nz[b]&^1, dc-pred, ht)
+		return dc
+	}
 	for my := y0; my < y1; my++ {
 		for mx := x0; mx < x1; mx++ {
+			bw.pos = hs.pos
 			bw.reserve(maxTileMCUBytes)
 			b := (my*f.stride + mx) * f.bpm
 			for i := 0; i < nY; i++ {
-				predY = bw.codeZZ(f.block64(b+i), f.nz[b+i], predY, lum)
+				predY = code(b+i, predY, lum)
 			}
-			predCb = bw.codeZZ(f.block64(b+nY), f.nz[b+nY], predCb, chrom)
-			predCr = bw.codeZZ(f.block64(b+nY+1), f.nz[b+nY+1], predCr, chrom)
+			predCb = code(b+nY, predCb, chrom)
+			predCr = code(b+nY+1, predCr, chrom)
 		}
 	}
+	bw.pos = hs.pos
+	bw.reserve(16)
+	bw.end(hs)
 	bw.reserve(16)
 	bw.pad()
 	return bw.buf[:bw.pos], nil
@@ -78,74 +86,11 @@ func (f *CoefFrame) block64(b int) *[blockSize]int16 {
 	return (*[blockSize]int16)(f.coef[b*blockSize : (b+1)*blockSize])
 }
 
-// codeZZ appends one block's Huffman codes (§F.1.2) from its zigzag-ordered
-// coefficients and the mask of its non-zero AC ones, as code does for the
-// encoder's own blocks, and returns its DC for the next prediction.
-func (w *bitWriter) codeZZ(zz *[blockSize]int16, nz uint64, prevDC int32, ht *encTables) int32 {
-	acc, n, pos, buf := w.acc, w.n, w.pos, w.buf
-	dc := int32(zz[0])
-	diff := dc - prevDC
-	m := diff >> 31
-	mag := magnitude[uint32((diff^m)-m)&2047]
-	hc := ht.dc[mag&15]
-	n += uint(hc >> huffCodeBits)
-	acc |= uint64(uint32(hc&(1<<huffCodeBits-1))|uint32(diff+m)&uint32(mag>>4)) << ((64 - n) & 63)
-	if n >= 32 {
-		if v := uint32(acc >> 32); !hasFF(v) {
-			binary.BigEndian.PutUint32(buf[pos:], v)
-			pos += 4
-		} else {
-			pos = putStuffed(buf, pos, v)
-		}
-		acc <<= 32
-		n -= 32
+// zigzagOrder is the identity: the order code takes for coefficients that are
+// already in zigzag order.
+var zigzagOrder = func() (t [blockSize]uint8) {
+	for k := range t {
+		t[k] = uint8(k)
 	}
-
-	nz &^= 1
-	last := 0
-	for nz != 0 {
-		k := bits.TrailingZeros64(nz)
-		nz &= nz - 1
-		run := k - last - 1
-		last = k
-		for run >= 16 {
-			hc := ht.ac[0xf0] // ZRL: sixteen zeros
-			n += uint(hc >> huffCodeBits)
-			acc |= uint64(hc&(1<<huffCodeBits-1)) << ((64 - n) & 63)
-			if n >= 32 {
-				pos = putStuffed(buf, pos, uint32(acc>>32))
-				acc <<= 32
-				n -= 32
-			}
-			run -= 16
-		}
-		v := int32(zz[k&63])
-		m := v >> 31
-		mag := magnitude[uint32((v^m)-m)&2047]
-		hc := ht.ac[(run<<4|int(mag&15))&255]
-		n += uint(hc >> huffCodeBits)
-		acc |= uint64(uint32(hc&(1<<huffCodeBits-1))|uint32(v+m)&uint32(mag>>4)) << ((64 - n) & 63)
-		if n >= 32 {
-			if v := uint32(acc >> 32); !hasFF(v) {
-				binary.BigEndian.PutUint32(buf[pos:], v)
-				pos += 4
-			} else {
-				pos = putStuffed(buf, pos, v)
-			}
-			acc <<= 32
-			n -= 32
-		}
-	}
-	if last != blockSize-1 {
-		hc := ht.ac[0x00] // EOB
-		n += uint(hc >> huffCodeBits)
-		acc |= uint64(hc&(1<<huffCodeBits-1)) << ((64 - n) & 63)
-		if n >= 32 {
-			pos = putStuffed(buf, pos, uint32(acc>>32))
-			acc <<= 32
-			n -= 32
-		}
-	}
-	w.acc, w.n, w.pos = acc, n, pos
-	return dc
-}
+	return t
+}()
