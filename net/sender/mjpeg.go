@@ -82,12 +82,12 @@ type retiler struct {
 	huffFor    [3]fastjpeg.QuantTable
 	haveHuff   bool
 	huffCounts fastjpeg.SymbolCounts
-	huffRatio  float64 // tile bytes per byte of the camera's JPEG the tables promised on their frame
-	huffAge    int     // frames coded with them
-	sets     []*streamSet // newest last
-	nextID   uint8
-	set      *streamSet // the frame's
-	lastSet  *streamSet // the previous frame's
+	huffRatio  float64      // tile bytes per byte of the camera's JPEG the tables promised on their frame
+	huffAge    int          // frames coded with them
+	sets       []*streamSet // newest last
+	nextID     uint8
+	set        *streamSet // the frame's
+	lastSet    *streamSet // the previous frame's
 
 	// The split path (split.go): the frame's payloads cut at its restart
 	// markers when cut is set, and what was sent of each tile by it.
