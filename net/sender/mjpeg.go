@@ -178,7 +178,7 @@ func (r *retiler) prepare(data []byte, tw, th, q, qMax int, now time.Time) error
 		// an encode. A jump is worth the encode: the encoders code the frame
 		// again from its coefficients with the rebuilt tables.
 		if r.coded {
-			drift := r.huffDrift(len(data))
+			drift := r.drift(len(data))
 			rebuild = drift > huffJump || drift > huffDrift && r.huffAge >= huffEvery
 			r.coded = drift <= huffJump
 		}
@@ -221,12 +221,12 @@ func (r *retiler) prepare(data []byte, tw, th, q, qMax int, now time.Time) error
 	return nil
 }
 
-// huffDrift is how much larger the frame just coded (Transcode's tiles, of a
+// drift is how much larger the frame just coded (Transcode's tiles, of a
 // camera JPEG of n bytes) came out than the stream's Huffman tables promised on
 // the frame they were built from, per byte of the camera's: 0.1 is 10% larger.
 // The camera's own bytes are the yardstick because they follow the picture's
 // detail whatever tables the camera uses.
-func (r *retiler) huffDrift(n int) float64 {
+func (r *retiler) drift(n int) float64 {
 	r.huffAge++
 	if n <= 0 || r.huffRatio <= 0 {
 		return 0
