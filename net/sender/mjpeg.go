@@ -77,7 +77,7 @@ type retiler struct {
 	// The stream's Huffman tables: optimal (T.81 Annex K.2) for the symbols
 	// counted in huffCounts (the frame they were built from, with half the weight
 	// of the counts before it), complete, so every later frame of the camera's
-	// quantisation tables huffFor codes with them until one drifts (needHuff).
+	// quantisation tables huffFor codes with them until one drifts (drift).
 	huff       [4]fastjpeg.HuffTable
 	huffFor    [3]fastjpeg.QuantTable
 	haveHuff   bool
