@@ -183,7 +183,7 @@ func (r *retiler) prepare(data []byte, tw, th, q, qMax int, now time.Time) error
 			r.coded = drift <= huffJump
 		}
 	}
-	if !r.coded || rebuild {
+	if !r.coded {
 		if err := r.coef.Decode(data); err != nil {
 			return err
 		}
@@ -196,7 +196,7 @@ func (r *retiler) prepare(data []byte, tw, th, q, qMax int, now time.Time) error
 	}
 	r.grid, r.sub = g, sub
 	if fresh := !rebuild && !r.coded && (!r.haveHuff || r.coef.Quant() != r.huffFor); fresh || rebuild {
-		if err := r.buildHuff(g, len(data), fresh); err != nil {
+		if err := r.buildHuff(g, data, fresh); err != nil {
 			return err
 		}
 	}
@@ -238,18 +238,32 @@ func (r *retiler) drift(n int) float64 {
 	return float64(coded)/(float64(n)*r.huffRatio) - 1
 }
 
-// buildHuff builds the stream's Huffman tables from the decoded frame (a camera
-// JPEG of n bytes) on grid g: from its symbols alone when fresh (the stream's
-// first frame, or the camera's quantisation changed), else from its symbols
-// and half the weight of those the tables were built from, so a stream whose
-// frames alternate between two kinds of picture settles on tables for both.
-func (r *retiler) buildHuff(g tile.Grid, n int, fresh bool) error {
-	var counts fastjpeg.SymbolCounts
-	for i := range g.Len() {
-		if err := r.coef.CountTile(&counts, g.Rect(i)); err != nil {
-			return err
+// buildHuff builds the stream's Huffman tables from the frame of camera JPEG
+// data on grid g: from its symbols alone when fresh (the stream's first frame,
+// or the camera's quantisation changed), else from its symbols and half the
+// weight of those the tables were built from, so a stream whose frames
+// alternate between two kinds of picture settles on tables for both.
+func (r *retiler) buildHuff(g tile.Grid, data []byte, fresh bool) error {
+	count := func() (c fastjpeg.SymbolCounts, err error) {
+		for i := range g.Len() {
+			if err = r.coef.CountTile(&c, g.Rect(i)); err != nil {
+				break
+			}
+		}
+		return c, err
+	}
+	counts, err := count()
+	if errors.Is(err, fastjpeg.ErrArgs) {
+		// Transcode coded the frame in one pass without keeping coefficients
+		// (the layouts it decodes first keep them: no second Decode for those).
+		if err = r.coef.Decode(data); err == nil {
+			counts, err = count()
 		}
 	}
+	if err != nil {
+		return err
+	}
+	n := len(data)
 	merged := counts
 	if !fresh {
 		for t := range merged {
