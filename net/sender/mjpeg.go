@@ -41,6 +41,20 @@ const (
 	maxSets = 8
 )
 
+// The stream's Huffman tables follow its pictures (docs/JPEG.md, Re-tiling):
+// built optimal from a frame's symbols, they are rebuilt when a frame codes
+// huffDrift larger, per byte of the camera's own JPEG, than the frame they were
+// built from promised, at most once every huffEvery frames; a frame huffJump
+// larger (a cut to another scene) rebuilds them at once and is coded again
+// with the new ones.
+const (
+	huffDrift = 0.03
+	huffJump  = 0.25
+	// huffEvery bounds the rebuilds' cost: each is a second pass over the
+	// camera's scan (Decode, then CountTile over every tile).
+	huffEvery = 4
+)
+
 // retiler re-tiles the frames of an MJPEG source. It holds the coefficients of
 // the frame being sent, its tile payloads, each tile's change summary as last
 // sent, and the stream's table sets. Run's goroutine prepares a frame while no
@@ -60,17 +74,20 @@ type retiler struct {
 	grid  tile.Grid
 	sub   uint8
 
-	// The stream's Huffman tables: optimal (T.81 Annex K.2) for the coefficients
-	// of the first frame of the camera's quantisation tables huffFor, complete, so
-	// every later frame codes with them (docs/JPEG.md: they do as well as each
-	// frame's own).
-	huff     [4]fastjpeg.HuffTable
-	huffFor  [3]fastjpeg.QuantTable
-	haveHuff bool
-	sets     []*streamSet // newest last
-	nextID   uint8
-	set      *streamSet // the frame's
-	lastSet  *streamSet // the previous frame's
+	// The stream's Huffman tables: optimal (T.81 Annex K.2) for the symbols
+	// counted in huffCounts (the frame they were built from, with half the weight
+	// of the counts before it), complete, so every later frame of the camera's
+	// quantisation tables huffFor codes with them until one drifts (drift).
+	huff       [4]fastjpeg.HuffTable
+	huffFor    [3]fastjpeg.QuantTable
+	haveHuff   bool
+	huffCounts fastjpeg.SymbolCounts
+	huffRatio  float64      // tile bytes per byte of the camera's JPEG the tables promised on their frame
+	huffAge    int          // frames coded with them
+	sets       []*streamSet // newest last
+	nextID     uint8
+	set        *streamSet // the frame's
+	lastSet    *streamSet // the previous frame's
 
 	// The split path (split.go): the frame's payloads cut at its restart
 	// markers when cut is set, and what was sent of each tile by it.
@@ -80,7 +97,7 @@ type retiler struct {
 	sentBytes [][]byte     // the payload last sent by the split path, nil for none
 	sentSet   []*streamSet // and the set it was coded with
 
-	retiled, fellBack, split, splitFellBack atomic.Uint64
+	retiled, fellBack, split, splitFellBack, huffRebuilt atomic.Uint64
 }
 
 // streamSet is one table set of the stream (docs/PROTOCOL.md §4.1).
@@ -143,6 +160,7 @@ func (r *retiler) prepare(data []byte, tw, th, q, qMax int, now time.Time) error
 			r.splitFellBack.Add(1)
 		}
 	}
+	rebuild := false
 	if r.haveHuff && scale == 100 {
 		set, err := r.setFor(r.quantSet(r.huffFor), 0, now)
 		if err != nil {
@@ -154,6 +172,16 @@ func (r *retiler) prepare(data []byte, tw, th, q, qMax int, now time.Time) error
 			return err
 		}
 		r.coded = r.coef.Quant() == r.huffFor // else the camera's tables changed: count again below
+		r.set = set
+		// A drifted frame still goes with the tables it was coded with; the
+		// rebuilt ones serve from the next frame, so the drift costs a pass, not
+		// an encode. A jump is worth the encode: the encoders code the frame
+		// again from its coefficients with the rebuilt tables.
+		if r.coded {
+			drift := r.drift(len(data))
+			rebuild = drift > huffJump || drift > huffDrift && r.huffAge >= huffEvery
+			r.coded = drift <= huffJump
+		}
 	}
 	if !r.coded {
 		if err := r.coef.Decode(data); err != nil {
@@ -167,23 +195,20 @@ func (r *retiler) prepare(data []byte, tw, th, q, qMax int, now time.Time) error
 		return fmt.Errorf("%w: %v", fastjpeg.ErrUnsupported, err)
 	}
 	r.grid, r.sub = g, sub
-	if !r.coded && (!r.haveHuff || r.coef.Quant() != r.huffFor) {
-		var counts fastjpeg.SymbolCounts
-		for i := range g.Len() {
-			if err := r.coef.CountTile(&counts, g.Rect(i)); err != nil {
-				return err
-			}
+	if fresh := !rebuild && !r.coded && (!r.haveHuff || r.coef.Quant() != r.huffFor); fresh || rebuild {
+		if err := r.buildHuff(g, data, fresh); err != nil {
+			return err
 		}
-		r.huff, r.huffFor, r.haveHuff = fastjpeg.OptimalHuffman(&counts), r.coef.Quant(), true
-		r.sets = r.sets[:0] // Huffman tables of another stream's making: every set is new
 	}
 	if !r.coded && scale > 100 {
 		if _, err := r.coef.Requantize(scale, keep); err != nil {
 			return err
 		}
 	}
-	if r.set, err = r.setFor(r.quantSet(r.coef.Quant()), 0, now); err != nil {
-		return err
+	if !r.coded {
+		if r.set, err = r.setFor(r.quantSet(r.coef.Quant()), 0, now); err != nil {
+			return err
+		}
 	}
 	for len(r.cur) < g.Len() {
 		r.cur = append(r.cur, nil)
@@ -194,6 +219,86 @@ func (r *retiler) prepare(data []byte, tw, th, q, qMax int, now time.Time) error
 		}
 	}
 	return nil
+}
+
+// drift is how much larger the frame just coded (Transcode's tiles, of a
+// camera JPEG of n bytes) came out than the stream's Huffman tables promised on
+// the frame they were built from, per byte of the camera's: 0.1 is 10% larger.
+// The camera's own bytes are the yardstick because they follow the picture's
+// detail whatever tables the camera uses.
+func (r *retiler) drift(n int) float64 {
+	r.huffAge++
+	if n <= 0 || r.huffRatio <= 0 {
+		return 0
+	}
+	coded := 0
+	for _, p := range r.tiles {
+		coded += len(p)
+	}
+	return float64(coded)/(float64(n)*r.huffRatio) - 1
+}
+
+// buildHuff builds the stream's Huffman tables from the frame of camera JPEG
+// data on grid g: from its symbols alone when fresh (the stream's first frame,
+// or the camera's quantisation changed), else from its symbols and half the
+// weight of those the tables were built from, so a stream whose frames
+// alternate between two kinds of picture settles on tables for both.
+func (r *retiler) buildHuff(g tile.Grid, data []byte, fresh bool) error {
+	count := func() (c fastjpeg.SymbolCounts, err error) {
+		for i := range g.Len() {
+			if err = r.coef.CountTile(&c, g.Rect(i)); err != nil {
+				break
+			}
+		}
+		return c, err
+	}
+	counts, err := count()
+	if errors.Is(err, fastjpeg.ErrArgs) {
+		// Transcode coded the frame in one pass without keeping coefficients
+		// (the layouts it decodes first keep them: no second Decode for those).
+		if err = r.coef.Decode(data); err == nil {
+			counts, err = count()
+		}
+	}
+	if err != nil {
+		return err
+	}
+	n := len(data)
+	merged := counts
+	if !fresh {
+		for t := range merged {
+			for s := range merged[t] {
+				merged[t][s] += r.huffCounts[t][s] / 2
+			}
+		}
+		r.huffRebuilt.Add(1)
+	}
+	r.huff, r.huffFor, r.haveHuff = fastjpeg.OptimalHuffman(&merged), r.coef.Quant(), true
+	r.huffCounts, r.huffAge = merged, 0
+	r.huffRatio = float64(codedBytes(&counts, &r.huff, g.Len())) / float64(max(n, 1))
+	if fresh {
+		r.sets = r.sets[:0] // Huffman tables of another stream's making: every set is new
+	}
+	return nil
+}
+
+// codedBytes is how many bytes tiles of counted symbols c take coded with
+// Huffman tables h, in ntiles scans: each symbol's code and its value bits (the
+// low four bits of a symbol are the size category, ITU T.81 §F.1.2), each scan
+// padded to a byte. Byte stuffing (0xFF 0x00) is left out: it adds about 1/256.
+func codedBytes(c *fastjpeg.SymbolCounts, h *[4]fastjpeg.HuffTable, ntiles int) int {
+	bits := 0
+	for t := range h {
+		k := 0
+		for l, m := range h[t].Count {
+			for range m {
+				s := h[t].Symbol[k]
+				k++
+				bits += int(c[t][s]) * (l + 1 + int(s&15))
+			}
+		}
+	}
+	return bits/8 + ntiles
 }
 
 // quantSet is the coefficient path's tables: quant and the stream's Huffman tables.

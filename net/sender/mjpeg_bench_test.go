@@ -61,7 +61,7 @@ func webcamStyle(t testing.TB, path string) {
 
 // benchClip writes an ffmpeg-made 1080p MJPEG photo pan of n frames and returns
 // its path.
-func benchClip(b *testing.B, pixFmt string, q, slices, n int) string {
+func benchClip(b testing.TB, pixFmt string, q, slices, n int) string {
 	b.Helper()
 	out := filepath.Join(b.TempDir(), "pan.mjpeg")
 	args := []string{"-v", "error", "-y", "-loop", "1", "-framerate", "30", "-i", benchPhoto,
