@@ -187,3 +187,30 @@ func TestATileDescribedTwoWaysIsInvalid(t *testing.T) {
 		t.Fatalf("%d datagrams counted invalid, want 1", got)
 	}
 }
+
+// A long stream carries its frame-number window along: every frame of a stream several
+// windows long is released, none dropped as outside the window. (A window left at the
+// stream's first frame dropped every datagram maxAhead frames in, and the stream stalled
+// for the 1 s resync every maxAhead frames: ten seconds at 30 fps.)
+func TestTheFrameWindowFollowsALongStream(t *testing.T) {
+	r := newRig(t)
+	const frames = 3*maxAhead + 10
+	shown := 0
+	for no := uint32(1); no <= frames; no++ {
+		r.clock = r.clock.Add(33 * time.Millisecond)
+		r.a.handle(r.tileDatagram(t, no, 0))
+		r.a.handle(r.tileDatagram(t, no, 1))
+		r.decodeAll(t, 2)
+		for _, f := range r.published {
+			if f.Seq != no {
+				t.Fatalf("frame %d released while frame %d was being sent", f.Seq, no)
+			}
+			f.Release()
+			shown++
+		}
+		r.published = r.published[:0]
+		if shown != int(no) {
+			t.Fatalf("frame %d was not released (%d of %d shown): the window stayed behind", no, shown, no)
+		}
+	}
+}
