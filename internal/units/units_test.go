@@ -2,6 +2,7 @@ package units
 
 import (
 	"math"
+	"strings"
 	"testing"
 )
 
@@ -141,4 +142,12 @@ func FuzzParseBytes(f *testing.F) {
 			t.Errorf("ParseBytes(%q) = %d", s, v)
 		}
 	})
+}
+
+// A bare small number is bit/s: the error asks for a unit instead of calling it a mistake.
+func TestABareSmallRateAsksForAUnit(t *testing.T) {
+	_, err := ParseBitrate("20")
+	if err == nil || !strings.Contains(err.Error(), "give a unit, like 20mbit") {
+		t.Fatalf("ParseBitrate(20) = %v, want an error asking for a unit", err)
+	}
 }
