@@ -32,7 +32,10 @@ func keygenCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
-			if err := seal.WriteKeyFile(env.Args[0], k); err != nil {
+			if err := seal.WriteKeyFile(env.Args[0], k); errors.Is(err, fs.ErrExist) {
+				// Replacing a key would cut off every peer that holds it: say so, not the call that failed.
+				return fmt.Errorf("%s already exists: keygen never replaces a key (remove it first, or pick another name)", env.Args[0])
+			} else if err != nil {
 				return err
 			}
 			_, err = fmt.Fprintf(env.Stdout, "wrote %s: key %s\n", env.Args[0], k.Fingerprint())

@@ -22,7 +22,7 @@ func TestKeygenWritesAPrivateKeyOnce(t *testing.T) {
 	if err != nil || st.Mode().Perm() != 0o600 {
 		t.Fatalf("key file: %v, mode %v", err, st.Mode().Perm())
 	}
-	if code, _, stderr := runCmd("keygen", path); code != 1 || !strings.Contains(stderr, "exists") {
+	if code, _, stderr := runCmd("keygen", path); code != 1 || !strings.Contains(stderr, "already exists: keygen never replaces a key") || strings.Contains(stderr, "seal:") {
 		t.Fatalf("a second keygen over the file: exit %d, %q", code, stderr)
 	}
 	if code, _, stderr := runCmd("keygen"); code != 2 || !strings.Contains(stderr, "FILE is required") {
