@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
 	"time"
 
 	"github.com/hrvs/hrvs/net/seal"
@@ -70,6 +71,11 @@ func (s *Server) serverHandshake(c *conn, typ uint8, body []byte) (uint32, error
 	}
 	buf := make([]byte, wire.MaxControlBody)
 	typ, body, err = wire.ReadMsg(c.c, buf)
+	if errors.Is(err, io.EOF) {
+		// A sender whose key does not verify our proof hangs up without a word (it tells
+		// a receiver that cannot prove the key nothing): that is what this looks like here.
+		return 0, fmt.Errorf("the sender hung up after the key challenge: it most likely holds a different key (key %s here): %w", s.Key.Fingerprint(), err)
+	}
 	if err != nil {
 		return 0, err
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"log/slog"
 	"net"
 	"strings"
 	"sync"
@@ -11,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hrvs/hrvs/internal/testrig"
 	"github.com/hrvs/hrvs/net/seal"
 	"github.com/hrvs/hrvs/net/wire"
 )
@@ -93,6 +95,32 @@ func TestKeyMismatchesAreRefusedWithAReason(t *testing.T) {
 				t.Fatal("the refused sender was attached")
 			}
 		})
+	}
+}
+
+// A receiver that refuses a sender holding another key says so in its own log, at
+// warn, and only once for a burst of such attempts.
+func TestAReceiverLogsAKeyMismatchOnce(t *testing.T) {
+	var logs testrig.LogBuffer
+	srv, err := Listen("127.0.0.1:0", slog.New(slog.NewTextHandler(&logs, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv.Key = key(1)
+	cl := &Client{Addr: srv.Addr().String(), Stream: 5, Retry: 10 * time.Millisecond, Key: key(2), Suite: seal.PreferredSuite()}
+	cl.Random, _ = seal.Random()
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	t.Cleanup(func() { cancel(); wg.Wait() })
+	wg.Go(func() { srv.Run(ctx) })
+	wg.Go(func() { cl.Run(ctx) })
+	waitFor(t, "three refusals", func() bool { return srv.Rejected() >= 3 })
+	out := logs.String()
+	if n := strings.Count(out, "level=WARN msg=\"control: refused a connection"); n != 1 {
+		t.Fatalf("%d warnings for a burst of refusals, want 1:\n%s", n, out)
+	}
+	if !strings.Contains(out, "most likely holds a different key") {
+		t.Fatalf("the warning does not say why:\n%s", out)
 	}
 }
 

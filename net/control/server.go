@@ -48,6 +48,7 @@ type Server struct {
 	acks     chan []byte
 	dropped  atomic.Uint64
 	rejected atomic.Uint64
+	warnedAt atomic.Int64 // unix ns of the last refusal logged at warn
 
 	mu      sync.Mutex
 	streams map[uint32][]*conn               // connections that said hello, by stream
@@ -62,6 +63,9 @@ type Server struct {
 	// message is sealed.
 	Key *seal.Key
 }
+
+// refusalLogEvery bounds how often a refused connection is logged at warn.
+const refusalLogEvery = 10 * time.Second
 
 // Listen binds the TCP control port.
 func Listen(addr string, log *slog.Logger) (*Server, error) {
@@ -254,10 +258,15 @@ func (s *Server) serve(ctx context.Context, c *conn) {
 	from := c.c.RemoteAddr().String()
 	stream, ok, err := s.hello(c)
 	if !ok {
-		// Counted, and logged at debug only: a flood of junk connections must not flood
-		// the log too.
-		s.rejected.Add(1)
-		s.log.Debug("control: refused connection", "from", from, "err", err)
+		// Counted, and logged at warn at most once per refusalLogEvery (a sender holding
+		// another key must be visible at this end too), at debug otherwise: a flood of
+		// junk connections must not flood the log.
+		n := s.rejected.Add(1)
+		if now, last := time.Now().UnixNano(), s.warnedAt.Load(); now-last >= int64(refusalLogEvery) && s.warnedAt.CompareAndSwap(last, now) {
+			s.log.Warn("control: refused a connection (more refusals are counted, logged at most every 10 s)", "from", from, "err", err, "refused", n)
+		} else {
+			s.log.Debug("control: refused connection", "from", from, "err", err)
+		}
 		return
 	}
 	defer s.detach(stream, c)
