@@ -383,8 +383,12 @@ func recvLine(rx *receiver.Receiver) func(time.Time) string {
 	}
 	return func(now time.Time) string {
 		s := rx.Stats()
-		line := fmt.Sprintf("recv: %5.1f fps %7.1f Mbit/s  %dx%d q%d  frames %d complete %d partial  datagrams lost %.0f/s invalid %d  latency p50 %.1f ms",
-			frames.Per(s.FramesReceived, now), bytes.Per(s.BytesReceived, now)*8/1e6, s.Width, s.Height, s.Quality,
+		q := fmt.Sprintf("q%d", s.Quality)
+		if s.Codec != 0 {
+			q = "camera tables" // re-tiled MJPEG: the sender's own tables, no quality number
+		}
+		line := fmt.Sprintf("recv: %5.1f fps %7.1f Mbit/s  %dx%d %s  frames %d complete, %d partial  datagrams lost %.0f/s invalid %d  latency p50 %.1f ms",
+			frames.Per(s.FramesReceived, now), bytes.Per(s.BytesReceived, now)*8/1e6, s.Width, s.Height, q,
 			s.FramesComplete, s.FramesPartial, lost.Per(s.DatagramsLost, now), s.DatagramsInvalid, rx.LiveLatency())
 		if rx.LeftBehind() {
 			line += "  left behind by the multicast group"

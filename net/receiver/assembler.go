@@ -442,6 +442,9 @@ func (a *assembler) frame(h *wire.Header, at time.Time) *pendingFrame {
 	}
 	f.Stream, f.Seq, f.Sender = a.stream, h.Frame, a.sender
 	f.Tiles, f.TilesMissing, f.Quality, f.Bytes = int(h.FrameTiles), 0, int(h.Quality), 0
+	if h.Codec() != 0 {
+		f.Quality = 0 // the quality byte names a table set (docs/PROTOCOL.md §4.1), not a quality
+	}
 	pf := &pendingFrame{
 		no: h.Frame, f: f, w: int(h.Width), h: int(h.Height), gridTiles: int(h.GridTiles), frameTiles: int(h.FrameTiles),
 		quality: int(h.Quality), sub: h.Sub(), codec: h.Codec(), captureLow: h.CaptureUS, tileW: h.TileW, tileH: h.TileH,
@@ -555,7 +558,7 @@ func (a *assembler) finish(pf *pendingFrame) {
 	c.latency.add(f.Latency())
 	c.firstNs.CompareAndSwap(0, now.UnixNano())
 	c.lastNs.Store(now.UnixNano())
-	c.shape.Store(uint64(pf.w)<<32 | uint64(pf.h)<<16 | uint64(pf.quality))
+	c.shape.Store(uint64(pf.codec)<<48 | uint64(pf.w)<<32 | uint64(pf.h)<<16 | uint64(pf.quality))
 	a.lastNo, a.released = pf.no, true
 	a.ref = pf.no // the window travels with the stream: it is centred on the newest released frame
 	a.endLate -= a.endLate / 64 // forget a burst of reordering over a few seconds

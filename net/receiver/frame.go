@@ -26,7 +26,7 @@ type Frame struct {
 	Ready        time.Time // when the receiver finished (or gave up on) the frame
 	Tiles        int       // tiles in the frame
 	TilesMissing int       // tiles concealed with the previous frame's pixels
-	Quality      int       // JPEG quality the sender used
+	Quality      int       // JPEG quality the sender used, 1..100; 0 when the tiles carry the sender's own tables (codecs 1 and 2, re-tiled MJPEG)
 	Bytes        int       // payload bytes received for this frame
 
 	refs atomic.Int32

@@ -49,7 +49,8 @@ type Stats struct {
 	Seconds        float64 `json:"seconds"`
 	Width          int     `json:"width"`
 	Height         int     `json:"height"`
-	Quality        int     `json:"quality"`
+	Quality        int     `json:"quality"` // JPEG quality 1..100 of codec-0 frames; 0 for codecs 1 and 2
+	Codec          int     `json:"codec"`   // the newest frame's codec (docs/PROTOCOL.md §3.1): 0 JPEG quality tables, 1 the sender's table set, 2 the same with restart intervals
 	Sender         string  `json:"sender"`
 }
 
@@ -100,7 +101,10 @@ func (r *Receiver) Stats() Stats {
 	c.latency.load(&lat)
 	s.LatencyP50, s.LatencyP99 = lat.percentile(50), lat.percentile(99)
 	shape := c.shape.Load()
-	s.Width, s.Height, s.Quality = int(shape>>32), int(shape>>16&0xffff), int(shape&0xffff)
+	s.Width, s.Height, s.Quality = int(shape>>32&0xffff), int(shape>>16&0xffff), int(shape&0xffff)
+	if s.Codec = int(shape >> 48); s.Codec != 0 {
+		s.Quality = 0 // a table set id, not a quality
+	}
 	if p := c.sender.Load(); p != nil {
 		s.Sender = *p
 	}

@@ -214,6 +214,10 @@ func TestRetiledMJPEGArrivesBitExact(t *testing.T) {
 					t.Fatalf("stats: mjpeg %q retiled %d fell back %d; receiver tables missing %d",
 						st.MJPEG, st.FramesRetiled, st.FramesFellBack, rs.TablesMissing)
 				}
+				// The receiver names what the tiles carry: the camera's tables (codec 1), no quality number.
+				if wantCodec := map[bool]int{true: 1, false: 0}[mode == sender.MJPEGRetile]; rs.Codec != wantCodec || (wantCodec == 1) != (rs.Quality == 0) {
+					t.Fatalf("receiver stats: codec %d quality %d, want codec %d", rs.Codec, rs.Quality, wantCodec)
+				}
 			})
 		}
 	}
