@@ -382,8 +382,7 @@ func sendLine(tx *sender.Sender, src capture.Source) func(time.Time) string {
 			frames.Per(s.FramesSent, now), bytes.Per(s.BytesSent, now)*8/1e6, s.TargetMbps, s.Quality, s.Width, s.Height,
 			s.TileShare*100, s.LossPct, s.FECPct, s.FramesSent, s.FramesDroppedBusy, s.FramesDroppedAck, s.FramesDroppedRate, s.EncodeMsP50, link)
 		if s.FramesRetiled+s.FramesFellBack > 0 {
-			line += fmt.Sprintf("  mjpeg %s %d (split %d, %d split fell back to coefficients, %d fell back to decode)",
-				s.MJPEG, s.FramesRetiled, s.FramesSplit, s.FramesSplitFellBack, s.FramesFellBack)
+			line += "  " + mjpegLine(s)
 		}
 		if c, ok := capture.CameraStatsOf(src); ok {
 			line += fmt.Sprintf("  camera %d delivered, dropped %d stale %d corrupt %d bad, %d gaps, %d reconnects",
@@ -391,4 +390,17 @@ func sendLine(tx *sender.Sender, src capture.Source) func(time.Time) string {
 		}
 		return line
 	}
+}
+
+// mjpegLine says what became of MJPEG frames handed through compressed: how many
+// were re-tiled, of those how many were cut at their restart markers (and why the
+// others were not), and how many had to be decoded.
+func mjpegLine(s sender.Stats) string {
+	line := fmt.Sprintf("mjpeg %s: %d re-tiled", s.MJPEG, s.FramesRetiled)
+	if s.FramesSplit+s.FramesSplitFellBack > 0 || s.MJPEG == sender.MJPEGSplit {
+		noMarkers := s.FramesRetiled - min(s.FramesRetiled, s.FramesSplit+s.FramesSplitFellBack)
+		line += fmt.Sprintf(" (%d cut at restart markers, %d with markers off the tile grid, %d without markers)",
+			s.FramesSplit, s.FramesSplitFellBack, noMarkers)
+	}
+	return line + fmt.Sprintf(", %d decoded (could not be re-tiled)", s.FramesFellBack)
 }

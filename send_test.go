@@ -1,0 +1,30 @@
+package main
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/hrvs/hrvs/net/sender"
+)
+
+// The MJPEG part of the status line says why frames were not cut at restart markers.
+func TestTheMJPEGLineSaysWhatBecameOfTheFrames(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		st   sender.Stats
+		want string
+	}{
+		{"re-tiled frames, one decoded", sender.Stats{MJPEG: sender.MJPEGRetile, FramesRetiled: 10, FramesFellBack: 1},
+			"mjpeg retile: 10 re-tiled, 1 decoded (could not be re-tiled)"},
+		{"split asked for, no frame has markers", sender.Stats{MJPEG: sender.MJPEGSplit, FramesRetiled: 119},
+			"mjpeg split: 119 re-tiled (0 cut at restart markers, 0 with markers off the tile grid, 119 without markers), 0 decoded"},
+		{"split, some misaligned", sender.Stats{MJPEG: sender.MJPEGSplit, FramesRetiled: 30, FramesSplit: 20, FramesSplitFellBack: 10},
+			"(20 cut at restart markers, 10 with markers off the tile grid, 0 without markers)"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			if got := mjpegLine(c.st); !strings.Contains(got, c.want) {
+				t.Fatalf("%q, want it to contain %q", got, c.want)
+			}
+		})
+	}
+}
