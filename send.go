@@ -311,9 +311,11 @@ func runSend(ctx context.Context, env *cli.Env, f *sendFlags, to string) error {
 	liveCtx, stopLive := context.WithCancel(ctx)
 	wg.Add(1)
 	go func() { defer wg.Done(); stats.Live(liveCtx, env.Stderr, time.Second, sendLine(tx, src)) }()
+	start := time.Now()
 	err = tx.Run(ctx, src, f.frames)
 	stopLive()
 	wg.Wait()
+	fmt.Fprintln(env.Stderr, sendDone(tx.Stats(), time.Since(start)))
 	if f.statsJSON != "" {
 		if jerr := stats.WriteJSON(f.statsJSON, sendSummary(tx, src)); jerr != nil && err == nil {
 			err = jerr
@@ -403,4 +405,15 @@ func mjpegLine(s sender.Stats) string {
 			s.FramesSplit, s.FramesSplitFellBack, noMarkers)
 	}
 	return line + fmt.Sprintf(", %d decoded (could not be re-tiled)", s.FramesFellBack)
+}
+
+// sendDone is the line printed when the sender stops: what it captured, sent and
+// skipped, and at what rate, so the last live line (up to a second old) is not the
+// only account of the run.
+func sendDone(s sender.Stats, took time.Duration) string {
+	sec := max(took.Seconds(), 1e-3)
+	return fmt.Sprintf("send: done after %.1f s: %d frames captured, %d sent (%.1f fps), %d skipped (busy %d, window %d, rate %d), %.1f MB (%.1f Mbit/s), quality %d",
+		took.Seconds(), s.FramesCaptured, s.FramesSent, float64(s.FramesSent)/sec,
+		s.FramesDroppedBusy+s.FramesDroppedAck+s.FramesDroppedRate, s.FramesDroppedBusy, s.FramesDroppedAck, s.FramesDroppedRate,
+		float64(s.BytesSent)/1e6, float64(s.BytesSent)*8/1e6/sec, s.Quality)
 }

@@ -28,3 +28,13 @@ func TestTheMJPEGLineSaysWhatBecameOfTheFrames(t *testing.T) {
 		})
 	}
 }
+
+// The sender's last line accounts for the whole run.
+func TestTheSendersLastLineAccountsForTheRun(t *testing.T) {
+	got := sendDone(sender.Stats{FramesCaptured: 150, FramesSent: 140, FramesDroppedBusy: 4, FramesDroppedAck: 5, FramesDroppedRate: 1,
+		BytesSent: 5_000_000, Quality: 75}, 5e9)
+	want := "send: done after 5.0 s: 150 frames captured, 140 sent (28.0 fps), 10 skipped (busy 4, window 5, rate 1), 5.0 MB (8.0 Mbit/s), quality 75"
+	if got != want {
+		t.Fatalf("%q\nwant %q", got, want)
+	}
+}
