@@ -327,14 +327,31 @@ func runSend(ctx context.Context, env *cli.Env, f *sendFlags, to string) error {
 // sendSummary is the sender's --stats-json: its Stats, and a camera's own counters
 // under "camera" when the source is one.
 func sendSummary(tx *sender.Sender, src capture.Source) any {
-	cam, ok := capture.CameraStatsOf(src)
-	if !ok {
-		return tx.Stats()
-	}
-	return struct {
+	late, corrupt := sourceCounts(src)
+	sum := struct {
 		sender.Stats
-		Camera capture.CameraStats `json:"camera"`
-	}{tx.Stats(), cam}
+		SourceLate    uint64               `json:"source_frames_late"`    // frame slots that passed while the sender was busy (files keep real time, the pattern too)
+		SourceCorrupt uint64               `json:"source_frames_corrupt"` // file frames that could not be decoded
+		Camera        *capture.CameraStats `json:"camera,omitempty"`
+	}{Stats: tx.Stats(), SourceLate: late, SourceCorrupt: corrupt}
+	if cam, ok := capture.CameraStatsOf(src); ok {
+		sum.Camera = &cam
+	}
+	return sum
+}
+
+// sourceCounts is what a file or the pattern left out before the sender saw it:
+// frame slots that passed while the sender was busy (late: a file keeps to real
+// time, as a camera does) and file frames that could not be decoded (corrupt).
+// Cameras count theirs in capture.CameraStats.
+func sourceCounts(src capture.Source) (late, corrupt uint64) {
+	switch s := src.(type) {
+	case *capture.FileSource:
+		return s.Dropped(), s.Skipped()
+	case *capture.Pattern:
+		return s.Skipped(), 0
+	}
+	return 0, 0
 }
 
 // checkAddr refuses an address that is not HOST:PORT before anything is opened. Port 0
@@ -385,6 +402,9 @@ func sendLine(tx *sender.Sender, src capture.Source) func(time.Time) string {
 			s.TileShare*100, s.LossPct, s.FECPct, s.FramesSent, s.FramesDroppedBusy, s.FramesDroppedAck, s.FramesDroppedRate, s.EncodeMsP50, link)
 		if s.FramesRetiled+s.FramesFellBack > 0 {
 			line += "  " + mjpegLine(s)
+		}
+		if late, corrupt := sourceCounts(src); late+corrupt > 0 {
+			line += fmt.Sprintf("  source left out %d late, %d corrupt", late, corrupt)
 		}
 		if c, ok := capture.CameraStatsOf(src); ok {
 			line += fmt.Sprintf("  camera %d delivered, dropped %d stale %d corrupt %d bad, %d gaps, %d reconnects",

@@ -1,9 +1,13 @@
 package main
 
 import (
+	"context"
+	"fmt"
 	"strings"
 	"testing"
 
+	"github.com/hrvs/hrvs/capture"
+	"github.com/hrvs/hrvs/internal/testrig"
 	"github.com/hrvs/hrvs/net/sender"
 )
 
@@ -37,4 +41,25 @@ func TestTheSendersLastLineAccountsForTheRun(t *testing.T) {
 	if got != want {
 		t.Fatalf("%q\nwant %q", got, want)
 	}
+}
+
+// Frame slots a source let pass while the sender was busy are counted where the
+// user sees them (the status line and --stats-json), not lost silently.
+func TestLateSourceFramesAreCounted(t *testing.T) {
+	p, err := capture.NewPattern(64, 64, 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	testrig.Eventually(t, testrig.Patience, func() error {
+		f, err := p.Next(context.Background())
+		if err != nil {
+			return err
+		}
+		f.Release()
+		if late, _ := sourceCounts(p); late == 0 {
+			return fmt.Errorf("no late frame counted yet")
+		}
+		return nil
+	})
 }
