@@ -41,7 +41,7 @@ func ParseBitrate(s string) (int64, error) {
 		return 0, fmt.Errorf("rate %q is out of range", s)
 	}
 	if bits > 0 && bits < 8000 {
-		if mult == 1 { // a bare number is bit/s, which is rarely what was meant
+		if mult == 1 && v >= 1 { // a bare number is bit/s, which is rarely what was meant
 			return 0, fmt.Errorf("rate %q is %s bit/s: give a unit, like %smbit or %skbit", s, t, t, t)
 		}
 		return 0, fmt.Errorf("rate %q is below 8kbit, surely a mistake", s)
