@@ -57,6 +57,11 @@ type Server struct {
 	// OnNotice, when set, is called from the connection's goroutine with each notice a
 	// multicast sender sends (docs/PROTOCOL.md §10.3).
 	OnNotice func(n wire.Notice, from string)
+	// DropCount, when set before Run, is the receiver's cumulative count of the
+	// datagrams it dropped itself (its sockets' and its queue's); every connection
+	// then reports it to its sender (docs/PROTOCOL.md §5.4). Called from the
+	// connections' goroutines.
+	DropCount func() uint64
 	// Key, when set before Run, makes the Server keyed: a connection must complete the
 	// handshake of docs/PROTOCOL.md §7.2 before anything else, and from then on every
 	// message is sealed.
@@ -270,6 +275,9 @@ func (s *Server) serve(ctx context.Context, c *conn) {
 	defer writers.Wait()
 	defer close(done)
 	writers.Go(func() { pinger(c, done) })
+	if s.DropCount != nil {
+		writers.Go(func() { reportDrops(c, stream, s.DropCount, done) })
+	}
 	writers.Go(func() {
 		// Each connection writes its own acks, so one that stops reading (its writes
 		// time out and close it) delays no other.
