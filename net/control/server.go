@@ -275,17 +275,35 @@ func (s *Server) serve(ctx context.Context, c *conn) {
 	defer writers.Wait()
 	defer close(done)
 	writers.Go(func() { pinger(c, done) })
-	if s.DropCount != nil {
-		writers.Go(func() { reportDrops(c, stream, s.DropCount, done) })
-	}
 	writers.Go(func() {
 		// Each connection writes its own acks, so one that stops reading (its writes
 		// time out and close it) delays no other.
+		var drops *dropsReporter
+		var poll <-chan time.Time
+		if s.DropCount != nil {
+			drops = &dropsReporter{stream: stream, count: s.DropCount}
+			t := time.NewTicker(dropsPoll)
+			defer t.Stop()
+			poll = t.C
+			if drops.report(c, time.Now(), false) != nil {
+				c.c.Close()
+				return
+			}
+		}
 		for {
 			select {
 			case <-done:
 				return
+			case now := <-poll:
+				if drops.report(c, now, false) != nil {
+					c.c.Close()
+					return
+				}
 			case b := <-c.acks:
+				if drops != nil && drops.report(c, time.Now(), true) != nil {
+					c.c.Close()
+					return
+				}
 				if c.send(wire.MsgAck, b) != nil {
 					c.c.Close()
 					return

@@ -184,6 +184,7 @@ func New(cfg Config) (*Receiver, error) {
 		r.group.addr = netip.AddrPortFrom(g.Addr(), uint16(conns[0].LocalAddr().(*net.UDPAddr).Port)).String()
 	}
 	ctl.OnNotice = func(n wire.Notice, _ string) { r.group.left.Store(n.State == wire.NoticeLeftBehind) }
+	ctl.DropCount = r.droppedHere
 	_, reassembly, frameBytes := budgets(cfg.MaxMemory)
 	acfg := assemblerConfig{
 		decoders: cfg.Decoders, newDecoder: cfg.NewDecoder, deadline: cfg.Deadline, limits: cfg.Limits, log: cfg.Log,
