@@ -192,11 +192,15 @@ func NewSenderCollector(tx Sender) prometheus.Collector {
 	c := newCollector("sender", tx.Stats, []*metric[S]{
 		counter("frames_captured_total", "Frames taken from the source.", func(s S) uint64 { return s.FramesCaptured }),
 		counter("frames_sent_total", "Frames sent.", func(s S) uint64 { return s.FramesSent }),
-		byLabel("frames_dropped_total", "Frames not sent, by reason: busy (encoders still on the previous frame), window (too many unacknowledged), rate (over the rate control's budget).", "reason", map[string]func(S) uint64{
+		byLabel("frames_dropped_total", "Frames not sent, by reason: busy (encoders still on the previous frame), window (too many unacknowledged), rate (over the rate control's budget), receiver (a receiver dropping datagrams itself).", "reason", map[string]func(S) uint64{
 			"busy":   func(s S) uint64 { return s.FramesDroppedBusy },
 			"window": func(s S) uint64 { return s.FramesDroppedAck },
 			"rate":   func(s S) uint64 { return s.FramesDroppedRate },
+			// fewer frames for a receiver that drops datagrams itself
+			"receiver": func(s S) uint64 { return s.FramesSkippedReceiver },
 		}),
+		counter("datagrams_dropped_at_receiver_total", "Datagrams the receiver said it dropped itself (its sockets' buffers, its queue): its CPU, not the path.", func(s S) uint64 { return s.DatagramsDroppedAtReceiver }),
+		counter("loss_at_receiver_total", "Lost datagrams the receiver's own drops explained: counted as its CPU's, not as path loss.", func(s S) uint64 { return s.LossAtReceiver }),
 		counter("frames_acked_total", "Frames the receiver acknowledged.", func(s S) uint64 { return s.FramesAcked }),
 		counter("frames_acked_complete_total", "Frames the receiver acknowledged whole.", func(s S) uint64 { return s.FramesAckedWhole }),
 		counter("frames_receiver_slow_total", "Frames whose arrival spread showed a slow receiver rather than a slow path.", func(s S) uint64 { return s.FramesReceiverSlow }),
