@@ -116,6 +116,9 @@ type Receiver struct {
 
 	liveMu   sync.Mutex
 	liveLast latencyCounts // the latency histogram at the previous LiveLatency call
+	// readPause, set by tests before Run, makes the socket readers sleep after
+	// each read: a receiver starved of CPU, whose socket buffers overflow.
+	readPause time.Duration
 
 	queued atomic.Int64 // payload bytes and unused read room in packets, against the queue budget
 	warned [numRefusals]atomic.Bool

@@ -265,6 +265,11 @@ func (rc *rateControl) onDispersion(now time.Time, wireBytes, sendUS, arriveUS, 
 	if !stretched(pathUS) {
 		return true
 	}
+	if !rc.rxLast.IsZero() && now.Sub(rc.rxLast) < rxCalm {
+		// The receiver says it is dropping datagrams itself: it reads its sockets
+		// late, and stamps late, so its spreads are its CPU's, not the path's.
+		return true
+	}
 	c := float64(wireBytes) * 8 / (float64(pathUS) / 1e6)
 	// Nor is a lossless frame, with the queue calm, while the frames of the last
 	// half second arrived at the rate they were sent: the path carried them all as

@@ -3,6 +3,7 @@ package udp
 import (
 	"errors"
 	"fmt"
+	"math"
 	"net"
 	"syscall"
 	"unsafe"
@@ -263,6 +264,11 @@ type Reader struct {
 	dropsOn  bool
 	lastOvfl uint32
 	drops    uint64
+	// The kernel counts a dropped GRO buffer (or a sender's GSO message on
+	// loopback) as one drop, however many datagrams it held: on the GRO path a
+	// drop is scaled by the datagrams of the fullest buffer read lately, an
+	// estimate that errs towards the receiver's own drops.
+	perBuf float64
 }
 
 // NewReader prepares reads of up to n messages a system call on c by path, or the
@@ -279,6 +285,7 @@ func NewReader(c *net.UDPConn, path RecvPath, n int) (*Reader, error) {
 	r := &Reader{c: c, raw: raw, path: path, slot: firstSlot, hdrs: make([]unix.Mmsghdr, n), iovs: make([]unix.Iovec, n),
 		names: make([]unix.RawSockaddrInet6, n), oob: make([]byte, n*readCmsgBytes)}
 	r.readFn = r.recv
+	r.perBuf = 1
 	// SO_RXQ_OVFL (socket(7), since Linux 2.6.33) attaches the socket's drop
 	// counter to every datagram read once it is not zero: what a receiver starved
 	// of CPU lost in its own buffer, which the sender must not take for path loss.
@@ -315,13 +322,19 @@ func (r *Reader) Refused() error { return r.refuse }
 // Drops is the count of datagrams the kernel dropped for the socket since it was
 // opened, as of the last datagram read (the kernel reports it only with a
 // datagram: SO_RXQ_OVFL, socket(7)). ok is false when the count is unknown: the
-// kernel refused the option.
+// kernel refused the option. On the GRO path the kernel counts buffers, not
+// datagrams, so the count is estimated from the datagrams per buffer read.
 func (r *Reader) Drops() (n uint64, ok bool) { return r.drops, r.dropsOn }
 
 // noteDrops takes a drop counter the kernel sent with a datagram.
 func (r *Reader) noteDrops(v uint32) {
-	r.drops += uint64(v - r.lastOvfl) // modulo 2^32: the counter wraps
+	d := v - r.lastOvfl // modulo 2^32: the counter wraps
 	r.lastOvfl = v
+	if r.perBuf > 1 {
+		r.drops += uint64(math.Round(float64(d) * r.perBuf))
+		return
+	}
+	r.drops += uint64(d)
 }
 
 // MinBuf is the shortest buffer Read takes: one slot.
@@ -376,6 +389,9 @@ func (r *Reader) Read(buf []byte) (msgs []Msg, used int, err error) {
 		}
 		return nil, 0, err
 	}
+	var ovfl uint32 // the newest drop counter of the batch
+	haveOvfl := false
+	biggest := 0 // the most datagrams in one of the batch's buffers
 	for i := 0; i < r.done; i++ {
 		h := &r.hdrs[i]
 		n, trunc := int(h.Len), h.Hdr.Flags&unix.MSG_TRUNC != 0 || int(h.Len) > size
@@ -387,17 +403,28 @@ func (r *Reader) Read(buf []byte) (msgs []Msg, used int, err error) {
 		}
 		from := sockaddrToAddrPort(&r.names[i], h.Hdr.Namelen)
 		seg := n
-		g, ovfl, ok := readCmsgs(r.oob[i*readCmsgBytes:(i+1)*readCmsgBytes], int(h.Hdr.Controllen))
+		g, v, ok := readCmsgs(r.oob[i*readCmsgBytes:(i+1)*readCmsgBytes], int(h.Hdr.Controllen))
 		if ok {
-			r.noteDrops(ovfl)
+			ovfl, haveOvfl = v, true
 		}
 		if r.path == RecvGRO && g > 0 && !trunc {
 			seg = g
 		}
+		k := len(r.msgs)
 		for off := 0; off < n || (n == 0 && off == 0); off += max(seg, 1) {
 			r.msgs = append(r.msgs, Msg{Off: i*size + off, Len: min(seg, n-off), From: from, Trunc: trunc})
 		}
+		biggest = max(biggest, len(r.msgs)-k)
 		used = i*size + n
+	}
+	if r.path == RecvGRO && biggest > 0 {
+		// The fullest buffer lately, decaying: a full buffer is the likelier to
+		// find no room (a socket drops a buffer whole when it does not fit), so
+		// the buffers dropped hold more datagrams than the average one read.
+		r.perBuf = max(float64(biggest), 1+0.98*(r.perBuf-1))
+	}
+	if haveOvfl {
+		r.noteDrops(ovfl)
 	}
 	return r.msgs, used, nil
 }
