@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/hrvs/hrvs/capture"
+	"github.com/hrvs/hrvs/internal/lab/relay"
 	"github.com/hrvs/hrvs/internal/testrig/loopback"
 	"github.com/hrvs/hrvs/net/receiver"
 	"github.com/hrvs/hrvs/net/sender"
@@ -54,5 +55,32 @@ func TestAReceiverStarvedOfCPUGetsFewerFramesNotWorseOnes(t *testing.T) {
 	}
 	if ss.Quality != 75 || ss.QualityCuts != 0 {
 		t.Errorf("quality %d after %d cuts for %q (target cuts %v): a starved receiver is not a full path", ss.Quality, ss.QualityCuts, ss.QualityCutReason, ss.TargetCuts)
+	}
+}
+
+// Loss on the path stays the path's: a receiver that keeps up counts no drops of its
+// own, and the sender lowers the quality for the loss as before.
+func TestPathLossStillCutsQuality(t *testing.T) {
+	pat, _ := capture.NewPattern(640, 384, 30)
+	r := loopback.Start(t, pat, loopback.Config{
+		Receiver: receiver.Config{Sockets: 1},
+		Sender:   sender.Config{Quality: 75, NewEncoder: fast},
+		Relay:    &relay.Config{Loss: 0.4},
+	})
+	r.SendUntil(t, func() error {
+		if ss := r.TX.Stats(); ss.QualityCuts == 0 || ss.TargetCuts["loss"] == 0 {
+			return fmt.Errorf("quality %d after %d cuts, target cuts %v", ss.Quality, ss.QualityCuts, ss.TargetCuts)
+		}
+		return nil
+	})
+	r.Stop()
+	rs, ss := r.RX.Stats(), r.TX.Stats()
+	t.Logf("quality %d after %d cuts (%s), loss %.0f%%, receiver dropped %d itself, the sender took %d lost as the receiver's",
+		ss.Quality, ss.QualityCuts, ss.QualityCutReason, ss.LossPct, rs.DatagramsDroppedHere, ss.LossAtReceiver)
+	if lost := ss.DatagramsSent - rs.DatagramsReceived; ss.LossAtReceiver*10 > lost {
+		t.Errorf("%d of %d datagrams the path lost were taken for the receiver's", ss.LossAtReceiver, lost)
+	}
+	if ss.Quality >= 75 {
+		t.Errorf("quality %d at 40%% path loss, want it lowered", ss.Quality)
 	}
 }
