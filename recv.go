@@ -390,6 +390,9 @@ func recvLine(rx *receiver.Receiver) func(time.Time) string {
 		line := fmt.Sprintf("recv: %5.1f fps %7.1f Mbit/s  %dx%d %s  frames %d complete, %d partial  datagrams lost %.0f/s invalid %d  latency p50 %.1f ms",
 			frames.Per(s.FramesReceived, now), bytes.Per(s.BytesReceived, now)*8/1e6, s.Width, s.Height, q,
 			s.FramesComplete, s.FramesPartial, lost.Per(s.DatagramsLost, now), s.DatagramsInvalid, rx.LiveLatency())
+		if s.DatagramsDroppedHere > 0 {
+			line += fmt.Sprintf("  dropped here %d", s.DatagramsDroppedHere) // this receiver's own, not the path's
+		}
 		if rx.LeftBehind() {
 			line += "  left behind by the multicast group"
 		}

@@ -22,6 +22,10 @@ type Client struct {
 	// OnAck is called from the client's goroutine for every acknowledgement. The
 	// Ack's bitmap is only valid during the call.
 	OnAck func(a *wire.Ack, at time.Time)
+	// OnDrops, when set, is called from the client's goroutine with each count of
+	// the datagrams the receiver dropped itself (docs/PROTOCOL.md §5.4) whose stream
+	// is Stream. A receiver that does not count sends none.
+	OnDrops func(d wire.Drops, at time.Time)
 	// Retry is the pause between connection attempts (default 500 ms).
 	Retry time.Duration
 	// Dial, when set, opens the connection instead of net.Dialer: a sender running
@@ -212,6 +216,15 @@ func (c *Client) serve(ctx context.Context, cn *conn) error {
 			}
 			if c.OnAck != nil {
 				c.OnAck(&a, time.Now())
+			}
+		}
+		if typ == wire.MsgDrops {
+			var d wire.Drops
+			if err := d.Unmarshal(body); err != nil {
+				return err
+			}
+			if c.OnDrops != nil && d.Stream == c.Stream {
+				c.OnDrops(d, time.Now())
 			}
 		}
 	}

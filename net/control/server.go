@@ -58,6 +58,11 @@ type Server struct {
 	// OnNotice, when set, is called from the connection's goroutine with each notice a
 	// multicast sender sends (docs/PROTOCOL.md §10.3).
 	OnNotice func(n wire.Notice, from string)
+	// DropCount, when set before Run, is the receiver's cumulative count of the
+	// datagrams it dropped itself (its sockets' and its queue's); every connection
+	// then reports it to its sender (docs/PROTOCOL.md §5.4). Called from the
+	// connections' goroutines.
+	DropCount func() uint64
 	// Key, when set before Run, makes the Server keyed: a connection must complete the
 	// handshake of docs/PROTOCOL.md §7.2 before anything else, and from then on every
 	// message is sealed.
@@ -282,11 +287,32 @@ func (s *Server) serve(ctx context.Context, c *conn) {
 	writers.Go(func() {
 		// Each connection writes its own acks, so one that stops reading (its writes
 		// time out and close it) delays no other.
+		var drops *dropsReporter
+		var poll <-chan time.Time
+		if s.DropCount != nil {
+			drops = &dropsReporter{stream: stream, count: s.DropCount}
+			t := time.NewTicker(dropsPoll)
+			defer t.Stop()
+			poll = t.C
+			if drops.report(c, time.Now(), false) != nil {
+				c.c.Close()
+				return
+			}
+		}
 		for {
 			select {
 			case <-done:
 				return
+			case now := <-poll:
+				if drops.report(c, now, false) != nil {
+					c.c.Close()
+					return
+				}
 			case b := <-c.acks:
+				if drops != nil && drops.report(c, time.Now(), true) != nil {
+					c.c.Close()
+					return
+				}
 				if c.send(wire.MsgAck, b) != nil {
 					c.c.Close()
 					return

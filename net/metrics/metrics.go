@@ -149,12 +149,14 @@ func NewReceiverCollector(rx Receiver) prometheus.Collector {
 			"late":            func(s S) uint64 { return s.DatagramsLate },
 			"duplicate":       func(s S) uint64 { return s.DatagramsDuplicate },
 			"overflow":        func(s S) uint64 { return s.DatagramsOverflow },
+			"socket":          func(s S) uint64 { return s.DatagramsDroppedSocket },
 			"unauthenticated": func(s S) uint64 { return s.DatagramsUnauthenticated },
 			"replayed":        func(s S) uint64 { return s.DatagramsReplayed },
 			"other_stream":    func(s S) uint64 { return s.DatagramsOtherStream },
 			"out_of_window":   func(s S) uint64 { return s.DatagramsOutOfWindow },
 			"stale":           func(s S) uint64 { return s.DatagramsStale },
 		}),
+		counter("datagrams_dropped_here_total", "Datagrams this receiver dropped itself (its sockets' buffers and its overflows), not the path; told to the sender.", func(s S) uint64 { return s.DatagramsDroppedHere }),
 		counter("decode_errors_total", "Tiles that failed to decode.", func(s S) uint64 { return s.DecodeErrors }),
 		counter("bytes_received_total", "UDP payload bytes read.", func(s S) uint64 { return s.BytesReceived }),
 		counter("streams_total", "Streams (sender restarts) seen.", func(s S) uint64 { return s.Streams }),
@@ -190,11 +192,15 @@ func NewSenderCollector(tx Sender) prometheus.Collector {
 	c := newCollector("sender", tx.Stats, []*metric[S]{
 		counter("frames_captured_total", "Frames taken from the source.", func(s S) uint64 { return s.FramesCaptured }),
 		counter("frames_sent_total", "Frames sent.", func(s S) uint64 { return s.FramesSent }),
-		byLabel("frames_dropped_total", "Frames not sent, by reason: busy (encoders still on the previous frame), window (too many unacknowledged), rate (over the rate control's budget).", "reason", map[string]func(S) uint64{
+		byLabel("frames_dropped_total", "Frames not sent, by reason: busy (encoders still on the previous frame), window (too many unacknowledged), rate (over the rate control's budget), receiver (a receiver dropping datagrams itself).", "reason", map[string]func(S) uint64{
 			"busy":   func(s S) uint64 { return s.FramesDroppedBusy },
 			"window": func(s S) uint64 { return s.FramesDroppedAck },
 			"rate":   func(s S) uint64 { return s.FramesDroppedRate },
+			// fewer frames for a receiver that drops datagrams itself
+			"receiver": func(s S) uint64 { return s.FramesSkippedReceiver },
 		}),
+		counter("datagrams_dropped_at_receiver_total", "Datagrams the receiver said it dropped itself (its sockets' buffers, its queue): its CPU, not the path.", func(s S) uint64 { return s.DatagramsDroppedAtReceiver }),
+		counter("loss_at_receiver_total", "Lost datagrams the receiver's own drops explained: counted as its CPU's, not as path loss.", func(s S) uint64 { return s.LossAtReceiver }),
 		counter("frames_acked_total", "Frames the receiver acknowledged.", func(s S) uint64 { return s.FramesAcked }),
 		counter("frames_acked_complete_total", "Frames the receiver acknowledged whole.", func(s S) uint64 { return s.FramesAckedWhole }),
 		counter("frames_receiver_slow_total", "Frames whose arrival spread showed a slow receiver rather than a slow path.", func(s S) uint64 { return s.FramesReceiverSlow }),

@@ -101,6 +101,10 @@ func (r *Receiver) readBy(c *net.UDPConn, path udp.RecvPath) {
 	}
 	ch, off := take()
 	defer func() { ch.release() }()
+	var drops uint64 // rd's drop count as last added to the receiver's
+	if _, ok := rd.Drops(); ok {
+		r.c.dropsKnown.Store(true)
+	}
 	for {
 		if len(ch.buf)-off < rd.MinBuf() {
 			if ch.refs.Load() == 1 { // no packet holds it: read into it again
@@ -116,6 +120,13 @@ func (r *Receiver) readBy(c *net.UDPConn, path udp.RecvPath) {
 				return
 			}
 			continue // ICMP errors and the like: nothing to do but read on
+		}
+		if r.readPause > 0 { // a test's receiver starved of CPU (export_test.go)
+			time.Sleep(r.readPause)
+		}
+		if n, _ := rd.Drops(); n != drops {
+			r.c.socketDrops.Add(n - drops)
+			drops = n
 		}
 		now := time.Now()
 		end := 0 // of the previous datagram in buf

@@ -116,6 +116,9 @@ type Receiver struct {
 
 	liveMu   sync.Mutex
 	liveLast latencyCounts // the latency histogram at the previous LiveLatency call
+	// readPause, set by tests before Run, makes the socket readers sleep after
+	// each read: a receiver starved of CPU, whose socket buffers overflow.
+	readPause time.Duration
 
 	queued atomic.Int64 // payload bytes and unused read room in packets, against the queue budget
 	warned [numRefusals]atomic.Bool
@@ -184,6 +187,7 @@ func New(cfg Config) (*Receiver, error) {
 		r.group.addr = netip.AddrPortFrom(g.Addr(), uint16(conns[0].LocalAddr().(*net.UDPAddr).Port)).String()
 	}
 	ctl.OnNotice = func(n wire.Notice, _ string) { r.group.left.Store(n.State == wire.NoticeLeftBehind) }
+	ctl.DropCount = r.droppedHere
 	_, reassembly, frameBytes := budgets(cfg.MaxMemory)
 	acfg := assemblerConfig{
 		decoders: cfg.Decoders, newDecoder: cfg.NewDecoder, deadline: cfg.Deadline, limits: cfg.Limits, log: cfg.Log,

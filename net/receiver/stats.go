@@ -19,9 +19,18 @@ type Stats struct {
 	DatagramsLate      uint64 `json:"datagrams_late"`
 	DatagramsDuplicate uint64 `json:"datagrams_duplicate"` // repeats, and parity that was not needed
 	DatagramsOverflow  uint64 `json:"datagrams_overflow"`
-	DatagramsLost      uint64 `json:"datagrams_lost"`
-	DatagramsRecovered uint64 `json:"datagrams_recovered"` // rebuilt from parity (FEC)
-	DecodeErrors       uint64 `json:"decode_errors"`
+	// DatagramsDroppedSocket counts datagrams the kernel dropped in the receiver's
+	// sockets' buffers (SO_RXQ_OVFL, Linux), the receiver not reading fast enough;
+	// DropsCounted says the kernel counts them (false: unknown, not zero).
+	DatagramsDroppedSocket uint64 `json:"datagrams_dropped_socket"`
+	DropsCounted           bool   `json:"datagrams_dropped_socket_counted"`
+	// DatagramsDroppedHere is what this receiver dropped itself, not the path:
+	// its sockets' drops plus its overflows. The sender hears it (docs/PROTOCOL.md
+	// §5.4) and does not read it as path loss.
+	DatagramsDroppedHere uint64 `json:"datagrams_dropped_here"`
+	DatagramsLost        uint64 `json:"datagrams_lost"`
+	DatagramsRecovered   uint64 `json:"datagrams_recovered"` // rebuilt from parity (FEC)
+	DecodeErrors         uint64 `json:"decode_errors"`
 	// TablesMissing counts whole tiles concealed because the table set they name
 	// never came (docs/PROTOCOL.md §4.1).
 	TablesMissing uint64 `json:"tables_missing"`
@@ -59,6 +68,14 @@ type readCounters struct {
 	dgrams, invalid, bytes, overflow atomic.Uint64
 	unauthenticated, replayed        atomic.Uint64 // keyed: failed authentication, or seen before
 	otherStream                      atomic.Uint64 // another stream's, while the current one is live
+	socketDrops                      atomic.Uint64 // the kernel's drops in the sockets' buffers, summed
+	dropsKnown                       atomic.Bool   // a socket's kernel counts its drops
+}
+
+// droppedHere is the count of datagrams the receiver dropped itself: its sockets'
+// drops and its overflows (docs/PROTOCOL.md §5.4).
+func (r *Receiver) droppedHere() uint64 {
+	return r.c.socketDrops.Load() + r.c.overflow.Load() + r.asm.c.overflow.Load()
 }
 
 // assemblerCounters are the assembler's figures: only its goroutine writes them,
@@ -88,8 +105,9 @@ func (r *Receiver) Stats() Stats {
 		TilesReceived:   c.tilesGot.Load(), TilesMissing: c.tilesMissing.Load(),
 		DatagramsReceived: r.c.dgrams.Load(), DatagramsInvalid: r.c.invalid.Load() + c.invalid.Load(),
 		DatagramsLate: c.late.Load(), DatagramsDuplicate: c.dup.Load(),
-		DatagramsOverflow: r.c.overflow.Load() + c.overflow.Load(),
-		DatagramsLost:     c.lost.Load(), DatagramsRecovered: c.recovered.Load(),
+		DatagramsOverflow:      r.c.overflow.Load() + c.overflow.Load(),
+		DatagramsDroppedSocket: r.c.socketDrops.Load(), DropsCounted: r.c.dropsKnown.Load(), DatagramsDroppedHere: r.droppedHere(),
+		DatagramsLost: c.lost.Load(), DatagramsRecovered: c.recovered.Load(),
 		DecodeErrors: c.decErr.Load(), TablesMissing: c.tablesMissing.Load(), BytesReceived: r.c.bytes.Load(), Streams: c.streams.Load(),
 		AcksDropped:              r.ctl.AcksDropped(),
 		DatagramsUnauthenticated: r.c.unauthenticated.Load(), DatagramsReplayed: r.c.replayed.Load(),

@@ -35,6 +35,8 @@ type congestion interface {
 	onDatagramLoss(now time.Time, lost, lostLate int, lateShare float64)
 	// onDispersion reports whether it read the spread as the receiver's slowness.
 	onDispersion(now time.Time, wireBytes, sendUS, arriveUS, pathUS int64, lossless bool) (receiverSlow bool)
+	// receiverDropped takes lost datagrams the receiver said it dropped itself.
+	receiverDropped(now time.Time, n int)
 	openLoop() (targetBits float64)
 	paceBits(now time.Time, line int64) int64
 }
@@ -100,6 +102,49 @@ type ledger struct {
 	openLoop   bool
 	reconnects uint64  // control reconnections already acted on
 	spread     *spread // the last whole frame's spread, until a later frame's first arrival bounds it
+	rx         rxDrops // what the receiver said it dropped itself
+}
+
+// rxDrops is the receiver's own count of the datagrams it dropped (docs/PROTOCOL.md
+// §5.4), turned into credit: datagrams that later acknowledgements show lost are
+// taken from it first, as the receiver's and not the path's. The count covers
+// every kind of datagram and says nothing of which frame, so credit that finds no
+// loss to explain within rxCreditKeep lapses rather than hide a path's loss later.
+type rxDrops struct {
+	seen   bool
+	last   uint64    // the receiver's count, as of its last message
+	credit int       // datagrams dropped and not yet matched with a loss
+	at     time.Time // credit last added
+}
+
+// rxCreditKeep is how long the receiver's drops may wait for the acknowledgement
+// that shows them: it goes out after the frame is released and decoded.
+const rxCreditKeep = time.Second
+
+// onDrops takes a receiver-drops message: its growth since the last one becomes
+// credit. A count lower than the last means the receiver restarted: a new baseline.
+func (l *ledger) onDrops(d wire.Drops, now time.Time) {
+	if d.Stream != l.stream {
+		return
+	}
+	if l.rx.seen && d.Count > l.rx.last {
+		n := d.Count - l.rx.last
+		l.count.rxDropped.Add(n)
+		l.rx.credit = int(min(uint64(l.rx.credit)+n, 1<<30))
+		l.rx.at = now
+	}
+	l.rx.seen, l.rx.last = true, d.Count
+}
+
+// explain takes up to lost datagrams of a frame's loss from the receiver's credit
+// and returns how many it explained.
+func (l *ledger) explain(lost int, now time.Time) int {
+	if l.rx.credit > 0 && now.Sub(l.rx.at) > rxCreditKeep {
+		l.rx.credit = 0
+	}
+	n := min(lost, l.rx.credit)
+	l.rx.credit -= n
+	return n
 }
 
 // spread is how a whole frame arrived, as its acknowledgement reported it.
@@ -302,27 +347,37 @@ func (l *ledger) feedback(a *wire.Ack, sent *tally, whole bool, now time.Time) {
 	}
 	payload, wireBytes := sent.payload.Load(), sent.bytes.Load()
 	owd := float64(a.FirstUS-first) / 1000
-	l.cc.onAck(now, owd, a.FirstUS, first, a.Bytes, payload, wireBytes)
 	// Data datagrams are numbered in sending order and the ack says which arrived
 	// from the network (parity's rebuilds aside). Random loss hits both halves of a
 	// frame alike; a queue that overflows under the frame's own burst drops its tail.
-	lost := 0
-	if d := sent.dataDatagrams(); d >= 2 {
-		lostLate := 0
-		for i := range d {
-			if !a.Came(i) {
-				lost++
-				if i >= d/2 {
-					lostLate++
-				}
+	// What the receiver said it dropped itself is taken out first: its CPU's doing,
+	// which costs frames, not the path's (docs/CONTROL.md §5.1).
+	d := sent.dataDatagrams()
+	lost, lostLate := 0, 0
+	for i := range d {
+		if !a.Came(i) {
+			lost++
+			if i >= d/2 {
+				lostLate++
 			}
 		}
+	}
+	bytes := a.Bytes
+	if x := l.explain(lost, now); x > 0 {
+		// A socket that overflows drops the end of a burst: the frame's tail first.
+		lostLate -= min(lostLate, x)
+		lost -= x
+		bytes = uint32(min(payload, int64(bytes)+int64(x)*payload/int64(d)))
+		l.cc.receiverDropped(now, x)
+	}
+	l.cc.onAck(now, owd, a.FirstUS, first, bytes, payload, wireBytes)
+	if d >= 2 {
 		l.cc.onDatagramLoss(now, lost, lostLate, float64(d-d/2)/float64(d))
 	}
 	l.settleSpread(a.FirstUS, now)
 	if whole { // a partial frame's release time says nothing of the path
 		l.spread = &spread{firstUS: a.FirstUS, readyUS: a.ReadyUS, sendUS: sent.lastSendUS.Load() - first,
-			wireBytes: wireBytes, lossless: lost == 0 && int64(a.Bytes) >= payload, at: now}
+			wireBytes: wireBytes, lossless: lost == 0 && int64(bytes) >= payload, at: now}
 	}
 	l.pace.setRate(l.cc.paceBits(now, l.line))
 }

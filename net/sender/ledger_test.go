@@ -44,16 +44,19 @@ type spreadFeed struct {
 }
 
 type fakeCC struct {
-	acks    []ackFeed
-	losses  []lossFeed
-	spreads []spreadFeed
-	slow    bool // what onDispersion answers
-	opened  int
+	rxDropped int // datagrams explained as the receiver's
+	acks      []ackFeed
+	losses    []lossFeed
+	spreads   []spreadFeed
+	slow      bool // what onDispersion answers
+	opened    int
 }
 
 func (f *fakeCC) onAck(_ time.Time, owdMs float64, _, _ int64, bytes uint32, sent, wire int64) {
 	f.acks = append(f.acks, ackFeed{owdMs, bytes, sent, wire})
 }
+
+func (f *fakeCC) receiverDropped(_ time.Time, n int) { f.rxDropped += n }
 
 func (f *fakeCC) onDatagramLoss(_ time.Time, lost, late int, share float64) {
 	f.losses = append(f.losses, lossFeed{lost, late, share})
@@ -397,6 +400,61 @@ func TestSlowReceiverDoesNotCollapseTheRate(t *testing.T) {
 			}
 			if slow := r.count.receiverSlow.Load(); (slow > 0) != c.slow {
 				t.Errorf("%d frames counted as the receiver's slowness", slow)
+			}
+		})
+	}
+}
+
+// Loss the receiver says it dropped itself (docs/PROTOCOL.md §5.4) reaches rate
+// control as the receiver's, and only the rest as the path's.
+func TestLedgerTakesTheReceiversDropsOutOfThePathLoss(t *testing.T) {
+	drops := func(n uint64) wire.Drops { return wire.Drops{Stream: testStream, Count: n} }
+	lossy := ackOf{frame: 1, tiles: 4, got: []int{0, 2}, datagrams: 8, missing: []int{2, 5, 6, 7},
+		firstUS: 112_000, readyUS: 130_000, bytes: 4000}
+	cases := []struct {
+		name     string
+		counts   []wire.Drops // the receiver's messages before the ack
+		gap      time.Duration
+		wantRx   int
+		wantLoss lossFeed
+		wantB    uint32
+		wantTot  uint64
+	}{
+		{name: "without a message every loss is the path's, as before",
+			wantLoss: lossFeed{lost: 4, late: 3, lateShare: 0.5}, wantB: 4000},
+		{name: "the first message is a baseline: drops from before it explain nothing",
+			counts: []wire.Drops{drops(500)}, wantLoss: lossFeed{lost: 4, late: 3, lateShare: 0.5}, wantB: 4000},
+		{name: "three drops counted take three losses, the tail's first, out of the path's",
+			counts: []wire.Drops{drops(10), drops(13)}, wantRx: 3, wantLoss: lossFeed{lost: 1, late: 0, lateShare: 0.5}, wantB: 7000, wantTot: 3},
+		{name: "more drops than losses explain all of them, bytes included",
+			counts: []wire.Drops{drops(0), drops(50)}, wantRx: 4, wantLoss: lossFeed{lost: 0, late: 0, lateShare: 0.5}, wantB: 8000, wantTot: 50},
+		{name: "drops counted too long before the ack have lapsed",
+			counts: []wire.Drops{drops(0), drops(50)}, gap: 2 * rxCreditKeep, wantLoss: lossFeed{lost: 4, late: 3, lateShare: 0.5}, wantB: 4000, wantTot: 50},
+		{name: "a count that went down is a restarted receiver: a new baseline",
+			counts: []wire.Drops{drops(100), drops(2)}, wantLoss: lossFeed{lost: 4, late: 3, lateShare: 0.5}, wantB: 4000},
+		{name: "another stream's count is not ours",
+			counts: []wire.Drops{drops(0), {Stream: testStream + 1, Count: 50}}, wantLoss: lossFeed{lost: 4, late: 3, lateShare: 0.5}, wantB: 4000},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			r := newLedgerRig(8)
+			r.send(1, []uint16{0, 1, 2, 3}, 8, 100_000)
+			at := r.t0.Add(140 * time.Millisecond)
+			for _, d := range c.counts {
+				r.l.onDrops(d, at.Add(-c.gap))
+			}
+			r.l.onAck(lossy.build(8), at)
+			if r.cc.rxDropped != c.wantRx {
+				t.Errorf("%d datagrams explained as the receiver's, want %d", r.cc.rxDropped, c.wantRx)
+			}
+			if len(r.cc.losses) != 1 || r.cc.losses[0] != c.wantLoss {
+				t.Errorf("path losses %+v, want %+v", r.cc.losses, c.wantLoss)
+			}
+			if len(r.cc.acks) != 1 || r.cc.acks[0].bytes != c.wantB {
+				t.Errorf("rate control heard %+v, want %d bytes arrived", r.cc.acks, c.wantB)
+			}
+			if got := r.count.rxDropped.Load(); got != c.wantTot {
+				t.Errorf("%d datagrams counted as dropped at the receiver, want %d", got, c.wantTot)
 			}
 		})
 	}

@@ -67,6 +67,18 @@ type rateControl struct {
 	qualityReason cutReason             // why the newest quality step down: what held the target low
 	cpuSkips      uint64                // frames skipped because the encoders were still busy with the previous one
 	lateNotPath   uint64                // acks whose delay looked like a queue while the path carried all at the rate sent
+	rxExplained   uint64                // lost datagrams the receiver said it dropped itself: not the path's
+	rxSkips       uint64                // frames skipped to spare a receiver that drops datagrams itself
+
+	// A receiver that drops datagrams itself (its socket buffers overflow while its
+	// CPU is busy, docs/PROTOCOL.md §5.4) gets fewer frames, not worse ones: rxFPS
+	// caps the frame rate (0: no cap) until it has gone a while without drops.
+	rxFPS    float64
+	rxCut    time.Time // rxFPS last lowered
+	rxLast   time.Time // the receiver's drops last explained a loss
+	rxGrow   time.Time // rxFPS last raised
+	lastSent time.Time // the newest frame sent
+	sentFPS  float64   // smoothed rate of frames sent
 }
 
 // cutReason is the signal behind a cut of the target rate (and so of the quality):
@@ -126,6 +138,10 @@ const (
 	defaultMinBits      = 300e3
 	qualityStepDown     = 100 * time.Millisecond
 	qualityStepUp       = 300 * time.Millisecond
+	rxBackoff           = 0.75                   // a receiver dropping datagrams itself gets this share of the frame rate
+	rxCutEvery          = 500 * time.Millisecond // at most one frame-rate cut per this: the drops of a cut frame rate take a while to stop
+	rxCalm              = time.Second            // without receiver drops this long, the frame rate grows again
+	rxGrowth            = 1.5                    // by this factor a second, until uncapped
 )
 
 func newRateControl(maxBits int64, qMax, qMin int) *rateControl {
@@ -247,6 +263,11 @@ func (rc *rateControl) onDispersion(now time.Time, wireBytes, sendUS, arriveUS, 
 		return false // too small to measure, or not stretched
 	}
 	if !stretched(pathUS) {
+		return true
+	}
+	if !rc.rxLast.IsZero() && now.Sub(rc.rxLast) < rxCalm {
+		// The receiver says it is dropping datagrams itself: it reads its sockets
+		// late, and stamps late, so its spreads are its CPU's, not the path's.
 		return true
 	}
 	c := float64(wireBytes) * 8 / (float64(pathUS) / 1e6)
@@ -419,6 +440,46 @@ func (rc *rateControl) skipCPU(now time.Time) {
 	rc.cpuSkips++
 }
 
+// receiverDropped takes n datagrams a frame's acknowledgement showed lost that the
+// receiver said it dropped itself (docs/PROTOCOL.md §5.4): its CPU's limit, not the
+// path's. It lowers the frame rate the receiver is sent, never the target rate or
+// the quality: fewer frames mean fewer bursts for a busy receiver to read.
+func (rc *rateControl) receiverDropped(now time.Time, n int) {
+	rc.rxExplained += uint64(n)
+	rc.rxLast = now
+	if now.Sub(rc.rxCut) < rxCutEvery || rc.sentFPS == 0 {
+		return // too soon to see the last cut's effect, or no frame rate measured yet to cut
+	}
+	fps := rc.sentFPS
+	if rc.rxFPS > 0 {
+		fps = rc.rxFPS // the frames sent under a cap come at a quantised rate below it
+	}
+	rc.rxFPS, rc.rxCut, rc.rxGrow = max(1, rxBackoff*fps), now, now
+}
+
+// receiverSkip reports whether a captured frame must be skipped for a receiver
+// that drops datagrams itself (receiverDropped), and counts it. The cap grows back
+// after rxCalm without drops, and goes once it no longer holds the frames back.
+func (rc *rateControl) receiverSkip(now time.Time) bool {
+	if rc.rxFPS == 0 {
+		return false
+	}
+	if now.Sub(rc.rxLast) > rxCalm && now.Sub(rc.rxGrow) > 100*time.Millisecond {
+		rc.rxFPS *= math.Pow(rxGrowth, min(now.Sub(rc.rxGrow).Seconds(), 1))
+		rc.rxGrow = now
+		if f := rc.fps; f > 0 && rc.rxFPS >= f {
+			rc.rxFPS = 0
+			return false
+		}
+	}
+	if rc.lastSent.IsZero() || now.Sub(rc.lastSent).Seconds() >= 0.9/rc.rxFPS {
+		return false
+	}
+	rc.offered(now)
+	rc.rxSkips++
+	return true
+}
+
 // refill adds the credit earned since the last call.
 func (rc *rateControl) refill(now time.Time) {
 	if !rc.lastTick.IsZero() {
@@ -433,10 +494,14 @@ func (rc *rateControl) refill(now time.Time) {
 // the credit: 0 when it fits now.
 func (rc *rateControl) creditWait(now time.Time) time.Duration {
 	rc.refill(now)
-	if rc.credit >= 0 {
-		return 0
+	var rx time.Duration // a receiver that drops datagrams itself waits for its frame rate
+	if rc.rxFPS > 0 && !rc.lastSent.IsZero() {
+		rx = rc.lastSent.Add(time.Duration(float64(time.Second) / rc.rxFPS)).Sub(now)
 	}
-	return time.Duration(-rc.credit * 8 / rc.target * float64(time.Second))
+	if rc.credit >= 0 {
+		return max(rx, 0)
+	}
+	return max(rx, time.Duration(-rc.credit*8/rc.target*float64(time.Second)))
 }
 
 // frameBudget decides for a captured frame whether it may be sent: the credit is a
@@ -468,6 +533,9 @@ func (rc *rateControl) demandFPS() float64 {
 	if math.IsInf(r, 1) {
 		r = rc.fps
 	}
+	if rc.rxFPS > 0 {
+		r = min(r, rc.rxFPS) // a receiver that drops datagrams itself: fewer frames, the same quality
+	}
 	return max(r, 1)
 }
 
@@ -484,6 +552,14 @@ func (rc *rateControl) demandFPS() float64 {
 // its quality: the path sets its frame rate.
 func (rc *rateControl) frameSent(now time.Time, bytes, wanted int, skippedBefore int, encode time.Duration) {
 	rc.credit -= float64(bytes)
+	if dt := now.Sub(rc.lastSent).Seconds(); !rc.lastSent.IsZero() && dt > 0 && dt < 1 {
+		if rc.sentFPS == 0 {
+			rc.sentFPS = 1 / dt
+		} else {
+			rc.sentFPS = 0.8*rc.sentFPS + 0.2/dt
+		}
+	}
+	rc.lastSent = now
 	if ms := float64(encode) / float64(time.Millisecond); ms > 0 {
 		if rc.encodeMs == 0 {
 			rc.encodeMs = ms

@@ -283,3 +283,58 @@ func TestTailDropsMustRepeat(t *testing.T) {
 		})
 	}
 }
+
+// A receiver that drops datagrams itself gets fewer frames at the same quality,
+// and all of them again once it stops dropping.
+func TestAReceiverThatDropsDatagramsItselfGetsFewerFrames(t *testing.T) {
+	rc := newRateControl(0, 75, 20)
+	rc.setSource(30, false)
+	p := &path{capBits: 1e9}
+	now := time.Unix(1000, 0)
+	sent, offered := 0, 0
+	// 30 fps for 4 s; the receiver drops a tenth of each frame's 140 datagrams for
+	// the first 2 s, the ledger having taken them out of the path's loss.
+	step := func(drop bool) {
+		now = now.Add(time.Second / 30)
+		offered++
+		if rc.receiverSkip(now) || !rc.frameBudget(now) {
+			return
+		}
+		b := 200_000
+		rc.frameSent(now, b, b, 0, 5*time.Millisecond)
+		sent++
+		if drop {
+			rc.receiverDropped(now, 14)
+		}
+		rc.onAck(now, 5, now.UnixMicro(), now.UnixMicro(), uint32(b), int64(b), int64(b))
+		p.backlog = 0
+	}
+	for range 60 {
+		step(true)
+	}
+	t.Logf("after the drops: cap %.1f fps, %d skipped, %d of %d sent", rc.rxFPS, rc.rxSkips, sent, offered)
+	if rc.rxFPS == 0 || rc.rxFPS >= 30 || rc.rxSkips == 0 || sent >= offered {
+		t.Fatalf("after 2 s of receiver drops: frame rate cap %.1f, %d skipped, %d of %d sent; want fewer frames", rc.rxFPS, rc.rxSkips, sent, offered)
+	}
+	if rc.quality != 75 || rc.qualityCuts != 0 {
+		t.Fatalf("quality %d after %d cuts, want 75: the receiver's drops are no path's", rc.quality, rc.qualityCuts)
+	}
+	for r, n := range rc.cuts {
+		if n > 0 {
+			t.Fatalf("target cut %d times for %v", n, cutReason(r))
+		}
+	}
+	for range 150 { // 5 s without drops
+		step(false)
+	}
+	if rc.rxFPS != 0 {
+		t.Fatalf("frame rate still capped at %.1f after 5 s without receiver drops", rc.rxFPS)
+	}
+	skips := rc.rxSkips
+	for range 30 {
+		step(false)
+	}
+	if rc.rxSkips != skips || rc.quality != 75 {
+		t.Fatalf("%d more frames skipped, quality %d, once the receiver kept up; want none, 75", rc.rxSkips-skips, rc.quality)
+	}
+}

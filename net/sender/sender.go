@@ -262,7 +262,7 @@ func New(cfg Config) (*Sender, error) {
 			return nil, err
 		}
 	} else {
-		cl := &control.Client{Addr: cfg.To, Stream: cfg.Stream, Log: cfg.Log, OnAck: s.onAck, Dial: cfg.DialControl}
+		cl := &control.Client{Addr: cfg.To, Stream: cfg.Stream, Log: cfg.Log, OnAck: s.onAck, OnDrops: s.onDrops, Dial: cfg.DialControl}
 		if sealer != nil {
 			keyedClient(cl, cfg.Key, suite, random, sealer.Next)
 		}
@@ -413,6 +413,14 @@ func (s *Sender) onAck(a *wire.Ack, now time.Time) {
 	}
 }
 
+// onDrops hands the receiver's count of the datagrams it dropped itself to the
+// ledger (docs/PROTOCOL.md §5.4).
+func (s *Sender) onDrops(d wire.Drops, now time.Time) {
+	s.mu.Lock()
+	s.led.onDrops(d, now)
+	s.mu.Unlock()
+}
+
 // submit picks the tiles of frame f that must go, and hands them to the workers; or
 // drops f when the workers are still busy with the previous frame, the receiver is
 // Window frames behind, or the rate budget is spent. Busy encoders are counted as
@@ -466,6 +474,14 @@ func (s *Sender) submit(f *capture.Frame) error {
 	if closed && s.led.windowFull() {
 		s.mu.Unlock()
 		s.count.dropWindow.Add(1)
+		f.Release()
+		return nil
+	}
+	if s.rc.receiverSkip(now) {
+		// A receiver that drops datagrams itself: fewer frames, and no sign that
+		// the quality is too high (s.skipped stays).
+		s.mu.Unlock()
+		s.count.dropReceiver.Add(1)
 		f.Release()
 		return nil
 	}
@@ -566,7 +582,7 @@ func (s *Sender) Stats() Stats {
 		Quality: rc.quality, TargetMbps: rc.target / 1e6, ReceiveMbps: rc.recvRate / 1e6,
 		QueueDelayMs: rc.queueMs, LossPct: 100 * rc.loss, FECPct: s.fec.Share(), RefreshFactor: rc.refreshX,
 		Stream: s.cfg.Stream, Width: g.W, Height: g.H, Tiles: g.Len(),
-		FramesLateCPU: rc.lateNotPath, QualityCuts: rc.qualityCuts, TargetCuts: map[string]uint64{},
+		FramesLateCPU: rc.lateNotPath, LossAtReceiver: rc.rxExplained, QualityCuts: rc.qualityCuts, TargetCuts: map[string]uint64{},
 	}
 	if rc.qualityCuts > 0 {
 		st.QualityCutReason = rc.qualityReason.String()

@@ -31,6 +31,14 @@ type Stats struct {
 	// while everything sent arrived at the rate it was sent: a CPU (the receiver's
 	// or ours) stamping late, not a full path. They cut nothing.
 	FramesLateCPU uint64 `json:"frames_late_cpu"`
+	// DatagramsDroppedAtReceiver counts datagrams the receiver said it dropped
+	// itself, its sockets' buffers or its queue full (docs/PROTOCOL.md §5.4);
+	// LossAtReceiver those of them that explained losses the acknowledgements
+	// showed, taken as the receiver's CPU and not the path: they cost frames
+	// (FramesSkippedReceiver), never quality.
+	DatagramsDroppedAtReceiver uint64 `json:"datagrams_dropped_at_receiver"`
+	LossAtReceiver             uint64 `json:"loss_at_receiver"`
+	FramesSkippedReceiver      uint64 `json:"frames_skipped_receiver"`
 	// TargetCuts counts the decreases of the target rate by the path signal behind
 	// them: queue, tail_drops, dispersion, loss, open_loop (docs/CONTROL.md §5).
 	TargetCuts map[string]uint64 `json:"target_cuts"`
@@ -97,6 +105,7 @@ type counters struct {
 	acked, ackedWhole, receiverSlow                atomic.Uint64
 	tilesSent, changed, repaired, refreshed        atomic.Uint64
 	lost, deferred                                 atomic.Uint64
+	rxDropped, dropReceiver                        atomic.Uint64 // datagrams the receiver dropped itself; frames skipped for it
 	datagrams, bytes, sendErrs, encErrs            atomic.Uint64
 	encodeTime                                     stats.Latency
 }
@@ -112,4 +121,5 @@ func (c *counters) snapshot(st *Stats) {
 	st.DatagramsSent, st.BytesSent = c.datagrams.Load(), c.bytes.Load()
 	st.SendErrors, st.EncodeErrors = c.sendErrs.Load(), c.encErrs.Load()
 	st.EncodeMsP50 = c.encodeTime.Percentile(50)
+	st.DatagramsDroppedAtReceiver, st.FramesSkippedReceiver = c.rxDropped.Load(), c.dropReceiver.Load()
 }

@@ -3,6 +3,7 @@ package udp
 import (
 	"errors"
 	"fmt"
+	"math"
 	"net"
 	"syscall"
 	"unsafe"
@@ -13,6 +14,10 @@ import (
 // cmsgBytes is the control buffer of one message: room for one UDP_SEGMENT or
 // UDP_GRO value with its header, aligned.
 var cmsgBytes = unix.CmsgSpace(4)
+
+// readCmsgBytes is a received message's control buffer: room for a UDP_GRO
+// segment size and an SO_RXQ_OVFL drop count, each a 4-byte value with its header.
+var readCmsgBytes = 2 * unix.CmsgSpace(4)
 
 // Writer sends datagrams to a connected UDP socket's peer, many per system call:
 // by GSO runs in sendmmsg(2) (SendGSO), one message per datagram in sendmmsg(2)
@@ -251,6 +256,19 @@ type Reader struct {
 	count, done int
 	err         error
 	readFn      func(fd uintptr) bool
+
+	// The socket's drop counter (SO_RXQ_OVFL): the kernel's cumulative count of
+	// datagrams it dropped for this socket (a full receive buffer, mostly), a
+	// uint32 that wraps. drops extends it to 64 bits from the deltas between
+	// the values seen; dropsOn says the kernel took the option.
+	dropsOn  bool
+	lastOvfl uint32
+	drops    uint64
+	// The kernel counts a dropped GRO buffer (or a sender's GSO message on
+	// loopback) as one drop, however many datagrams it held: on the GRO path a
+	// drop is scaled by the datagrams of the fullest buffer read lately, an
+	// estimate that errs towards the receiver's own drops.
+	perBuf float64
 }
 
 // NewReader prepares reads of up to n messages a system call on c by path, or the
@@ -265,8 +283,19 @@ func NewReader(c *net.UDPConn, path RecvPath, n int) (*Reader, error) {
 		return nil, fmt.Errorf("udp reader: %w", err)
 	}
 	r := &Reader{c: c, raw: raw, path: path, slot: firstSlot, hdrs: make([]unix.Mmsghdr, n), iovs: make([]unix.Iovec, n),
-		names: make([]unix.RawSockaddrInet6, n), oob: make([]byte, n*cmsgBytes)}
+		names: make([]unix.RawSockaddrInet6, n), oob: make([]byte, n*readCmsgBytes)}
 	r.readFn = r.recv
+	r.perBuf = 1
+	// SO_RXQ_OVFL (socket(7), since Linux 2.6.33) attaches the socket's drop
+	// counter to every datagram read once it is not zero: what a receiver starved
+	// of CPU lost in its own buffer, which the sender must not take for path loss.
+	var oerr error
+	if err := raw.Control(func(fd uintptr) {
+		oerr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RXQ_OVFL, 1)
+	}); err != nil {
+		oerr = err
+	}
+	r.dropsOn = oerr == nil
 	if path == RecvGRO {
 		var serr error
 		if err := raw.Control(func(fd uintptr) {
@@ -290,6 +319,24 @@ func (r *Reader) Path() RecvPath { return r.path }
 // Refused is why the Reader does not use GRO, or nil.
 func (r *Reader) Refused() error { return r.refuse }
 
+// Drops is the count of datagrams the kernel dropped for the socket since it was
+// opened, as of the last datagram read (the kernel reports it only with a
+// datagram: SO_RXQ_OVFL, socket(7)). ok is false when the count is unknown: the
+// kernel refused the option. On the GRO path the kernel counts buffers, not
+// datagrams, so the count is estimated from the datagrams per buffer read.
+func (r *Reader) Drops() (n uint64, ok bool) { return r.drops, r.dropsOn }
+
+// noteDrops takes a drop counter the kernel sent with a datagram.
+func (r *Reader) noteDrops(v uint32) {
+	d := v - r.lastOvfl // modulo 2^32: the counter wraps
+	r.lastOvfl = v
+	if r.perBuf > 1 {
+		r.drops += uint64(math.Round(float64(d) * r.perBuf))
+		return
+	}
+	r.drops += uint64(d)
+}
+
 // MinBuf is the shortest buffer Read takes: one slot.
 func (r *Reader) MinBuf() int {
 	if r.path == RecvMmsg {
@@ -308,9 +355,12 @@ func (r *Reader) Read(buf []byte) (msgs []Msg, used int, err error) {
 	}
 	r.msgs = r.msgs[:0]
 	if r.path == RecvPlain {
-		n, from, err := r.c.ReadFromUDPAddrPort(buf[:slotBytes])
+		n, oobn, _, from, err := r.c.ReadMsgUDPAddrPort(buf[:slotBytes], r.oob[:readCmsgBytes])
 		if err != nil {
 			return nil, 0, err
+		}
+		if _, ovfl, ok := readCmsgs(r.oob, oobn); ok {
+			r.noteDrops(ovfl)
 		}
 		r.msgs = append(r.msgs, Msg{Len: n, From: from})
 		return r.msgs, n, nil
@@ -324,10 +374,8 @@ func (r *Reader) Read(buf []byte) (msgs []Msg, used int, err error) {
 		h := &r.hdrs[i].Hdr
 		*h = unix.Msghdr{Iov: v, Name: (*byte)(unsafe.Pointer(&r.names[i])), Namelen: uint32(unsafe.Sizeof(r.names[i]))}
 		h.SetIovlen(1)
-		if r.path == RecvGRO {
-			h.Control = &r.oob[i*cmsgBytes]
-			h.SetControllen(cmsgBytes)
-		}
+		h.Control = &r.oob[i*readCmsgBytes]
+		h.SetControllen(readCmsgBytes)
 		r.hdrs[i].Len = 0
 	}
 	r.count, r.done, r.err = k, 0, nil
@@ -341,6 +389,9 @@ func (r *Reader) Read(buf []byte) (msgs []Msg, used int, err error) {
 		}
 		return nil, 0, err
 	}
+	var ovfl uint32 // the newest drop counter of the batch
+	haveOvfl := false
+	biggest := 0 // the most datagrams in one of the batch's buffers
 	for i := 0; i < r.done; i++ {
 		h := &r.hdrs[i]
 		n, trunc := int(h.Len), h.Hdr.Flags&unix.MSG_TRUNC != 0 || int(h.Len) > size
@@ -352,35 +403,52 @@ func (r *Reader) Read(buf []byte) (msgs []Msg, used int, err error) {
 		}
 		from := sockaddrToAddrPort(&r.names[i], h.Hdr.Namelen)
 		seg := n
-		if r.path == RecvGRO {
-			if g := groSize(r.oob[i*cmsgBytes:], int(h.Hdr.Controllen)); g > 0 && !trunc {
-				seg = g
-			}
+		g, v, ok := readCmsgs(r.oob[i*readCmsgBytes:(i+1)*readCmsgBytes], int(h.Hdr.Controllen))
+		if ok {
+			ovfl, haveOvfl = v, true
 		}
+		if r.path == RecvGRO && g > 0 && !trunc {
+			seg = g
+		}
+		k := len(r.msgs)
 		for off := 0; off < n || (n == 0 && off == 0); off += max(seg, 1) {
 			r.msgs = append(r.msgs, Msg{Off: i*size + off, Len: min(seg, n-off), From: from, Trunc: trunc})
 		}
+		biggest = max(biggest, len(r.msgs)-k)
 		used = i*size + n
+	}
+	if r.path == RecvGRO && biggest > 0 {
+		// The fullest buffer lately, decaying: a full buffer is the likelier to
+		// find no room (a socket drops a buffer whole when it does not fit), so
+		// the buffers dropped hold more datagrams than the average one read.
+		r.perBuf = max(float64(biggest), 1+0.98*(r.perBuf-1))
+	}
+	if haveOvfl {
+		r.noteDrops(ovfl)
 	}
 	return r.msgs, used, nil
 }
 
-// groSize is the segment size in a message's UDP_GRO control message, or 0 when
-// the kernel coalesced nothing and sent none.
-func groSize(oob []byte, n int) int {
+// readCmsgs reads a message's control messages: gro is the segment size of a
+// UDP_GRO one, or 0 when the kernel coalesced nothing and sent none; ovfl is the
+// socket's drop counter of an SO_RXQ_OVFL one, when haveOvfl.
+func readCmsgs(oob []byte, n int) (gro int, ovfl uint32, haveOvfl bool) {
 	n = min(n, len(oob))
 	for off := 0; off+unix.CmsgLen(0) <= n; {
 		cm := (*unix.Cmsghdr)(unsafe.Pointer(&oob[off]))
 		l := int(cm.Len)
 		if l < unix.CmsgLen(0) || off+l > n {
-			return 0
+			return gro, ovfl, haveOvfl
 		}
-		if cm.Level == unix.SOL_UDP && cm.Type == unix.UDP_GRO && l >= unix.CmsgLen(4) {
-			return int(*(*int32)(unsafe.Pointer(&oob[off+unix.CmsgLen(0)])))
+		switch {
+		case cm.Level == unix.SOL_UDP && cm.Type == unix.UDP_GRO && l >= unix.CmsgLen(4):
+			gro = int(*(*int32)(unsafe.Pointer(&oob[off+unix.CmsgLen(0)])))
+		case cm.Level == unix.SOL_SOCKET && cm.Type == unix.SO_RXQ_OVFL && l >= unix.CmsgLen(4):
+			ovfl, haveOvfl = *(*uint32)(unsafe.Pointer(&oob[off+unix.CmsgLen(0)])), true
 		}
 		off += unix.CmsgSpace(l - unix.CmsgLen(0))
 	}
-	return 0
+	return gro, ovfl, haveOvfl
 }
 
 func (r *Reader) recv(fd uintptr) bool {

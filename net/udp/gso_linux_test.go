@@ -85,10 +85,10 @@ func TestMmsgReaderGrowsItsSlot(t *testing.T) {
 	}
 }
 
-// groSize reads control messages the kernel wrote; whatever the bytes, it must
-// stay inside them and never panic.
+// readCmsgs (once groSize, hence the name build.sh runs) reads control messages
+// the kernel wrote; whatever the bytes, it must stay inside them and never panic.
 func FuzzGroSize(f *testing.F) {
-	ok := make([]byte, cmsgBytes)
+	ok := make([]byte, readCmsgBytes)
 	cm := (*unix.Cmsghdr)(unsafe.Pointer(&ok[0]))
 	cm.Level, cm.Type = unix.SOL_UDP, unix.UDP_GRO
 	cm.SetLen(unix.CmsgLen(4))
@@ -100,7 +100,7 @@ func FuzzGroSize(f *testing.F) {
 		// The buffer's alignment is the kernel's: copy into one like Reader's.
 		oob := make([]byte, len(b)+8)
 		copy(oob, b)
-		groSize(oob[:len(b)], n)
+		readCmsgs(oob[:len(b)], n)
 	})
 }
 
@@ -124,5 +124,82 @@ func TestStepDownErrors(t *testing.T) {
 				t.Fatalf("gsoRefusal %v, mmsgMissing %v; want %v, %v", gsoRefusal(c.err), mmsgMissing(c.err), c.gso, c.noMmsg)
 			}
 		})
+	}
+}
+
+// A socket whose buffer overflows tells its Reader how many datagrams it dropped,
+// on every path: the receiver's own losses, which are not the path's.
+func TestReaderCountsTheSocketsDrops(t *testing.T) {
+	for _, path := range []RecvPath{RecvGRO, RecvMmsg, RecvPlain} {
+		t.Run(path.String()+" reads the kernel's drop count", func(t *testing.T) {
+			rx, tx := pair(t)
+			r, err := NewReader(rx, path, 16)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if n, ok := r.Drops(); !ok || n != 0 {
+				t.Fatalf("before any read Drops = %d, %v; want 0, true", n, ok)
+			}
+			// A buffer of a few KB (the kernel's floor) overflows within a burst.
+			raw, _ := rx.SyscallConn()
+			raw.Control(func(fd uintptr) { unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUF, 1024) })
+			const burst = 300
+			d := pattern(1, 1000)
+			for i := 0; i < burst; i++ {
+				if _, err := tx.Write(d); err != nil {
+					t.Fatal(err)
+				}
+			}
+			// Datagrams queued after the drops carry the count: read until one has.
+			rx.SetReadDeadline(time.Now().Add(testrig.Patience))
+			buf := make([]byte, 1<<20)
+			for {
+				if n, _ := r.Drops(); n > 0 {
+					break
+				}
+				if _, err := tx.Write(d); err != nil {
+					t.Fatal(err)
+				}
+				if _, _, err := r.Read(buf); err != nil {
+					t.Fatalf("no drop count read before %v: %v", testrig.Patience, err)
+				}
+			}
+			if n, ok := r.Drops(); !ok || n == 0 || n > burst {
+				t.Fatalf("Drops = %d, %v; want 1..%d, true", n, ok, burst)
+			}
+		})
+	}
+}
+
+// The kernel's counter is 32 bits and wraps; the Reader's count goes on.
+func TestReaderDropCountSurvivesTheCounterWrapping(t *testing.T) {
+	r := &Reader{dropsOn: true}
+	for _, c := range []struct {
+		v    uint32
+		want uint64
+	}{{5, 5}, {1<<32 - 2, 1<<32 - 2}, {3, 1<<32 + 3}, {3, 1<<32 + 3}} {
+		r.noteDrops(c.v)
+		if n, _ := r.Drops(); n != c.want {
+			t.Fatalf("after counter %d: Drops = %d, want %d", c.v, n, c.want)
+		}
+	}
+}
+
+// readCmsgs finds both values in one control buffer, in either order.
+func TestReadCmsgsFindsSegmentSizeAndDrops(t *testing.T) {
+	oob := make([]byte, readCmsgBytes)
+	put := func(off int, level, typ int32, v uint32) int {
+		cm := (*unix.Cmsghdr)(unsafe.Pointer(&oob[off]))
+		cm.Level, cm.Type = level, typ
+		cm.SetLen(unix.CmsgLen(4))
+		*(*uint32)(unsafe.Pointer(&oob[off+unix.CmsgLen(0)])) = v
+		return off + unix.CmsgSpace(4)
+	}
+	n := put(put(0, unix.SOL_SOCKET, unix.SO_RXQ_OVFL, 7), unix.SOL_UDP, unix.UDP_GRO, 1400)
+	if gro, ovfl, ok := readCmsgs(oob, n); gro != 1400 || ovfl != 7 || !ok {
+		t.Fatalf("readCmsgs = %d, %d, %v; want 1400, 7, true", gro, ovfl, ok)
+	}
+	if gro, _, ok := readCmsgs(oob, unix.CmsgSpace(4)); gro != 0 || !ok {
+		t.Fatalf("first message only: gro %d, drops %v; want 0, true", gro, ok)
 	}
 }

@@ -77,6 +77,9 @@ func (r *Reader) Refused() error { return r.refuse }
 // MinBuf is the shortest buffer Read takes.
 func (r *Reader) MinBuf() int { return slotBytes }
 
+// Drops is unknown here: only Linux reports a socket's drops (SO_RXQ_OVFL).
+func (r *Reader) Drops() (n uint64, ok bool) { return 0, false }
+
 // Read waits for one datagram and reads it into buf.
 func (r *Reader) Read(buf []byte) (msgs []Msg, used int, err error) {
 	if len(buf) < slotBytes {
