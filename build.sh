@@ -166,6 +166,7 @@ test_all() {
 	fuzz ./net/wire FuzzAuthMessages 50000x
 	fuzz ./net/wire FuzzTableDatagram 100000x
 	fuzz ./net/wire FuzzParseNotice 100000x
+	fuzz ./net/wire FuzzDrops 100000x
 	fuzz ./net/udp FuzzGroSize 100000x
 	fuzz ./net/tile FuzzDecodeTile 100000x
 	fuzz ./net/fec FuzzDecoder 20000x
