@@ -560,7 +560,7 @@ func (a *assembler) finish(pf *pendingFrame) {
 	c.lastNs.Store(now.UnixNano())
 	c.shape.Store(uint64(pf.codec)<<48 | uint64(pf.w)<<32 | uint64(pf.h)<<16 | uint64(pf.quality))
 	a.lastNo, a.released = pf.no, true
-	a.ref = pf.no // the window travels with the stream: it is centred on the newest released frame
+	a.ref = pf.no               // the window travels with the stream: it is centred on the newest released frame
 	a.endLate -= a.endLate / 64 // forget a burst of reordering over a few seconds
 
 	// "Frame released" is the instant the frame was complete, or given up, and
