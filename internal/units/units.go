@@ -25,10 +25,10 @@ var rateUnits = []struct {
 // (callers read it as "none"); other rates must be 8 kbit/s..1000 Tbit/s.
 func ParseBitrate(s string) (int64, error) {
 	t := strings.ToLower(strings.TrimSpace(s))
-	mult := 1.0
+	mult, bare := 1.0, true
 	for _, u := range rateUnits {
 		if strings.HasSuffix(t, u.suffix) {
-			t, mult = strings.TrimSpace(strings.TrimSuffix(t, u.suffix)), u.mult
+			t, mult, bare = strings.TrimSpace(strings.TrimSuffix(t, u.suffix)), u.mult, false
 			break
 		}
 	}
@@ -41,7 +41,7 @@ func ParseBitrate(s string) (int64, error) {
 		return 0, fmt.Errorf("rate %q is out of range", s)
 	}
 	if bits > 0 && bits < 8000 {
-		if mult == 1 && v >= 1 { // a bare number is bit/s, which is rarely what was meant
+		if bare && v >= 1 { // a bare number is bit/s, which is rarely what was meant
 			return 0, fmt.Errorf("rate %q is %s bit/s: give a unit, like %smbit or %skbit", s, t, t, t)
 		}
 		return 0, fmt.Errorf("rate %q is below 8kbit, surely a mistake", s)

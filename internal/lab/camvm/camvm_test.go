@@ -443,7 +443,7 @@ func TestRealDrivers(t *testing.T) {
 			t.Fatalf("%v\n%s", err, log)
 		}
 		checkBars(t, img, fullBars)
-		m := regexp.MustCompile(`mjpeg retile (\d+) \((\d+) fell back`).FindAllStringSubmatch(log, -1)
+		m := regexp.MustCompile(`mjpeg retile: (\d+) re-tiled(?: \([^)]*\))?, (\d+) decoded`).FindAllStringSubmatch(log, -1)
 		if m == nil {
 			t.Fatalf("the stats line never said the frames were re-tiled:\n%s", log)
 		}
