@@ -195,6 +195,7 @@ type Sender struct {
 	// acked is signalled after each acknowledgement, for a source that waits for
 	// the window.
 	acked chan struct{}
+	waits bool // the source waits for the path (a file, a source without a rate): Run's, under mu
 
 	mu      sync.Mutex // guards the ledger, rate control, the chooser and what follows
 	led     *ledger
@@ -325,6 +326,7 @@ func (s *Sender) Run(ctx context.Context, src capture.Source, maxFrames int) err
 	waits := info.FPS == 0 || info.Stored
 	s.mu.Lock()
 	s.rc.setSource(info.FPS, waits)
+	s.waits = waits
 	s.mu.Unlock()
 	// Count frames handed to the workers, not finished ones: the loop asks for the
 	// next frame while the last is still being encoded.
@@ -471,7 +473,10 @@ func (s *Sender) submit(f *capture.Frame) error {
 	s.mu.Lock()
 	closed := s.led.checkLoop(now)
 	s.led.expire(now, closed)
-	if closed && s.led.windowFull() {
+	// A source that waits was held by waitForPath just before its frame was read; the
+	// window may have filled since only because the control link came up meanwhile
+	// (frames sent open loop count from then on), and such a frame is sent, not lost.
+	if closed && s.led.windowFull() && !s.waits {
 		s.mu.Unlock()
 		s.count.dropWindow.Add(1)
 		f.Release()
