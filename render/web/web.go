@@ -274,22 +274,7 @@ func (s *Server) wake() {
 // encoder turns the newest frame into JPEG whenever someone waits for one and a
 // frame newer than the newest picture is waiting.
 func (s *Server) encoder() {
-	for {
-		select {
-		case <-s.ctx.Done():
-			return
-		case <-s.kick:
-		}
-		s.mu.Lock()
-		wanted := s.wanted > 0
-		s.mu.Unlock()
-		if !wanted {
-			continue // the frame waits in the box until someone asks
-		}
-		n, ok := s.frames.TryTake()
-		if !ok {
-			continue
-		}
+	s.work(s.kick, s.frames, func() bool { return s.wanted > 0 }, func(n numbered) {
 		f, gen := n.f, n.gen
 		start := time.Now()
 		// A new slice every time: clients may still be writing the previous picture.
@@ -299,7 +284,7 @@ func (s *Server) encoder() {
 		f.Release()
 		if err != nil {
 			s.opt.Log.Error("browser view: encoding a frame", "err", err)
-			continue
+			return
 		}
 		s.encoded.Add(1)
 		s.mu.Lock()
@@ -307,6 +292,29 @@ func (s *Server) encoder() {
 		close(s.changed)
 		s.changed = make(chan struct{})
 		s.mu.Unlock()
+	})
+}
+
+// work is the loop of the encoder and of the tiler: each time kick wakes it, it
+// takes the newest frame from box and hands it to do, while wanted (read under
+// s.mu) says somebody watches; otherwise the frame stays in the box for the first
+// viewer. It returns when the server's context ends.
+func (s *Server) work(kick <-chan struct{}, box *mailbox.Box[numbered], wanted func() bool, do func(numbered)) {
+	for {
+		select {
+		case <-s.ctx.Done():
+			return
+		case <-kick:
+		}
+		s.mu.Lock()
+		w := wanted()
+		s.mu.Unlock()
+		if !w {
+			continue
+		}
+		if n, ok := box.TryTake(); ok {
+			do(n)
+		}
 	}
 }
 

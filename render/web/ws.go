@@ -23,22 +23,7 @@ const (
 // that changed, once for every viewer.
 func (s *Server) tiles() {
 	t := &tiler{quality: s.opt.Quality, tw: s.opt.TileW, th: s.opt.TileH}
-	for {
-		select {
-		case <-s.ctx.Done():
-			return
-		case <-s.tkick:
-		}
-		s.mu.Lock()
-		wanted := s.wsViewers > 0
-		s.mu.Unlock()
-		if !wanted {
-			continue // the frame waits in the box until someone watches
-		}
-		n, ok := s.tframes.TryTake()
-		if !ok {
-			continue
-		}
+	s.work(s.tkick, s.tframes, func() bool { return s.wsViewers > 0 }, func(n numbered) {
 		start := time.Now()
 		set, encoded, err := t.update(n.f, n.gen)
 		n.f.Release()
@@ -47,7 +32,7 @@ func (s *Server) tiles() {
 		if err != nil {
 			s.untiled.Add(1)
 			s.opt.Log.Debug("browser view: tiling a frame", "err", err)
-			continue
+			return
 		}
 		s.tileFrames.Add(1)
 		s.mu.Lock()
@@ -55,7 +40,7 @@ func (s *Server) tiles() {
 		close(s.tchanged)
 		s.tchanged = make(chan struct{})
 		s.mu.Unlock()
-	}
+	})
 }
 
 func (s *Server) wakeTiler() {
