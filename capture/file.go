@@ -36,8 +36,11 @@ type frameReader interface {
 }
 
 // FileSource plays a video file in real time: at the file's own frame rate, or the
-// one it was opened with, dropping frames when its caller falls behind rather than
-// drifting late. With a negative rate (benchmarks) it delivers as fast as it can.
+// one it was opened with. A caller that falls behind by less than catchUp gets the
+// frames it missed at once, in order, and so catches up without losing any (the
+// first frames of a stream cost more than the rest); one further behind loses the
+// frames older than that rather than drifting ever later. With a negative rate
+// (benchmarks) it delivers as fast as it can.
 type FileSource struct {
 	info Info
 	r    frameReader
@@ -137,8 +140,9 @@ func (s *FileSource) Next(ctx context.Context) (*Frame, error) {
 	overBudget := func() bool { return time.Since(entry) >= budget }
 	// The play clock starts when the first frame is ready to show (see below).
 	if paced && !s.start.IsZero() {
-		// Frames whose slot has already passed are dropped, as a live source would.
-		now := uint64(entry.Sub(s.start).Seconds() * s.info.FPS)
+		// Frames whose slot passed more than catchUp ago are dropped, as a live
+		// source would drop them; the others are delivered late.
+		now := uint64(max(0, (entry.Sub(s.start)-catchUp).Seconds()) * s.info.FPS)
 		for !s.timed && s.next < now {
 			if overBudget() {
 				s.start = time.Now().Add(-s.slotTime(s.next))
@@ -162,10 +166,10 @@ func (s *FileSource) Next(ctx context.Context) (*Frame, error) {
 		at, gap := s.when()
 		first := s.start.IsZero()
 		due := s.start.Add(at)
-		// A frame that the next one had replaced before this call began is
-		// dropped, as a live source would (timed files; slotted ones skipped
-		// theirs above, without decoding).
-		if !first && s.timed && entry.Sub(due) >= gap {
+		// A frame that the next one had replaced more than catchUp before this
+		// call began is dropped, as a live source would (timed files; slotted
+		// ones skipped theirs above, without decoding).
+		if !first && s.timed && entry.Sub(due) >= gap+catchUp {
 			if !overBudget() {
 				if pool != nil {
 					pool.Put(img)
@@ -203,6 +207,13 @@ func (s *FileSource) Next(ctx context.Context) (*Frame, error) {
 // dropBudget bounds the time one Next spends dropping late frames; a caller that
 // was late (the sender busy) catches up well within it.
 const dropBudget = 250 * time.Millisecond
+
+// catchUp is how far behind the file's clock a caller may fall and still get every
+// frame: a sender's first frames take several times the steady cost (the rate
+// probe starting low, buffers and caches filling), about 130 ms at 1080p on two
+// cores, and a burst of other work on a shared CPU costs as much; a file has no
+// reason to lose frames to either, and the sender catches up within a second.
+const catchUp = 200 * time.Millisecond
 
 // slotTime is when frame seq of a slotted file falls, from the start of play.
 func (s *FileSource) slotTime(seq uint64) time.Duration {
