@@ -571,7 +571,15 @@ func (rc *rateControl) frameSent(now time.Time, bytes, wanted int, skippedBefore
 	if skippedBefore > 0 {
 		want = max(want, 1.2*rc.target)
 	}
-	rc.demand = 0.8*rc.demand + 0.2*want
+	if rc.demand == 0 {
+		// The first frame's want is the only estimate there is: averaging it with
+		// nothing would hold the start-up probe below (and the pacer with it) at a
+		// fifth of what the frames need for several frames, and a source played in
+		// real time would lose those frames to the slow start.
+		rc.demand = want
+	} else {
+		rc.demand = 0.8*rc.demand + 0.2*want
+	}
 	if rc.demand > rc.target && rc.target < rc.maxBits && rc.queueMs < calmQueueMs &&
 		now.Sub(rc.lastDown) > 5*time.Second && !(rc.capEst > 0 && now.Sub(rc.capAt) < 10*time.Second) {
 		// The frames want more and the path has shown no limit: ask the path before

@@ -109,6 +109,21 @@ func TestRateControl(t *testing.T) {
 			t.Errorf("quality %d, target %.1f Mbit/s after the path cleared", rc.quality, rc.target/1e6)
 		}
 	})
+	t.Run("big frames on a fast path double the target from the first frame", func(t *testing.T) {
+		// A 1080p photograph at q75 is 450 KB, 108 Mbit/s at 30 fps: the probe
+		// doubles the target each calm frame up to the demand, so three frames
+		// reach 80 Mbit/s (the demand averaged from nothing took five).
+		rc := newRateControl(0, 75, 20)
+		rc.setSource(30, true)
+		now := time.Unix(1000, 0)
+		for i := 0; i < 3; i++ {
+			now = now.Add(time.Second / 30)
+			rc.frameSent(now, 450_000, 450_000, 0, 10*time.Millisecond)
+		}
+		if rc.target < 80e6 {
+			t.Errorf("target %.1f Mbit/s after three 108 Mbit/s frames, want at least 80", rc.target/1e6)
+		}
+	})
 	t.Run("a static scene does not walk the target up without evidence", func(t *testing.T) {
 		rc := newRateControl(0, 75, 20)
 		p := &path{capBits: 1e9}
