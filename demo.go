@@ -28,6 +28,9 @@ func demoCommand() *cli.Command {
 		Flags: func(fs *flag.FlagSet) {
 			sf.register(fs)
 			rf.register(fs, true)
+			// send's usage says what its zero default means; demo's default is not zero,
+			// and the flag package prints it.
+			fs.Lookup("duration").Usage = "stop after this long, like 10s or 2m"
 		},
 		Check: func(fs *flag.FlagSet) error {
 			if err := sf.check(fs); err != nil {

@@ -161,6 +161,9 @@ func TestDemoKeepsItsOwnDurationDefault(t *testing.T) {
 	if code != 0 || !strings.Contains(stdout, "(default 10s)") {
 		t.Fatalf("demo --help: exit %d, want its 10s duration default shown:\n%s", code, stdout)
 	}
+	if strings.Contains(stdout, "run until interrupted") {
+		t.Fatalf("demo --help gives --duration two defaults, send's 0 and its own 10s:\n%s", stdout)
+	}
 	if code, stdout, _ := runCmd("send", "--help"); code != 0 || strings.Contains(stdout, "(default 10s)") {
 		t.Fatalf("send --help shows demo's duration default:\n%s", stdout)
 	}
