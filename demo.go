@@ -36,6 +36,9 @@ func demoCommand() *cli.Command {
 			if err := sf.check(fs); err != nil {
 				return err
 			}
+			if sf.key.file != "" || sf.key.pair { // send's flags bring them; demo has no use for them
+				return cli.Usagef("demo runs both ends unkeyed over loopback: --key and --pair are for send and recv")
+			}
 			rf.duration, rf.frames, rf.statsJSON = sf.duration, sf.frames, sf.statsJSON
 			return rf.check()
 		},

@@ -169,6 +169,17 @@ func TestDemoKeepsItsOwnDurationDefault(t *testing.T) {
 	}
 }
 
+// demo runs both ends unkeyed in one process: --key and --pair (which send's flags
+// bring) are refused rather than silently ignored.
+func TestDemoRefusesKeyAndPair(t *testing.T) {
+	for _, args := range [][]string{{"--pair"}, {"--key", "stream.key"}} {
+		code, _, stderr := runCmd(append([]string{"demo", "--sink", "null", "--duration", "1s"}, args...)...)
+		if code != 2 || !strings.Contains(stderr, args[0]) {
+			t.Fatalf("demo %v: exit %d, want 2 and a line naming %s:\n%s", args, code, args[0], stderr)
+		}
+	}
+}
+
 func TestDemoStreamsAndWritesStats(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "stats.json")
 	code, stdout, stderr := runCmd("demo", "--sink", "null", "--size", "320x192", "--fps", "20", "--duration", "2s", "--stats-json", path)
