@@ -73,6 +73,7 @@ func TestCommandLineMistakesExitTwoWithOneLine(t *testing.T) {
 		{"recv with no sockets", recv("--sockets", "0"), "--sockets 0: want 1..64"},
 		{"recv with too many sockets", recv("--sockets", "65"), "--sockets 65: want 1..64"},
 		{"a receiver limit above the protocol's", recv("--max-size", "7696x4320"), "--max-size 7696x4320: want at most 7680x4320"},
+		{"a receiver limit below any frame", recv("--max-size", "8x8"), "--max-size 8x8: want 16x16 up to 7680x4320"},
 		{"a deadline of 0", recv("--deadline", "0s"), "--deadline 0s: must be positive"},
 		{"an unknown sink", recv("--sink", "printer"), `unknown sink "printer"`},
 		{"an unknown decoder", recv("--decoder", "gpu"), "--decoder"},
