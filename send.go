@@ -432,8 +432,15 @@ func mjpegLine(s sender.Stats) string {
 // only account of the run.
 func sendDone(s sender.Stats, took time.Duration) string {
 	sec := max(took.Seconds(), 1e-3)
-	return fmt.Sprintf("send: done after %.1f s: %d frames captured, %d sent (%.1f fps), %d skipped (busy %d, window %d, rate %d), %.1f MB (%.1f Mbit/s), quality %d",
-		took.Seconds(), s.FramesCaptured, s.FramesSent, float64(s.FramesSent)/sec,
-		s.FramesDroppedBusy+s.FramesDroppedAck+s.FramesDroppedRate, s.FramesDroppedBusy, s.FramesDroppedAck, s.FramesDroppedRate,
+	skipped := s.FramesDroppedBusy + s.FramesDroppedAck + s.FramesDroppedRate + s.FramesSkippedReceiver
+	why := fmt.Sprintf("busy %d, window %d, rate %d", s.FramesDroppedBusy, s.FramesDroppedAck, s.FramesDroppedRate)
+	if s.FramesSkippedReceiver > 0 {
+		why += fmt.Sprintf(", receiver %d", s.FramesSkippedReceiver)
+	}
+	if s.FramesUnreadable > 0 {
+		why += fmt.Sprintf("), %d unreadable (a JPEG neither re-tiled nor decoded", s.FramesUnreadable)
+	}
+	return fmt.Sprintf("send: done after %.1f s: %d frames captured, %d sent (%.1f fps), %d skipped (%s), %.1f MB (%.1f Mbit/s), quality %d",
+		took.Seconds(), s.FramesCaptured, s.FramesSent, float64(s.FramesSent)/sec, skipped, why,
 		float64(s.BytesSent)/1e6, float64(s.BytesSent)*8/1e6/sec, s.Quality)
 }

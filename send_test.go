@@ -43,6 +43,17 @@ func TestTheSendersLastLineAccountsForTheRun(t *testing.T) {
 	}
 }
 
+// Frames the receiver asked to skip and frames whose JPEG could not be read are in the
+// last line too, so captured adds up to sent, skipped and unreadable.
+func TestTheSendersLastLineCountsReceiverSkipsAndUnreadableFrames(t *testing.T) {
+	got := sendDone(sender.Stats{FramesCaptured: 74, FramesSent: 70, FramesDroppedRate: 1, FramesSkippedReceiver: 2, FramesUnreadable: 1,
+		BytesSent: 1_000_000, Quality: 75}, 28e8)
+	want := "74 frames captured, 70 sent (25.0 fps), 3 skipped (busy 0, window 0, rate 1, receiver 2), 1 unreadable (a JPEG neither re-tiled nor decoded), 1.0 MB"
+	if !strings.Contains(got, want) {
+		t.Fatalf("%q\nwant it to contain %q", got, want)
+	}
+}
+
 // Frame slots a source let pass while the sender was busy are counted where the
 // user sees them (the status line and --stats-json), not lost silently.
 func TestLateSourceFramesAreCounted(t *testing.T) {
