@@ -181,6 +181,16 @@ func TestDemoRefusesKeyAndPair(t *testing.T) {
 	}
 }
 
+// The receiver ends with a line of its own, as the sender does, so the last live
+// line (up to a second old) is not the only account of the run.
+func TestTheReceiversLastLineAccountsForTheRun(t *testing.T) {
+	code, _, stderr := runCmd("recv", "--listen", "127.0.0.1:0", "--sink", "null", "--announce=false", "--duration", "1s")
+	lines := strings.Split(strings.TrimSpace(stderr), "\n")
+	if last := lines[len(lines)-1]; code != 0 || !strings.HasPrefix(last, "recv: done after ") || !strings.Contains(last, "0 frames (0 complete, 0 partial)") {
+		t.Fatalf("exit %d, last line %q: want recv: done after ... 0 frames (0 complete, 0 partial)", code, last)
+	}
+}
+
 func TestDemoStreamsAndWritesStats(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "stats.json")
 	code, stdout, stderr := runCmd("demo", "--sink", "null", "--size", "320x192", "--fps", "20", "--duration", "2s", "--stats-json", path)

@@ -276,13 +276,23 @@ func runRecv(ctx context.Context, env *cli.Env, f *recvFlags, listen string) err
 	}
 	ctx, cancel := withDuration(ctx, f.duration)
 	defer cancel()
+	start := time.Now()
 	err = receive(ctx, cancel, rx, sinks, f.frames, env.Stderr, env.Log)
+	fmt.Fprintln(env.Stderr, recvDone(rx.Stats(), time.Since(start)))
 	if f.statsJSON != "" {
 		if jerr := stats.WriteJSON(f.statsJSON, rx.Stats()); jerr != nil && err == nil {
 			err = jerr
 		}
 	}
 	return err
+}
+
+// recvDone is the line printed when the receiver stops, as sendDone is the sender's:
+// the last live line is up to a second old and misses the last frames (--frames 20
+// ended on "frames 18").
+func recvDone(s receiver.Stats, took time.Duration) string {
+	return fmt.Sprintf("recv: done after %.1f s: %d frames (%d complete, %d partial), %d shown, %.1f fps, %.1f Mbit/s, latency p50 %.1f ms p99 %.1f ms",
+		took.Seconds(), s.FramesReceived, s.FramesComplete, s.FramesPartial, s.FramesDisplayed, s.FPS, s.Mbps, s.LatencyP50, s.LatencyP99)
 }
 
 // outputs opens the sinks the flags name, fed with the receiver's live stats.
