@@ -315,7 +315,7 @@ func runSend(ctx context.Context, env *cli.Env, f *sendFlags, to string) error {
 	err = tx.Run(ctx, src, f.frames)
 	stopLive()
 	wg.Wait()
-	fmt.Fprintln(env.Stderr, sendDone(tx.Stats(), time.Since(start)))
+	fmt.Fprintln(env.Stderr, sendDone(tx.Stats(), time.Since(start))+sourceLeftOut(src))
 	if f.statsJSON != "" {
 		if jerr := stats.WriteJSON(f.statsJSON, sendSummary(tx, src)); jerr != nil && err == nil {
 			err = jerr
@@ -344,6 +344,17 @@ func sendSummary(tx *sender.Sender, src capture.Source) any {
 // frame slots that passed while the sender was busy (late: a file keeps to real
 // time, as a camera does) and file frames that could not be decoded (corrupt).
 // Cameras count theirs in capture.CameraStats.
+// sourceLeftOut ends the last line with the frames the source itself left out (a
+// file's or the pattern's slots that passed while the sender was busy, a file's corrupt
+// frames), which the sender never saw; nothing when there were none.
+func sourceLeftOut(src capture.Source) string {
+	late, corrupt := sourceCounts(src)
+	if late == 0 && corrupt == 0 {
+		return ""
+	}
+	return fmt.Sprintf(", the source left out %d late (their time passed while the sender was busy), %d corrupt", late, corrupt)
+}
+
 func sourceCounts(src capture.Source) (late, corrupt uint64) {
 	switch s := src.(type) {
 	case *capture.FileSource:
