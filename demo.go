@@ -28,10 +28,16 @@ func demoCommand() *cli.Command {
 		Flags: func(fs *flag.FlagSet) {
 			sf.register(fs)
 			rf.register(fs, true)
+			// send's usage says what its zero default means; demo's default is not zero,
+			// and the flag package prints it.
+			fs.Lookup("duration").Usage = "stop after this long, like 10s or 2m"
 		},
 		Check: func(fs *flag.FlagSet) error {
 			if err := sf.check(fs); err != nil {
 				return err
+			}
+			if sf.key.file != "" || sf.key.pair { // send's flags bring them; demo has no use for them
+				return cli.Usagef("demo runs both ends unkeyed over loopback: --key and --pair are for send and recv")
 			}
 			rf.duration, rf.frames, rf.statsJSON = sf.duration, sf.frames, sf.statsJSON
 			return rf.check()

@@ -135,7 +135,9 @@ func pairAsReceiver(listen string, log *slog.Logger) func(context.Context, pair.
 		defer stop()
 		log.Info("waiting for a sender to pair (hrvs send --to THIS:PORT --pair)", "listen", ln.Addr().String())
 		c, err := ln.Accept()
-		if err != nil {
+		if err != nil && ctx.Err() != nil { // stopped: the listener was closed for it
+			return seal.Key{}, fmt.Errorf("--pair: stopped before a sender paired")
+		} else if err != nil {
 			return seal.Key{}, fmt.Errorf("--pair: %w", err)
 		}
 		defer c.Close()

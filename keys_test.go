@@ -2,7 +2,10 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
+	"io"
+	"log/slog"
 	"net"
 	"os"
 	"path/filepath"
@@ -109,5 +112,16 @@ func TestPairingOnTheCommandLine(t *testing.T) {
 	raw, _ := os.ReadFile(statsPath)
 	if err := json.Unmarshal(raw, &st); err != nil || st["keyed"] != true || st["frames_received"].(float64) < 20 {
 		t.Fatalf("receiver stats: %s", raw)
+	}
+}
+
+// A receiver stopped (Ctrl-C, SIGTERM) while it waits for a sender to pair says so,
+// not "accept tcp ...: use of closed network connection".
+func TestAReceiverStoppedWhilePairingSaysSo(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	_, err := pairAsReceiver("127.0.0.1:0", slog.New(slog.NewTextHandler(io.Discard, nil)))(ctx, nil)
+	if err == nil || strings.Contains(err.Error(), "closed network connection") || !strings.Contains(err.Error(), "stopped before a sender paired") {
+		t.Fatalf("%v: want --pair: stopped before a sender paired", err)
 	}
 }

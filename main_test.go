@@ -73,6 +73,7 @@ func TestCommandLineMistakesExitTwoWithOneLine(t *testing.T) {
 		{"recv with no sockets", recv("--sockets", "0"), "--sockets 0: want 1..64"},
 		{"recv with too many sockets", recv("--sockets", "65"), "--sockets 65: want 1..64"},
 		{"a receiver limit above the protocol's", recv("--max-size", "7696x4320"), "--max-size 7696x4320: want at most 7680x4320"},
+		{"a receiver limit below any frame", recv("--max-size", "8x8"), "--max-size 8x8: want 16x16 up to 7680x4320"},
 		{"a deadline of 0", recv("--deadline", "0s"), "--deadline 0s: must be positive"},
 		{"an unknown sink", recv("--sink", "printer"), `unknown sink "printer"`},
 		{"an unknown decoder", recv("--decoder", "gpu"), "--decoder"},
@@ -161,8 +162,32 @@ func TestDemoKeepsItsOwnDurationDefault(t *testing.T) {
 	if code != 0 || !strings.Contains(stdout, "(default 10s)") {
 		t.Fatalf("demo --help: exit %d, want its 10s duration default shown:\n%s", code, stdout)
 	}
+	if strings.Contains(stdout, "run until interrupted") {
+		t.Fatalf("demo --help gives --duration two defaults, send's 0 and its own 10s:\n%s", stdout)
+	}
 	if code, stdout, _ := runCmd("send", "--help"); code != 0 || strings.Contains(stdout, "(default 10s)") {
 		t.Fatalf("send --help shows demo's duration default:\n%s", stdout)
+	}
+}
+
+// demo runs both ends unkeyed in one process: --key and --pair (which send's flags
+// bring) are refused rather than silently ignored.
+func TestDemoRefusesKeyAndPair(t *testing.T) {
+	for _, args := range [][]string{{"--pair"}, {"--key", "stream.key"}} {
+		code, _, stderr := runCmd(append([]string{"demo", "--sink", "null", "--duration", "1s"}, args...)...)
+		if code != 2 || !strings.Contains(stderr, args[0]) {
+			t.Fatalf("demo %v: exit %d, want 2 and a line naming %s:\n%s", args, code, args[0], stderr)
+		}
+	}
+}
+
+// The receiver ends with a line of its own, as the sender does, so the last live
+// line (up to a second old) is not the only account of the run.
+func TestTheReceiversLastLineAccountsForTheRun(t *testing.T) {
+	code, _, stderr := runCmd("recv", "--listen", "127.0.0.1:0", "--sink", "null", "--announce=false", "--duration", "1s")
+	lines := strings.Split(strings.TrimSpace(stderr), "\n")
+	if last := lines[len(lines)-1]; code != 0 || !strings.HasPrefix(last, "recv: done after ") || !strings.Contains(last, "0 frames (0 complete, 0 partial)") {
+		t.Fatalf("exit %d, last line %q: want recv: done after ... 0 frames (0 complete, 0 partial)", code, last)
 	}
 }
 

@@ -61,7 +61,7 @@ func newRecvFlags() *recvFlags {
 
 // register adds the receiver's flags; demo leaves out those the sender's flags already name.
 func (f *recvFlags) register(fs *flag.FlagSet, demo bool) {
-	fs.Var(&f.maxSize, "max-size", fmt.Sprintf("largest frame accepted, `WxH` in pixels, up to %s; datagrams for larger frames are dropped", maxFrame.String()))
+	fs.Var(&f.maxSize, "max-size", fmt.Sprintf("largest frame accepted, `WxH` in pixels, 16x16 up to %s; datagrams for larger frames are dropped", maxFrame.String()))
 	fs.DurationVar(&f.deadline, "deadline", f.deadline, "how long a stalled frame waits for missing tiles, above 0")
 	fs.StringVar(&f.decoder, "decoder", f.decoder, "tile JPEG decoder: fast (the project's own, image/jpeg for what it does not take) or stdlib")
 	fs.StringVar(&f.sink, "sink", f.sink, "where frames go: window, null or dir:PATH (a PNG per frame, never overwriting)\n(default: the window when a display is available, else null)")
@@ -96,6 +96,8 @@ func (f *recvFlags) check() error {
 		return cli.Usagef("--deadline %v: must be positive", f.deadline)
 	case f.maxSize.W > maxFrame.W || f.maxSize.H > maxFrame.H:
 		return cli.Usagef("--max-size %s: want at most %s, the largest frame a sender sends", f.maxSize.String(), maxFrame.String())
+	case f.maxSize.W < 16 || f.maxSize.H < 16: // every frame would be dropped: a sender's frames are at least 16x16
+		return cli.Usagef("--max-size %s: want 16x16 up to %s, the smallest and largest frames a sender sends", f.maxSize.String(), maxFrame.String())
 	case f.decoder != "fast" && f.decoder != "stdlib":
 		return cli.Usagef("--decoder %q: want fast or stdlib", f.decoder)
 	case f.maxMemory < 32<<20:
@@ -274,13 +276,23 @@ func runRecv(ctx context.Context, env *cli.Env, f *recvFlags, listen string) err
 	}
 	ctx, cancel := withDuration(ctx, f.duration)
 	defer cancel()
+	start := time.Now()
 	err = receive(ctx, cancel, rx, sinks, f.frames, env.Stderr, env.Log)
+	fmt.Fprintln(env.Stderr, recvDone(rx.Stats(), time.Since(start)))
 	if f.statsJSON != "" {
 		if jerr := stats.WriteJSON(f.statsJSON, rx.Stats()); jerr != nil && err == nil {
 			err = jerr
 		}
 	}
 	return err
+}
+
+// recvDone is the line printed when the receiver stops, as sendDone is the sender's:
+// the last live line is up to a second old and misses the last frames (--frames 20
+// ended on "frames 18").
+func recvDone(s receiver.Stats, took time.Duration) string {
+	return fmt.Sprintf("recv: done after %.1f s: %d frames (%d complete, %d partial), %d shown, %.1f fps, %.1f Mbit/s, latency p50 %.1f ms p99 %.1f ms",
+		took.Seconds(), s.FramesReceived, s.FramesComplete, s.FramesPartial, s.FramesDisplayed, s.FPS, s.Mbps, s.LatencyP50, s.LatencyP99)
 }
 
 // outputs opens the sinks the flags name, fed with the receiver's live stats.

@@ -315,7 +315,7 @@ func runSend(ctx context.Context, env *cli.Env, f *sendFlags, to string) error {
 	err = tx.Run(ctx, src, f.frames)
 	stopLive()
 	wg.Wait()
-	fmt.Fprintln(env.Stderr, sendDone(tx.Stats(), time.Since(start)))
+	fmt.Fprintln(env.Stderr, sendDone(tx.Stats(), time.Since(start))+sourceLeftOut(src))
 	if f.statsJSON != "" {
 		if jerr := stats.WriteJSON(f.statsJSON, sendSummary(tx, src)); jerr != nil && err == nil {
 			err = jerr
@@ -344,6 +344,17 @@ func sendSummary(tx *sender.Sender, src capture.Source) any {
 // frame slots that passed while the sender was busy (late: a file keeps to real
 // time, as a camera does) and file frames that could not be decoded (corrupt).
 // Cameras count theirs in capture.CameraStats.
+// sourceLeftOut ends the last line with the frames the source itself left out (a
+// file's or the pattern's slots that passed while the sender was busy, a file's corrupt
+// frames), which the sender never saw; nothing when there were none.
+func sourceLeftOut(src capture.Source) string {
+	late, corrupt := sourceCounts(src)
+	if late == 0 && corrupt == 0 {
+		return ""
+	}
+	return fmt.Sprintf(", the source left out %d late (their time passed while the sender was busy), %d corrupt", late, corrupt)
+}
+
 func sourceCounts(src capture.Source) (late, corrupt uint64) {
 	switch s := src.(type) {
 	case *capture.FileSource:
@@ -432,8 +443,15 @@ func mjpegLine(s sender.Stats) string {
 // only account of the run.
 func sendDone(s sender.Stats, took time.Duration) string {
 	sec := max(took.Seconds(), 1e-3)
-	return fmt.Sprintf("send: done after %.1f s: %d frames captured, %d sent (%.1f fps), %d skipped (busy %d, window %d, rate %d), %.1f MB (%.1f Mbit/s), quality %d",
-		took.Seconds(), s.FramesCaptured, s.FramesSent, float64(s.FramesSent)/sec,
-		s.FramesDroppedBusy+s.FramesDroppedAck+s.FramesDroppedRate, s.FramesDroppedBusy, s.FramesDroppedAck, s.FramesDroppedRate,
+	skipped := s.FramesDroppedBusy + s.FramesDroppedAck + s.FramesDroppedRate + s.FramesSkippedReceiver
+	why := fmt.Sprintf("busy %d, window %d, rate %d", s.FramesDroppedBusy, s.FramesDroppedAck, s.FramesDroppedRate)
+	if s.FramesSkippedReceiver > 0 {
+		why += fmt.Sprintf(", receiver %d", s.FramesSkippedReceiver)
+	}
+	if s.FramesUnreadable > 0 {
+		why += fmt.Sprintf("), %d unreadable (a JPEG neither re-tiled nor decoded", s.FramesUnreadable)
+	}
+	return fmt.Sprintf("send: done after %.1f s: %d frames captured, %d sent (%.1f fps), %d skipped (%s), %.1f MB (%.1f Mbit/s), quality %d",
+		took.Seconds(), s.FramesCaptured, s.FramesSent, float64(s.FramesSent)/sec, skipped, why,
 		float64(s.BytesSent)/1e6, float64(s.BytesSent)*8/1e6/sec, s.Quality)
 }

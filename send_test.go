@@ -43,6 +43,17 @@ func TestTheSendersLastLineAccountsForTheRun(t *testing.T) {
 	}
 }
 
+// Frames the receiver asked to skip and frames whose JPEG could not be read are in the
+// last line too, so captured adds up to sent, skipped and unreadable.
+func TestTheSendersLastLineCountsReceiverSkipsAndUnreadableFrames(t *testing.T) {
+	got := sendDone(sender.Stats{FramesCaptured: 74, FramesSent: 70, FramesDroppedRate: 1, FramesSkippedReceiver: 2, FramesUnreadable: 1,
+		BytesSent: 1_000_000, Quality: 75}, 28e8)
+	want := "74 frames captured, 70 sent (25.0 fps), 3 skipped (busy 0, window 0, rate 1, receiver 2), 1 unreadable (a JPEG neither re-tiled nor decoded), 1.0 MB"
+	if !strings.Contains(got, want) {
+		t.Fatalf("%q\nwant it to contain %q", got, want)
+	}
+}
+
 // Frame slots a source let pass while the sender was busy are counted where the
 // user sees them (the status line and --stats-json), not lost silently.
 func TestLateSourceFramesAreCounted(t *testing.T) {
@@ -62,4 +73,33 @@ func TestLateSourceFramesAreCounted(t *testing.T) {
 		}
 		return nil
 	})
+}
+
+// Frames a file or the pattern left out because their time passed while the sender was
+// busy are in the last line too: a 150-frame file that sent 113 said "113 frames
+// captured, 113 sent, 0 skipped" and nothing of the other 37.
+func TestTheSendersLastLineSaysWhatTheSourceLeftOut(t *testing.T) {
+	p, err := capture.NewPattern(64, 64, 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	if got := sourceLeftOut(p); got != "" {
+		t.Fatalf("%q before any frame was left out, want nothing", got)
+	}
+	testrig.Eventually(t, testrig.Patience, func() error {
+		f, err := p.Next(context.Background())
+		if err != nil {
+			return err
+		}
+		f.Release()
+		if late, _ := sourceCounts(p); late == 0 {
+			return fmt.Errorf("no late frame counted yet")
+		}
+		return nil
+	})
+	late, _ := sourceCounts(p)
+	if got, want := sourceLeftOut(p), fmt.Sprintf(", the source left out %d late", late); !strings.HasPrefix(got, want) {
+		t.Fatalf("%q, want it to start %q", got, want)
+	}
 }

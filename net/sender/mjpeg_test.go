@@ -249,3 +249,39 @@ func TestAFrameThatCannotBeRetiledFallsBack(t *testing.T) {
 		t.Fatalf("stats %q %d", st.MJPEG, st.FramesFellBack)
 	}
 }
+
+// A frame that can be neither re-tiled nor decoded (the truncated last frame of an
+// MJPEG file) is lost; it is counted as such, so frames captured still add up to
+// frames sent, skipped and lost.
+func TestAFrameThatCannotBeDecodedIsCountedAsUnreadable(t *testing.T) {
+	whole := cameraJPEG(t, 0, image.Rectangle{}, 1)
+	path := filepath.Join(t.TempDir(), "cut.mjpeg")
+	if err := os.WriteFile(path, append(append([]byte{}, whole...), whole[:len(whole)/2]...), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	src, err := capture.Open(context.Background(), path, capture.Options{FPS: -1, JPEG: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
+	first, err := src.Next(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	first.Release()
+	f, err := src.Next(context.Background()) // the cut one
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := New(Config{To: "127.0.0.1:9"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.closeConns()
+	if err := s.submit(f); err != nil {
+		t.Fatal(err)
+	}
+	if st := s.Stats(); st.FramesSent != 0 || st.FramesUnreadable != 1 {
+		t.Fatalf("sent %d, unreadable %d: want 0 and 1", st.FramesSent, st.FramesUnreadable)
+	}
+}

@@ -449,6 +449,7 @@ func (s *Sender) submit(f *capture.Frame) error {
 		retiled, err := s.retileFrame(f, now)
 		if err != nil { // neither re-tiled nor decoded: the frame is lost, the stream goes on
 			s.count.encErrs.Add(1)
+			s.count.unreadable.Add(1)
 			f.Release()
 			return nil
 		}

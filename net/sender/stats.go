@@ -58,6 +58,9 @@ type Stats struct {
 	BytesSent        uint64  `json:"bytes_sent"`
 	SendErrors       uint64  `json:"send_errors"`
 	EncodeErrors     uint64  `json:"encode_errors"`
+	// FramesUnreadable counts frames lost because their JPEG could be neither
+	// re-tiled nor decoded (corrupt, or cut short at the end of a file).
+	FramesUnreadable uint64  `json:"frames_unreadable"`
 	EncodeMsP50      float64 `json:"encode_ms_p50"`
 	RTTMs            float64 `json:"rtt_ms"`
 	ControlConnected bool    `json:"control_connected"`
@@ -107,6 +110,7 @@ type counters struct {
 	lost, deferred                                 atomic.Uint64
 	rxDropped, dropReceiver                        atomic.Uint64 // datagrams the receiver dropped itself; frames skipped for it
 	datagrams, bytes, sendErrs, encErrs            atomic.Uint64
+	unreadable                                     atomic.Uint64
 	encodeTime                                     stats.Latency
 }
 
@@ -119,7 +123,7 @@ func (c *counters) snapshot(st *Stats) {
 	st.TilesSent, st.TilesChanged, st.TilesRepaired = c.tilesSent.Load(), c.changed.Load(), c.repaired.Load()
 	st.TilesRefreshed, st.TilesLost, st.TilesDeferred = c.refreshed.Load(), c.lost.Load(), c.deferred.Load()
 	st.DatagramsSent, st.BytesSent = c.datagrams.Load(), c.bytes.Load()
-	st.SendErrors, st.EncodeErrors = c.sendErrs.Load(), c.encErrs.Load()
+	st.SendErrors, st.EncodeErrors, st.FramesUnreadable = c.sendErrs.Load(), c.encErrs.Load(), c.unreadable.Load()
 	st.EncodeMsP50 = c.encodeTime.Percentile(50)
 	st.DatagramsDroppedAtReceiver, st.FramesSkippedReceiver = c.rxDropped.Load(), c.dropReceiver.Load()
 }

@@ -454,8 +454,8 @@ func (r Result) line() string {
 		return head + ": failed: " + r.Err.Error()
 	}
 	s, rc := r.CPUPerFrame()
-	return fmt.Sprintf("%s: %d/%d frames %.1f fps, cpu %.1f+%.1f ms/frame, psnr %.1f dB, latency p50 %.1f ms",
-		head, r.Delivered, r.Sent, r.FPS, s, rc, r.PSNR, r.LatencyP50)
+	return fmt.Sprintf("%s: %d/%d frames %.1f fps, cpu %.1f+%.1f ms/frame, psnr %s, latency p50 %s",
+		head, r.Delivered, r.Sent, r.FPS, s, rc, orDash(r.PSNR, "%.1f dB"), orDash(r.LatencyP50, "%.1f ms"))
 }
 
 func rateName(r float64) string {

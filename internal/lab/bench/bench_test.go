@@ -232,3 +232,17 @@ func TestFlagDocReadsOneFlagsDescription(t *testing.T) {
 		})
 	}
 }
+
+// A PSNR or latency not measured (0) reads n/a in the progress line, as in the table,
+// not "psnr 0.0 dB".
+func TestProgressLineSaysNAForWhatWasNotMeasured(t *testing.T) {
+	r := Result{System: "hrvs", Clip: "pattern", W: 1280, H: 720, Sent: 45, Delivered: 45, FPS: 221, Bytes: -1}
+	got := r.line()
+	if !strings.Contains(got, "psnr n/a") || !strings.Contains(got, "latency p50 n/a") {
+		t.Fatalf("%q: want psnr n/a and latency p50 n/a", got)
+	}
+	r.PSNR, r.LatencyP50 = 37.7, 10.9
+	if got := r.line(); !strings.Contains(got, "psnr 37.7 dB") || !strings.Contains(got, "latency p50 10.9 ms") {
+		t.Fatalf("%q: want the measured psnr and latency", got)
+	}
+}
