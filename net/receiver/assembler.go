@@ -72,13 +72,20 @@ type assembler struct {
 	inWinAt  time.Time
 	outsideN int
 
-	pending  []*pendingFrame // sorted by frame number, oldest first
-	lastNo   uint32          // newest released frame number
-	released bool            // whether lastNo is meaningful
-	last     *Frame          // newest released frame, kept for concealment
-	pool     *framePool
-	frameMem frameMem // the frame images' budget (cfg.frameBytes)
-	budget   budget   // bytes held by reassembly buffers and parity
+	pending []*pendingFrame // sorted by frame number, oldest first
+	// refusedNo is the newest frame refused for want of a frame image (refused
+	// says it is set): the later datagrams of such a frame, and of any older frame
+	// not already pending, are refused too, even once an image is free again, since
+	// the frame would start without the datagrams refused before and could only be
+	// shown partial. A slow sink then costs whole frames, not pictures with holes.
+	refusedNo uint32
+	refused   bool
+	lastNo    uint32 // newest released frame number
+	released  bool   // whether lastNo is meaningful
+	last      *Frame // newest released frame, kept for concealment
+	pool      *framePool
+	frameMem  frameMem // the frame images' budget (cfg.frameBytes)
+	budget    budget   // bytes held by reassembly buffers and parity
 	// spare holds reassembly tiles whose decode finished, for reuse, so the
 	// steady state allocates no per-tile buffers; at most maxSpareTiles holding
 	// at most maxSpareBytes, so hostile giant tiles cannot pin memory.
@@ -333,7 +340,7 @@ func (a *assembler) acceptStream(stream uint32, p *packet) bool {
 			pf.giveUp(p.at)
 		}
 	}
-	a.stream, a.haveStr, a.released = stream, true, false
+	a.stream, a.haveStr, a.released, a.refused = stream, true, false, false
 	a.sets.reset()
 	a.ref, a.inWinAt, a.outsideN = p.h.Frame, p.at, 0
 	a.sender = p.from.String()
@@ -378,7 +385,7 @@ func (a *assembler) inWindow(n uint32, p *packet) bool {
 	for _, pf := range a.pending {
 		pf.giveUp(p.at)
 	}
-	a.released, a.ref, a.inWinAt, a.outsideN = false, n, p.at, 0
+	a.released, a.ref, a.inWinAt, a.outsideN, a.refused = false, n, p.at, 0, false
 	return true
 }
 
@@ -435,9 +442,14 @@ func (a *assembler) frame(h *wire.Header, at time.Time) *pendingFrame {
 			return nil
 		}
 	}
+	if a.refused && !before(a.refusedNo, h.Frame) {
+		a.c.overflow.Add(1) // started without an image: it could only be partial
+		return nil
+	}
 	f := a.pool.get()
 	if f == nil { // every frame image the budget allows is in use
 		a.c.overflow.Add(1)
+		a.refused, a.refusedNo = true, h.Frame
 		return nil
 	}
 	f.Stream, f.Seq, f.Sender = a.stream, h.Frame, a.sender

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hrvs/hrvs/internal/ycbcr"
 	"github.com/hrvs/hrvs/net/tile"
 	"github.com/hrvs/hrvs/net/wire"
 )
@@ -212,5 +213,45 @@ func TestTheFrameWindowFollowsALongStream(t *testing.T) {
 		if shown != int(no) {
 			t.Fatalf("frame %d was not released (%d of %d shown): the window stayed behind", no, shown, no)
 		}
+	}
+}
+
+// TestAFrameRefusedForWantOfAnImageStaysRefused: a frame whose first datagram found
+// every frame image in use (a slow sink holds them) is not started by its later
+// datagrams once an image is free again: it would lack the datagrams refused before
+// and could only be shown partial, old tiles in its holes.
+func TestAFrameRefusedForWantOfAnImageStaysRefused(t *testing.T) {
+	r := newRig(t)
+	r.a.frameMem.max = 2 * int64(ycbcr.Bytes(64, 32, image.YCbCrSubsampleRatio420))
+	r.a.handle(r.tileDatagram(t, 1, 0))
+	r.a.handle(r.tileDatagram(t, 1, 1))
+	r.decodeAll(t, 2)                   // frame 1 shown: the test and the concealment reference hold its image
+	r.a.handle(r.tileDatagram(t, 2, 0)) // the second image
+	r.a.handle(r.tileDatagram(t, 3, 0)) // none left: refused
+	if n := r.a.c.overflow.Load(); n != 1 {
+		t.Fatalf("%d datagrams refused for want of an image, want 1", n)
+	}
+	r.a.handle(r.tileDatagram(t, 2, 1))
+	r.decodeAll(t, 2) // frame 2 shown: it becomes the concealment reference
+	if len(r.published) != 2 {
+		t.Fatalf("%d frames published, want 2", len(r.published))
+	}
+	r.published[0].Release() // the sink is done with frame 1: its image is free
+	r.published = r.published[1:]
+	r.a.handle(r.tileDatagram(t, 3, 1))
+	for _, pf := range r.a.pending {
+		if pf.no == 3 {
+			t.Fatal("frame 3 started from its second datagram: it could only be partial")
+		}
+	}
+	if n := r.a.c.overflow.Load(); n != 2 {
+		t.Fatalf("%d datagrams refused for want of an image, want 2", n)
+	}
+	// The next frame takes the free image.
+	r.a.handle(r.tileDatagram(t, 4, 0))
+	r.a.handle(r.tileDatagram(t, 4, 1))
+	r.decodeAll(t, 2)
+	if len(r.published) != 2 || r.published[1].Seq != 4 || r.published[1].TilesMissing != 0 {
+		t.Fatalf("after the refused frame: %d frames published, want frame 4 whole", len(r.published))
 	}
 }
