@@ -72,7 +72,13 @@ type assembler struct {
 	inWinAt  time.Time
 	outsideN int
 
-	pending []*pendingFrame // sorted by frame number, oldest first
+	pending  []*pendingFrame // sorted by frame number, oldest first
+	lastNo   uint32          // newest released frame number
+	released bool            // whether lastNo is meaningful
+	last     *Frame          // newest released frame, kept for concealment
+	pool     *framePool
+	frameMem frameMem // the frame images' budget (cfg.frameBytes)
+	budget   budget   // bytes held by reassembly buffers and parity
 	// refusedNo is the newest frame refused for want of a frame image (refused
 	// says it is set): the later datagrams of such a frame, and of any older frame
 	// not already pending, are refused too, even once an image is free again, since
@@ -80,12 +86,6 @@ type assembler struct {
 	// shown partial. A slow sink then costs whole frames, not pictures with holes.
 	refusedNo uint32
 	refused   bool
-	lastNo    uint32 // newest released frame number
-	released  bool   // whether lastNo is meaningful
-	last      *Frame // newest released frame, kept for concealment
-	pool      *framePool
-	frameMem  frameMem // the frame images' budget (cfg.frameBytes)
-	budget    budget   // bytes held by reassembly buffers and parity
 	// spare holds reassembly tiles whose decode finished, for reuse, so the
 	// steady state allocates no per-tile buffers; at most maxSpareTiles holding
 	// at most maxSpareBytes, so hostile giant tiles cannot pin memory.
