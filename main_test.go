@@ -44,6 +44,8 @@ func TestCommandLineMistakesExitTwoWithOneLine(t *testing.T) {
 		{"a size no side of the wire holds", send("--size", "100000x10"), "not WIDTHxHEIGHT"},
 		{"a size larger than a receiver accepts", send("--size", "7696x4320"), "--size 7696x4320: want 16x16 up to 7680x4320, the largest frame a receiver accepts"},
 		{"a size smaller than a pattern", send("--size", "8x8"), "--size 8x8: want 16x16"},
+		{"a stats file in a missing directory, sender", send("--stats-json", "/nonexistent-dir/s.json"), "--stats-json: cannot write /nonexistent-dir/s.json"},
+		{"a stats file in a missing directory, receiver", recv("--stats-json", "/nonexistent-dir/s.json"), "--stats-json: cannot write /nonexistent-dir/s.json"},
 		{"quality 0", send("--quality", "0"), "--quality 0: want 1..100"},
 		{"quality above 100", send("--quality", "101"), "--quality 101: want 1..100"},
 		{"a minimum quality above 100", send("--min-quality", "101"), "--min-quality 101: want 1..75 (--quality)"},

@@ -103,6 +103,11 @@ func (f *recvFlags) check() error {
 	case f.maxMemory < 32<<20:
 		return cli.Usagef("--max-memory %s: want at least 32mb", f.maxMemory.String())
 	}
+	if f.statsJSON != "" {
+		if err := stats.CheckWritable(f.statsJSON); err != nil {
+			return cli.Usagef("--stats-json: %v", err)
+		}
+	}
 	if f.http != "" {
 		host, _, err := net.SplitHostPort(f.http)
 		if err != nil {

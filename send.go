@@ -155,6 +155,11 @@ func (f *sendFlags) check(fs *flag.FlagSet) error {
 	case f.fec < -1 || f.fec > maxFEC:
 		return cli.Usagef("--fec %d: want -1 (off), 0 (adaptive) or 1..%d parity datagrams per 100", f.fec, maxFEC)
 	}
+	if f.statsJSON != "" {
+		if err := stats.CheckWritable(f.statsJSON); err != nil {
+			return cli.Usagef("--stats-json: %v", err)
+		}
+	}
 	return f.key.check()
 }
 

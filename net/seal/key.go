@@ -117,7 +117,11 @@ func ReadKeyFile(path string) (Key, error) {
 		return k, fmt.Errorf("seal: key file: %w", err)
 	}
 	if !st.Mode().IsRegular() {
-		return k, fmt.Errorf("seal: key file %s: %w", path, fs.ErrInvalid)
+		what := "not a regular file"
+		if st.IsDir() {
+			what = "a directory"
+		}
+		return k, fmt.Errorf("seal: key file %s is %s: %w", path, what, fs.ErrInvalid)
 	}
 	if st.Mode().Perm()&0o077 != 0 {
 		return k, fmt.Errorf("%w: %s is %v", ErrKeyMode, path, st.Mode().Perm())

@@ -64,6 +64,9 @@ func TestKeyFilesAreprivateAndNeverOverwritten(t *testing.T) {
 	if _, err := ReadKeyFile(filepath.Join(dir, "missing")); err == nil {
 		t.Fatal("a missing key file read without error")
 	}
+	if _, err := ReadKeyFile(dir); err == nil || !strings.Contains(err.Error(), "is a directory") {
+		t.Fatalf("a directory as key file: %v, want one saying it is a directory", err)
+	}
 }
 
 var header = []byte("HV\x03\x10 the clear header fields")

@@ -87,6 +87,19 @@ func (r *Rate) Per(v uint64, now time.Time) float64 {
 	return float64(v-r.last) / now.Sub(r.lastT).Seconds()
 }
 
+// CheckWritable reports, before a run, whether WriteJSON could write path at its
+// end: it creates and removes path's temporary file, so a missing directory or one
+// without write permission is an error at once, not after the whole run.
+func CheckWritable(path string) error {
+	tmp := path + ".tmp"
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE, 0o644)
+	if err != nil {
+		return fmt.Errorf("cannot write %s: %w", path, err)
+	}
+	f.Close()
+	return os.Remove(tmp)
+}
+
 // WriteJSON writes v, indented, to path (atomically: a reader never sees half a file).
 func WriteJSON(path string, v any) error {
 	b, err := json.MarshalIndent(v, "", "  ")
