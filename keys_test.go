@@ -125,3 +125,14 @@ func TestAReceiverStoppedWhilePairingSaysSo(t *testing.T) {
 		t.Fatalf("%v: want --pair: stopped before a sender paired", err)
 	}
 }
+
+// A keyed sender whose run ends before any receiver proved the key sent nothing: it
+// says so and exits 1, not 0 as if the stream had played.
+func TestAKeyedSenderThatSentNothingSaysWhy(t *testing.T) {
+	key := filepath.Join(t.TempDir(), "k")
+	runCmd("keygen", key)
+	code, _, stderr := runCmd("send", "--to", "127.0.0.1:9", "--key", key, "--duration", "1s")
+	if code != 1 || !strings.Contains(stderr, "nothing sent, no receiver proved the key") {
+		t.Fatalf("exit %d, stderr %q: want 1 saying no receiver proved the key", code, stderr)
+	}
+}

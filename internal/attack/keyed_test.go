@@ -43,7 +43,7 @@ func TestAKeyedStreamPlays(t *testing.T) {
 }
 
 func TestAnotherKeyShowsNothing(t *testing.T) {
-	l := start(t, opts{rxKey: key(1), txKey: key(2)})
+	l := start(t, opts{rxKey: key(1), txKey: key(2), sendErr: "refused the key"})
 	eventually(t, "the sender to be refused", func() bool { return l.tx.Stats().Refusal != "" })
 	// The sender knows: it sends nothing the receiver could not open...
 	if st := l.tx.Stats(); st.FramesSent != 0 || st.DatagramsSent != 0 {

@@ -3,6 +3,7 @@ package attack
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -34,6 +35,7 @@ type opts struct {
 	frames       int // frames the sender sends (0: until the test ends)
 	maxMemory    int64
 	w, h         int
+	sendErr      string // the sender's run must end with an error saying this ("": none)
 }
 
 func key(b byte) *seal.Key {
@@ -74,8 +76,12 @@ func start(t *testing.T, o opts) *live {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		if err := l.Send(ctx, o.frames); err != nil {
+		err := l.Send(ctx, o.frames)
+		switch {
+		case o.sendErr == "" && err != nil:
 			t.Error(err)
+		case o.sendErr != "" && (err == nil || !strings.Contains(err.Error(), o.sendErr)):
+			t.Errorf("the sender's run ended with %v, want an error saying %q", err, o.sendErr)
 		}
 	}()
 	t.Cleanup(func() { cancel(); <-done })

@@ -315,7 +315,12 @@ func (s *Sender) Run(ctx context.Context, src capture.Source, maxFrames int) err
 		select {
 		case <-s.ctl.Ready():
 		case <-ctx.Done():
-			return nil
+			// The run ended with nothing sent: say why rather than end as if all
+			// went well (a key the receiver does not hold is the usual cause).
+			if err := s.ctl.Refusal(); err != nil {
+				return fmt.Errorf("keyed: nothing sent, the receiver refused the key: %w", err)
+			}
+			return fmt.Errorf("keyed: nothing sent, no receiver proved the key before the run ended")
 		}
 	}
 	// A source with no rate of its own makes a frame whenever asked, and a file
