@@ -78,7 +78,7 @@ func (f *recvFlags) register(fs *flag.FlagSet, demo bool) {
 	fs.StringVar(&f.name, "name", f.name, "the `name` announced on the LAN, letters, digits, '-' and '_' (default: this host's name)")
 	fs.BoolVar(&f.announce, "announce", f.announce, "announce this receiver with mDNS ("+discover.Service+") so hrvs list and send --to NAME find it;\nnot on loopback; --announce=false to stay unannounced")
 	fs.IntVar(&f.sockets, "sockets", f.sockets, fmt.Sprintf("UDP sockets sharing the port (SO_REUSEPORT), one reader each, 1..%d; the default is this machine's CPU count", maxRecvSockets))
-	fs.DurationVar(&f.duration, "duration", f.duration, "stop after this long, like 10s or 2m (default 0: run until interrupted)")
+	fs.DurationVar(&f.duration, "duration", f.duration, "stop after streaming this long, like 10s or 2m; counted once --pair has paired and a NAME is found (default 0: run until interrupted)")
 	fs.IntVar(&f.frames, "frames", f.frames, "stop after this many frames (default 0: no limit)")
 	fs.StringVar(&f.statsJSON, "stats-json", f.statsJSON, "write a JSON summary to this `file` on exit (default: none)")
 }

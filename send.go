@@ -101,7 +101,7 @@ func (f *sendFlags) register(fs *flag.FlagSet) {
 	fs.IntVar(&f.sockets, "send-sockets", f.sockets, fmt.Sprintf("UDP source ports to spread datagrams over the receiver's sockets, 1..%d", maxSendSockets))
 	fs.IntVar(&f.window, "window", f.window, "frames in flight without acknowledgement before frames are skipped, at least 1")
 	fs.Float64Var(&f.rate, "rate", f.rate, "pacing rate in `Mbit/s`, above 0")
-	fs.DurationVar(&f.duration, "duration", f.duration, "stop after this long, like 10s or 2m (default 0: run until interrupted)")
+	fs.DurationVar(&f.duration, "duration", f.duration, "stop after streaming this long, like 10s or 2m; counted once --pair has paired and a NAME is found (default 0: run until interrupted)")
 	fs.IntVar(&f.frames, "frames", f.frames, "stop after sending this many frames (default 0: no limit)")
 	fs.StringVar(&f.statsJSON, "stats-json", f.statsJSON, "write a JSON summary to this `file` on exit (default: none)")
 	fs.StringVar(&f.encoder, "encoder", f.encoder, "tile JPEG encoder: fast (the project's own) or stdlib (Go's image/jpeg, the reference)")
