@@ -399,10 +399,18 @@ func (s *Sender) retileFrame(f *capture.Frame, now time.Time) (bool, error) {
 		if !errors.Is(err, fastjpeg.ErrUnsupported) && !errors.Is(err, fastjpeg.ErrCorrupt) && !errors.Is(err, fastjpeg.ErrShort) {
 			return false, fmt.Errorf("re-tiling an MJPEG frame: %w", err)
 		}
+		if _, derr := f.Decode(); derr != nil {
+			// Neither: the caller counts the frame unreadable. Not "decoded instead".
+			s.unreadableWarn.Do(func() {
+				s.cfg.Log.Warn("an MJPEG frame can be neither re-tiled nor decoded: it is left out (counted as unreadable; logged once)", "err", derr)
+			})
+			return false, derr
+		}
 		rt.fellBack.Add(1)
 		s.fallbackWarn.Do(func() {
 			s.cfg.Log.Warn("an MJPEG frame cannot be re-tiled: it is decoded and encoded instead (counted as fell back; logged once)", "err", err)
 		})
+		return false, nil
 	}
 	if _, err := f.Decode(); err != nil {
 		return false, err

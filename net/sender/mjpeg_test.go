@@ -7,10 +7,12 @@ import (
 	"image/color"
 	"image/jpeg"
 	"io"
+	"log/slog"
 	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -273,7 +275,8 @@ func TestAFrameThatCannotBeDecodedIsCountedAsUnreadable(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := New(Config{To: "127.0.0.1:9"})
+	var log bytes.Buffer
+	s, err := New(Config{To: "127.0.0.1:9", Log: slog.New(slog.NewTextHandler(&log, nil))})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -281,7 +284,11 @@ func TestAFrameThatCannotBeDecodedIsCountedAsUnreadable(t *testing.T) {
 	if err := s.submit(f); err != nil {
 		t.Fatal(err)
 	}
-	if st := s.Stats(); st.FramesSent != 0 || st.FramesUnreadable != 1 {
-		t.Fatalf("sent %d, unreadable %d: want 0 and 1", st.FramesSent, st.FramesUnreadable)
+	if st := s.Stats(); st.FramesSent != 0 || st.FramesUnreadable != 1 || st.FramesFellBack != 0 {
+		t.Fatalf("sent %d, unreadable %d, fell back %d: want 0, 1 and 0", st.FramesSent, st.FramesUnreadable, st.FramesFellBack)
+	}
+	// The log says what happened to it: left out, not "decoded and encoded instead".
+	if l := log.String(); strings.Contains(l, "decoded and encoded instead") || !strings.Contains(l, "neither re-tiled nor decoded") {
+		t.Fatalf("log %q: want it to say the frame was neither re-tiled nor decoded", l)
 	}
 }

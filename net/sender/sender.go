@@ -188,9 +188,10 @@ type Sender struct {
 	probe   tile.Encoder
 	formats map[image.YCbCrSubsampleRatio]uint8
 	// mj re-tiles handed-through MJPEG frames (Config.MJPEG retile; nil: decode).
-	mj           *retiler
-	tablesOut    *outbox // submit's own, for table datagrams (mjpeg.go); nil until first used
-	fallbackWarn sync.Once
+	mj             *retiler
+	tablesOut      *outbox // submit's own, for table datagrams (mjpeg.go); nil until first used
+	fallbackWarn   sync.Once
+	unreadableWarn sync.Once
 
 	// acked is signalled after each acknowledgement, for a source that waits for
 	// the window.
