@@ -207,7 +207,21 @@ func ParseBytes(s string) (int, error) {
 // Bytes is a flag.Value: a byte count written as ParseBytes reads it.
 type Bytes int
 
-func (b *Bytes) String() string { return strconv.Itoa(int(*b)) }
+// String writes b in the largest unit that holds it whole (256mb, 32kb, 1500), as
+// ParseBytes reads it back.
+func (b *Bytes) String() string {
+	if b == nil {
+		return "0"
+	}
+	switch v := int(*b); {
+	case v != 0 && v%(1<<20) == 0:
+		return strconv.Itoa(v>>20) + "mb"
+	case v != 0 && v%(1<<10) == 0:
+		return strconv.Itoa(v>>10) + "kb"
+	default:
+		return strconv.Itoa(v)
+	}
+}
 
 func (b *Bytes) Set(s string) error {
 	v, err := ParseBytes(s)

@@ -76,7 +76,7 @@ func TestFlagValuesPrintWhatTheyRead(t *testing.T) {
 	}{
 		{new(Bitrate), "20mbit", "20mbit"}, {new(Bitrate), "500kbit", "500kbit"}, {new(Bitrate), "12345", "12345bit"},
 		{new(Size), "1280X720", "1280x720"}, {new(FrameRate), "max", "max"}, {new(FrameRate), "25", "25"},
-		{new(Probability), "5%", "0.05"}, {new(Bytes), "2k", "2048"},
+		{new(Probability), "5%", "0.05"}, {new(Bytes), "2k", "2kb"}, {new(Bytes), "1500", "1500"}, {new(Bytes), "256mb", "256mb"},
 	} {
 		if err := tc.v.Set(tc.in); err != nil || tc.v.String() != tc.want {
 			t.Errorf("%T.Set(%q): String %q, %v; want %q", tc.v, tc.in, tc.v.String(), err, tc.want)
