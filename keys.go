@@ -24,7 +24,7 @@ func keygenCommand() *cli.Command {
 		Name:       "keygen",
 		UsageLine:  "keygen FILE",
 		Short:      "write a new random stream key to FILE (mode 0600)",
-		Long:       "Writes a new random 256-bit stream key to FILE (mode 0600; an existing file is never\nreplaced) and prints its fingerprint. Give the same file to both ends with --key.\ndocs/SECURITY.md says what a key protects.",
+		Long:       "Writes a new random 256-bit stream key to FILE (mode 0600; an existing file is never\nreplaced; a missing directory is made, mode 0700) and prints its fingerprint. Give the\nsame file to both ends with --key. docs/SECURITY.md says what a key protects.",
 		Flags:      func(*flag.FlagSet) {},
 		Positional: []string{"FILE"},
 		Run: func(_ context.Context, env *cli.Env) error {
