@@ -490,8 +490,12 @@ func (a *assembler) expire(now time.Time) {
 }
 
 // maxEndGrace bounds how long a frame waits after its end marker, however much the
-// path reorders: beyond it, waiting costs more latency than the repair does.
-const maxEndGrace = 50 * time.Millisecond
+// path reorders: beyond it, waiting costs more latency than the repair does. The
+// grace grows this far only after datagrams came late; 100 ms, not 50, because a
+// receiver whose socket readers are starved of CPU (both cores busy, the race
+// detector) reorders by that much across its sockets, and a frame shown with holes
+// is worse than one shown 50 ms later.
+const maxEndGrace = 100 * time.Millisecond
 
 // endGrace is how long after its end marker, or after a newer frame's first datagram,
 // a frame waits for stragglers: twice the lateness seen lately, at least reorderGrace.
