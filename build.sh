@@ -345,7 +345,9 @@ test_loaded() {
 	dir=$(mktemp -d /tmp/hrvs-loaded.XXXX)
 	git clone -q . "$dir/hrvs"
 	for _ in 1 2; do (while :; do :; done) & pids+=($!); done
-	trap 'kill "${pids[@]}" 2>/dev/null || true' EXIT
+	# The pids are written into the trap now: it runs at the script's exit, after this
+	# function's locals are gone.
+	trap "kill ${pids[*]} 2>/dev/null || true" EXIT
 	for r in $(seq 1 "$n"); do
 		s=$(date +%s)
 		(cd "$dir/hrvs" && ./build.sh test) >"$dir/run$r.log" 2>&1 && rc=0 || rc=$?
