@@ -100,21 +100,8 @@ func (f *CoefFrame) decodeGrayOrInterleaved() error {
 // transcode is Transcode's one pass for a native layout: source MCUs are HRVS
 // MCUs, tmx x tmy of them to a tile, cols tiles to a row.
 func (f *CoefFrame) transcode(tmx, tmy, cols int, ts *TableSet, tiles [][]byte) error {
-	hd := &f.hd
-	y, cb, cr := &hd.comp[0], &hd.comp[1], &hd.comp[2]
 	nY := f.bpm - 2
-	dcT := [3]*decTable{f.dec[y.td], f.dec[cb.td], f.dec[cr.td]}
-	acT := [3]*decTable{f.dec[4+y.ta], f.dec[4+cb.ta], f.dec[4+cr.ta]}
-	enc := [3]*encTables{ts.enc[0], ts.enc[1], ts.enc[1]}
-	var tt [3]*transTable
-	for c, comp := range []*scanComp{y, cb, cr} {
-		tt[c] = f.transFor(c, int(4+comp.ta), enc[c])
-	}
-	if n := f.mcusX * f.mcusY * f.bpm * SummaryPerBlock; cap(f.low) < n {
-		f.low = make([]int16, n)
-	} else {
-		f.low = f.low[:n]
-	}
+	dcT, acT, enc, tt := f.passTables(ts)
 	if cap(f.writers) < cols {
 		f.writers = make([]tileWriter, cols)
 	}
@@ -167,6 +154,26 @@ func (f *CoefFrame) transcode(tmx, tmy, cols int, ts *TableSet, tiles [][]byte) 
 	return nil
 }
 
+// passTables are a Transcode pass's tables per component (Y, Cb, Cr): the scan's
+// DC and AC decoding tables, ts's encoding tables and the translation between the
+// AC ones (transFor). It also sizes f.low for the frame's change summaries.
+func (f *CoefFrame) passTables(ts *TableSet) (dcT, acT [3]*decTable, enc [3]*encTables, tt [3]*transTable) {
+	hd := &f.hd
+	y, cb, cr := &hd.comp[0], &hd.comp[1], &hd.comp[2]
+	dcT = [3]*decTable{f.dec[y.td], f.dec[cb.td], f.dec[cr.td]}
+	acT = [3]*decTable{f.dec[4+y.ta], f.dec[4+cb.ta], f.dec[4+cr.ta]}
+	enc = [3]*encTables{ts.enc[0], ts.enc[1], ts.enc[1]}
+	for c, comp := range []*scanComp{y, cb, cr} {
+		tt[c] = f.transFor(c, int(4+comp.ta), enc[c])
+	}
+	if n := f.mcusX * f.mcusY * f.bpm * SummaryPerBlock; cap(f.low) < n {
+		f.low = make([]int16, n)
+	} else {
+		f.low = f.low[:n]
+	}
+	return dcT, acT, enc, tt
+}
+
 // transcodeStacked is Transcode's one pass for ffmpeg's 4:2:2 (Y 2x2, chroma
 // 1x2): a source MCU is two HRVS MCUs, one above the other, and codes Y top
 // left, top right, bottom left, bottom right, Cb top, bottom, Cr top, bottom.
@@ -176,20 +183,7 @@ func (f *CoefFrame) transcode(tmx, tmy, cols int, ts *TableSet, tiles [][]byte) 
 // reached them. Tiles are an even number of MCUs high (tmy), so both MCUs of
 // a source MCU fall in one tile.
 func (f *CoefFrame) transcodeStacked(tmx, tmy, cols int, ts *TableSet, tiles [][]byte) error {
-	hd := &f.hd
-	y, cb, cr := &hd.comp[0], &hd.comp[1], &hd.comp[2]
-	dcT := [3]*decTable{f.dec[y.td], f.dec[cb.td], f.dec[cr.td]}
-	acT := [3]*decTable{f.dec[4+y.ta], f.dec[4+cb.ta], f.dec[4+cr.ta]}
-	enc := [3]*encTables{ts.enc[0], ts.enc[1], ts.enc[1]}
-	var tt [3]*transTable
-	for c, comp := range []*scanComp{y, cb, cr} {
-		tt[c] = f.transFor(c, int(4+comp.ta), enc[c])
-	}
-	if n := f.mcusX * f.mcusY * f.bpm * SummaryPerBlock; cap(f.low) < n {
-		f.low = make([]int16, n)
-	} else {
-		f.low = f.low[:n]
-	}
+	dcT, acT, enc, tt := f.passTables(ts)
 	// A summary for the lower MCUs of a last source row that lies past the
 	// frame's MCU rows, which are decoded and dropped.
 	var spare [SummaryPerBlock]int16
