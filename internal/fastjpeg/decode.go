@@ -5,7 +5,6 @@ import (
 	"encoding/binary"
 	"fmt"
 	"image"
-	"math"
 )
 
 // lookupBits is how many bits the first-level Huffman lookup takes: every code of
@@ -72,15 +71,18 @@ var (
 	decChromDC, decChromAC = newDecTable(huffSpecs[hChromDC]), newDecTable(huffSpecs[hChromAC])
 )
 
-// decQuant holds, for each zig-zag index, the step of the quality's table times the
-// IDCT's AAN input scale, in dqBits fixed point.
-type decQuant [blockSize]int32
+// decQuant holds, for each zig-zag index, the step of a quantisation table times
+// the IDCT's AAN input scale in fixed point, and at dqPath the inverse DCT its
+// blocks take: pathExact (dqBits fraction bits, idct) or pathFast (ifastBits,
+// idctFast), chosen by the table's coarseness (see decQuantOf).
+type decQuant [blockSize + 1]int32
 
-func newDecQuant(t *[blockSize]uint8) (q decQuant) {
-	for k, n := range unzig {
-		q[k] = int32(math.Round(float64(t[k]) * aanScale[n>>3] * aanScale[n&7] * (1 << dqBits)))
+func newDecQuant(t *[blockSize]uint8) decQuant {
+	var steps [blockSize]uint16
+	for k, v := range t {
+		steps[k] = uint16(v)
 	}
-	return q
+	return decQuantOf(&steps)
 }
 
 // Decoder decodes tile payloads (see the package comment) straight into a frame's
@@ -297,11 +299,19 @@ func (d *Decoder) block(p *plane, x, y int, q *decQuant, dcT, acT *decTable, pre
 	if !full {
 		out, stride = d.edge[:], 8
 	}
-	if ac {
+	fast := q[dqPath] == pathFast
+	switch {
+	case ac && fast:
+		idctFast(blk, out, stride)
+	case ac:
 		idct(blk, out, stride)
-	} else {
-		// DC only: a flat block, the commonest kind in smooth pictures.
+	default:
+		// DC only: a flat block, the commonest kind in smooth pictures; the same
+		// sample as the path's kernel computes.
 		v := pixel(int64(blk[0]))
+		if fast {
+			v = ifastFlat(blk[0])
+		}
 		for j := 0; j < 8; j++ {
 			row := out[j*stride : j*stride+8]
 			for i := range row {

@@ -1,5 +1,7 @@
 package fastjpeg
 
+import "math"
+
 // The inverse DCT is the AAN algorithm as in the IJG's jidctfst.c, computed in
 // 64-bit fixed point with 20-bit constants (jidctfst uses 8) so its output matches
 // an exact IDCT to within rounding. The dequantiser's multipliers carry the AAN
@@ -108,4 +110,155 @@ const pixelBias = 1<<(dqBits+3-1) + 128<<(dqBits+3)
 func pixel(v int64) byte {
 	v = (v + pixelBias) >> (dqBits + 3)
 	return byte(min(max(v, 0), 255))
+}
+
+// The fast inverse DCT is libjpeg's JDCT_IFAST method (jidctfst.c, and the SIMD
+// versions libjpeg-turbo and GStreamer's jpegdec run): the same AAN flow graph in
+// 16-bit lanes, so a SIMD register holds a whole row. Its input carries
+// ifastBits fraction bits (the dequantiser's multipliers hold the AAN scales
+// times 1<<ifastBits: libjpeg's IFAST_SCALE_BITS and PASS1_BITS), saturated to
+// int16; sums wrap as 16-bit lanes do. Where jidctfst multiplies by 8-bit
+// constants, this one multiplies by the constant's fraction in 15 bits with a
+// rounding multiply-high (x86 PMULHRSW, ARM SQRDMULH: (x*k + 1<<14) >> 15), which
+// costs the same and is both more accurate and identical on both instruction
+// sets; a constant above 1 adds x once or twice. The DC carries the rounding of
+// the final descale and the level shift (ifastBias), so the output is one
+// arithmetic shift and an unsigned saturation.
+const (
+	ifastBits = 2 // fraction bits of the dequantised input
+	// ifastShift descales the output: 3 bits for the 2-D IDCT's factor 8, and
+	// ifastBits.
+	ifastShift = ifastBits + 3
+	// ifastBias is the level shift (+128) and the rounding of the final shift, added
+	// to the DC, which reaches every output once and through no multiplication.
+	ifastBias = 128<<ifastShift + 1<<(ifastShift-1)
+
+	// 15-bit fractions of the AAN constants (each round(f * 1<<15)).
+	ifast0_414213562 = 13573 // 1.414213562 - 1
+	ifast0_847759065 = 27779 // 1.847759065 - 1
+	ifast0_082392200 = 2700  // 1.082392200 - 1
+	ifast0_613125930 = 20091 // 2.613125930 - 2
+)
+
+// mulr is the rounding multiply-high of the fast IDCT: x times k/2^15, rounded
+// half up, as PMULHRSW and SQRDMULH compute it (k is positive, so neither
+// saturates).
+func mulr(x, k int16) int16 { return int16((int32(x)*int32(k) + 1<<14) >> 15) }
+
+// sat16 saturates v to int16, as PACKSSDW, SQXTN and PADDSW do.
+func sat16(v int32) int16 { return int16(min(max(v, -1<<15), 1<<15-1)) }
+
+// ifastPass is one 1-D pass of the fast IDCT over the eight values at v[0],
+// v[step], ..., v[7*step], in place; every sum wraps at 16 bits.
+func ifastPass(v []int16, step int) {
+	x0, x1, x2, x3 := v[0], v[step], v[2*step], v[3*step]
+	x4, x5, x6, x7 := v[4*step], v[5*step], v[6*step], v[7*step]
+
+	// Even part.
+	tmp10 := x0 + x4
+	tmp11 := x0 - x4
+	tmp13 := x2 + x6
+	d := x2 - x6
+	tmp12 := d + mulr(d, ifast0_414213562) - tmp13 // (x2-x6)*1.414 - tmp13
+	tmp0 := tmp10 + tmp13
+	tmp3 := tmp10 - tmp13
+	tmp1 := tmp11 + tmp12
+	tmp2 := tmp11 - tmp12
+
+	// Odd part.
+	z13 := x5 + x3
+	z10 := x5 - x3
+	z11 := x1 + x7
+	z12 := x1 - x7
+	tmp7 := z11 + z13
+	e := z11 - z13
+	tmp11 = e + mulr(e, ifast0_414213562) // (z11-z13)*1.414
+	s := z10 + z12
+	z5 := s + mulr(s, ifast0_847759065)                  // (z10+z12)*1.848
+	tmp10 = z12 + mulr(z12, ifast0_082392200) - z5       // z12*1.082 - z5
+	tmp12 = z5 - z10 - z10 - mulr(z10, ifast0_613125930) // z5 - z10*2.613
+	tmp6 := tmp12 - tmp7
+	tmp5 := tmp11 - tmp6
+	tmp4 := tmp10 + tmp5
+
+	v[0] = tmp0 + tmp7
+	v[7*step] = tmp0 - tmp7
+	v[step] = tmp1 + tmp6
+	v[6*step] = tmp1 - tmp6
+	v[2*step] = tmp2 + tmp5
+	v[5*step] = tmp2 - tmp5
+	v[4*step] = tmp3 + tmp4
+	v[3*step] = tmp3 - tmp4
+}
+
+// idctFastGeneric inverse-transforms blk, dequantised with a fast decQuant
+// (ifastBits fraction bits), by the fast method above and writes 8x8 samples to
+// dst with rows stride bytes apart; only dst[:7*stride+8] is written and blk is
+// left as it was. It is the reference for the SIMD kernels (idctfast_*.s), which
+// match it bit for bit for every input, and what other machines run.
+func idctFastGeneric(blk *[blockSize]int32, dst []byte, stride int) {
+	var w [blockSize]int16
+	for i, v := range blk {
+		w[i] = sat16(v)
+	}
+	w[0] = sat16(int32(w[0]) + ifastBias)
+	for x := 0; x < 8; x++ {
+		ifastPass(w[x:], 8) // columns
+	}
+	for y := 0; y < 8; y++ {
+		ifastPass(w[y*8:], 1) // rows
+		d := dst[y*stride:]
+		d = d[:8]
+		for x := range d {
+			d[x] = ifastPixel(w[y*8+x])
+		}
+	}
+}
+
+// ifastPixel descales one output of the fast IDCT (bias included) to a sample.
+func ifastPixel(v int16) byte { return byte(min(max(v>>ifastShift, 0), 255)) }
+
+// ifastFlat is the sample of every pixel of a block whose only non-zero
+// coefficient is the DC, dequantised to dc, as idctFastGeneric computes it: both
+// passes pass the biased DC through unchanged.
+func ifastFlat(dc int32) byte { return ifastPixel(sat16(int32(sat16(dc)) + ifastBias)) }
+
+// A decQuant's element dqPath names the inverse DCT its blocks take.
+const (
+	dqPath    = blockSize
+	pathExact = 0 // idct: 64-bit products, dqBits fraction bits
+	pathFast  = 1 // idctFast: JDCT_IFAST, ifastBits fraction bits
+)
+
+// ifastMinStep is the smallest quantisation step of a table whose blocks take the
+// fast IDCT: measured in docs/JPEG.md ("Fast inverse DCT").
+const ifastMinStep = 5
+
+// maxFastDecQuant bounds a fast multiplier: any non-zero coefficient times it
+// saturates the kernel's 16-bit input anyway, and a coefficient of up to 16 bits
+// times it stays within int32.
+const maxFastDecQuant = 1 << 15
+
+// decQuantOf builds the dequantiser of a table of steps in zig-zag order (8 or 16
+// bits), choosing its inverse DCT: the fast one where every step is at least
+// ifastMinStep, the exact one otherwise.
+func decQuantOf(steps *[blockSize]uint16) (q decQuant) {
+	fast := true
+	for _, v := range steps {
+		fast = fast && v >= ifastMinStep
+	}
+	return decQuantPath(steps, fast)
+}
+
+// decQuantPath is decQuantOf with the inverse DCT chosen by the caller.
+func decQuantPath(steps *[blockSize]uint16, fast bool) (q decQuant) {
+	bits, limit := float64(1<<dqBits), float64(maxDecQuant)
+	if fast {
+		bits, limit = 1<<ifastBits, maxFastDecQuant
+		q[dqPath] = pathFast
+	}
+	for k, n := range unzig {
+		q[k] = int32(min(math.Round(float64(steps[k])*aanScale[n>>3]*aanScale[n&7]*bits), limit))
+	}
+	return q
 }

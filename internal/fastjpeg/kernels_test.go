@@ -265,10 +265,15 @@ func itoa(i int) string {
 func BenchmarkKernels(b *testing.B) {
 	img := toYCbCr(photoRGBA(b, 256, 256), image.YCbCrSubsampleRatio420)
 	tables := quantTables(benchQuality)
-	rq, dq := newEncQuant(&tables[0]), newDecQuant(&tables[0])
+	rq := newEncQuant(&tables[0])
+	var steps [blockSize]uint16
+	for k, v := range tables[0] {
+		steps[k] = uint16(v)
+	}
+	dq, fq := decQuantPath(&steps, false), decQuantPath(&steps, true)
 	type block struct {
-		off int
-		blk [blockSize]int32
+		off      int
+		blk, fst [blockSize]int32 // dequantised for idct and idctFast
 	}
 	var blocks []block
 	for y := 0; y < 256; y += 8 {
@@ -280,6 +285,7 @@ func BenchmarkKernels(b *testing.B) {
 			bl := block{off: o}
 			for k, n := range unzig {
 				bl.blk[n] = c.at(coefOf[k]) * dq[k]
+				bl.fst[n] = c.at(coefOf[k]) * fq[k]
 			}
 			blocks = append(blocks, bl)
 		}
@@ -309,5 +315,152 @@ func BenchmarkKernels(b *testing.B) {
 				}
 			})
 		})
+		b.Run("idctFast/"+kind, func(b *testing.B) {
+			withSIMD(simd, func() {
+				defer threadCPU(b)()
+				for i := 0; b.Loop(); i++ {
+					bl := &blocks[i&1023]
+					idctFast(&bl.fst, out[bl.off:], img.YStride)
+				}
+			})
+		})
 	}
+}
+
+// fastInputs are inputs of the fast IDCT: the DCT of sample blocks dequantised by
+// fast decQuants (standard tables at coarse qualities, and a 16-bit table), and
+// random int32 blocks of every magnitude, including ones that saturate 16 bits
+// and sums that wrap.
+func fastInputs(rng *rand.Rand) map[string][blockSize]int32 {
+	out := map[string][blockSize]int32{}
+	// The tables' steps in zig-zag order: standard ones at coarse qualities, and a
+	// 16-bit one as a camera's DQT may carry.
+	var tables []QuantTable
+	for _, q := range []int{10, 50, 75} {
+		for _, t8 := range quantTables(q) {
+			var t QuantTable
+			for k, v := range t8 {
+				t[k] = uint16(v)
+			}
+			tables = append(tables, t)
+		}
+	}
+	var wide QuantTable
+	for k := range wide {
+		wide[k] = uint16(5 + k*900)
+	}
+	tables = append(tables, wide)
+	one := quantTables(100) // steps of 1: the DCT's own coefficients
+	eq := newEncQuant(&one[0])
+	for i := range tables {
+		dq := newDecQuant16(&tables[i])
+		if dq[dqPath] != pathFast {
+			panic("a coarse table did not take the fast IDCT")
+		}
+		for name, b := range sampleBlocks(rng) {
+			var c coefs
+			var tmp [blockSize]int32
+			fdctQuantGeneric(&c, &tmp, b[:], 8, &eq)
+			var blk [blockSize]int32
+			for k, n := range unzig {
+				// What the decoder holds: the coefficient quantised by the table's
+				// step, times the fast multiplier.
+				step := int32(tables[i][k])
+				blk[n] = c.at(coefOf[k]) / step * dq[k]
+			}
+			out[name+" dequantised by fast table "+itoa(i)] = blk
+		}
+	}
+	for k := 0; k < 400; k++ {
+		var blk [blockSize]int32
+		amp := int64(1) << (4 + k%28) // 16 .. 2^31
+		for i := range blk {
+			if rng.IntN(4) == 0 || k%3 == 0 {
+				blk[i] = int32(rng.Int64N(2*amp) - amp)
+			}
+		}
+		out["random coefficients "+itoa(k)] = blk
+	}
+	for _, dc := range []int32{-1 << 31, -40000, -32768, -32767, -4113, -4112, -1, 0, 1, 28655, 28656, 32767, 40000, 1<<31 - 1} {
+		var blk [blockSize]int32
+		blk[0] = dc
+		out["DC "+itoa(int(dc))] = blk
+	}
+	return out
+}
+
+func TestIDCTFastKernelMatchesGeneric(t *testing.T) {
+	rng := rand.New(rand.NewPCG(15, 6))
+	inputs := fastInputs(rng)
+	for _, stride := range []int{8, 11, 64} {
+		t.Run("stride "+itoa(stride)+" gives the generic pixels, writes nothing else and keeps blk", func(t *testing.T) {
+			for name, blk := range inputs {
+				checkIDCTFast(t, name, blk, stride, rng)
+			}
+		})
+	}
+}
+
+// checkIDCTFast fails t unless the kernel and idctFastGeneric write the same
+// pixels for blk, only where they should, leaving blk as it was.
+func checkIDCTFast(t *testing.T, name string, blk [blockSize]int32, stride int, rng *rand.Rand) {
+	t.Helper()
+	want := make([]byte, 7*stride+8+16)
+	for i := range want {
+		want[i] = byte(rng.Uint32())
+	}
+	got := bytes.Clone(want)
+	b1, b2 := blk, blk
+	idctFastGeneric(&b1, want[8:], stride)
+	withSIMD(true, func() { idctFast(&b2, got[8:], stride) })
+	if !bytes.Equal(got, want) {
+		t.Fatalf("%s: kernel wrote\n%v\ngeneric\n%v", name, got, want)
+	}
+	if b1 != blk || b2 != blk {
+		t.Fatalf("%s: the block was changed", name)
+	}
+}
+
+func TestIDCTFastDCOnlyShortcutMatchesTheKernel(t *testing.T) {
+	for _, simd := range []bool{false, true} {
+		t.Run("with SIMD "+map[bool]string{false: "off", true: "on"}[simd]+" every DC gives the flat block the kernel computes", func(t *testing.T) {
+			withSIMD(simd, func() {
+				var out [blockSize]byte
+				check := func(dc int32) {
+					var blk [blockSize]int32
+					blk[0] = dc
+					idctFast(&blk, out[:], 8)
+					want := ifastFlat(dc)
+					for i, v := range out {
+						if v != want {
+							t.Fatalf("DC %d: pixel %d is %d, the shortcut gives %d", dc, i, v, want)
+						}
+					}
+				}
+				for dc := int32(-70000); dc <= 70000; dc++ {
+					check(dc)
+				}
+				for _, dc := range []int32{-1 << 31, 1<<31 - 1, -1 << 20, 1 << 20} {
+					check(dc)
+				}
+			})
+		})
+	}
+}
+
+// FuzzIDCTFast compares the fast IDCT kernel with its generic reference on
+// arbitrary int32 blocks (four bytes a coefficient, no bound) and strides.
+func FuzzIDCTFast(f *testing.F) {
+	f.Add(bytes.Repeat([]byte{0xff, 0x7f, 0, 0}, 64), uint8(0))
+	f.Add(bytes.Repeat([]byte{0, 0x80, 0xff, 0xff}, 64), uint8(3))
+	f.Add([]byte{0x10, 0x10}, uint8(17))
+	f.Fuzz(func(t *testing.T, data []byte, pad uint8) {
+		var blk [blockSize]int32
+		for i := range blk {
+			if 4*i+4 <= len(data) {
+				blk[i] = int32(uint32(data[4*i]) | uint32(data[4*i+1])<<8 | uint32(data[4*i+2])<<16 | uint32(data[4*i+3])<<24)
+			}
+		}
+		checkIDCTFast(t, "fuzzed block", blk, 8+int(pad%64), rand.New(rand.NewPCG(uint64(pad), 1)))
+	})
 }

@@ -148,7 +148,11 @@ func TestRetiledTilesDecodeToTheCameraFrame(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				if m := maxDiff(ref, std.(*image.YCbCr)); m > 2 {
+				// ffmpeg's q3 tables are coarse (every step >= ifastMinStep), so the
+				// blocks take the fast IDCT, whose 16-bit arithmetic (JDCT_IFAST: not
+				// IEEE 1180 accurate) lands up to 3 levels from image/jpeg's exact
+				// one on a few pixels; the exact IDCT stays within 2.
+				if m := maxDiff(ref, std.(*image.YCbCr)); m > 3 {
 					t.Errorf("the same decoder differs from image/jpeg by up to %d levels", m)
 				}
 				// The bar for the received frames against the clip's own decode.

@@ -196,20 +196,9 @@ func (t *encTables) complete() bool {
 }
 
 // newDecQuant16 is newDecQuant for steps of up to 16 bits.
-func newDecQuant16(t *QuantTable) (q decQuant) {
-	var t8 [blockSize]uint8
-	big := false
-	for k, v := range t {
-		t8[k] = uint8(v)
-		big = big || v > 255
-	}
-	if !big {
-		return newDecQuant(&t8)
-	}
-	for k, n := range unzig {
-		q[k] = int32(min(float64(t[k])*aanScale[n>>3]*aanScale[n&7]*(1<<dqBits)+0.5, maxDecQuant))
-	}
-	return q
+func newDecQuant16(t *QuantTable) decQuant {
+	steps := [blockSize]uint16(*t)
+	return decQuantOf(&steps)
 }
 
 // AppendTablesHeader appends SOI, DQT, SOF, DHT and SOS for a w x h image whose

@@ -1,0 +1,5 @@
+//go:build purego || !amd64
+
+package fastjpeg
+
+func idctFast(blk *[blockSize]int32, dst []byte, stride int) { idctFastGeneric(blk, dst, stride) }
