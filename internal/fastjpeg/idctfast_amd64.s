@@ -36,46 +36,46 @@ GLOBL ifbias<>(SB), RODATA|NOPTR, $16
 // scratch. The outputs land in o0=x5, o1=x6, o2=x2, o3=x1, o4=x3, o5=x0, o6=x4,
 // o7=x7.
 #define IFAST_PASS(x0, x1, x2, x3, x4, x5, x6, x7, t0, t1) \
-	VPADDW    x4, x0, t0          \ // tmp10
-	VPSUBW    x4, x0, x0          \ // tmp11
-	VPADDW    x6, x2, x4          \ // tmp13
+	VPADDW    x4, x0, t0          \ /* tmp10 */
+	VPSUBW    x4, x0, x0          \ /* tmp11 */
+	VPADDW    x6, x2, x4          \ /* tmp13 */
 	VPSUBW    x6, x2, x2          \
 	VPMULHRSW ifk414<>(SB), x2, x6 \
 	VPADDW    x6, x2, x2          \
-	VPSUBW    x4, x2, x2          \ // tmp12
-	VPADDW    x4, t0, x6          \ // tmp0
-	VPSUBW    x4, t0, t0          \ // tmp3
-	VPADDW    x2, x0, x4          \ // tmp1
-	VPSUBW    x2, x0, x0          \ // tmp2
-	VPADDW    x3, x5, x2          \ // z13
-	VPSUBW    x3, x5, x5          \ // z10
-	VPADDW    x7, x1, x3          \ // z11
-	VPSUBW    x7, x1, x1          \ // z12
-	VPADDW    x2, x3, x7          \ // tmp7
+	VPSUBW    x4, x2, x2          \ /* tmp12 */
+	VPADDW    x4, t0, x6          \ /* tmp0 */
+	VPSUBW    x4, t0, t0          \ /* tmp3 */
+	VPADDW    x2, x0, x4          \ /* tmp1 */
+	VPSUBW    x2, x0, x0          \ /* tmp2 */
+	VPADDW    x3, x5, x2          \ /* z13 */
+	VPSUBW    x3, x5, x5          \ /* z10 */
+	VPADDW    x7, x1, x3          \ /* z11 */
+	VPSUBW    x7, x1, x1          \ /* z12 */
+	VPADDW    x2, x3, x7          \ /* tmp7 */
 	VPSUBW    x2, x3, x3          \
 	VPMULHRSW ifk414<>(SB), x3, x2 \
-	VPADDW    x2, x3, x3          \ // tmp11
+	VPADDW    x2, x3, x3          \ /* tmp11 */
 	VPADDW    x1, x5, x2          \
 	VPMULHRSW ifk848<>(SB), x2, t1 \
-	VPADDW    t1, x2, x2          \ // z5
+	VPADDW    t1, x2, x2          \ /* z5 */
 	VPMULHRSW ifk082<>(SB), x1, t1 \
 	VPADDW    t1, x1, x1          \
-	VPSUBW    x2, x1, x1          \ // tmp10
+	VPSUBW    x2, x1, x1          \ /* tmp10 */
 	VPMULHRSW ifk613<>(SB), x5, t1 \
 	VPSUBW    x5, x2, x2          \
 	VPSUBW    x5, x2, x2          \
-	VPSUBW    t1, x2, x2          \ // tmp12
-	VPSUBW    x7, x2, x2          \ // tmp6
-	VPSUBW    x2, x3, x3          \ // tmp5
-	VPADDW    x3, x1, x1          \ // tmp4
-	VPADDW    x7, x6, x5          \ // o0
-	VPSUBW    x7, x6, x7          \ // o7
-	VPADDW    x2, x4, x6          \ // o1
-	VPSUBW    x2, x4, x4          \ // o6
-	VPADDW    x3, x0, x2          \ // o2
-	VPSUBW    x3, x0, x0          \ // o5
-	VPADDW    x1, t0, x3          \ // o4
-	VPSUBW    x1, t0, x1            // o3
+	VPSUBW    t1, x2, x2          \ /* tmp12 */
+	VPSUBW    x7, x2, x2          \ /* tmp6 */
+	VPSUBW    x2, x3, x3          \ /* tmp5 */
+	VPADDW    x3, x1, x1          \ /* tmp4 */
+	VPADDW    x7, x6, x5          \ /* o0 */
+	VPSUBW    x7, x6, x7          \ /* o7 */
+	VPADDW    x2, x4, x6          \ /* o1 */
+	VPSUBW    x2, x4, x4          \ /* o6 */
+	VPADDW    x3, x0, x2          \ /* o2 */
+	VPSUBW    x3, x0, x0          \ /* o5 */
+	VPADDW    x1, t0, x3          \ /* o4 */
+	VPSUBW    x1, t0, x1            /* o3 */
 
 // TRANSPOSE transposes the 8x8 words of a0..a7 (rows) into b0..b7 (columns),
 // clobbering a0..a7.
