@@ -140,20 +140,19 @@ const (
 	ifast0_613125930 = 20091 // 2.613125930 - 2
 )
 
-// mulr is the rounding multiply-high of the fast IDCT: x times k/2^15, rounded
-// half up, as PMULHRSW and SQRDMULH compute it (k is positive, so neither
-// saturates).
-func mulr(x, k int16) int16 { return int16((int32(x)*int32(k) + 1<<14) >> 15) }
+// mulr is the rounding multiply-high of the fast IDCT: x, wrapped to int16 as a
+// 16-bit lane holds it, times k/2^15, rounded half up, as PMULHRSW and SQRDMULH
+// compute it (k is positive, so neither saturates).
+func mulr(x, k int32) int32 { return (int32(int16(x))*k + 1<<14) >> 15 }
 
 // sat16 saturates v to int16, as PACKSSDW, SQXTN and PADDSW do.
 func sat16(v int32) int16 { return int16(min(max(v, -1<<15), 1<<15-1)) }
 
-// ifastPass is one 1-D pass of the fast IDCT over the eight values at v[0],
-// v[step], ..., v[7*step], in place; every sum wraps at 16 bits.
-func ifastPass(v []int16, step int) {
-	x0, x1, x2, x3 := v[0], v[step], v[2*step], v[3*step]
-	x4, x5, x6, x7 := v[4*step], v[5*step], v[6*step], v[7*step]
-
+// ifastPass is one 1-D pass of the fast IDCT over the eight values x0..x7 (a
+// row or a column). Its sums wrap at 16 bits: they are formed in 32 bits here,
+// which leaves the same low 16 bits, and wrapped where a 16-bit lane's value
+// matters, the inputs of mulr and the outputs.
+func ifastPass(x0, x1, x2, x3, x4, x5, x6, x7 int32) (o0, o1, o2, o3, o4, o5, o6, o7 int16) {
 	// Even part.
 	tmp10 := x0 + x4
 	tmp11 := x0 - x4
@@ -181,14 +180,8 @@ func ifastPass(v []int16, step int) {
 	tmp5 := tmp11 - tmp6
 	tmp4 := tmp10 + tmp5
 
-	v[0] = tmp0 + tmp7
-	v[7*step] = tmp0 - tmp7
-	v[step] = tmp1 + tmp6
-	v[6*step] = tmp1 - tmp6
-	v[2*step] = tmp2 + tmp5
-	v[5*step] = tmp2 - tmp5
-	v[4*step] = tmp3 + tmp4
-	v[3*step] = tmp3 - tmp4
+	return int16(tmp0 + tmp7), int16(tmp1 + tmp6), int16(tmp2 + tmp5), int16(tmp3 - tmp4),
+		int16(tmp3 + tmp4), int16(tmp2 - tmp5), int16(tmp1 - tmp6), int16(tmp0 - tmp7)
 }
 
 // idctFastGeneric inverse-transforms blk, dequantised with a fast decQuant
@@ -203,15 +196,27 @@ func idctFastGeneric(blk *[blockSize]int32, dst []byte, stride int) {
 	}
 	w[0] = sat16(int32(w[0]) + ifastBias)
 	for x := 0; x < 8; x++ {
-		ifastPass(w[x:], 8) // columns
+		c := w[x:]
+		c = c[:57]
+		if c[8]|c[16]|c[24]|c[32]|c[40]|c[48]|c[56] == 0 {
+			// The pass passes a lone DC through unchanged: common, and cheap here.
+			c[8], c[16], c[24], c[32], c[40], c[48], c[56] = c[0], c[0], c[0], c[0], c[0], c[0], c[0]
+			continue
+		}
+		c[0], c[8], c[16], c[24], c[32], c[40], c[48], c[56] = ifastPass(int32(c[0]), int32(c[8]), int32(c[16]), int32(c[24]), int32(c[32]), int32(c[40]), int32(c[48]), int32(c[56]))
 	}
 	for y := 0; y < 8; y++ {
-		ifastPass(w[y*8:], 1) // rows
+		r := w[y*8 : y*8+8 : y*8+8]
 		d := dst[y*stride:]
 		d = d[:8]
-		for x := range d {
-			d[x] = ifastPixel(w[y*8+x])
+		if r[1]|r[2]|r[3]|r[4]|r[5]|r[6]|r[7] == 0 {
+			v := ifastPixel(r[0])
+			d[0], d[1], d[2], d[3], d[4], d[5], d[6], d[7] = v, v, v, v, v, v, v, v
+			continue
 		}
+		o0, o1, o2, o3, o4, o5, o6, o7 := ifastPass(int32(r[0]), int32(r[1]), int32(r[2]), int32(r[3]), int32(r[4]), int32(r[5]), int32(r[6]), int32(r[7]))
+		d[0], d[1], d[2], d[3] = ifastPixel(o0), ifastPixel(o1), ifastPixel(o2), ifastPixel(o3)
+		d[4], d[5], d[6], d[7] = ifastPixel(o4), ifastPixel(o5), ifastPixel(o6), ifastPixel(o7)
 	}
 }
 
