@@ -421,30 +421,42 @@ func checkIDCTFast(t *testing.T, name string, blk [blockSize]int32, stride int, 
 	}
 }
 
-func TestIDCTFastDCOnlyShortcutMatchesTheKernel(t *testing.T) {
-	for _, simd := range []bool{false, true} {
-		t.Run("with SIMD "+map[bool]string{false: "off", true: "on"}[simd]+" every DC gives the flat block the kernel computes", func(t *testing.T) {
-			withSIMD(simd, func() {
-				var out [blockSize]byte
-				check := func(dc int32) {
-					var blk [blockSize]int32
-					blk[0] = dc
-					idctFast(&blk, out[:], 8)
-					want := ifastFlat(dc)
-					for i, v := range out {
-						if v != want {
-							t.Fatalf("DC %d: pixel %d is %d, the shortcut gives %d", dc, i, v, want)
+// TestDCOnlyShortcutMatchesTheKernels holds the decoder's flat fill of a block
+// with no AC coefficient (decode.go) to what each path's IDCT would write.
+func TestDCOnlyShortcutMatchesTheKernels(t *testing.T) {
+	for _, path := range []struct {
+		name string
+		idct func(*[blockSize]int32, []byte, int)
+		flat func(int32) byte
+		dcs  []int32 // checked besides every DC in -70000..70000
+	}{
+		{"exact", idct, func(dc int32) byte { return pixel(int64(dc)) }, []int32{-(idctExactBound - 1), idctExactBound - 1}},
+		{"fast", idctFast, ifastFlat, []int32{-1 << 31, 1<<31 - 1, -1 << 20, 1 << 20}},
+	} {
+		for _, simd := range []bool{false, true} {
+			t.Run("the "+path.name+" IDCT with SIMD "+map[bool]string{false: "off", true: "on"}[simd]+" gives every DC the shortcut's flat block", func(t *testing.T) {
+				withSIMD(simd, func() {
+					var out [blockSize]byte
+					check := func(dc int32) {
+						var blk [blockSize]int32
+						blk[0] = dc
+						path.idct(&blk, out[:], 8)
+						want := path.flat(dc)
+						for i, v := range out {
+							if v != want {
+								t.Fatalf("DC %d: pixel %d is %d, the shortcut gives %d", dc, i, v, want)
+							}
 						}
 					}
-				}
-				for dc := int32(-70000); dc <= 70000; dc++ {
-					check(dc)
-				}
-				for _, dc := range []int32{-1 << 31, 1<<31 - 1, -1 << 20, 1 << 20} {
-					check(dc)
-				}
+					for dc := int32(-70000); dc <= 70000; dc++ {
+						check(dc)
+					}
+					for _, dc := range path.dcs {
+						check(dc)
+					}
+				})
 			})
-		})
+		}
 	}
 }
 
