@@ -39,26 +39,27 @@ const (
 // ifmul multiplies x by c / 2^15, rounding half up: a 16-bit lane's rounding
 // multiply-high (VPMULHRSW, SQRDMULH), exact for every int16 x and the positive
 // constants here.
-func ifmul(x, c int16) int16 {
-	return int16((int32(x)*int32(c) + 1<<14) >> 15)
+func ifmul(x, c int32) int32 {
+	return (x*c + 1<<14) >> 15
 }
 
-// ifast1D is one 1-D jfdctfst pass on d, in place, in int16 arithmetic that
-// wraps as the SIMD lanes do (nothing does: TestFastDCTStaysIn16Bits): samples
-// in, outputs by frequency out. Two passes give the DCT of ITU T.81 §A.3.3 times
-// 8*aanScale[v]*aanScale[u], which the divisors undo.
-func ifast1D(d *[8]int16) {
-	t0, t7 := d[0]+d[7], d[0]-d[7]
-	t1, t6 := d[1]+d[6], d[1]-d[6]
-	t2, t5 := d[2]+d[5], d[2]-d[5]
-	t3, t4 := d[3]+d[4], d[3]-d[4]
+// ifast1D is one 1-D jfdctfst pass: samples d0..d7 in, outputs by frequency
+// out. Two passes give the DCT of ITU T.81 §A.3.3 times
+// 8*aanScale[v]*aanScale[u], which the divisors undo. It computes in 32 bits
+// what the kernels compute in 16-bit lanes, which is the same because no value
+// of an 8-bit block reaches 2^15 (TestFastDCTStaysIn16Bits).
+func ifast1D(d0, d1, d2, d3, d4, d5, d6, d7 int32) (o0, o1, o2, o3, o4, o5, o6, o7 int32) {
+	t0, t7 := d0+d7, d0-d7
+	t1, t6 := d1+d6, d1-d6
+	t2, t5 := d2+d5, d2-d5
+	t3, t4 := d3+d4, d3-d4
 
 	// Even part.
 	t10, t13 := t0+t3, t0-t3
 	t11, t12 := t1+t2, t1-t2
-	d[0], d[4] = t10+t11, t10-t11
+	o0, o4 = t10+t11, t10-t11
 	z1 := ifmul(t12+t13, ifix0_707106781)
-	d[2], d[6] = t13+z1, t13-z1
+	o2, o6 = t13+z1, t13-z1
 
 	// Odd part.
 	t10, t11, t12 = t4+t5, t5+t6, t6+t7
@@ -67,8 +68,9 @@ func ifast1D(d *[8]int16) {
 	z4 := ifmul(t12, ifix0_306562965) + t12 + z5
 	z3 := ifmul(t11, ifix0_707106781)
 	z11, z13 := t7+z3, t7-z3
-	d[5], d[3] = z13+z2, z13-z2
-	d[1], d[7] = z11+z4, z11-z4
+	o5, o3 = z13+z2, z13-z2
+	o1, o7 = z11+z4, z11-z4
+	return
 }
 
 // fastQuant is one quantisation table as the fast path applies it, by position in
@@ -81,6 +83,12 @@ type fastQuant struct {
 	recip [blockSize]uint16
 	corr  [blockSize]uint16
 	scale [blockSize]uint16
+
+	// The same division for the generic code, which has no multiply-high: half
+	// the divisor, and 2^32 / divisor rounded up, whose product with any
+	// |x| + half below 2^17 has floor((|x|+half) / divisor) in its top 32 bits.
+	half  [blockSize]uint32
+	magic [blockSize]uint32
 }
 
 // aanScale14 are jcdctmgr.c's aanscales: aanScale[v]*aanScale[u] << 14, rounded,
@@ -130,6 +138,7 @@ func newFastQuant(t *[blockSize]uint8) (q fastQuant) {
 		recip, corr, scale := reciprocalOf(d)
 		p := transpose(n)
 		q.recip[p], q.corr[p], q.scale[p] = recip, corr, scale
+		q.half[p], q.magic[p] = divMagic(d)
 	}
 	return q
 }
@@ -160,52 +169,61 @@ func reciprocalOf(d uint32) (recip, corr, scale uint16) {
 }
 
 // quantFast is jquanti's quantiser on one coefficient in 16-bit lane
-// arithmetic: absolute value, plus the correction, two multiply-highs, the sign
-// put back (zero stays zero).
+// arithmetic, what the kernels compute: absolute value, plus the correction, two
+// multiply-highs, the sign put back (zero stays zero). It is quantDiv for every
+// coefficient (TestFastQuantDividesExactly).
 func quantFast(x int16, recip, corr, scale uint16) int16 {
-	a := uint16(x)
-	if x < 0 {
-		a = uint16(-x)
-	}
-	a += corr
+	m := x >> 15 // all ones where x < 0: no branch on the sign, which is random
+	a := uint16((x^m)-m) + corr
 	a = uint16(uint32(a) * uint32(recip) >> 16)
 	a = uint16(uint32(a) * uint32(scale) >> 16)
-	switch {
-	case x < 0:
-		return -int16(a)
-	case x == 0:
-		return 0
+	q := (int16(a) ^ m) - m
+	if x == 0 {
+		q = 0
 	}
-	return int16(a)
+	return q
+}
+
+// divMagic returns quantDiv's form of divisor d: half of it, and 2^32/d rounded
+// up.
+func divMagic(d uint32) (half, magic uint32) {
+	return d / 2, uint32((1<<32 + uint64(d) - 1) / uint64(d))
+}
+
+// quantDiv divides x by the divisor half and magic stand for, rounding half away
+// from zero, with one multiply.
+func quantDiv(x int32, half, magic uint32) int16 {
+	m := x >> 31 // all ones where x < 0
+	q := int32(uint64(uint32((x^m)-m)+half) * uint64(magic) >> 32)
+	return int16((q ^ m) - m)
 }
 
 // ifastDCT is fdctQuantFastGeneric's transform of the 8x8 samples at src (rows
-// stride bytes apart), by position in coefs. Columns are transformed first (in
+// stride bytes apart), by position in coefs; every value fits an int16. Columns are transformed first (in
 // the kernels each vector of eight lanes is a row of samples, so the first pass
 // needs no transpose), then rows, which leaves whole columns of coefficients,
 // coefs' order.
-func ifastDCT(src []byte, stride int) (out [blockSize]int16) {
+func ifastDCT(src []byte, stride int) (out [blockSize]int32) {
 	_ = src[7*stride+7] // one check for the whole block
-	var w [8][8]int16   // w[x][v]: vertical frequency v of column x
+	var r [8]*[8]byte
+	for y := range r {
+		r[y] = (*[8]byte)(src[y*stride : y*stride+8])
+	}
+	var w [blockSize]int32 // w[v*8+x]: vertical frequency v of column x
 	for x := 0; x < 8; x++ {
-		var d [8]int16
-		for y := range d {
-			d[y] = int16(src[y*stride+x]) << ifastFracBits
-		}
-		ifast1D(&d)
+		const f = ifastFracBits
+		o0, o1, o2, o3, o4, o5, o6, o7 := ifast1D(
+			int32(r[0][x])<<f, int32(r[1][x])<<f, int32(r[2][x])<<f, int32(r[3][x])<<f,
+			int32(r[4][x])<<f, int32(r[5][x])<<f, int32(r[6][x])<<f, int32(r[7][x])<<f)
 		// The level shift only moves each column's DC: one subtraction.
-		d[0] -= ifastColumnBias
-		w[x] = d
+		w[x], w[8+x], w[16+x], w[24+x] = o0-ifastColumnBias, o1, o2, o3
+		w[32+x], w[40+x], w[48+x], w[56+x] = o4, o5, o6, o7
 	}
 	for v := 0; v < 8; v++ {
-		var d [8]int16
-		for x := range d {
-			d[x] = w[x][v]
-		}
-		ifast1D(&d)
-		for u, c := range d {
-			out[u*8+v] = c
-		}
+		b := (*[8]int32)(w[v*8:])
+		o0, o1, o2, o3, o4, o5, o6, o7 := ifast1D(b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7])
+		out[v], out[8+v], out[16+v], out[24+v] = o0, o1, o2, o3
+		out[32+v], out[40+v], out[48+v], out[56+v] = o4, o5, o6, o7
 	}
 	return out
 }
@@ -220,12 +238,10 @@ func ifastDCT(src []byte, stride int) (out [blockSize]int16) {
 func fdctQuantFastGeneric(out *coefs, src []byte, stride int, fq *fastQuant) uint64 {
 	dct := ifastDCT(src, stride)
 	var pos uint64 // non-zero mask by position
-	for p, c := range dct {
-		q := quantFast(c, fq.recip[p], fq.corr[p], fq.scale[p])
+	for p := range dct {
+		q := quantDiv(dct[p], fq.half[p], fq.magic[p])
 		out[p] = q
-		if q != 0 {
-			pos |= 1 << p
-		}
+		pos |= uint64(uint16(q)|-uint16(q)) >> 15 << p
 	}
 	return zigOfPos(pos)
 }

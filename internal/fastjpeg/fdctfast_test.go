@@ -167,8 +167,8 @@ func TestFastDCTStaysIn16Bits(t *testing.T) {
 	for name, b := range sampleBlocks(rng) {
 		blocks[name] = b
 	}
-	// Every value must stay below 2^15; then the wide arithmetic and the lanes
-	// agree. The blocks that push each value to its end are among these: a
+	// Every value must stay below 2^15, so that the kernels' 16-bit lanes compute
+	// what the reference computes in 32 bits and this in 64 (compared too). The blocks that push each value to its end are among these: a
 	// second-pass value sums up to eight first-pass outputs of one frequency,
 	// each driven to its end by the column in that frequency's sign pattern (the
 	// basis blocks), and random 0/255 blocks cover the other sign mixes.
@@ -178,7 +178,7 @@ func TestFastDCTStaysIn16Bits(t *testing.T) {
 		got := ifastDCT(b[:], 8)
 		for p := range got {
 			if int64(got[p]) != wide[p] {
-				t.Fatalf("%s: output %d is %d in 16-bit lanes, %d in 64 bits", name, p, got[p], wide[p])
+				t.Fatalf("%s: output %d is %d in the reference, %d in 64 bits", name, p, got[p], wide[p])
 			}
 		}
 	}
@@ -210,10 +210,14 @@ func TestFastQuantDividesExactly(t *testing.T) {
 				t.Fatalf("divisor %d: the fast path needs at least %d", d, minFastDivisor)
 			}
 			recip, corr, scale := reciprocalOf(d)
+			half, magic := divMagic(d)
 			for x := -32767; x <= 32767; x++ {
-				got := quantFast(int16(x), recip, corr, scale)
-				if want := quantWide(int64(x), d); int64(got) != want {
-					t.Fatalf("%d / %d: got %d, want %d (recip %d corr %d scale %d)", x, d, got, want, recip, corr, scale)
+				want := quantWide(int64(x), d)
+				if got := quantFast(int16(x), recip, corr, scale); int64(got) != want {
+					t.Fatalf("%d / %d: jquanti's way %d, want %d (recip %d corr %d scale %d)", x, d, got, want, recip, corr, scale)
+				}
+				if got := quantDiv(int32(x), half, magic); int64(got) != want {
+					t.Fatalf("%d / %d: one multiply %d, want %d", x, d, got, want)
 				}
 			}
 		}
