@@ -235,7 +235,8 @@ func TestFastQuantChoosesCoarseTables(t *testing.T) {
 		{87, [2]bool{true, true}},
 		{88, [2]bool{false, true}},
 		{90, [2]bool{false, true}},
-		{94, [2]bool{false, false}},
+		{92, [2]bool{false, true}},
+		{93, [2]bool{false, false}},
 		{100, [2]bool{false, false}},
 	} {
 		t.Run("quality "+itoa(tc.quality)+" takes the expected path", func(t *testing.T) {
