@@ -192,23 +192,21 @@ TEXT ·fdctQuantFastAVX2(SB), NOSPLIT, $0-40
 	VMOVDQU Y14, 96(AX)
 
 	// Mask of the zero coefficients, inverted, in zigzag order, as
-	// fdctQuantAVX2 finds it: one byte per coefficient by position (Y8
-	// positions 0-31, Y12 32-63), each 16-byte quarter copied to both lanes of
-	// Y0..Y3, shuffled into zigzag order where ifzz takes bytes from that
-	// quarter, the four ORed, and the bytes' top bits gathered.
+	// fdctQuantAVX2 finds it: one byte per coefficient by position, each 16-byte
+	// quarter put in both lanes of Y0..Y3 (one VPERMQ each, straight from the
+	// packs' lane order), shuffled into zigzag order where ifzz takes bytes from
+	// that quarter, the four ORed, and the bytes' top bits gathered.
 	VPXOR      Y0, Y0, Y0
 	VPCMPEQW   Y0, Y8, Y8
 	VPCMPEQW   Y0, Y10, Y10
 	VPCMPEQW   Y0, Y12, Y12
 	VPCMPEQW   Y0, Y14, Y14
-	VPACKSSWB  Y10, Y8, Y8
-	VPACKSSWB  Y14, Y12, Y12
-	VPERMQ     $0xd8, Y8, Y8
-	VPERMQ     $0xd8, Y12, Y12
-	VPERM2I128 $0x00, Y8, Y8, Y0
-	VPERM2I128 $0x11, Y8, Y8, Y1
-	VPERM2I128 $0x00, Y12, Y12, Y2
-	VPERM2I128 $0x11, Y12, Y12, Y3
+	VPACKSSWB  Y10, Y8, Y8   // positions 0-7 16-23 | 8-15 24-31
+	VPACKSSWB  Y14, Y12, Y12 // 32-39 48-55 | 40-47 56-63
+	VPERMQ     $0x88, Y8, Y0 // 0-15 | 0-15
+	VPERMQ     $0xdd, Y8, Y1 // 16-31 | 16-31
+	VPERMQ     $0x88, Y12, Y2
+	VPERMQ     $0xdd, Y12, Y3
 	VPSHUFB    ifzz<>+0(SB), Y0, Y4
 	VPSHUFB    ifzz<>+32(SB), Y1, Y5
 	VPSHUFB    ifzz<>+64(SB), Y2, Y6
