@@ -199,10 +199,10 @@ func quantDiv(x int32, half, magic uint32) int16 {
 }
 
 // ifastDCT is fdctQuantFastGeneric's transform of the 8x8 samples at src (rows
-// stride bytes apart), by position in coefs; every value fits an int16. Columns are transformed first (in
-// the kernels each vector of eight lanes is a row of samples, so the first pass
-// needs no transpose), then rows, which leaves whole columns of coefficients,
-// coefs' order.
+// stride bytes apart), by position in coefs; every value fits an int16. Columns
+// are transformed first (in the kernels each vector of eight lanes is a row of
+// samples, so the first pass needs no transpose), then rows, which leaves whole
+// columns of coefficients, coefs' order.
 func ifastDCT(src []byte, stride int) (out [blockSize]int32) {
 	_ = src[7*stride+7] // one check for the whole block
 	var r [8]*[8]byte
@@ -229,9 +229,8 @@ func ifastDCT(src []byte, stride int) (out [blockSize]int32) {
 }
 
 // fdctQuantFastGeneric transforms the 8x8 samples at src (rows stride bytes apart)
-// in 16-bit lanes (ifastDCT), quantises them with fq into out and
-// returns the zig-zag-order mask of the non-zero coefficients; only
-// src[:7*stride+8] is read.
+// with the fast DCT (ifastDCT), quantises them with fq into out and returns the
+// zig-zag-order mask of the non-zero coefficients; only src[:7*stride+8] is read.
 //
 // It is the reference for the SIMD kernels (fdctfast_*.s), which must match it bit
 // for bit, and the code every machine without them runs.

@@ -168,10 +168,8 @@ func TestFastDCTStaysIn16Bits(t *testing.T) {
 		blocks[name] = b
 	}
 	// Every value must stay below 2^15, so that the kernels' 16-bit lanes compute
-	// what the reference computes in 32 bits and this in 64 (compared too). The blocks that push each value to its end are among these: a
-	// second-pass value sums up to eight first-pass outputs of one frequency,
-	// each driven to its end by the column in that frequency's sign pattern (the
-	// basis blocks), and random 0/255 blocks cover the other sign mixes.
+	// what the reference computes in 32 bits and ifastWide in 64 (compared too).
+	// extremeBlocks holds the blocks that drive each value to its end (see there).
 	var pk widePeaks
 	for name, b := range blocks {
 		wide := ifastWide(b[:], 8, &pk)
@@ -195,9 +193,9 @@ func TestFastDCTStaysIn16Bits(t *testing.T) {
 }
 
 func TestFastQuantDividesExactly(t *testing.T) {
-	// Every divisor the fast tables produce, every coefficient magnitude the DCT
-	// can give (|x| <= 8*8*128*aanScale products < 2^15): jquanti's multiplies are
-	// the rounded division.
+	// Every divisor the fast tables produce, every coefficient the DCT can give
+	// (|x| < 2^15, TestFastDCTStaysIn16Bits): jquanti's multiplies, and the
+	// generic code's one, are the rounded division.
 	divisors := map[uint32]bool{}
 	for _, tab := range fastTables() {
 		for k, n := range unzig {
