@@ -80,6 +80,8 @@ const maxMCUBytes = 5*maxBlockBytes + blockWindow
 type Encoder struct {
 	quality int // quality the tables below hold; 0 before the first call
 	quant   [2]encQuant
+	fast    [2]bool      // table i is coarse enough for the fast DCT (fastQuantOK)
+	fq      [2]fastQuant // table i in the fast DCT's form, where fast[i]
 
 	blk  [blockSize]int32 // the DCT's row pass
 	zz   coefs            // quantised coefficients
@@ -97,7 +99,12 @@ func (e *Encoder) setQuality(q int) {
 		return
 	}
 	t := quantTables(q)
-	e.quant[0], e.quant[1] = newEncQuant(&t[0]), newEncQuant(&t[1])
+	for i := range t {
+		e.quant[i] = newEncQuant(&t[i])
+		if e.fast[i] = fastQuantOK(&t[i]); e.fast[i] {
+			e.fq[i] = newFastQuant(&t[i])
+		}
+	}
 	e.quality = q
 }
 
@@ -183,11 +190,16 @@ func (e *Encoder) block(buf []byte, hs bitState, p *plane, x, y int, qi int, ht 
 	// The mask of non-zero AC coefficients lets the coder jump from one to the next.
 	var nz uint64
 	zz := &e.zz
+	src, stride := e.edge[:], 8
 	if x+8 <= p.w && y+8 <= p.h {
-		nz = fdctQuant(zz, &e.blk, p.pix[y*p.stride+x:], p.stride, &e.quant[qi])
+		src, stride = p.pix[y*p.stride+x:], p.stride
 	} else {
 		e.loadEdge(p, x, y)
-		nz = fdctQuant(zz, &e.blk, e.edge[:], 8, &e.quant[qi])
+	}
+	if e.fast[qi] {
+		nz = fdctQuantFast(zz, src, stride, &e.fq[qi])
+	} else {
+		nz = fdctQuant(zz, &e.blk, src, stride, &e.quant[qi])
 	}
 	dc := int32(zz[0])
 	out := (*[blockWindow]byte)(buf[hs.pos : hs.pos+blockWindow])

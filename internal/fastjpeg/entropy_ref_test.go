@@ -228,11 +228,17 @@ func (w *refWriter) appendScan(e *Encoder, img *image.YCbCr, r image.Rectangle, 
 	block := func(p *plane, x, y, qi int, ht *encTables, prev int32) int32 {
 		var zz coefs
 		var nz uint64
+		src, stride := e.edge[:], 8
 		if x+8 <= p.w && y+8 <= p.h {
-			nz = fdctQuantGeneric(&zz, &e.blk, p.pix[y*p.stride+x:], p.stride, &e.quant[qi])
+			src, stride = p.pix[y*p.stride+x:], p.stride
 		} else {
 			e.loadEdge(p, x, y)
-			nz = fdctQuantGeneric(&zz, &e.blk, e.edge[:], 8, &e.quant[qi])
+		}
+		// The same DCT as the encoder's (fastQuantOK), in its generic form.
+		if e.fast[qi] {
+			nz = fdctQuantFastGeneric(&zz, src, stride, &e.fq[qi])
+		} else {
+			nz = fdctQuantGeneric(&zz, &e.blk, src, stride, &e.quant[qi])
 		}
 		dc := zz.at(0)
 		w.code(&zz, nz&^1, dc-prev, ht)
