@@ -104,3 +104,80 @@ func BenchmarkChangeTest1080p(b *testing.B) {
 		})
 	}
 }
+
+// changedBySums is the change test as its comment states it, without shortcuts:
+// every block's mean absolute difference, luma then chroma, against the limit.
+func changedBySums(cur, ref *image.YCbCr, r image.Rectangle, threshold int) bool {
+	cw, chH := chromaScale(cur.SubsampleRatio)
+	for by := r.Min.Y; by < r.Max.Y; by += changeBlock {
+		for bx := r.Min.X; bx < r.Max.X; bx += changeBlock {
+			blk := image.Rect(bx, by, min(bx+changeBlock, r.Max.X), min(by+changeBlock, r.Max.Y))
+			sum := 0
+			for y := blk.Min.Y; y < blk.Max.Y; y++ {
+				for x := blk.Min.X; x < blk.Max.X; x++ {
+					sum += absDiff(cur.Y[cur.YOffset(x, y)], ref.Y[ref.YOffset(x, y)])
+				}
+			}
+			if sum > threshold*blk.Dx()*blk.Dy() {
+				return true
+			}
+			// The chroma samples of the band's rows under this block.
+			band := image.Rect(r.Min.X, by, r.Max.X, min(by+changeBlock, r.Max.Y))
+			cx0, cx1 := blk.Min.X/cw, min((blk.Max.X+cw-1)/cw, (band.Max.X+cw-1)/cw)
+			cy0, cy1 := band.Min.Y/chH, (band.Max.Y+chH-1)/chH
+			sum = 0
+			for y := cy0; y < cy1; y++ {
+				for x := cx0; x < cx1; x++ {
+					o := y*cur.CStride + x
+					sum += absDiff(cur.Cb[o], ref.Cb[o]) + absDiff(cur.Cr[o], ref.Cr[o])
+				}
+			}
+			if sum > 2*threshold*(cx1-cx0)*(cy1-cy0) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// The shortcuts of changed (skipping equal rows, stopping at the first block over
+// its limit) never change its answer: random edits of random size and strength,
+// near the limit as often as not, get the answer of the plain sums.
+func TestChangeTestAgreesWithPlainSums(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 15))
+	for _, sub := range []image.YCbCrSubsampleRatio{image.YCbCrSubsampleRatio420, image.YCbCrSubsampleRatio422} {
+		t.Run(sub.String()+": random edits agree", func(t *testing.T) {
+			ref := textured(400, 200, sub)
+			tiles := []image.Rectangle{image.Rect(0, 0, 256, 128), image.Rect(64, 32, 320, 160), image.Rect(256, 128, 400, 200)}
+			agreed := map[bool]int{}
+			for trial := range 3000 {
+				cur := clone(ref)
+				for range 1 + rng.IntN(4) {
+					x0, y0 := rng.IntN(400), rng.IntN(200)
+					x1, y1 := min(400, x0+1+rng.IntN(40)), min(200, y0+1+rng.IntN(40))
+					d := uint8(1 + rng.IntN(12))
+					chroma := rng.IntN(3) == 0
+					for y := y0; y < y1; y++ {
+						for x := x0; x < x1; x++ {
+							if chroma {
+								cur.Cb[cur.COffset(x, y)] += d
+							} else {
+								cur.Y[cur.YOffset(x, y)] += d
+							}
+						}
+					}
+				}
+				r := tiles[trial%len(tiles)]
+				th := rng.IntN(6)
+				want := changedBySums(cur, ref, r, th)
+				if got := changed(cur, ref, r, th); got != want {
+					t.Fatalf("trial %d: changed = %v, plain sums say %v (tile %v, threshold %d)", trial, got, want, r, th)
+				}
+				agreed[want]++
+			}
+			if agreed[true] < 300 || agreed[false] < 300 {
+				t.Fatalf("the trials tested too few of one answer: %v", agreed)
+			}
+		})
+	}
+}
