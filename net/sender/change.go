@@ -2,6 +2,7 @@ package sender
 
 import (
 	"bytes"
+	"encoding/binary"
 	"image"
 )
 
@@ -67,17 +68,47 @@ func addDiffs(sums []int, a, b []uint8, bw, h, threshold int) bool {
 		if lo >= len(a) {
 			break
 		}
-		hi := min(lo+bw, len(a))
-		s := 0
-		for x, v := range a[lo:hi] {
-			s += absDiff(v, b[lo+x])
-		}
-		sums[i] += s
+		hi := min(lo+bw, len(a)) // bw is at most changeBlock, as sad needs
+		sums[i] += sad(a[lo:hi], b[lo:hi])
 		if sums[i] > threshold*(hi-lo)*h {
 			return true
 		}
 	}
 	return false
+}
+
+// SWAR lanes for sad: four 16-bit lanes in a 64-bit word.
+const (
+	lanes16Low  = 0x00ff00ff00ff00ff // the low byte of each lane
+	lanes16One  = 0x0001000100010001 // 1 in each lane
+	lanes16Bias = 0x0100010001000100 // 256 in each lane
+)
+
+// sad is the sum of absolute differences of a and b (as long as a), eight
+// samples at a time in 16-bit lanes of a word (SWAR), the rest one by one. a is
+// one block of the change test, at most 16 samples wide, so no lane overflows.
+func sad(a, b []uint8) int {
+	b = b[:len(a)]
+	var acc uint64 // per lane at most 2*255 a word
+	i := 0
+	for ; i+8 <= len(a); i += 8 {
+		x, y := binary.LittleEndian.Uint64(a[i:]), binary.LittleEndian.Uint64(b[i:])
+		acc += absLanes(x&lanes16Low, y&lanes16Low) + absLanes(x>>8&lanes16Low, y>>8&lanes16Low)
+	}
+	s := int(acc * lanes16One >> 48) // the lanes' sum lands in the top lane
+	for ; i < len(a); i++ {
+		s += absDiff(a[i], b[i])
+	}
+	return s
+}
+
+// absLanes is |x-y| in each 16-bit lane of bytes x and y: 256+x-y cannot borrow
+// from the next lane, its bit 8 says x >= y, and where it is clear the low byte,
+// 256-|x-y|, is negated in 8 bits.
+func absLanes(x, y uint64) uint64 {
+	d := (x | lanes16Bias) - y
+	neg := (d >> 8 & lanes16One) ^ lanes16One // 1 where x < y
+	return (d&lanes16Low ^ (neg<<8 - neg)) + neg
 }
 
 func absDiff(a, b uint8) int {

@@ -85,10 +85,18 @@ func BenchmarkChangeTest1080p(b *testing.B) {
 	for _, c := range []struct {
 		name string
 		cur  *image.YCbCr
-	}{{"unchanged", clone(ref)}, {"all changed", textured(1920, 1080, image.YCbCrSubsampleRatio420)}} {
-		if c.name == "all changed" {
+	}{{"unchanged", clone(ref)}, {"all changed", clone(ref)}, {"changed under the threshold", clone(ref)}} {
+		switch c.name {
+		case "all changed":
 			for i := range c.cur.Y {
 				c.cur.Y[i] += 20
+			}
+		case "changed under the threshold": // every sample is compared
+			for i := range c.cur.Y {
+				c.cur.Y[i] += uint8(i % 3)
+			}
+			for i := range c.cur.Cb {
+				c.cur.Cb[i] -= uint8(i % 2)
 			}
 		}
 		b.Run(c.name, func(b *testing.B) {
