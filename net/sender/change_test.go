@@ -1,6 +1,7 @@
 package sender
 
 import (
+	"fmt"
 	"image"
 	"math/rand/v2"
 	"testing"
@@ -185,6 +186,28 @@ func TestChangeTestAgreesWithPlainSums(t *testing.T) {
 			}
 			if agreed[true] < 300 || agreed[false] < 300 {
 				t.Fatalf("the trials tested too few of one answer: %v", agreed)
+			}
+		})
+	}
+}
+
+// sad's lanes give |a-b| for every pair of samples, in every position of a word
+// and in the samples after the last whole word.
+func TestSADOfEveryPairOfSamples(t *testing.T) {
+	for _, n := range []int{16, 13, 8, 5} {
+		t.Run(fmt.Sprintf("a row of %d samples sums exactly", n), func(t *testing.T) {
+			a, b := make([]uint8, n), make([]uint8, n)
+			for x := range 256 {
+				for y := range 256 {
+					want := 0
+					for i := range n {
+						a[i], b[i] = uint8(x+i*29), uint8(y+i*53)
+						want += absDiff(a[i], b[i])
+					}
+					if got := sad(a, b); got != want {
+						t.Fatalf("sad(%v, %v) = %d, want %d", a, b, got, want)
+					}
+				}
 			}
 		})
 	}
