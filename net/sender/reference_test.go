@@ -107,3 +107,70 @@ func TestChooserHoldsReferenceFrames(t *testing.T) {
 		}
 	})
 }
+
+// Holding frames as references picks the same tiles, frame after frame, as the
+// copy of every tile sent that it replaces: a scene where some tiles change a
+// lot, some under the threshold (and so drift until they pass it), some not at
+// all, with the rolling refresh going.
+func TestHeldReferencesPickWhatCopiesPicked(t *testing.T) {
+	g, err := tile.NewGrid(1024, 384, 256, 128, wire.Sub420) // 12 tiles
+	if err != nil {
+		t.Fatal(err)
+	}
+	newChooser := func() *chooser {
+		c := &chooser{threshold: DefaultChangeThreshold, refresh: DefaultRefresh, span: -1, count: &counters{}}
+		c.reset(g, image.NewYCbCr(image.Rect(0, 0, 1024, 384), image.YCbCrSubsampleRatio420))
+		return c
+	}
+	held, copied := newChooser(), newChooser()
+	r := &recycler{released: map[*capture.Frame]bool{}}
+	pic := textured(1024, 384, image.YCbCrSubsampleRatio420)
+	tiles := make([]tileState, g.Len())
+	b := budget{refreshX: 1, targetBits: 20e6}
+	now := time.Unix(1000, 0)
+	changes := 0
+	for seq := range 120 {
+		// Tile 1 moves fast, tile 6 drifts one level every other frame, tile 9
+		// changes now and then; the rest stay.
+		for _, e := range []struct {
+			tile, every int
+			by          uint8
+		}{{1, 1, 9}, {6, 2, 1}, {9, 17, 30}} {
+			if seq%e.every != 0 {
+				continue
+			}
+			rc := g.Rect(e.tile)
+			for y := rc.Min.Y; y < rc.Max.Y; y++ {
+				for x := rc.Min.X; x < rc.Max.X; x++ {
+					pic.Y[pic.YOffset(x, y)] += e.by
+				}
+			}
+		}
+		r.pic = pic
+		f := r.frame(uint64(seq))
+		now = now.Add(33 * time.Millisecond)
+		want, _ := copied.pick(now, f.Image, tiles, b)
+		got, _ := held.pick(now, f.Image, tiles, b)
+		if len(got) != len(want) {
+			t.Fatalf("frame %d: held references picked %v, copies %v", seq, got, want)
+		}
+		sent := make([]uint16, len(got))
+		for i := range got {
+			if got[i].tile != want[i].tile || got[i].flag != want[i].flag {
+				t.Fatalf("frame %d: held references picked %v, copies %v", seq, got, want)
+			}
+			sent[i] = uint16(got[i].tile)
+			tile.CopyRect(copied.ref, f.Image, g.Rect(got[i].tile))
+			if got[i].flag == 0 && seq > 0 {
+				changes++
+			}
+			tiles[got[i].tile] = tileState{sent: 1, everSent: true, confirmed: true}
+		}
+		if !held.hold(f, sent) {
+			f.Release()
+		}
+	}
+	if changes < 120 {
+		t.Fatalf("only %d changed tiles picked after the first frame: the scene tested too little", changes)
+	}
+}
