@@ -2,6 +2,7 @@ package sender
 
 import (
 	"bytes"
+	"encoding/binary"
 	"image"
 )
 
@@ -16,8 +17,9 @@ const changeBlock = 16
 // that block, exceeds threshold levels. A threshold of 0 sends every change.
 //
 // Identical rows are skipped with bytes.Equal, which runs at memory speed, so an
-// unchanged tile costs about one memcmp of its pixels; a changed one usually
-// returns at the end of its first band of blocks.
+// unchanged tile costs about one memcmp of its pixels. A block's sum only grows
+// down its band, so the test returns as soon as one sum passes its block's limit:
+// a tile that changed much usually returns within its first few rows.
 func changed(cur, ref *image.YCbCr, r image.Rectangle, threshold int) bool {
 	var sums [4096/changeBlock + 1]int
 	cw, chH := chromaScale(cur.SubsampleRatio)
@@ -25,27 +27,21 @@ func changed(cur, ref *image.YCbCr, r image.Rectangle, threshold int) bool {
 		band := image.Rect(r.Min.X, by, r.Max.X, min(by+changeBlock, r.Max.Y))
 		nb := (band.Dx() + changeBlock - 1) / changeBlock
 		clear(sums[:nb])
-		dirty := false
 		for y := band.Min.Y; y < band.Max.Y; y++ {
 			a := cur.Y[cur.YOffset(band.Min.X, y):][:band.Dx()]
 			b := ref.Y[ref.YOffset(band.Min.X, y):][:band.Dx()]
 			if bytes.Equal(a, b) {
 				continue
 			}
-			dirty = true
-			for x := range a {
-				sums[x/changeBlock] += absDiff(a[x], b[x])
+			if addDiffs(sums[:nb], a, b, changeBlock, band.Dy(), threshold) {
+				return true
 			}
-		}
-		if dirty && over(sums[:nb], band, changeBlock, threshold) {
-			return true
 		}
 		// Chroma rows covering this band, in chroma sample units.
 		cx0, cx1 := band.Min.X/cw, (band.Max.X+cw-1)/cw
 		cy0, cy1 := band.Min.Y/chH, (band.Max.Y+chH-1)/chH
 		cbw := changeBlock / cw
 		clear(sums[:nb])
-		dirty = false
 		for y := cy0; y < cy1; y++ {
 			oc, or := y*cur.CStride, y*ref.CStride
 			for _, pl := range [2][2][]uint8{{cur.Cb, ref.Cb}, {cur.Cr, ref.Cr}} {
@@ -53,31 +49,66 @@ func changed(cur, ref *image.YCbCr, r image.Rectangle, threshold int) bool {
 				if bytes.Equal(a, b) {
 					continue
 				}
-				dirty = true
-				for x := range a {
-					sums[x/cbw] += absDiff(a[x], b[x])
+				if addDiffs(sums[:nb], a, b, cbw, cy1-cy0, 2*threshold) {
+					return true
 				}
 			}
 		}
-		if dirty && over(sums[:nb], image.Rect(cx0, cy0, cx1, cy1), cbw, 2*threshold) {
+	}
+	return false
+}
+
+// addDiffs adds the absolute differences of rows a and b to the sums of their
+// blocks, bw samples wide (the last one may be narrower), and reports whether a
+// block's sum now exceeds threshold times its samples over a band h rows high.
+func addDiffs(sums []int, a, b []uint8, bw, h, threshold int) bool {
+	b = b[:len(a)]
+	for i := range sums {
+		lo := i * bw
+		if lo >= len(a) {
+			break
+		}
+		hi := min(lo+bw, len(a)) // bw is at most changeBlock, as sad needs
+		sums[i] += sad(a[lo:hi], b[lo:hi])
+		if sums[i] > threshold*(hi-lo)*h {
 			return true
 		}
 	}
 	return false
 }
 
-// over reports whether any block's sum of differences exceeds threshold times its
-// sample count; blocks are bw samples wide and span the band's height (the last one
-// may be narrower).
-func over(sums []int, band image.Rectangle, bw, threshold int) bool {
-	h := band.Dy()
-	for i, s := range sums {
-		w := min(bw, band.Dx()-i*bw)
-		if s > threshold*w*h {
-			return true
-		}
+// SWAR lanes for sad: four 16-bit lanes in a 64-bit word.
+const (
+	lanes16Low  = 0x00ff00ff00ff00ff // the low byte of each lane
+	lanes16One  = 0x0001000100010001 // 1 in each lane
+	lanes16Bias = 0x0100010001000100 // 256 in each lane
+)
+
+// sad is the sum of absolute differences of a and b (as long as a), eight
+// samples at a time in 16-bit lanes of a word (SWAR), the rest one by one. a is
+// one block of the change test, at most 16 samples wide, so no lane overflows.
+func sad(a, b []uint8) int {
+	b = b[:len(a)]
+	var acc uint64 // per lane at most 2*255 a word
+	i := 0
+	for ; i+8 <= len(a); i += 8 {
+		x, y := binary.LittleEndian.Uint64(a[i:]), binary.LittleEndian.Uint64(b[i:])
+		acc += absLanes(x&lanes16Low, y&lanes16Low) + absLanes(x>>8&lanes16Low, y>>8&lanes16Low)
 	}
-	return false
+	s := int(acc * lanes16One >> 48) // the lanes' sum lands in the top lane
+	for ; i < len(a); i++ {
+		s += absDiff(a[i], b[i])
+	}
+	return s
+}
+
+// absLanes is |x-y| in each 16-bit lane of bytes x and y: 256+x-y cannot borrow
+// from the next lane, its bit 8 says x >= y, and where it is clear the low byte,
+// 256-|x-y|, is negated in 8 bits.
+func absLanes(x, y uint64) uint64 {
+	d := (x | lanes16Bias) - y
+	neg := (d >> 8 & lanes16One) ^ lanes16One // 1 where x < y
+	return (d&lanes16Low ^ (neg<<8 - neg)) + neg
 }
 
 func absDiff(a, b uint8) int {

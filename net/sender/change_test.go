@@ -1,6 +1,7 @@
 package sender
 
 import (
+	"fmt"
 	"image"
 	"math/rand/v2"
 	"testing"
@@ -85,10 +86,18 @@ func BenchmarkChangeTest1080p(b *testing.B) {
 	for _, c := range []struct {
 		name string
 		cur  *image.YCbCr
-	}{{"unchanged", clone(ref)}, {"all changed", textured(1920, 1080, image.YCbCrSubsampleRatio420)}} {
-		if c.name == "all changed" {
+	}{{"unchanged", clone(ref)}, {"all changed", clone(ref)}, {"changed under the threshold", clone(ref)}} {
+		switch c.name {
+		case "all changed":
 			for i := range c.cur.Y {
 				c.cur.Y[i] += 20
+			}
+		case "changed under the threshold": // every sample is compared
+			for i := range c.cur.Y {
+				c.cur.Y[i] += uint8(i % 3)
+			}
+			for i := range c.cur.Cb {
+				c.cur.Cb[i] -= uint8(i % 2)
 			}
 		}
 		b.Run(c.name, func(b *testing.B) {
@@ -98,6 +107,105 @@ func BenchmarkChangeTest1080p(b *testing.B) {
 				for y := 0; y < 1080; y += 128 {
 					for x := 0; x < 1920; x += 256 {
 						changed(c.cur, ref, image.Rect(x, y, min(x+256, 1920), min(y+128, 1080)), 4)
+					}
+				}
+			}
+		})
+	}
+}
+
+// changedBySums is the change test as its comment states it, without shortcuts:
+// every block's mean absolute difference, luma then chroma, against the limit.
+func changedBySums(cur, ref *image.YCbCr, r image.Rectangle, threshold int) bool {
+	cw, chH := chromaScale(cur.SubsampleRatio)
+	for by := r.Min.Y; by < r.Max.Y; by += changeBlock {
+		for bx := r.Min.X; bx < r.Max.X; bx += changeBlock {
+			blk := image.Rect(bx, by, min(bx+changeBlock, r.Max.X), min(by+changeBlock, r.Max.Y))
+			sum := 0
+			for y := blk.Min.Y; y < blk.Max.Y; y++ {
+				for x := blk.Min.X; x < blk.Max.X; x++ {
+					sum += absDiff(cur.Y[cur.YOffset(x, y)], ref.Y[ref.YOffset(x, y)])
+				}
+			}
+			if sum > threshold*blk.Dx()*blk.Dy() {
+				return true
+			}
+			// The chroma samples of the band's rows under this block.
+			band := image.Rect(r.Min.X, by, r.Max.X, min(by+changeBlock, r.Max.Y))
+			cx0, cx1 := blk.Min.X/cw, min((blk.Max.X+cw-1)/cw, (band.Max.X+cw-1)/cw)
+			cy0, cy1 := band.Min.Y/chH, (band.Max.Y+chH-1)/chH
+			sum = 0
+			for y := cy0; y < cy1; y++ {
+				for x := cx0; x < cx1; x++ {
+					o := y*cur.CStride + x
+					sum += absDiff(cur.Cb[o], ref.Cb[o]) + absDiff(cur.Cr[o], ref.Cr[o])
+				}
+			}
+			if sum > 2*threshold*(cx1-cx0)*(cy1-cy0) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// The shortcuts of changed (skipping equal rows, stopping at the first block over
+// its limit) never change its answer: random edits of random size and strength,
+// near the limit as often as not, get the answer of the plain sums.
+func TestChangeTestAgreesWithPlainSums(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 15))
+	for _, sub := range []image.YCbCrSubsampleRatio{image.YCbCrSubsampleRatio420, image.YCbCrSubsampleRatio422} {
+		t.Run(sub.String()+": random edits agree", func(t *testing.T) {
+			ref := textured(400, 200, sub)
+			tiles := []image.Rectangle{image.Rect(0, 0, 256, 128), image.Rect(64, 32, 320, 160), image.Rect(256, 128, 400, 200)}
+			agreed := map[bool]int{}
+			for trial := range 3000 {
+				cur := clone(ref)
+				for range 1 + rng.IntN(4) {
+					x0, y0 := rng.IntN(400), rng.IntN(200)
+					x1, y1 := min(400, x0+1+rng.IntN(40)), min(200, y0+1+rng.IntN(40))
+					d := uint8(1 + rng.IntN(12))
+					chroma := rng.IntN(3) == 0
+					for y := y0; y < y1; y++ {
+						for x := x0; x < x1; x++ {
+							if chroma {
+								cur.Cb[cur.COffset(x, y)] += d
+							} else {
+								cur.Y[cur.YOffset(x, y)] += d
+							}
+						}
+					}
+				}
+				r := tiles[trial%len(tiles)]
+				th := rng.IntN(6)
+				want := changedBySums(cur, ref, r, th)
+				if got := changed(cur, ref, r, th); got != want {
+					t.Fatalf("trial %d: changed = %v, plain sums say %v (tile %v, threshold %d)", trial, got, want, r, th)
+				}
+				agreed[want]++
+			}
+			if agreed[true] < 300 || agreed[false] < 300 {
+				t.Fatalf("the trials tested too few of one answer: %v", agreed)
+			}
+		})
+	}
+}
+
+// sad's lanes give |a-b| for every pair of samples, in every position of a word
+// and in the samples after the last whole word.
+func TestSADOfEveryPairOfSamples(t *testing.T) {
+	for _, n := range []int{16, 13, 8, 5} {
+		t.Run(fmt.Sprintf("a row of %d samples sums exactly", n), func(t *testing.T) {
+			a, b := make([]uint8, n), make([]uint8, n)
+			for x := range 256 {
+				for y := range 256 {
+					want := 0
+					for i := range n {
+						a[i], b[i] = uint8(x+i*29), uint8(y+i*53)
+						want += absDiff(a[i], b[i])
+					}
+					if got := sad(a, b); got != want {
+						t.Fatalf("sad(%v, %v) = %d, want %d", a, b, got, want)
 					}
 				}
 			}

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/hrvs/hrvs/capture"
 	"github.com/hrvs/hrvs/net/tile"
 	"github.com/hrvs/hrvs/net/wire"
 )
@@ -23,8 +24,15 @@ type chooser struct {
 	// pixels with ref: a re-tiled MJPEG frame's, from its coefficients (mjpeg.go).
 	test func(i int) bool
 
-	grid       tile.Grid
-	ref        *image.YCbCr // the newest version sent of every tile: what change is measured against
+	grid tile.Grid
+	// The newest version sent of every tile, what change is measured against, is
+	// tile i of refOf[i]'s frame, or of ref when refOf[i] is nil. The frames are
+	// held, unreleased, while a tile refers to them (hold), so the reference costs
+	// no copy; only a frame let go while tiles still refer to it has those tiles
+	// copied into ref.
+	ref        *image.YCbCr
+	refOf      []*heldFrame
+	held       []*heldFrame // oldest first, at most maxHeld
 	refreshPos int
 	refreshDue float64 // tiles owed to the rolling refresh
 	lastSubmit time.Time
@@ -38,10 +46,98 @@ type budget struct {
 	targetBits float64 // bit/s the path may carry
 }
 
-// reset starts over on a new grid; ref is the reference picture of its size.
+// heldFrame is a frame the sender keeps from its source because it is the
+// reference of some tiles.
+type heldFrame struct {
+	f     *capture.Frame
+	tiles int // grid tiles whose reference it is
+}
+
+// maxHeld bounds the frames held as references: one is the common case (every
+// tile changes every frame, or the newest frame sent the tiles that did), a few
+// more cover tiles sent in turn by the refresh, and beyond that the oldest is
+// copied into the reference picture and let go, so a source's pool never lends
+// more than a few frames.
+const maxHeld = 3
+
+// reset starts over on a new grid; ref is the reference picture of its size. The
+// frames held for the old grid are let go.
 func (c *chooser) reset(g tile.Grid, ref *image.YCbCr) {
+	c.letGo()
 	c.grid, c.ref = g, ref
+	c.refOf = make([]*heldFrame, g.Len())
 	c.refreshPos, c.refreshDue = 0, 0
+}
+
+// hold makes frame f the reference of the tiles it carries, once they are sent
+// (the frame is done before the next change test). It reports whether f is held:
+// then the chooser releases it, once no tile refers to it, and the caller must
+// not. A frame of another shape than the reference picture is not held, and its
+// tiles keep their reference, as when nothing was sent.
+//
+// This is the rule that lets a frame be the reference without a copy: a source
+// reuses a frame's buffers only after Release, and a held frame is released only
+// when no tile's reference is in it.
+func (c *chooser) hold(f *capture.Frame, tiles []uint16) bool {
+	img := f.Image
+	if img == nil || c.ref == nil || len(tiles) == 0 || img.Rect != c.ref.Rect || img.SubsampleRatio != c.ref.SubsampleRatio {
+		return false
+	}
+	h := &heldFrame{f: f}
+	for _, t := range tiles {
+		if old := c.refOf[t]; old != nil {
+			old.tiles--
+		}
+		c.refOf[t] = h
+		h.tiles++
+	}
+	kept := c.held[:0]
+	for _, x := range c.held {
+		if x.tiles > 0 {
+			kept = append(kept, x)
+		} else {
+			x.f.Release()
+		}
+	}
+	clear(c.held[len(kept):])
+	c.held = append(kept, h)
+	for len(c.held) > maxHeld {
+		c.evict(c.held[0])
+		c.held[0] = nil
+		c.held = c.held[1:]
+	}
+	return true
+}
+
+// evict copies the tiles whose reference is in frame h into the reference
+// picture, and releases h.
+func (c *chooser) evict(h *heldFrame) {
+	for i, x := range c.refOf {
+		if x == h {
+			tile.CopyRect(c.ref, h.f.Image, c.grid.Rect(i))
+			c.refOf[i] = nil
+		}
+	}
+	h.f.Release()
+}
+
+// letGo releases every held frame, forgetting the references in them: on a new
+// grid, whose tiles start over, and when the sender stops.
+func (c *chooser) letGo() {
+	for _, h := range c.held {
+		h.f.Release()
+	}
+	clear(c.held)
+	c.held = c.held[:0]
+	clear(c.refOf)
+}
+
+// reference is the picture holding the reference of grid tile i.
+func (c *chooser) reference(i int) *image.YCbCr {
+	if h := c.refOf[i]; h != nil {
+		return h.f.Image
+	}
+	return c.ref
 }
 
 // pick chooses the tiles frame img carries: every tile never sent or lost, every
@@ -104,7 +200,7 @@ func (c *chooser) changed(img *image.YCbCr, i int) bool {
 	if c.test != nil {
 		return c.test(i)
 	}
-	return changed(img, c.ref, c.grid.Rect(i), c.threshold)
+	return changed(img, c.reference(i), c.grid.Rect(i), c.threshold)
 }
 
 // fit trims jobs, once the quality is at its lowest, to the bytes the path carries

@@ -18,7 +18,7 @@ type frameJob struct {
 	f        *capture.Frame
 	hdr      wire.Header // what every datagram of the frame carries (frameHeader)
 	grid     tile.Grid
-	ref      *image.YCbCr  // the sender's reference picture, updated as tiles leave
+	held     bool          // the chooser holds f as the reference of its tiles and releases it
 	sizes    []int32       // encoded bytes per carried tile, in job order; read once the frame is done
 	tiles    []uint16      // the grid tiles carried, in job order
 	deferred int           // estimated bytes of the tiles fit left for later frames
@@ -98,8 +98,9 @@ func (e *encoders) done() {
 	}
 }
 
-// encodeTile is worker w's turn at tile j: encode, hand to the packer, update the
-// reference, and finish the frame after its last tile.
+// encodeTile is worker w's turn at tile j: encode, hand to the packer, and finish
+// the frame after its last tile. (The frame itself is the reference of the tiles
+// it carries: chooser.hold.)
 func (s *Sender) encodeTile(w *worker, j tileJob) {
 	fj := j.fj
 	if fj.rt != nil {
@@ -123,12 +124,6 @@ func (s *Sender) encodeTile(w *worker, j tileJob) {
 		w.sent++
 		fj.sizes[j.pos] = int32(len(w.payload))
 		s.pack.packTile(w.out, fj, j, w.payload, j.tile+w.sent)
-	}
-	// The reference holds what was sent, so the next change test compares with it.
-	// No other worker touches this tile's rectangle, and submit reads the
-	// reference only once the whole frame is done (busy).
-	if ref := fj.ref; ref != nil && ref.Rect == fj.f.Image.Rect && ref.SubsampleRatio == fj.f.Image.SubsampleRatio {
-		tile.CopyRect(ref, fj.f.Image, r)
 	}
 	if fj.left.Add(-1) == 0 {
 		s.frameDone(w.out, fj)

@@ -302,6 +302,9 @@ func (s *Sender) Run(ctx context.Context, src capture.Source, maxFrames int) err
 	s.pool.start(s.cfg.Workers, s.cfg.NewEncoder, s.pack.newOutbox, s.encodeTile)
 	defer func() {
 		s.pool.stop()
+		s.mu.Lock()
+		s.choose.letGo()
+		s.mu.Unlock()
 		// Give the receiver a moment to acknowledge the last frames before the link closes.
 		s.drainAcks(300 * time.Millisecond)
 		stopCtl()
@@ -528,7 +531,7 @@ func (s *Sender) submit(f *capture.Frame) error {
 	}
 	jobs, deferred := s.choose.pick(now, img, s.led.tiles, s.rc.budget())
 	s.frameNo++
-	fj := &frameJob{f: f, grid: s.choose.grid, ref: s.choose.ref, deferred: deferred, start: now, rt: rt,
+	fj := &frameJob{f: f, grid: s.choose.grid, deferred: deferred, start: now, rt: rt,
 		hdr:   frameHeader(s.cfg.Stream, s.frameNo, f.Time.UnixMicro(), s.choose.grid, uint16(len(jobs)), quality, format),
 		sizes: make([]int32, len(jobs)), tiles: make([]uint16, len(jobs))}
 	if s.fec.Protect(s.parityLoss()) {
@@ -539,6 +542,11 @@ func (s *Sender) submit(f *capture.Frame) error {
 		fj.tiles[i] = uint16(jobs[i].tile)
 	}
 	s.led.record(s.frameNo, fj.tiles, &fj.sent, now)
+	if rt == nil {
+		// The frame is the reference of its tiles from now on: the next change
+		// test runs once it is done (busy), and nothing writes to it meanwhile.
+		fj.held = s.choose.hold(f, fj.tiles)
+	}
 	s.mu.Unlock()
 	if rt != nil {
 		fj.prepare = time.Since(now)
@@ -559,7 +567,9 @@ func (s *Sender) frameDone(o *outbox, fj *frameJob) {
 	s.pack.finish(o, fj, loss)
 	now := time.Now()
 	s.count.encodeTime.Add(now.Sub(fj.start))
-	fj.f.Release()
+	if !fj.held {
+		fj.f.Release()
+	}
 	// The encoders' time for the frame: each tile's encoding summed over the
 	// workers that shared them, pacing excluded.
 	share := int64(max(1, min(s.cfg.Workers, len(fj.tiles))))
