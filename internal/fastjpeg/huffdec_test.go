@@ -205,7 +205,22 @@ func randomHuffman(rng *rand.Rand, maxAC int) (dc, ac huffSpec) {
 	return huffSpec{h[0].Count, h[0].Symbol}, huffSpec{h[1].Count, h[1].Symbol}
 }
 
+// coefPaths are huffCoefs's two paths: the assembly loop where this machine
+// has it, and the Go loop alone (every other machine's).
+var coefPaths = []struct {
+	name string
+	simd bool
+}{{"with the assembly loop", true}, {"with the Go loop", false}}
+
 func TestHuffCoefsDecodesWhatWasCoded(t *testing.T) {
+	for _, p := range coefPaths {
+		withSIMD(p.simd, func() {
+			t.Run(p.name, testHuffCoefsDecodesWhatWasCoded)
+		})
+	}
+}
+
+func testHuffCoefsDecodesWhatWasCoded(t *testing.T) {
 	rng := rand.New(rand.NewPCG(15, 9))
 	q := testQuant()
 	for _, tc := range []struct {
@@ -274,6 +289,14 @@ func stuffed(scan []byte) int {
 }
 
 func TestHuffCoefsMatchesFormerDecoder(t *testing.T) {
+	for _, p := range coefPaths {
+		withSIMD(p.simd, func() {
+			t.Run(p.name, testHuffCoefsMatchesFormerDecoder)
+		})
+	}
+}
+
+func testHuffCoefsMatchesFormerDecoder(t *testing.T) {
 	scans, dcs, acs, comps, restarts := goldenScans(t)
 	q := testQuant()
 	rng := rand.New(rand.NewPCG(15, 10))
@@ -356,9 +379,9 @@ func randomPrefixTable(rng *rand.Rand, dc bool) *decTable {
 	return newDecTable(s)
 }
 
-// FuzzHuffCoefs decodes arbitrary scans with huffCoefs and the former decoder,
-// with the Annex K.3 tables or a random valid table pair: coefficients, errors
-// and the reader's state must agree.
+// FuzzHuffCoefs decodes arbitrary scans with huffCoefs (both paths) and the
+// former decoder, with the Annex K.3 tables or a random valid table pair:
+// coefficients, errors and the reader's position must agree.
 func FuzzHuffCoefs(f *testing.F) {
 	scans, _, _, _, _ := goldenScans(f)
 	for _, s := range scans {
@@ -370,16 +393,17 @@ func FuzzHuffCoefs(f *testing.F) {
 	dc := []*decTable{decLumDC, decLumDC, decChromDC, decChromDC}
 	ac := []*decTable{decLumAC, decLumAC, decChromAC, decChromAC}
 	f.Fuzz(func(t *testing.T, scan []byte, restart uint8, tables uint64) {
-		if tables == 0 {
-			if d := compareCoefDecoders(scan, dc, ac, []int{0, 0, 1, 2}, int(restart%5), 1<<20, q); d != "" {
-				t.Fatal(d)
-			}
-			return
+		dcs, acs, comps := dc, ac, []int{0, 0, 1, 2}
+		if tables != 0 {
+			rng := rand.New(rand.NewPCG(tables, 1))
+			dcs, acs, comps = []*decTable{randomPrefixTable(rng, true)}, []*decTable{randomPrefixTable(rng, false)}, []int{0}
 		}
-		rng := rand.New(rand.NewPCG(tables, 1))
-		dcT, acT := randomPrefixTable(rng, true), randomPrefixTable(rng, false)
-		if d := compareCoefDecoders(scan, []*decTable{dcT}, []*decTable{acT}, []int{0}, int(restart%5), 1<<20, q); d != "" {
-			t.Fatal(d)
+		for _, p := range coefPaths {
+			withSIMD(p.simd, func() {
+				if d := compareCoefDecoders(scan, dcs, acs, comps, int(restart%5), 1<<20, q); d != "" {
+					t.Fatalf("%s: %s", p.name, d)
+				}
+			})
 		}
 	})
 }
