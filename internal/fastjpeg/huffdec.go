@@ -61,20 +61,27 @@ func (t *decTable) acEntry(acc uint64) int32 {
 	return extend(v, size)<<16 | (run+1)<<8 | int32(l+size)
 }
 
-// huffCoefs decodes one block's coefficients from br (§F.2.2), dequantised by q
-// into blk in natural order, returning the DC (the difference added to prevDC)
-// and whether any AC coefficient was coded. Corrupt data is an error wrapping
-// ErrCorrupt; blk is then undefined.
+// huffCoefs decodes one block's coefficients from br (§F.2.2), dequantised by
+// q into blk in natural order, returning the DC (the difference added to
+// prevDC) and whether any AC coefficient was coded. Corrupt data is an error
+// wrapping ErrCorrupt; blk is then undefined. Where the assembly loop runs it
+// decodes the block, and the Go loop takes over at a symbol it leaves.
 func huffCoefs(br *bitReader, blk *[blockSize]int32, q *decQuant, dcT, acT *decTable, prevDC int32) (int32, bool, error) {
+	if !useSIMD {
+		return huffCoefsGo(br, blk, q, dcT, acT, prevDC, 0, false)
+	}
+	k, dc, any := coefsLoop(br, blk, q, dcT, acT, prevDC, 0)
+	if k == blockSize || k > blockSize+16 {
+		return dc, any, nil
+	}
+	return huffCoefsGo(br, blk, q, dcT, acT, dc, k, any)
+}
+
+// huffCoefsGo is huffCoefs's Go loop, from position k (0: the DC, with dc the
+// previous block's; any tells whether an AC coefficient was written before k).
+func huffCoefsGo(br *bitReader, blk *[blockSize]int32, q *decQuant, dcT, acT *decTable, dc int32, k int, any bool) (int32, bool, error) {
 	// The bit state lives in locals for the block.
 	seg, pos, acc, n := br.seg, br.pos, br.acc, br.n
-	dc, k, any := prevDC, 0, int32(0)
-	if useSIMD {
-		st := coefState{acc, n, pos, 0, prevDC, 0}
-		coefsLoop(&st, seg, dcT, acT, blk, q)
-		acc, n, pos, k, dc, any = st.acc, st.n, st.pos, st.k, st.dc, st.any
-	}
-
 	if k == 0 {
 		*blk = [blockSize]int32{}
 		if n < 32 {
@@ -108,8 +115,9 @@ func huffCoefs(br *bitReader, blk *[blockSize]int32, q *decQuant, dcT, acT *decT
 		k = 1
 	}
 
-	// AC (§F.2.2.2): k is the next coefficient's zig-zag position; any is the
+	// AC (§F.2.2.2): k is the next coefficient's zig-zag position; or is the
 	// OR of the coded values, non-zero once one was coded.
+	var or int32
 	for k < blockSize {
 		if n < 32 {
 			acc, n, pos = refill(seg, pos, acc, n)
@@ -120,7 +128,7 @@ func huffCoefs(br *bitReader, blk *[blockSize]int32, q *decQuant, dcT, acT *decT
 			n -= l
 			k += int(f>>8) & 127
 			v, at := f>>16, k-1
-			any |= v
+			or |= v
 			blk[unzigPad[at&255]&63] = v * q[at&63]
 			continue
 		}
@@ -131,31 +139,21 @@ func huffCoefs(br *bitReader, blk *[blockSize]int32, q *decQuant, dcT, acT *decT
 		if acc, n, k, v, err = acSlow(acT, blk, q, acc, n, k); err != nil {
 			return 0, false, err
 		}
-		any |= v
+		or |= v
 		if useSIMD && k < blockSize {
-			st := coefState{acc, n, pos, k, dc, any}
-			coefsLoop(&st, seg, dcT, acT, blk, q)
-			acc, n, pos, k, any = st.acc, st.n, st.pos, st.k, st.any
+			// Back to the assembly loop for the rest of the block.
+			br.acc, br.n, br.pos = acc, n, pos
+			var wrote bool
+			k, _, wrote = coefsLoop(br, blk, q, dcT, acT, dc, k)
+			any = any || wrote
+			acc, n, pos = br.acc, br.n, br.pos
 		}
 	}
 	if k > blockSize && k <= blockSize+15 {
 		return 0, false, fmt.Errorf("%w: coefficient %d past the block", ErrCorrupt, k-1)
 	}
 	br.acc, br.n, br.pos = acc, n, pos
-	return dc, any != 0, nil
-}
-
-// coefState is huffCoefs's state, which coefsLoop reads and updates: the bit
-// reader's acc, n and pos, the next zig-zag position k (0: the DC is next),
-// the DC (the previous block's before it is decoded) and the OR of the AC
-// values. The assembly knows its layout.
-type coefState struct {
-	acc uint64
-	n   uint
-	pos int
-	k   int
-	dc  int32
-	any int32
+	return dc, any || or != 0, nil
 }
 
 // acSlow decodes the AC symbol at the top of acc (n >= 32 bits) that

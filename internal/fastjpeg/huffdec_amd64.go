@@ -2,15 +2,16 @@
 
 package fastjpeg
 
-// coefsLoop runs huffCoefs on st for the symbols its tables resolve at once,
-// in assembly where the SIMD kernels run (it needs only baseline x86-64; the
-// switch is shared so that tests run both paths on one machine). It returns at
-// the first symbol it leaves to the Go code.
-func coefsLoop(st *coefState, seg []byte, dcT, acT *decTable, blk *[blockSize]int32, q *decQuant) {
-	coefsAMD64(st, &seg[0], len(seg), &dcT.lookup, &acT.ac, blk, q, &unzigPad)
+// coefsLoop runs huffCoefs on br from position k (0: the DC, with prevDC the
+// previous block's) for the symbols its tables resolve, in assembly where the
+// SIMD kernels run (the switch is shared so that tests run both paths on one
+// machine). It returns the next position, the DC, and whether it wrote an AC
+// coefficient; k 0 leaves the DC to Go.
+func coefsLoop(br *bitReader, blk *[blockSize]int32, q *decQuant, dcT, acT *decTable, dc int32, k int) (int, int32, bool) {
+	return coefsAMD64(br, dcT, acT, blk, q, &unzigPad, dc, k)
 }
 
-// coefsAMD64 is coefsLoop with seg[:segLen].
+// coefsAMD64 is coefsLoop.
 //
 //go:noescape
-func coefsAMD64(st *coefState, seg *byte, segLen int, dcLookup *[1 << lookupBits]uint16, acTab *[1 << acBits]int32, blk *[blockSize]int32, q *decQuant, unzig *[256]uint8)
+func coefsAMD64(br *bitReader, dcT, acT *decTable, blk *[blockSize]int32, q *decQuant, unzig *[256]uint8, dc int32, k int) (int, int32, bool)

@@ -3,4 +3,6 @@
 package fastjpeg
 
 // coefsLoop leaves every symbol to huffCoefs's Go code here.
-func coefsLoop(st *coefState, seg []byte, dcT, acT *decTable, blk *[blockSize]int32, q *decQuant) {}
+func coefsLoop(br *bitReader, blk *[blockSize]int32, q *decQuant, dcT, acT *decTable, dc int32, k int) (int, int32, bool) {
+	return k, dc, false
+}
