@@ -191,6 +191,6 @@ func acSlow(acT *decTable, blk *[blockSize]int32, q *decQuant, acc uint64, n uin
 		return 0, 0, 0, 0, fmt.Errorf("%w: coefficient %d past the block", ErrCorrupt, k)
 	}
 	v := extend(int32(acc>>(64-size)), size)
-	blk[unzig[k&63]] = v * q[k&63]
+	blk[unzig[k&63]&63] = v * q[k&63]
 	return acc << size, n - size, k + 1, v, nil
 }
