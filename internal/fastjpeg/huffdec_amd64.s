@@ -12,10 +12,10 @@
 // returns k = 0, leaving the DC to Go); with k > 0 it goes on with the AC
 // coefficients from position k. AC symbols come from decTable.ac, or, for a
 // coefficient whose code and value take more than acBits bits, from
-// decTable.lookup and the value bits. It returns the next position k, the DC
-// and whether it wrote an AC coefficient, with br's acc, n and pos advanced,
-// at the first symbol it leaves to Go (a code longer than lookupBits, ZRL, no
-// code), when a refill would read past the segment's buffer, or when the
+// decTable.lookup or maxCode and the value bits. It returns the next position
+// k, the DC and whether it wrote an AC coefficient, with br's acc, n and pos
+// advanced, at the first symbol it leaves to Go (ZRL, no code), when a
+// refill would read past the segment's buffer, or when the
 // position reaches the block's end (k >= 64: the end, an end of block, or a
 // coefficient past the block, which the Go code tells apart).
 //
@@ -222,9 +222,10 @@ loop:
 	JMP     loop
 
 slow:
-	// decTable.ac has no entry: a coefficient whose code (at most
-	// lookupBits) and value take more than acBits bits, or what Go decodes.
-	// After a refill, the at most 9+15 bits are there.
+	// decTable.ac has no entry: a coefficient whose code and value take more
+	// than acBits bits, its code from decTable.lookup or, longer, from
+	// maxCode; ZRL and corrupt data are left to Go. After a refill, the at
+	// most 16+15 bits are there.
 	CMPQ    DI, R8
 	JGT     done
 	MOVBQZX BX, BX
@@ -242,7 +243,32 @@ slow:
 	SHRQ    $(64-const_lookupBits), R14
 	MOVWQZX (decTable_lookup-decTable_ac)(R9)(R14*2), R14 // len<<8 | run<<4 | size
 	TESTQ   R14, R14
-	JZ      done // a longer code, or none
+	JNZ     slowhave
+
+	// A code longer than lookupBits: decTable.slow's search of maxCode,
+	// with CX = 64 - the length tried.
+	MOVQ $(64-const_lookupBits-1), CX
+
+slowcode:
+	MOVQ AX, R14
+	SHRQ CX, R14 // the code of that length
+	MOVQ $64, R15
+	SUBQ CX, R15
+	CMPL R14, (decTable_maxCode-decTable_ac)(R9)(R15*4)
+	JLE  slowfound
+	DECQ CX
+	CMPQ CX, $48
+	JGE  slowcode
+	JMP  done // no code: Go reports it
+
+slowfound:
+	ADDL    (decTable_valPtr-decTable_ac)(R9)(R15*4), R14
+	MOVBQZX R14B, R14
+	MOVBQZX (decTable_vals-decTable_ac)(R9)(R14*1), R14
+	SHLQ    $8, R15
+	ORQ     R15, R14
+
+slowhave:
 	TESTQ   $15, R14
 	JZ      done // size 0: ZRL (an end of block is always in decTable.ac)
 	MOVQ    R14, CX
