@@ -65,59 +65,81 @@ func (t *decTable) acEntry(acc uint64) int32 {
 // q into blk in natural order, returning the DC (the difference added to
 // prevDC) and whether any AC coefficient was coded. Corrupt data is an error
 // wrapping ErrCorrupt; blk is then undefined. Where the assembly loop runs it
-// decodes the block, and the Go loop takes over at a symbol it leaves.
+// decodes the block, and Go decodes each symbol it leaves (acSlow).
 func huffCoefs(br *bitReader, blk *[blockSize]int32, q *decQuant, dcT, acT *decTable, prevDC int32) (int32, bool, error) {
 	if !useSIMD {
-		return huffCoefsGo(br, blk, q, dcT, acT, prevDC, 0, false)
+		return huffCoefsGo(br, blk, q, dcT, acT, prevDC)
 	}
 	k, dc, any := coefsLoop(br, blk, q, dcT, acT, prevDC, 0)
-	if k == blockSize || k > blockSize+16 {
-		return dc, any, nil
+	if k == 0 {
+		// The DC's code is longer than lookupBits, or corrupt; the assembly
+		// consumed nothing (a refill at most).
+		return huffCoefsGo(br, blk, q, dcT, acT, prevDC)
 	}
-	return huffCoefsGo(br, blk, q, dcT, acT, dc, k, any)
+	for k < blockSize {
+		acc, n, pos := br.acc, br.n, br.pos
+		if n < 32 {
+			acc, n, pos = refill(br.seg, pos, acc, n)
+		}
+		var v int32
+		var err error
+		if acc, n, k, v, err = acSlow(acT, blk, q, acc, n, k); err != nil {
+			return 0, false, err
+		}
+		br.acc, br.n, br.pos = acc, n, pos
+		any = any || v != 0
+		if k < blockSize {
+			var wrote bool
+			k, _, wrote = coefsLoop(br, blk, q, dcT, acT, dc, k)
+			any = any || wrote
+		}
+	}
+	if k > blockSize && k <= blockSize+15 {
+		return 0, false, fmt.Errorf("%w: coefficient %d past the block", ErrCorrupt, k-1)
+	}
+	return dc, any, nil
 }
 
-// huffCoefsGo is huffCoefs's Go loop, from position k (0: the DC, with dc the
-// previous block's; any tells whether an AC coefficient was written before k).
-func huffCoefsGo(br *bitReader, blk *[blockSize]int32, q *decQuant, dcT, acT *decTable, dc int32, k int, any bool) (int32, bool, error) {
+// huffCoefsGo is huffCoefs in Go alone: the path of machines without the
+// assembly loop.
+func huffCoefsGo(br *bitReader, blk *[blockSize]int32, q *decQuant, dcT, acT *decTable, prevDC int32) (int32, bool, error) {
 	// The bit state lives in locals for the block.
 	seg, pos, acc, n := br.seg, br.pos, br.acc, br.n
-	if k == 0 {
-		*blk = [blockSize]int32{}
-		if n < 32 {
-			acc, n, pos = refill(seg, pos, acc, n)
-		}
-		// DC: a size category, then that many bits of difference (§F.2.2.1).
-		var sym uint8
-		if e := dcT.lookup[acc>>(64-lookupBits)]; e != 0 {
-			l := uint(e>>8) & 63
-			acc <<= l
-			n -= l
-			sym = uint8(e)
-		} else {
-			var l uint
-			if sym, l = dcT.slow(acc); l == 0 {
-				return 0, false, fmt.Errorf("%w: invalid DC code", ErrCorrupt)
-			}
-			acc <<= l
-			n -= l
-		}
-		if sym > 11 {
-			return 0, false, fmt.Errorf("%w: DC size %d", ErrCorrupt, sym)
-		}
-		if sym != 0 {
-			s := uint(sym) & 15
-			dc += extend(int32(acc>>(64-s)), s)
-			acc <<= s
-			n -= s
-		}
-		blk[0] = dc * q[0]
-		k = 1
+	dc := prevDC
+	*blk = [blockSize]int32{}
+	if n < 32 {
+		acc, n, pos = refill(seg, pos, acc, n)
 	}
+	// DC: a size category, then that many bits of difference (§F.2.2.1).
+	var sym uint8
+	if e := dcT.lookup[acc>>(64-lookupBits)]; e != 0 {
+		l := uint(e>>8) & 63
+		acc <<= l
+		n -= l
+		sym = uint8(e)
+	} else {
+		var l uint
+		if sym, l = dcT.slow(acc); l == 0 {
+			return 0, false, fmt.Errorf("%w: invalid DC code", ErrCorrupt)
+		}
+		acc <<= l
+		n -= l
+	}
+	if sym > 11 {
+		return 0, false, fmt.Errorf("%w: DC size %d", ErrCorrupt, sym)
+	}
+	if sym != 0 {
+		s := uint(sym) & 15
+		dc += extend(int32(acc>>(64-s)), s)
+		acc <<= s
+		n -= s
+	}
+	blk[0] = dc * q[0]
 
 	// AC (§F.2.2.2): k is the next coefficient's zig-zag position; or is the
 	// OR of the coded values, non-zero once one was coded.
 	var or int32
+	k := 1
 	for k < blockSize {
 		if n < 32 {
 			acc, n, pos = refill(seg, pos, acc, n)
@@ -140,20 +162,12 @@ func huffCoefsGo(br *bitReader, blk *[blockSize]int32, q *decQuant, dcT, acT *de
 			return 0, false, err
 		}
 		or |= v
-		if useSIMD && k < blockSize {
-			// Back to the assembly loop for the rest of the block.
-			br.acc, br.n, br.pos = acc, n, pos
-			var wrote bool
-			k, _, wrote = coefsLoop(br, blk, q, dcT, acT, dc, k)
-			any = any || wrote
-			acc, n, pos = br.acc, br.n, br.pos
-		}
 	}
 	if k > blockSize && k <= blockSize+15 {
 		return 0, false, fmt.Errorf("%w: coefficient %d past the block", ErrCorrupt, k-1)
 	}
 	br.acc, br.n, br.pos = acc, n, pos
-	return dc, any || or != 0, nil
+	return dc, or != 0, nil
 }
 
 // acSlow decodes the AC symbol at the top of acc (n >= 32 bits) that
