@@ -67,7 +67,7 @@ func (t *decTable) acEntry(acc uint64) int32 {
 // wrapping ErrCorrupt; blk is then undefined. Where the assembly loop runs it
 // decodes the block, and Go decodes each symbol it leaves (acSlow).
 func huffCoefs(br *bitReader, blk *[blockSize]int32, q *decQuant, dcT, acT *decTable, prevDC int32) (int32, bool, error) {
-	if !useSIMD {
+	if !coefsAsm || !useSIMD {
 		return huffCoefsGo(br, blk, q, dcT, acT, prevDC)
 	}
 	k, dc, any := coefsLoop(br, blk, q, dcT, acT, prevDC, 0)

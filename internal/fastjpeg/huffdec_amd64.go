@@ -2,6 +2,10 @@
 
 package fastjpeg
 
+// coefsAsm reports whether huffCoefs has an assembly loop here (run where
+// useSIMD is set).
+const coefsAsm = true
+
 // coefsLoop runs huffCoefs on br from position k (0: the DC, with prevDC the
 // previous block's) for the symbols its tables resolve, in assembly where the
 // SIMD kernels run (the switch is shared so that tests run both paths on one

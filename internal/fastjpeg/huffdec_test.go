@@ -210,7 +210,7 @@ func randomHuffman(rng *rand.Rand, maxAC int) (dc, ac huffSpec) {
 var coefPaths = []struct {
 	name string
 	simd bool
-}{{"with the assembly loop", true}, {"with the Go loop", false}}
+}{{"with the assembly loop where there is one", true}, {"with the Go loop", false}}
 
 func TestHuffCoefsDecodesWhatWasCoded(t *testing.T) {
 	for _, p := range coefPaths {
