@@ -19,8 +19,12 @@ type decTable struct {
 	vals    [256]uint8
 
 	// fast resolves an AC code and its value together when both fit in fastBits:
-	// value<<16 | run<<8 | bits consumed, or 0.
+	// value<<16 | run<<8 | bits consumed, or 0. CoefFrame and Transcode use it.
 	fast [1 << fastBits]int32
+
+	// ac is Decoder's wider fast: an AC code and its value, or an end of block,
+	// resolved by the top acBits bits (see acEntry).
+	ac [1 << acBits]int32
 }
 
 // fastBits is the width of the combined AC code-and-value lookup.
@@ -61,6 +65,9 @@ func newDecTable(s huffSpec) *decTable {
 		}
 		v := int32(i>>(fastBits-l-size)) & (1<<size - 1)
 		t.fast[i] = extend(v, size)<<16 | int32(rs>>4)<<8 | int32(l+size)
+	}
+	for i := range t.ac {
+		t.ac[i] = t.acEntry(uint64(i) << (64 - acBits))
 	}
 	return &t
 }
@@ -203,93 +210,11 @@ func (d *Decoder) decode(dst *image.YCbCr, r image.Rectangle, s Subsampling, sca
 // block decodes one block's coefficients, dequantises them and writes its pixels
 // at (x, y) of p, returning the DC for the next block's prediction.
 func (d *Decoder) block(p *plane, x, y int, q *decQuant, dcT, acT *decTable, prevDC int32) (int32, error) {
-	br := &d.br
 	blk := &d.blk
-	*blk = [blockSize]int32{}
-
-	// The bit state lives in locals for the block.
-	seg, pos, acc, n := br.seg, br.pos, br.acc, br.n
-	if n < 32 {
-		acc, n, pos = refill(seg, pos, acc, n)
+	dc, ac, err := huffCoefs(&d.br, blk, q, dcT, acT, prevDC)
+	if err != nil {
+		return 0, err
 	}
-
-	// DC: a size category, then that many bits of difference (§F.2.2.1).
-	var sym uint8
-	if e := dcT.lookup[acc>>(64-lookupBits)]; e != 0 {
-		l := uint(e>>8) & 63
-		acc <<= l
-		n -= l
-		sym = uint8(e)
-	} else {
-		var l uint
-		if sym, l = dcT.slow(acc); l == 0 {
-			return 0, fmt.Errorf("%w: invalid DC code", ErrCorrupt)
-		}
-		acc <<= l
-		n -= l
-	}
-	if sym > 11 {
-		return 0, fmt.Errorf("%w: DC size %d", ErrCorrupt, sym)
-	}
-	dc := prevDC
-	if sym != 0 {
-		s := uint(sym) & 15
-		dc += extend(int32(acc>>(64-s)), s)
-		acc <<= s
-		n -= s
-	}
-	blk[0] = dc * q[0]
-
-	ac := false
-	for k := 1; k < blockSize; k++ {
-		if n < 32 {
-			acc, n, pos = refill(seg, pos, acc, n)
-		}
-		// Most coefficients are small: code and value resolve in one lookup.
-		if f := acT.fast[acc>>(64-fastBits)]; f != 0 {
-			k += int(f>>8) & 15
-			l := uint(f) & 31
-			acc <<= l
-			n -= l
-			if k >= blockSize {
-				return 0, fmt.Errorf("%w: coefficient %d past the block", ErrCorrupt, k)
-			}
-			blk[unzig[k&63]] = int32(f>>16) * q[k&63]
-			ac = true
-			continue
-		}
-		var rs uint8
-		if e := acT.lookup[acc>>(64-lookupBits)]; e != 0 {
-			l := uint(e>>8) & 63
-			acc <<= l
-			n -= l
-			rs = uint8(e)
-		} else {
-			var l uint
-			if rs, l = acT.slow(acc); l == 0 {
-				return 0, fmt.Errorf("%w: invalid AC code", ErrCorrupt)
-			}
-			acc <<= l
-			n -= l
-		}
-		run, size := int(rs>>4), uint(rs&15)
-		if size == 0 {
-			if run != 15 {
-				break // EOB
-			}
-			k += 15 // ZRL
-			continue
-		}
-		k += run
-		if k >= blockSize {
-			return 0, fmt.Errorf("%w: coefficient %d past the block", ErrCorrupt, k)
-		}
-		blk[unzig[k&63]] = extend(int32(acc>>(64-size)), size) * q[k&63]
-		acc <<= size
-		n -= size
-		ac = true
-	}
-	br.acc, br.n, br.pos = acc, n, pos
 
 	if x >= p.w || y >= p.h {
 		return dc, nil // a block wholly in the MCU's padding

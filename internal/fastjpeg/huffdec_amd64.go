@@ -1,0 +1,21 @@
+//go:build amd64 && !purego
+
+package fastjpeg
+
+// coefsAsm reports whether huffCoefs has an assembly loop here (run where
+// useSIMD is set).
+const coefsAsm = true
+
+// coefsLoop runs huffCoefs on br from position k (0: the DC, with prevDC the
+// previous block's) for the symbols its tables resolve, in assembly where the
+// SIMD kernels run (the switch is shared so that tests run both paths on one
+// machine). It returns the next position, the DC, and whether it wrote an AC
+// coefficient; k 0 leaves the DC to Go.
+func coefsLoop(br *bitReader, blk *[blockSize]int32, q *decQuant, dcT, acT *decTable, dc int32, k int) (int, int32, bool) {
+	return coefsAMD64(br, dcT, acT, blk, q, &unzigPad, dc, k)
+}
+
+// coefsAMD64 is coefsLoop.
+//
+//go:noescape
+func coefsAMD64(br *bitReader, dcT, acT *decTable, blk *[blockSize]int32, q *decQuant, unzig *[256]uint8, dc int32, k int) (int, int32, bool)

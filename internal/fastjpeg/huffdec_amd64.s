@@ -1,0 +1,332 @@
+//go:build amd64 && !purego
+
+#include "go_asm.h"
+#include "textflag.h"
+
+// func coefsAMD64(br *bitReader, dcT, acT *decTable, blk *[blockSize]int32, q *decQuant, unzig *[256]uint8, dc int32, k int) (int, int32, bool)
+//
+// huffCoefs (huffdec.go) for the symbols its tables resolve, with the same
+// arithmetic as the Go loop: table load, shift, dequantised store at the
+// natural position. With k == 0 it clears blk and decodes the DC first
+// (unless its code is longer than lookupBits or its size above 11: then it
+// returns k = 0, leaving the DC to Go); with k > 0 it goes on with the AC
+// coefficients from position k. AC symbols come from decTable.ac, or, for a
+// coefficient whose code and value take more than acBits bits, from
+// decTable.lookup or maxCode and the value bits. It returns the next position
+// k, the DC and whether it wrote an AC coefficient, with br's acc, n and pos
+// advanced, at the first symbol it leaves to Go (ZRL, no code), when a
+// refill would read past the segment's buffer, or when the
+// position reaches the block's end (k >= 64: the end, an end of block, or a
+// coefficient past the block, which the Go code tells apart).
+//
+// Registers: AX acc, BX n, DX the last position written (k-1), SI seg,
+// DI pos, R8 len(seg)-8, R9 acT.ac, R10 blk, R11 q, R12 unzig, R13 the
+// position the AC loop started at; CX, R14 and R15 are scratch (no global
+// is read, so R15 is free).
+TEXT ·coefsAMD64(SB), NOSPLIT, $0-77
+	MOVQ br+0(FP), R14
+	MOVQ bitReader_acc(R14), AX
+	MOVQ bitReader_n(R14), BX
+	MOVQ bitReader_pos(R14), DI
+	MOVQ bitReader_seg(R14), SI
+	MOVQ bitReader_seg+8(R14), R8
+	SUBQ $8, R8
+	MOVQ blk+24(FP), R10
+	MOVQ q+32(FP), R11
+	MOVQ unzig+40(FP), R12
+	MOVLQSX dc+48(FP), R15
+	MOVL R15, ret1+72(FP)
+	MOVB $0, ret2+76(FP)
+	MOVQ k+56(FP), DX
+	TESTQ DX, DX
+	JNZ  ac
+
+	// The DC (§F.2.2.1): a size category from dcT.lookup, then that many bits.
+	CMPQ BX, $32
+	JAE  dcdecode
+	CMPQ DI, R8
+	JGT  dcdone // fewer than 8 bytes left: the Go code pads with zeros
+	MOVBQZX BX, BX
+	MOVQ    (SI)(DI*1), R14
+	BSWAPQ  R14
+	MOVQ    BX, CX
+	SHRQ    CX, R14
+	ORQ     R14, AX
+	MOVQ    $63, CX
+	SUBQ    BX, CX
+	SHRQ    $3, CX
+	ADDQ    CX, DI
+	ORQ     $56, BX
+
+dcdecode:
+	MOVQ    dcT+8(FP), R9
+	MOVQ    AX, R14
+	SHRQ    $(64-const_lookupBits), R14
+	MOVWQZX decTable_lookup(R9)(R14*2), R14
+	TESTQ   R14, R14
+	JZ      dcdone // a longer code: Go's general path
+	CMPB    R14B, $11
+	JA      dcdone // an invalid size: Go reports it
+	MOVQ    R14, CX
+	SHRQ    $8, CX
+	SHLQ    CX, AX
+	SUBQ    CX, BX
+	ANDQ    $15, R14 // size s
+	JZ      dcstore
+	// dc += extend(acc >> (64-s), s); acc <<= s; n -= s.
+	MOVQ    $64, CX
+	SUBQ    R14, CX
+	MOVQ    AX, R13
+	SHRQ    CX, R13      // v
+	MOVQ    R14, CX
+	SHLQ    CX, AX
+	SUBQ    CX, BX
+	DECQ    CX
+	MOVQ    $1, DX
+	SHLQ    CX, DX       // 1 << (s-1)
+	LEAQ    1(R13), CX   // v < 1<<(s-1): v += 1 - 2^s = v + 1 - 2*(1<<(s-1))
+	SUBQ    DX, CX
+	SUBQ    DX, CX
+	CMPQ    R13, DX
+	CMOVQLT CX, R13
+	ADDL    R13, R15
+
+dcstore:
+	// Clear blk (the kernels run where the CPU has AVX2), store the
+	// dequantised DC and return the DC.
+	VPXOR   Y0, Y0, Y0
+	VMOVDQU Y0, 0(R10)
+	VMOVDQU Y0, 32(R10)
+	VMOVDQU Y0, 64(R10)
+	VMOVDQU Y0, 96(R10)
+	VMOVDQU Y0, 128(R10)
+	VMOVDQU Y0, 160(R10)
+	VMOVDQU Y0, 192(R10)
+	VMOVDQU Y0, 224(R10)
+	VZEROUPPER
+	MOVL   R15, ret1+72(FP)
+	IMULL  (R11), R15
+	MOVL   R15, (R10)
+	XORL   DX, DX
+	JMP    acstart
+
+ac:
+	DECQ DX // the AC loop counts the last position written
+
+acstart:
+	MOVQ DX, R13 // the position before the first AC symbol
+	MOVQ acT+16(FP), R9
+	ADDQ $decTable_ac, R9
+	CMPQ DX, $63
+	JGE  done
+
+loop:
+	// Refill: acc |= the 8 bytes at pos >> n; pos += (63-n)/8; n |= 56. The
+	// bits below n are already the stream's (or zero), so this may run with
+	// any n; with 56 or more bits, four entries of at most acBits = 11 bits
+	// each decode before the next refill. Only BX's low byte is n: the loop
+	// subtracts whole entries from it.
+	CMPQ    DI, R8
+	JGT     done // fewer than 8 bytes left: the Go code pads with zeros
+	MOVBQZX BX, BX
+	MOVQ    (SI)(DI*1), R14
+	BSWAPQ  R14
+	MOVQ    BX, CX
+	SHRQ    CX, R14
+	ORQ     R14, AX
+	MOVQ    $63, CX
+	SUBQ    BX, CX
+	SHRQ    $3, CX
+	ADDQ    CX, DI
+	ORQ     $56, BX
+
+	MOVQ    AX, R14
+	SHRQ    $(64-const_acBits), R14
+	MOVLQSX (R9)(R14*4), R14
+	TESTQ   R14, R14
+	JZ      slow
+	MOVQ    R14, CX
+	SHLQ    CX, AX // by the bits consumed, the low 6 bits of the entry
+	SUBQ    R14, BX // n's low byte -= the bits consumed
+	SHRQ    $8, CX
+	ANDQ    $127, CX
+	ADDQ    CX, DX // += step
+	SARQ    $16, R14 // value
+	MOVQ    DX, CX
+	ANDQ    $63, CX
+	IMULL   (R11)(CX*4), R14
+	MOVBQZX (R12)(DX*1), CX
+	MOVL    R14, (R10)(CX*4)
+	CMPQ    DX, $63
+	JGE     done
+
+	MOVQ    AX, R14
+	SHRQ    $(64-const_acBits), R14
+	MOVLQSX (R9)(R14*4), R14
+	TESTQ   R14, R14
+	JZ      slow
+	MOVQ    R14, CX
+	SHLQ    CX, AX // by the bits consumed, the low 6 bits of the entry
+	SUBQ    R14, BX // n's low byte -= the bits consumed
+	SHRQ    $8, CX
+	ANDQ    $127, CX
+	ADDQ    CX, DX // += step
+	SARQ    $16, R14 // value
+	MOVQ    DX, CX
+	ANDQ    $63, CX
+	IMULL   (R11)(CX*4), R14
+	MOVBQZX (R12)(DX*1), CX
+	MOVL    R14, (R10)(CX*4)
+	CMPQ    DX, $63
+	JGE     done
+
+	MOVQ    AX, R14
+	SHRQ    $(64-const_acBits), R14
+	MOVLQSX (R9)(R14*4), R14
+	TESTQ   R14, R14
+	JZ      slow
+	MOVQ    R14, CX
+	SHLQ    CX, AX // by the bits consumed, the low 6 bits of the entry
+	SUBQ    R14, BX // n's low byte -= the bits consumed
+	SHRQ    $8, CX
+	ANDQ    $127, CX
+	ADDQ    CX, DX // += step
+	SARQ    $16, R14 // value
+	MOVQ    DX, CX
+	ANDQ    $63, CX
+	IMULL   (R11)(CX*4), R14
+	MOVBQZX (R12)(DX*1), CX
+	MOVL    R14, (R10)(CX*4)
+	CMPQ    DX, $63
+	JGE     done
+
+	MOVQ    AX, R14
+	SHRQ    $(64-const_acBits), R14
+	MOVLQSX (R9)(R14*4), R14
+	TESTQ   R14, R14
+	JZ      slow
+	MOVQ    R14, CX
+	SHLQ    CX, AX // by the bits consumed, the low 6 bits of the entry
+	SUBQ    R14, BX // n's low byte -= the bits consumed
+	SHRQ    $8, CX
+	ANDQ    $127, CX
+	ADDQ    CX, DX // += step
+	SARQ    $16, R14 // value
+	MOVQ    DX, CX
+	ANDQ    $63, CX
+	IMULL   (R11)(CX*4), R14
+	MOVBQZX (R12)(DX*1), CX
+	MOVL    R14, (R10)(CX*4)
+	CMPQ    DX, $63
+	JGE     done
+	JMP     loop
+
+slow:
+	// decTable.ac has no entry: a coefficient whose code and value take more
+	// than acBits bits, its code from decTable.lookup or, longer, from
+	// maxCode; ZRL and corrupt data are left to Go. After a refill, the at
+	// most 16+15 bits are there.
+	CMPQ    DI, R8
+	JGT     done
+	MOVBQZX BX, BX
+	MOVQ    (SI)(DI*1), R14
+	BSWAPQ  R14
+	MOVQ    BX, CX
+	SHRQ    CX, R14
+	ORQ     R14, AX
+	MOVQ    $63, CX
+	SUBQ    BX, CX
+	SHRQ    $3, CX
+	ADDQ    CX, DI
+	ORQ     $56, BX
+	MOVQ    AX, R14
+	SHRQ    $(64-const_lookupBits), R14
+	MOVWQZX (decTable_lookup-decTable_ac)(R9)(R14*2), R14 // len<<8 | run<<4 | size
+	TESTQ   R14, R14
+	JNZ     slowhave
+
+	// A code longer than lookupBits: decTable.slow's search of maxCode,
+	// with CX = 64 - the length tried.
+	MOVQ $(64-const_lookupBits-1), CX
+
+slowcode:
+	MOVQ AX, R14
+	SHRQ CX, R14 // the code of that length
+	MOVQ $64, R15
+	SUBQ CX, R15
+	CMPL R14, (decTable_maxCode-decTable_ac)(R9)(R15*4)
+	JLE  slowfound
+	DECQ CX
+	CMPQ CX, $48
+	JGE  slowcode
+	JMP  done // no code: Go reports it
+
+slowfound:
+	ADDL    (decTable_valPtr-decTable_ac)(R9)(R15*4), R14
+	MOVBQZX R14B, R14
+	MOVBQZX (decTable_vals-decTable_ac)(R9)(R14*1), R14
+	SHLQ    $8, R15
+	ORQ     R15, R14
+
+slowhave:
+	TESTQ   $15, R14
+	JZ      done // size 0: ZRL (an end of block is always in decTable.ac)
+	MOVQ    R14, CX
+	SHRQ    $8, CX
+	SHLQ    CX, AX
+	SUBQ    CX, BX
+	MOVL    R14, R15
+	ANDL    $15, R15 // size s
+	SHRL    $4, R14
+	ANDL    $15, R14 // run
+	LEAQ    1(DX)(R14*1), DX
+	// v = extend(acc >> (64-s), s); acc <<= s; n -= s.
+	MOVQ    $64, CX
+	SUBQ    R15, CX
+	MOVQ    AX, R14
+	SHRQ    CX, R14
+	MOVQ    R15, CX
+	SHLQ    CX, AX
+	SUBQ    CX, BX
+	DECQ    CX
+	MOVQ    $1, R15
+	SHLQ    CX, R15 // 1 << (s-1)
+	LEAQ    1(R14), CX
+	SUBQ    R15, CX
+	SUBQ    R15, CX
+	CMPQ    R14, R15
+	CMOVQLT CX, R14
+	MOVQ    DX, CX
+	ANDQ    $63, CX
+	IMULL   (R11)(CX*4), R14
+	MOVBQZX (R12)(DX*1), CX
+	MOVL    R14, (R10)(CX*4)
+	CMPQ    DX, $63
+	JGE     done
+	JMP     loop
+
+done:
+	// k = DX+1; wrote: the last position (less an end of block's step) is
+	// past the one the loop started at.
+	MOVQ    br+0(FP), R14
+	MOVQ    AX, bitReader_acc(R14)
+	MOVBQZX BX, BX
+	MOVQ    BX, bitReader_n(R14)
+	MOVQ    DI, bitReader_pos(R14)
+	LEAQ    1(DX), CX
+	MOVQ    CX, ret+64(FP)
+	MOVQ    DX, CX
+	SUBQ    $const_acEOBStep, CX
+	CMOVQLT DX, CX
+	CMPQ    CX, R13
+	SETGT   ret2+76(FP)
+	RET
+
+dcdone:
+	// The DC is left to Go: k stays 0.
+	MOVQ br+0(FP), R14
+	MOVQ AX, bitReader_acc(R14)
+	MOVQ BX, bitReader_n(R14)
+	MOVQ DI, bitReader_pos(R14)
+	MOVQ $0, ret+64(FP)
+	RET

@@ -1,0 +1,11 @@
+//go:build !amd64 || purego
+
+package fastjpeg
+
+// coefsAsm reports whether huffCoefs has an assembly loop here: none.
+const coefsAsm = false
+
+// coefsLoop leaves every symbol to huffCoefs's Go code here.
+func coefsLoop(br *bitReader, blk *[blockSize]int32, q *decQuant, dcT, acT *decTable, dc int32, k int) (int, int32, bool) {
+	return k, dc, false
+}
