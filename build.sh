@@ -181,6 +181,9 @@ test_all() {
 	fuzz ./internal/fastjpeg FuzzKernels 50000x
 	fuzz ./internal/fastjpeg FuzzSplit 20000x
 	fuzz ./internal/fastjpeg FuzzBitReader 50000x
+	fuzz ./internal/fastjpeg FuzzHuffCoefs 50000x
+	fuzz ./internal/fastjpeg FuzzFastDCT 50000x
+	fuzz ./internal/fastjpeg FuzzIDCTFast 50000x
 	fuzz ./internal/fastjpeg FuzzCoder 20000x
 	fuzz ./render/rtpjpeg FuzzDepacketize 50000x
 	fuzz ./render/rtpjpeg FuzzPacketize 50000x
@@ -194,7 +197,7 @@ test_all() {
 	echo "== arm64 under qemu-user: the wire, parity and AEAD code, the codec's NEON kernels and re-tiling (what a Raspberry Pi runs)"
 	GOARCH=arm64 CGO_ENABLED=0 go test -count=1 -exec qemu-aarch64 ./net/wire ./net/seal ./net/pair ./net/fec
 	GOARCH=arm64 CGO_ENABLED=0 go test -count=1 -exec qemu-aarch64 \
-		-run 'Kernel|SIMD|IDCT|WithAndWithout|Coder|AppendScanMatches|RoundTrip|Golden|Retile|Transcode|Stacked|BitReader|Split|TableSet|Requant|Summary|Optimal|CoefFrame|DecodeTile' ./internal/fastjpeg
+		-run 'Kernel|SIMD|IDCT|FastDCT|FastQuant|HuffCoefs|WithAndWithout|Coder|AppendScanMatches|RoundTrip|Golden|Retile|Transcode|Stacked|BitReader|Split|TableSet|Requant|Summary|Optimal|CoefFrame|DecodeTile' ./internal/fastjpeg
 	echo "== the codec's generic (pure Go) path, as built for other CPUs"
 	go test -count=1 -tags purego ./internal/fastjpeg
 	echo "== tests (race detector, under Xvfb for the window tests)"
