@@ -9,24 +9,35 @@
 // the same order as the reference, so the results are bit-exact
 // (fdctfast_test.go); a multiply is one VPMULHRSW, the reference's ifmul.
 
-// The multiplier constants (ifix*) in 16-bit lanes.
+// The multiplier constants (ifix*) in 16-bit lanes, 32 bytes for the pair
+// kernel's Y registers (the one-block kernel reads the first 16).
 DATA ifc0382<>+0(SB)/8, $0x30fc30fc30fc30fc
 DATA ifc0382<>+8(SB)/8, $0x30fc30fc30fc30fc
-GLOBL ifc0382<>(SB), RODATA|NOPTR, $16
+DATA ifc0382<>+16(SB)/8, $0x30fc30fc30fc30fc
+DATA ifc0382<>+24(SB)/8, $0x30fc30fc30fc30fc
+GLOBL ifc0382<>(SB), RODATA|NOPTR, $32
 DATA ifc0541<>+0(SB)/8, $0x4546454645464546
 DATA ifc0541<>+8(SB)/8, $0x4546454645464546
-GLOBL ifc0541<>(SB), RODATA|NOPTR, $16
+DATA ifc0541<>+16(SB)/8, $0x4546454645464546
+DATA ifc0541<>+24(SB)/8, $0x4546454645464546
+GLOBL ifc0541<>(SB), RODATA|NOPTR, $32
 DATA ifc0707<>+0(SB)/8, $0x5a825a825a825a82
 DATA ifc0707<>+8(SB)/8, $0x5a825a825a825a82
-GLOBL ifc0707<>(SB), RODATA|NOPTR, $16
+DATA ifc0707<>+16(SB)/8, $0x5a825a825a825a82
+DATA ifc0707<>+24(SB)/8, $0x5a825a825a825a82
+GLOBL ifc0707<>(SB), RODATA|NOPTR, $32
 DATA ifc0306<>+0(SB)/8, $0x273d273d273d273d
 DATA ifc0306<>+8(SB)/8, $0x273d273d273d273d
-GLOBL ifc0306<>(SB), RODATA|NOPTR, $16
+DATA ifc0306<>+16(SB)/8, $0x273d273d273d273d
+DATA ifc0306<>+24(SB)/8, $0x273d273d273d273d
+GLOBL ifc0306<>(SB), RODATA|NOPTR, $32
 
 // ifbias is ifastColumnBias in 16-bit lanes.
 DATA ifbias<>+0(SB)/8, $0x0800080008000800
 DATA ifbias<>+8(SB)/8, $0x0800080008000800
-GLOBL ifbias<>(SB), RODATA|NOPTR, $16
+DATA ifbias<>+16(SB)/8, $0x0800080008000800
+DATA ifbias<>+24(SB)/8, $0x0800080008000800
+GLOBL ifbias<>(SB), RODATA|NOPTR, $32
 
 // ifzz (kernels_amd64.s's zzshuf: file-local symbols cannot be shared) are the VPSHUFB indices that take the zigzag order's bytes 0-31
 // (first 128 bytes) and 32-63 from the four 16-byte quarters of a by-position
@@ -227,5 +238,151 @@ TEXT ·fdctQuantFastAVX2(SB), NOSPLIT, $0-40
 	ORQ        R10, R9
 	NOTQ       R9
 	MOVQ       R9, ret+32(FP)
+	VZEROUPPER
+	RET
+
+// ZZMASK leaves in r the zigzag mask of the non-zero coefficients of the block
+// whose positions 0-15, 16-31, 32-47 and 48-63 are in a0..a3 (which it
+// clobbers), as fdctQuantFastAVX2's tail finds it; z and t0..t5 are clobbered,
+// r2 too.
+#define ZZMASK(a0, a1, a2, a3, z, t0, t1, t2, t3, t4, t5, r, r2) \
+	VPXOR      z, z, z                 \
+	VPCMPEQW   z, a0, a0               \
+	VPCMPEQW   z, a1, a1               \
+	VPCMPEQW   z, a2, a2               \
+	VPCMPEQW   z, a3, a3               \
+	VPACKSSWB  a1, a0, a0              \
+	VPACKSSWB  a3, a2, a2              \
+	VPERMQ     $0x88, a0, t0           \
+	VPERMQ     $0xdd, a0, t1           \
+	VPERMQ     $0x88, a2, t2           \
+	VPERMQ     $0xdd, a2, t3           \
+	VPSHUFB    ifzz<>+0(SB), t0, t4    \
+	VPSHUFB    ifzz<>+32(SB), t1, t5   \
+	VPSHUFB    ifzz<>+64(SB), t2, a0   \
+	VPSHUFB    ifzz<>+96(SB), t3, a1   \
+	VPOR       t5, t4, t4              \
+	VPOR       a1, a0, a0              \
+	VPOR       a0, t4, t4              \
+	VPSHUFB    ifzz<>+128(SB), t0, t0  \
+	VPSHUFB    ifzz<>+160(SB), t1, t1  \
+	VPSHUFB    ifzz<>+192(SB), t2, t2  \
+	VPSHUFB    ifzz<>+224(SB), t3, t3  \
+	VPOR       t1, t0, t0              \
+	VPOR       t3, t2, t2              \
+	VPOR       t2, t0, t0              \
+	VPMOVMSKB  t4, r                   \
+	VPMOVMSKB  t0, r2                  \
+	SHLQ       $32, r2                 \
+	ORQ        r2, r                   \
+	NOTQ       r
+
+// LOADPAIR puts row y of block A (at a) in the low lane of Y and row y of block
+// B (at b) in the high one, zero-extended to words; X15 is clobbered.
+#define LOADPAIR(a, b, y, x) \
+	VPMOVZXBW  a, x    \
+	VPMOVZXBW  b, X15  \
+	VINSERTI128 $1, X15, y, y
+
+// func fdctQuantFast2AVX2(outA, outB *coefs, srcA *byte, strideA int, srcB *byte, strideB int, fq *fastQuant) (nzA, nzB uint64)
+//
+// fdctQuantFastAVX2 on two blocks at once, A in the low 128-bit lane of every Y
+// register and B in the high one: the passes and the transpose are the
+// one-block kernel's instructions on Y instead of X registers (AVX2's unpacks
+// stay within a lane), so two blocks cost the shuffles of one. Before the
+// quantiser, VPERM2I128 regroups the lanes into each block's positions 0-15,
+// 16-31, ... so that the rest is the one-block kernel's, twice.
+TEXT ·fdctQuantFast2AVX2(SB), NOSPLIT, $0-72
+	MOVQ srcA+16(FP), SI
+	MOVQ strideA+24(FP), CX
+	MOVQ srcB+32(FP), DI
+	MOVQ strideB+40(FP), R11
+	MOVQ fq+48(FP), BX
+	LEAQ (CX)(CX*2), R8
+	LEAQ (SI)(CX*4), DX
+	LEAQ (R11)(R11*2), R12
+	LEAQ (DI)(R11*4), R13
+
+	LOADPAIR((SI), (DI), Y0, X0)
+	LOADPAIR((SI)(CX*1), (DI)(R11*1), Y1, X1)
+	LOADPAIR((SI)(CX*2), (DI)(R11*2), Y2, X2)
+	LOADPAIR((SI)(R8*1), (DI)(R12*1), Y3, X3)
+	LOADPAIR((DX), (R13), Y4, X4)
+	LOADPAIR((DX)(CX*1), (R13)(R11*1), Y5, X5)
+	LOADPAIR((DX)(CX*2), (R13)(R11*2), Y6, X6)
+	LOADPAIR((DX)(R8*1), (R13)(R12*1), Y7, X7)
+	VPSLLW    $1, Y0, Y0 // ifastFracBits
+	VPSLLW    $1, Y1, Y1
+	VPSLLW    $1, Y2, Y2
+	VPSLLW    $1, Y3, Y3
+	VPSLLW    $1, Y4, Y4
+	VPSLLW    $1, Y5, Y5
+	VPSLLW    $1, Y6, Y6
+	VPSLLW    $1, Y7, Y7
+
+	IFAST_PASS(Y0, Y1, Y2, Y3, Y4, Y5, Y6, Y7, Y8, Y9, Y10, Y11, Y12, Y13, Y14, Y15)
+	VPSUBW ifbias<>(SB), Y0, Y0
+
+	// Transpose each lane: Y(8+x) holds column x's frequencies 0..7.
+	VPUNPCKLWD Y1, Y0, Y8
+	VPUNPCKHWD Y1, Y0, Y9
+	VPUNPCKLWD Y3, Y2, Y10
+	VPUNPCKHWD Y3, Y2, Y11
+	VPUNPCKLWD Y5, Y4, Y12
+	VPUNPCKHWD Y5, Y4, Y13
+	VPUNPCKLWD Y7, Y6, Y14
+	VPUNPCKHWD Y7, Y6, Y15
+	VPUNPCKLDQ Y10, Y8, Y0
+	VPUNPCKHDQ Y10, Y8, Y1
+	VPUNPCKLDQ Y11, Y9, Y2
+	VPUNPCKHDQ Y11, Y9, Y3
+	VPUNPCKLDQ Y14, Y12, Y4
+	VPUNPCKHDQ Y14, Y12, Y5
+	VPUNPCKLDQ Y15, Y13, Y6
+	VPUNPCKHDQ Y15, Y13, Y7
+	VPUNPCKLQDQ Y4, Y0, Y8
+	VPUNPCKHQDQ Y4, Y0, Y9
+	VPUNPCKLQDQ Y5, Y1, Y10
+	VPUNPCKHQDQ Y5, Y1, Y11
+	VPUNPCKLQDQ Y6, Y2, Y12
+	VPUNPCKHQDQ Y6, Y2, Y13
+	VPUNPCKLQDQ Y7, Y3, Y14
+	VPUNPCKHQDQ Y7, Y3, Y15
+
+	IFAST_PASS(Y8, Y9, Y10, Y11, Y12, Y13, Y14, Y15, Y0, Y1, Y2, Y3, Y4, Y5, Y6, Y7)
+
+	// Block A's positions 0-15, 16-31, 32-47, 48-63 in Y0, Y2, Y4, Y6; block
+	// B's in Y1, Y3, Y5, Y7.
+	VPERM2I128 $0x20, Y9, Y8, Y0
+	VPERM2I128 $0x31, Y9, Y8, Y1
+	VPERM2I128 $0x20, Y11, Y10, Y2
+	VPERM2I128 $0x31, Y11, Y10, Y3
+	VPERM2I128 $0x20, Y13, Y12, Y4
+	VPERM2I128 $0x31, Y13, Y12, Y5
+	VPERM2I128 $0x20, Y15, Y14, Y6
+	VPERM2I128 $0x31, Y15, Y14, Y7
+	QUANT16(Y0, 0, Y8)
+	QUANT16(Y1, 0, Y9)
+	QUANT16(Y2, 32, Y10)
+	QUANT16(Y3, 32, Y11)
+	QUANT16(Y4, 64, Y12)
+	QUANT16(Y5, 64, Y13)
+	QUANT16(Y6, 96, Y14)
+	QUANT16(Y7, 96, Y15)
+	MOVQ    outA+0(FP), AX
+	MOVQ    outB+8(FP), DX
+	VMOVDQU Y0, 0(AX)
+	VMOVDQU Y2, 32(AX)
+	VMOVDQU Y4, 64(AX)
+	VMOVDQU Y6, 96(AX)
+	VMOVDQU Y1, 0(DX)
+	VMOVDQU Y3, 32(DX)
+	VMOVDQU Y5, 64(DX)
+	VMOVDQU Y7, 96(DX)
+
+	ZZMASK(Y0, Y2, Y4, Y6, Y8, Y9, Y10, Y11, Y12, Y13, Y14, R9, R10)
+	MOVQ R9, nzA+56(FP)
+	ZZMASK(Y1, Y3, Y5, Y7, Y8, Y9, Y10, Y11, Y12, Y13, Y14, R9, R10)
+	MOVQ R9, nzB+64(FP)
 	VZEROUPPER
 	RET

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"image"
 	"math/rand/v2"
+	"slices"
 	"testing"
 )
 
@@ -288,6 +289,58 @@ func TestFastDCTKernelMatchesGeneric(t *testing.T) {
 	}
 }
 
+// TestFastDCTPairKernelMatchesGeneric runs fdctQuantFast2 on pairs of blocks,
+// each with its own stride (the encoder pairs a block of the plane with an edge
+// block), and wants each block's coefficients and mask from the generic code.
+func TestFastDCTPairKernelMatchesGeneric(t *testing.T) {
+	rng := rand.New(rand.NewPCG(15, 8))
+	blocks := sampleBlocks(rng)
+	for name, b := range extremeBlocks(rng) {
+		blocks[name] = b
+	}
+	var names []string
+	for name := range blocks {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	fill := func(b [blockSize]byte, stride int) []byte {
+		src := make([]byte, 7*stride+8)
+		for i := range src { // junk between the rows, which the kernel must not use
+			src[i] = byte(rng.Uint32())
+		}
+		for y := 0; y < 8; y++ {
+			copy(src[y*stride:], b[y*8:y*8+8])
+		}
+		return src
+	}
+	for tname, tab := range fastTables() {
+		fq := newFastQuant(tab)
+		for _, strides := range [][2]int{{13, 8}, {8, 40}} {
+			for _, simd := range []bool{false, true} {
+				t.Run(tname+" strides "+itoa(strides[0])+" and "+itoa(strides[1])+" simd "+map[bool]string{false: "off", true: "on"}[simd]+" give each block its generic coefficients and mask", func(t *testing.T) {
+					for i, na := range names {
+						nb := names[(i*7+3)%len(names)] // a different block in the other lane
+						srcA, srcB := fill(blocks[na], strides[0]), fill(blocks[nb], strides[1])
+						var wantA, wantB, gotA, gotB coefs
+						wantNZA := fdctQuantFastGeneric(&wantA, srcA, strides[0], &fq)
+						wantNZB := fdctQuantFastGeneric(&wantB, srcB, strides[1], &fq)
+						var nzA, nzB uint64
+						withSIMD(simd, func() {
+							nzA, nzB = fdctQuantFast2(&gotA, &gotB, srcA, strides[0], srcB, strides[1], &fq)
+						})
+						if gotA != wantA || nzA != wantNZA {
+							t.Fatalf("%s (with %s): block A %x mask %x, generic %x mask %x", na, nb, gotA, nzA, wantA, wantNZA)
+						}
+						if gotB != wantB || nzB != wantNZB {
+							t.Fatalf("%s (with %s): block B %x mask %x, generic %x mask %x", nb, na, gotB, nzB, wantB, wantNZB)
+						}
+					}
+				})
+			}
+		}
+	}
+}
+
 // TestFastDCTCostsNoVisibleQuality encodes the photograph with the fast and the
 // exact DCT at qualities that take the fast one: the loss stays within
 // fastLossDB and the size within 1%.
@@ -329,7 +382,7 @@ func TestFastDCTCostsNoVisibleQuality(t *testing.T) {
 	}
 }
 
-// FuzzFastDCT compares the SIMD kernel with the generic code, and both with the
+// FuzzFastDCT compares the SIMD kernels (one block and two a call) with the generic code, and both with the
 // wide arithmetic, on arbitrary sample blocks and the fast qualities' tables.
 func FuzzFastDCT(f *testing.F) {
 	f.Add(bytes.Repeat([]byte{255, 0}, 40), uint8(75), uint8(8))
@@ -352,6 +405,29 @@ func FuzzFastDCT(f *testing.F) {
 		if got != want || gotNZ != wantNZ {
 			t.Fatalf("kernel %x mask %x, generic %x mask %x", got, gotNZ, want, wantNZ)
 		}
+		// The pair kernel, with the block in either lane and a second block
+		// (the data's bytes reversed, stride 8) in the other.
+		srcB := make([]byte, blockSize)
+		for i := range srcB {
+			srcB[i] = src[len(src)-1-i%len(src)]
+		}
+		var wantB coefs
+		wantNZB := fdctQuantFastGeneric(&wantB, srcB, 8, &fq)
+		for _, aFirst := range []bool{true, false} {
+			var gotA, gotB coefs
+			var nzA, nzB uint64
+			withSIMD(true, func() {
+				if aFirst {
+					nzA, nzB = fdctQuantFast2(&gotA, &gotB, src, stride, srcB, 8, &fq)
+				} else {
+					nzB, nzA = fdctQuantFast2(&gotB, &gotA, srcB, 8, src, stride, &fq)
+				}
+			})
+			if gotA != want || nzA != wantNZ || gotB != wantB || nzB != wantNZB {
+				t.Fatalf("pair kernel (block first %v) %x mask %x and %x mask %x, generic %x mask %x and %x mask %x",
+					aFirst, gotA, nzA, gotB, nzB, want, wantNZ, wantB, wantNZB)
+			}
+		}
 		var pk widePeaks
 		wide := ifastWide(src, stride, &pk)
 		for k, n := range unzig {
@@ -364,7 +440,8 @@ func FuzzFastDCT(f *testing.F) {
 }
 
 // BenchmarkFastDCT times one 8x8 block through the exact DCT kernel and the fast
-// one, generic and SIMD, over 1024 blocks of the photograph at quality 75.
+// one, generic and SIMD, and two blocks through the fast pair (fast2), over
+// 1024 blocks of the photograph at quality 75.
 func BenchmarkFastDCT(b *testing.B) {
 	img := toYCbCr(photoRGBA(b, 256, 256), image.YCbCrSubsampleRatio420)
 	tables := quantTables(benchQuality)
@@ -398,6 +475,21 @@ func BenchmarkFastDCT(b *testing.B) {
 					sink += fdctQuantFast(&c, img.Y[offs[i&1023]:], img.YStride, &fq)
 				}
 				_ = sink
+			})
+		})
+		// One op is two blocks, as the encoder pairs them; ns/block compares with
+		// fast's ns/op.
+		b.Run("fast2/"+kind, func(b *testing.B) {
+			withSIMD(simd, func() {
+				defer threadCPU(b)()
+				var c, c2 coefs
+				var sink uint64
+				for i := 0; b.Loop(); i += 2 {
+					a, d := fdctQuantFast2(&c, &c2, img.Y[offs[i&1023]:], img.YStride, img.Y[offs[(i+1)&1023]:], img.YStride, &fq)
+					sink += a + d
+				}
+				_ = sink
+				b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(2*b.N), "ns/block")
 			})
 		})
 	}
