@@ -1,6 +1,7 @@
 package receiver
 
 import (
+	"context"
 	"image"
 	"log/slog"
 	"testing"
@@ -253,5 +254,52 @@ func TestAFrameRefusedForWantOfAnImageStaysRefused(t *testing.T) {
 	r.decodeAll(t, 2)
 	if len(r.published) != 2 || r.published[1].Seq != 4 || r.published[1].TilesMissing != 0 {
 		t.Fatalf("after the refused frame: %d frames published, want frame 4 whole", len(r.published))
+	}
+}
+
+// TestAnIncompleteFrameIsGivenUpByTheTimerAlone: the run loop sleeps until the
+// instant a pending frame can expire (its deadline here) instead of ticking: a
+// frame that lost a tile is still given up, after a handful of timer wake-ups,
+// where a 2 ms ticker would have woken about 50 times over the 100 ms deadline.
+func TestAnIncompleteFrameIsGivenUpByTheTimerAlone(t *testing.T) {
+	published := make(chan *Frame, 1)
+	a := newAssembler(assemblerConfig{
+		decoders: 1, newDecoder: func(*tile.Headers) tile.Decoder { return nopDecoder{} },
+		deadline: 100 * time.Millisecond, limits: wire.DefaultLimits, log: slog.New(slog.DiscardHandler),
+		acks: &ackRecorder{}, clock: fixedOffset(0), publish: func(f *Frame) { published <- f },
+	})
+	packets := make(chan packet)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		a.run(context.Background(), packets)
+	}()
+	h := wire.Header{Stream: 7, Frame: 1, Width: 64, Height: 32, Tile: 0, Seq: 0, FrameTiles: 2,
+		TileW: 32, TileH: 32, Fragments: 1, PayloadSize: 20, Quality: 75, CaptureUS: uint32(time.Now().UnixMicro())}
+	b := make([]byte, wire.HeaderSize+20)
+	h.MarshalTo(b)
+	p := packet{at: time.Now()}
+	pl, err := p.h.Unmarshal(b, wire.DefaultLimits)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.payload, p.kind = pl, kindOf(&p.h)
+	sent := time.Now()
+	packets <- p // tile 1 never comes
+
+	var f *Frame
+	select {
+	case f = <-published:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the frame missing a tile was never given up")
+	}
+	defer f.Release()
+	if waited := time.Since(sent); waited < 100*time.Millisecond {
+		t.Errorf("given up after %v, before its 100 ms deadline", waited)
+	}
+	close(packets)
+	<-done
+	if n := a.timerWakes.Load(); n == 0 || n > 5 {
+		t.Errorf("the expiry timer woke %d times for one frame's deadline, want 1 to 5", n)
 	}
 }
