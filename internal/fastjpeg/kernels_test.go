@@ -325,6 +325,16 @@ func BenchmarkKernels(b *testing.B) {
 				}
 			})
 		})
+		// One op is a pair of blocks.
+		b.Run("idctFast2/"+kind, func(b *testing.B) {
+			withSIMD(simd, func() {
+				defer threadCPU(b)()
+				for i := 0; b.Loop(); i += 2 {
+					ba, bb := &blocks[i&1023], &blocks[(i+1)&1023]
+					idctFast2(&ba.fst, &bb.fst, out[ba.off:], img.YStride, out[bb.off:], img.YStride)
+				}
+			})
+		})
 	}
 }
 
