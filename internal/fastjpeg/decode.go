@@ -108,9 +108,8 @@ type Decoder struct {
 // heldBlock is a fast-path block decoded into Decoder.blk[cur^1] whose pixels
 // wait for a second one, so that both take one call of idctFast2 (pairIDCT).
 type heldBlock struct {
-	p    plane // the plane, by value: a pointer would make decode's planes escape
-	x, y int
-	ok   bool
+	plane, x, y int // the block at (x, y) of decode's planes[plane]; no pointer, so no write barrier
+	ok          bool
 }
 
 // DecodeScan decodes scan, the payload of a tile r.Dx() x r.Dy() pixels coded at the
@@ -175,9 +174,11 @@ func (d *Decoder) decode(dst *image.YCbCr, r image.Rectangle, s Subsampling, sca
 		ch = (r.Max.Y+1)/2 - r.Min.Y/2
 	}
 	yo, co := dst.YOffset(r.Min.X, r.Min.Y), dst.COffset(r.Min.X, r.Min.Y)
-	py := plane{dst.Y[yo:], dst.YStride, w, h}
-	pcb := plane{dst.Cb[co:], dst.CStride, cw, ch}
-	pcr := plane{dst.Cr[co:], dst.CStride, cw, ch}
+	pl := [3]plane{ // Y, Cb, Cr
+		{dst.Y[yo:], dst.YStride, w, h},
+		{dst.Cb[co:], dst.CStride, cw, ch},
+		{dst.Cr[co:], dst.CStride, cw, ch},
+	}
 	mw, mh := s.MCUSize()
 
 	br := &d.br
@@ -187,26 +188,26 @@ func (d *Decoder) decode(dst *image.YCbCr, r image.Rectangle, s Subsampling, sca
 	var err error
 	for my := 0; my < h; my += mh {
 		for mx := 0; mx < w; mx += mw {
-			if dcY, err = d.block(&py, mx, my, qy, lumDC, lumAC, dcY); err != nil {
+			if dcY, err = d.block(&pl, 0, mx, my, qy, lumDC, lumAC, dcY); err != nil {
 				return err
 			}
-			if dcY, err = d.block(&py, mx+8, my, qy, lumDC, lumAC, dcY); err != nil {
+			if dcY, err = d.block(&pl, 0, mx+8, my, qy, lumDC, lumAC, dcY); err != nil {
 				return err
 			}
 			cy := my
 			if s == S420 {
-				if dcY, err = d.block(&py, mx, my+8, qy, lumDC, lumAC, dcY); err != nil {
+				if dcY, err = d.block(&pl, 0, mx, my+8, qy, lumDC, lumAC, dcY); err != nil {
 					return err
 				}
-				if dcY, err = d.block(&py, mx+8, my+8, qy, lumDC, lumAC, dcY); err != nil {
+				if dcY, err = d.block(&pl, 0, mx+8, my+8, qy, lumDC, lumAC, dcY); err != nil {
 					return err
 				}
 				cy = my / 2
 			}
-			if dcCb, err = d.block(&pcb, mx/2, cy, qcb, chromDC, chromAC, dcCb); err != nil {
+			if dcCb, err = d.block(&pl, 1, mx/2, cy, qcb, chromDC, chromAC, dcCb); err != nil {
 				return err
 			}
-			if dcCr, err = d.block(&pcr, mx/2, cy, qcr, chromDC, chromAC, dcCr); err != nil {
+			if dcCr, err = d.block(&pl, 2, mx/2, cy, qcr, chromDC, chromAC, dcCr); err != nil {
 				return err
 			}
 			// Past the end the reader feeds zeros; a scan that needed them is short.
@@ -217,10 +218,11 @@ func (d *Decoder) decode(dst *image.YCbCr, r image.Rectangle, s Subsampling, sca
 	}
 	if h := &d.held; h.ok {
 		// An odd block out: alone through the one-block kernel.
-		out, stride, full := d.target(&h.p, h.x, h.y, 0)
+		p := &pl[h.plane]
+		out, stride, full := d.target(p, h.x, h.y, 0)
 		idctFast(&d.blk[d.cur^1], out, stride)
 		if !full {
-			d.clip(&h.p, h.x, h.y, 0)
+			d.clip(p, h.x, h.y, 0)
 		}
 		*h = heldBlock{}
 	}
@@ -228,11 +230,11 @@ func (d *Decoder) decode(dst *image.YCbCr, r image.Rectangle, s Subsampling, sca
 }
 
 // block decodes one block's coefficients, dequantises them and writes its pixels
-// at (x, y) of p, returning the DC for the next block's prediction. Where
+// at (x, y) of planes[plane], returning the DC for the next block's prediction. Where
 // pairIDCT holds, a block that takes the fast IDCT waits for the next such block
 // (Decoder.held) and both go through idctFast2; decode writes the last one left.
-func (d *Decoder) block(p *plane, x, y int, q *decQuant, dcT, acT *decTable, prevDC int32) (int32, error) {
-	blk := &d.blk[d.cur]
+func (d *Decoder) block(planes *[3]plane, plane, x, y int, q *decQuant, dcT, acT *decTable, prevDC int32) (int32, error) {
+	blk, p := &d.blk[d.cur], &planes[plane]
 	dc, ac, err := huffCoefs(&d.br, blk, q, dcT, acT, prevDC)
 	if err != nil {
 		return 0, err
@@ -245,15 +247,16 @@ func (d *Decoder) block(p *plane, x, y int, q *decQuant, dcT, acT *decTable, pre
 	if ac && fast && pairIDCT() {
 		h := &d.held
 		if !h.ok {
-			*h = heldBlock{p: *p, x: x, y: y, ok: true}
+			*h = heldBlock{plane: plane, x: x, y: y, ok: true}
 			d.cur ^= 1
 			return dc, nil
 		}
-		outA, strideA, fullA := d.target(&h.p, h.x, h.y, 0)
+		ph := &planes[h.plane]
+		outA, strideA, fullA := d.target(ph, h.x, h.y, 0)
 		outB, strideB, fullB := d.target(p, x, y, 1)
 		idctFast2(&d.blk[d.cur^1], blk, outA, strideA, outB, strideB)
 		if !fullA {
-			d.clip(&h.p, h.x, h.y, 0)
+			d.clip(ph, h.x, h.y, 0)
 		}
 		if !fullB {
 			d.clip(p, x, y, 1)
