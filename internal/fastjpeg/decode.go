@@ -98,9 +98,18 @@ func newDecQuant(t *[blockSize]uint8) decQuant {
 type Decoder struct {
 	quality int // quality the tables below hold; 0 before the first call
 	quant   [2]decQuant
-	blk     [blockSize]int32
-	edge    [blockSize]byte // a block that the tile's edge cuts
+	blk     [2][blockSize]int32 // the block being decoded, blk[cur], and the held one
+	cur     int
+	held    heldBlock
+	edge    [2][blockSize]byte // blocks that the tile's edge cuts
 	br      bitReader
+}
+
+// heldBlock is a fast-path block decoded into Decoder.blk[cur^1] whose pixels
+// wait for a second one, so that both take one call of idctFast2 (pairIDCT).
+type heldBlock struct {
+	plane, x, y int // the block at (x, y) of decode's planes[plane]; no pointer, so no write barrier
+	ok          bool
 }
 
 // DecodeScan decodes scan, the payload of a tile r.Dx() x r.Dy() pixels coded at the
@@ -165,37 +174,40 @@ func (d *Decoder) decode(dst *image.YCbCr, r image.Rectangle, s Subsampling, sca
 		ch = (r.Max.Y+1)/2 - r.Min.Y/2
 	}
 	yo, co := dst.YOffset(r.Min.X, r.Min.Y), dst.COffset(r.Min.X, r.Min.Y)
-	py := plane{dst.Y[yo:], dst.YStride, w, h}
-	pcb := plane{dst.Cb[co:], dst.CStride, cw, ch}
-	pcr := plane{dst.Cr[co:], dst.CStride, cw, ch}
+	pl := [3]plane{ // Y, Cb, Cr
+		{dst.Y[yo:], dst.YStride, w, h},
+		{dst.Cb[co:], dst.CStride, cw, ch},
+		{dst.Cr[co:], dst.CStride, cw, ch},
+	}
 	mw, mh := s.MCUSize()
 
 	br := &d.br
 	br.reset(scan)
+	d.held = heldBlock{} // what an earlier call left on an error
 	var dcY, dcCb, dcCr int32
 	var err error
 	for my := 0; my < h; my += mh {
 		for mx := 0; mx < w; mx += mw {
-			if dcY, err = d.block(&py, mx, my, qy, lumDC, lumAC, dcY); err != nil {
+			if dcY, err = d.block(&pl, 0, mx, my, qy, lumDC, lumAC, dcY); err != nil {
 				return err
 			}
-			if dcY, err = d.block(&py, mx+8, my, qy, lumDC, lumAC, dcY); err != nil {
+			if dcY, err = d.block(&pl, 0, mx+8, my, qy, lumDC, lumAC, dcY); err != nil {
 				return err
 			}
 			cy := my
 			if s == S420 {
-				if dcY, err = d.block(&py, mx, my+8, qy, lumDC, lumAC, dcY); err != nil {
+				if dcY, err = d.block(&pl, 0, mx, my+8, qy, lumDC, lumAC, dcY); err != nil {
 					return err
 				}
-				if dcY, err = d.block(&py, mx+8, my+8, qy, lumDC, lumAC, dcY); err != nil {
+				if dcY, err = d.block(&pl, 0, mx+8, my+8, qy, lumDC, lumAC, dcY); err != nil {
 					return err
 				}
 				cy = my / 2
 			}
-			if dcCb, err = d.block(&pcb, mx/2, cy, qcb, chromDC, chromAC, dcCb); err != nil {
+			if dcCb, err = d.block(&pl, 1, mx/2, cy, qcb, chromDC, chromAC, dcCb); err != nil {
 				return err
 			}
-			if dcCr, err = d.block(&pcr, mx/2, cy, qcr, chromDC, chromAC, dcCr); err != nil {
+			if dcCr, err = d.block(&pl, 2, mx/2, cy, qcr, chromDC, chromAC, dcCr); err != nil {
 				return err
 			}
 			// Past the end the reader feeds zeros; a scan that needed them is short.
@@ -204,13 +216,25 @@ func (d *Decoder) decode(dst *image.YCbCr, r image.Rectangle, s Subsampling, sca
 			}
 		}
 	}
+	if h := &d.held; h.ok {
+		// An odd block out: alone through the one-block kernel.
+		p := &pl[h.plane]
+		out, stride, full := d.target(p, h.x, h.y, 0)
+		idctFast(&d.blk[d.cur^1], out, stride)
+		if !full {
+			d.clip(p, h.x, h.y, 0)
+		}
+		*h = heldBlock{}
+	}
 	return nil
 }
 
 // block decodes one block's coefficients, dequantises them and writes its pixels
-// at (x, y) of p, returning the DC for the next block's prediction.
-func (d *Decoder) block(p *plane, x, y int, q *decQuant, dcT, acT *decTable, prevDC int32) (int32, error) {
-	blk := &d.blk
+// at (x, y) of planes[plane], returning the DC for the next block's prediction. Where
+// pairIDCT holds, a block that takes the fast IDCT waits for the next such block
+// (Decoder.held) and both go through idctFast2; decode writes the last one left.
+func (d *Decoder) block(planes *[3]plane, plane, x, y int, q *decQuant, dcT, acT *decTable, prevDC int32) (int32, error) {
+	blk, p := &d.blk[d.cur], &planes[plane]
 	dc, ac, err := huffCoefs(&d.br, blk, q, dcT, acT, prevDC)
 	if err != nil {
 		return 0, err
@@ -219,12 +243,28 @@ func (d *Decoder) block(p *plane, x, y int, q *decQuant, dcT, acT *decTable, pre
 	if x >= p.w || y >= p.h {
 		return dc, nil // a block wholly in the MCU's padding
 	}
-	full := x+8 <= p.w && y+8 <= p.h
-	out, stride := p.pix[y*p.stride+x:], p.stride
-	if !full {
-		out, stride = d.edge[:], 8
-	}
 	fast := q[dqPath] == pathFast
+	if ac && fast && pairIDCT() {
+		h := &d.held
+		if !h.ok {
+			*h = heldBlock{plane: plane, x: x, y: y, ok: true}
+			d.cur ^= 1
+			return dc, nil
+		}
+		ph := &planes[h.plane]
+		outA, strideA, fullA := d.target(ph, h.x, h.y, 0)
+		outB, strideB, fullB := d.target(p, x, y, 1)
+		idctFast2(&d.blk[d.cur^1], blk, outA, strideA, outB, strideB)
+		if !fullA {
+			d.clip(ph, h.x, h.y, 0)
+		}
+		if !fullB {
+			d.clip(p, x, y, 1)
+		}
+		*h = heldBlock{}
+		return dc, nil
+	}
+	out, stride, full := d.target(p, x, y, 0)
 	switch {
 	case ac && fast:
 		idctFast(blk, out, stride)
@@ -245,11 +285,27 @@ func (d *Decoder) block(p *plane, x, y int, q *decQuant, dcT, acT *decTable, pre
 		}
 	}
 	if !full {
-		for j := 0; j < min(8, p.h-y); j++ {
-			copy(p.pix[(y+j)*p.stride+x:][:min(8, p.w-x)], d.edge[j*8:])
-		}
+		d.clip(p, x, y, 0)
 	}
 	return dc, nil
+}
+
+// target returns where the pixels of the block at (x, y) of p go: the plane, or
+// edge buffer e where the tile's edge cuts the block (full false; clip then
+// copies its part to the plane).
+func (d *Decoder) target(p *plane, x, y, e int) (out []byte, stride int, full bool) {
+	if x+8 <= p.w && y+8 <= p.h {
+		return p.pix[y*p.stride+x:], p.stride, true
+	}
+	return d.edge[e][:], 8, false
+}
+
+// clip copies the part of edge buffer e that lies in the tile to the block at
+// (x, y) of p.
+func (d *Decoder) clip(p *plane, x, y, e int) {
+	for j := 0; j < min(8, p.h-y); j++ {
+		copy(p.pix[(y+j)*p.stride+x:][:min(8, p.w-x)], d.edge[e][j*8:])
+	}
 }
 
 // bitReader reads the entropy-coded bits of a scan (ITU T.81 §F.1.2.3) one

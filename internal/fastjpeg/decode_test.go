@@ -1,11 +1,13 @@
 package fastjpeg
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"image"
 	"math"
 	"math/rand/v2"
+	"runtime"
 	"testing"
 )
 
@@ -216,5 +218,65 @@ func TestDecodeScanRejectsBadInput(t *testing.T) {
 				t.Fatalf("err = %v, want ErrArgs", err)
 			}
 		})
+	}
+}
+
+// TestPairedIDCTDecodesAsOneBlockACall holds the decoder's pairing of fast-path
+// blocks (Decoder.held, idctFast2) to the one-block generic path: every sample
+// of the frame, inside the tile and out, the same, for tiles whose edges cut
+// blocks (both of a pair through the edge buffers), that leave an odd block to
+// the end, and with a Decoder that a truncated scan left holding a block.
+func TestPairedIDCTDecodesAsOneBlockACall(t *testing.T) {
+	if runtime.GOARCH == "amd64" && simdAvailable {
+		withSIMD(true, func() {
+			if !pairIDCT() {
+				t.Fatal("an AVX2 machine does not pair the fast IDCT's blocks")
+			}
+		})
+	}
+	var e Encoder
+	for _, ratio := range []image.YCbCrSubsampleRatio{image.YCbCrSubsampleRatio420, image.YCbCrSubsampleRatio422} {
+		s, _ := SubsamplingOf(ratio)
+		for _, c := range contents[1:] {
+			frame := toYCbCr(c.rgba(t, 216, 136), ratio)
+			for _, r := range []image.Rectangle{frame.Rect, image.Rect(0, 0, 70, 38), image.Rect(16, 8, 202, 131), image.Rect(200, 120, 208, 128), image.Rect(2, 2, 12, 6)} {
+				t.Run(fmt.Sprintf("%s at %v, tile %v, decodes as one block a call", c.name, ratio, r), func(t *testing.T) {
+					scan, err := e.AppendScan(nil, frame, r, 50)
+					if err != nil {
+						t.Fatal(err)
+					}
+					decode := func(simd bool) *image.YCbCr {
+						dst := image.NewYCbCr(frame.Rect, ratio)
+						for _, p := range [][]byte{dst.Y, dst.Cb, dst.Cr} {
+							for i := range p {
+								p[i] = 7
+							}
+						}
+						var d Decoder
+						withSIMD(simd, func() {
+							// A truncated scan first: the error leaves whatever
+							// block was held behind.
+							for n := len(scan) / 3; n > 0; n /= 2 {
+								_ = d.DecodeScan(image.NewYCbCr(frame.Rect, ratio), r, 50, s, scan[:n])
+							}
+							if err := d.DecodeScan(dst, r, 50, s, scan); err != nil {
+								t.Fatal(err)
+							}
+						})
+						return dst
+					}
+					want, got := decode(false), decode(true)
+					for i, p := range [][2][]byte{{got.Y, want.Y}, {got.Cb, want.Cb}, {got.Cr, want.Cr}} {
+						if !bytes.Equal(p[0], p[1]) {
+							j := 0
+							for p[0][j] == p[1][j] {
+								j++
+							}
+							t.Fatalf("plane %d differs first at byte %d: %d, one block a call %d", i, j, p[0][j], p[1][j])
+						}
+					}
+				})
+			}
+		}
 	}
 }

@@ -10,27 +10,38 @@
 // are transposed with unpacks; the bytes of the result are transposed back to
 // rows the same way.
 
-// The fractions of the AAN constants (idct.go's ifast0_*), eight lanes each.
+// The fractions of the AAN constants (idct.go's ifast0_*), sixteen lanes each:
+// idctFastAVX2 reads the first eight, idctFast2AVX2 all of them.
 DATA ifk414<>+0(SB)/8, $0x3505350535053505
 DATA ifk414<>+8(SB)/8, $0x3505350535053505
-GLOBL ifk414<>(SB), RODATA|NOPTR, $16
+DATA ifk414<>+16(SB)/8, $0x3505350535053505
+DATA ifk414<>+24(SB)/8, $0x3505350535053505
+GLOBL ifk414<>(SB), RODATA|NOPTR, $32
 
 DATA ifk848<>+0(SB)/8, $0x6c836c836c836c83
 DATA ifk848<>+8(SB)/8, $0x6c836c836c836c83
-GLOBL ifk848<>(SB), RODATA|NOPTR, $16
+DATA ifk848<>+16(SB)/8, $0x6c836c836c836c83
+DATA ifk848<>+24(SB)/8, $0x6c836c836c836c83
+GLOBL ifk848<>(SB), RODATA|NOPTR, $32
 
 DATA ifk082<>+0(SB)/8, $0x0a8c0a8c0a8c0a8c
 DATA ifk082<>+8(SB)/8, $0x0a8c0a8c0a8c0a8c
-GLOBL ifk082<>(SB), RODATA|NOPTR, $16
+DATA ifk082<>+16(SB)/8, $0x0a8c0a8c0a8c0a8c
+DATA ifk082<>+24(SB)/8, $0x0a8c0a8c0a8c0a8c
+GLOBL ifk082<>(SB), RODATA|NOPTR, $32
 
 DATA ifk613<>+0(SB)/8, $0x4e7b4e7b4e7b4e7b
 DATA ifk613<>+8(SB)/8, $0x4e7b4e7b4e7b4e7b
-GLOBL ifk613<>(SB), RODATA|NOPTR, $16
+DATA ifk613<>+16(SB)/8, $0x4e7b4e7b4e7b4e7b
+DATA ifk613<>+24(SB)/8, $0x4e7b4e7b4e7b4e7b
+GLOBL ifk613<>(SB), RODATA|NOPTR, $32
 
-// ifastBias in the DC's lane only.
+// ifastBias in the DC's lane of each 128-bit half only.
 DATA ifbias<>+0(SB)/8, $0x1010
 DATA ifbias<>+8(SB)/8, $0
-GLOBL ifbias<>(SB), RODATA|NOPTR, $16
+DATA ifbias<>+16(SB)/8, $0x1010
+DATA ifbias<>+24(SB)/8, $0
+GLOBL ifbias<>(SB), RODATA|NOPTR, $32
 
 // IFAST_PASS runs ifastPass over x0..x7 (one value per lane), with t0 and t1 as
 // scratch. The outputs land in o0=x5, o1=x6, o2=x2, o3=x1, o4=x3, o5=x0, o6=x4,
@@ -176,4 +187,97 @@ TEXT ·idctFastAVX2(SB), NOSPLIT, $0-24
 	VMOVHPS X6, (DI)(SI*1)
 	VMOVQ   X7, (DI)(SI*2)
 	VMOVHPS X7, (DI)(DX*1)
+	RET
+
+// LOAD_ROW loads row r (byte offset off) of the blocks at AX and BX into y (A's
+// row in the low 128-bit lane, B's in the high one), saturated to 16 bits; t is
+// scratch.
+#define LOAD_ROW(off, y, x, t, tx) \
+	VMOVDQU     off(AX), x             \
+	VINSERTI128 $1, off(BX), y, y      \
+	VMOVDQU     off+16(AX), tx         \
+	VINSERTI128 $1, off+16(BX), t, t   \
+	VPACKSSDW   t, y, y
+
+// STORE_ROWS writes the two rows of x (8 bytes each) at (DI) and (DI)(SI*1).
+#define STORE_ROWS(x, p, s) \
+	VMOVQ   x, (p)         \
+	VMOVHPS x, (p)(s*1)
+
+// func idctFast2AVX2(a, b *[blockSize]int32, dstA *byte, strideA int, dstB *byte, strideB int)
+//
+// idctFast2AVX2 is idctFastAVX2 on two blocks at once, a in the low 128-bit lane
+// of each Y register and b in the high one: the VEX-256 integer instructions,
+// unpacks and packs included, work within each lane, so the flow graph and the
+// transposes run both blocks for the instruction count of one.
+TEXT ·idctFast2AVX2(SB), NOSPLIT, $0-48
+	MOVQ a+0(FP), AX
+	MOVQ b+8(FP), BX
+	MOVQ dstA+16(FP), DI
+	MOVQ strideA+24(FP), SI
+	MOVQ dstB+32(FP), R8
+	MOVQ strideB+40(FP), R9
+
+	LOAD_ROW(0, Y0, X0, Y8, X8)
+	LOAD_ROW(32, Y1, X1, Y9, X9)
+	LOAD_ROW(64, Y2, X2, Y10, X10)
+	LOAD_ROW(96, Y3, X3, Y11, X11)
+	LOAD_ROW(128, Y4, X4, Y12, X12)
+	LOAD_ROW(160, Y5, X5, Y13, X13)
+	LOAD_ROW(192, Y6, X6, Y14, X14)
+	LOAD_ROW(224, Y7, X7, Y15, X15)
+	VPADDSW ifbias<>(SB), Y0, Y0
+
+	IFAST_PASS(Y0, Y1, Y2, Y3, Y4, Y5, Y6, Y7, Y8, Y9)
+	TRANSPOSE(Y5, Y6, Y2, Y1, Y3, Y0, Y4, Y7, Y8, Y9, Y10, Y11, Y12, Y13, Y14, Y15)
+	IFAST_PASS(Y8, Y9, Y10, Y11, Y12, Y13, Y14, Y15, Y0, Y1)
+
+	VPSRAW     $5, Y13, Y13
+	VPSRAW     $5, Y14, Y14
+	VPSRAW     $5, Y10, Y10
+	VPSRAW     $5, Y9, Y9
+	VPSRAW     $5, Y11, Y11
+	VPSRAW     $5, Y8, Y8
+	VPSRAW     $5, Y12, Y12
+	VPSRAW     $5, Y15, Y15
+	VPACKUSWB  Y14, Y13, Y0
+	VPACKUSWB  Y9, Y10, Y1
+	VPACKUSWB  Y8, Y11, Y2
+	VPACKUSWB  Y15, Y12, Y3
+	VPUNPCKLBW Y1, Y0, Y4
+	VPUNPCKHBW Y1, Y0, Y5
+	VPUNPCKLBW Y3, Y2, Y6
+	VPUNPCKHBW Y3, Y2, Y7
+	VPUNPCKLBW Y5, Y4, Y0
+	VPUNPCKHBW Y5, Y4, Y1
+	VPUNPCKLBW Y7, Y6, Y2
+	VPUNPCKHBW Y7, Y6, Y3
+	VPUNPCKLDQ Y2, Y0, Y4 // rows 0, 1 of a | of b
+	VPUNPCKHDQ Y2, Y0, Y5 // rows 2, 3
+	VPUNPCKLDQ Y3, Y1, Y6 // rows 4, 5
+	VPUNPCKHDQ Y3, Y1, Y7 // rows 6, 7
+	VEXTRACTI128 $1, Y4, X0
+	VEXTRACTI128 $1, Y5, X1
+	VEXTRACTI128 $1, Y6, X2
+	VEXTRACTI128 $1, Y7, X3
+
+	// Block a's rows, then b's.
+	LEAQ (SI)(SI*2), DX
+	STORE_ROWS(X4, DI, SI)
+	VMOVQ   X5, (DI)(SI*2)
+	VMOVHPS X5, (DI)(DX*1)
+	LEAQ (DI)(SI*4), DI
+	STORE_ROWS(X6, DI, SI)
+	VMOVQ   X7, (DI)(SI*2)
+	VMOVHPS X7, (DI)(DX*1)
+
+	LEAQ (R9)(R9*2), DX
+	STORE_ROWS(X0, R8, R9)
+	VMOVQ   X1, (R8)(R9*2)
+	VMOVHPS X1, (R8)(DX*1)
+	LEAQ (R8)(R9*4), R8
+	STORE_ROWS(X2, R8, R9)
+	VMOVQ   X3, (R8)(R9*2)
+	VMOVHPS X3, (R8)(DX*1)
+	VZEROUPPER
 	RET

@@ -5,6 +5,7 @@ import (
 	"image"
 	"math/rand/v2"
 	"runtime"
+	"slices"
 	"testing"
 )
 
@@ -324,6 +325,16 @@ func BenchmarkKernels(b *testing.B) {
 				}
 			})
 		})
+		// One op is a pair of blocks.
+		b.Run("idctFast2/"+kind, func(b *testing.B) {
+			withSIMD(simd, func() {
+				defer threadCPU(b)()
+				for i := 0; b.Loop(); i += 2 {
+					ba, bb := &blocks[i&1023], &blocks[(i+1)&1023]
+					idctFast2(&ba.fst, &bb.fst, out[ba.off:], img.YStride, out[bb.off:], img.YStride)
+				}
+			})
+		})
 	}
 }
 
@@ -399,6 +410,48 @@ func TestIDCTFastKernelMatchesGeneric(t *testing.T) {
 			}
 		})
 	}
+	names := make([]string, 0, len(inputs))
+	for name := range inputs {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	for _, strides := range [][2]int{{8, 8}, {64, 8}, {8, 11}, {1920, 960}} {
+		t.Run("the pair kernel at strides "+itoa(strides[0])+" and "+itoa(strides[1])+" gives each block the generic pixels, writes nothing else and keeps both blocks", func(t *testing.T) {
+			// Every input in each lane, beside another one chosen at random.
+			for _, a := range names {
+				b := names[rng.IntN(len(names))]
+				checkIDCTFast2(t, a, b, inputs[a], inputs[b], strides[0], strides[1], rng)
+				checkIDCTFast2(t, b, a, inputs[b], inputs[a], strides[0], strides[1], rng)
+			}
+		})
+	}
+}
+
+// checkIDCTFast2 fails t unless idctFast2 writes, for the blocks a and b, the
+// pixels two calls of idctFastGeneric write, only where they should, leaving
+// both blocks as they were.
+func checkIDCTFast2(t *testing.T, nameA, nameB string, a, b [blockSize]int32, strideA, strideB int, rng *rand.Rand) {
+	t.Helper()
+	wantA, wantB := make([]byte, 7*strideA+8+16), make([]byte, 7*strideB+8+16)
+	for _, w := range [][]byte{wantA, wantB} {
+		for i := range w {
+			w[i] = byte(rng.Uint32())
+		}
+	}
+	gotA, gotB := bytes.Clone(wantA), bytes.Clone(wantB)
+	a1, a2, b1, b2 := a, a, b, b
+	idctFastGeneric(&a1, wantA[8:], strideA)
+	idctFastGeneric(&b1, wantB[8:], strideB)
+	withSIMD(true, func() { idctFast2(&a2, &b2, gotA[8:], strideA, gotB[8:], strideB) })
+	if !bytes.Equal(gotA, wantA) {
+		t.Fatalf("%s beside %s: the pair kernel wrote the first block\n%v\ngeneric\n%v", nameA, nameB, gotA, wantA)
+	}
+	if !bytes.Equal(gotB, wantB) {
+		t.Fatalf("%s beside %s: the pair kernel wrote the second block\n%v\ngeneric\n%v", nameB, nameA, gotB, wantB)
+	}
+	if a2 != a || b2 != b {
+		t.Fatalf("%s and %s: a block was changed", nameA, nameB)
+	}
 }
 
 // checkIDCTFast fails t unless the kernel and idctFastGeneric write the same
@@ -460,8 +513,10 @@ func TestDCOnlyShortcutMatchesTheKernels(t *testing.T) {
 	}
 }
 
-// FuzzIDCTFast compares the fast IDCT kernel with its generic reference on
-// arbitrary int32 blocks (four bytes a coefficient, no bound) and strides.
+// FuzzIDCTFast compares the fast IDCT kernels, one block and a pair, with the
+// generic reference on arbitrary int32 blocks (four bytes a coefficient, no
+// bound; the pair's second block is the bytes after the first's 256) and
+// strides.
 func FuzzIDCTFast(f *testing.F) {
 	f.Add(bytes.Repeat([]byte{0xff, 0x7f, 0, 0}, 64), uint8(0))
 	f.Add(bytes.Repeat([]byte{0, 0x80, 0xff, 0xff}, 64), uint8(3))
@@ -473,6 +528,14 @@ func FuzzIDCTFast(f *testing.F) {
 				blk[i] = int32(uint32(data[4*i]) | uint32(data[4*i+1])<<8 | uint32(data[4*i+2])<<16 | uint32(data[4*i+3])<<24)
 			}
 		}
-		checkIDCTFast(t, "fuzzed block", blk, 8+int(pad%64), rand.New(rand.NewPCG(uint64(pad), 1)))
+		rng := rand.New(rand.NewPCG(uint64(pad), 1))
+		checkIDCTFast(t, "fuzzed block", blk, 8+int(pad%64), rng)
+		var blk2 [blockSize]int32
+		for i := range blk2 {
+			if j := 4*blockSize + 4*i; j+4 <= len(data) {
+				blk2[i] = int32(uint32(data[j]) | uint32(data[j+1])<<8 | uint32(data[j+2])<<16 | uint32(data[j+3])<<24)
+			}
+		}
+		checkIDCTFast2(t, "fuzzed block", "second fuzzed block", blk, blk2, 8+int(pad%64), 8+int(pad/64)*7, rng)
 	})
 }
