@@ -233,27 +233,17 @@ func (a *assembler) run(ctx context.Context, packets <-chan packet) {
 const expirySlack = 100 * time.Microsecond
 
 // nextExpiry returns the earliest instant at which expire would give up a pending
-// frame, as expire's conditions stand now, and false when no frame is pending.
+// frame (its expiry, plus expirySlack), and false when no frame is pending.
 func (a *assembler) nextExpiry() (time.Time, bool) {
 	var next time.Time
-	earliest := func(t time.Time) {
-		if next.IsZero() || t.Before(next) {
-			next = t
-		}
-	}
 	grace := a.endGrace()
 	for _, pf := range a.pending {
 		if pf.closing {
 			continue
 		}
-		if !pf.newerAt.IsZero() {
-			earliest(pf.newerAt.Add(grace))
+		if t := a.expiry(pf, grace); next.IsZero() || t.Before(next) {
+			next = t
 		}
-		if !pf.endAt.IsZero() {
-			earliest(pf.endAt.Add(grace))
-		}
-		earliest(pf.lastAt.Add(a.cfg.deadline))
-		earliest(pf.first.Add(maxAssembly * a.cfg.deadline))
 	}
 	if next.IsZero() {
 		return next, false
@@ -526,16 +516,28 @@ func (a *assembler) frame(h *wire.Header, at time.Time) *pendingFrame {
 // is closed too (its marker lost, before a pause), and none waits longer than
 // maxAssembly deadlines in all.
 func (a *assembler) expire(now time.Time) {
+	grace := a.endGrace()
 	for _, pf := range a.pending {
-		if pf.closing {
-			continue
-		}
-		if (!pf.newerAt.IsZero() && now.Sub(pf.newerAt) > a.endGrace()) ||
-			(!pf.endAt.IsZero() && now.Sub(pf.endAt) > a.endGrace()) ||
-			now.Sub(pf.lastAt) > a.cfg.deadline || now.Sub(pf.first) > maxAssembly*a.cfg.deadline {
+		if !pf.closing && now.After(a.expiry(pf, grace)) {
 			pf.giveUp(now)
 		}
 	}
+}
+
+// expiry is the instant after which pf is given up: grace after its end marker or
+// after a newer frame's first datagram, the deadline after its last datagram, or
+// maxAssembly deadlines after its first, whichever comes first.
+func (a *assembler) expiry(pf *pendingFrame, grace time.Duration) time.Time {
+	t := pf.lastAt.Add(a.cfg.deadline)
+	for _, u := range [...]time.Time{pf.newerAt, pf.endAt} {
+		if !u.IsZero() && u.Add(grace).Before(t) {
+			t = u.Add(grace)
+		}
+	}
+	if u := pf.first.Add(maxAssembly * a.cfg.deadline); u.Before(t) {
+		t = u
+	}
+	return t
 }
 
 // maxEndGrace bounds how long a frame waits after its end marker, however much the
