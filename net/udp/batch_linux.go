@@ -126,10 +126,10 @@ func (b *Batch) point(i int, buf []byte, read bool) {
 // until the socket is writable and call again.
 func (b *Batch) send(fd uintptr) bool {
 	hs := b.hdrs[b.done:b.count]
-	n, _, errno := unix.Syscall6(unix.SYS_SENDMMSG, fd, uintptr(unsafe.Pointer(&hs[0])), uintptr(len(hs)), unix.MSG_DONTWAIT, 0, 0)
+	n, errno := mmsg(unix.SYS_SENDMMSG, fd, hs, unix.MSG_DONTWAIT)
 	switch errno {
 	case 0:
-		b.done += int(n)
+		b.done += n
 		return true
 	case unix.EAGAIN, unix.EINTR:
 		return false
@@ -139,10 +139,10 @@ func (b *Batch) send(fd uintptr) bool {
 }
 
 func (b *Batch) recv(fd uintptr) bool {
-	n, _, errno := unix.Syscall6(unix.SYS_RECVMMSG, fd, uintptr(unsafe.Pointer(&b.hdrs[0])), uintptr(b.count), unix.MSG_DONTWAIT, 0, 0)
+	n, errno := mmsg(unix.SYS_RECVMMSG, fd, b.hdrs[:b.count], unix.MSG_DONTWAIT)
 	switch errno {
 	case 0:
-		b.done = int(n)
+		b.done = n
 		return true
 	case unix.EAGAIN, unix.EINTR:
 		return false

@@ -221,10 +221,10 @@ func (w *Writer) sentOf(msgs int) int {
 // until the socket is writable and call again.
 func (w *Writer) send(fd uintptr) bool {
 	hs := w.hdrs[w.done:w.msgs]
-	n, _, errno := unix.Syscall6(unix.SYS_SENDMMSG, fd, uintptr(unsafe.Pointer(&hs[0])), uintptr(len(hs)), unix.MSG_DONTWAIT, 0, 0)
+	n, errno := mmsg(unix.SYS_SENDMMSG, fd, hs, unix.MSG_DONTWAIT)
 	switch errno {
 	case 0:
-		w.done += int(n)
+		w.done += n
 		return true
 	case unix.EAGAIN, unix.EINTR:
 		return false
@@ -452,10 +452,10 @@ func readCmsgs(oob []byte, n int) (gro int, ovfl uint32, haveOvfl bool) {
 }
 
 func (r *Reader) recv(fd uintptr) bool {
-	n, _, errno := unix.Syscall6(unix.SYS_RECVMMSG, fd, uintptr(unsafe.Pointer(&r.hdrs[0])), uintptr(r.count), unix.MSG_DONTWAIT|unix.MSG_TRUNC, 0, 0)
+	n, errno := mmsg(unix.SYS_RECVMMSG, fd, r.hdrs[:r.count], unix.MSG_DONTWAIT|unix.MSG_TRUNC)
 	switch errno {
 	case 0:
-		r.done = int(n)
+		r.done = n
 		return true
 	case unix.EAGAIN, unix.EINTR:
 		return false
