@@ -352,7 +352,7 @@ type y4mFile struct {
 }
 
 func openY4M(f *os.File, o Options) (*FileSource, error) {
-	y, err := newY4MReader(f)
+	y, err := newY4MReader(newCachedReader(f))
 	if err != nil {
 		return nil, err
 	}
@@ -409,7 +409,7 @@ func (r *y4mFile) rewind() error {
 	if _, err := r.f.Seek(r.y.hdrLen, io.SeekStart); err != nil {
 		return err
 	}
-	r.y.reset(r.f)
+	r.y.reset(newCachedReader(r.f))
 	return nil
 }
 
@@ -435,7 +435,7 @@ type mjpegFile struct {
 const mjpegDefaultRate = 25
 
 func openMJPEG(f *os.File, o Options) (*FileSource, error) {
-	r := &mjpegFile{f: f, split: newJPEGSplitter(f)}
+	r := &mjpegFile{f: f, split: newJPEGSplitter(newCachedReader(f))}
 	frame, err := r.split.next()
 	if err != nil {
 		return nil, fmt.Errorf("first JPEG frame: %w", unexpectedAsTruncated(err))
@@ -513,7 +513,7 @@ func (r *mjpegFile) rewind() error {
 		return err
 	}
 	r.first, r.firstJPEG = nil, nil
-	r.split.reset(r.f)
+	r.split.reset(newCachedReader(r.f))
 	return nil
 }
 
