@@ -232,10 +232,7 @@ test_all() {
 		"go test -count=1 -tags purego ./internal/fastjpeg" \
 		"GOARCH=arm64 CGO_ENABLED=0 go test -count=1 -exec qemu-aarch64 ./net/wire ./net/seal ./net/pair ./net/fec"
 	echo "== tests (race detector, under Xvfb for the window tests)"
-	# Three packages at a time on two cores: many of these tests spend their time waiting
-	# (streams at a set frame rate, a browser, a VM booting), which would leave a core idle
-	# with two; every test must pass with both cores busy anyway (./build.sh test-loaded).
-	HRVS_DISPLAY_TESTS=1 xvfb-run -a -s "-screen 0 1920x1080x24" go test -race -tags window -count=1 -p 3 -timeout 40m ./...
+	HRVS_DISPLAY_TESTS=1 xvfb-run -a -s "-screen 0 1920x1080x24" go test -race -tags window -count=1 -timeout 40m ./...
 }
 
 # fresh_root DIR: the README's two commands on a brand-new Debian 12 machine with only Go
