@@ -140,6 +140,31 @@ PROBE
 	echo "$cc built and statically linked a cgo test program"
 }
 
+# The codec's tests that run under qemu-user for arm64: its NEON kernels and every
+# path that uses them, and re-tiling.
+ARM64_CODEC_TESTS='Kernel|SIMD|IDCT|FastDCT|FastQuant|HuffCoefs|WithAndWithout|Coder|AppendScanMatches|RoundTrip|Golden|Retile|Transcode|Stacked|BitReader|Split|TableSet|Requant|Summary|Optimal|CoefFrame|DecodeTile'
+
+# side_by_side CMD...: runs each shell command at once in the background, then prints
+# each one's output in turn, under the command, and fails if any of them failed. For
+# steps that each keep one core busy: the wall time is the longest's, not the sum.
+side_by_side() {
+	local dir i rc=0 r pids=()
+	dir=$(mktemp -d)
+	for i in $(seq 0 $(($# - 1))); do
+		(eval "${@:$((i + 1)):1}") >"$dir/$i" 2>&1 &
+		pids+=($!)
+	done
+	for i in "${!pids[@]}"; do
+		r=0
+		wait "${pids[$i]}" || r=$?
+		echo "-- ${@:$((i + 1)):1}"
+		cat "$dir/$i"
+		[ "$r" -eq 0 ] || { echo "build.sh: that failed (exit $r)" >&2; rc=1; }
+	done
+	rm -rf "$dir"
+	[ "$rc" -eq 0 ] || exit 1
+}
+
 test_all() {
 	install_packages "${TEST_PACKAGES[@]}"
 	need_go
@@ -194,12 +219,18 @@ test_all() {
 	for target in FuzzParseBitrate FuzzParseSize FuzzParseFrameRate FuzzParseProbability FuzzParseBytes; do
 		fuzz ./internal/units "$target" 10000x
 	done
-	echo "== arm64 under qemu-user: the wire, parity and AEAD code, the codec's NEON kernels and re-tiling (what a Raspberry Pi runs)"
-	GOARCH=arm64 CGO_ENABLED=0 go test -count=1 -exec qemu-aarch64 ./net/wire ./net/seal ./net/pair ./net/fec
-	GOARCH=arm64 CGO_ENABLED=0 go test -count=1 -exec qemu-aarch64 \
-		-run 'Kernel|SIMD|IDCT|FastDCT|FastQuant|HuffCoefs|WithAndWithout|Coder|AppendScanMatches|RoundTrip|Golden|Retile|Transcode|Stacked|BitReader|Split|TableSet|Requant|Summary|Optimal|CoefFrame|DecodeTile' ./internal/fastjpeg
-	echo "== the codec's generic (pure Go) path, as built for other CPUs"
-	go test -count=1 -tags purego ./internal/fastjpeg
+	echo "== side by side: arm64 under qemu-user (the wire, parity and AEAD code, the codec's NEON kernels and re-tiling: what a Raspberry Pi runs), and the codec without the race detector (this CPU's kernels, and the generic pure-Go path as built for other CPUs)"
+	# Each of these runs keeps one core busy, so they share the two. The codec's
+	# exhaustive sweeps (every fast quantization table, every tile grid and frame
+	# variant) run whole in the amd64 run here; under qemu (HRVS_TEST_SCALE=small) and
+	# under -race (the last step) they take a sample, as the race detector finds
+	# nothing in the codec's single-goroutine tests and slows them ten times over.
+	# The same holds for the sender's two codec measurements run here without -race.
+	side_by_side \
+		"HRVS_TEST_SCALE=small GOARCH=arm64 CGO_ENABLED=0 go test -count=1 -exec qemu-aarch64 -run '$ARM64_CODEC_TESTS' ./internal/fastjpeg" \
+		"go test -count=1 ./internal/fastjpeg && go test -count=1 -run '^(TestHuffmanTablesOverClips|TestChangeTestAgreesWithPlainSums)\$' ./net/sender" \
+		"go test -count=1 -tags purego ./internal/fastjpeg" \
+		"GOARCH=arm64 CGO_ENABLED=0 go test -count=1 -exec qemu-aarch64 ./net/wire ./net/seal ./net/pair ./net/fec"
 	echo "== tests (race detector, under Xvfb for the window tests)"
 	HRVS_DISPLAY_TESTS=1 xvfb-run -a -s "-screen 0 1920x1080x24" go test -race -tags window -count=1 -timeout 40m ./...
 }

@@ -23,6 +23,28 @@ func fastTables() map[string]*[blockSize]uint8 {
 	return out
 }
 
+// namedTable is one of fastTables, in the order of quality and table index.
+type namedTable struct {
+	name string
+	tab  *[blockSize]uint8
+}
+
+// sweptTables are the fast tables the kernel comparisons sweep: all of them in
+// a plain build, every 8th (with the coarsest and the finest) under -race and
+// qemu (sweepStep).
+func sweptTables() []namedTable {
+	var all []namedTable
+	for q := 1; q <= 100; q++ {
+		tables := quantTables(q)
+		for ti := range tables {
+			if fastQuantOK(&tables[ti]) {
+				all = append(all, namedTable{"quality " + itoa(q) + " table " + itoa(ti), &tables[ti]})
+			}
+		}
+	}
+	return sample(all, 8)
+}
+
 // extremeBlocks are the sample blocks of 0s and 255s that drive the fast DCT's
 // values to the ends of their ranges. Every value is (up to the multiplies'
 // rounding) a linear form of the samples, extreme at such a block. A first-pass
@@ -254,8 +276,8 @@ func TestFastDCTKernelMatchesGeneric(t *testing.T) {
 	for name, b := range extremeBlocks(rng) {
 		blocks[name] = b
 	}
-	for tname, tab := range fastTables() {
-		fq := newFastQuant(tab)
+	for _, nt := range sweptTables() {
+		tname, fq := nt.name, newFastQuant(nt.tab)
 		for _, stride := range []int{8, 13} {
 			t.Run(tname+" stride "+itoa(stride)+" gives the generic coefficients and mask", func(t *testing.T) {
 				src := make([]byte, 7*stride+8)
@@ -313,8 +335,8 @@ func TestFastDCTPairKernelMatchesGeneric(t *testing.T) {
 		}
 		return src
 	}
-	for tname, tab := range fastTables() {
-		fq := newFastQuant(tab)
+	for _, nt := range sweptTables() {
+		tname, fq := nt.name, newFastQuant(nt.tab)
 		for _, strides := range [][2]int{{13, 8}, {8, 40}} {
 			for _, simd := range []bool{false, true} {
 				t.Run(tname+" strides "+itoa(strides[0])+" and "+itoa(strides[1])+" simd "+map[bool]string{false: "off", true: "on"}[simd]+" give each block its generic coefficients and mask", func(t *testing.T) {

@@ -77,7 +77,9 @@ func samePixels(a, b *image.YCbCr, r image.Rectangle) string {
 func TestRetiledTilesDecodeToTheCameraFrame(t *testing.T) {
 	for _, c := range clips {
 		src := c.frames(t, 1)[0]
-		for _, v := range variants {
+		// Under -race and qemu (sweepStep) the camera's frame as it is and with 16-bit
+		// DQT; the frames without DHT and without EOI run in the plain build.
+		for _, v := range sample(variants, 3) {
 			if !v.ok(c) {
 				continue
 			}
@@ -127,7 +129,9 @@ func TestRetiledTilesDecodeToTheCameraFrame(t *testing.T) {
 				}
 
 				mw, mh := s.MCUSize()
-				for _, g := range []image.Point{{256, 128}, {mw, mh}, {3 * mw, 5 * mh}} {
+				// One-MCU tiles and the 256x128 the sender uses; under -race and qemu
+				// (sweepStep) the odd 3x5-MCU grid runs in the plain build only.
+				for _, g := range sample([]image.Point{{mw, mh}, {3 * mw, 5 * mh}, {256, 128}}, 2) {
 					got := image.NewYCbCr(bounds, s.Ratio())
 					var payload []byte
 					for _, r := range tileGrid(bounds, g.X, g.Y) {

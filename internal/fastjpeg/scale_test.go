@@ -1,0 +1,32 @@
+package fastjpeg
+
+import "os"
+
+// sweepStep is how far apart the samples of an exhaustive sweep (every fast
+// quantization table, every tile grid of a camera frame) are taken: 1, all of
+// them, in a plain build. The race detector slows these single-goroutine
+// tests some ten times over and can find nothing in them (the package starts no
+// goroutine and uses no unsafe), and qemu-user slows them as much, so under
+// -race and with HRVS_TEST_SCALE=small (build.sh's arm64 step) they take a
+// sample of each sweep instead; build.sh runs the package without -race on
+// amd64 with the whole sweeps.
+func sweepStep(step int) int {
+	if raceEnabled || os.Getenv("HRVS_TEST_SCALE") == "small" {
+		return step
+	}
+	return 1
+}
+
+// sample returns every step-th item of items (sweepStep), always with the first
+// and the last, in order.
+func sample[T any](items []T, step int) []T {
+	step = sweepStep(step)
+	if step <= 1 || len(items) <= 2 {
+		return items
+	}
+	var out []T
+	for i := 0; i < len(items)-1; i += step {
+		out = append(out, items[i])
+	}
+	return append(out, items[len(items)-1])
+}
