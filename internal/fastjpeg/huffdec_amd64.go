@@ -19,3 +19,18 @@ func coefsLoop(br *bitReader, blk *[blockSize]int32, q *decQuant, dcT, acT *decT
 //
 //go:noescape
 func coefsAMD64(br *bitReader, dcT, acT *decTable, blk *[blockSize]int32, q *decQuant, unzig *[256]uint8, dc int32, k int) (int, int32, bool)
+
+// coefsRun runs coefsMCU's assembly loop on the MCU r from block i at
+// position k (see coefsRunAMD64), returning the block and position it stopped
+// at (i == r.n: every block decoded).
+func coefsRun(br *bitReader, r *coefRun, i, k int) (int, int) {
+	if !useSIMD {
+		return i, k // the assembly clears blocks with AVX2
+	}
+	return coefsRunAMD64(br, r, &unzigPad, i, k)
+}
+
+// coefsRunAMD64 is coefsRun.
+//
+//go:noescape
+func coefsRunAMD64(br *bitReader, r *coefRun, unzig *[256]uint8, i, k int) (int, int)
