@@ -98,7 +98,7 @@ func newDecQuant(t *[blockSize]uint8) decQuant {
 type Decoder struct {
 	quality int // quality the tables below hold; 0 before the first call
 	quant   [2]decQuant
-	blks    [2][mcuBlocks][blockSize]int32 // one MCU's blocks, and the previous one's (see blkAt)
+	blks    [2 * mcuBlocks][blockSize]int32 // one MCU's blocks, and the previous one's (see blkAt)
 	cur     int                            // blockwise: the block being decoded, blkAt(cur); the held one is cur^1
 	held    heldBlock
 	run     coefRun            // the MCU decodeMCUs decodes
@@ -117,7 +117,7 @@ type heldBlock struct {
 // blkAt is the Decoder's coefficient buffer b: block b%mcuBlocks of MCU
 // buffer b/mcuBlocks.
 func (d *Decoder) blkAt(b int) *[blockSize]int32 {
-	return &d.blks[(b/mcuBlocks)&1][b%mcuBlocks]
+	return &d.blks[b]
 }
 
 // DecodeScan decodes scan, the payload of a tile r.Dx() x r.Dy() pixels coded at the
@@ -141,7 +141,7 @@ func (d *Decoder) DecodeScan(dst *image.YCbCr, r image.Rectangle, quality int, s
 // byMCU reports whether decode should take a whole MCU's coefficients per
 // call of the assembly loop (decodeMCUs): where it runs. Elsewhere decode
 // takes the blocks one at a time, the pure-Go path and the reference.
-func byMCU() bool { return coefsAsm && useSIMD }
+func byMCU() bool { return runAsm() }
 
 // checkDecodeArgs checks the frame and rectangle a tile decodes into.
 func checkDecodeArgs(dst *image.YCbCr, r image.Rectangle, s Subsampling) error {
@@ -283,14 +283,12 @@ func (d *Decoder) decodeMCUs(pl *[3]plane, s Subsampling, scanLen int, qy, qcb, 
 	for i := range g.n {
 		switch c := g.plane[i]; c {
 		case 0:
-			run.dcT[i], run.acT[i], run.q[i] = ht[HuffLumDC], ht[HuffLumAC], qy
+			run.set(i, ht[HuffLumDC], ht[HuffLumAC], qy, c)
+		case 1:
+			run.set(i, ht[HuffChromDC], ht[HuffChromAC], qcb, c)
 		default:
-			run.dcT[i], run.acT[i], run.q[i] = ht[HuffChromDC], ht[HuffChromAC], qcb
-			if c == 2 {
-				run.q[i] = qcr
-			}
+			run.set(i, ht[HuffChromDC], ht[HuffChromAC], qcr, c)
 		}
-		run.comp[i] = g.plane[i]
 	}
 	mw, mh := s.MCUSize()
 	w, h := pl[0].w, pl[0].h
@@ -305,7 +303,7 @@ func (d *Decoder) decodeMCUs(pl *[3]plane, s Subsampling, scanLen int, qy, qcb, 
 			if d.held.ok {
 				set = 1 - d.held.blk/mcuBlocks
 			}
-			run.blk = &d.blks[set]
+			run.blk = (*[mcuBlocks][blockSize]int32)(d.blks[set*mcuBlocks:])
 			n, err := coefsMCU(&d.br, run)
 			for i := range n {
 				x, y := mx+g.dx[i], my+g.dy[i]
@@ -387,10 +385,15 @@ func (d *Decoder) pixels(planes *[3]plane, plane, x, y int, q *decQuant, b int, 
 		if fast {
 			v = ifastFlat(blk[0])
 		}
-		// A row is one 8-byte store: a byte loop here was 4% of a receiver's CPU.
+		// A row is one 8-byte store: a byte loop here was 4% of a receiver's
+		// CPU. The rows are unrolled, each window checked once (a loop over
+		// out[j*stride:] was 2% of decoding).
 		row := uint64(v) * 0x0101010101010101
-		for j := 0; j < 8; j++ {
-			binary.LittleEndian.PutUint64(out[j*stride:], row)
+		for o := out[:7*stride+8]; ; o = o[stride:] {
+			binary.LittleEndian.PutUint64(o[:8], row)
+			if len(o) == 8 {
+				break
+			}
 		}
 	}
 	if !full {

@@ -23,7 +23,7 @@ func compareMCUDecoder(scan []byte, dc, ac []*decTable, comp []int, mcus int, q 
 	for at := 0; at < len(dc); at += mcuBlocks {
 		r := coefRun{blk: &blks, n: min(len(dc)-at, mcuBlocks)}
 		for i := range r.n {
-			r.dcT[i], r.acT[i], r.q[i], r.comp[i] = dc[at+i], ac[at+i], q, comp[at+i]
+			r.set(i, dc[at+i], ac[at+i], q, comp[at+i])
 		}
 		runs = append(runs, r)
 	}

@@ -225,6 +225,21 @@ type coefRun struct {
 	comp [mcuBlocks]int
 	pred [3]int32        // each component's DC prediction, updated block by block
 	ac   [mcuBlocks]bool // whether block i had an AC coefficient coded
+
+	// qz is each component's q with qzLen entries, so that the assembly
+	// indexes it by any position it stores at (an end of block's zero up to
+	// 62+acEOBStep) with no mask.
+	qz [3][qzLen]int32
+}
+
+// qzLen is the length of coefRun.qz: positions up to 63+acEOBStep-1.
+const qzLen = blockSize + acEOBStep - 1
+
+// set makes block i of r take tables dcT and acT, dequantiser q and the
+// prediction of component comp (the blocks of a component share one q).
+func (r *coefRun) set(i int, dcT, acT *decTable, q *decQuant, comp int) {
+	r.dcT[i], r.acT[i], r.q[i], r.comp[i] = dcT, acT, q, comp
+	copy(r.qz[comp][:blockSize], q[:blockSize])
 }
 
 // coefsMCU decodes the r.n blocks of one MCU from br as huffCoefs does one

@@ -343,10 +343,16 @@ dcdone:
 // position; 65..79: a coefficient past the block, an error), or with
 // i == r.n once every block is decoded. br's acc, n and pos are advanced.
 //
+// The AC loop is coefsAMD64's with two changes measured together with the
+// call per MCU: shifts by a register are BMI2's SHLX/SHRX (one micro-op,
+// no flags; the Go side runs this only where the CPU has BMI2), and q is
+// the component's r.qz, indexed by the zig-zag position with no mask, so the
+// step's natural index and its q load in parallel.
+//
 // Registers: those of coefsAMD64 (AX acc, BX n, DX the last position
 // written, SI seg, DI pos, R8 len(seg)-8, R9 acT.ac, R10 the block, R11 its
-// q, R12 unzig, R13 the position the AC loop started at) with R15 scratch
-// too; the block index is kept in ret+40(FP).
+// component's r.qz, R12 unzig, R13 the position the AC loop started at) with
+// R15 scratch too; the block index is kept in ret+40(FP).
 TEXT ·coefsRunAMD64(SB), NOSPLIT, $0-56
 	MOVQ br+0(FP), R14
 	MOVQ bitReader_acc(R14), AX
@@ -367,7 +373,9 @@ TEXT ·coefsRunAMD64(SB), NOSPLIT, $0-56
 	MOVQ R15, R10
 	SHLQ $8, R10 // blockSize int32s a block
 	ADDQ coefRun_blk(R14), R10
-	MOVQ coefRun_q(R14)(R15*8), R11
+	MOVQ  coefRun_comp(R14)(R15*8), R11
+	IMULQ $(const_qzLen*4), R11
+	LEAQ  coefRun_qz(R14)(R11*1), R11
 	MOVQ coefRun_acT(R14)(R15*8), R9
 	ADDQ $decTable_ac, R9
 	DECQ DX
@@ -385,7 +393,9 @@ rblock:
 	MOVQ    R15, R10
 	SHLQ    $8, R10 // blockSize int32s a block
 	ADDQ    coefRun_blk(R9), R10
-	MOVQ    coefRun_q(R9)(R15*8), R11
+	MOVQ    coefRun_comp(R9)(R15*8), R11
+	IMULQ   $(const_qzLen*4), R11
+	LEAQ    coefRun_qz(R9)(R11*1), R11 // the component's q, padded
 	MOVB    $0, coefRun_ac(R9)(R15*1)
 	MOVBQZX BX, BX // only the low byte is n after an AC loop
 	CMPQ    BX, $32
@@ -464,13 +474,13 @@ rdcstore:
 
 rloop:
 	// coefsAMD64's loop: a refill, then four entries of decTable.ac.
+	MOVL    $(64-const_acBits), R15 // the slow path takes R15 too
 	CMPQ    DI, R8
 	JGT     rdone // fewer than 8 bytes left: the Go code pads with zeros
 	MOVBQZX BX, BX
 	MOVQ    (SI)(DI*1), R14
 	BSWAPQ  R14
-	MOVQ    BX, CX
-	SHRQ    CX, R14
+	SHRXQ   BX, R14, R14
 	ORQ     R14, AX
 	MOVQ    $63, CX
 	SUBQ    BX, CX
@@ -478,82 +488,62 @@ rloop:
 	ADDQ    CX, DI
 	ORQ     $56, BX
 
-	MOVQ    AX, R14
-	SHRQ    $(64-const_acBits), R14
-	MOVLQSX (R9)(R14*4), R14
+	SHRXQ   R15, AX, CX // the entry's index, the top acBits bits
+	MOVLQSX (R9)(CX*4), R14
 	TESTQ   R14, R14
 	JZ      rslow
-	MOVQ    R14, CX
-	SHLQ    CX, AX
+	SHLXQ   R14, AX, AX // by the bits consumed, the low 6 bits of the entry
 	SUBQ    R14, BX
-	SHRQ    $8, CX
-	ANDQ    $127, CX
+	MOVBQZX 1(R9)(CX*4), CX // the step, the entry's second byte
 	ADDQ    CX, DX
-	SARQ    $16, R14
-	MOVQ    DX, CX
-	ANDQ    $63, CX
-	IMULL   (R11)(CX*4), R14
+	SARQ    $16, R14 // value
 	MOVBQZX (R12)(DX*1), CX
+	IMULL   (R11)(DX*4), R14 // q by the zig-zag position, both loads by DX
 	MOVL    R14, (R10)(CX*4)
 	CMPQ    DX, $63
 	JGE     rdone
 
-	MOVQ    AX, R14
-	SHRQ    $(64-const_acBits), R14
-	MOVLQSX (R9)(R14*4), R14
+	SHRXQ   R15, AX, CX // the entry's index, the top acBits bits
+	MOVLQSX (R9)(CX*4), R14
 	TESTQ   R14, R14
 	JZ      rslow
-	MOVQ    R14, CX
-	SHLQ    CX, AX
+	SHLXQ   R14, AX, AX // by the bits consumed, the low 6 bits of the entry
 	SUBQ    R14, BX
-	SHRQ    $8, CX
-	ANDQ    $127, CX
+	MOVBQZX 1(R9)(CX*4), CX // the step, the entry's second byte
 	ADDQ    CX, DX
-	SARQ    $16, R14
-	MOVQ    DX, CX
-	ANDQ    $63, CX
-	IMULL   (R11)(CX*4), R14
+	SARQ    $16, R14 // value
 	MOVBQZX (R12)(DX*1), CX
+	IMULL   (R11)(DX*4), R14 // q by the zig-zag position, both loads by DX
 	MOVL    R14, (R10)(CX*4)
 	CMPQ    DX, $63
 	JGE     rdone
 
-	MOVQ    AX, R14
-	SHRQ    $(64-const_acBits), R14
-	MOVLQSX (R9)(R14*4), R14
+	SHRXQ   R15, AX, CX // the entry's index, the top acBits bits
+	MOVLQSX (R9)(CX*4), R14
 	TESTQ   R14, R14
 	JZ      rslow
-	MOVQ    R14, CX
-	SHLQ    CX, AX
+	SHLXQ   R14, AX, AX // by the bits consumed, the low 6 bits of the entry
 	SUBQ    R14, BX
-	SHRQ    $8, CX
-	ANDQ    $127, CX
+	MOVBQZX 1(R9)(CX*4), CX // the step, the entry's second byte
 	ADDQ    CX, DX
-	SARQ    $16, R14
-	MOVQ    DX, CX
-	ANDQ    $63, CX
-	IMULL   (R11)(CX*4), R14
+	SARQ    $16, R14 // value
 	MOVBQZX (R12)(DX*1), CX
+	IMULL   (R11)(DX*4), R14 // q by the zig-zag position, both loads by DX
 	MOVL    R14, (R10)(CX*4)
 	CMPQ    DX, $63
 	JGE     rdone
 
-	MOVQ    AX, R14
-	SHRQ    $(64-const_acBits), R14
-	MOVLQSX (R9)(R14*4), R14
+	SHRXQ   R15, AX, CX // the entry's index, the top acBits bits
+	MOVLQSX (R9)(CX*4), R14
 	TESTQ   R14, R14
 	JZ      rslow
-	MOVQ    R14, CX
-	SHLQ    CX, AX
+	SHLXQ   R14, AX, AX // by the bits consumed, the low 6 bits of the entry
 	SUBQ    R14, BX
-	SHRQ    $8, CX
-	ANDQ    $127, CX
+	MOVBQZX 1(R9)(CX*4), CX // the step, the entry's second byte
 	ADDQ    CX, DX
-	SARQ    $16, R14
-	MOVQ    DX, CX
-	ANDQ    $63, CX
-	IMULL   (R11)(CX*4), R14
+	SARQ    $16, R14 // value
 	MOVBQZX (R12)(DX*1), CX
+	IMULL   (R11)(DX*4), R14 // q by the zig-zag position, both loads by DX
 	MOVL    R14, (R10)(CX*4)
 	CMPQ    DX, $63
 	JGE     rdone
@@ -567,8 +557,7 @@ rslow:
 	MOVBQZX BX, BX
 	MOVQ    (SI)(DI*1), R14
 	BSWAPQ  R14
-	MOVQ    BX, CX
-	SHRQ    CX, R14
+	SHRXQ   BX, R14, R14
 	ORQ     R14, AX
 	MOVQ    $63, CX
 	SUBQ    BX, CX
@@ -628,10 +617,8 @@ rslowhave:
 	SUBQ    R15, CX
 	CMPQ    R14, R15
 	CMOVQLT CX, R14
-	MOVQ    DX, CX
-	ANDQ    $63, CX
-	IMULL   (R11)(CX*4), R14
 	MOVBQZX (R12)(DX*1), CX
+	IMULL   (R11)(DX*4), R14
 	MOVL    R14, (R10)(CX*4)
 	CMPQ    DX, $63
 	JGE     rdone

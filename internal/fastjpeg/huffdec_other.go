@@ -10,6 +10,9 @@ func coefsLoop(br *bitReader, blk *[blockSize]int32, q *decQuant, dcT, acT *decT
 	return k, dc, false
 }
 
+// runAsm reports whether coefsRun has an assembly loop here: none.
+func runAsm() bool { return false }
+
 // coefsRun leaves every block to coefsMCU's Go code here.
 func coefsRun(br *bitReader, r *coefRun, i, k int) (int, int) {
 	return i, k
