@@ -99,7 +99,7 @@ type Decoder struct {
 	quality int // quality the tables below hold; 0 before the first call
 	quant   [2]decQuant
 	blks    [2 * mcuBlocks][blockSize]int32 // one MCU's blocks, and the previous one's (see blkAt)
-	cur     int                            // blockwise: the block being decoded, blkAt(cur); the held one is cur^1
+	cur     int                             // blockwise: the block being decoded, blkAt(cur); the held one is cur^1
 	held    heldBlock
 	run     coefRun            // the MCU decodeMCUs decodes
 	edge    [2][blockSize]byte // blocks that the tile's edge cuts

@@ -343,16 +343,19 @@ dcdone:
 // position; 65..79: a coefficient past the block, an error), or with
 // i == r.n once every block is decoded. br's acc, n and pos are advanced.
 //
-// The AC loop is coefsAMD64's with two changes measured together with the
-// call per MCU: shifts by a register are BMI2's SHLX/SHRX (one micro-op,
-// no flags; the Go side runs this only where the CPU has BMI2), and q is
-// the component's r.qz, indexed by the zig-zag position with no mask, so the
-// step's natural index and its q load in parallel.
+// The AC loop is coefsAMD64's in 13 micro-ops a coefficient instead of 17:
+// shifts by a register are BMI2's SHRX/SHLX (one micro-op, no flags; the Go
+// side runs this only where the CPU has BMI2), the step is loaded as the
+// entry's second byte (decTable.ac's layout: bits 8-15, below the value)
+// rather than shifted and masked out of it, and q is the component's r.qz,
+// indexed by the zig-zag position with no mask, so the natural index and
+// the step load in parallel.
 //
 // Registers: those of coefsAMD64 (AX acc, BX n, DX the last position
 // written, SI seg, DI pos, R8 len(seg)-8, R9 acT.ac, R10 the block, R11 its
-// component's r.qz, R12 unzig, R13 the position the AC loop started at) with
-// R15 scratch too; the block index is kept in ret+40(FP).
+// component's r.qz, R12 unzig, R13 the position the AC loop started at); R15
+// is 64-acBits in the AC loop and scratch elsewhere; the block index is kept
+// in ret+40(FP).
 TEXT ·coefsRunAMD64(SB), NOSPLIT, $0-56
 	MOVQ br+0(FP), R14
 	MOVQ bitReader_acc(R14), AX
