@@ -179,6 +179,29 @@ func BenchmarkDecode(b *testing.B) {
 					}
 				}
 			})
+			// The receiver's case: 240x120 tiles, each its own scan.
+			var tiles []image.Rectangle
+			var tileScans [][]byte
+			for y := 0; y < sz.h; y += 120 {
+				for x := 0; x < sz.w; x += 240 {
+					r := image.Rect(x, y, min(x+240, sz.w), min(y+120, sz.h))
+					ts, _ := e.AppendScan(nil, img, r, benchQuality)
+					tiles, tileScans = append(tiles, r), append(tileScans, ts)
+				}
+			}
+			b.Run(name+"/fast/tiles", func(b *testing.B) {
+				var d Decoder
+				b.SetBytes(int64(sz.w * sz.h * 3 / 2))
+				b.ReportAllocs()
+				defer threadCPU(b)()
+				for b.Loop() {
+					for i, r := range tiles {
+						if err := d.DecodeScan(dst, r, benchQuality, s, tileScans[i]); err != nil {
+							b.Fatal(err)
+						}
+					}
+				}
+			})
 			b.Run(name+"/generic/1thread", func(b *testing.B) {
 				withSIMD(false, func() {
 					var d Decoder

@@ -208,3 +208,83 @@ func acSlow(acT *decTable, blk *[blockSize]int32, q *decQuant, acc uint64, n uin
 	blk[unzig[k&63]&63] = v * q[k&63]
 	return acc << size, n - size, k + 1, v, nil
 }
+
+// mcuBlocks is the most blocks an MCU of a tile has: four luminance and two
+// chrominance ones in 4:2:0.
+const mcuBlocks = 6
+
+// coefRun is one MCU's blocks as coefsMCU decodes them in a row (the layout
+// the assembly reads): block i takes tables dcT[i] and acT[i], dequantiser
+// q[i] and the DC prediction of component comp[i].
+type coefRun struct {
+	blk  *[mcuBlocks][blockSize]int32 // where block i's coefficients go, in natural order
+	n    int                          // blocks in an MCU, at most mcuBlocks
+	dcT  [mcuBlocks]*decTable
+	acT  [mcuBlocks]*decTable
+	q    [mcuBlocks]*decQuant
+	comp [mcuBlocks]int
+	pred [3]int32        // each component's DC prediction, updated block by block
+	ac   [mcuBlocks]bool // whether block i had an AC coefficient coded
+
+	// qz is each component's q with qzLen entries, so that the assembly
+	// indexes it by any position it stores at (an end of block's zero up to
+	// 62+acEOBStep) with no mask.
+	qz [3][qzLen]int32
+}
+
+// qzLen is the length of coefRun.qz: positions up to 63+acEOBStep-1.
+const qzLen = blockSize + acEOBStep - 1
+
+// set makes block i of r take tables dcT and acT, dequantiser q and the
+// prediction of component comp (the blocks of a component share one q).
+func (r *coefRun) set(i int, dcT, acT *decTable, q *decQuant, comp int) {
+	r.dcT[i], r.acT[i], r.q[i], r.comp[i] = dcT, acT, q, comp
+	copy(r.qz[comp][:blockSize], q[:blockSize])
+}
+
+// coefsMCU decodes the r.n blocks of one MCU from br as huffCoefs does one
+// at a time, updating r.pred and r.ac, and returns how many blocks it
+// decoded: r.n, or on corrupt data the blocks before the one whose error it
+// returns (huffCoefs's error). Where the assembly loop runs one call decodes
+// the MCU and Go decodes only what it leaves: a DC code longer than
+// lookupBits (or corrupt), and each symbol acSlow takes; a Go<->assembly
+// transition a block cost a tenth of the decoder's time.
+func coefsMCU(br *bitReader, r *coefRun) (int, error) {
+	i, k := 0, 0
+	for {
+		if i, k = coefsRun(br, r, i, k); i >= r.n {
+			return r.n, nil
+		}
+		blk, q, c := &r.blk[i], r.q[i], r.comp[i]
+		if k == 0 {
+			// The DC is the assembly's to leave (or there is no assembly loop
+			// here): the whole block in Go.
+			dc, ac, err := huffCoefsGo(br, blk, q, r.dcT[i], r.acT[i], r.pred[c])
+			if err != nil {
+				return i, err
+			}
+			r.pred[c], r.ac[i] = dc, ac
+			i++
+			continue
+		}
+		if k < blockSize {
+			acc, n, pos := br.acc, br.n, br.pos
+			if n < 32 {
+				acc, n, pos = refill(br.seg, pos, acc, n)
+			}
+			var v int32
+			var err error
+			if acc, n, k, v, err = acSlow(r.acT[i], blk, q, acc, n, k); err != nil {
+				return i, err
+			}
+			br.acc, br.n, br.pos = acc, n, pos
+			r.ac[i] = r.ac[i] || v != 0
+		}
+		if k > blockSize && k <= blockSize+15 {
+			return i, fmt.Errorf("%w: coefficient %d past the block", ErrCorrupt, k-1)
+		}
+		if k >= blockSize {
+			i, k = i+1, 0
+		}
+	}
+}

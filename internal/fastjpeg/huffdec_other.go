@@ -9,3 +9,11 @@ const coefsAsm = false
 func coefsLoop(br *bitReader, blk *[blockSize]int32, q *decQuant, dcT, acT *decTable, dc int32, k int) (int, int32, bool) {
 	return k, dc, false
 }
+
+// runAsm reports whether coefsRun has an assembly loop here: none.
+func runAsm() bool { return false }
+
+// coefsRun leaves every block to coefsMCU's Go code here.
+func coefsRun(br *bitReader, r *coefRun, i, k int) (int, int) {
+	return i, k
+}

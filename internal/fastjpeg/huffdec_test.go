@@ -460,4 +460,32 @@ func BenchmarkHuffman(b *testing.B) {
 			b.ReportMetric(float64(len(scan)), "scan-bytes")
 		})
 	}
+	// The same with coefsMCU, a whole MCU a call, as the decoder takes it
+	// where the assembly loop runs (else it is the Go loop, a block a call).
+	b.Run("1080p/mcu", func(b *testing.B) {
+		var br bitReader
+		var blks [mcuBlocks][blockSize]int32
+		r := coefRun{blk: &blks, n: 6}
+		for i := range 4 {
+			r.set(i, decLumDC, decLumAC, &qy, 0)
+		}
+		r.set(4, decChromDC, decChromAC, &qc, 1)
+		r.set(5, decChromDC, decChromAC, &qc, 2)
+		b.SetBytes(int64(len(scan)))
+		b.ReportAllocs()
+		defer threadCPU(b)()
+		for b.Loop() {
+			br.reset(scan)
+			r.pred = [3]int32{}
+			for range mcus {
+				if _, err := coefsMCU(&br, &r); err != nil {
+					b.Fatal(err)
+				}
+			}
+			if br.short() {
+				b.Fatal("scan ended early")
+			}
+		}
+		b.ReportMetric(float64(len(scan)), "scan-bytes")
+	})
 }
