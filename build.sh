@@ -209,6 +209,7 @@ test_all() {
 	fuzz ./internal/fastjpeg FuzzHuffCoefs 50000x
 	fuzz ./internal/fastjpeg FuzzFastDCT 50000x
 	fuzz ./internal/fastjpeg FuzzIDCTFast 50000x
+	fuzz ./internal/fastjpeg FuzzDecodeByMCU 20000x
 	fuzz ./internal/fastjpeg FuzzCoder 20000x
 	fuzz ./render/rtpjpeg FuzzDepacketize 50000x
 	fuzz ./render/rtpjpeg FuzzPacketize 50000x
