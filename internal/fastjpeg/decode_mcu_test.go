@@ -223,7 +223,8 @@ func testDecodeByMCU(t *testing.T) {
 						if d := decodeBothWays(frame.Rect, r, s, scan, &dq, &stdDec); d != "" {
 							t.Fatal(d)
 						}
-						for j := range 100 {
+						// A tenth of them under -race and qemu (sweepStep): the plain build runs all.
+						for j := range 100 / sweepStep(10) {
 							if d := decodeBothWays(frame.Rect, r, s, corrupt(rng, scan, 1+j%6), &dq, &stdDec); d != "" {
 								t.Fatalf("corruption %d: %s", j, d)
 							}
@@ -235,7 +236,7 @@ func testDecodeByMCU(t *testing.T) {
 		t.Run(fmt.Sprintf("random bytes with random incomplete tables at %v decode the same", ratio), func(t *testing.T) {
 			dq := [3]decQuant{*testQuant(), *testQuant(), *testQuant()}
 			dq[1][dqPath], dq[2][dqPath] = pathFast, pathExact
-			for j := range 400 {
+			for j := range 400 / sweepStep(10) {
 				ht := [4]*decTable{randomPrefixTable(rng, true), randomPrefixTable(rng, false), randomPrefixTable(rng, true), randomPrefixTable(rng, false)}
 				b := make([]byte, rng.IntN(400))
 				for k := range b {
