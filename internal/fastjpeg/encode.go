@@ -220,7 +220,7 @@ func (e *Encoder) codeMCUs(bw *bitWriter, hs bitState, py, pcb, pcr *plane, s Su
 	for my := 0; my < py.h; my += mh {
 		for mx := 0; mx < py.w; mx += mw {
 			if mx&63 == 0 {
-				touch += e.touchAhead(py, pcb, pcr, mx+128, my, mh)
+				touch += prefetchAhead(py, pcb, pcr, mx+128, my, mh)
 			}
 			e.dctPair(m, 0, py, mx, my, py, mx+8, my, fl)
 			cy := my
@@ -527,6 +527,25 @@ func (e *Encoder) touchAhead(py, pcb, pcr *plane, x, y, mh int) byte {
 		for j := cy; j < min(cy+ch, pcb.h); j++ {
 			t += pcb.pix[j*pcb.stride+cx] + pcr.pix[j*pcr.stride+cx]
 		}
+	}
+	return t
+}
+
+// prefetchAhead is touchAhead with prefetchRows: the cache lines of the MCU
+// row at Y column x and the matching chroma.
+func prefetchAhead(py, pcb, pcr *plane, x, y, mh int) byte {
+	var t byte
+	if x < py.w {
+		t += prefetchRows(py.pix[y*py.stride+x:], py.stride, min(y+mh, py.h)-y)
+	}
+	cx, cy, ch := x/2, y, mh
+	if pcb.h < py.h { // 4:2:0: chroma rows are halved too
+		cy, ch = y/2, mh/2
+	}
+	if cx < pcb.w {
+		n := min(cy+ch, pcb.h) - cy
+		t += prefetchRows(pcb.pix[cy*pcb.stride+cx:], pcb.stride, n)
+		t += prefetchRows(pcr.pix[cy*pcr.stride+cx:], pcr.stride, n)
 	}
 	return t
 }

@@ -794,3 +794,18 @@ mcudone:
 	SUBQ out+0(FP), R8
 	MOVQ R8, ret+80(FP)
 	RET
+
+// func prefetchRowsAMD64(p *byte, stride, n int)
+//
+// PREFETCHT0 of p, p+stride, ... n rows (n >= 1).
+TEXT ·prefetchRowsAMD64(SB), NOSPLIT, $0-24
+	MOVQ p+0(FP), SI
+	MOVQ stride+8(FP), CX
+	MOVQ n+16(FP), DX
+
+prefetchrow:
+	PREFETCHT0 (SI)
+	ADDQ CX, SI
+	DECQ DX
+	JNE  prefetchrow
+	RET
