@@ -222,13 +222,28 @@ func (e *Encoder) codeMCUs(bw *bitWriter, hs bitState, py, pcb, pcr *plane, s Su
 			if mx&63 == 0 {
 				touch += prefetchAhead(py, pcb, pcr, mx+128, my, mh)
 			}
-			e.dctPair(m, 0, py, mx, my, py, mx+8, my, fl)
 			cy := my
 			if s == S420 {
-				e.dctPair(m, 2, py, mx, my+8, py, mx+8, my+8, fl)
 				cy = my / 2
 			}
-			e.dctPair(m, nlum, pcb, mx/2, cy, pcr, mx/2, cy, fc)
+			if mx+mw <= py.w && my+mh <= py.h && mx/2+8 <= pcb.w && cy+8 <= pcb.h {
+				// Interior: every block in place, no edge copies (samplesAt).
+				ys, cs := py.stride, pcb.stride
+				y0 := py.pix[my*ys+mx:]
+				m.nz[0], m.nz[1] = fdctQuantFast2(&m.vals[0], &m.vals[1], y0, ys, y0[8:], ys, fl)
+				if s == S420 {
+					y1 := y0[8*ys:]
+					m.nz[2], m.nz[3] = fdctQuantFast2(&m.vals[2], &m.vals[3], y1, ys, y1[8:], ys, fl)
+				}
+				co := cy*cs + mx/2
+				m.nz[nlum], m.nz[nlum+1] = fdctQuantFast2(&m.vals[nlum], &m.vals[nlum+1], pcb.pix[co:], cs, pcr.pix[co:], pcr.stride, fc)
+			} else {
+				e.dctPair(m, 0, py, mx, my, py, mx+8, my, fl)
+				if s == S420 {
+					e.dctPair(m, 2, py, mx, my+8, py, mx+8, my+8, fl)
+				}
+				e.dctPair(m, nlum, pcb, mx/2, cy, pcr, mx/2, cy, fc)
+			}
 			for i := range nlum {
 				dc := int64(m.vals[i][0])
 				m.diff[i], dcY = dc-dcY, dc
