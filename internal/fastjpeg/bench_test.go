@@ -65,6 +65,22 @@ func BenchmarkEncode(b *testing.B) {
 				}
 				b.ReportMetric(float64(len(buf)), "bytes/frame")
 			})
+			// The sender's case: 240x120 tiles, each its own scan.
+			b.Run(name+"/fast/tiles", func(b *testing.B) {
+				var e Encoder
+				var buf []byte
+				b.SetBytes(int64(sz.w * sz.h * 3 / 2))
+				b.ReportAllocs()
+				defer threadCPU(b)()
+				b.ResetTimer()
+				for b.Loop() {
+					for y := 0; y < sz.h; y += 120 {
+						for x := 0; x < sz.w; x += 240 {
+							buf, _ = e.AppendScan(buf[:0], img, image.Rect(x, y, min(x+240, sz.w), min(y+120, sz.h)), benchQuality)
+						}
+					}
+				}
+			})
 			b.Run(name+"/generic/1thread", func(b *testing.B) {
 				withSIMD(false, func() {
 					var e Encoder

@@ -88,6 +88,7 @@ type Encoder struct {
 	zz2  coefs            // the second block of a pair (pair)
 	edge [blockSize]byte  // an edge block with its last row and column replicated
 	edg2 [blockSize]byte  // the second block of a pair's edge copy
+	mcu  mcuCoefs         // one MCU's blocks for codeBlocks (appendScanBy)
 
 	// Scratch planes for inputs that are not 4:2:0 or 4:2:2 Y'CbCr.
 	planes *image.YCbCr
@@ -141,6 +142,13 @@ type plane struct {
 }
 
 func (e *Encoder) appendScan(dst []byte, img *image.YCbCr, r image.Rectangle, s Subsampling) []byte {
+	return e.appendScanBy(dst, img, r, s, mcuCoding && useSIMD)
+}
+
+// appendScanBy is appendScan, coding a whole MCU per call (codeMCUs) if byMCU
+// and both tables take the fast DCT, else block by block (pair). The bytes are
+// the same either way; tests compare them.
+func (e *Encoder) appendScanBy(dst []byte, img *image.YCbCr, r image.Rectangle, s Subsampling, byMCU bool) []byte {
 	w, h := r.Dx(), r.Dy()
 	cw := (r.Max.X+1)/2 - r.Min.X/2
 	ch := h
@@ -157,6 +165,10 @@ func (e *Encoder) appendScan(dst []byte, img *image.YCbCr, r image.Rectangle, s 
 	hs := bw.begin()
 	var dcY, dcCb, dcCr int32
 	var touch byte
+	if byMCU && e.fast[0] && e.fast[1] {
+		hs = e.codeMCUs(&bw, hs, &py, &pcb, &pcr, s)
+		h = 0 // done: skip the block-by-block loop below
+	}
 	for my := 0; my < h; my += mh {
 		for mx := 0; mx < w; mx += mw {
 			if mx&63 == 0 {
@@ -180,6 +192,99 @@ func (e *Encoder) appendScan(dst []byte, img *image.YCbCr, r image.Rectangle, s 
 	bw.reserve(16)
 	bw.pad()
 	return bw.buf[:bw.pos]
+}
+
+// mcuCoefs is one MCU as codeBlocks codes it: block i's quantised coefficients
+// (in the DCT's order, coefOf), the zigzag mask of its non-zero AC ones and its
+// DC difference from the prediction.
+type mcuCoefs struct {
+	vals [mcuBlocks]coefs
+	nz   [mcuBlocks]uint64
+	diff [mcuBlocks]int64
+}
+
+// codeMCUs transforms and codes every MCU of the planes py, pcb and pcr (the
+// extents of one tile, layout s) after hs, an MCU per codeBlocks call, and
+// returns the coder's state. The bytes are appendScanBy's block-by-block loop's:
+// the same DCT pairs and the same coder, only called less often.
+func (e *Encoder) codeMCUs(bw *bitWriter, hs bitState, py, pcb, pcr *plane, s Subsampling) bitState {
+	mw, mh := s.MCUSize()
+	m := &e.mcu
+	fl, fc := &e.fq[0], &e.fq[1]
+	n, nlum := 4, 2
+	if s == S420 {
+		n, nlum = 6, 4
+	}
+	var dcY, dcCb, dcCr int64
+	var touch byte
+	for my := 0; my < py.h; my += mh {
+		for mx := 0; mx < py.w; mx += mw {
+			if mx&63 == 0 {
+				touch += prefetchAhead(py, pcb, pcr, mx+128, my, mh)
+			}
+			cy := my
+			if s == S420 {
+				cy = my / 2
+			}
+			if mx+mw <= py.w && my+mh <= py.h && mx/2+8 <= pcb.w && cy+8 <= pcb.h {
+				// Interior: every block in place, no edge copies (samplesAt).
+				ys, cs := py.stride, pcb.stride
+				y0 := py.pix[my*ys+mx:]
+				m.nz[0], m.nz[1] = fdctQuantFast2(&m.vals[0], &m.vals[1], y0, ys, y0[8:], ys, fl)
+				if s == S420 {
+					y1 := y0[8*ys:]
+					m.nz[2], m.nz[3] = fdctQuantFast2(&m.vals[2], &m.vals[3], y1, ys, y1[8:], ys, fl)
+				}
+				co := cy*cs + mx/2
+				m.nz[nlum], m.nz[nlum+1] = fdctQuantFast2(&m.vals[nlum], &m.vals[nlum+1], pcb.pix[co:], cs, pcr.pix[co:], pcr.stride, fc)
+			} else {
+				e.dctPair(m, 0, py, mx, my, py, mx+8, my, fl)
+				if s == S420 {
+					e.dctPair(m, 2, py, mx, my+8, py, mx+8, my+8, fl)
+				}
+				e.dctPair(m, nlum, pcb, mx/2, cy, pcr, mx/2, cy, fc)
+			}
+			for i := range nlum {
+				dc := int64(m.vals[i][0])
+				m.diff[i], dcY = dc-dcY, dc
+			}
+			dc := int64(m.vals[nlum][0])
+			m.diff[nlum], dcCb = dc-dcCb, dc
+			dc = int64(m.vals[nlum+1][0])
+			m.diff[nlum+1], dcCr = dc-dcCr, dc
+
+			bw.pos = hs.pos
+			bw.reserve(maxMCUBytes)
+			hs.pos += codeBlocks(bw.buf[hs.pos:hs.pos+maxMCUBytes], &hs, m, n, nlum, encLum, encChrom)
+		}
+	}
+	e.sink = touch
+	return hs
+}
+
+// dctPair transforms blocks i and i+1 of m with the fast DCT and table fq, i at
+// (xa, ya) of pa and i+1 at (xb, yb) of pb (fdctQuantFast2).
+func (e *Encoder) dctPair(m *mcuCoefs, i int, pa *plane, xa, ya int, pb *plane, xb, yb int, fq *fastQuant) {
+	srcA, strideA := samplesAt(&e.edge, pa, xa, ya)
+	srcB, strideB := samplesAt(&e.edg2, pb, xb, yb)
+	m.nz[i], m.nz[i+1] = fdctQuantFast2(&m.vals[i], &m.vals[i+1], srcA, strideA, srcB, strideB, fq)
+}
+
+// codeBlocksGeneric codes the first n blocks of m (code), the first nlum with
+// the tables lum and the rest with chrom, into out from its start, which must
+// have maxMCUBytes of room; it updates s's acc and free and returns the bytes
+// written. It is the reference for codeBlocksAMD64.
+func codeBlocksGeneric(out []byte, s *bitState, m *mcuCoefs, n, nlum int, lum, chrom *encTables) int {
+	j := 0
+	for i := range n {
+		ht := lum
+		if i >= nlum {
+			ht = chrom
+		}
+		w := (*[blockWindow]byte)(out[j : j+blockWindow])
+		j += codeBlockGeneric(w, s, (*[blockSize]int16)(&m.vals[i]), &coefOf, m.nz[i]&^1, int32(m.diff[i]), ht)
+	}
+	return j
 }
 
 // block transforms, quantises and entropy-codes the 8x8 block at (x, y) of p into
@@ -441,6 +546,25 @@ func (e *Encoder) touchAhead(py, pcb, pcr *plane, x, y, mh int) byte {
 	return t
 }
 
+// prefetchAhead is touchAhead with prefetchRows: the cache lines of the MCU
+// row at Y column x and the matching chroma.
+func prefetchAhead(py, pcb, pcr *plane, x, y, mh int) byte {
+	var t byte
+	if x < py.w {
+		t += prefetchRows(py.pix[y*py.stride+x:], py.stride, min(y+mh, py.h)-y)
+	}
+	cx, cy, ch := x/2, y, mh
+	if pcb.h < py.h { // 4:2:0: chroma rows are halved too
+		cy, ch = y/2, mh/2
+	}
+	if cx < pcb.w {
+		n := min(cy+ch, pcb.h) - cy
+		t += prefetchRows(pcb.pix[cy*pcb.stride+cx:], pcb.stride, n)
+		t += prefetchRows(pcr.pix[cy*pcr.stride+cx:], pcr.stride, n)
+	}
+	return t
+}
+
 // loadEdge copies the block at (x, y) of p into e.edge, repeating p's last column
 // and row where the block runs past them (what image/jpeg does).
 func (e *Encoder) loadEdge(p *plane, x, y int) { loadEdgeTo(&e.edge, p, x, y) }
@@ -449,8 +573,13 @@ func (e *Encoder) loadEdge(p *plane, x, y int) { loadEdgeTo(&e.edge, p, x, y) }
 func loadEdgeTo(dst *[blockSize]byte, p *plane, x, y int) {
 	for j := 0; j < 8; j++ {
 		row := p.pix[min(y+j, p.h-1)*p.stride:]
-		for i := 0; i < 8; i++ {
-			dst[j*8+i] = row[min(x+i, p.w-1)]
+		d := dst[j*8 : j*8+8]
+		if x+8 <= p.w { // only the rows run past: whole rows (6% of a tile's encode)
+			copy(d, row[x:x+8])
+			continue
+		}
+		for i := range d {
+			d[i] = row[min(x+i, p.w-1)]
 		}
 	}
 }

@@ -60,3 +60,37 @@ func codeBlock(out *[blockWindow]byte, s *bitState, vals *[blockSize]int16, orde
 //
 //go:noescape
 func codeBlockAMD64(out *byte, s *bitState, vals *[blockSize]int16, order *[blockSize]uint8, nz uint64, diff int32, ht *encTables) int
+
+// mcuCoding reports whether appendScan codes a whole MCU per call
+// (codeBlocksAMD64) where useSIMD is set: amd64 only, where the per-block call
+// and its bitState round trip through memory were a tenth of the encoder's time.
+const mcuCoding = true
+
+// codeBlocks is codeBlocksGeneric, in assembly where the AVX2 kernels run.
+func codeBlocks(out []byte, s *bitState, m *mcuCoefs, n, nlum int, lum, chrom *encTables) int {
+	if useSIMD {
+		_ = out[(n-1)*maxBlockBytes+blockWindow-1] // what codeBlocksGeneric asks of out
+		return codeBlocksAMD64(&out[0], s, &m.vals[0], &coefOf, &m.nz, &m.diff, n, nlum, lum, chrom)
+	}
+	return codeBlocksGeneric(out, s, m, n, nlum, lum, chrom)
+}
+
+// codeBlocksAMD64 is codeBlocksGeneric writing at out.
+//
+//go:noescape
+func codeBlocksAMD64(out *byte, s *bitState, vals *coefs, order *[blockSize]uint8, nz *[mcuBlocks]uint64, diff *[mcuBlocks]int64, n, nlum int, lum, chrom *encTables) int
+
+// prefetchRows asks for the cache lines of n rows of p, stride bytes apart
+// (p[0], p[stride], ...), with PREFETCHT0: unlike touchAhead's loads, a
+// prefetch does not hold up the instructions after it while its line arrives.
+// It returns 0; the Go versions return the bytes' sum.
+func prefetchRows(p []byte, stride, n int) byte {
+	if n > 0 {
+		_ = p[(n-1)*stride]
+		prefetchRowsAMD64(&p[0], stride, n)
+	}
+	return 0
+}
+
+//go:noescape
+func prefetchRowsAMD64(p *byte, stride, n int)

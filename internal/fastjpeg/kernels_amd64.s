@@ -641,3 +641,171 @@ done:
 	SUBQ out+0(FP), R8
 	MOVQ R8, ret+56(FP)
 	RET
+
+// func codeBlocksAMD64(out *byte, s *bitState, vals *coefs, order *[64]uint8, nz *[mcuBlocks]uint64, diff *[mcuBlocks]int64, n, nlum int, lum, chrom *encTables) int
+//
+// codeBlockAMD64 on the n blocks vals[0], vals[1], ... (one MCU) in turn, the
+// first nlum with the tables lum and the rest with chrom, block i with the AC
+// mask nz[i] (bit 0 is ignored) and the DC difference diff[i]: one call per MCU
+// instead of one per block, with the accumulator kept in AX and BX throughout.
+// The body is codeBlockAMD64's, with its registers; the block index lives in the
+// frame.
+TEXT ·codeBlocksAMD64(SB), NOSPLIT, $8-88
+	MOVQ out+0(FP), R8
+	MOVQ s+8(FP), R11
+	MOVQ 0(R11), AX
+	MOVQ 8(R11), BX
+	MOVQ order+24(FP), R9
+	LEAQ ·valueBits(SB), R13
+	MOVQ $0, idx-8(SP)
+
+mcunext:
+	MOVQ idx-8(SP), CX
+	CMPQ CX, n+48(FP)
+	JGE  mcudone
+	MOVQ lum+64(FP), R12
+	CMPQ CX, nlum+56(FP)
+	CMOVQGE chrom+72(FP), R12
+	MOVQ nz+32(FP), R11
+	MOVQ (R11)(CX*8), R10
+	ANDQ $-2, R10
+	MOVQ diff+40(FP), R11
+	MOVQ (R11)(CX*8), DX
+	MOVQ CX, SI
+	SHLQ $7, SI // 128 bytes a block
+	ADDQ vals+16(FP), SI
+	INCQ CX
+	MOVQ CX, idx-8(SP)
+	XORL DI, DI
+
+	// DC difference: the code of its size category, then its value bits.
+	ANDL $0xfff, DX
+	MOVWLZX (R13)(DX*2), DX
+	MOVL DX, CX
+	ANDL $15, CX
+	MOVL (R12)(CX*4), CX
+	SHRL $4, DX
+	MOVL CX, R11
+	ANDL $0x3ffffff, R11
+	ORL  R11, DX
+	SHRL $26, CX
+	JMP  mcuemit
+
+mculoop:
+	TESTQ R10, R10
+	JEQ   mcueob
+	XORL  CX, CX
+	BSFQ  R10, CX
+	MOVQ  CX, R11
+	SUBQ  DI, R11
+	SUBQ  $1, R11
+	CMPQ  R11, $16
+	JAE   mcuzrl
+	MOVQ  CX, DI
+	LEAQ  -1(R10), DX
+	ANDQ  DX, R10
+	MOVBLZX (R9)(CX*1), DX
+	MOVWLSX (SI)(DX*2), DX
+	ANDL  $0xfff, DX
+	MOVWLZX (R13)(DX*2), DX
+	MOVL  DX, CX
+	ANDL  $15, CX
+	SHLL  $4, R11
+	ORL   R11, CX
+	MOVL  64(R12)(CX*4), CX
+	SHRL  $4, DX
+	MOVL  CX, R11
+	ANDL  $0x3ffffff, R11
+	ORL   R11, DX
+	SHRL  $26, CX
+
+mcuemit:
+	SUBQ CX, BX
+	JLT  mcuflush
+	SHLQ CX, AX
+	ORQ  DX, AX
+	JMP  mculoop
+
+mcuflush:
+	LEAQ (CX)(BX*1), CX
+	SHLQ CX, AX
+	MOVQ BX, CX
+	NEGQ CX
+	MOVQ DX, R11
+	SHRQ CX, R11
+	ORQ  R11, AX
+	MOVQ AX, R11
+	BSWAPQ R11
+	MOVQ R11, (R8)
+	MOVQ AX, R11
+	NOTQ R11
+	MOVQ $0x0101010101010101, CX
+	SUBQ CX, R11
+	ANDQ AX, R11
+	MOVQ $0x8080808080808080, CX
+	TESTQ CX, R11
+	JNE  mcustuff
+	ADDQ $8, R8
+
+mcuflushed:
+	MOVQ DX, AX
+	ADDQ $64, BX
+	JMP  mculoop
+
+mcustuff:
+	MOVQ $8, CX
+
+mcustuffbyte:
+	ROLQ $8, AX
+	MOVB AX, (R8)
+	INCQ R8
+	CMPB AX, $0xff
+	JNE  mcustuffnext
+	MOVB $0, (R8)
+	INCQ R8
+
+mcustuffnext:
+	DECQ CX
+	JNE  mcustuffbyte
+	JMP  mcuflushed
+
+mcuzrl:
+	ADDQ $16, DI
+	MOVL 1024(R12), CX // ht.ac[0xf0]
+	MOVL CX, DX
+	ANDL $0x3ffffff, DX
+	SHRL $26, CX
+	JMP  mcuemit
+
+mcueob:
+	CMPQ DI, $63
+	JEQ  mcunext
+	MOVQ $63, DI
+	MOVL 64(R12), CX // ht.ac[0x00]
+	MOVL CX, DX
+	ANDL $0x3ffffff, DX
+	SHRL $26, CX
+	JMP  mcuemit
+
+mcudone:
+	MOVQ s+8(FP), R11
+	MOVQ AX, 0(R11)
+	MOVQ BX, 8(R11)
+	SUBQ out+0(FP), R8
+	MOVQ R8, ret+80(FP)
+	RET
+
+// func prefetchRowsAMD64(p *byte, stride, n int)
+//
+// PREFETCHT0 of p, p+stride, ... n rows (n >= 1).
+TEXT ·prefetchRowsAMD64(SB), NOSPLIT, $0-24
+	MOVQ p+0(FP), SI
+	MOVQ stride+8(FP), CX
+	MOVQ n+16(FP), DX
+
+prefetchrow:
+	PREFETCHT0 (SI)
+	ADDQ CX, SI
+	DECQ DX
+	JNE  prefetchrow
+	RET
