@@ -210,6 +210,7 @@ test_all() {
 	fuzz ./internal/fastjpeg FuzzFastDCT 50000x
 	fuzz ./internal/fastjpeg FuzzIDCTFast 50000x
 	fuzz ./internal/fastjpeg FuzzDecodeByMCU 20000x
+	fuzz ./internal/fastjpeg FuzzCodeBlocks 50000x
 	fuzz ./internal/fastjpeg FuzzCoder 20000x
 	fuzz ./render/rtpjpeg FuzzDepacketize 50000x
 	fuzz ./render/rtpjpeg FuzzPacketize 50000x
