@@ -1,6 +1,10 @@
 package fastjpeg
 
-import "os"
+import (
+	"os"
+
+	"github.com/hrvs/hrvs/internal/testrig"
+)
 
 // sweepStep is how far apart the samples of an exhaustive sweep (every fast
 // quantization table, every tile grid of a camera frame) are taken: 1, all of
@@ -11,7 +15,7 @@ import "os"
 // sample of each sweep instead; build.sh runs the package without -race on
 // amd64 with the whole sweeps.
 func sweepStep(step int) int {
-	if raceEnabled || os.Getenv("HRVS_TEST_SCALE") == "small" {
+	if testrig.Race || os.Getenv("HRVS_TEST_SCALE") == "small" {
 		return step
 	}
 	return 1
