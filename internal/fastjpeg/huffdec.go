@@ -61,6 +61,23 @@ func (t *decTable) acEntry(acc uint64) int32 {
 	return extend(v, size)<<16 | (run+1)<<8 | int32(l+size)
 }
 
+// slowAC decodes the one AC symbol at zig-zag position k that the assembly
+// loop left (acSlow: a code and value longer than acBits, a ZRL, or corrupt
+// data), refilling br first, and returns the next position and the value.
+// On an error br is left as it was.
+func (br *bitReader) slowAC(acT *decTable, blk *[blockSize]int32, q *decQuant, k int) (int, int32, error) {
+	acc, n, pos := br.acc, br.n, br.pos
+	if n < 32 {
+		acc, n, pos = refill(br.seg, pos, acc, n)
+	}
+	acc, n, k, v, err := acSlow(acT, blk, q, acc, n, k)
+	if err != nil {
+		return k, 0, err
+	}
+	br.acc, br.n, br.pos = acc, n, pos
+	return k, v, nil
+}
+
 // huffCoefs decodes one block's coefficients from br (§F.2.2), dequantised by
 // q into blk in natural order, returning the DC (the difference added to
 // prevDC) and whether any AC coefficient was coded. Corrupt data is an error
@@ -77,16 +94,11 @@ func huffCoefs(br *bitReader, blk *[blockSize]int32, q *decQuant, dcT, acT *decT
 		return huffCoefsGo(br, blk, q, dcT, acT, prevDC)
 	}
 	for k < blockSize {
-		acc, n, pos := br.acc, br.n, br.pos
-		if n < 32 {
-			acc, n, pos = refill(br.seg, pos, acc, n)
-		}
 		var v int32
 		var err error
-		if acc, n, k, v, err = acSlow(acT, blk, q, acc, n, k); err != nil {
+		if k, v, err = br.slowAC(acT, blk, q, k); err != nil {
 			return 0, false, err
 		}
-		br.acc, br.n, br.pos = acc, n, pos
 		any = any || v != 0
 		if k < blockSize {
 			var wrote bool
@@ -268,16 +280,11 @@ func coefsMCU(br *bitReader, r *coefRun) (int, error) {
 			continue
 		}
 		if k < blockSize {
-			acc, n, pos := br.acc, br.n, br.pos
-			if n < 32 {
-				acc, n, pos = refill(br.seg, pos, acc, n)
-			}
 			var v int32
 			var err error
-			if acc, n, k, v, err = acSlow(r.acT[i], blk, q, acc, n, k); err != nil {
+			if k, v, err = br.slowAC(r.acT[i], blk, q, k); err != nil {
 				return i, err
 			}
-			br.acc, br.n, br.pos = acc, n, pos
 			r.ac[i] = r.ac[i] || v != 0
 		}
 		if k > blockSize && k <= blockSize+15 {
