@@ -1,7 +1,6 @@
 package capture
 
 import (
-	"errors"
 	"io"
 	"os"
 	"syscall"
@@ -67,7 +66,7 @@ func (r *cachedReader) Read(p []byte) (int, error) {
 	case errno == unix.EAGAIN: // not cached: from the disk, waiting as a system call should
 		r.fromDisk++
 		return r.f.Read(p)
-	case errors.Is(errno, unix.EOPNOTSUPP) || errno == unix.ENOSYS || errno == unix.EINVAL:
+	case errno == unix.EOPNOTSUPP || errno == unix.ENOSYS || errno == unix.EINVAL:
 		r.blocking = true
 		return r.f.Read(p)
 	}
