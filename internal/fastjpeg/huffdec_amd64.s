@@ -331,6 +331,26 @@ dcdone:
 	MOVQ $0, ret+64(FP)
 	RET
 
+// RUN_AC_STEP is one entry of decTable.ac in coefsRunAMD64's loop: index it by
+// the top acBits bits of AX (R15 holds 64-acBits), consume the entry's bits,
+// advance DX by its step, store value times q at the zig-zag position; to rslow
+// for an entry of 0, to rdone at the block's end.
+#define RUN_AC_STEP \
+	SHRXQ   R15, AX, CX \
+	MOVLQSX (R9)(CX*4), R14 \
+	TESTQ   R14, R14 \
+	JZ      rslow \
+	SHLXQ   R14, AX, AX \
+	SUBQ    R14, BX \
+	MOVBQZX 1(R9)(CX*4), CX \
+	ADDQ    CX, DX \
+	SARQ    $16, R14 \
+	MOVBQZX (R12)(DX*1), CX \
+	IMULL   (R11)(DX*4), R14 \
+	MOVL    R14, (R10)(CX*4) \
+	CMPQ    DX, $63 \
+	JGE     rdone
+
 // func coefsRunAMD64(br *bitReader, r *coefRun, unzig *[256]uint8, i, k int) (int, int)
 //
 // coefsAMD64 for the blocks of one MCU (r.n blocks at r.blk, each with its
@@ -491,65 +511,10 @@ rloop:
 	ADDQ    CX, DI
 	ORQ     $56, BX
 
-	SHRXQ   R15, AX, CX // the entry's index, the top acBits bits
-	MOVLQSX (R9)(CX*4), R14
-	TESTQ   R14, R14
-	JZ      rslow
-	SHLXQ   R14, AX, AX // by the bits consumed, the low 6 bits of the entry
-	SUBQ    R14, BX
-	MOVBQZX 1(R9)(CX*4), CX // the step, the entry's second byte
-	ADDQ    CX, DX
-	SARQ    $16, R14 // value
-	MOVBQZX (R12)(DX*1), CX
-	IMULL   (R11)(DX*4), R14 // q by the zig-zag position, both loads by DX
-	MOVL    R14, (R10)(CX*4)
-	CMPQ    DX, $63
-	JGE     rdone
-
-	SHRXQ   R15, AX, CX // the entry's index, the top acBits bits
-	MOVLQSX (R9)(CX*4), R14
-	TESTQ   R14, R14
-	JZ      rslow
-	SHLXQ   R14, AX, AX // by the bits consumed, the low 6 bits of the entry
-	SUBQ    R14, BX
-	MOVBQZX 1(R9)(CX*4), CX // the step, the entry's second byte
-	ADDQ    CX, DX
-	SARQ    $16, R14 // value
-	MOVBQZX (R12)(DX*1), CX
-	IMULL   (R11)(DX*4), R14 // q by the zig-zag position, both loads by DX
-	MOVL    R14, (R10)(CX*4)
-	CMPQ    DX, $63
-	JGE     rdone
-
-	SHRXQ   R15, AX, CX // the entry's index, the top acBits bits
-	MOVLQSX (R9)(CX*4), R14
-	TESTQ   R14, R14
-	JZ      rslow
-	SHLXQ   R14, AX, AX // by the bits consumed, the low 6 bits of the entry
-	SUBQ    R14, BX
-	MOVBQZX 1(R9)(CX*4), CX // the step, the entry's second byte
-	ADDQ    CX, DX
-	SARQ    $16, R14 // value
-	MOVBQZX (R12)(DX*1), CX
-	IMULL   (R11)(DX*4), R14 // q by the zig-zag position, both loads by DX
-	MOVL    R14, (R10)(CX*4)
-	CMPQ    DX, $63
-	JGE     rdone
-
-	SHRXQ   R15, AX, CX // the entry's index, the top acBits bits
-	MOVLQSX (R9)(CX*4), R14
-	TESTQ   R14, R14
-	JZ      rslow
-	SHLXQ   R14, AX, AX // by the bits consumed, the low 6 bits of the entry
-	SUBQ    R14, BX
-	MOVBQZX 1(R9)(CX*4), CX // the step, the entry's second byte
-	ADDQ    CX, DX
-	SARQ    $16, R14 // value
-	MOVBQZX (R12)(DX*1), CX
-	IMULL   (R11)(DX*4), R14 // q by the zig-zag position, both loads by DX
-	MOVL    R14, (R10)(CX*4)
-	CMPQ    DX, $63
-	JGE     rdone
+	RUN_AC_STEP
+	RUN_AC_STEP
+	RUN_AC_STEP
+	RUN_AC_STEP
 	JMP     rloop
 
 rslow:
