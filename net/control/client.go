@@ -113,7 +113,7 @@ func (c *Client) Run(ctx context.Context) error {
 		first, warned = false, false
 		log.Info("control: connected to receiver", "addr", c.Addr)
 		at := time.Now()
-		err = c.serve(ctx, &conn{c: nc})
+		err = c.serve(ctx, &conn{c: nowait(nc)})
 		c.connected.Store(false)
 		switch {
 		case ctx.Err() != nil:
@@ -143,7 +143,7 @@ func (c *Client) Run(ctx context.Context) error {
 // pings, acknowledgements to OnAck. It returns when the link breaks or ctx ends.
 func (c *Client) Serve(ctx context.Context, nc net.Conn) error {
 	defer c.connected.Store(false)
-	return c.serve(ctx, &conn{c: nc})
+	return c.serve(ctx, &conn{c: nowait(nc)})
 }
 
 // Offset is the receiver's clock minus ours, and whether it has been measured.

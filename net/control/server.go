@@ -198,7 +198,7 @@ func (s *Server) Run(ctx context.Context) error {
 
 // admit files a new connection as waiting for its hello.
 func (s *Server) admit(nc net.Conn) *conn {
-	c := &conn{c: nc, acks: make(chan []byte, ackQueue)}
+	c := &conn{c: nowait(nc), acks: make(chan []byte, ackQueue)}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if len(s.pending) >= MaxPending {
