@@ -437,7 +437,7 @@ func readCmsgs(oob []byte, n int) (gro int, ovfl uint32, haveOvfl bool) {
 	for off := 0; off+unix.CmsgLen(0) <= n; {
 		cm := (*unix.Cmsghdr)(unsafe.Pointer(&oob[off]))
 		l := int(cm.Len)
-		if l < unix.CmsgLen(0) || off+l > n {
+		if l < unix.CmsgLen(0) || l > n-off { // not off+l > n: a forged length near MaxInt overflows it
 			return gro, ovfl, haveOvfl
 		}
 		switch {
