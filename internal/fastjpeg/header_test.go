@@ -7,9 +7,9 @@ import (
 )
 
 func TestAppendHeaderMatchesImageJPEG(t *testing.T) {
-	// image/jpeg encodes the whole frame to give its header: under -race and qemu
-	// (sweepStep) the small images only, every size in the plain build.
-	for _, tc := range sample([]struct {
+	// image/jpeg encodes the whole frame to give its header: under -race
+	// (raceSample) the small images only, every size in the plain build.
+	for _, tc := range raceSample([]struct {
 		name    string
 		w, h, q int
 	}{
