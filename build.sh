@@ -183,56 +183,50 @@ test_all() {
 	# Budgets are execution counts, not durations: with -fuzztime 10s, Go 1.26's fuzz
 	# coordinator can report "context deadline exceeded" at the deadline on a loaded
 	# machine without any failing input (go.dev/issue/75804, fixed in Go 1.27).
-	# The counts take 5-10 s each on a 2-core VM.
+	# The counts take 5-10 s each on a 2-core VM. Each run also links its package's
+	# instrumented test binary first on one core (1-5 s, the codec's the longest), so
+	# the runs go in two lanes side by side, the codec's and everything else's: one
+	# lane links while the other fuzzes, and the counts stay the same.
 	fuzz() { go test -run '^$' -fuzz "^$2\$" -fuzztime "$3" -fuzzminimizetime 100x "$1"; }
-	fuzz ./net/wire FuzzHeader 250000x
-	fuzz ./net/wire FuzzControl 100000x
-	fuzz ./net/wire FuzzRebuilt 100000x
-	fuzz ./net/wire FuzzAuthMessages 50000x
-	fuzz ./net/wire FuzzTableDatagram 100000x
-	fuzz ./net/wire FuzzParseNotice 100000x
-	fuzz ./net/wire FuzzDrops 100000x
-	fuzz ./net/udp FuzzGroSize 100000x
-	fuzz ./net/tile FuzzDecodeTile 100000x
-	fuzz ./net/fec FuzzDecoder 20000x
-	fuzz ./net/seal FuzzOpen 50000x
-	fuzz ./net/pair FuzzRead 50000x
-	fuzz ./net/discover FuzzParseTXT 50000x
-	fuzz ./internal/fastjpeg FuzzDecodeScan 50000x
-	fuzz ./internal/fastjpeg FuzzRoundTrip 15000x
-	fuzz ./internal/fastjpeg FuzzCoefFrame 20000x
-	fuzz ./internal/fastjpeg FuzzDecodeTile 20000x
-	fuzz ./internal/fastjpeg FuzzParseTables 20000x
-	fuzz ./internal/fastjpeg FuzzKernels 50000x
-	fuzz ./internal/fastjpeg FuzzSplit 20000x
-	fuzz ./internal/fastjpeg FuzzBitReader 50000x
-	fuzz ./internal/fastjpeg FuzzHuffCoefs 50000x
-	fuzz ./internal/fastjpeg FuzzFastDCT 50000x
-	fuzz ./internal/fastjpeg FuzzIDCTFast 50000x
-	fuzz ./internal/fastjpeg FuzzDecodeByMCU 20000x
-	fuzz ./internal/fastjpeg FuzzCodeBlocks 50000x
-	fuzz ./internal/fastjpeg FuzzCoder 20000x
-	fuzz ./render/rtpjpeg FuzzDepacketize 50000x
-	fuzz ./render/rtpjpeg FuzzPacketize 50000x
-	fuzz ./render/web FuzzTileViewMessages 100000x
-	for target in FuzzY4M FuzzJPEGSplitter FuzzJPEGLayout FuzzFrameCRCLine FuzzParseControls; do
-		fuzz ./capture "$target" 20000x
-	done
-	for target in FuzzParseBitrate FuzzParseSize FuzzParseFrameRate FuzzParseProbability FuzzParseBytes; do
-		fuzz ./internal/units "$target" 10000x
-	done
+	fuzz_codec() {
+		local target
+		for target in FuzzDecodeScan:50000x FuzzRoundTrip:15000x FuzzCoefFrame:20000x FuzzDecodeTile:20000x \
+			FuzzParseTables:20000x FuzzKernels:50000x FuzzSplit:20000x FuzzBitReader:50000x FuzzHuffCoefs:50000x \
+			FuzzFastDCT:50000x FuzzIDCTFast:50000x FuzzDecodeByMCU:20000x FuzzCodeBlocks:50000x FuzzCoder:20000x; do
+			fuzz ./internal/fastjpeg "${target%%:*}" "${target#*:}" || return 1
+		done
+		fuzz ./render/web FuzzTileViewMessages 100000x # the lanes' times even out
+	}
+	fuzz_rest() {
+		local target pkg name count
+		for target in ./net/wire:FuzzHeader:250000x ./net/wire:FuzzControl:100000x ./net/wire:FuzzRebuilt:100000x \
+			./net/wire:FuzzAuthMessages:50000x ./net/wire:FuzzTableDatagram:100000x ./net/wire:FuzzParseNotice:100000x \
+			./net/wire:FuzzDrops:100000x ./net/udp:FuzzGroSize:100000x ./net/tile:FuzzDecodeTile:100000x \
+			./net/fec:FuzzDecoder:20000x ./net/seal:FuzzOpen:50000x ./net/pair:FuzzRead:50000x \
+			./net/discover:FuzzParseTXT:50000x ./render/rtpjpeg:FuzzDepacketize:50000x ./render/rtpjpeg:FuzzPacketize:50000x \
+			./capture:FuzzY4M:20000x ./capture:FuzzJPEGSplitter:20000x \
+			./capture:FuzzJPEGLayout:20000x ./capture:FuzzFrameCRCLine:20000x ./capture:FuzzParseControls:20000x \
+			./internal/units:FuzzParseBitrate:10000x ./internal/units:FuzzParseSize:10000x \
+			./internal/units:FuzzParseFrameRate:10000x ./internal/units:FuzzParseProbability:10000x \
+			./internal/units:FuzzParseBytes:10000x; do
+			IFS=: read -r pkg name count <<<"$target"
+			fuzz "$pkg" "$name" "$count" || return 1
+		done
+	}
+	side_by_side fuzz_codec fuzz_rest
 	echo "== side by side: arm64 under qemu-user (the wire, parity and AEAD code, the codec's NEON kernels and re-tiling: what a Raspberry Pi runs), and the codec without the race detector (this CPU's kernels, and the generic pure-Go path as built for other CPUs)"
 	# Each of these runs keeps one core busy, so they share the two. The codec's
 	# exhaustive sweeps (every fast quantization table, every tile grid and frame
 	# variant) run whole in the amd64 run here; under qemu (HRVS_TEST_SCALE=small) and
 	# under -race (the last step) they take a sample, as the race detector finds
 	# nothing in the codec's single-goroutine tests and slows them ten times over.
-	# The same holds for the sender's two codec measurements run here without -race.
+	# The same holds for the sender's two codec measurements run here without -race,
+	# and for the RTP sink's shrinker (TestShrink: 4K and 1440p pictures).
 	side_by_side \
 		"HRVS_TEST_SCALE=small GOARCH=arm64 CGO_ENABLED=0 go test -count=1 -exec qemu-aarch64 -run '$ARM64_CODEC_TESTS' ./internal/fastjpeg" \
 		"go test -count=1 ./internal/fastjpeg && go test -count=1 -run '^(TestHuffmanTablesOverClips|TestChangeTestAgreesWithPlainSums)\$' ./net/sender" \
 		"go test -count=1 -tags purego ./internal/fastjpeg" \
-		"GOARCH=arm64 CGO_ENABLED=0 go test -count=1 -exec qemu-aarch64 ./net/wire ./net/seal ./net/pair ./net/fec"
+		"GOARCH=arm64 CGO_ENABLED=0 go test -count=1 -exec qemu-aarch64 ./net/wire ./net/seal ./net/pair ./net/fec && go test -count=1 -run '^TestShrink\$' ./render/rtpjpeg"
 	echo "== tests (race detector, under Xvfb for the window tests)"
 	HRVS_DISPLAY_TESTS=1 xvfb-run -a -s "-screen 0 1920x1080x24" go test -race -tags window -count=1 -timeout 40m ./...
 }

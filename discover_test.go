@@ -293,20 +293,38 @@ func TestListFindsAReceiverInAnotherNamespace(t *testing.T) {
 	}
 }
 
+// builtHRVS is the hrvs that buildHRVS builds once for the test binary's tests
+// (linking it takes seconds); TestMain removes its directory.
+var builtHRVS struct {
+	once     sync.Once
+	dir, bin string
+	err      error
+}
+
 // buildHRVS builds this module's hrvs into a temporary directory, for tests that run it
 // inside network namespaces (a sender in a test's own process would dial its control
-// link from the host's namespace).
+// link from the host's namespace). The tests share one build, which they only run.
 func buildHRVS(t *testing.T) string {
 	t.Helper()
-	goBin, err := exec.LookPath("go")
-	if err != nil {
-		goBin = filepath.Join(runtime.GOROOT(), "bin", "go")
+	builtHRVS.once.Do(func() {
+		goBin, err := exec.LookPath("go")
+		if err != nil {
+			goBin = filepath.Join(runtime.GOROOT(), "bin", "go")
+		}
+		if builtHRVS.dir, builtHRVS.err = os.MkdirTemp("", "hrvs-test-bin-"); builtHRVS.err != nil {
+			return
+		}
+		bin := filepath.Join(builtHRVS.dir, "hrvs")
+		if out, err := exec.Command(goBin, "build", "-o", bin, ".").CombinedOutput(); err != nil {
+			builtHRVS.err = fmt.Errorf("go build: %v\n%s", err, out)
+			return
+		}
+		builtHRVS.bin = bin
+	})
+	if builtHRVS.err != nil {
+		t.Fatal(builtHRVS.err)
 	}
-	bin := filepath.Join(t.TempDir(), "hrvs")
-	if out, err := exec.Command(goBin, "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	return bin
+	return builtHRVS.bin
 }
 
 // TestSendToAutoStreamsToTheAnnouncedReceiver runs the real binaries: hrvs recv announcing

@@ -13,5 +13,9 @@ func TestMain(m *testing.M) {
 	if os.Getenv("HRVS_TEST_AS_MAIN") == "1" {
 		os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 	}
-	os.Exit(m.Run())
+	code := m.Run()
+	if builtHRVS.dir != "" {
+		os.RemoveAll(builtHRVS.dir)
+	}
+	os.Exit(code)
 }

@@ -335,7 +335,11 @@ func TestFastDCTPairKernelMatchesGeneric(t *testing.T) {
 		}
 		return src
 	}
-	for _, nt := range sweptTables() {
+	// Each table is checked at two pairs of strides, SIMD off and on, with every
+	// block: under -race (raceSample) a third of sweptTables' sample, the coarsest
+	// and the finest among them; qemu takes sweptTables' sample, and the plain
+	// build every fast table.
+	for _, nt := range raceSample(sweptTables(), 3) {
 		tname, fq := nt.name, newFastQuant(nt.tab)
 		for _, strides := range [][2]int{{13, 8}, {8, 40}} {
 			for _, simd := range []bool{false, true} {

@@ -72,7 +72,7 @@ func TestSplitMJPEGArrivesBitExact(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			path := restartClip(t, t.TempDir(), frames, c.args...)
-			_, exact, restart := clipFrames(t, path)
+			exact, restart := exactFrames(t, path)
 			if len(exact) != frames || restart == 0 {
 				t.Fatalf("%d frames, restart interval %d", len(exact), restart)
 			}
