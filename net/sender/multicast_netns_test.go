@@ -184,7 +184,9 @@ func groupOnLAN(t *testing.T, lossPct []int, cfg sender.Config) (*lan, *groupRec
 // One sender and three receivers on a switch, one receiver behind 5% random loss:
 // every receiver shows at least 99% of the frames whole (arrived, or rebuilt from the
 // parity sized for the lossy one), and the sender's link carries about one stream,
-// not three.
+// not three. Over 300 frames: the lossy receiver shows 0-2 partial frames in 150
+// (20 runs: 150 sixteen times, 149 three times, 148 once), so 1% of 150 failed
+// about one run in twenty while 1% of 300 holds.
 func TestMulticastToThreeReceiversOneLossy(t *testing.T) {
 	l, rs, tx := groupOnLAN(t, []int{5, 0, 0}, sender.Config{})
 	type counts struct{ frames, whole uint64 }
@@ -201,7 +203,7 @@ func TestMulticastToThreeReceiversOneLossy(t *testing.T) {
 	c0, rx0, tx0 := snap()
 	testrig.Eventually(t, testrig.Patience, func() error {
 		for i, rx := range rs.rx {
-			if n := rx.Stats().FramesReceived - c0[i].frames; n < 150 {
+			if n := rx.Stats().FramesReceived - c0[i].frames; n < 300 {
 				return fmt.Errorf("receiver %d released %d frames since the warm-up", i, n)
 			}
 		}
