@@ -498,13 +498,133 @@ TEXT ·idctAVX2(SB), NOSPLIT, $0-24
 	VZEROUPPER
 	RET
 
+// CODE_BLOCK codes one block, the body codeBlockAMD64 and codeBlocksAMD64
+// share, in registers the compiler could not keep: AX acc, BX free, R8 the
+// write pointer, SI vals, R9 order, R10 the mask of the AC coefficients not
+// coded yet, DI the zigzag index of the last one coded (0 on entry), R12 the
+// tables, R13 valueBits, DX the DC difference on entry. Each code reaches emit
+// with its bits in DX and its length in CX. It jumps to end once the block is
+// coded; R11 and CX are scratch.
+//
+// - The DC difference: the code of its size category, then its value bits.
+// - loop: XORL CX before BSF, which leaves its destination alone for 0:
+//   without it, each coefficient would wait for the last one's table loads.
+//   R11 is the run of zeros before coefficient CX; valueBits holds a value's
+//   bits above and its size below; the AC code is ht.ac[run<<4 | size].
+// - flush: the first l+free bits of the code fill acc, whose 8 bytes go out;
+//   the other -free bits stay. Any 0xFF byte among them is found with the
+//   zero-byte test on ^w ((^w - 0x01..01) & w & 0x80..80), and then stuff
+//   writes the 8 bytes again one at a time, a 0x00 after each 0xFF (T.81
+//   B.1.1.5).
+// - zrl: sixteen zeros, ZRL (ht.ac[0xf0]), then the same coefficient again.
+// - eob: EOB (ht.ac[0x00]) unless the last coefficient coded was the block's
+//   last; coding it moves DI there, so the second visit ends.
+//
+// Labels are local to each TEXT block, so both functions can expand it.
+#define CODE_BLOCK(end) \
+	ANDL $0xfff, DX \
+	MOVWLZX (R13)(DX*2), DX \
+	MOVL DX, CX \
+	ANDL $15, CX \
+	MOVL (R12)(CX*4), CX \
+	SHRL $4, DX \
+	MOVL CX, R11 \
+	ANDL $0x3ffffff, R11 \
+	ORL  R11, DX \
+	SHRL $26, CX \
+	JMP  emit \
+loop: \
+	TESTQ R10, R10 \
+	JEQ   eob \
+	XORL  CX, CX \
+	BSFQ  R10, CX \
+	MOVQ  CX, R11 \
+	SUBQ  DI, R11 \
+	SUBQ  $1, R11 \
+	CMPQ  R11, $16 \
+	JAE   zrl \
+	MOVQ  CX, DI \
+	LEAQ  -1(R10), DX \
+	ANDQ  DX, R10 \
+	MOVBLZX (R9)(CX*1), DX \
+	MOVWLSX (SI)(DX*2), DX \
+	ANDL  $0xfff, DX \
+	MOVWLZX (R13)(DX*2), DX \
+	MOVL  DX, CX \
+	ANDL  $15, CX \
+	SHLL  $4, R11 \
+	ORL   R11, CX \
+	MOVL  64(R12)(CX*4), CX \
+	SHRL  $4, DX \
+	MOVL  CX, R11 \
+	ANDL  $0x3ffffff, R11 \
+	ORL   R11, DX \
+	SHRL  $26, CX \
+emit: \
+	SUBQ CX, BX \
+	JLT  flush \
+	SHLQ CX, AX \
+	ORQ  DX, AX \
+	JMP  loop \
+flush: \
+	LEAQ (CX)(BX*1), CX \
+	SHLQ CX, AX \
+	MOVQ BX, CX \
+	NEGQ CX \
+	MOVQ DX, R11 \
+	SHRQ CX, R11 \
+	ORQ  R11, AX \
+	MOVQ AX, R11 \
+	BSWAPQ R11 \
+	MOVQ R11, (R8) \
+	MOVQ AX, R11 \
+	NOTQ R11 \
+	MOVQ $0x0101010101010101, CX \
+	SUBQ CX, R11 \
+	ANDQ AX, R11 \
+	MOVQ $0x8080808080808080, CX \
+	TESTQ CX, R11 \
+	JNE  stuff \
+	ADDQ $8, R8 \
+flushed: \
+	MOVQ DX, AX \
+	ADDQ $64, BX \
+	JMP  loop \
+stuff: \
+	MOVQ $8, CX \
+stuffbyte: \
+	ROLQ $8, AX \
+	MOVB AX, (R8) \
+	INCQ R8 \
+	CMPB AX, $0xff \
+	JNE  stuffnext \
+	MOVB $0, (R8) \
+	INCQ R8 \
+stuffnext: \
+	DECQ CX \
+	JNE  stuffbyte \
+	JMP  flushed \
+zrl: \
+	ADDQ $16, DI \
+	MOVL 1024(R12), CX \
+	MOVL CX, DX \
+	ANDL $0x3ffffff, DX \
+	SHRL $26, CX \
+	JMP  emit \
+eob: \
+	CMPQ DI, $63 \
+	JEQ  end \
+	MOVQ $63, DI \
+	MOVL 64(R12), CX \
+	MOVL CX, DX \
+	ANDL $0x3ffffff, DX \
+	SHRL $26, CX \
+	JMP  emit
+
 // func codeBlockAMD64(out *byte, s *bitState, vals *[64]int16, order *[64]uint8, nz uint64, diff int32, ht *encTables) int
 //
-// codeBlockGeneric (encode.go) with the same accumulator, tables and output, in
-// registers the compiler could not keep: AX acc, BX free, R8 the write pointer,
-// SI vals, R9 order, R10 the mask of the coefficients not coded yet, DI the
-// zigzag index of the last one coded, R12 ht, R13 valueBits. Each code reaches
-// emit with its bits in DX and its length in CX. Baseline x86-64 only.
+// codeBlockGeneric (encode.go) with the same accumulator, tables and output:
+// CODE_BLOCK on one block. Baseline x86-64 only.
 TEXT ·codeBlockAMD64(SB), NOSPLIT, $0-64
 	MOVQ out+0(FP), R8
 	MOVQ s+8(FP), R11
@@ -516,123 +636,8 @@ TEXT ·codeBlockAMD64(SB), NOSPLIT, $0-64
 	MOVQ ht+48(FP), R12
 	LEAQ ·valueBits(SB), R13
 	XORL DI, DI
-
-	// DC difference: the code of its size category, then its value bits.
 	MOVL diff+40(FP), DX
-	ANDL $0xfff, DX
-	MOVWLZX (R13)(DX*2), DX
-	MOVL DX, CX
-	ANDL $15, CX
-	MOVL (R12)(CX*4), CX
-	SHRL $4, DX
-	MOVL CX, R11
-	ANDL $0x3ffffff, R11
-	ORL  R11, DX
-	SHRL $26, CX
-	JMP  emit
-
-loop:
-	TESTQ R10, R10
-	JEQ   eob
-	XORL  CX, CX  // BSF leaves its destination alone for 0: without this, each
-	BSFQ  R10, CX // coefficient would wait for the last one's table loads
-	MOVQ  CX, R11
-	SUBQ  DI, R11
-	SUBQ  $1, R11 // the run of zeros before coefficient CX
-	CMPQ  R11, $16
-	JAE   zrl
-	MOVQ  CX, DI
-	LEAQ  -1(R10), DX
-	ANDQ  DX, R10
-	MOVBLZX (R9)(CX*1), DX
-	MOVWLSX (SI)(DX*2), DX
-	ANDL  $0xfff, DX
-	MOVWLZX (R13)(DX*2), DX // valueBits: value bits above, size below
-	MOVL  DX, CX
-	ANDL  $15, CX
-	SHLL  $4, R11
-	ORL   R11, CX
-	MOVL  64(R12)(CX*4), CX // ht.ac[run<<4 | size]
-	SHRL  $4, DX
-	MOVL  CX, R11
-	ANDL  $0x3ffffff, R11
-	ORL   R11, DX
-	SHRL  $26, CX
-
-emit:
-	SUBQ CX, BX
-	JLT  flush
-	SHLQ CX, AX
-	ORQ  DX, AX
-	JMP  loop
-
-flush:
-	// The first l+free bits of the code fill acc, whose 8 bytes go out; the
-	// other -free bits stay.
-	LEAQ (CX)(BX*1), CX
-	SHLQ CX, AX
-	MOVQ BX, CX
-	NEGQ CX
-	MOVQ DX, R11
-	SHRQ CX, R11
-	ORQ  R11, AX
-	MOVQ AX, R11
-	BSWAPQ R11
-	MOVQ R11, (R8)
-	// Any 0xFF byte? (^w - 0x01..01) & w & 0x80..80 (the zero-byte test on ^w).
-	MOVQ AX, R11
-	NOTQ R11
-	MOVQ $0x0101010101010101, CX
-	SUBQ CX, R11
-	ANDQ AX, R11
-	MOVQ $0x8080808080808080, CX
-	TESTQ CX, R11
-	JNE  stuff
-	ADDQ $8, R8
-
-flushed:
-	MOVQ DX, AX
-	ADDQ $64, BX
-	JMP  loop
-
-stuff:
-	// The 8 bytes again, one at a time, a 0x00 after each 0xFF (T.81 B.1.1.5).
-	MOVQ $8, CX
-
-stuffbyte:
-	ROLQ $8, AX
-	MOVB AX, (R8)
-	INCQ R8
-	CMPB AX, $0xff
-	JNE  stuffnext
-	MOVB $0, (R8)
-	INCQ R8
-
-stuffnext:
-	DECQ CX
-	JNE  stuffbyte
-	JMP  flushed
-
-zrl:
-	// Sixteen zeros: ZRL, then look at the same coefficient again.
-	ADDQ $16, DI
-	MOVL 1024(R12), CX // ht.ac[0xf0]
-	MOVL CX, DX
-	ANDL $0x3ffffff, DX
-	SHRL $26, CX
-	JMP  emit
-
-eob:
-	// EOB unless the last coefficient coded was the block's last; coding it
-	// moves DI there, so the second visit ends.
-	CMPQ DI, $63
-	JEQ  done
-	MOVQ $63, DI
-	MOVL 64(R12), CX // ht.ac[0x00]
-	MOVL CX, DX
-	ANDL $0x3ffffff, DX
-	SHRL $26, CX
-	JMP  emit
+	CODE_BLOCK(done)
 
 done:
 	MOVQ s+8(FP), R11
@@ -648,7 +653,7 @@ done:
 // first nlum with the tables lum and the rest with chrom, block i with the AC
 // mask nz[i] (bit 0 is ignored) and the DC difference diff[i]: one call per MCU
 // instead of one per block, with the accumulator kept in AX and BX throughout.
-// The body is codeBlockAMD64's, with its registers; the block index lives in the
+// Each block is CODE_BLOCK, with its registers; the block index lives in the
 // frame.
 TEXT ·codeBlocksAMD64(SB), NOSPLIT, $8-88
 	MOVQ out+0(FP), R8
@@ -677,115 +682,7 @@ mcunext:
 	INCQ CX
 	MOVQ CX, idx-8(SP)
 	XORL DI, DI
-
-	// DC difference: the code of its size category, then its value bits.
-	ANDL $0xfff, DX
-	MOVWLZX (R13)(DX*2), DX
-	MOVL DX, CX
-	ANDL $15, CX
-	MOVL (R12)(CX*4), CX
-	SHRL $4, DX
-	MOVL CX, R11
-	ANDL $0x3ffffff, R11
-	ORL  R11, DX
-	SHRL $26, CX
-	JMP  mcuemit
-
-mculoop:
-	TESTQ R10, R10
-	JEQ   mcueob
-	XORL  CX, CX
-	BSFQ  R10, CX
-	MOVQ  CX, R11
-	SUBQ  DI, R11
-	SUBQ  $1, R11
-	CMPQ  R11, $16
-	JAE   mcuzrl
-	MOVQ  CX, DI
-	LEAQ  -1(R10), DX
-	ANDQ  DX, R10
-	MOVBLZX (R9)(CX*1), DX
-	MOVWLSX (SI)(DX*2), DX
-	ANDL  $0xfff, DX
-	MOVWLZX (R13)(DX*2), DX
-	MOVL  DX, CX
-	ANDL  $15, CX
-	SHLL  $4, R11
-	ORL   R11, CX
-	MOVL  64(R12)(CX*4), CX
-	SHRL  $4, DX
-	MOVL  CX, R11
-	ANDL  $0x3ffffff, R11
-	ORL   R11, DX
-	SHRL  $26, CX
-
-mcuemit:
-	SUBQ CX, BX
-	JLT  mcuflush
-	SHLQ CX, AX
-	ORQ  DX, AX
-	JMP  mculoop
-
-mcuflush:
-	LEAQ (CX)(BX*1), CX
-	SHLQ CX, AX
-	MOVQ BX, CX
-	NEGQ CX
-	MOVQ DX, R11
-	SHRQ CX, R11
-	ORQ  R11, AX
-	MOVQ AX, R11
-	BSWAPQ R11
-	MOVQ R11, (R8)
-	MOVQ AX, R11
-	NOTQ R11
-	MOVQ $0x0101010101010101, CX
-	SUBQ CX, R11
-	ANDQ AX, R11
-	MOVQ $0x8080808080808080, CX
-	TESTQ CX, R11
-	JNE  mcustuff
-	ADDQ $8, R8
-
-mcuflushed:
-	MOVQ DX, AX
-	ADDQ $64, BX
-	JMP  mculoop
-
-mcustuff:
-	MOVQ $8, CX
-
-mcustuffbyte:
-	ROLQ $8, AX
-	MOVB AX, (R8)
-	INCQ R8
-	CMPB AX, $0xff
-	JNE  mcustuffnext
-	MOVB $0, (R8)
-	INCQ R8
-
-mcustuffnext:
-	DECQ CX
-	JNE  mcustuffbyte
-	JMP  mcuflushed
-
-mcuzrl:
-	ADDQ $16, DI
-	MOVL 1024(R12), CX // ht.ac[0xf0]
-	MOVL CX, DX
-	ANDL $0x3ffffff, DX
-	SHRL $26, CX
-	JMP  mcuemit
-
-mcueob:
-	CMPQ DI, $63
-	JEQ  mcunext
-	MOVQ $63, DI
-	MOVL 64(R12), CX // ht.ac[0x00]
-	MOVL CX, DX
-	ANDL $0x3ffffff, DX
-	SHRL $26, CX
-	JMP  mcuemit
+	CODE_BLOCK(mcunext)
 
 mcudone:
 	MOVQ s+8(FP), R11
