@@ -24,15 +24,7 @@ func sweepStep(step int) int {
 // sample returns every step-th item of items (sweepStep), always with the first
 // and the last, in order.
 func sample[T any](items []T, step int) []T {
-	step = sweepStep(step)
-	if step <= 1 || len(items) <= 2 {
-		return items
-	}
-	var out []T
-	for i := 0; i < len(items)-1; i += step {
-		out = append(out, items[i])
-	}
-	return append(out, items[len(items)-1])
+	return every(items, sweepStep(step))
 }
 
 // raceSample is sample for the race detector only: every step-th item of items,
@@ -40,7 +32,16 @@ func sample[T any](items []T, step int) []T {
 // included, where the arm64 kernels these sweeps check are a different
 // implementation from the ones the plain amd64 build checks whole.
 func raceSample[T any](items []T, step int) []T {
-	if !testrig.Race || step <= 1 || len(items) <= 2 {
+	if !testrig.Race {
+		return items
+	}
+	return every(items, step)
+}
+
+// every returns every step-th item of items, with the first and the last, in
+// order; all of them for a step of 1 or less.
+func every[T any](items []T, step int) []T {
+	if step <= 1 || len(items) <= 2 {
 		return items
 	}
 	var out []T
