@@ -188,32 +188,33 @@ test_all() {
 	# the runs go in two lanes side by side, the codec's and everything else's: one
 	# lane links while the other fuzzes, and the counts stay the same.
 	fuzz() { go test -run '^$' -fuzz "^$2\$" -fuzztime "$3" -fuzzminimizetime 100x "$1"; }
-	fuzz_codec() {
-		local target
-		for target in FuzzDecodeScan:50000x FuzzRoundTrip:15000x FuzzCoefFrame:20000x FuzzDecodeTile:20000x \
-			FuzzParseTables:20000x FuzzKernels:50000x FuzzSplit:20000x FuzzBitReader:50000x FuzzHuffCoefs:50000x \
-			FuzzFastDCT:50000x FuzzIDCTFast:50000x FuzzDecodeByMCU:20000x FuzzCodeBlocks:50000x FuzzCoder:20000x; do
-			fuzz ./internal/fastjpeg "${target%%:*}" "${target#*:}" || return 1
-		done
-		fuzz ./render/web FuzzTileViewMessages 100000x # the lanes' times even out
-	}
-	fuzz_rest() {
-		local target pkg name count
-		for target in ./net/wire:FuzzHeader:250000x ./net/wire:FuzzControl:100000x ./net/wire:FuzzRebuilt:100000x \
-			./net/wire:FuzzAuthMessages:50000x ./net/wire:FuzzTableDatagram:100000x ./net/wire:FuzzParseNotice:100000x \
-			./net/wire:FuzzDrops:100000x ./net/udp:FuzzGroSize:100000x ./net/tile:FuzzDecodeTile:100000x \
-			./net/fec:FuzzDecoder:20000x ./net/seal:FuzzOpen:50000x ./net/pair:FuzzRead:50000x \
-			./net/discover:FuzzParseTXT:50000x ./render/rtpjpeg:FuzzDepacketize:50000x ./render/rtpjpeg:FuzzPacketize:50000x \
-			./capture:FuzzY4M:20000x ./capture:FuzzJPEGSplitter:20000x \
-			./capture:FuzzJPEGLayout:20000x ./capture:FuzzFrameCRCLine:20000x ./capture:FuzzParseControls:20000x \
-			./internal/units:FuzzParseBitrate:10000x ./internal/units:FuzzParseSize:10000x \
-			./internal/units:FuzzParseFrameRate:10000x ./internal/units:FuzzParseProbability:10000x \
-			./internal/units:FuzzParseBytes:10000x; do
-			IFS=: read -r pkg name count <<<"$target"
+	# fuzz_each PKG:TARGET:COUNT...: each run in turn, stopping at the first failure.
+	fuzz_each() {
+		local entry pkg name count
+		for entry in "$@"; do
+			IFS=: read -r pkg name count <<<"$entry"
 			fuzz "$pkg" "$name" "$count" || return 1
 		done
 	}
-	side_by_side fuzz_codec fuzz_rest
+	local fuzz_codec=(./internal/fastjpeg:FuzzDecodeScan:50000x ./internal/fastjpeg:FuzzRoundTrip:15000x
+		./internal/fastjpeg:FuzzCoefFrame:20000x ./internal/fastjpeg:FuzzDecodeTile:20000x
+		./internal/fastjpeg:FuzzParseTables:20000x ./internal/fastjpeg:FuzzKernels:50000x
+		./internal/fastjpeg:FuzzSplit:20000x ./internal/fastjpeg:FuzzBitReader:50000x
+		./internal/fastjpeg:FuzzHuffCoefs:50000x ./internal/fastjpeg:FuzzFastDCT:50000x
+		./internal/fastjpeg:FuzzIDCTFast:50000x ./internal/fastjpeg:FuzzDecodeByMCU:20000x
+		./internal/fastjpeg:FuzzCodeBlocks:50000x ./internal/fastjpeg:FuzzCoder:20000x
+		./render/web:FuzzTileViewMessages:100000x) # the tile view here: the lanes' times even out
+	local fuzz_rest=(./net/wire:FuzzHeader:250000x ./net/wire:FuzzControl:100000x ./net/wire:FuzzRebuilt:100000x
+		./net/wire:FuzzAuthMessages:50000x ./net/wire:FuzzTableDatagram:100000x ./net/wire:FuzzParseNotice:100000x
+		./net/wire:FuzzDrops:100000x ./net/udp:FuzzGroSize:100000x ./net/tile:FuzzDecodeTile:100000x
+		./net/fec:FuzzDecoder:20000x ./net/seal:FuzzOpen:50000x ./net/pair:FuzzRead:50000x
+		./net/discover:FuzzParseTXT:50000x ./render/rtpjpeg:FuzzDepacketize:50000x ./render/rtpjpeg:FuzzPacketize:50000x
+		./capture:FuzzY4M:20000x ./capture:FuzzJPEGSplitter:20000x ./capture:FuzzJPEGLayout:20000x
+		./capture:FuzzFrameCRCLine:20000x ./capture:FuzzParseControls:20000x
+		./internal/units:FuzzParseBitrate:10000x ./internal/units:FuzzParseSize:10000x
+		./internal/units:FuzzParseFrameRate:10000x ./internal/units:FuzzParseProbability:10000x
+		./internal/units:FuzzParseBytes:10000x)
+	side_by_side "fuzz_each ${fuzz_codec[*]}" "fuzz_each ${fuzz_rest[*]}"
 	echo "== side by side: arm64 under qemu-user (the wire, parity and AEAD code, the codec's NEON kernels and re-tiling: what a Raspberry Pi runs), and the codec without the race detector (this CPU's kernels, and the generic pure-Go path as built for other CPUs)"
 	# Each of these runs keeps one core busy, so they share the two. The codec's
 	# exhaustive sweeps (every fast quantization table, every tile grid and frame
